@@ -1,0 +1,43 @@
+// sparq: one command-line program; each subcommand lives in host/cli/cmd_*.c
+// and registers itself with a "// sparq-command:" marker line.
+#include <stdio.h>
+#include <string.h>
+
+#define SPARQ_COMMAND(name, fn, summary) int fn(int argc, char **argv);
+#include "sparq_commands.h"
+#undef SPARQ_COMMAND
+
+struct command {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+};
+
+static const struct command commands[] = {
+#define SPARQ_COMMAND(name, fn, summary) { name, fn, summary },
+#include "sparq_commands.h"
+#undef SPARQ_COMMAND
+};
+static const int command_count = (int)(sizeof commands / sizeof commands[0]);
+
+static void print_help(FILE *out)
+{
+    fprintf(out, "usage: sparq COMMAND [OPTIONS]\n\ncommands:\n");
+    fprintf(out, "  %-14s %s\n", "help", "list commands");
+    for (int i = 0; i < command_count; i++)
+        fprintf(out, "  %-14s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out, "\n'sparq COMMAND --help' documents each command.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || !strcmp(argv[1], "help") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        print_help(stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    for (int i = 0; i < command_count; i++)
+        if (!strcmp(argv[1], commands[i].name))
+            return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "sparq: unknown command '%s' (try 'sparq help')\n", argv[1]);
+    return 2;
+}

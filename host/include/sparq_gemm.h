@@ -1,0 +1,59 @@
+// Integer GEMM on packed N:M weights and the one requantization formula.
+//   Y[t][o] = sum_k X[t][k] * Wcode[o][k]      int8 x int-w -> exact int32
+#ifndef SPARQ_GEMM_H
+#define SPARQ_GEMM_H
+
+#include <stdint.h>
+
+#include "sparq_format.h"
+
+// Reference GEMM: plain C, the golden model for the RTL and fast kernels.
+// x: (t, x_stride) int8 with x_stride >= w->in; y: (t, y_stride) int32,
+// y_stride >= w->out. accumulate != 0 adds into y, else overwrites.
+void sparq_gemm_ref(int32_t *y, int y_stride, const int8_t *x, int x_stride,
+                    const struct sparq_packed *w, int t, int accumulate);
+
+// Requantization of one int32 accumulator to int8 (docs/format.md §5):
+//   v = (int32)(acc + bias)                 (two's-complement wrap)
+//   p = (int64)v * mult                     (mult in [0, 2^31))
+//   r = shift > 0 ? (p + 2^(shift-1)) >> shift : p   (arithmetic shift)
+//   y = clamp(r, -128, 127)
+// i.e. round half up (toward +inf) of v * mult / 2^shift. shift in [0, 62].
+static inline int8_t sparq_requant(int32_t acc, int32_t bias, int32_t mult, int shift)
+{
+    int32_t v = (int32_t)((uint32_t)acc + (uint32_t)bias);
+    int64_t p = (int64_t)v * (int64_t)mult;
+    int64_t r = shift > 0 ? (p + ((int64_t)1 << (shift - 1))) >> shift : p;
+    return (int8_t)(r < -128 ? -128 : r > 127 ? 127 : r);
+}
+
+// Per-channel requantization parameters.
+struct sparq_requant_params {
+    int32_t bias;  // added to the accumulator first
+    int32_t mult;  // [0, 2^31)
+    int8_t shift;  // [0, 62]
+};
+
+// Converts a positive real scale into mult * 2^-shift with mult in
+// [2^30, 2^31) where possible (relative error below 2^-30). Returns
+// SPARQ_EINVAL if scale is not finite and positive or is out of range.
+int sparq_requant_from_scale(double scale, int32_t *mult, int *shift);
+
+// Requantizes a (t, out) int32 matrix to int8 with per-channel params.
+void sparq_requant_ref(int8_t *y8, int y8_stride, const int32_t *acc, int acc_stride,
+                       const struct sparq_requant_params *params, int t, int out);
+
+// Fast CPU kernel. The weights are first prepared (repacked once into the
+// kernel's own layout); the GEMM then runs as often as needed on them.
+struct sparq_gemm_prepared;
+int sparq_gemm_prepare(struct sparq_gemm_prepared **dst, const struct sparq_packed *w);
+void sparq_gemm_prepared_free(struct sparq_gemm_prepared *p);
+// Same contract as sparq_gemm_ref. Bit-exact with it.
+int sparq_gemm_fast(int32_t *y, int y_stride, const int8_t *x, int x_stride,
+                    const struct sparq_gemm_prepared *w, int t, int accumulate);
+// Name of the kernel sparq_gemm_fast runs on this CPU ("avx2", "portable").
+const char *sparq_gemm_fast_kernel(void);
+// Forces the portable kernel (for tests of the fallback); 0 restores auto.
+void sparq_gemm_force_portable(int on);
+
+#endif
