@@ -1,0 +1,30 @@
+// The built-in default corpus: seeded voice-search style queries spoken by
+// the TTS engines Debian ships (espeak-ng, flite, festival), resampled to
+// 16 kHz mono, part of train augmented with sox. docs/data.md describes the
+// grammar, the voices of each split and the augmentation.
+#ifndef SPARQ_CORPUS_H
+#define SPARQ_CORPUS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+// One query from the grammar (lowercase words, digits already spelled
+// out). Returns the length written into buf, or -1 if size is too small.
+int sparq_corpus_sentence(uint64_t *rng, char *buf, size_t size);
+// Number of distinct words the grammar can produce and the list itself.
+size_t sparq_corpus_vocabulary(const char ***words);
+
+struct sparq_corpus_options {
+    const char *out_dir;     // writes out_dir/{train,dev,test}.jsonl and out_dir/wav/SPLIT/*.wav
+    double train_hours;      // 1.0
+    double dev_hours;        // 0.1
+    double test_hours;       // 0.1
+    uint64_t seed;           // 1
+    int workers;             // 2 worker processes
+    double augment_fraction; // 0.3 of train utterances get one sox effect chain
+    int progress;            // 1: progress line with rate and ETA on stderr
+};
+void sparq_corpus_default_options(struct sparq_corpus_options *opt);
+int sparq_corpus_generate(const struct sparq_corpus_options *opt);
+
+#endif
