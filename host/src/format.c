@@ -162,8 +162,10 @@ void sparq_packed_free(struct sparq_packed *p)
 }
 
 // Chooses which positions of one group are kept. `w` and `m` hold the 4
-// values/mask bytes of the group (zeros in the padding). Returns a 4-bit
-// set of kept positions or -1 if the mask keeps too many.
+// values/mask bytes of the group (zeros in the padding). Returns the kept
+// positions in bits 0..3 and the filler positions (stored with code 0 so
+// every group has exactly N entries) in bits 4..7, or -1 if the mask keeps
+// too many.
 static int choose_group(const float *w, const uint8_t *m, int valid, int kept)
 {
     if (kept == 4)
@@ -191,12 +193,13 @@ static int choose_group(const float *w, const uint8_t *m, int valid, int kept)
         }
     }
     // Fill free slots with the lowest unused positions (their code is 0).
+    int filler = 0;
     for (int j = 0; j < 4 && count < kept; j++)
         if (!(set & (1 << j))) {
-            set |= 1 << j;
+            filler |= 1 << j;
             count++;
         }
-    return set;
+    return set | filler << 4;
 }
 
 int sparq_pack(struct sparq_packed *dst, const float *w, const uint8_t *mask,
@@ -207,7 +210,8 @@ int sparq_pack(struct sparq_packed *dst, const float *w, const uint8_t *mask,
         return rc;
     const struct sparq_format_type *t = dst->type;
     enum sparq_grid grid = opt ? opt->grid : SPARQ_GRID_SYMMETRIC;
-    uint8_t *keep = sparq_malloc((size_t)dst->in_pad, "keep mask row");
+    uint8_t *keep = sparq_malloc(2 * (size_t)dst->in_pad, "keep mask row");
+    uint8_t *keep_real = keep + dst->in_pad;
     if (!keep) {
         sparq_packed_free(dst);
         return SPARQ_ENOMEM;
@@ -236,10 +240,13 @@ int sparq_pack(struct sparq_packed *dst, const float *w, const uint8_t *mask,
                 sparq_packed_free(dst);
                 return sparq_fail(SPARQ_EINVAL, "pack: mask row %d group %d keeps more than %d of 4", o, g, kept);
             }
+            // keep: 1 = kept weight, 2 = filler (stored, code 0), 0 = pruned.
             for (int j = 0; j < 4; j++)
-                keep[k0 + j] = (uint8_t)((set >> j) & 1);
+                keep[k0 + j] = (uint8_t)(((set >> j) & 1) | ((set >> (j + 4)) & 1) << 1);
         }
-        float scale = opt && opt->scales ? opt->scales[o] : sparq_maxabs_scale(row, keep, in, width, grid);
+        for (int k = 0; k < in; k++) // the scale sees only really kept weights
+            keep_real[k] = keep[k] == 1;
+        float scale = opt && opt->scales ? opt->scales[o] : sparq_maxabs_scale(row, keep_real, in, width, grid);
         if (!(scale > 0.0f) || !isfinite(scale)) {
             free(keep);
             sparq_packed_free(dst);
@@ -255,7 +262,7 @@ int sparq_pack(struct sparq_packed *dst, const float *w, const uint8_t *mask,
                     int k = b * SPARQ_BLOCK + g * 4 + j;
                     if (!keep[k])
                         continue;
-                    int code = k < in ? sparq_quantize_value(row[k], scale, width, grid) : 0;
+                    int code = k < in && keep[k] == 1 ? sparq_quantize_value(row[k], scale, width, grid) : 0;
                     put_bits(block, i, width, (unsigned)code);
                     if (kept != 4)
                         put_bits(block + t->value_bytes, i, 2, (unsigned)j);

@@ -1,0 +1,164 @@
+// Fast CPU GEMM on packed N:M weights: weight preparation, activation table,
+// portable kernel and the run-time choice of kernel. See
+// gemm_fast_internal.h for the layout.
+#include <stdlib.h>
+#include <string.h>
+
+#include "gemm_fast_internal.h"
+#include "sparq_error.h"
+
+static const uint8_t pairs_dense[1][2] = { { 0, 1 } };
+static const uint8_t pairs_2of4[6][2] = { { 0, 1 }, { 0, 2 }, { 0, 3 }, { 1, 2 }, { 1, 3 }, { 2, 3 } };
+static const uint8_t pairs_1of4[16][2] = {
+    { 0, 4 }, { 0, 5 }, { 0, 6 }, { 0, 7 }, { 1, 4 }, { 1, 5 }, { 1, 6 }, { 1, 7 },
+    { 2, 4 }, { 2, 5 }, { 2, 6 }, { 2, 7 }, { 3, 4 }, { 3, 5 }, { 3, 6 }, { 3, 7 },
+};
+
+static int find_choice(const struct sparq_gemm_prepared *p, int a, int b)
+{
+    for (int c = 0; c < p->choices; c++)
+        if (p->pairs[c][0] == a && p->pairs[c][1] == b)
+            return c;
+    return -1;
+}
+
+int sparq_gemm_prepare(struct sparq_gemm_prepared **dst, const struct sparq_packed *w)
+{
+    *dst = NULL;
+    struct sparq_gemm_prepared *p = sparq_calloc(1, sizeof *p, "prepared GEMM");
+    if (!p)
+        return SPARQ_ENOMEM;
+    p->out = w->out;
+    p->in = w->in;
+    p->in_pad = w->in_pad;
+    switch (w->type->kept) {
+    case 4: p->slot_width = 2; p->choices = 1; p->pairs = pairs_dense; break;
+    case 2: p->slot_width = 4; p->choices = 6; p->pairs = pairs_2of4; break;
+    default: p->slot_width = 8; p->choices = 16; p->pairs = pairs_1of4; break;
+    }
+    p->slots = w->in_pad / p->slot_width;
+    p->choice = sparq_malloc((size_t)p->out * p->slots, "prepared choices");
+    p->wpair = sparq_malloc(sizeof(int32_t) * (size_t)p->out * p->slots, "prepared weights");
+    if (!p->choice || !p->wpair) {
+        sparq_gemm_prepared_free(p);
+        return SPARQ_ENOMEM;
+    }
+    uint8_t pos[SPARQ_BLOCK];
+    int8_t val[SPARQ_BLOCK];
+    for (int o = 0; o < w->out; o++)
+        for (int b = 0; b < w->blocks_per_row; b++) {
+            const uint8_t *block = w->bytes + (size_t)o * w->row_bytes + (size_t)b * w->type->block_bytes;
+            int n = sparq_block_decode(w->type, block, pos, val);
+            // Kept values come in position order, two per slot.
+            for (int i = 0; i + 1 < n; i += 2) {
+                int k1 = b * SPARQ_BLOCK + pos[i], k2 = b * SPARQ_BLOCK + pos[i + 1];
+                int slot = k1 / p->slot_width;
+                int c = find_choice(p, k1 - slot * p->slot_width, k2 - slot * p->slot_width);
+                if (c < 0 || k2 / p->slot_width != slot) {
+                    sparq_gemm_prepared_free(p);
+                    return sparq_fail(SPARQ_EFORMAT, "gemm prepare: row %d block %d: invalid positions", o, b);
+                }
+                // Padding channels (k >= in) hold code 0 by the format; zero them
+                // anyway so the table may hold anything there.
+                int w1 = k1 < w->in ? val[i] : 0, w2 = k2 < w->in ? val[i + 1] : 0;
+                size_t at = (size_t)o * p->slots + slot;
+                p->choice[at] = (uint8_t)c;
+                p->wpair[at] = (int32_t)(((uint32_t)(uint16_t)(int16_t)w2 << 16) | (uint16_t)(int16_t)w1);
+            }
+        }
+    *dst = p;
+    return SPARQ_OK;
+}
+
+void sparq_gemm_prepared_free(struct sparq_gemm_prepared *p)
+{
+    if (!p)
+        return;
+    free(p->choice);
+    free(p->wpair);
+    free(p);
+}
+
+void fast_fill_table(int16_t *table, const struct sparq_gemm_prepared *w, const int8_t *x, int x_stride,
+                     int t0, int rows)
+{
+    const int sw = w->slot_width, nc = w->choices;
+    for (int s = 0; s < w->slots; s++) {
+        int16_t *slot_tab = table + (size_t)s * nc * FAST_TBLOCK * 2;
+        for (int r = 0; r < FAST_TBLOCK; r++) {
+            int16_t xs[8] = { 0, 0, 0, 0, 0, 0, 0, 0 };
+            if (r < rows) {
+                const int8_t *xr = x + (size_t)(t0 + r) * x_stride + s * sw;
+                int valid = w->in - s * sw;
+                for (int j = 0; j < sw && j < valid; j++)
+                    xs[j] = xr[j];
+            }
+            for (int c = 0; c < nc; c++) {
+                int16_t *e = slot_tab + ((size_t)c * FAST_TBLOCK + r) * 2;
+                e[0] = xs[w->pairs[c][0]];
+                e[1] = xs[w->pairs[c][1]];
+            }
+        }
+    }
+}
+
+void fast_block_portable(int32_t *y, int y_stride, const int16_t *table, const struct sparq_gemm_prepared *w,
+                         int t0, int rows, int accumulate)
+{
+    for (int o = 0; o < w->out; o++) {
+        int32_t acc[FAST_TBLOCK] = { 0 };
+        for (int s = 0; s < w->slots; s++) {
+            size_t at = (size_t)o * w->slots + s;
+            int32_t wp = w->wpair[at];
+            int w1 = (int16_t)(wp & 0xFFFF), w2 = (int16_t)((uint32_t)wp >> 16);
+            const int16_t *e = table + ((size_t)s * w->choices + w->choice[at]) * FAST_TBLOCK * 2;
+            for (int r = 0; r < FAST_TBLOCK; r++)
+                acc[r] = (int32_t)((uint32_t)acc[r] + (uint32_t)(e[2 * r] * w1 + e[2 * r + 1] * w2));
+        }
+        for (int r = 0; r < rows; r++) {
+            int32_t *dst = &y[(size_t)(t0 + r) * y_stride + o];
+            *dst = accumulate ? (int32_t)((uint32_t)*dst + (uint32_t)acc[r]) : acc[r];
+        }
+    }
+}
+
+static int force_portable;
+void sparq_gemm_force_portable(int on) { force_portable = on; }
+
+static int use_avx2(void)
+{
+    return !force_portable && __builtin_cpu_supports("avx2");
+}
+
+const char *sparq_gemm_fast_kernel(void) { return use_avx2() ? "avx2" : "portable"; }
+
+int sparq_gemm_fast(int32_t *y, int y_stride, const int8_t *x, int x_stride,
+                    const struct sparq_gemm_prepared *w, int t, int accumulate)
+{
+    const int avx2 = use_avx2();
+    const size_t table_elems = (size_t)w->slots * w->choices * FAST_TBLOCK * 2;
+    const int nblocks = (t + FAST_TBLOCK - 1) / FAST_TBLOCK;
+    int failed = 0;
+#pragma omp parallel reduction(| : failed)
+    {
+        // 32-byte aligned for the AVX2 loads.
+        int16_t *table = aligned_alloc(32, (table_elems * sizeof(int16_t) + 31) / 32 * 32);
+        if (!table)
+            failed = 1;
+        else {
+#pragma omp for schedule(static)
+            for (int b = 0; b < nblocks; b++) {
+                int t0 = b * FAST_TBLOCK, rows = t - t0 < FAST_TBLOCK ? t - t0 : FAST_TBLOCK;
+                fast_fill_table(table, w, x, x_stride, t0, rows);
+                if (avx2)
+                    fast_block_avx2(y, y_stride, table, w, t0, rows, accumulate);
+                else
+                    fast_block_portable(y, y_stride, table, w, t0, rows, accumulate);
+            }
+            free(table);
+        }
+    }
+    if (failed)
+        return sparq_fail(SPARQ_ENOMEM, "gemm: out of memory for the activation table");
+    return SPARQ_OK;
+}

@@ -1,0 +1,43 @@
+// Internal layout shared by the fast GEMM kernels (portable and AVX2).
+//
+// Weights are prepared as "pair slots": every row is a list of slots, each
+// holding two kept weights (w1, w2) and which two input channels they meet
+// (a "choice" among the few pairs the format allows in that slot):
+//   dense 4:4  slot = 2 channels,  1 choice  (0,1)
+//   2:4        slot = 4 channels,  6 choices (the two kept positions)
+//   1:4        slot = 8 channels, 16 choices (one kept in each group of 4)
+// Activations of a block of T rows are expanded once per call into a table
+// A[slot][choice][t] of int16 pairs (x[t][k1], x[t][k2]). A weight pair then
+// meets 8 rows of X in one vpmaddwd: 16 exact int16 products summed in pairs
+// into int32, so sparsity skips work instead of multiplying zeros.
+#ifndef SPARQ_GEMM_FAST_INTERNAL_H
+#define SPARQ_GEMM_FAST_INTERNAL_H
+
+#include <stdint.h>
+
+#include "sparq_gemm.h"
+
+#define FAST_TBLOCK 32 // rows of X per activation table (4 AVX2 vectors of 8)
+
+struct sparq_gemm_prepared {
+    int out, in, in_pad;
+    int slot_width;          // input channels per slot: 2, 4 or 8
+    int slots;               // slots per row: in_pad / slot_width
+    int choices;             // channel pairs a slot may use
+    const uint8_t (*pairs)[2]; // (choices, 2) channel offsets within a slot
+    uint8_t *choice;         // (out, slots) which pair each slot uses
+    int32_t *wpair;          // (out, slots) w1 in the low 16 bits, w2 in the high 16
+};
+
+// Fills table (slots, choices, FAST_TBLOCK, 2) int16 for rows [t0, t0+rows)
+// of x; rows beyond `rows` are zero.
+void fast_fill_table(int16_t *table, const struct sparq_gemm_prepared *w, const int8_t *x, int x_stride,
+                     int t0, int rows);
+
+// Kernel on one table: y rows [t0, t0 + rows).
+void fast_block_portable(int32_t *y, int y_stride, const int16_t *table, const struct sparq_gemm_prepared *w,
+                         int t0, int rows, int accumulate);
+void fast_block_avx2(int32_t *y, int y_stride, const int16_t *table, const struct sparq_gemm_prepared *w, int t0,
+                     int rows, int accumulate);
+
+#endif

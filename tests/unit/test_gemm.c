@@ -1,0 +1,170 @@
+// Reference GEMM against a dense computation from known codes; the fast
+// kernels (AVX2 and portable) against the reference; the requantization
+// formula against a 128-bit computation.
+#include <math.h>
+#include <string.h>
+
+#include "check.h"
+#include "sparq_gemm.h"
+
+static uint64_t rng_state;
+static uint32_t rnd(void)
+{
+    rng_state = rng_state * 6364136223846793005ULL + 1442695040888963407ULL;
+    return (uint32_t)(rng_state >> 33);
+}
+
+// Random codes obeying N:M (zero outside the kept positions), in the range
+// of the width's full grid.
+static void random_codes(int8_t *codes, int out, int in, int width, int kept)
+{
+    int lo = -(1 << (width - 1)), span = 1 << width;
+    memset(codes, 0, (size_t)out * in);
+    for (int o = 0; o < out; o++)
+        for (int g = 0; g * 4 < in; g++) {
+            int chosen = 0;
+            while (__builtin_popcount(chosen) < kept)
+                chosen |= 1 << (rnd() % 4);
+            for (int j = 0; j < 4; j++)
+                if ((chosen >> j & 1) && g * 4 + j < in)
+                    codes[o * in + g * 4 + j] = (int8_t)(lo + (int)(rnd() % span));
+        }
+}
+
+static int pack_codes(struct sparq_packed *p, const int8_t *codes, int out, int in, int width, int kept)
+{
+    float *w = malloc(sizeof(float) * out * in), *scales = malloc(sizeof(float) * out);
+    uint8_t *mask = malloc((size_t)out * in);
+    for (int i = 0; i < out * in; i++) {
+        w[i] = codes[i];
+        mask[i] = codes[i] != 0;
+    }
+    for (int o = 0; o < out; o++)
+        scales[o] = 1.0f; // w / 1 rounds to the code itself
+    struct sparq_pack_options opt = { SPARQ_GRID_FULL, scales };
+    int rc = sparq_pack(p, w, mask, width, kept, out, in, &opt);
+    free(w);
+    free(scales);
+    free(mask);
+    return rc;
+}
+
+static void test_gemm_kernels(void)
+{
+    int count;
+    const struct sparq_format_type *all = sparq_format_all(&count);
+    int ref_ok = 1, fast_ok = 1, portable_ok = 1, cases = 0;
+    for (int iter = 0; iter < 180; iter++) {
+        const struct sparq_format_type *ft = &all[iter % count];
+        int t = 1 + (int)(rnd() % 70), out = 1 + (int)(rnd() % 40), in = 1 + (int)(rnd() % 100);
+        int accumulate = (int)(rnd() & 1);
+        int x_stride = in + (int)(rnd() % 3), y_stride = out + (int)(rnd() % 3);
+        int8_t *codes = malloc((size_t)out * in), *x = malloc((size_t)t * x_stride);
+        int32_t *expect = malloc(sizeof(int32_t) * t * y_stride), *y = malloc(sizeof(int32_t) * t * y_stride);
+        int32_t *init = malloc(sizeof(int32_t) * t * y_stride);
+        random_codes(codes, out, in, ft->width, ft->kept);
+        for (int i = 0; i < t * x_stride; i++)
+            x[i] = (int8_t)(rnd() & 0xFF); // full int8 range including -128
+        for (int i = 0; i < t * y_stride; i++)
+            init[i] = (int32_t)rnd();
+        // Dense expectation straight from the codes.
+        for (int r = 0; r < t; r++)
+            for (int o = 0; o < y_stride; o++) {
+                int64_t acc = accumulate ? init[r * y_stride + o] : 0;
+                if (o < out)
+                    for (int k = 0; k < in; k++)
+                        acc += x[r * x_stride + k] * codes[o * in + k];
+                expect[r * y_stride + o] = o < out ? (int32_t)(uint32_t)(uint64_t)acc : init[r * y_stride + o];
+            }
+        struct sparq_packed p;
+        if (pack_codes(&p, codes, out, in, ft->width, ft->kept)) {
+            ref_ok = 0;
+            break;
+        }
+        memcpy(y, init, sizeof(int32_t) * t * y_stride);
+        sparq_gemm_ref(y, y_stride, x, x_stride, &p, t, accumulate);
+        ref_ok &= memcmp(y, expect, sizeof(int32_t) * t * y_stride) == 0;
+
+        struct sparq_gemm_prepared *prep;
+        if (sparq_gemm_prepare(&prep, &p) == 0) {
+            memcpy(y, init, sizeof(int32_t) * t * y_stride);
+            sparq_gemm_fast(y, y_stride, x, x_stride, prep, t, accumulate);
+            fast_ok &= memcmp(y, expect, sizeof(int32_t) * t * y_stride) == 0;
+            sparq_gemm_force_portable(1);
+            memcpy(y, init, sizeof(int32_t) * t * y_stride);
+            sparq_gemm_fast(y, y_stride, x, x_stride, prep, t, accumulate);
+            portable_ok &= memcmp(y, expect, sizeof(int32_t) * t * y_stride) == 0;
+            sparq_gemm_force_portable(0);
+            sparq_gemm_prepared_free(prep);
+        } else
+            fast_ok = portable_ok = 0;
+        cases++;
+        sparq_packed_free(&p);
+        free(codes);
+        free(x);
+        free(expect);
+        free(y);
+        free(init);
+    }
+    CHECK(ref_ok, "sparq_gemm_ref equals the dense GEMM of the codes (%d random cases, every format)", cases);
+    CHECK(fast_ok, "sparq_gemm_fast (%s) is bit-exact with the reference", sparq_gemm_fast_kernel());
+    CHECK(portable_ok, "portable fast kernel is bit-exact with the reference");
+}
+
+// Independent requantization: exact 128-bit product, floor((v*m + 2^(s-1)) / 2^s).
+static int8_t requant_wide(int32_t acc, int32_t bias, int32_t mult, int shift)
+{
+    int32_t v = (int32_t)((uint32_t)acc + (uint32_t)bias);
+    __int128 p = (__int128)v * mult;
+    if (shift > 0) {
+        __int128 num = p + ((__int128)1 << (shift - 1));
+        __int128 d = (__int128)1 << shift;
+        __int128 q = num / d;
+        if ((num % d != 0) && (num < 0))
+            q -= 1; // floor division
+        p = q;
+    }
+    return (int8_t)(p < -128 ? -128 : p > 127 ? 127 : p);
+}
+
+static void test_requant(void)
+{
+    // Hand-worked: scale 0.5 = 2^30 * 2^-31. 3 * 0.5 = 1.5 -> 2 (half up);
+    // -3 * 0.5 = -1.5 -> -1 (half up, toward +inf); 1000 * 0.5 -> 127.
+    int32_t m;
+    int s;
+    int rc = sparq_requant_from_scale(0.5, &m, &s);
+    CHECK(rc == 0 && m == (1 << 30) && s == 31, "scale 0.5 is mult 2^30, shift 31 (got %d, %d)", m, s);
+    CHECK(sparq_requant(3, 0, m, s) == 2 && sparq_requant(-3, 0, m, s) == -1 && sparq_requant(1000, 0, m, s) == 127 &&
+              sparq_requant(-1000, 0, m, s) == -128 && sparq_requant(1, 2, m, s) == 2,
+          "requant rounds half up, saturates, adds bias first");
+    int agree = 1;
+    for (int i = 0; i < 200000; i++) {
+        int32_t acc = (int32_t)rnd() >> (rnd() % 31), bias = (int32_t)rnd() >> (rnd() % 31 + 1);
+        int32_t mult = (int32_t)(rnd() & 0x7FFFFFFF);
+        int shift = (int)(rnd() % 63);
+        agree &= sparq_requant(acc, bias, mult, shift) == requant_wide(acc, bias, mult, shift);
+    }
+    CHECK(agree, "sparq_requant equals a 128-bit floor computation on 200000 random inputs");
+    int close = 1;
+    for (int i = 0; i < 2000; i++) {
+        double scale = (double)(rnd() + 1) / 4294967296.0 * (1 << (rnd() % 20)) / (1 << 10);
+        if (sparq_requant_from_scale(scale, &m, &s)) {
+            close = 0;
+            continue;
+        }
+        double got = ldexp((double)m, -s); // the scale mult * 2^-shift stands for
+        close &= m >= (1 << 30) && fabs(got - scale) <= scale * 1e-9;
+    }
+    CHECK(close, "requant_from_scale keeps mult in [2^30, 2^31) with relative error < 1e-9");
+    CHECK(sparq_requant_from_scale(0.0, &m, &s) != 0 && sparq_requant_from_scale(1e12, &m, &s) != 0,
+          "zero and huge scales are rejected");
+}
+
+int main(void)
+{
+    rng_state = check_seed(777);
+    test_gemm_kernels();
+    test_requant();
+    return check_done();
+}
