@@ -50,3 +50,11 @@ $(BUILD)/sparq: $(CLI_OBJS) $(LIBSPARQ) $(EXTRA_OBJS)
 
 -include $(HOST_OBJS:.o=.d) $(HOST_ASAN_OBJS:.o=.d) $(CLI_OBJS:.o=.d)
 PKGS += kissfft-float
+
+# Benchmarks owned by host/.
+BENCH_TARGETS += bench-gemm
+.PHONY: bench-gemm
+bench-gemm: $(BUILD)/sparq
+	@mkdir -p $(BUILD)/bench
+	@echo "== GEMM kernel vs OpenBLAS sgemm"
+	@$(BUILD)/sparq bench-gemm --json $(BUILD)/bench/gemm.json

@@ -1,0 +1,184 @@
+// sparq-command: bench-gemm: time the fast N:M GEMM kernel against OpenBLAS sgemm
+#include <cblas.h>
+#include <cjson/cJSON.h>
+#include <getopt.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "sparq_error.h"
+#include "sparq_gemm.h"
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: sparq bench-gemm [--frames T] [--min-time S] [--json FILE]\n"
+                 "Times the fast packed GEMM (every width and N:M) against OpenBLAS cblas_sgemm on\n"
+                 "the same logical shape Y[T][N] = X[T][K] * W[N][K]^T, in the same run, on\n"
+                 "Conformer-like shapes. Each timing is the median of 5 runs of at least S seconds.\n"
+                 "Weight preparation (a one-time repack) is not timed, like sgemm's weights.\n"
+                 "  -t, --frames T     rows of X (default 256)\n"
+                 "  -m, --min-time S   minimum seconds per timing run (default 0.05)\n"
+                 "  -j, --json FILE    write results as JSON (atomically)\n"
+                 "  -h, --help         this text\n");
+}
+
+typedef void (*bench_fn)(void *ctx);
+
+// Median over 5 runs of the mean time per call, each run at least min_time long.
+static double time_call(bench_fn fn, void *ctx, double min_time)
+{
+    double runs[5];
+    fn(ctx); // warm-up
+    for (int r = 0; r < 5; r++) {
+        int calls = 0;
+        double start = now_seconds(), elapsed;
+        do {
+            fn(ctx);
+            calls++;
+            elapsed = now_seconds() - start;
+        } while (elapsed < min_time);
+        runs[r] = elapsed / calls;
+    }
+    for (int i = 0; i < 5; i++)
+        for (int j = i + 1; j < 5; j++)
+            if (runs[j] < runs[i]) {
+                double t = runs[i];
+                runs[i] = runs[j];
+                runs[j] = t;
+            }
+    return runs[2];
+}
+
+struct sgemm_ctx { int t, k, n; const float *x, *w; float *y; };
+static void run_sgemm(void *p)
+{
+    struct sgemm_ctx *c = p;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, c->t, c->n, c->k, 1.0f, c->x, c->k, c->w, c->k, 0.0f, c->y,
+                c->n);
+}
+
+struct fast_ctx { int t, k, n; const int8_t *x; const struct sparq_gemm_prepared *w; int32_t *y; };
+static void run_fast(void *p)
+{
+    struct fast_ctx *c = p;
+    sparq_gemm_fast(c->y, c->n, c->x, c->k, c->w, c->t, 0);
+}
+
+int cmd_bench_gemm(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "frames", required_argument, NULL, 't' }, { "min-time", required_argument, NULL, 'm' },
+        { "json", required_argument, NULL, 'j' },   { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    int frames = 256;
+    double min_time = 0.05;
+    const char *json_path = NULL;
+    int c;
+    while ((c = getopt_long(argc, argv, "t:m:j:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 't': frames = atoi(optarg); break;
+        case 'm': min_time = atof(optarg); break;
+        case 'j': json_path = optarg; break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (frames <= 0 || frames > 100000 || !(min_time > 0)) {
+        fprintf(stderr, "sparq bench-gemm: --frames must be 1..100000 and --min-time positive\n");
+        return 2;
+    }
+    // (K = input channels, N = output channels) of the default Conformer
+    // (d=144, FFN 576) and of a 4x wider one (d=576, FFN 2304 -> capped 1152).
+    static const int shapes[][2] = { { 144, 144 }, { 144, 576 }, { 576, 144 }, { 576, 576 }, { 1152, 1152 } };
+    const int nshapes = (int)(sizeof shapes / sizeof shapes[0]);
+    int nformats;
+    const struct sparq_format_type *formats = sparq_format_all(&nformats);
+
+    printf("fast kernel: %s, OpenMP threads: %d, OpenBLAS threads: %d, T = %d\n", sparq_gemm_fast_kernel(),
+           omp_get_max_threads(), openblas_get_num_threads(), frames);
+    printf("%-11s %-10s %10s %10s %10s %9s\n", "K x N", "format", "sgemm us", "fast us", "dense GOPS", "vs sgemm");
+
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddStringToObject(root, "benchmark", "gemm");
+    cJSON_AddStringToObject(root, "kernel", sparq_gemm_fast_kernel());
+    cJSON_AddNumberToObject(root, "frames", frames);
+    cJSON_AddNumberToObject(root, "omp_threads", omp_get_max_threads());
+    cJSON_AddNumberToObject(root, "openblas_threads", openblas_get_num_threads());
+    cJSON *rows = cJSON_AddArrayToObject(root, "results");
+
+    unsigned seed = 1;
+    int rc = 0;
+    for (int s = 0; s < nshapes && !rc; s++) {
+        int k = shapes[s][0], n = shapes[s][1];
+        float *xf = malloc(sizeof(float) * frames * k), *wf = malloc(sizeof(float) * n * k);
+        float *yf = malloc(sizeof(float) * frames * n);
+        int8_t *x8 = malloc((size_t)frames * k);
+        int32_t *y32 = malloc(sizeof(int32_t) * frames * n);
+        if (!xf || !wf || !yf || !x8 || !y32) {
+            fprintf(stderr, "sparq bench-gemm: out of memory\n");
+            rc = 1;
+        }
+        for (int i = 0; !rc && i < frames * k; i++) {
+            x8[i] = (int8_t)(rand_r(&seed) & 0xFF);
+            xf[i] = x8[i];
+        }
+        for (int i = 0; !rc && i < n * k; i++)
+            wf[i] = (float)(rand_r(&seed) % 2001 - 1000) / 1000.0f;
+        struct sgemm_ctx sc = { frames, k, n, xf, wf, yf };
+        double t_sgemm = rc ? 0 : time_call(run_sgemm, &sc, min_time);
+        for (int f = 0; f < nformats && !rc; f++) {
+            struct sparq_packed p;
+            struct sparq_gemm_prepared *prep = NULL;
+            if (sparq_pack(&p, wf, NULL, formats[f].width, formats[f].kept, n, k, NULL) ||
+                sparq_gemm_prepare(&prep, &p)) {
+                fprintf(stderr, "sparq bench-gemm: %s\n", sparq_last_error());
+                rc = 1;
+                break;
+            }
+            struct fast_ctx fc = { frames, k, n, x8, prep, y32 };
+            double t_fast = time_call(run_fast, &fc, min_time);
+            double gops = 2.0 * frames * (double)k * n / t_fast * 1e-9;
+            char shape[32];
+            snprintf(shape, sizeof shape, "%dx%d", k, n);
+            printf("%-11s %-10s %10.1f %10.1f %10.1f %8.2fx\n", shape, formats[f].name, t_sgemm * 1e6, t_fast * 1e6,
+                   gops, t_sgemm / t_fast);
+            cJSON *row = cJSON_CreateObject();
+            cJSON_AddNumberToObject(row, "k", k);
+            cJSON_AddNumberToObject(row, "n", n);
+            cJSON_AddStringToObject(row, "format", formats[f].name);
+            cJSON_AddNumberToObject(row, "sgemm_seconds", t_sgemm);
+            cJSON_AddNumberToObject(row, "fast_seconds", t_fast);
+            cJSON_AddNumberToObject(row, "dense_equivalent_gops", gops);
+            cJSON_AddNumberToObject(row, "speedup_vs_sgemm", t_sgemm / t_fast);
+            cJSON_AddItemToArray(rows, row);
+            sparq_gemm_prepared_free(prep);
+            sparq_packed_free(&p);
+        }
+        free(xf);
+        free(wf);
+        free(yf);
+        free(x8);
+        free(y32);
+    }
+    if (!rc && json_path) {
+        char *text = cJSON_Print(root);
+        if (!text || sparq_write_file_atomic(json_path, text, strlen(text))) {
+            fprintf(stderr, "sparq bench-gemm: %s\n", text ? sparq_last_error() : "cannot format JSON");
+            rc = 1;
+        } else
+            printf("wrote %s\n", json_path);
+        free(text);
+    }
+    cJSON_Delete(root);
+    return rc;
+}
