@@ -21,3 +21,20 @@ test: deps
 
 test-only: $(TEST_DEPS)
 	@BUILD=$(BUILD) sh scripts/run-tests.sh
+
+# libFuzzer targets (clang), each run for FUZZ_SECONDS.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_LIB_SRCS = host/src/format.c host/src/gemm_ref.c host/src/error.c
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_SRCS) | $(BUILD)/gen/sparq_commands.h
+	@mkdir -p $(dir $@)
+	clang $(CSTD) $(WARN) -g -O1 $(INCLUDES) $(PKG_CFLAGS) -fsanitize=fuzzer,address,undefined \
+	  -o $@ $< $(FUZZ_LIB_SRCS) $(PKG_LIBS) -lm -fopenmp=libgomp
+fuzz: deps $(FUZZ_TARGETS)
+	@mkdir -p $(BUILD)/fuzz/corpus
+	@for f in $(FUZZ_TARGETS); do \
+	  echo "== fuzzing $$(basename $$f) for $(FUZZ_SECONDS) s"; \
+	  mkdir -p $(BUILD)/fuzz/corpus/$$(basename $$f); \
+	  $$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 $(BUILD)/fuzz/corpus/$$(basename $$f) \
+	    2>&1 | tail -5 || exit 1; \
+	done
