@@ -49,7 +49,7 @@ $(BUILD)/sparq: $(CLI_OBJS) $(LIBSPARQ) $(EXTRA_OBJS)
 	$(LINK) -o $@ $(CLI_OBJS) $(LIBSPARQ) $(EXTRA_OBJS) $(EXTRA_LIBS) $(LDLIBS)
 
 -include $(HOST_OBJS:.o=.d) $(HOST_ASAN_OBJS:.o=.d) $(CLI_OBJS:.o=.d)
-PKGS += kissfft-float
+PKGS += fftw3
 
 # Benchmarks owned by host/.
 BENCH_TARGETS += bench-gemm

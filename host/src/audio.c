@@ -1,0 +1,209 @@
+// Audio I/O through libsndfile; resampling by windowed sinc (see sparq_audio.h).
+#include "sparq_audio.h"
+
+#include <math.h>
+#include <sndfile.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sparq_error.h"
+
+#define MAX_CHANNELS 64
+#define MAX_RATE 384000
+
+// libsndfile scales integer PCM to [-1, 1) in float reads; Kaldi works on the
+// raw int16 values, so multiply back by 32768.
+#define INT16_SCALE 32768.0f
+
+static int open_checked(const char *path, SNDFILE **sf, SF_INFO *info)
+{
+    memset(info, 0, sizeof *info);
+    *sf = sf_open(path, SFM_READ, info);
+    if (!*sf)
+        return sparq_fail(SPARQ_EFORMAT, "%s: cannot read audio: %s", path, sf_strerror(NULL));
+    if (info->channels < 1 || info->channels > MAX_CHANNELS) {
+        sf_close(*sf);
+        return sparq_fail(SPARQ_EFORMAT, "%s: unsupported channel count %d", path, info->channels);
+    }
+    if (info->samplerate < 1000 || info->samplerate > MAX_RATE) {
+        sf_close(*sf);
+        return sparq_fail(SPARQ_EFORMAT, "%s: unsupported sample rate %d", path, info->samplerate);
+    }
+    if (info->frames <= 0) {
+        sf_close(*sf);
+        return sparq_fail(SPARQ_EFORMAT, "%s: empty audio (0 samples)", path);
+    }
+    return SPARQ_OK;
+}
+
+int sparq_audio_probe(const char *path, struct sparq_audio_info *out)
+{
+    SNDFILE *sf;
+    SF_INFO info;
+    int rc = open_checked(path, &sf, &info);
+    if (rc)
+        return rc;
+    sf_close(sf);
+    out->rate = info.samplerate;
+    out->channels = info.channels;
+    out->frames = info.frames;
+    out->seconds = (double)info.frames / info.samplerate;
+    return SPARQ_OK;
+}
+
+int sparq_audio_load_ex(const char *path, int target_rate, float **samples, size_t *count, int *rate_out)
+{
+    *samples = NULL;
+    *count = 0;
+    SNDFILE *sf;
+    SF_INFO info;
+    int rc = open_checked(path, &sf, &info);
+    if (rc)
+        return rc;
+    size_t frames = (size_t)info.frames;
+    int ch = info.channels;
+    float *buf = sparq_malloc(frames * (size_t)ch * sizeof(float), path);
+    if (!buf) {
+        sf_close(sf);
+        return SPARQ_ENOMEM;
+    }
+    sf_count_t got = sf_readf_float(sf, buf, (sf_count_t)frames);
+    sf_close(sf);
+    if (got != (sf_count_t)frames) {
+        free(buf);
+        return sparq_fail(SPARQ_EFORMAT, "%s: truncated audio: header promises %zu samples, decoded %lld", path,
+                          frames, (long long)got);
+    }
+    // Downmix in place: average the channels.
+    for (size_t i = 0; i < frames; i++) {
+        float s = 0.0f;
+        for (int c = 0; c < ch; c++)
+            s += buf[i * (size_t)ch + (size_t)c];
+        buf[i] = s / (float)ch * INT16_SCALE;
+    }
+    int rate = info.samplerate;
+    if (target_rate > 0 && target_rate != rate) {
+        float *out;
+        size_t n;
+        rc = sparq_audio_resample(buf, frames, rate, target_rate, &out, &n);
+        free(buf);
+        if (rc)
+            return rc;
+        buf = out;
+        frames = n;
+        rate = target_rate;
+    } else if (ch > 1) {
+        float *shrunk = realloc(buf, frames * sizeof(float));
+        if (shrunk)
+            buf = shrunk;
+    }
+    *samples = buf;
+    *count = frames;
+    if (rate_out)
+        *rate_out = rate;
+    return SPARQ_OK;
+}
+
+int sparq_audio_load(const char *path, int target_rate, float **samples, size_t *count)
+{
+    return sparq_audio_load_ex(path, target_rate, samples, count, NULL);
+}
+
+static long gcd_long(long a, long b)
+{
+    while (b) {
+        long t = a % b;
+        a = b;
+        b = t;
+    }
+    return a;
+}
+
+// Same kernel as torchaudio.functional.resample (sinc_interp_hann,
+// lowpass_filter_width 6, rolloff 0.99), evaluated directly per output
+// sample: y[j] = sum_m x[m] * h((m/orig - j/new) * base).
+#define RESAMPLE_ZEROS 6
+#define RESAMPLE_ROLLOFF 0.99
+
+int sparq_audio_resample(const float *in, size_t n, int in_rate, int out_rate, float **out, size_t *out_n)
+{
+    *out = NULL;
+    *out_n = 0;
+    if (in_rate <= 0 || out_rate <= 0)
+        return sparq_fail(SPARQ_EINVAL, "resample: bad rates %d -> %d", in_rate, out_rate);
+    long g = gcd_long(in_rate, out_rate);
+    long orig = in_rate / g, neww = out_rate / g;
+    size_t m_out = (size_t)((n * (unsigned long long)neww + (unsigned long long)orig - 1) / (unsigned long long)orig);
+    float *y = sparq_malloc(m_out * sizeof(float), "resampled audio");
+    if (!y)
+        return SPARQ_ENOMEM;
+    if (orig == neww) {
+        memcpy(y, in, n * sizeof(float));
+        *out = y;
+        *out_n = n;
+        return SPARQ_OK;
+    }
+    double base = (orig < neww ? orig : neww) * RESAMPLE_ROLLOFF;
+    double scale = base / (double)orig;
+    double reach = RESAMPLE_ZEROS * (double)orig / base; // input samples either side
+    for (size_t j = 0; j < m_out; j++) {
+        double centre = (double)j * (double)orig / (double)neww; // in input samples
+        long lo = (long)ceil(centre - reach), hi = (long)floor(centre + reach);
+        if (lo < 0)
+            lo = 0;
+        if (hi > (long)n - 1)
+            hi = (long)n - 1;
+        double acc = 0.0;
+        for (long m = lo; m <= hi; m++) {
+            double t = ((double)m - centre) / (double)orig * base;
+            if (t < -RESAMPLE_ZEROS || t > RESAMPLE_ZEROS)
+                continue;
+            double w = cos(t * M_PI / RESAMPLE_ZEROS / 2.0);
+            double s = t == 0.0 ? 1.0 : sin(M_PI * t) / (M_PI * t);
+            acc += in[m] * s * w * w;
+        }
+        y[j] = (float)(acc * scale);
+    }
+    *out = y;
+    *out_n = m_out;
+    return SPARQ_OK;
+}
+
+static void put_le(unsigned char *p, uint32_t v, int bytes)
+{
+    for (int i = 0; i < bytes; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+}
+
+int sparq_audio_write_wav16(const char *path, const float *samples, size_t count, int rate)
+{
+    if (count > (0xFFFFFFFFu - 44) / 2)
+        return sparq_fail(SPARQ_EINVAL, "%s: audio too long for WAV", path);
+    size_t bytes = 44 + count * 2;
+    unsigned char *b = sparq_malloc(bytes, path);
+    if (!b)
+        return SPARQ_ENOMEM;
+    memcpy(b, "RIFF", 4);
+    put_le(b + 4, (uint32_t)(bytes - 8), 4);
+    memcpy(b + 8, "WAVEfmt ", 8);
+    put_le(b + 16, 16, 4);
+    put_le(b + 20, 1, 2); // PCM
+    put_le(b + 22, 1, 2); // mono
+    put_le(b + 24, (uint32_t)rate, 4);
+    put_le(b + 28, (uint32_t)rate * 2, 4);
+    put_le(b + 32, 2, 2);
+    put_le(b + 34, 16, 2);
+    memcpy(b + 36, "data", 4);
+    put_le(b + 40, (uint32_t)(count * 2), 4);
+    for (size_t i = 0; i < count; i++) {
+        float v = roundf(samples[i]);
+        if (v > 32767.0f)
+            v = 32767.0f;
+        if (v < -32768.0f)
+            v = -32768.0f;
+        put_le(b + 44 + 2 * i, (uint32_t)(uint16_t)(int16_t)v, 2);
+    }
+    int rc = sparq_write_file_atomic(path, b, bytes);
+    free(b);
+    return rc;
+}
