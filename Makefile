@@ -60,3 +60,8 @@ clean:
 bench: deps
 	@mkdir -p $(BUILD)/bench
 	@$(MAKE) --no-print-directory $(BENCH_TARGETS)
+
+demo: deps
+	@$(MAKE) --no-print-directory $(BUILD)/sparq
+	@mkdir -p $(BUILD)/bench
+	@BUILD=$(BUILD) sh scripts/demo.sh

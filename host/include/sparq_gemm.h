@@ -55,5 +55,8 @@ int sparq_gemm_fast(int32_t *y, int y_stride, const int8_t *x, int x_stride,
 const char *sparq_gemm_fast_kernel(void);
 // Forces the portable kernel (for tests of the fallback); 0 restores auto.
 void sparq_gemm_force_portable(int on);
+// Turns off the u8 (vpmaddubsw) path for int4/int2 so the int16 path runs
+// (for tests and A/B timing); 0 restores it.
+void sparq_gemm_disable_narrow(int on);
 
 #endif

@@ -39,7 +39,10 @@ int sparq_gemm_prepare(struct sparq_gemm_prepared **dst, const struct sparq_pack
     p->slots = w->in_pad / p->slot_width;
     p->choice = sparq_malloc((size_t)p->out * p->slots, "prepared choices");
     p->wpair = sparq_malloc(sizeof(int32_t) * (size_t)p->out * p->slots, "prepared weights");
-    if (!p->choice || !p->wpair) {
+    p->wbytes = sparq_malloc(sizeof(int16_t) * (size_t)p->out * p->slots, "prepared narrow weights");
+    p->rowsum = sparq_calloc((size_t)p->out, sizeof(int32_t), "prepared row sums");
+    p->narrow_run = w->type->width == 4 ? 8 : w->type->width == 2 ? 32 : 0;
+    if (!p->choice || !p->wpair || !p->wbytes || !p->rowsum) {
         sparq_gemm_prepared_free(p);
         return SPARQ_ENOMEM;
     }
@@ -64,6 +67,8 @@ int sparq_gemm_prepare(struct sparq_gemm_prepared **dst, const struct sparq_pack
                 size_t at = (size_t)o * p->slots + slot;
                 p->choice[at] = (uint8_t)c;
                 p->wpair[at] = (int32_t)(((uint32_t)(uint16_t)(int16_t)w2 << 16) | (uint16_t)(int16_t)w1);
+                p->wbytes[at] = (int16_t)(uint16_t)(((unsigned)(uint8_t)w2 << 8) | (uint8_t)w1);
+                p->rowsum[o] += w1 + w2;
             }
         }
     *dst = p;
@@ -76,6 +81,8 @@ void sparq_gemm_prepared_free(struct sparq_gemm_prepared *p)
         return;
     free(p->choice);
     free(p->wpair);
+    free(p->wbytes);
+    free(p->rowsum);
     free(p);
 }
 
@@ -95,6 +102,29 @@ void fast_fill_table(int16_t *table, const struct sparq_gemm_prepared *w, const 
             }
             for (int c = 0; c < nc; c++) {
                 int16_t *e = slot_tab + ((size_t)c * FAST_TBLOCK + r) * 2;
+                e[0] = xs[w->pairs[c][0]];
+                e[1] = xs[w->pairs[c][1]];
+            }
+        }
+    }
+}
+
+void fast_fill_table_u8(uint8_t *table, const struct sparq_gemm_prepared *w, const int8_t *x, int x_stride,
+                        int t0, int rows)
+{
+    const int sw = w->slot_width, nc = w->choices;
+    for (int s = 0; s < w->slots; s++) {
+        uint8_t *slot_tab = table + (size_t)s * nc * FAST_TBLOCK * 2;
+        for (int r = 0; r < FAST_TBLOCK; r++) {
+            uint8_t xs[8] = { 128, 128, 128, 128, 128, 128, 128, 128 };
+            if (r < rows) {
+                const int8_t *xr = x + (size_t)(t0 + r) * x_stride + s * sw;
+                int valid = w->in - s * sw;
+                for (int j = 0; j < sw && j < valid; j++)
+                    xs[j] = (uint8_t)(xr[j] + 128);
+            }
+            for (int c = 0; c < nc; c++) {
+                uint8_t *e = slot_tab + ((size_t)c * FAST_TBLOCK + r) * 2;
                 e[0] = xs[w->pairs[c][0]];
                 e[1] = xs[w->pairs[c][1]];
             }
@@ -122,7 +152,8 @@ void fast_block_portable(int32_t *y, int y_stride, const int16_t *table, const s
     }
 }
 
-static int force_portable;
+static int force_portable, disable_narrow;
+void sparq_gemm_disable_narrow(int on) { disable_narrow = on; }
 void sparq_gemm_force_portable(int on) { force_portable = on; }
 
 static int use_avx2(void)
@@ -141,7 +172,7 @@ int sparq_gemm_fast(int32_t *y, int y_stride, const int8_t *x, int x_stride,
     int failed = 0;
 #pragma omp parallel reduction(| : failed)
     {
-        // 32-byte aligned for the AVX2 loads.
+        // 32-byte aligned for the AVX2 loads; the u8 table uses half of it.
         int16_t *table = aligned_alloc(32, (table_elems * sizeof(int16_t) + 31) / 32 * 32);
         if (!table)
             failed = 1;
@@ -149,6 +180,11 @@ int sparq_gemm_fast(int32_t *y, int y_stride, const int8_t *x, int x_stride,
 #pragma omp for schedule(static)
             for (int b = 0; b < nblocks; b++) {
                 int t0 = b * FAST_TBLOCK, rows = t - t0 < FAST_TBLOCK ? t - t0 : FAST_TBLOCK;
+                if (avx2 && w->narrow_run && !disable_narrow) {
+                    fast_fill_table_u8((uint8_t *)table, w, x, x_stride, t0, rows);
+                    fast_block_avx2_narrow(y, y_stride, (const uint8_t *)table, w, t0, rows, accumulate);
+                    continue;
+                }
                 fast_fill_table(table, w, x, x_stride, t0, rows);
                 if (avx2)
                     fast_block_avx2(y, y_stride, table, w, t0, rows, accumulate);

@@ -57,3 +57,68 @@ void fast_block_avx2(int32_t *y, int y_stride, const int16_t *table, const struc
         store_row(y, y_stride, o, t0, rows, a0, accumulate);
     }
 }
+
+// Narrow path (int4/int2 codes): 4 output rows x 32 X rows per step. The
+// int16 sums of vpmaddubsw are widened to int32 every narrow_run slots.
+#define NARROW_ROWS 4
+void fast_block_avx2_narrow(int32_t *y, int y_stride, const uint8_t *table, const struct sparq_gemm_prepared *w,
+                            int t0, int rows, int accumulate)
+{
+    const int slots = w->slots, run = w->narrow_run;
+    const size_t choice_stride = FAST_TBLOCK * 2; // bytes per choice
+    const size_t slot_stride = (size_t)w->choices * choice_stride;
+    for (int o = 0; o < w->out; o += NARROW_ROWS) {
+        const int nr = w->out - o < NARROW_ROWS ? w->out - o : NARROW_ROWS;
+        __m256i acc32[NARROW_ROWS][4];
+        for (int r = 0; r < NARROW_ROWS; r++)
+            for (int v = 0; v < 4; v++)
+                acc32[r][v] = _mm256_setzero_si256();
+        for (int s0 = 0; s0 < slots; s0 += run) {
+            const int s1 = s0 + run < slots ? s0 + run : slots;
+            __m256i acc16[NARROW_ROWS][2];
+            for (int r = 0; r < NARROW_ROWS; r++)
+                acc16[r][0] = acc16[r][1] = _mm256_setzero_si256();
+            if (nr == NARROW_ROWS) {
+                const uint8_t *c0 = w->choice + (size_t)o * slots;
+                const int16_t *w0 = w->wbytes + (size_t)o * slots;
+                for (int s = s0; s < s1; s++) {
+                    const uint8_t *slot_tab = table + s * slot_stride;
+                    for (int r = 0; r < NARROW_ROWS; r++) {
+                        const __m256i *e = (const __m256i *)(slot_tab + c0[r * slots + s] * choice_stride);
+                        __m256i b = _mm256_set1_epi16(w0[r * slots + s]);
+                        acc16[r][0] = _mm256_add_epi16(acc16[r][0], _mm256_maddubs_epi16(_mm256_load_si256(e), b));
+                        acc16[r][1] =
+                            _mm256_add_epi16(acc16[r][1], _mm256_maddubs_epi16(_mm256_load_si256(e + 1), b));
+                    }
+                }
+            } else {
+                for (int r = 0; r < nr; r++) {
+                    const uint8_t *c0 = w->choice + (size_t)(o + r) * slots;
+                    const int16_t *w0 = w->wbytes + (size_t)(o + r) * slots;
+                    for (int s = s0; s < s1; s++) {
+                        const __m256i *e = (const __m256i *)(table + s * slot_stride + c0[s] * choice_stride);
+                        __m256i b = _mm256_set1_epi16(w0[s]);
+                        acc16[r][0] = _mm256_add_epi16(acc16[r][0], _mm256_maddubs_epi16(_mm256_load_si256(e), b));
+                        acc16[r][1] =
+                            _mm256_add_epi16(acc16[r][1], _mm256_maddubs_epi16(_mm256_load_si256(e + 1), b));
+                    }
+                }
+            }
+            // Widen: int16 lane i of vector h is X row 16h + i.
+            for (int r = 0; r < nr; r++)
+                for (int h = 0; h < 2; h++) {
+                    __m256i lo = _mm256_cvtepi16_epi32(_mm256_castsi256_si128(acc16[r][h]));
+                    __m256i hi = _mm256_cvtepi16_epi32(_mm256_extracti128_si256(acc16[r][h], 1));
+                    acc32[r][2 * h] = _mm256_add_epi32(acc32[r][2 * h], lo);
+                    acc32[r][2 * h + 1] = _mm256_add_epi32(acc32[r][2 * h + 1], hi);
+                }
+        }
+        // Remove the +128 offset: sum (x+128) w = sum x w + 128 sum w.
+        for (int r = 0; r < nr; r++) {
+            __m256i offset = _mm256_set1_epi32((int32_t)((uint32_t)w->rowsum[o + r] * 128u));
+            for (int v = 0; v < 4; v++)
+                acc32[r][v] = _mm256_sub_epi32(acc32[r][v], offset);
+            store_row(y, y_stride, o + r, t0, rows, acc32[r], accumulate);
+        }
+    }
+}

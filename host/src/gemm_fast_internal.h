@@ -27,6 +27,13 @@ struct sparq_gemm_prepared {
     const uint8_t (*pairs)[2]; // (choices, 2) channel offsets within a slot
     uint8_t *choice;         // (out, slots) which pair each slot uses
     int32_t *wpair;          // (out, slots) w1 in the low 16 bits, w2 in the high 16
+    // Narrow weights (int4, int2) also take a faster AVX2 path: activations
+    // offset to u8 (x + 128) meet int8 weight pairs in vpmaddubsw, whose
+    // int16 sums stay exact for `narrow_run` slots (|w| <= 8: 255*8*2*8 <
+    // 2^15); the offset is removed with the row sums of the codes.
+    int narrow_run;          // slots summed in int16 before widening; 0 = not narrow
+    int16_t *wbytes;         // (out, slots) w1 in the low byte, w2 in the high byte
+    int32_t *rowsum;         // (out) sum of the row's codes
 };
 
 // Fills table (slots, choices, FAST_TBLOCK, 2) int16 for rows [t0, t0+rows)
@@ -39,5 +46,12 @@ void fast_block_portable(int32_t *y, int y_stride, const int16_t *table, const s
                          int t0, int rows, int accumulate);
 void fast_block_avx2(int32_t *y, int y_stride, const int16_t *table, const struct sparq_gemm_prepared *w, int t0,
                      int rows, int accumulate);
+
+// u8 activation table for the narrow path: (slots, choices, FAST_TBLOCK, 2)
+// bytes x + 128.
+void fast_fill_table_u8(uint8_t *table, const struct sparq_gemm_prepared *w, const int8_t *x, int x_stride,
+                        int t0, int rows);
+void fast_block_avx2_narrow(int32_t *y, int y_stride, const uint8_t *table, const struct sparq_gemm_prepared *w,
+                            int t0, int rows, int accumulate);
 
 #endif

@@ -53,7 +53,7 @@ static void test_gemm_kernels(void)
 {
     int count;
     const struct sparq_format_type *all = sparq_format_all(&count);
-    int ref_ok = 1, fast_ok = 1, portable_ok = 1, cases = 0;
+    int ref_ok = 1, fast_ok = 1, wide_ok = 1, portable_ok = 1, cases = 0;
     for (int iter = 0; iter < 180; iter++) {
         const struct sparq_format_type *ft = &all[iter % count];
         int t = 1 + (int)(rnd() % 70), out = 1 + (int)(rnd() % 40), in = 1 + (int)(rnd() % 100);
@@ -90,6 +90,11 @@ static void test_gemm_kernels(void)
             memcpy(y, init, sizeof(int32_t) * t * y_stride);
             sparq_gemm_fast(y, y_stride, x, x_stride, prep, t, accumulate);
             fast_ok &= memcmp(y, expect, sizeof(int32_t) * t * y_stride) == 0;
+            sparq_gemm_disable_narrow(1);
+            memcpy(y, init, sizeof(int32_t) * t * y_stride);
+            sparq_gemm_fast(y, y_stride, x, x_stride, prep, t, accumulate);
+            wide_ok &= memcmp(y, expect, sizeof(int32_t) * t * y_stride) == 0;
+            sparq_gemm_disable_narrow(0);
             sparq_gemm_force_portable(1);
             memcpy(y, init, sizeof(int32_t) * t * y_stride);
             sparq_gemm_fast(y, y_stride, x, x_stride, prep, t, accumulate);
@@ -97,7 +102,7 @@ static void test_gemm_kernels(void)
             sparq_gemm_force_portable(0);
             sparq_gemm_prepared_free(prep);
         } else
-            fast_ok = portable_ok = 0;
+            fast_ok = wide_ok = portable_ok = 0;
         cases++;
         sparq_packed_free(&p);
         free(codes);
@@ -108,6 +113,7 @@ static void test_gemm_kernels(void)
     }
     CHECK(ref_ok, "sparq_gemm_ref equals the dense GEMM of the codes (%d random cases, every format)", cases);
     CHECK(fast_ok, "sparq_gemm_fast (%s) is bit-exact with the reference", sparq_gemm_fast_kernel());
+    CHECK(wide_ok, "fast kernel with the narrow u8 path disabled is bit-exact with the reference");
     CHECK(portable_ok, "portable fast kernel is bit-exact with the reference");
 }
 
