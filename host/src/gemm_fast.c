@@ -109,29 +109,6 @@ void fast_fill_table(int16_t *table, const struct sparq_gemm_prepared *w, const 
     }
 }
 
-void fast_fill_table_u8(uint8_t *table, const struct sparq_gemm_prepared *w, const int8_t *x, int x_stride,
-                        int t0, int rows)
-{
-    const int sw = w->slot_width, nc = w->choices;
-    for (int s = 0; s < w->slots; s++) {
-        uint8_t *slot_tab = table + (size_t)s * nc * FAST_TBLOCK * 2;
-        for (int r = 0; r < FAST_TBLOCK; r++) {
-            uint8_t xs[8] = { 128, 128, 128, 128, 128, 128, 128, 128 };
-            if (r < rows) {
-                const int8_t *xr = x + (size_t)(t0 + r) * x_stride + s * sw;
-                int valid = w->in - s * sw;
-                for (int j = 0; j < sw && j < valid; j++)
-                    xs[j] = (uint8_t)(xr[j] + 128);
-            }
-            for (int c = 0; c < nc; c++) {
-                uint8_t *e = slot_tab + ((size_t)c * FAST_TBLOCK + r) * 2;
-                e[0] = xs[w->pairs[c][0]];
-                e[1] = xs[w->pairs[c][1]];
-            }
-        }
-    }
-}
-
 void fast_block_portable(int32_t *y, int y_stride, const int16_t *table, const struct sparq_gemm_prepared *w,
                          int t0, int rows, int accumulate)
 {
@@ -174,25 +151,27 @@ int sparq_gemm_fast(int32_t *y, int y_stride, const int8_t *x, int x_stride,
     {
         // 32-byte aligned for the AVX2 loads; the u8 table uses half of it.
         int16_t *table = aligned_alloc(32, (table_elems * sizeof(int16_t) + 31) / 32 * 32);
-        if (!table)
+        int16_t *xt = malloc(sizeof(int16_t) * (size_t)w->in_pad * FAST_TBLOCK);
+        if (!table || !xt)
             failed = 1;
         else {
 #pragma omp for schedule(static)
             for (int b = 0; b < nblocks; b++) {
                 int t0 = b * FAST_TBLOCK, rows = t - t0 < FAST_TBLOCK ? t - t0 : FAST_TBLOCK;
                 if (avx2 && w->narrow_run && !disable_narrow) {
-                    fast_fill_table_u8((uint8_t *)table, w, x, x_stride, t0, rows);
+                    fast_fill_table_u8_avx2((uint8_t *)table, (uint8_t *)xt, w, x, x_stride, t0, rows);
                     fast_block_avx2_narrow(y, y_stride, (const uint8_t *)table, w, t0, rows, accumulate);
-                    continue;
-                }
-                fast_fill_table(table, w, x, x_stride, t0, rows);
-                if (avx2)
+                } else if (avx2) {
+                    fast_fill_table_avx2(table, xt, w, x, x_stride, t0, rows);
                     fast_block_avx2(y, y_stride, table, w, t0, rows, accumulate);
-                else
+                } else {
+                    fast_fill_table(table, w, x, x_stride, t0, rows);
                     fast_block_portable(y, y_stride, table, w, t0, rows, accumulate);
+                }
             }
-            free(table);
         }
+        free(table);
+        free(xt);
     }
     if (failed)
         return sparq_fail(SPARQ_ENOMEM, "gemm: out of memory for the activation table");

@@ -122,3 +122,53 @@ void fast_block_avx2_narrow(int32_t *y, int y_stride, const uint8_t *table, cons
         }
     }
 }
+
+// Activation tables built with vector interleaves: X rows t0..t0+31 are first
+// transposed to channel-major xt[k][32], then each (slot, choice) entry is the
+// byte/word interleave of two channel rows.
+static void transpose_block(uint8_t *xt_u8, int16_t *xt_i16, const struct sparq_gemm_prepared *w, const int8_t *x,
+                            int x_stride, int t0, int rows)
+{
+    for (int k = 0; k < w->in_pad; k++)
+        for (int r = 0; r < FAST_TBLOCK; r++) {
+            int v = (k < w->in && r < rows) ? x[(size_t)(t0 + r) * x_stride + k] : 0;
+            if (xt_u8)
+                xt_u8[k * FAST_TBLOCK + r] = (uint8_t)(v + 128);
+            else
+                xt_i16[k * FAST_TBLOCK + r] = (int16_t)v;
+        }
+}
+
+void fast_fill_table_u8_avx2(uint8_t *table, uint8_t *xt, const struct sparq_gemm_prepared *w, const int8_t *x,
+                             int x_stride, int t0, int rows)
+{
+    transpose_block(xt, NULL, w, x, x_stride, t0, rows);
+    __m256i *out = (__m256i *)table;
+    for (int s = 0; s < w->slots; s++)
+        for (int c = 0; c < w->choices; c++) {
+            const int k1 = s * w->slot_width + w->pairs[c][0], k2 = s * w->slot_width + w->pairs[c][1];
+            __m256i a = _mm256_loadu_si256((const __m256i *)(xt + k1 * FAST_TBLOCK));
+            __m256i b = _mm256_loadu_si256((const __m256i *)(xt + k2 * FAST_TBLOCK));
+            __m256i lo = _mm256_unpacklo_epi8(a, b), hi = _mm256_unpackhi_epi8(a, b);
+            _mm256_store_si256(out++, _mm256_permute2x128_si256(lo, hi, 0x20)); // rows 0..15
+            _mm256_store_si256(out++, _mm256_permute2x128_si256(lo, hi, 0x31)); // rows 16..31
+        }
+}
+
+void fast_fill_table_avx2(int16_t *table, int16_t *xt, const struct sparq_gemm_prepared *w, const int8_t *x,
+                          int x_stride, int t0, int rows)
+{
+    transpose_block(NULL, xt, w, x, x_stride, t0, rows);
+    __m256i *out = (__m256i *)table;
+    for (int s = 0; s < w->slots; s++)
+        for (int c = 0; c < w->choices; c++) {
+            const int k1 = s * w->slot_width + w->pairs[c][0], k2 = s * w->slot_width + w->pairs[c][1];
+            for (int h = 0; h < 2; h++) { // rows 16h .. 16h+15
+                __m256i a = _mm256_loadu_si256((const __m256i *)(xt + k1 * FAST_TBLOCK + 16 * h));
+                __m256i b = _mm256_loadu_si256((const __m256i *)(xt + k2 * FAST_TBLOCK + 16 * h));
+                __m256i lo = _mm256_unpacklo_epi16(a, b), hi = _mm256_unpackhi_epi16(a, b);
+                _mm256_store_si256(out++, _mm256_permute2x128_si256(lo, hi, 0x20));
+                _mm256_store_si256(out++, _mm256_permute2x128_si256(lo, hi, 0x31));
+            }
+        }
+}

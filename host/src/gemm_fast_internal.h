@@ -47,10 +47,14 @@ void fast_block_portable(int32_t *y, int y_stride, const int16_t *table, const s
 void fast_block_avx2(int32_t *y, int y_stride, const int16_t *table, const struct sparq_gemm_prepared *w, int t0,
                      int rows, int accumulate);
 
-// u8 activation table for the narrow path: (slots, choices, FAST_TBLOCK, 2)
-// bytes x + 128.
-void fast_fill_table_u8(uint8_t *table, const struct sparq_gemm_prepared *w, const int8_t *x, int x_stride,
-                        int t0, int rows);
+// The narrow path's table holds u8 pairs (x + 128) in the same
+// (slots, choices, FAST_TBLOCK, 2) order.
+// AVX2 versions of the two table fills; xt is scratch of in_pad * FAST_TBLOCK
+// elements (u8 or int16).
+void fast_fill_table_u8_avx2(uint8_t *table, uint8_t *xt, const struct sparq_gemm_prepared *w, const int8_t *x,
+                             int x_stride, int t0, int rows);
+void fast_fill_table_avx2(int16_t *table, int16_t *xt, const struct sparq_gemm_prepared *w, const int8_t *x,
+                          int x_stride, int t0, int rows);
 void fast_block_avx2_narrow(int32_t *y, int y_stride, const uint8_t *table, const struct sparq_gemm_prepared *w,
                             int t0, int rows, int accumulate);
 
