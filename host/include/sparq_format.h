@@ -79,6 +79,11 @@ float sparq_maxabs_scale(const float *row, const uint8_t *keep, int n, int width
 // the grid. This is the one rounding rule of sparq (fake-quant uses it too).
 int sparq_quantize_value(float w, float scale, int width, enum sparq_grid grid);
 
+// N:M magnitude mask (out, in) of 0/1 bytes: the N largest |w| of each
+// group of 4 (ties: lower index); exactly the choice sparq_pack makes when it
+// is given no mask.
+int sparq_nm_mask(uint8_t *mask, const float *w, int out, int in, int kept);
+
 // Packs W (out, in) with an optional keep-mask (out, in) of 0/1 bytes.
 // mask == NULL for sparse formats: magnitude pruning keeps the N largest
 // |w| of each group (ties: lower index). A mask with more than N ones in a

@@ -202,6 +202,23 @@ static int choose_group(const float *w, const uint8_t *m, int valid, int kept)
     return set | filler << 4;
 }
 
+int sparq_nm_mask(uint8_t *mask, const float *w, int out, int in, int kept)
+{
+    if (kept != 1 && kept != 2 && kept != 4)
+        return sparq_fail(SPARQ_EINVAL, "mask: N must be 1, 2 or 4 (got %d)", kept);
+    for (int o = 0; o < out; o++)
+        for (int k0 = 0; k0 < in; k0 += 4) {
+            int valid = in - k0 > 4 ? 4 : in - k0;
+            float gw[4] = { 0, 0, 0, 0 };
+            for (int j = 0; j < valid; j++)
+                gw[j] = w[(size_t)o * in + k0 + j];
+            int set = choose_group(gw, NULL, valid, kept) & 0xF; // fillers are not kept weights
+            for (int j = 0; j < valid; j++)
+                mask[(size_t)o * in + k0 + j] = (uint8_t)((set >> j) & 1);
+        }
+    return SPARQ_OK;
+}
+
 int sparq_pack(struct sparq_packed *dst, const float *w, const uint8_t *mask,
                int width, int kept, int out, int in, const struct sparq_pack_options *opt)
 {
