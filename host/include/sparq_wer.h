@@ -22,8 +22,8 @@ int sparq_align_words(const char *ref, const char *hyp, struct sparq_edit_counts
 int sparq_align_chars(const char *ref, const char *hyp, struct sparq_edit_counts *out);
 
 void sparq_edit_counts_add(struct sparq_edit_counts *total, const struct sparq_edit_counts *c);
-// (sub + del + ins) / ref; 0 if both are empty; INFINITY-free: if ref is 0
-// and there are insertions the rate is reported as ins (i.e. errors / 1).
+// (sub + del + ins) / max(ref, 1): an empty reference scores 0 if the
+// hypothesis is empty too, else its insertion count (never inf or NaN).
 double sparq_error_rate(const struct sparq_edit_counts *c);
 
 // A scored utterance pair, used by `sparq score` and `sparq eval`.

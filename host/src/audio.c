@@ -2,6 +2,7 @@
 #include "sparq_audio.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <sndfile.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,22 @@
 // libsndfile scales integer PCM to [-1, 1) in float reads; Kaldi works on the
 // raw int16 values, so multiply back by 32768.
 #define INT16_SCALE 32768.0f
+
+// libsndfile quietly shrinks a WAV whose data chunk is shorter than its
+// header says; its log then has "data : STATED (should be ACTUAL)". A stated
+// size of 0 or 0xFFFFFFFF is a streamed file (size unknown), not truncation.
+static int wav_truncated(SNDFILE *sf)
+{
+    char log[4096];
+    sf_command(sf, SFC_GET_LOG_INFO, log, sizeof log);
+    const char *p = strstr(log, "\ndata : ");
+    if (!p)
+        return 0;
+    unsigned long long stated = 0, actual = 0;
+    if (sscanf(p, "\ndata : %llu (should be %llu)", &stated, &actual) != 2)
+        return 0;
+    return stated > actual && stated < 0xFFFFFFF0ull;
+}
 
 static int open_checked(const char *path, SNDFILE **sf, SF_INFO *info)
 {
@@ -32,6 +49,10 @@ static int open_checked(const char *path, SNDFILE **sf, SF_INFO *info)
     if (info->frames <= 0) {
         sf_close(*sf);
         return sparq_fail(SPARQ_EFORMAT, "%s: empty audio (0 samples)", path);
+    }
+    if (wav_truncated(*sf)) {
+        sf_close(*sf);
+        return sparq_fail(SPARQ_EFORMAT, "%s: truncated audio (data chunk shorter than its header says)", path);
     }
     return SPARQ_OK;
 }

@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "sparq_audio.h"
@@ -187,7 +188,11 @@ static void test_cmvn(uint64_t seed)
             ok = 0;
     }
     CHECK(ok, "cmvn: normalised features have mean 0, variance 1 per dimension");
-    const char *path = "build/tests/cmvn_test.json";
+    char dir[] = "/tmp/sparq_cmvn_XXXXXX", path[64], badpath[64];
+    if (!mkdtemp(dir))
+        return;
+    snprintf(path, sizeof path, "%s/cmvn.json", dir);
+    snprintf(badpath, sizeof badpath, "%s/cmvn_bad.json", dir);
     int rc = sparq_cmvn_save(&c, path);
     struct sparq_cmvn l;
     rc = rc ? rc : sparq_cmvn_load(&l, path);
@@ -196,16 +201,19 @@ static void test_cmvn(uint64_t seed)
           "cmvn: save/load round-trips float32 exactly");
     if (rc == 0)
         sparq_cmvn_free(&l);
-    FILE *bad = fopen("build/tests/cmvn_bad.json", "w");
+    FILE *bad = fopen(badpath, "w");
     fputs("{\"format\":\"sparq-cmvn\",\"version\":1,\"dim\":3,\"mean\":[1,2],\"istd\":[1,1,1]}", bad);
     fclose(bad);
-    rc = sparq_cmvn_load(&l, "build/tests/cmvn_bad.json");
+    rc = sparq_cmvn_load(&l, badpath);
     CHECK(rc != 0 && strstr(sparq_last_error(), "cmvn_bad.json"), "cmvn: bad file rejected: %s", sparq_last_error());
     struct sparq_cmvn e;
     sparq_cmvn_init(&e, 3);
     CHECK(sparq_cmvn_finalize(&e) != 0, "cmvn: finalize without frames fails");
     sparq_cmvn_free(&e);
     sparq_cmvn_free(&c);
+    unlink(path);
+    unlink(badpath);
+    rmdir(dir);
 }
 
 static void test_specaug(uint64_t seed)
