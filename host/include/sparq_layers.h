@@ -1,0 +1,73 @@
+// Conformer building blocks as forward/backward pairs (llm.c style):
+//   x_forward(out, in, params..., dims) / x_backward(dinp, dparams..., dout, saved..., dims)
+// Backward ADDS into every gradient it is given (dinp included); a NULL
+// gradient pointer skips that gradient. Tensors are row-major; time-major
+// sequences are (B, T, C) with lens[b] valid frames, padded frames after.
+#ifndef SPARQ_LAYERS_H
+#define SPARQ_LAYERS_H
+
+#include <stddef.h>
+
+// C(M,N) = alpha * op(A) op(B) + beta * C with OpenBLAS, rows of C split
+// across the OpenMP threads (OpenBLAS itself runs single-threaded).
+void sparq_sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda,
+                 const float *B, int ldb, float beta, float *C, int ldc);
+
+// out (N, OUT) = inp (N, IN) w^T (IN, OUT) + b; w (OUT, IN), b (OUT) or NULL.
+void linear_forward(float *out, const float *inp, const float *w, const float *b, int N, int IN, int OUT);
+void linear_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp, const float *w,
+                     int N, int IN, int OUT);
+
+// LayerNorm over the last dim C (eps 1e-5). mean, rstd (N) saved for backward.
+void layernorm_forward(float *out, float *mean, float *rstd, const float *inp, const float *w, const float *b,
+                       int N, int C);
+void layernorm_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp, const float *w,
+                        const float *mean, const float *rstd, int N, int C);
+
+// SiLU x*sigmoid(x) and ReLU, elementwise over n values.
+void silu_forward(float *out, const float *inp, size_t n);
+void silu_backward(float *dinp, const float *dout, const float *inp, size_t n);
+void relu_forward(float *out, const float *inp, size_t n);
+// ReLU backward from its output: dinp += dout where out > 0.
+void relu_backward(float *dinp, const float *dout, const float *out, size_t n);
+
+// GLU over channels: inp (N, 2C) = [a | g], out (N, C) = a * sigmoid(g).
+void glu_forward(float *out, const float *inp, int N, int C);
+void glu_backward(float *dinp, const float *dout, const float *inp, int N, int C);
+
+// Multi-head self-attention core (no projections). qkv (B, T, 3d) rows q|k|v,
+// heads split d into H slices of d/H; keys at t >= lens[b] are masked.
+// att (B, H, T, T) softmax probabilities saved for backward; out (B, T, d);
+// rows t >= lens[b] of out are set to 0.
+void attention_forward(float *out, float *att, const float *qkv, const int *lens, int B, int T, int d, int H);
+void attention_backward(float *dqkv, const float *dout, const float *qkv, const float *att, const int *lens,
+                        int B, int T, int d, int H);
+
+// Depthwise conv over time, kernel K (odd), 'same' zero padding, applied to
+// each utterance alone: frames t >= lens[b] read as zero and are output as 0.
+// inp/out (B, T, C), w (K, C), b (C).
+void dwconv_forward(float *out, const float *inp, const float *w, const float *b, const int *lens, int B, int T,
+                    int C, int K);
+void dwconv_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp, const float *w,
+                     const int *lens, int B, int T, int C, int K);
+
+// BatchNorm1d over channels of (B, T, C) with statistics over valid frames
+// only (eps 1e-5, momentum 0.1; running var uses the unbiased estimate as
+// PyTorch does). training != 0: batch stats, running stats updated; else
+// running stats. mean, rstd (C) saved for backward; padded frames output 0.
+void batchnorm_forward(float *out, float *mean, float *rstd, const float *inp, const float *w, const float *b,
+                       float *run_mean, float *run_var, const int *lens, int B, int T, int C, int training);
+void batchnorm_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp, const float *w,
+                        const float *mean, const float *rstd, const int *lens, int B, int T, int C, int training);
+
+// 3x3 stride-2 conv without padding, channel-last, one utterance:
+// inp (Tin, Fin, Cin) -> out (Tout, Fout, Cout) with Tout = (Tin-1)/2,
+// Fout = (Fin-1)/2; w (Cout, 3, 3, Cin), b (Cout). col is scratch of
+// Tout*Fout*9*Cin floats. Only the first `tout` output rows are computed.
+void conv2d_s2_forward(float *out, const float *inp, const float *w, const float *b, float *col, int tout,
+                       int Fin, int Cin, int Cout);
+// dcol scratch as col; dinp may be NULL (input gradient not needed).
+void conv2d_s2_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp, const float *w,
+                        float *col, float *dcol, int tout, int Fin, int Cin, int Cout);
+
+#endif

@@ -1,0 +1,285 @@
+// The whole model against PyTorch fixtures (tests/fixtures/make_conformer_fixtures.py):
+// forward logits, CTC loss, every parameter gradient, BatchNorm running
+// statistics, clipped AdamW steps and eval-mode logits; plus padding
+// invariance (a padded batch equals each utterance alone).
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "sparq_ctc.h"
+#include "sparq_error.h"
+#include "sparq_model.h"
+#include "sparq_train.h"
+
+#define FIXTURE "tests/fixtures/conformer/tiny.bin"
+// float32 forward with different summation orders than PyTorch's:
+// max |diff| / max |ref| over the compared values.
+#define TOL_LOGITS 1e-5
+#define TOL_LOSS 1e-6    // relative; the loss is a sum of double-precision terms
+#define TOL_GRAD 1e-4    // per tensor, max |diff| / max |ref|
+// Two groups of parameters have an exact gradient of 0, so both sides hold
+// rounding noise: conv_dw_b (feeds BatchNorm, which removes any constant)
+// and the key slice of att_in_b (adds q.b_k to every score of a row, which
+// softmax removes). They are compared absolutely on the scale of the whole
+// gradient, and after AdamW (which turns noise into +-lr steps) only
+// against the Adam step bound.
+#define TOL_GRAD_NOISE 1e-5 // max |diff| / global max |ref|
+#define TOL_BN_STATS 1e-5
+// Adam divides by sqrt(v): tiny float differences in near-zero gradients
+// become visible in the step, so later losses match less tightly.
+#define TOL_ADAM_LOSS 1e-4
+#define TOL_ADAM_PARAM 2e-3 // max |diff| / max |ref| per tensor after 3 steps
+#define TOL_PAD 1e-5       // padded batch vs one utterance alone (eval mode)
+
+struct rec { char name[64]; int n; float *v; };
+static struct rec recs[512];
+static int nrec;
+
+static int load_fixture(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return -1;
+    unsigned int len, n;
+    while (fread(&len, 4, 1, f) == 1) {
+        struct rec *r = &recs[nrec];
+        if (len >= sizeof r->name || nrec >= 512 || fread(r->name, 1, len, f) != len || fread(&n, 4, 1, f) != 1)
+            break;
+        r->name[len] = 0;
+        r->n = (int)n;
+        r->v = malloc(sizeof(float) * (n ? n : 1));
+        if (fread(r->v, 4, n, f) != n)
+            break;
+        nrec++;
+    }
+    fclose(f);
+    return nrec;
+}
+
+static const struct rec *get(const char *name)
+{
+    for (int i = 0; i < nrec; i++)
+        if (!strcmp(recs[i].name, name))
+            return &recs[i];
+    fprintf(stderr, "fixture record %s missing\n", name);
+    exit(1);
+}
+
+static int noise_driven(const char *name, size_t j, int d)
+{
+    return strstr(name, "conv_dw_b") || (strstr(name, "att_in_b") && j >= (size_t)d && j < (size_t)2 * d);
+}
+
+// max |a-b| over noise-driven elements (noise != 0) or relative over the others.
+static double param_diff(const char *name, const float *a, const float *b, size_t n, int d, int noise)
+{
+    double md = 0.0, mr = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        if (noise_driven(name, i, d) != noise)
+            continue;
+        md = fmax(md, fabs((double)a[i] - b[i]));
+        mr = fmax(mr, fabs(b[i]));
+    }
+    return noise ? md : md / (mr > 0 ? mr : 1.0);
+}
+
+static double rel_diff_floor(const float *a, const float *b, size_t n, double floor)
+{
+    double md = 0.0, mr = floor;
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs((double)a[i] - b[i]);
+        md = d > md ? d : md;
+        mr = fabs(b[i]) > mr ? fabs(b[i]) : mr;
+    }
+    return md / (mr > 0 ? mr : 1.0);
+}
+static double rel_diff(const float *a, const float *b, size_t n) { return rel_diff_floor(a, b, n, 0.0); }
+static double max_abs(const float *a, size_t n)
+{
+    double m = 0.0;
+    for (size_t i = 0; i < n; i++)
+        m = fabs(a[i]) > m ? fabs(a[i]) : m;
+    return m;
+}
+
+// Compares logits (B, T2, V) at valid frames only.
+static double logits_diff(const float *a, const float *ref, const int *olens, int B, int T2, int V)
+{
+    double md = 0.0, mr = 0.0;
+    for (int b = 0; b < B; b++)
+        for (int t = 0; t < olens[b]; t++)
+            for (int k = 0; k < V; k++) {
+                size_t i = ((size_t)b * T2 + t) * V + k;
+                double d = fabs((double)a[i] - ref[i]);
+                md = d > md ? d : md;
+                mr = fabs(ref[i]) > mr ? fabs(ref[i]) : mr;
+            }
+    return md / mr;
+}
+
+int main(void)
+{
+    if (load_fixture(FIXTURE) <= 0) {
+        CHECK(0, "read %s", FIXTURE);
+        return check_done();
+    }
+    sparq_threads_init();
+    const float *cf = get("config")->v;
+    struct sparq_config cfg = { (int)cf[0], (int)cf[1], (int)cf[2], (int)cf[3], (int)cf[4], (int)cf[5], (int)cf[6],
+                                SPARQ_VOCAB };
+    struct sparq_model m;
+    CHECK(sparq_model_create(&m, &cfg) == SPARQ_OK, "create tiny model (%zu parameters)", m.n_params);
+
+    // parameters: names and sizes of the fixture follow the C table exactly
+    int names_ok = 1;
+    for (int i = 0; i < m.n_tensors; i++) {
+        char key[80];
+        snprintf(key, sizeof key, "param:%s", m.tensors[i].name);
+        const struct rec *r = get(key);
+        if ((size_t)r->n != m.tensors[i].size) {
+            names_ok = 0;
+            printf("# %s: fixture %d values, table %zu\n", key, r->n, m.tensors[i].size);
+            continue;
+        }
+        memcpy(m.param_mem + m.tensors[i].offset, r->v, sizeof(float) * r->n);
+    }
+    CHECK(names_ok, "fixture tensors match the parameter table (%d tensors)", m.n_tensors);
+    for (int l = 0; l < cfg.n_layers; l++) {
+        char k1[32], k2[32];
+        snprintf(k1, sizeof k1, "bn_mean:%d", l);
+        snprintf(k2, sizeof k2, "bn_var:%d", l);
+        memcpy(m.buf.bn_mean[l], get(k1)->v, sizeof(float) * cfg.d_model);
+        memcpy(m.buf.bn_var[l], get(k2)->v, sizeof(float) * cfg.d_model);
+    }
+
+    const struct rec *rl = get("lens"), *rt = get("targets"), *rtl = get("target_lens");
+    int B = rl->n, lens[8], tl[8], tg[256], T = 0;
+    for (int b = 0; b < B; b++) {
+        lens[b] = (int)rl->v[b];
+        tl[b] = (int)rtl->v[b];
+        T = lens[b] > T ? lens[b] : T;
+    }
+    for (int i = 0; i < rt->n; i++)
+        tg[i] = (int)rt->v[i];
+    const float *x = get("input")->v;
+    struct sparq_acts *a = sparq_acts_create(&cfg, B, T);
+    // eval mode (running BatchNorm statistics) on the initial parameters
+    int T2 = sparq_forward(&m, a, x, lens, B, T, 0);
+    const int *ol = sparq_acts_out_lens(a);
+    double dl = logits_diff(sparq_acts_logits(a), get("eval_logits")->v, ol, B, T2, cfg.vocab);
+    CHECK(dl < TOL_LOGITS, "eval-mode logits vs PyTorch: %.2e", dl);
+
+    T2 = sparq_forward(&m, a, x, lens, B, T, 1);
+    const float *ref_ol = get("out_lens")->v;
+    CHECK(T2 > 0 && ol[0] == (int)ref_ol[0] && ol[1] == (int)ref_ol[1] && ol[2] == (int)ref_ol[2],
+          "subsampled lengths %d %d %d", ol[0], ol[1], ol[2]);
+    const float *logits = sparq_acts_logits(a);
+    dl = logits_diff(logits, get("logits")->v, ol, B, T2, cfg.vocab);
+    CHECK(dl < TOL_LOGITS, "forward logits vs PyTorch: rel diff %.2e (tol %.0e)", dl, TOL_LOGITS);
+
+    float *dlog = calloc((size_t)B * T2 * cfg.vocab, sizeof(float));
+    double loss = sparq_ctc_batch(logits, ol, B, T2, cfg.vocab, tg, tl, dlog, NULL);
+    double ref_loss = get("loss")->v[0];
+    CHECK(fabs(loss - ref_loss) / ref_loss < TOL_LOSS, "CTC loss %.7f vs PyTorch %.7f", loss, ref_loss);
+
+    sparq_model_zero_grad(&m);
+    sparq_backward(&m, a, dlog);
+    double worst = 0.0;
+    const char *worst_name = "";
+    int grads_ok = 1;
+    double gmax = 0.0;
+    for (int i = 0; i < m.n_tensors; i++) {
+        char key[80];
+        snprintf(key, sizeof key, "grad:%s", m.tensors[i].name);
+        gmax = fmax(gmax, max_abs(get(key)->v, m.tensors[i].size));
+    }
+    double wnoise = 0.0;
+    for (int i = 0; i < m.n_tensors; i++) {
+        char key[80];
+        snprintf(key, sizeof key, "grad:%s", m.tensors[i].name);
+        const float *mine = m.grad_mem + m.tensors[i].offset, *ref = get(key)->v;
+        double d = param_diff(m.tensors[i].name, mine, ref, m.tensors[i].size, cfg.d_model, 0);
+        wnoise = fmax(wnoise, param_diff(m.tensors[i].name, mine, ref, m.tensors[i].size, cfg.d_model, 1) / gmax);
+        if (d > worst)
+            worst = d, worst_name = m.tensors[i].name;
+        if (!(d < TOL_GRAD)) {
+            grads_ok = 0;
+            printf("# %s: rel diff %.3e\n", key, d);
+        }
+    }
+    CHECK(grads_ok, "every parameter gradient vs PyTorch (worst %s %.2e, tol %.0e)", worst_name, worst, TOL_GRAD);
+    CHECK(wnoise < TOL_GRAD_NOISE, "zero-in-theory gradients (conv_dw_b, key bias) are noise only: %.2e", wnoise);
+    double dbn = 0.0;
+    for (int l = 0; l < cfg.n_layers; l++) {
+        char k1[32], k2[32];
+        snprintf(k1, sizeof k1, "bn_mean_after:%d", l);
+        snprintf(k2, sizeof k2, "bn_var_after:%d", l);
+        double d1 = rel_diff(m.buf.bn_mean[l], get(k1)->v, cfg.d_model);
+        double d2 = rel_diff(m.buf.bn_var[l], get(k2)->v, cfg.d_model);
+        dbn = fmax(dbn, fmax(d1, d2));
+    }
+    CHECK(dbn < TOL_BN_STATS, "BatchNorm running statistics (masked) vs PyTorch: %.2e", dbn);
+
+    // clipped AdamW steps: reload the initial parameters and BN stats first
+    const float *hp = get("adam_hparams")->v;
+    const struct rec *ref_losses = get("adam_losses"), *ref_norms = get("adam_grad_norms");
+    struct sparq_adamw opt;
+    sparq_adamw_init(&opt, &m, hp[1], hp[2], hp[3], hp[4]);
+    double worst_loss = 0.0, worst_norm = 0.0;
+    for (int s = 0; s <= (int)hp[6]; s++) {
+        sparq_forward(&m, a, x, lens, B, T, 1);
+        double l = sparq_ctc_batch(sparq_acts_logits(a), ol, B, T2, cfg.vocab, tg, tl, dlog, NULL);
+        worst_loss = fmax(worst_loss, fabs(l - ref_losses->v[s]) / ref_losses->v[s]);
+        printf("# adam step %d: loss %.7f (PyTorch %.7f)\n", s, l, ref_losses->v[s]);
+        if (s == (int)hp[6])
+            break;
+        sparq_model_zero_grad(&m);
+        sparq_backward(&m, a, dlog);
+        double norm = sparq_clip_grad_norm(&m, hp[5]);
+        worst_norm = fmax(worst_norm, fabs(norm - ref_norms->v[s]) / ref_norms->v[s]);
+        sparq_adamw_step(&opt, &m, hp[0]);
+    }
+    CHECK(worst_norm < TOL_GRAD, "gradient norms before clipping vs PyTorch: %.2e", worst_norm);
+    CHECK(worst_loss < TOL_ADAM_LOSS, "losses over %d clipped AdamW steps vs PyTorch: %.2e", (int)hp[6],
+          worst_loss);
+    double wp = 0.0, wdw = 0.0;
+    for (int i = 0; i < m.n_tensors; i++) {
+        char key[80];
+        snprintf(key, sizeof key, "param_after:%s", m.tensors[i].name);
+        const float *mine = m.param_mem + m.tensors[i].offset, *ref = get(key)->v;
+        wdw = fmax(wdw, param_diff(m.tensors[i].name, mine, ref, m.tensors[i].size, cfg.d_model, 1));
+        double d = param_diff(m.tensors[i].name, mine, ref, m.tensors[i].size, cfg.d_model, 0);
+        if (d > wp)
+            wp = d, worst_name = m.tensors[i].name;
+    }
+    CHECK(wp < TOL_ADAM_PARAM, "parameters after AdamW vs PyTorch: %.2e (worst %s)", wp, worst_name);
+    CHECK(wdw <= 2 * hp[0] * hp[6] * 1.01, "noise-driven parameters after AdamW within 2*lr*steps: %.2e", wdw);
+
+    // padding invariance (eval mode): each utterance alone equals its row of the padded batch
+    sparq_forward(&m, a, x, lens, B, T, 0);
+    float *batch_logits = malloc(sizeof(float) * (size_t)B * T2 * cfg.vocab);
+    memcpy(batch_logits, sparq_acts_logits(a), sizeof(float) * (size_t)B * T2 * cfg.vocab);
+    double wpad = 0.0;
+    for (int b = 0; b < B; b++) {
+        struct sparq_acts *one = sparq_acts_create(&cfg, 1, lens[b]);
+        int t2 = sparq_forward(&m, one, x + (size_t)b * T * cfg.n_mels, &lens[b], 1, lens[b], 0);
+        const float *lo = sparq_acts_logits(one);
+        for (int t = 0; t < t2; t++)
+            for (int k = 0; k < cfg.vocab; k++)
+                wpad = fmax(wpad, fabs(lo[(size_t)t * cfg.vocab + k] -
+                                       batch_logits[((size_t)b * T2 + t) * cfg.vocab + k]));
+        sparq_acts_free(one);
+    }
+    CHECK(wpad < TOL_PAD, "padded batch equals each utterance alone (max diff %.2e)", wpad);
+
+    free(batch_logits);
+    free(dlog);
+    sparq_adamw_free(&opt);
+    sparq_acts_free(a);
+    sparq_model_free(&m);
+    for (int i = 0; i < nrec; i++)
+        free(recs[i].v);
+    return check_done();
+}
