@@ -39,10 +39,13 @@ int sparq_gemm_prepare(struct sparq_gemm_prepared **dst, const struct sparq_pack
     p->slots = w->in_pad / p->slot_width;
     p->choice = sparq_malloc((size_t)p->out * p->slots, "prepared choices");
     p->wpair = sparq_malloc(sizeof(int32_t) * (size_t)p->out * p->slots, "prepared weights");
-    p->wbytes = sparq_malloc(sizeof(int16_t) * (size_t)p->out * p->slots, "prepared narrow weights");
+    p->narrow = w->type->width <= 4;
+    p->chunks = (p->slots + NARROW_CHUNK - 1) / NARROW_CHUNK;
+    size_t nsize = (size_t)p->chunks * p->out * NARROW_CHUNK;
+    p->nchoice = sparq_calloc(nsize, 1, "prepared narrow choices");
+    p->nweights = sparq_calloc(nsize, sizeof(int16_t), "prepared narrow weights");
     p->rowsum = sparq_calloc((size_t)p->out, sizeof(int32_t), "prepared row sums");
-    p->narrow_run = w->type->width == 4 ? 8 : w->type->width == 2 ? 32 : 0;
-    if (!p->choice || !p->wpair || !p->wbytes || !p->rowsum) {
+    if (!p->choice || !p->wpair || !p->nchoice || !p->nweights || !p->rowsum) {
         sparq_gemm_prepared_free(p);
         return SPARQ_ENOMEM;
     }
@@ -67,7 +70,9 @@ int sparq_gemm_prepare(struct sparq_gemm_prepared **dst, const struct sparq_pack
                 size_t at = (size_t)o * p->slots + slot;
                 p->choice[at] = (uint8_t)c;
                 p->wpair[at] = (int32_t)(((uint32_t)(uint16_t)(int16_t)w2 << 16) | (uint16_t)(int16_t)w1);
-                p->wbytes[at] = (int16_t)(uint16_t)(((unsigned)(uint8_t)w2 << 8) | (uint8_t)w1);
+                size_t nat = ((size_t)(slot / NARROW_CHUNK) * p->out + o) * NARROW_CHUNK + slot % NARROW_CHUNK;
+                p->nchoice[nat] = (uint8_t)c;
+                p->nweights[nat] = (int16_t)(uint16_t)(((unsigned)(uint8_t)w2 << 8) | (uint8_t)w1);
                 p->rowsum[o] += w1 + w2;
             }
         }
@@ -81,7 +86,8 @@ void sparq_gemm_prepared_free(struct sparq_gemm_prepared *p)
         return;
     free(p->choice);
     free(p->wpair);
-    free(p->wbytes);
+    free(p->nchoice);
+    free(p->nweights);
     free(p->rowsum);
     free(p);
 }
@@ -144,23 +150,26 @@ int sparq_gemm_fast(int32_t *y, int y_stride, const int8_t *x, int x_stride,
                     const struct sparq_gemm_prepared *w, int t, int accumulate)
 {
     const int avx2 = use_avx2();
-    const size_t table_elems = (size_t)w->slots * w->choices * FAST_TBLOCK * 2;
+    // Table elements: int16 tables have `slots` slots, the u8 table
+    // chunks * NARROW_CHUNK (half-size elements).
+    const size_t table_elems = (size_t)w->chunks * NARROW_CHUNK * w->choices * FAST_TBLOCK * 2;
     const int nblocks = (t + FAST_TBLOCK - 1) / FAST_TBLOCK;
     int failed = 0;
 #pragma omp parallel reduction(| : failed)
     {
-        // 32-byte aligned for the AVX2 loads; the u8 table uses half of it.
-        int16_t *table = aligned_alloc(32, (table_elems * sizeof(int16_t) + 31) / 32 * 32);
+        // Cache-line aligned for the AVX2 loads; the u8 table uses half of it.
+        int16_t *table = aligned_alloc(64, (table_elems * sizeof(int16_t) + 63) / 64 * 64);
         int16_t *xt = malloc(sizeof(int16_t) * (size_t)w->in_pad * FAST_TBLOCK);
-        if (!table || !xt)
+        int32_t *acc = aligned_alloc(64, sizeof(int32_t) * (size_t)w->out * FAST_TBLOCK); // multiple of 128
+        if (!table || !xt || !acc)
             failed = 1;
         else {
 #pragma omp for schedule(static)
             for (int b = 0; b < nblocks; b++) {
                 int t0 = b * FAST_TBLOCK, rows = t - t0 < FAST_TBLOCK ? t - t0 : FAST_TBLOCK;
-                if (avx2 && w->narrow_run && !disable_narrow) {
+                if (avx2 && w->narrow && !disable_narrow) {
                     fast_fill_table_u8_avx2((uint8_t *)table, (uint8_t *)xt, w, x, x_stride, t0, rows);
-                    fast_block_avx2_narrow(y, y_stride, (const uint8_t *)table, w, t0, rows, accumulate);
+                    fast_block_avx2_narrow(y, y_stride, (const uint8_t *)table, acc, w, t0, rows, accumulate);
                 } else if (avx2) {
                     fast_fill_table_avx2(table, xt, w, x, x_stride, t0, rows);
                     fast_block_avx2(y, y_stride, table, w, t0, rows, accumulate);
@@ -172,6 +181,7 @@ int sparq_gemm_fast(int32_t *y, int y_stride, const int8_t *x, int x_stride,
         }
         free(table);
         free(xt);
+        free(acc);
     }
     if (failed)
         return sparq_fail(SPARQ_ENOMEM, "gemm: out of memory for the activation table");

@@ -2,6 +2,7 @@
 // rows x 32 X rows per step: 8 accumulators, one vpmaddwd per (row, 8 X rows,
 // weight pair).
 #include <immintrin.h>
+#include <string.h>
 
 #include "gemm_fast_internal.h"
 
@@ -34,6 +35,7 @@ void fast_block_avx2(int32_t *y, int y_stride, const int16_t *table, const struc
             const __m256i *e0 = (const __m256i *)(slot_tab + c0[s] * choice_stride);
             const __m256i *e1 = (const __m256i *)(slot_tab + c1[s] * choice_stride);
             __m256i b0 = _mm256_set1_epi32(w0[s]), b1 = _mm256_set1_epi32(w1[s]);
+#pragma GCC unroll 4
             for (int v = 0; v < 4; v++) {
                 a0[v] = _mm256_add_epi32(a0[v], _mm256_madd_epi16(_mm256_load_si256(e0 + v), b0));
                 a1[v] = _mm256_add_epi32(a1[v], _mm256_madd_epi16(_mm256_load_si256(e1 + v), b1));
@@ -51,6 +53,7 @@ void fast_block_avx2(int32_t *y, int y_stride, const int16_t *table, const struc
         for (int s = 0; s < slots; s++) {
             const __m256i *e0 = (const __m256i *)(table + s * slot_stride + c0[s] * choice_stride);
             __m256i b0 = _mm256_set1_epi32(w0[s]);
+#pragma GCC unroll 4
             for (int v = 0; v < 4; v++)
                 a0[v] = _mm256_add_epi32(a0[v], _mm256_madd_epi16(_mm256_load_si256(e0 + v), b0));
         }
@@ -58,67 +61,73 @@ void fast_block_avx2(int32_t *y, int y_stride, const int16_t *table, const struc
     }
 }
 
-// Narrow path (int4/int2 codes): 4 output rows x 32 X rows per step. The
-// int16 sums of vpmaddubsw are widened to int32 every narrow_run slots.
+// Narrow path (int4/int2 codes), chunk by chunk of NARROW_CHUNK slots: the
+// chunk's table slice (at most 8 slots x 16 choices x 64 bytes) stays in L1
+// while every output row passes over it; 4 rows x 32 X rows of int16 sums
+// live in registers and are widened into acc (out, 32) after each chunk.
 #define NARROW_ROWS 4
-void fast_block_avx2_narrow(int32_t *y, int y_stride, const uint8_t *table, const struct sparq_gemm_prepared *w,
-                            int t0, int rows, int accumulate)
+
+static inline void widen_into(int32_t *acc_row, __m256i lo16, __m256i hi16)
 {
-    const int slots = w->slots, run = w->narrow_run;
-    const size_t choice_stride = FAST_TBLOCK * 2; // bytes per choice
-    const size_t slot_stride = (size_t)w->choices * choice_stride;
-    for (int o = 0; o < w->out; o += NARROW_ROWS) {
-        const int nr = w->out - o < NARROW_ROWS ? w->out - o : NARROW_ROWS;
-        __m256i acc32[NARROW_ROWS][4];
-        for (int r = 0; r < NARROW_ROWS; r++)
-            for (int v = 0; v < 4; v++)
-                acc32[r][v] = _mm256_setzero_si256();
-        for (int s0 = 0; s0 < slots; s0 += run) {
-            const int s1 = s0 + run < slots ? s0 + run : slots;
-            __m256i acc16[NARROW_ROWS][2];
-            for (int r = 0; r < NARROW_ROWS; r++)
-                acc16[r][0] = acc16[r][1] = _mm256_setzero_si256();
-            if (nr == NARROW_ROWS) {
-                const uint8_t *c0 = w->choice + (size_t)o * slots;
-                const int16_t *w0 = w->wbytes + (size_t)o * slots;
-                for (int s = s0; s < s1; s++) {
-                    const uint8_t *slot_tab = table + s * slot_stride;
-                    for (int r = 0; r < NARROW_ROWS; r++) {
-                        const __m256i *e = (const __m256i *)(slot_tab + c0[r * slots + s] * choice_stride);
-                        __m256i b = _mm256_set1_epi16(w0[r * slots + s]);
-                        acc16[r][0] = _mm256_add_epi16(acc16[r][0], _mm256_maddubs_epi16(_mm256_load_si256(e), b));
-                        acc16[r][1] =
-                            _mm256_add_epi16(acc16[r][1], _mm256_maddubs_epi16(_mm256_load_si256(e + 1), b));
-                    }
-                }
-            } else {
-                for (int r = 0; r < nr; r++) {
-                    const uint8_t *c0 = w->choice + (size_t)(o + r) * slots;
-                    const int16_t *w0 = w->wbytes + (size_t)(o + r) * slots;
-                    for (int s = s0; s < s1; s++) {
-                        const __m256i *e = (const __m256i *)(table + s * slot_stride + c0[s] * choice_stride);
-                        __m256i b = _mm256_set1_epi16(w0[s]);
-                        acc16[r][0] = _mm256_add_epi16(acc16[r][0], _mm256_maddubs_epi16(_mm256_load_si256(e), b));
-                        acc16[r][1] =
-                            _mm256_add_epi16(acc16[r][1], _mm256_maddubs_epi16(_mm256_load_si256(e + 1), b));
-                    }
-                }
+    __m256i *a = (__m256i *)acc_row; // rows 0..7, 8..15, 16..23, 24..31
+    a[0] = _mm256_add_epi32(a[0], _mm256_cvtepi16_epi32(_mm256_castsi256_si128(lo16)));
+    a[1] = _mm256_add_epi32(a[1], _mm256_cvtepi16_epi32(_mm256_extracti128_si256(lo16, 1)));
+    a[2] = _mm256_add_epi32(a[2], _mm256_cvtepi16_epi32(_mm256_castsi256_si128(hi16)));
+    a[3] = _mm256_add_epi32(a[3], _mm256_cvtepi16_epi32(_mm256_extracti128_si256(hi16, 1)));
+}
+
+#define NARROW_STEP(R, LO, HI)                                                                         \
+    do {                                                                                               \
+        const __m256i *e = (const __m256i *)(tab + j * slot_stride + ch[(R)*NARROW_CHUNK + j] * 64); \
+        __m256i b = _mm256_set1_epi16(wt[(R)*NARROW_CHUNK + j]);                                       \
+        LO = _mm256_add_epi16(LO, _mm256_maddubs_epi16(_mm256_load_si256(e), b));                     \
+        HI = _mm256_add_epi16(HI, _mm256_maddubs_epi16(_mm256_load_si256(e + 1), b));                 \
+    } while (0)
+
+void fast_block_avx2_narrow(int32_t *y, int y_stride, const uint8_t *table, int32_t *acc,
+                            const struct sparq_gemm_prepared *w, int t0, int rows, int accumulate)
+{
+    _Static_assert(FAST_TBLOCK * 2 == 64, "a table entry is 64 bytes: 32 rows of u8 pairs");
+    const size_t slot_stride = (size_t)w->choices * 64;
+    const int out = w->out;
+    memset(acc, 0, sizeof(int32_t) * (size_t)out * FAST_TBLOCK);
+    for (int c = 0; c < w->chunks; c++) {
+        const uint8_t *tab = table + (size_t)c * NARROW_CHUNK * slot_stride;
+        const uint8_t *chunk_choice = w->nchoice + (size_t)c * out * NARROW_CHUNK;
+        const int16_t *chunk_w = w->nweights + (size_t)c * out * NARROW_CHUNK;
+        int o = 0;
+        for (; o + NARROW_ROWS <= out; o += NARROW_ROWS) {
+            const uint8_t *ch = chunk_choice + (size_t)o * NARROW_CHUNK;
+            const int16_t *wt = chunk_w + (size_t)o * NARROW_CHUNK;
+            __m256i a0 = _mm256_setzero_si256(), b0 = a0, a1 = a0, b1 = a0, a2 = a0, b2 = a0, a3 = a0, b3 = a0;
+            for (int j = 0; j < NARROW_CHUNK; j++) {
+                NARROW_STEP(0, a0, b0);
+                NARROW_STEP(1, a1, b1);
+                NARROW_STEP(2, a2, b2);
+                NARROW_STEP(3, a3, b3);
             }
-            // Widen: int16 lane i of vector h is X row 16h + i.
-            for (int r = 0; r < nr; r++)
-                for (int h = 0; h < 2; h++) {
-                    __m256i lo = _mm256_cvtepi16_epi32(_mm256_castsi256_si128(acc16[r][h]));
-                    __m256i hi = _mm256_cvtepi16_epi32(_mm256_extracti128_si256(acc16[r][h], 1));
-                    acc32[r][2 * h] = _mm256_add_epi32(acc32[r][2 * h], lo);
-                    acc32[r][2 * h + 1] = _mm256_add_epi32(acc32[r][2 * h + 1], hi);
-                }
+            widen_into(acc + (size_t)(o + 0) * FAST_TBLOCK, a0, b0);
+            widen_into(acc + (size_t)(o + 1) * FAST_TBLOCK, a1, b1);
+            widen_into(acc + (size_t)(o + 2) * FAST_TBLOCK, a2, b2);
+            widen_into(acc + (size_t)(o + 3) * FAST_TBLOCK, a3, b3);
         }
-        // Remove the +128 offset: sum (x+128) w = sum x w + 128 sum w.
-        for (int r = 0; r < nr; r++) {
-            __m256i offset = _mm256_set1_epi32((int32_t)((uint32_t)w->rowsum[o + r] * 128u));
-            for (int v = 0; v < 4; v++)
-                acc32[r][v] = _mm256_sub_epi32(acc32[r][v], offset);
-            store_row(y, y_stride, o + r, t0, rows, acc32[r], accumulate);
+        for (; o < out; o++) {
+            const uint8_t *ch = chunk_choice + (size_t)o * NARROW_CHUNK;
+            const int16_t *wt = chunk_w + (size_t)o * NARROW_CHUNK;
+            __m256i a0 = _mm256_setzero_si256(), b0 = a0;
+            for (int j = 0; j < NARROW_CHUNK; j++)
+                NARROW_STEP(0, a0, b0);
+            widen_into(acc + (size_t)o * FAST_TBLOCK, a0, b0);
+        }
+    }
+    // Remove the +128 offset: sum (x+128) w = sum x w + 128 sum w.
+    for (int o = 0; o < out; o++) {
+        const int32_t offset = (int32_t)((uint32_t)w->rowsum[o] * 128u);
+        const int32_t *a = acc + (size_t)o * FAST_TBLOCK;
+        for (int r = 0; r < rows; r++) {
+            int32_t *dst = &y[(size_t)(t0 + r) * y_stride + o];
+            int32_t v = (int32_t)((uint32_t)a[r] - (uint32_t)offset);
+            *dst = accumulate ? (int32_t)((uint32_t)*dst + (uint32_t)v) : v;
         }
     }
 }
@@ -144,9 +153,12 @@ void fast_fill_table_u8_avx2(uint8_t *table, uint8_t *xt, const struct sparq_gem
 {
     transpose_block(xt, NULL, w, x, x_stride, t0, rows);
     __m256i *out = (__m256i *)table;
-    for (int s = 0; s < w->slots; s++)
+    // Slots past the last one (chunk padding) carry weight 0; their entries
+    // repeat the last slot so every byte of the table is defined.
+    for (int s = 0; s < w->chunks * NARROW_CHUNK; s++)
         for (int c = 0; c < w->choices; c++) {
-            const int k1 = s * w->slot_width + w->pairs[c][0], k2 = s * w->slot_width + w->pairs[c][1];
+            const int sl = s < w->slots ? s : w->slots - 1;
+            const int k1 = sl * w->slot_width + w->pairs[c][0], k2 = sl * w->slot_width + w->pairs[c][1];
             __m256i a = _mm256_loadu_si256((const __m256i *)(xt + k1 * FAST_TBLOCK));
             __m256i b = _mm256_loadu_si256((const __m256i *)(xt + k2 * FAST_TBLOCK));
             __m256i lo = _mm256_unpacklo_epi8(a, b), hi = _mm256_unpackhi_epi8(a, b);

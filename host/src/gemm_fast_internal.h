@@ -18,6 +18,7 @@
 #include "sparq_gemm.h"
 
 #define FAST_TBLOCK 32 // rows of X per activation table (4 AVX2 vectors of 8)
+#define NARROW_CHUNK 8 // slots per chunk of the narrow path
 
 struct sparq_gemm_prepared {
     int out, in, in_pad;
@@ -29,10 +30,14 @@ struct sparq_gemm_prepared {
     int32_t *wpair;          // (out, slots) w1 in the low 16 bits, w2 in the high 16
     // Narrow weights (int4, int2) also take a faster AVX2 path: activations
     // offset to u8 (x + 128) meet int8 weight pairs in vpmaddubsw, whose
-    // int16 sums stay exact for `narrow_run` slots (|w| <= 8: 255*8*2*8 <
-    // 2^15); the offset is removed with the row sums of the codes.
-    int narrow_run;          // slots summed in int16 before widening; 0 = not narrow
-    int16_t *wbytes;         // (out, slots) w1 in the low byte, w2 in the high byte
+    // int16 sums stay exact over a chunk of NARROW_CHUNK slots (|w| <= 8:
+    // 255*8*2*8 < 2^15); the offset is removed with the row sums of the codes.
+    // Chunks of slots keep the table slice in L1; the weights are stored
+    // chunk-major so they stream sequentially.
+    int narrow;              // 1 if the narrow path applies
+    int chunks;              // ceil(slots / NARROW_CHUNK); missing slots hold weight 0
+    uint8_t *nchoice;        // (chunks, out, NARROW_CHUNK)
+    int16_t *nweights;       // (chunks, out, NARROW_CHUNK) w1 low byte, w2 high byte
     int32_t *rowsum;         // (out) sum of the row's codes
 };
 
@@ -50,12 +55,13 @@ void fast_block_avx2(int32_t *y, int y_stride, const int16_t *table, const struc
 // The narrow path's table holds u8 pairs (x + 128) in the same
 // (slots, choices, FAST_TBLOCK, 2) order.
 // AVX2 versions of the two table fills; xt is scratch of in_pad * FAST_TBLOCK
-// elements (u8 or int16).
+// elements (u8 or int16). The u8 table has chunks * NARROW_CHUNK slots.
 void fast_fill_table_u8_avx2(uint8_t *table, uint8_t *xt, const struct sparq_gemm_prepared *w, const int8_t *x,
                              int x_stride, int t0, int rows);
 void fast_fill_table_avx2(int16_t *table, int16_t *xt, const struct sparq_gemm_prepared *w, const int8_t *x,
                           int x_stride, int t0, int rows);
-void fast_block_avx2_narrow(int32_t *y, int y_stride, const uint8_t *table, const struct sparq_gemm_prepared *w,
-                            int t0, int rows, int accumulate);
+// acc is scratch of out * FAST_TBLOCK int32.
+void fast_block_avx2_narrow(int32_t *y, int y_stride, const uint8_t *table, int32_t *acc,
+                            const struct sparq_gemm_prepared *w, int t0, int rows, int accumulate);
 
 #endif
