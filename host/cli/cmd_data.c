@@ -1,0 +1,311 @@
+// sparq-command: data: generate, import, check corpora; compute feature statistics
+#include <float.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "sparq_audio.h"
+#include "sparq_corpus.h"
+#include "sparq_error.h"
+#include "sparq_fbank.h"
+#include "sparq_manifest.h"
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: sparq data gen --out DIR [--hours H] [--dev-hours H] [--test-hours H] [--seed S]\n"
+            "                      [--workers N] [--augment F] [--quiet]\n"
+            "       sparq data import (--kaldi DIR | --librispeech DIR) --out MANIFEST.jsonl\n"
+            "       sparq data check MANIFEST.jsonl [--out CLEAN.jsonl]\n"
+            "       sparq data features MANIFEST.jsonl [--dither D] [--seed S] [--cmvn-out CMVN.json] [--limit N]\n"
+            "gen       speak generated voice-search queries with espeak-ng, flite and festival; writes\n"
+            "          DIR/{train,dev,test}.jsonl, DIR/wav/ and DIR/corpus.json (defaults: 1 h train,\n"
+            "          0.1 h dev, 0.1 h test, seed 1, 2 workers, 30%% of train augmented)\n"
+            "import    make a JSONL manifest from a Kaldi data dir (wav.scp + text) or a LibriSpeech tree;\n"
+            "          bad audio is reported and skipped, other rates/channels are kept (converted on load)\n"
+            "check     decode every file of a manifest; report bad entries; --out writes the good ones\n"
+            "features  80-bin fbank of every utterance: frame count, min/max/mean/std, share of values at\n"
+            "          the log floor; --cmvn-out writes global CMVN statistics (docs/data.md)\n"
+            "  -h, --help  this text\n");
+}
+
+static int cmd_gen(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "out", required_argument, NULL, 'o' },        { "hours", required_argument, NULL, 'H' },
+        { "dev-hours", required_argument, NULL, 'd' },  { "test-hours", required_argument, NULL, 't' },
+        { "seed", required_argument, NULL, 's' },       { "workers", required_argument, NULL, 'w' },
+        { "augment", required_argument, NULL, 'a' },    { "quiet", no_argument, NULL, 'q' },
+        { "help", no_argument, NULL, 'h' },             { NULL, 0, NULL, 0 },
+    };
+    struct sparq_corpus_options o;
+    sparq_corpus_default_options(&o);
+    int c;
+    char *end;
+    while ((c = getopt_long(argc, argv, "o:H:d:t:s:w:a:qh", opts, NULL)) != -1) {
+        end = "";
+        switch (c) {
+        case 'o': o.out_dir = optarg; break;
+        case 'H': o.train_hours = strtod(optarg, &end); break;
+        case 'd': o.dev_hours = strtod(optarg, &end); break;
+        case 't': o.test_hours = strtod(optarg, &end); break;
+        case 's': o.seed = strtoull(optarg, &end, 0); break;
+        case 'w': o.workers = (int)strtol(optarg, &end, 10); break;
+        case 'a': o.augment_fraction = strtod(optarg, &end); break;
+        case 'q': o.progress = 0; continue;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+        if (*end) {
+            fprintf(stderr, "sparq data gen: bad number '%s'\n", optarg);
+            return 2;
+        }
+    }
+    if (!o.out_dir || optind != argc) {
+        fprintf(stderr, "sparq data gen: --out DIR is required (and no other arguments)\n");
+        return 2;
+    }
+    if (sparq_corpus_generate(&o)) {
+        fprintf(stderr, "sparq data gen: %s\n", sparq_last_error());
+        return 1;
+    }
+    printf("wrote %s/{train,dev,test}.jsonl and %s/corpus.json\n", o.out_dir, o.out_dir);
+    return 0;
+}
+
+static void print_stats(const char *what, const struct sparq_import_stats *st)
+{
+    printf("%s: %zu utterances kept, %zu skipped, %zu to be converted to 16 kHz mono on load\n", what, st->imported,
+           st->skipped, st->converted);
+}
+
+static int cmd_import(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "kaldi", required_argument, NULL, 'k' }, { "librispeech", required_argument, NULL, 'l' },
+        { "out", required_argument, NULL, 'o' },   { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    const char *kaldi = NULL, *libri = NULL, *out = NULL;
+    int c;
+    while ((c = getopt_long(argc, argv, "k:l:o:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'k': kaldi = optarg; break;
+        case 'l': libri = optarg; break;
+        case 'o': out = optarg; break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (!out || !kaldi == !libri || optind != argc) {
+        fprintf(stderr, "sparq data import: give exactly one of --kaldi DIR / --librispeech DIR, and --out FILE\n");
+        return 2;
+    }
+    struct sparq_manifest m;
+    struct sparq_import_stats st;
+    int rc = kaldi ? sparq_import_kaldi(kaldi, &m, &st, stderr) : sparq_import_librispeech(libri, &m, &st, stderr);
+    if (rc) {
+        fprintf(stderr, "sparq data import: %s\n", sparq_last_error());
+        return 1;
+    }
+    if (m.count == 0) {
+        fprintf(stderr, "sparq data import: no usable utterances in %s (%zu skipped)\n", kaldi ? kaldi : libri,
+                st.skipped);
+        sparq_manifest_free(&m);
+        return 1;
+    }
+    rc = sparq_manifest_write(&m, out);
+    if (rc)
+        fprintf(stderr, "sparq data import: %s\n", sparq_last_error());
+    else {
+        print_stats(out, &st);
+        printf("%.3f hours of audio\n", sparq_manifest_hours(&m));
+    }
+    sparq_manifest_free(&m);
+    return rc ? 1 : 0;
+}
+
+static int cmd_check(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "out", required_argument, NULL, 'o' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    const char *out = NULL;
+    int c;
+    while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'o': out = optarg; break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (optind + 1 != argc) {
+        fprintf(stderr, "sparq data check: give one manifest\n");
+        return 2;
+    }
+    struct sparq_manifest m, keep;
+    if (sparq_manifest_load(argv[optind], &m)) {
+        fprintf(stderr, "sparq data check: %s\n", sparq_last_error());
+        return 1;
+    }
+    struct sparq_import_stats st;
+    int rc = sparq_manifest_check(&m, out ? &keep : NULL, &st, stderr);
+    if (!rc && out) {
+        // Keep the paths as the input manifest resolved them (absolute or
+        // relative to the current folder).
+        rc = sparq_manifest_write(&keep, out);
+        sparq_manifest_free(&keep);
+    }
+    if (rc)
+        fprintf(stderr, "sparq data check: %s\n", sparq_last_error());
+    else
+        print_stats(argv[optind], &st);
+    sparq_manifest_free(&m);
+    // Exit 1 if anything was bad, so scripts notice.
+    return rc || st.skipped ? 1 : 0;
+}
+
+static int cmd_features(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "dither", required_argument, NULL, 'd' }, { "seed", required_argument, NULL, 's' },
+        { "cmvn-out", required_argument, NULL, 'c' }, { "limit", required_argument, NULL, 'n' },
+        { "help", no_argument, NULL, 'h' },          { NULL, 0, NULL, 0 },
+    };
+    struct sparq_fbank_options fo;
+    sparq_fbank_default_options(&fo);
+    const char *cmvn_out = NULL;
+    long limit = -1;
+    int c;
+    while ((c = getopt_long(argc, argv, "d:s:c:n:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'd': fo.dither = strtof(optarg, NULL); break;
+        case 's': fo.seed = strtoull(optarg, NULL, 0); break;
+        case 'c': cmvn_out = optarg; break;
+        case 'n': limit = strtol(optarg, NULL, 10); break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (optind + 1 != argc || fo.dither < 0) {
+        fprintf(stderr, "sparq data features: give one manifest (and dither >= 0)\n");
+        return 2;
+    }
+    struct sparq_manifest m;
+    if (sparq_manifest_load(argv[optind], &m)) {
+        fprintf(stderr, "sparq data features: %s\n", sparq_last_error());
+        return 1;
+    }
+    struct sparq_fbank_plan *plan;
+    struct sparq_cmvn cmvn;
+    if (sparq_fbank_plan_create(&plan, &fo) || sparq_cmvn_init(&cmvn, fo.num_mel_bins)) {
+        fprintf(stderr, "sparq data features: %s\n", sparq_last_error());
+        sparq_manifest_free(&m);
+        return 1;
+    }
+    size_t n = limit >= 0 && (size_t)limit < m.count ? (size_t)limit : m.count;
+    double lo = INFINITY, hi = -INFINITY, audio_s = 0;
+    int64_t floor_count = 0;
+    size_t bad = 0;
+    const float floor_value = logf(FLT_EPSILON) + 1e-3f;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (size_t i = 0; i < n; i++) {
+        float *x, *f;
+        size_t count;
+        int frames;
+        if (sparq_audio_load(m.utts[i].audio_path, fo.sample_rate, &x, &count)) {
+            fprintf(stderr, "skipped %s: %s\n", m.utts[i].id, sparq_last_error());
+            bad++;
+            continue;
+        }
+        audio_s += (double)count / fo.sample_rate;
+        f = malloc((size_t)sparq_fbank_num_frames(count, &fo) * (size_t)fo.num_mel_bins * sizeof(float) + 1);
+        // Each utterance gets its own dither seed, derived from the run seed.
+        if (!f || sparq_fbank_plan_run(plan, x, count, fo.seed + i * 0x9E3779B97F4A7C15ull, f, &frames)) {
+            fprintf(stderr, "sparq data features: %s: out of memory\n", m.utts[i].id);
+            free(x);
+            free(f);
+            bad++;
+            continue;
+        }
+        for (int k = 0; k < frames * fo.num_mel_bins; k++) {
+            lo = fmin(lo, f[k]);
+            hi = fmax(hi, f[k]);
+            floor_count += f[k] <= floor_value;
+        }
+        sparq_cmvn_accumulate(&cmvn, f, frames);
+        free(x);
+        free(f);
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double secs = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+    int rc = 0;
+    if (sparq_cmvn_finalize(&cmvn)) {
+        fprintf(stderr, "sparq data features: %s: no frames\n", argv[optind]);
+        rc = 1;
+    } else {
+        double mean = 0, var = 0, sd_min = INFINITY, sd_max = 0;
+        for (int d = 0; d < cmvn.dim; d++) {
+            double md = cmvn.sum[d] / (double)cmvn.frames;
+            double vd = cmvn.sumsq[d] / (double)cmvn.frames - md * md;
+            mean += md;
+            var += vd + md * md;
+            sd_min = fmin(sd_min, sqrt(vd));
+            sd_max = fmax(sd_max, sqrt(vd));
+        }
+        mean /= cmvn.dim;
+        var = var / cmvn.dim - mean * mean;
+        int64_t values = cmvn.frames * cmvn.dim;
+        printf("manifest       %s (%zu utterances, %zu skipped)\n", argv[optind], n - bad, bad);
+        printf("dither         %g\n", (double)fo.dither);
+        printf("frames         %lld (%.3f h audio)\n", (long long)cmvn.frames, audio_s / 3600);
+        printf("min / max      %.3f / %.3f\n", lo, hi);
+        printf("mean / std     %.3f / %.3f (all bins pooled)\n", mean, sqrt(var));
+        printf("per-bin std    %.3f .. %.3f\n", sd_min, sd_max);
+        printf("at log floor   %.3f%% of values (log(FLT_EPSILON) = %.3f)\n", 100.0 * (double)floor_count / (double)values,
+               (double)logf(FLT_EPSILON));
+        printf("speed          %.0fx real time (%.2f s, one thread, including decoding)\n", audio_s / fmax(secs, 1e-9), secs);
+        if (cmvn_out) {
+            if (sparq_cmvn_save(&cmvn, cmvn_out)) {
+                fprintf(stderr, "sparq data features: %s\n", sparq_last_error());
+                rc = 1;
+            } else
+                printf("cmvn           %s\n", cmvn_out);
+        }
+    }
+    sparq_cmvn_free(&cmvn);
+    sparq_fbank_plan_free(plan);
+    sparq_manifest_free(&m);
+    return rc;
+}
+
+int cmd_data(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *sub = argv[1];
+    if (!strcmp(sub, "-h") || !strcmp(sub, "--help")) {
+        usage(stdout);
+        return 0;
+    }
+    // getopt_long starts again at argv[1] = the subcommand name.
+    optind = 1;
+    if (!strcmp(sub, "gen"))
+        return cmd_gen(argc - 1, argv + 1);
+    if (!strcmp(sub, "import"))
+        return cmd_import(argc - 1, argv + 1);
+    if (!strcmp(sub, "check"))
+        return cmd_check(argc - 1, argv + 1);
+    if (!strcmp(sub, "features"))
+        return cmd_features(argc - 1, argv + 1);
+    fprintf(stderr, "sparq data: unknown subcommand '%s' (gen, import, check, features)\n", sub);
+    return 2;
+}

@@ -1,0 +1,698 @@
+// Generator of the built-in TTS corpus (sparq_corpus.h): worker processes
+// run espeak-ng / flite / one persistent festival each, sox converts to
+// 16 kHz mono and applies augmentation; the parent hands out jobs and keeps
+// the manifests. docs/data.md has the design.
+#include "sparq_corpus.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sparq_audio.h"
+#include "sparq_error.h"
+#include "sparq_fbank.h"
+#include "sparq_manifest.h"
+
+extern char **environ;
+
+enum engine { ESPEAK, FLITE, FESTIVAL };
+enum split { TRAIN, DEV, TEST, NSPLITS };
+static const char *const split_names[NSPLITS] = { "train", "dev", "test" };
+enum aug { AUG_NONE, AUG_SPEED, AUG_NOISE, AUG_REVERB, AUG_BAND, NAUG };
+static const char *const aug_names[NAUG] = { "none", "speed", "noise", "reverb", "bandlimit" };
+
+// Voices. Test voices never appear in train or dev: whole espeak accents
+// and variants are held out, plus two flite voices.
+static const char *const espeak_train_accents[] = { "en-us", "en", "en-gb-x-rp", "en-gb-scotland", "en-029" };
+static const char *const espeak_train_variants[] = { "", "m1", "m2", "m3", "m4", "f1", "f2", "f3", "klatt" };
+static const char *const espeak_test_accents[] = { "en-gb-x-gbclan", "en-gb-x-gbcwmd", "en-us-nyc" };
+static const char *const espeak_test_variants[] = { "m5", "m6", "m7", "f4", "f5" };
+static const char *const flite_train[] = { "kal", "kal16", "awb" };
+static const char *const flite_test[] = { "slt", "rms" };
+#define NA(a) ((int)(sizeof a / sizeof a[0]))
+
+struct job {
+    int idx;            // index within its split
+    int split;
+    int engine;
+    char voice[32];     // espeak "en-us+m3", flite "awb", festival "kal_diphone"
+    int rate, pitch;    // espeak words/minute and pitch 0..99
+    float stretch;      // flite/festival duration stretch
+    int aug;
+    float aug_param;    // speed factor, SNR dB, reverberance %, or band top Hz
+    uint64_t seed;      // noise seed
+    char text[400];
+    char out[600];      // absolute output path
+};
+
+struct result {
+    int idx;
+    int ok;
+    double seconds;
+    char err[300];
+};
+
+_Static_assert(sizeof(struct job) < 4096, "job must fit one atomic pipe write (PIPE_BUF)");
+
+void sparq_corpus_default_options(struct sparq_corpus_options *o)
+{
+    memset(o, 0, sizeof *o);
+    o->train_hours = 1.0;
+    o->dev_hours = 0.1;
+    o->test_hours = 0.1;
+    o->seed = 1;
+    o->workers = 2;
+    o->augment_fraction = 0.3;
+    o->progress = 1;
+}
+
+static uint64_t hash_str(const char *s)
+{
+    uint64_t h = 1469598103934665603ull; // FNV-1a
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h;
+}
+
+// Every distinct sentence belongs to exactly one split (by its hash), so
+// dev and test sentences are never seen in training.
+static int split_of_text(const char *text)
+{
+    uint64_t h = hash_str(text) % 20;
+    return h == 0 ? DEV : h == 1 ? TEST : TRAIN;
+}
+
+static void plan_job(const struct sparq_corpus_options *o, int split, int idx, struct job *j)
+{
+    memset(j, 0, sizeof *j);
+    uint64_t rng = o->seed * 0x9E3779B97F4A7C15ull ^ ((uint64_t)split << 56) ^ (uint64_t)idx * 0xD1B54A32D192ED03ull;
+    sparq_rng_next(&rng);
+    j->idx = idx;
+    j->split = split;
+    do {
+        if (sparq_corpus_sentence(&rng, j->text, sizeof j->text) < 0)
+            j->text[0] = 0;
+    } while (!j->text[0] || split_of_text(j->text) != split);
+    double u = sparq_rng_uniform(&rng);
+    if (split == TEST) {
+        if (u < 0.6) {
+            j->engine = ESPEAK;
+            snprintf(j->voice, sizeof j->voice, "%s+%s",
+                     espeak_test_accents[sparq_rng_next(&rng) % NA(espeak_test_accents)],
+                     espeak_test_variants[sparq_rng_next(&rng) % NA(espeak_test_variants)]);
+        } else {
+            j->engine = FLITE;
+            snprintf(j->voice, sizeof j->voice, "%s", flite_test[sparq_rng_next(&rng) % NA(flite_test)]);
+        }
+    } else if (u < 0.55) {
+        j->engine = ESPEAK;
+        const char *acc = espeak_train_accents[sparq_rng_next(&rng) % NA(espeak_train_accents)];
+        const char *var = espeak_train_variants[sparq_rng_next(&rng) % NA(espeak_train_variants)];
+        snprintf(j->voice, sizeof j->voice, "%s%s%s", acc, var[0] ? "+" : "", var);
+    } else if (u < 0.85) {
+        j->engine = FLITE;
+        snprintf(j->voice, sizeof j->voice, "%s", flite_train[sparq_rng_next(&rng) % NA(flite_train)]);
+    } else {
+        j->engine = FESTIVAL;
+        snprintf(j->voice, sizeof j->voice, "kal_diphone");
+    }
+    j->rate = 130 + (int)(sparq_rng_next(&rng) % 71);  // 130..200 wpm
+    j->pitch = 25 + (int)(sparq_rng_next(&rng) % 51);  // 25..75
+    j->stretch = (float)(0.85 + 0.4 * sparq_rng_uniform(&rng));
+    j->aug = AUG_NONE;
+    if (split == TRAIN && sparq_rng_uniform(&rng) < o->augment_fraction) {
+        j->aug = 1 + (int)(sparq_rng_next(&rng) % (NAUG - 1));
+        double v = sparq_rng_uniform(&rng);
+        switch (j->aug) {
+        case AUG_SPEED: j->aug_param = v < 0.5 ? 0.9f : 1.1f; break;
+        case AUG_NOISE: j->aug_param = (float)(5.0 + 20.0 * v); break;    // SNR 5..25 dB
+        case AUG_REVERB: j->aug_param = (float)(20.0 + 60.0 * v); break;  // reverberance 20..80 %
+        default: j->aug_param = v < 0.5 ? 3400.0f : (float)(4000.0 + 3000.0 * v); break; // top of band
+        }
+    }
+    j->seed = sparq_rng_next(&rng);
+}
+
+static void voice_tag(const struct job *j, char *tag, size_t n)
+{
+    static const char *const eng[] = { "espeak", "flite", "festival" };
+    snprintf(tag, n, "%s_%s", eng[j->engine], j->voice);
+    for (char *p = tag; *p; p++)
+        if (*p == '+')
+            *p = '_';
+}
+
+// ---- worker side --------------------------------------------------------
+
+// Runs argv, stdout and stderr to /dev/null; 0 if it exited with status 0.
+static int run(char *const argv[])
+{
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+    pid_t pid;
+    int rc = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    if (rc != 0)
+        return -1;
+    int status;
+    while (waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR)
+            return -1;
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
+}
+
+struct festival {
+    pid_t pid;
+    FILE *in;   // commands
+    FILE *err;  // festival's stderr: unbuffered, so our markers arrive at once
+};
+
+static int festival_start(struct festival *f)
+{
+    int in[2], err[2];
+    if (pipe(in) || pipe(err))
+        return -1;
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, in[0], 0);
+    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_adddup2(&fa, err[1], 2);
+    posix_spawn_file_actions_addclose(&fa, in[1]);
+    posix_spawn_file_actions_addclose(&fa, err[0]);
+    char *argv[] = { "festival", "--pipe", NULL };
+    int rc = posix_spawnp(&f->pid, "festival", &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    close(in[0]);
+    close(err[1]);
+    if (rc) {
+        close(in[1]);
+        close(err[0]);
+        return -1;
+    }
+    f->in = fdopen(in[1], "w");
+    f->err = fdopen(err[0], "r");
+    fprintf(f->in, "(voice_kal_diphone)\n");
+    return 0;
+}
+
+static void festival_stop(struct festival *f)
+{
+    if (!f->pid)
+        return;
+    fclose(f->in);
+    fclose(f->err);
+    int status;
+    waitpid(f->pid, &status, 0);
+    f->pid = 0;
+}
+
+static int festival_say(struct festival *f, const struct job *j, const char *wav, char *err, size_t errn)
+{
+    if (!f->pid && festival_start(f)) {
+        snprintf(err, errn, "cannot start festival");
+        return -1;
+    }
+    // Text is [a-z' ] only (normalised), so it needs no escaping inside "...".
+    fprintf(f->in,
+            "(Parameter.set 'Duration_Stretch %.3f)\n"
+            "(utt.save.wave (utt.synth (Utterance Text \"%s\")) \"%s\" 'riff)\n"
+            "(format stderr \"SPARQ-DONE %d\\n\")\n",
+            j->stretch, j->text, wav, j->idx);
+    fflush(f->in);
+    char line[512], want[64];
+    snprintf(want, sizeof want, "SPARQ-DONE %d\n", j->idx);
+    err[0] = 0;
+    while (fgets(line, sizeof line, f->err)) {
+        if (!strcmp(line, want))
+            return 0;
+        snprintf(err, errn, "festival: %.200s", line); // keep the last complaint
+    }
+    if (!err[0])
+        snprintf(err, errn, "festival exited unexpectedly");
+    festival_stop(f);
+    return -1;
+}
+
+// Adds Gaussian noise (white, or low-passed "brown" for half the seeds) at
+// `snr` dB relative to the power of the active (non-silent) speech.
+static int add_noise(const char *path, double snr, uint64_t seed, char *err, size_t errn)
+{
+    float *x;
+    size_t n;
+    int rate;
+    if (sparq_audio_load_ex(path, 0, &x, &n, &rate)) {
+        snprintf(err, errn, "%s", sparq_last_error());
+        return -1;
+    }
+    // Speech power: mean over 10 ms blocks whose energy is within 40 dB of the loudest.
+    size_t blk = (size_t)rate / 100, nb = n / blk;
+    double peak = 0, sum = 0;
+    size_t used = 0;
+    for (size_t b = 0; b < nb; b++) {
+        double e = 0;
+        for (size_t i = 0; i < blk; i++)
+            e += (double)x[b * blk + i] * x[b * blk + i];
+        peak = fmax(peak, e / blk);
+    }
+    for (size_t b = 0; b < nb; b++) {
+        double e = 0;
+        for (size_t i = 0; i < blk; i++)
+            e += (double)x[b * blk + i] * x[b * blk + i];
+        if (e / blk >= peak * 1e-4) {
+            sum += e / blk;
+            used++;
+        }
+    }
+    double power = used ? sum / used : 1.0;
+    double sigma = sqrt(power / pow(10.0, snr / 10.0));
+    uint64_t rng = seed;
+    int brown = (int)(seed & 1);
+    double state = 0, alpha = 0.95, gain = brown ? sqrt((1 - alpha * alpha)) : 1.0;
+    for (size_t i = 0; i < n; i++) {
+        double w = sparq_rng_normal(&rng);
+        if (brown) {
+            state = alpha * state + gain * w; // one-pole low-pass, unit variance
+            w = state;
+        }
+        x[i] += (float)(sigma * w);
+    }
+    int rc = sparq_audio_write_wav16(path, x, n, rate);
+    if (rc)
+        snprintf(err, errn, "%s", sparq_last_error());
+    free(x);
+    return rc ? -1 : 0;
+}
+
+static void do_job(const struct job *j, const char *tmpdir, struct festival *fest, struct result *r)
+{
+    memset(r, 0, sizeof *r);
+    r->idx = j->idx;
+    char raw[1200];
+    snprintf(raw, sizeof raw, "%s/raw.wav", tmpdir);
+    unlink(raw);
+    int rc;
+    char rate[16], pitch[16], stretch[48];
+    snprintf(rate, sizeof rate, "%d", j->rate);
+    snprintf(pitch, sizeof pitch, "%d", j->pitch);
+    if (j->engine == ESPEAK) {
+        char *argv[] = { "espeak-ng", "-v", (char *)j->voice, "-s", rate, "-p", pitch, "-w", raw, (char *)j->text, NULL };
+        rc = run(argv);
+        if (rc)
+            snprintf(r->err, sizeof r->err, "espeak-ng -v %s failed", j->voice);
+    } else if (j->engine == FLITE) {
+        snprintf(stretch, sizeof stretch, "duration_stretch=%.3f", j->stretch);
+        char *argv[] = { "flite", "-voice", (char *)j->voice, "--setf", stretch, "-t", (char *)j->text, "-o", raw, NULL };
+        rc = run(argv);
+        if (rc)
+            snprintf(r->err, sizeof r->err, "flite -voice %s failed", j->voice);
+    } else {
+        rc = festival_say(fest, j, raw, r->err, sizeof r->err);
+    }
+    if (rc)
+        return;
+    // sox: 16-bit mono, a random peak level (-1..-10 dBFS), the effect, 16 kHz.
+    char gain[16], p1[32], p2[32];
+    snprintf(gain, sizeof gain, "-%d", 1 + (int)(j->seed % 10));
+    char *argv[24] = { "sox", "-R", "-q", raw, "-b", "16", "-c", "1", (char *)j->out };
+    int a = 9;
+    switch (j->aug) {
+    case AUG_SPEED:
+        snprintf(p1, sizeof p1, "%.2f", j->aug_param);
+        argv[a++] = "speed";
+        argv[a++] = p1;
+        break;
+    case AUG_REVERB:
+        snprintf(p1, sizeof p1, "%.0f", j->aug_param);
+        argv[a++] = "reverb";
+        argv[a++] = p1;
+        break;
+    case AUG_BAND:
+        // Telephone band (sinc 300-3400) or a low-pass (sinc -HIGH).
+        if (j->aug_param < 3500)
+            snprintf(p2, sizeof p2, "300-%.0f", j->aug_param);
+        else
+            snprintf(p2, sizeof p2, "-%.0f", j->aug_param);
+        argv[a++] = "sinc";
+        argv[a++] = p2;
+        break;
+    default: break;
+    }
+    argv[a++] = "gain";
+    argv[a++] = "-n";
+    argv[a++] = gain;
+    argv[a++] = "rate";
+    argv[a++] = "16000";
+    argv[a] = NULL;
+    if (run(argv)) {
+        snprintf(r->err, sizeof r->err, "sox failed on %s output (%s)", j->voice, aug_names[j->aug]);
+        return;
+    }
+    if (j->aug == AUG_NOISE && add_noise(j->out, j->aug_param, j->seed, r->err, sizeof r->err))
+        return;
+    struct sparq_audio_info info;
+    if (sparq_audio_probe(j->out, &info)) {
+        snprintf(r->err, sizeof r->err, "%s", sparq_last_error());
+        return;
+    }
+    r->seconds = info.seconds;
+    r->ok = 1;
+}
+
+static int read_full(int fd, void *buf, size_t n)
+{
+    char *p = buf;
+    while (n) {
+        ssize_t got = read(fd, p, n);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got <= 0)
+            return -1;
+        p += got;
+        n -= (size_t)got;
+    }
+    return 0;
+}
+
+static int write_full(int fd, const void *buf, size_t n)
+{
+    const char *p = buf;
+    while (n) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return -1;
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+static void worker_main(int jobs_fd, int results_fd, const char *tmpdir)
+{
+    struct festival fest = { 0 };
+    struct job j;
+    while (read_full(jobs_fd, &j, sizeof j) == 0) {
+        struct result r;
+        do_job(&j, tmpdir, &fest, &r);
+        if (write_full(results_fd, &r, sizeof r))
+            break;
+    }
+    festival_stop(&fest);
+}
+
+// ---- parent side ----------------------------------------------------------
+
+struct worker {
+    pid_t pid;
+    int jobs_fd, results_fd;
+    int busy;
+};
+
+static int mkdir_p(const char *path)
+{
+    char tmp[1024];
+    snprintf(tmp, sizeof tmp, "%s", path);
+    for (char *p = tmp + 1; *p; p++)
+        if (*p == '/') {
+            *p = 0;
+            if (mkdir(tmp, 0755) && errno != EEXIST)
+                return sparq_fail(SPARQ_EIO, "%s: cannot create folder: %s", tmp, strerror(errno));
+            *p = '/';
+        }
+    if (mkdir(tmp, 0755) && errno != EEXIST)
+        return sparq_fail(SPARQ_EIO, "%s: cannot create folder: %s", tmp, strerror(errno));
+    return SPARQ_OK;
+}
+
+static double now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static void fmt_time(double s, char *buf, size_t n)
+{
+    if (s < 0 || !isfinite(s))
+        snprintf(buf, n, "--");
+    else if (s < 90)
+        snprintf(buf, n, "%.0fs", s);
+    else
+        snprintf(buf, n, "%dm%02ds", (int)(s / 60), (int)fmod(s, 60));
+}
+
+struct split_state {
+    struct job *jobs;      // (cap) planned jobs by index
+    struct result *res;    // (cap)
+    char *done;            // (cap)
+    int cap, dispatched, completed, failed;
+    double seconds_done;
+};
+
+static int grow(struct split_state *s, int need)
+{
+    if (need <= s->cap)
+        return 0;
+    int cap = s->cap ? s->cap * 2 : 1024;
+    while (cap < need)
+        cap *= 2;
+    struct job *j = realloc(s->jobs, (size_t)cap * sizeof *j);
+    if (j)
+        s->jobs = j;
+    struct result *r = realloc(s->res, (size_t)cap * sizeof *r);
+    if (r)
+        s->res = r;
+    char *d = realloc(s->done, (size_t)cap);
+    if (d)
+        s->done = d;
+    if (!j || !r || !d)
+        return -1;
+    memset(s->done + s->cap, 0, (size_t)(cap - s->cap));
+    s->cap = cap;
+    return 0;
+}
+
+static int generate_split(const struct sparq_corpus_options *o, int split, double target_s, struct worker *w,
+                          int nw, double *gen_seconds, struct sparq_manifest *out)
+{
+    struct split_state st = { 0 };
+    double t0 = now(), last_print = 0;
+    const double est = 2.5; // seconds per utterance, only to decide how many jobs to keep in flight
+    int rc = SPARQ_OK, in_flight = 0;
+    char dir[1100];
+    snprintf(dir, sizeof dir, "%s/wav/%s", o->out_dir, split_names[split]);
+    if ((rc = mkdir_p(dir)))
+        return rc;
+    for (;;) {
+        // Hand out jobs while the finished audio plus an estimate for the
+        // jobs in flight falls short of the target.
+        for (int k = 0; k < nw && rc == SPARQ_OK; k++) {
+            if (w[k].busy || st.seconds_done + est * in_flight >= target_s)
+                continue;
+            if (grow(&st, st.dispatched + 1)) {
+                rc = sparq_fail(SPARQ_ENOMEM, "out of memory planning jobs");
+                break;
+            }
+            struct job *j = &st.jobs[st.dispatched];
+            plan_job(o, split, st.dispatched, j);
+            char tag[64];
+            voice_tag(j, tag, sizeof tag);
+            snprintf(j->out, sizeof j->out, "%.450s/%s-%06d-%s.wav", dir, split_names[split], j->idx, tag);
+            if (write_full(w[k].jobs_fd, j, sizeof *j)) {
+                rc = sparq_fail(SPARQ_EIO, "worker %d stopped taking jobs", k);
+                break;
+            }
+            w[k].busy = 1;
+            st.dispatched++;
+            in_flight++;
+        }
+        if (rc || in_flight == 0)
+            break;
+        struct pollfd pf[16];
+        for (int k = 0; k < nw; k++)
+            pf[k] = (struct pollfd){ .fd = w[k].results_fd, .events = POLLIN };
+        if (poll(pf, (nfds_t)nw, -1) < 0 && errno != EINTR) {
+            rc = sparq_fail(SPARQ_EIO, "poll: %s", strerror(errno));
+            break;
+        }
+        for (int k = 0; k < nw; k++) {
+            if (!(pf[k].revents & (POLLIN | POLLHUP | POLLERR)) || !w[k].busy)
+                continue;
+            struct result r;
+            if (read_full(w[k].results_fd, &r, sizeof r) || r.idx < 0 || r.idx >= st.dispatched) {
+                rc = sparq_fail(SPARQ_EIO, "worker %d died", k);
+                break;
+            }
+            w[k].busy = 0;
+            in_flight--;
+            st.res[r.idx] = r;
+            st.done[r.idx] = 1;
+            st.completed++;
+            if (r.ok)
+                st.seconds_done += r.seconds;
+            else {
+                st.failed++;
+                fprintf(stderr, "\nsparq data gen: %s utterance %d skipped: %s\n", split_names[split], r.idx, r.err);
+            }
+        }
+        if (rc)
+            break;
+        if (st.failed > 20 && st.failed * 10 > st.completed) {
+            rc = sparq_fail(SPARQ_EIO, "%s: %d of %d utterances failed; is the TTS software installed?",
+                            split_names[split], st.failed, st.completed);
+            break;
+        }
+        double t = now();
+        if (o->progress && (t - last_print > 0.5)) {
+            last_print = t;
+            double el = t - t0, speed = st.seconds_done / fmax(el, 1e-9);
+            char eta[32], elapsed[32];
+            fmt_time((target_s - st.seconds_done) / fmax(speed, 1e-9), eta, sizeof eta);
+            fmt_time(el, elapsed, sizeof elapsed);
+            fprintf(stderr, "\r%-5s %6d utts %7.3f / %.3f h audio  %6.1fx real time  %5.1f utt/s  elapsed %s  ETA %s   ",
+                    split_names[split], st.completed, st.seconds_done / 3600, target_s / 3600, speed,
+                    st.completed / fmax(el, 1e-9), elapsed, eta);
+        }
+    }
+    // The manifest is the shortest prefix of job indices reaching the
+    // target, so the result does not depend on worker timing.
+    double acc = 0;
+    int cut = 0;
+    while (rc == SPARQ_OK && cut < st.dispatched && acc < target_s) {
+        if (st.res[cut].ok)
+            acc += st.res[cut].seconds;
+        cut++;
+    }
+    for (int i = 0; rc == SPARQ_OK && i < st.dispatched; i++) {
+        if (!st.res[i].ok)
+            continue;
+        if (i >= cut) {
+            unlink(st.jobs[i].out);
+            continue;
+        }
+        const char *rel = st.jobs[i].out + strlen(o->out_dir) + 1;
+        char id[128];
+        snprintf(id, sizeof id, "%.*s", (int)(strlen(strrchr(rel, '/') + 1) - 4), strrchr(rel, '/') + 1);
+        rc = sparq_manifest_add(out, id, rel, st.res[i].seconds, st.jobs[i].text);
+    }
+    *gen_seconds = now() - t0;
+    if (o->progress)
+        fprintf(stderr, "\r%-5s %6zu utts %7.3f h audio in %.1f s (%.1fx real time), %d failed%40s\n",
+                split_names[split], out->count, sparq_manifest_hours(out), *gen_seconds,
+                sparq_manifest_hours(out) * 3600 / fmax(*gen_seconds, 1e-9), st.failed, "");
+    free(st.jobs);
+    free(st.res);
+    free(st.done);
+    return rc;
+}
+
+int sparq_corpus_generate(const struct sparq_corpus_options *o)
+{
+    if (!o->out_dir || !o->out_dir[0])
+        return sparq_fail(SPARQ_EINVAL, "corpus: no output folder");
+    if (strlen(o->out_dir) > 400)
+        return sparq_fail(SPARQ_EINVAL, "corpus: output folder name longer than 400 characters");
+    if (o->workers < 1 || o->workers > 16)
+        return sparq_fail(SPARQ_EINVAL, "corpus: workers must be 1..16 (got %d)", o->workers);
+    if (!(o->train_hours >= 0) || !(o->dev_hours >= 0) || !(o->test_hours >= 0) ||
+        o->train_hours + o->dev_hours + o->test_hours > 10000)
+        return sparq_fail(SPARQ_EINVAL, "corpus: hours must be non-negative and sum to at most 10000");
+    if (!(o->augment_fraction >= 0 && o->augment_fraction <= 1))
+        return sparq_fail(SPARQ_EINVAL, "corpus: augment fraction must be in [0, 1]");
+    int rc = mkdir_p(o->out_dir);
+    if (rc)
+        return rc;
+    char tmpdir[1100];
+    struct worker w[16];
+    int nw = 0;
+    signal(SIGPIPE, SIG_IGN);
+    fflush(NULL);
+    for (; nw < o->workers; nw++) {
+        int jp[2], rp[2];
+        snprintf(tmpdir, sizeof tmpdir, "%s/tmp/w%d", o->out_dir, nw);
+        if ((rc = mkdir_p(tmpdir)))
+            break;
+        if (pipe(jp) || pipe(rp)) {
+            rc = sparq_fail(SPARQ_EIO, "pipe: %s", strerror(errno));
+            break;
+        }
+        pid_t pid = fork();
+        if (pid < 0) {
+            rc = sparq_fail(SPARQ_EIO, "fork: %s", strerror(errno));
+            break;
+        }
+        if (pid == 0) {
+            close(jp[1]);
+            close(rp[0]);
+            for (int k = 0; k < nw; k++) {
+                close(w[k].jobs_fd);
+                close(w[k].results_fd);
+            }
+            worker_main(jp[0], rp[1], tmpdir);
+            _exit(0);
+        }
+        close(jp[0]);
+        close(rp[1]);
+        w[nw] = (struct worker){ pid, jp[1], rp[0], 0 };
+    }
+    const double hours[NSPLITS] = { o->train_hours, o->dev_hours, o->test_hours };
+    double secs[NSPLITS] = { 0 };
+    struct sparq_manifest m[NSPLITS];
+    memset(m, 0, sizeof m);
+    for (int s = 0; s < NSPLITS && rc == SPARQ_OK; s++) {
+        rc = generate_split(o, s, hours[s] * 3600.0, w, nw, &secs[s], &m[s]);
+        if (rc == SPARQ_OK) {
+            char path[1100];
+            snprintf(path, sizeof path, "%s/%s.jsonl", o->out_dir, split_names[s]);
+            rc = sparq_manifest_write(&m[s], path);
+        }
+    }
+    for (int k = 0; k < nw; k++) {
+        close(w[k].jobs_fd);
+        close(w[k].results_fd);
+    }
+    for (int k = 0; k < nw; k++) {
+        int status;
+        waitpid(w[k].pid, &status, 0);
+        snprintf(tmpdir, sizeof tmpdir, "%s/tmp/w%d/raw.wav", o->out_dir, k);
+        unlink(tmpdir);
+        snprintf(tmpdir, sizeof tmpdir, "%s/tmp/w%d", o->out_dir, k);
+        rmdir(tmpdir);
+    }
+    snprintf(tmpdir, sizeof tmpdir, "%s/tmp", o->out_dir);
+    rmdir(tmpdir);
+    if (rc == SPARQ_OK) {
+        // corpus.json: what was generated and how fast, for docs and reports.
+        char buf[2048];
+        int n = snprintf(buf, sizeof buf,
+                         "{\n  \"format\": \"sparq-corpus\",\n  \"version\": 1,\n  \"seed\": %llu,\n  \"workers\": %d,\n"
+                         "  \"augment_fraction\": %.3f,\n  \"splits\": {\n",
+                         (unsigned long long)o->seed, o->workers, o->augment_fraction);
+        for (int s = 0; s < NSPLITS; s++)
+            n += snprintf(buf + n, sizeof buf - (size_t)n,
+                          "    \"%s\": {\"utterances\": %zu, \"hours\": %.4f, \"generation_seconds\": %.2f, "
+                          "\"real_time_factor\": %.2f}%s\n",
+                          split_names[s], m[s].count, sparq_manifest_hours(&m[s]), secs[s],
+                          sparq_manifest_hours(&m[s]) * 3600 / fmax(secs[s], 1e-9), s + 1 < NSPLITS ? "," : "");
+        n += snprintf(buf + n, sizeof buf - (size_t)n, "  }\n}\n");
+        char path[1100];
+        snprintf(path, sizeof path, "%s/corpus.json", o->out_dir);
+        rc = sparq_write_file_atomic(path, buf, (size_t)n);
+    }
+    for (int s = 0; s < NSPLITS; s++)
+        sparq_manifest_free(&m[s]);
+    return rc;
+}
