@@ -141,8 +141,8 @@ static long gcd_long(long a, long b)
 }
 
 // Same kernel as torchaudio.functional.resample (sinc_interp_hann,
-// lowpass_filter_width 6, rolloff 0.99), evaluated directly per output
-// sample: y[j] = sum_m x[m] * h((m/orig - j/new) * base).
+// lowpass_filter_width 6, rolloff 0.99): y[j] = sum_m x[m] * h((m/orig -
+// j/new) * base) over the reduced rates orig/new, with h tabulated per phase.
 #define RESAMPLE_ZEROS 6
 #define RESAMPLE_ROLLOFF 0.99
 
@@ -167,24 +167,49 @@ int sparq_audio_resample(const float *in, size_t n, int in_rate, int out_rate, f
     double base = (orig < neww ? orig : neww) * RESAMPLE_ROLLOFF;
     double scale = base / (double)orig;
     double reach = RESAMPLE_ZEROS * (double)orig / base; // input samples either side
-    for (size_t j = 0; j < m_out; j++) {
-        double centre = (double)j * (double)orig / (double)neww; // in input samples
-        long lo = (long)ceil(centre - reach), hi = (long)floor(centre + reach);
-        if (lo < 0)
-            lo = 0;
-        if (hi > (long)n - 1)
-            hi = (long)n - 1;
-        double acc = 0.0;
-        for (long m = lo; m <= hi; m++) {
-            double t = ((double)m - centre) / (double)orig * base;
-            if (t < -RESAMPLE_ZEROS || t > RESAMPLE_ZEROS)
-                continue;
-            double w = cos(t * M_PI / RESAMPLE_ZEROS / 2.0);
-            double s = t == 0.0 ? 1.0 : sin(M_PI * t) / (M_PI * t);
-            acc += in[m] * s * w * w;
-        }
-        y[j] = (float)(acc * scale);
+    // Output j = k*new + p sits at input position k*orig + p*orig/new, so
+    // each of the `new` phases has one fixed set of `taps` weights.
+    long taps = (long)floor(2.0 * reach) + 2;
+    if ((double)neww * (double)taps > 4e6)
+        return sparq_fail(SPARQ_EINVAL, "resample: %d -> %d Hz needs too large a filter table", in_rate, out_rate);
+    double *w = sparq_malloc((size_t)neww * (size_t)taps * sizeof(double), "resampling filter");
+    long *first = sparq_malloc((size_t)neww * sizeof(long), "resampling filter");
+    if (!w || !first) {
+        free(w);
+        free(first);
+        free(y);
+        return SPARQ_ENOMEM;
     }
+    for (long p = 0; p < neww; p++) {
+        double centre = (double)p * (double)orig / (double)neww;
+        first[p] = (long)ceil(centre - reach);
+        for (long i = 0; i < taps; i++) {
+            double t = ((double)(first[p] + i) - centre) / (double)orig * base;
+            double v = 0.0;
+            if (t >= -RESAMPLE_ZEROS && t <= RESAMPLE_ZEROS) {
+                double c = cos(t * M_PI / RESAMPLE_ZEROS / 2.0);
+                v = (t == 0.0 ? 1.0 : sin(M_PI * t) / (M_PI * t)) * c * c * scale;
+            }
+            w[p * taps + i] = v;
+        }
+    }
+    for (size_t j = 0; j < m_out; j++) {
+        long p = (long)(j % (size_t)neww);
+        long start = (long)(j / (size_t)neww) * orig + first[p];
+        const double *wp = w + p * taps;
+        double acc = 0.0;
+        if (start >= 0 && start + taps <= (long)n) {
+            for (long i = 0; i < taps; i++)
+                acc += in[start + i] * wp[i];
+        } else {
+            for (long i = 0; i < taps; i++)
+                if (start + i >= 0 && start + i < (long)n)
+                    acc += in[start + i] * wp[i];
+        }
+        y[j] = (float)acc;
+    }
+    free(w);
+    free(first);
     *out = y;
     *out_n = m_out;
     return SPARQ_OK;

@@ -322,38 +322,37 @@ static void do_job(const struct job *j, const char *tmpdir, struct festival *fes
     }
     if (rc)
         return;
-    // sox: 16-bit mono, a random peak level (-1..-10 dBFS), the effect, 16 kHz.
-    char gain[16], p1[32], p2[32];
+    // sox: 16-bit mono; speed change (if any) at the source rate, then
+    // 16 kHz, then the other effects (a band-limit above the Nyquist
+    // frequency of flite's 8 kHz kal voice would fail before resampling),
+    // then a random peak level of -1..-10 dBFS.
+    char gain[16], p1[32];
     snprintf(gain, sizeof gain, "-%d", 1 + (int)(j->seed % 10));
     char *argv[24] = { "sox", "-R", "-q", raw, "-b", "16", "-c", "1", (char *)j->out };
     int a = 9;
-    switch (j->aug) {
-    case AUG_SPEED:
+    if (j->aug == AUG_SPEED) {
         snprintf(p1, sizeof p1, "%.2f", j->aug_param);
         argv[a++] = "speed";
         argv[a++] = p1;
-        break;
-    case AUG_REVERB:
+    }
+    argv[a++] = "rate";
+    argv[a++] = "16000";
+    if (j->aug == AUG_REVERB) {
         snprintf(p1, sizeof p1, "%.0f", j->aug_param);
         argv[a++] = "reverb";
         argv[a++] = p1;
-        break;
-    case AUG_BAND:
+    } else if (j->aug == AUG_BAND) {
         // Telephone band (sinc 300-3400) or a low-pass (sinc -HIGH).
         if (j->aug_param < 3500)
-            snprintf(p2, sizeof p2, "300-%.0f", j->aug_param);
+            snprintf(p1, sizeof p1, "300-%.0f", j->aug_param);
         else
-            snprintf(p2, sizeof p2, "-%.0f", j->aug_param);
+            snprintf(p1, sizeof p1, "-%.0f", j->aug_param);
         argv[a++] = "sinc";
-        argv[a++] = p2;
-        break;
-    default: break;
+        argv[a++] = p1;
     }
     argv[a++] = "gain";
     argv[a++] = "-n";
     argv[a++] = gain;
-    argv[a++] = "rate";
-    argv[a++] = "16000";
     argv[a] = NULL;
     if (run(argv)) {
         snprintf(r->err, sizeof r->err, "sox failed on %s output (%s)", j->voice, aug_names[j->aug]);

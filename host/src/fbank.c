@@ -208,8 +208,14 @@ int sparq_fbank_plan_run(const struct sparq_fbank_plan *p, const float *samples,
             frame[i] = samples[s];
         }
         if (o->dither != 0.0f)
-            for (int i = 0; i < p->win; i++)
-                frame[i] += o->dither * sparq_rng_normal(&rng);
+            for (int i = 0; i < p->win; i += 2) {
+                // Box-Muller gives two independent normals per draw.
+                double u1 = sparq_rng_uniform(&rng), u2 = sparq_rng_uniform(&rng);
+                double r = sqrt(-2.0 * log(u1 > 1e-300 ? u1 : 1e-300)), a = 2.0 * M_PI * u2;
+                frame[i] += o->dither * r * cos(a);
+                if (i + 1 < p->win)
+                    frame[i + 1] += o->dither * r * sin(a);
+            }
         if (o->remove_dc_offset) {
             double mean = 0.0;
             for (int i = 0; i < p->win; i++)

@@ -207,12 +207,17 @@ static void note(FILE *log, const char *fmt, const char *a, const char *b)
     }
 }
 
-// Probes `audio` and adds the utterance, or reports why it is skipped.
+// Decodes `audio` (only decoding finds a truncated FLAC) and adds the
+// utterance, or reports why it is skipped.
 static int add_checked(struct sparq_manifest *out, struct sparq_import_stats *st, FILE *log, const char *id,
                        const char *audio, const char *raw_text)
 {
     struct sparq_audio_info info;
-    if (sparq_audio_probe(audio, &info) != SPARQ_OK) {
+    float *x = NULL;
+    size_t n;
+    int bad = sparq_audio_probe(audio, &info) || sparq_audio_load(audio, 0, &x, &n);
+    free(x);
+    if (bad) {
         st->skipped++;
         note(log, "skipped %s: %s", id, sparq_last_error());
         return SPARQ_OK;
