@@ -58,3 +58,4 @@ bench-gemm: $(BUILD)/sparq
 	@mkdir -p $(BUILD)/bench
 	@echo "== GEMM kernel vs OpenBLAS sgemm"
 	@$(BUILD)/sparq bench-gemm --json $(BUILD)/bench/gemm.json
+PKGS += zlib

@@ -5,7 +5,7 @@ set -eu
 
 PACKAGES="build-essential pkg-config clang libclang-rt-14-dev \
 verilator yosys nextpnr-ice40 fpga-icestorm fpga-icestorm-chipdb iverilog \
-libusb-1.0-0-dev libopenblas-dev libsndfile1-dev libcjson-dev libkissfft-dev libfftw3-dev \
+libusb-1.0-0-dev libopenblas-dev libsndfile1-dev libcjson-dev libkissfft-dev libfftw3-dev zlib1g-dev \
 sdcc espeak-ng flite festival festvox-kallpc16k sox gnuplot-nox fonts-liberation \
 openmpi-bin libopenmpi-dev"
 

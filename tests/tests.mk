@@ -25,7 +25,7 @@ test-only: $(TEST_DEPS)
 # libFuzzer targets (clang), each run for FUZZ_SECONDS.
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
-FUZZ_LIB_SRCS = host/src/format.c host/src/gemm_ref.c host/src/error.c
+FUZZ_LIB_SRCS = host/src/format.c host/src/gemm_ref.c host/src/error.c host/src/modelfile.c
 $(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_SRCS) | $(BUILD)/gen/sparq_commands.h
 	@mkdir -p $(dir $@)
 	clang $(CSTD) $(WARN) -g -O1 $(INCLUDES) $(PKG_CFLAGS) -fsanitize=fuzzer,address,undefined \
