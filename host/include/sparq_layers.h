@@ -18,6 +18,16 @@ void linear_forward(float *out, const float *inp, const float *w, const float *b
 void linear_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp, const float *w,
                      int N, int IN, int OUT);
 
+// Every weight matmul of the model goes through linear_forward, so one hook
+// lets another implementation take over selected weights (recognised by the
+// `w` pointer): the integer runtime runs them on a device, fine-tuning can
+// fake-quantize activations. The hook returns 1 if it computed `out`, 0 to
+// fall back to the float path. It may be called from several OpenMP threads
+// at once. NULL removes it. Process-wide: set it only around a forward pass.
+typedef int (*sparq_linear_hook_fn)(void *ctx, float *out, const float *inp, const float *w, const float *b, int N,
+                                    int IN, int OUT);
+void sparq_set_linear_hook(sparq_linear_hook_fn fn, void *ctx);
+
 // LayerNorm over the last dim C (eps 1e-5). mean, rstd (N) saved for backward.
 void layernorm_forward(float *out, float *mean, float *rstd, const float *inp, const float *w, const float *b,
                        int N, int C);

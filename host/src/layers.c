@@ -46,8 +46,19 @@ void sparq_sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha, con
     }
 }
 
+static sparq_linear_hook_fn linear_hook;
+static void *linear_hook_ctx;
+
+void sparq_set_linear_hook(sparq_linear_hook_fn fn, void *ctx)
+{
+    linear_hook = fn;
+    linear_hook_ctx = ctx;
+}
+
 void linear_forward(float *out, const float *inp, const float *w, const float *b, int N, int IN, int OUT)
 {
+    if (linear_hook && linear_hook(linear_hook_ctx, out, inp, w, b, N, IN, OUT))
+        return;
     sparq_sgemm(0, 1, N, OUT, IN, 1.0f, inp, IN, w, IN, 0.0f, out, OUT);
     if (b) {
 #pragma omp parallel for if ((size_t)N * OUT > 65536)
