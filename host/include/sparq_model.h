@@ -153,9 +153,12 @@ void sparq_model_free(struct sparq_model *m);
 void sparq_model_init(struct sparq_model *m, uint64_t seed);
 void sparq_model_zero_grad(struct sparq_model *m);
 
-// Activations kept for backward, sized for (B, T input frames); one allocation.
+// Activations kept for backward: one allocation, laid out per batch. Created
+// for (B utterances, T input frames); sparq_forward grows it when a batch
+// needs more (sparq_acts_reserve does that ahead of time).
 struct sparq_acts;
 struct sparq_acts *sparq_acts_create(const struct sparq_config *c, int B, int T);
+int sparq_acts_reserve(struct sparq_acts *a, int B, int T);
 void sparq_acts_free(struct sparq_acts *a);
 
 // Forward pass. feats (B, T, n_mels) already normalised (CMVN applied),

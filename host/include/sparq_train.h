@@ -3,8 +3,11 @@
 #ifndef SPARQ_TRAIN_H
 #define SPARQ_TRAIN_H
 
+#include <signal.h>
+#include <stddef.h>
 #include <stdint.h>
 
+#include "sparq_fbank.h"
 #include "sparq_model.h"
 
 // AdamW exactly as torch.optim.AdamW: p -= lr*wd*p; m, v moments; bias
@@ -49,4 +52,78 @@ int sparq_checkpoint_save(const char *path, const struct sparq_model *m, const s
 int sparq_checkpoint_load(const char *path, struct sparq_model *m, struct sparq_adamw *opt,
                           struct sparq_train_state *st);
 
+
+
+// ---- data ----------------------------------------------------------------
+// Utterances held in memory: audio at 16 kHz (int16 scale), normalised text
+// and CTC labels. Features are computed per batch (dither and SpecAugment
+// differ every epoch).
+struct sparq_dataset {
+    size_t n;
+    char **ids;       // (n)
+    char **texts;     // (n) normalised transcripts
+    int **labels;     // (n) label ids (sparq_text.h vocabulary)
+    int *n_labels;    // (n)
+    float **samples;  // (n)
+    size_t *n_samples; // (n)
+    int *frames;      // (n) fbank frames
+    double seconds;   // total audio
+    size_t skipped;   // manifest entries dropped (too short for the model / for their transcript)
+};
+// Loads every entry of a JSONL manifest; `progress` prints a line on stderr.
+// Entries shorter than the model's minimum (7 frames) or whose transcript
+// cannot be aligned (more labels than output frames) are skipped and counted.
+int sparq_dataset_load(struct sparq_dataset *ds, const char *manifest, int progress);
+void sparq_dataset_free(struct sparq_dataset *ds);
+
+// Normalised features of utterance i: fbank (dither seeded with `seed` if
+// the plan dithers), then the model's CMVN. out holds frames[i]*n_mels.
+int sparq_dataset_features(const struct sparq_dataset *ds, size_t i, const struct sparq_fbank_plan *plan,
+                           uint64_t seed, const struct sparq_model *m, float *out);
+
+// Batches by total padded frames: utterances sorted by length, grouped while
+// count * longest <= max_frames (at least one per batch, at most max_utts).
+struct sparq_batches {
+    size_t n;       // batches
+    size_t *order;  // (ds->n) utterance indices, sorted by length
+    size_t *start;  // (n + 1) offsets into order
+};
+int sparq_batches_make(struct sparq_batches *b, const struct sparq_dataset *ds, int max_frames, int max_utts);
+void sparq_batches_free(struct sparq_batches *b);
+
+// ---- decoding a dataset ---------------------------------------------------
+// Eval-mode forward in batches of max_frames and CTC decoding (beam <= 1:
+// greedy; else prefix beam search). hyps[i] (malloc'd strings) receives the
+// hypothesis of utterance i.
+int sparq_decode_dataset(struct sparq_model *m, const struct sparq_dataset *ds, int max_frames, int beam,
+                         char **hyps);
+
+// ---- training ------------------------------------------------------------
+struct sparq_train_options {
+    const char *config_path;  // NULL: defaults (ignored when resuming)
+    const char *train_manifest;
+    const char *dev_manifest; // may be NULL
+    const char *out_dir;      // checkpoints, model, logs
+    int resume;               // continue from out_dir/last.ckpt
+    int epochs;
+    int64_t max_steps;        // stop (saving a checkpoint) after this many steps in total; 0 = no limit
+    int batch_frames;         // padded input frames per batch
+    int max_utts;             // utterances per batch at most
+    float lr, final_lr_ratio, weight_decay, clip;
+    int64_t warmup;           // steps
+    uint64_t seed;
+    int specaug;              // 1: SpecAugment on training features
+    float dither;
+    int64_t save_every;       // checkpoint every N steps (0: only per epoch / at stop)
+    int dev_max_utts;         // 0: all
+    int progress;             // progress lines on stderr
+    volatile sig_atomic_t *stop; // set (e.g. by SIGINT) to save and return early
+};
+void sparq_train_default_options(struct sparq_train_options *o);
+// Returns SPARQ_OK when all epochs are done, 1 when stopped early (max_steps
+// or *stop) after saving out_dir/last.ckpt, or a negative error code.
+// out_dir/train_log.tsv gets one line per step: step epoch loss grad_norm lr.
+// out_dir/model.sparq is the model with the best dev WER (or the last one
+// without a dev set).
+int sparq_train_run(const struct sparq_train_options *o);
 #endif

@@ -164,7 +164,7 @@ void sparq_apply_cmvn(const struct sparq_model *m, float *feats, int frames)
 #define SPARQ_GLOBAL_ACTS(X)                                                                         \
     X(in, (size_t)B * T * D) X(c1, (size_t)B * T1 * F1 * C) X(c2, (size_t)B * T2 * F2 * C) X(x0, N * d) \
     X(logits, N * V) X(g_res, N * d) X(g_c, N * d) X(g_a, N * W) X(g_b, N * W)                       \
-    X(dc2, (size_t)B * T2 * F2 * C) X(dc1, (size_t)T1 * F1 * C) X(col, S) X(dcol, S)
+    X(dc2, (size_t)B * T2 * F2 * C) X(dc1, NT * T1 * F1 * C) X(col, NT * S) X(dcol, NT * S) X(gsub, NT * G)
 
 #define SPARQ_ACT_FIELD(name, n) float *name;
 struct sparq_layer_acts {
@@ -173,7 +173,12 @@ struct sparq_layer_acts {
 struct sparq_acts {
     int B, T, T1, T2; // the current batch: utterances and padded frame counts
     int training;     // mode of the last forward
-    int cap_B, cap_T;
+    struct sparq_config cfg;
+    int cap_B;        // utterances the length arrays hold
+    size_t cap_floats; // floats allocated in mem
+    int nt;           // threads the per-utterance scratch is sized for
+    size_t col_size;  // floats of im2col scratch per thread
+    size_t gsub_size; // floats of the subsampling gradients (per-thread copies)
     int *lens, *lens1, *out_lens;
     float *mem;
     SPARQ_GLOBAL_ACTS(SPARQ_ACT_FIELD)
@@ -181,11 +186,11 @@ struct sparq_acts {
 };
 #undef SPARQ_ACT_FIELD
 
-struct sparq_acts *sparq_acts_create(const struct sparq_config *c, int B, int T)
+// Lays out the activations for a batch of B utterances of T input frames:
+// returns the floats needed and, if carve != 0, points every field into a->mem.
+static size_t acts_layout(struct sparq_acts *a, int B, int T, int carve)
 {
-    struct sparq_acts *a = sparq_calloc(1, sizeof *a, "activations");
-    if (!a)
-        return NULL;
+    const struct sparq_config *c = &a->cfg;
     int T1 = sparq_sub_len1(T), T2 = sparq_sub_frames(T);
     if (T2 < 1)
         T2 = 1;
@@ -199,6 +204,9 @@ struct sparq_acts *sparq_acts_create(const struct sparq_config *c, int B, int T)
     size_t S = (size_t)T2 * F2 * 9 * C, S1 = (size_t)T1 * F1 * 9;
     if (S1 > S)
         S = S1;
+    // Subsampling runs one utterance per thread; each thread has its own
+    // scratch and its own copy of the conv gradients (summed in thread order).
+    size_t NT = (size_t)a->nt, G = a->gsub_size;
     size_t total = 0;
 #define SPARQ_ACT_COUNT(name, n) total += (n);
     SPARQ_GLOBAL_ACTS(SPARQ_ACT_COUNT)
@@ -206,14 +214,8 @@ struct sparq_acts *sparq_acts_create(const struct sparq_config *c, int B, int T)
         SPARQ_LAYER_ACTS(SPARQ_ACT_COUNT)
     }
 #undef SPARQ_ACT_COUNT
-    a->mem = sparq_calloc(total, sizeof(float), "activations");
-    a->lens = sparq_calloc((size_t)B * 3, sizeof(int), "lengths");
-    if (!a->mem || !a->lens) {
-        sparq_acts_free(a);
-        return NULL;
-    }
-    a->lens1 = a->lens + B;
-    a->out_lens = a->lens + 2 * B;
+    if (!carve)
+        return total;
     float *p = a->mem;
 #define SPARQ_ACT_CARVE(name, n) \
     dst->name = p;               \
@@ -227,8 +229,54 @@ struct sparq_acts *sparq_acts_create(const struct sparq_config *c, int B, int T)
         SPARQ_LAYER_ACTS(SPARQ_ACT_CARVE)
     }
 #undef SPARQ_ACT_CARVE
-    a->cap_B = B;
-    a->cap_T = T;
+    a->col_size = S;
+    return total;
+}
+
+int sparq_acts_reserve(struct sparq_acts *a, int B, int T)
+{
+    size_t need = acts_layout(a, B, T, 0);
+    if (need > a->cap_floats) {
+        free(a->mem);
+        a->cap_floats = 0;
+        a->mem = sparq_malloc(sizeof(float) * need, "activations");
+        if (!a->mem)
+            return SPARQ_ENOMEM;
+        a->cap_floats = need;
+    }
+    if (B > a->cap_B) {
+        free(a->lens);
+        a->cap_B = 0;
+        a->lens = sparq_calloc((size_t)B * 3, sizeof(int), "lengths");
+        if (!a->lens)
+            return SPARQ_ENOMEM;
+        a->cap_B = B;
+    }
+    a->lens1 = a->lens + a->cap_B;
+    a->out_lens = a->lens + 2 * a->cap_B;
+    acts_layout(a, B, T, 1);
+    return SPARQ_OK;
+}
+
+struct sparq_acts *sparq_acts_create(const struct sparq_config *c, int B, int T)
+{
+    struct sparq_acts *a = sparq_calloc(1, sizeof *a, "activations");
+    if (!a)
+        return NULL;
+    a->cfg = *c;
+    a->nt = omp_get_max_threads();
+    struct sparq_tensor_info *tab = malloc(sizeof *tab * (size_t)sparq_tensor_table(c, NULL, NULL));
+    if (!tab) {
+        free(a);
+        return NULL;
+    }
+    sparq_tensor_table(c, tab, NULL);
+    a->gsub_size = tab[4].offset; // sub1_w, sub1_b, sub2_w, sub2_b come first in the table
+    free(tab);
+    if (sparq_acts_reserve(a, B, T)) {
+        sparq_acts_free(a);
+        return NULL;
+    }
     return a;
 }
 
@@ -302,9 +350,11 @@ int sparq_forward(struct sparq_model *m, struct sparq_acts *a, const float *feat
                   int training)
 {
     const struct sparq_config *c = &m->cfg;
-    if (B < 1 || B > a->cap_B || T > a->cap_T)
-        return sparq_fail(SPARQ_EINVAL, "batch (%d x %d frames) exceeds the activation capacity (%d x %d)", B, T,
-                          a->cap_B, a->cap_T);
+    if (B < 1)
+        return sparq_fail(SPARQ_EINVAL, "empty batch");
+    int rc = sparq_acts_reserve(a, B, T);
+    if (rc)
+        return rc;
     int T1 = sparq_sub_len1(T), T2 = sparq_sub_frames(T);
     for (int b = 0; b < B; b++) {
         if (lens[b] < 7 || lens[b] > T)
@@ -321,14 +371,16 @@ int sparq_forward(struct sparq_model *m, struct sparq_acts *a, const float *feat
     int D = c->n_mels, C = c->sub_channels, F1 = sparq_sub_f1(c), F2 = sparq_sub_f2(c), d = c->d_model;
     int N = B * T2;
     memcpy(a->in, feats, sizeof(float) * (size_t)B * T * D);
+#pragma omp parallel for schedule(static) num_threads(a->nt)
     for (int b = 0; b < B; b++) {
+        float *col = a->col + (size_t)omp_get_thread_num() * a->col_size;
         float *in = a->in + (size_t)b * T * D;
         float *c1 = a->c1 + (size_t)b * T1 * F1 * C, *c2 = a->c2 + (size_t)b * T2 * F2 * C;
         int t1 = a->lens1[b], t2 = a->out_lens[b];
-        conv2d_s2_forward(c1, in, m->p.sub1_w, m->p.sub1_b, a->col, t1, D, 1, C);
+        conv2d_s2_forward(c1, in, m->p.sub1_w, m->p.sub1_b, col, t1, D, 1, C);
         relu_forward(c1, c1, (size_t)t1 * F1 * C);
         memset(c1 + (size_t)t1 * F1 * C, 0, sizeof(float) * (size_t)(T1 - t1) * F1 * C);
-        conv2d_s2_forward(c2, c1, m->p.sub2_w, m->p.sub2_b, a->col, t2, F1, C, C);
+        conv2d_s2_forward(c2, c1, m->p.sub2_w, m->p.sub2_b, col, t2, F1, C, C);
         relu_forward(c2, c2, (size_t)t2 * F2 * C);
         memset(c2 + (size_t)t2 * F2 * C, 0, sizeof(float) * (size_t)(T2 - t2) * F2 * C);
     }
@@ -434,15 +486,36 @@ void sparq_backward(struct sparq_model *m, struct sparq_acts *a, const float *dl
         block_backward(m, a, l, l > 0 ? a->layer[l - 1].out : a->x0, &R, &S);
     zero(a->dc2, (size_t)N * F2 * C);
     linear_backward(a->dc2, m->g.sub_lin_w, m->g.sub_lin_b, R, a->c2, m->p.sub_lin_w, N, F2 * C, d);
-    for (int b = 0; b < B; b++) {
-        const float *in = a->in + (size_t)b * T * D;
-        const float *c1 = a->c1 + (size_t)b * T1 * F1 * C, *c2 = a->c2 + (size_t)b * T2 * F2 * C;
-        float *dc2 = a->dc2 + (size_t)b * T2 * F2 * C;
-        int t1 = a->lens1[b], t2 = a->out_lens[b];
-        relu_mask(dc2, c2, (size_t)t2 * F2 * C);
-        zero(a->dc1, (size_t)t1 * F1 * C);
-        conv2d_s2_backward(a->dc1, m->g.sub2_w, m->g.sub2_b, dc2, c1, m->p.sub2_w, a->col, a->dcol, t2, F1, C, C);
-        relu_mask(a->dc1, c1, (size_t)t1 * F1 * C);
-        conv2d_s2_backward(NULL, m->g.sub1_w, m->g.sub1_b, a->dc1, in, m->p.sub1_w, a->col, NULL, t1, D, 1, C);
+    // Per-thread gradient copies, laid out like the first tensors of the
+    // table, so the reduction below has one fixed order for a thread count.
+    size_t G = a->gsub_size;
+    zero(a->gsub, (size_t)a->nt * G);
+#pragma omp parallel num_threads(a->nt)
+    {
+        int tid = omp_get_thread_num();
+        float *gbase = a->gsub + (size_t)tid * G;
+        struct {
+            float *sub1_w, *sub1_b, *sub2_w, *sub2_b;
+        } gp = { gbase + (m->p.sub1_w - m->param_mem), gbase + (m->p.sub1_b - m->param_mem),
+                 gbase + (m->p.sub2_w - m->param_mem), gbase + (m->p.sub2_b - m->param_mem) };
+        float *col = a->col + (size_t)tid * a->col_size, *dcol = a->dcol + (size_t)tid * a->col_size;
+        float *dc1 = a->dc1 + (size_t)tid * T1 * F1 * C;
+#pragma omp for schedule(static)
+        for (int b = 0; b < B; b++) {
+            const float *in = a->in + (size_t)b * T * D;
+            const float *c1 = a->c1 + (size_t)b * T1 * F1 * C, *c2 = a->c2 + (size_t)b * T2 * F2 * C;
+            float *dc2 = a->dc2 + (size_t)b * T2 * F2 * C;
+            int t1 = a->lens1[b], t2 = a->out_lens[b];
+            relu_mask(dc2, c2, (size_t)t2 * F2 * C);
+            zero(dc1, (size_t)t1 * F1 * C);
+            conv2d_s2_backward(dc1, gp.sub2_w, gp.sub2_b, dc2, c1, m->p.sub2_w, col, dcol, t2, F1, C, C);
+            relu_mask(dc1, c1, (size_t)t1 * F1 * C);
+            conv2d_s2_backward(NULL, gp.sub1_w, gp.sub1_b, dc1, in, m->p.sub1_w, col, NULL, t1, D, 1, C);
+        }
+    }
+    for (int t = 0; t < a->nt; t++) {
+        const float *src = a->gsub + (size_t)t * G;
+        for (size_t i = 0; i < G; i++)
+            m->grad_mem[i] += src[i];
     }
 }

@@ -1,0 +1,127 @@
+// sparq-command: train: train the float Conformer-CTC model (resumable, Ctrl-C saves)
+#include <getopt.h>
+#include <omp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sparq_error.h"
+#include "sparq_train.h"
+
+static volatile sig_atomic_t stop_flag;
+static void on_sigint(int sig)
+{
+    (void)sig;
+    stop_flag = 1;
+}
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: sparq train --train M.jsonl --out DIR [options]\n"
+            "Trains the Conformer-CTC model (docs/model.md). DIR receives last.ckpt (model +\n"
+            "optimizer + position, written atomically), model.sparq (best dev WER) and\n"
+            "train_log.tsv (step epoch loss grad_norm lr). Ctrl-C saves last.ckpt and exits;\n"
+            "--resume continues exactly where it stopped (same losses as an uninterrupted run).\n"
+            "  --config FILE      model config (key = value; default configs/base.cfg values)\n"
+            "  --train FILE       training manifest (JSONL)\n"
+            "  --dev FILE         dev manifest: greedy WER after each epoch\n"
+            "  --out DIR          output directory\n"
+            "  --resume           continue from DIR/last.ckpt\n"
+            "  --epochs N         (20)\n"
+            "  --max-steps N      stop after N steps in total, saving a checkpoint (0: none)\n"
+            "  --batch-frames N   padded input frames per batch (12000 = 120 s)\n"
+            "  --max-utts N       utterances per batch at most (64)\n"
+            "  --lr X             peak learning rate (2e-3)\n"
+            "  --warmup N         warm-up steps (500), then cosine decay\n"
+            "  --final-lr X       final learning rate as a fraction of the peak (0.02)\n"
+            "  --weight-decay X   AdamW decoupled weight decay on weight matrices (0.01)\n"
+            "  --clip X           gradient norm clipping (5)\n"
+            "  --seed N           initialisation, shuffling, dither, SpecAugment (1)\n"
+            "  --no-specaug       disable SpecAugment\n"
+            "  --dither X         fbank dither in int16 units (1.0)\n"
+            "  --save-every N     also checkpoint every N steps\n"
+            "  --dev-max-utts N   score only the first N dev utterances\n"
+            "  --threads N        OpenMP threads (default: OMP_NUM_THREADS or all cores)\n"
+            "  --quiet            no progress lines\n");
+}
+
+int cmd_train(int argc, char **argv)
+{
+    enum { O_CONFIG = 256, O_TRAIN, O_DEV, O_OUT, O_RESUME, O_EPOCHS, O_MAXSTEPS, O_BATCH, O_MAXUTTS, O_LR,
+           O_WARMUP, O_FINAL, O_WD, O_CLIP, O_SEED, O_NOSPEC, O_DITHER, O_SAVE, O_DEVMAX, O_THREADS, O_QUIET };
+    static const struct option opts[] = {
+        { "config", required_argument, NULL, O_CONFIG },   { "train", required_argument, NULL, O_TRAIN },
+        { "dev", required_argument, NULL, O_DEV },         { "out", required_argument, NULL, O_OUT },
+        { "resume", no_argument, NULL, O_RESUME },         { "epochs", required_argument, NULL, O_EPOCHS },
+        { "max-steps", required_argument, NULL, O_MAXSTEPS }, { "batch-frames", required_argument, NULL, O_BATCH },
+        { "max-utts", required_argument, NULL, O_MAXUTTS }, { "lr", required_argument, NULL, O_LR },
+        { "warmup", required_argument, NULL, O_WARMUP },   { "final-lr", required_argument, NULL, O_FINAL },
+        { "weight-decay", required_argument, NULL, O_WD }, { "clip", required_argument, NULL, O_CLIP },
+        { "seed", required_argument, NULL, O_SEED },       { "no-specaug", no_argument, NULL, O_NOSPEC },
+        { "dither", required_argument, NULL, O_DITHER },   { "save-every", required_argument, NULL, O_SAVE },
+        { "dev-max-utts", required_argument, NULL, O_DEVMAX }, { "threads", required_argument, NULL, O_THREADS },
+        { "quiet", no_argument, NULL, O_QUIET },           { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    struct sparq_train_options o;
+    sparq_train_default_options(&o);
+    int c, threads = 0;
+    char *end;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        double v = optarg ? strtod(optarg, &end) : 0;
+        if (optarg && (*end || end == optarg) && c != O_CONFIG && c != O_TRAIN && c != O_DEV && c != O_OUT) {
+            fprintf(stderr, "sparq train: --%s: '%s' is not a number\n", opts[c - O_CONFIG].name, optarg);
+            return 2;
+        }
+        switch (c) {
+        case O_CONFIG: o.config_path = optarg; break;
+        case O_TRAIN: o.train_manifest = optarg; break;
+        case O_DEV: o.dev_manifest = optarg; break;
+        case O_OUT: o.out_dir = optarg; break;
+        case O_RESUME: o.resume = 1; break;
+        case O_EPOCHS: o.epochs = (int)v; break;
+        case O_MAXSTEPS: o.max_steps = (int64_t)v; break;
+        case O_BATCH: o.batch_frames = (int)v; break;
+        case O_MAXUTTS: o.max_utts = (int)v; break;
+        case O_LR: o.lr = (float)v; break;
+        case O_WARMUP: o.warmup = (int64_t)v; break;
+        case O_FINAL: o.final_lr_ratio = (float)v; break;
+        case O_WD: o.weight_decay = (float)v; break;
+        case O_CLIP: o.clip = (float)v; break;
+        case O_SEED: o.seed = (uint64_t)v; break;
+        case O_NOSPEC: o.specaug = 0; break;
+        case O_DITHER: o.dither = (float)v; break;
+        case O_SAVE: o.save_every = (int64_t)v; break;
+        case O_DEVMAX: o.dev_max_utts = (int)v; break;
+        case O_THREADS: threads = (int)v; break;
+        case O_QUIET: o.progress = 0; break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (optind < argc || !o.train_manifest || !o.out_dir) {
+        fprintf(stderr, "sparq train: --train and --out are required (see --help)\n");
+        return 2;
+    }
+    if (o.epochs < 1 || o.batch_frames < 100 || !(o.lr > 0) || o.warmup < 0 || o.max_steps < 0 || threads < 0) {
+        fprintf(stderr, "sparq train: --epochs >= 1, --batch-frames >= 100, --lr > 0, --warmup/--max-steps >= 0\n");
+        return 2;
+    }
+    if (threads > 0)
+        omp_set_num_threads(threads);
+    sparq_threads_init();
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_sigint;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    o.stop = &stop_flag;
+    int rc = sparq_train_run(&o);
+    if (rc < 0) {
+        fprintf(stderr, "sparq train: %s\n", sparq_last_error());
+        return 1;
+    }
+    return stop_flag ? 130 : 0;
+}

@@ -1,0 +1,93 @@
+// Decoding a whole dataset: eval-mode forward in length-sorted batches.
+#include <stdlib.h>
+#include <string.h>
+
+#include "sparq_ctc.h"
+#include "sparq_error.h"
+#include "sparq_train.h"
+
+int sparq_decode_dataset(struct sparq_model *m, const struct sparq_dataset *ds, int max_frames, int beam,
+                         char **hyps)
+{
+    const struct sparq_config *c = &m->cfg;
+    struct sparq_fbank_options fo;
+    sparq_fbank_default_options(&fo);
+    fo.num_mel_bins = c->n_mels;
+    struct sparq_fbank_plan *plan = NULL;
+    struct sparq_batches bt;
+    int rc = sparq_fbank_plan_create(&plan, &fo);
+    if (rc)
+        return rc;
+    if ((rc = sparq_batches_make(&bt, ds, max_frames, 0))) {
+        sparq_fbank_plan_free(plan);
+        return rc;
+    }
+    struct sparq_acts *a = sparq_acts_create(c, 1, 64);
+    float *feats = NULL;
+    size_t feats_cap = 0;
+    int *lens = malloc(sizeof(int) * (ds->n + 1));
+    if (!a || !lens) {
+        rc = SPARQ_ENOMEM;
+        goto out;
+    }
+    for (size_t bi = 0; bi < bt.n && rc == SPARQ_OK; bi++) {
+        size_t s0 = bt.start[bi], B = bt.start[bi + 1] - s0;
+        int T = 0;
+        for (size_t k = 0; k < B; k++) {
+            lens[k] = ds->frames[bt.order[s0 + k]];
+            T = lens[k] > T ? lens[k] : T;
+        }
+        size_t need = B * (size_t)T * c->n_mels;
+        if (need > feats_cap) {
+            free(feats);
+            feats = sparq_malloc(sizeof(float) * need, "features");
+            feats_cap = feats ? need : 0;
+            if (!feats) {
+                rc = SPARQ_ENOMEM;
+                break;
+            }
+        }
+        memset(feats, 0, sizeof(float) * need);
+        int frc = SPARQ_OK;
+#pragma omp parallel for schedule(dynamic)
+        for (size_t k = 0; k < B; k++) {
+            int r = sparq_dataset_features(ds, bt.order[s0 + k], plan, 0, m, feats + k * (size_t)T * c->n_mels);
+            if (r) {
+#pragma omp critical
+                frc = r;
+            }
+        }
+        if ((rc = frc))
+            break;
+        int T2 = sparq_forward(m, a, feats, lens, (int)B, T, 0);
+        if (T2 < 0) {
+            rc = T2;
+            break;
+        }
+        const float *lg = sparq_acts_logits(a);
+        const int *ol = sparq_acts_out_lens(a);
+#pragma omp parallel for schedule(dynamic)
+        for (size_t k = 0; k < B; k++) {
+            size_t cap = (size_t)ol[k] + 2;
+            char *h = malloc(cap);
+            const float *x = lg + k * (size_t)T2 * c->vocab;
+            if (h) {
+                if (beam > 1)
+                    sparq_ctc_beam(x, ol[k], c->vocab, beam, h, cap);
+                else
+                    sparq_ctc_greedy(x, ol[k], c->vocab, h, cap);
+            }
+            hyps[bt.order[s0 + k]] = h;
+        }
+        for (size_t k = 0; k < B; k++)
+            if (!hyps[bt.order[s0 + k]])
+                rc = sparq_fail(SPARQ_ENOMEM, "out of memory for hypotheses");
+    }
+out:
+    free(lens);
+    free(feats);
+    sparq_acts_free(a);
+    sparq_batches_free(&bt);
+    sparq_fbank_plan_free(plan);
+    return rc;
+}

@@ -1,0 +1,406 @@
+// The `sparq train` loop: batches by frames, dithered fbank + CMVN +
+// SpecAugment, forward/CTC/backward, clipping, AdamW with warm-up + cosine
+// decay, checkpoints (resume is bit-identical), dev WER per epoch.
+#include <errno.h>
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "sparq_ctc.h"
+#include "sparq_error.h"
+#include "sparq_train.h"
+#include "sparq_wer.h"
+
+void sparq_train_default_options(struct sparq_train_options *o)
+{
+    memset(o, 0, sizeof *o);
+    o->epochs = 20;
+    o->batch_frames = 12000;
+    o->max_utts = 64;
+    o->lr = 2e-3f;
+    o->final_lr_ratio = 0.02f;
+    o->weight_decay = 1e-2f;
+    o->clip = 5.0f;
+    o->warmup = 500;
+    o->seed = 1;
+    o->specaug = 1;
+    o->dither = SPARQ_FBANK_TRAIN_DITHER;
+    o->progress = 1;
+}
+
+static uint64_t mix(uint64_t a, uint64_t b)
+{
+    uint64_t s = a ^ (b * 0x9e3779b97f4a7c15ull);
+    return sparq_rng_next(&s);
+}
+
+static double now_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static void fmt_secs(char *buf, size_t n, double s)
+{
+    if (!(s >= 0) || s > 1e7)
+        snprintf(buf, n, "?");
+    else if (s >= 3600)
+        snprintf(buf, n, "%dh%02dm", (int)(s / 3600), (int)fmod(s / 60, 60));
+    else
+        snprintf(buf, n, "%dm%02ds", (int)(s / 60), (int)fmod(s, 60));
+}
+
+// Keeps the log up to the `lines`-th step line and the comment lines (dev
+// results) right after it: a crash may have left lines past the checkpoint.
+static int truncate_log(const char *path, int64_t lines)
+{
+    size_t n = 0;
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return lines == 0 ? SPARQ_OK : sparq_fail(SPARQ_EIO, "%s: missing although resuming at step %lld", path,
+                                                  (long long)lines);
+    size_t cap = 1 << 16;
+    char *buf = malloc(cap), line[1024];
+    int64_t seen = 0;
+    while (buf && fgets(line, sizeof line, f)) {
+        int comment = line[0] == '#';
+        if (!comment && seen == lines)
+            break;
+        size_t l = strlen(line);
+        if (n + l + 1 > cap) {
+            char *nb = realloc(buf, cap * 2 + l);
+            if (!nb) {
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            buf = nb;
+            cap = cap * 2 + l;
+        }
+        memcpy(buf + n, line, l);
+        n += l;
+        seen += !comment;
+    }
+    fclose(f);
+    if (!buf)
+        return sparq_fail(SPARQ_ENOMEM, "%s: out of memory", path);
+    int rc = seen == lines ? sparq_write_file_atomic(path, buf, n)
+                           : sparq_fail(SPARQ_EFORMAT, "%s: %lld step lines, checkpoint is at step %lld", path,
+                                        (long long)seen, (long long)lines);
+    free(buf);
+    return rc;
+}
+
+// Global CMVN over the training set (features dithered with a fixed seed).
+static int compute_cmvn(struct sparq_model *m, const struct sparq_dataset *ds, const struct sparq_fbank_plan *plan,
+                        uint64_t seed)
+{
+    struct sparq_cmvn cm;
+    int rc = sparq_cmvn_init(&cm, m->cfg.n_mels);
+    if (rc)
+        return rc;
+    int maxf = 0;
+    for (size_t i = 0; i < ds->n; i++)
+        maxf = ds->frames[i] > maxf ? ds->frames[i] : maxf;
+    float *f = sparq_malloc(sizeof(float) * (size_t)maxf * m->cfg.n_mels, "CMVN features");
+    if (!f) {
+        sparq_cmvn_free(&cm);
+        return SPARQ_ENOMEM;
+    }
+    for (size_t i = 0; i < ds->n && rc == SPARQ_OK; i++) {
+        int frames;
+        rc = sparq_fbank_plan_run(plan, ds->samples[i], ds->n_samples[i], mix(seed, i), f, &frames);
+        if (rc == SPARQ_OK)
+            sparq_cmvn_accumulate(&cm, f, frames);
+    }
+    if (rc == SPARQ_OK && (rc = sparq_cmvn_finalize(&cm)) == SPARQ_OK) {
+        memcpy(m->buf.cmvn_mean, cm.mean, sizeof(float) * m->cfg.n_mels);
+        memcpy(m->buf.cmvn_istd, cm.istd, sizeof(float) * m->cfg.n_mels);
+    }
+    free(f);
+    sparq_cmvn_free(&cm);
+    return rc;
+}
+
+static int dev_wer(struct sparq_model *m, const struct sparq_dataset *dev, int dev_max, int max_frames, double *wer,
+                   double *cer)
+{
+    struct sparq_dataset view = *dev;
+    if (dev_max > 0 && (size_t)dev_max < view.n)
+        view.n = (size_t)dev_max;
+    char **hyps = calloc(view.n, sizeof(char *));
+    if (!hyps)
+        return sparq_fail(SPARQ_ENOMEM, "out of memory for dev hypotheses");
+    int rc = sparq_decode_dataset(m, &view, max_frames, 1, hyps);
+    if (rc == SPARQ_OK) {
+        struct sparq_score sc;
+        rc = sparq_score_pairs((const char *const *)view.ids, (const char *const *)view.texts,
+                               (const char *const *)hyps, view.n, &sc);
+        if (rc == SPARQ_OK) {
+            *wer = sparq_error_rate(&sc.words);
+            *cer = sparq_error_rate(&sc.chars);
+            sparq_score_free(&sc);
+        }
+    }
+    for (size_t i = 0; i < view.n; i++)
+        free(hyps[i]);
+    free(hyps);
+    return rc;
+}
+
+static int save_ckpt(const char *dir, const struct sparq_model *m, const struct sparq_adamw *opt,
+                     const struct sparq_train_state *st)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/last.ckpt", dir);
+    return sparq_checkpoint_save(path, m, opt, st);
+}
+
+int sparq_train_run(const struct sparq_train_options *o)
+{
+    struct sparq_model m = { 0 };
+    struct sparq_adamw opt = { 0 };
+    struct sparq_train_state st = { 0, 0, 0, o->seed, 1e9 };
+    struct sparq_dataset train = { 0 }, dev = { 0 };
+    struct sparq_batches bt = { 0 };
+    struct sparq_fbank_plan *plan = NULL;
+    struct sparq_acts *acts = NULL;
+    float *feats = NULL, *dlogits = NULL;
+    int *lens = NULL, *tl = NULL, *tg = NULL;
+    size_t *perm = NULL;
+    FILE *log = NULL;
+    int rc;
+    char path[4096], logpath[4096];
+
+    if (mkdir(o->out_dir, 0755) != 0 && errno != EEXIST)
+        return sparq_fail(SPARQ_EIO, "%s: cannot create directory: %s", o->out_dir, strerror(errno));
+    snprintf(path, sizeof path, "%s/last.ckpt", o->out_dir);
+    snprintf(logpath, sizeof logpath, "%s/train_log.tsv", o->out_dir);
+
+    if ((rc = sparq_dataset_load(&train, o->train_manifest, o->progress)))
+        goto out;
+    if (o->dev_manifest && (rc = sparq_dataset_load(&dev, o->dev_manifest, o->progress)))
+        goto out;
+    if (o->progress)
+        fprintf(stderr, "train: %zu utterances (%.2f h, %zu skipped)%s", train.n, train.seconds / 3600,
+                train.skipped, o->dev_manifest ? "" : "\n");
+    if (o->progress && o->dev_manifest)
+        fprintf(stderr, "; dev: %zu utterances (%.2f h, %zu skipped)\n", dev.n, dev.seconds / 3600, dev.skipped);
+
+    struct sparq_fbank_options fo;
+    sparq_fbank_default_options(&fo);
+    if (o->resume) {
+        if ((rc = sparq_checkpoint_load(path, &m, &opt, &st)))
+            goto out;
+        if ((rc = truncate_log(logpath, st.step)))
+            goto out;
+        if (o->progress)
+            fprintf(stderr, "resuming %s at step %lld (epoch %lld, batch %lld)\n", path, (long long)st.step,
+                    (long long)st.epoch, (long long)st.batch);
+    } else {
+        struct sparq_config cfg;
+        if (o->config_path)
+            rc = sparq_config_load(&cfg, o->config_path);
+        else
+            sparq_config_default(&cfg), rc = SPARQ_OK;
+        if (rc || (rc = sparq_model_create(&m, &cfg)))
+            goto out;
+        sparq_model_init(&m, o->seed);
+        if ((rc = sparq_adamw_init(&opt, &m, 0.9f, 0.98f, 1e-9f, o->weight_decay)))
+            goto out;
+    }
+    fo.num_mel_bins = m.cfg.n_mels;
+    fo.dither = o->dither;
+    if ((rc = sparq_fbank_plan_create(&plan, &fo)))
+        goto out;
+    if (!o->resume) {
+        if ((rc = compute_cmvn(&m, &train, plan, o->seed ^ 0xc3c3)))
+            goto out;
+        FILE *f = fopen(logpath, "w");
+        if (!f) {
+            rc = sparq_fail(SPARQ_EIO, "%s: %s", logpath, strerror(errno));
+            goto out;
+        }
+        fclose(f);
+    }
+    log = fopen(logpath, "a");
+    if (!log) {
+        rc = sparq_fail(SPARQ_EIO, "%s: %s", logpath, strerror(errno));
+        goto out;
+    }
+    if ((rc = sparq_batches_make(&bt, &train, o->batch_frames, o->max_utts)))
+        goto out;
+    int maxf = 0, maxl = 0;
+    size_t maxb = 0;
+    for (size_t i = 0; i < train.n; i++) {
+        maxf = train.frames[i] > maxf ? train.frames[i] : maxf;
+        maxl += train.n_labels[i];
+    }
+    for (size_t b = 0; b < bt.n; b++)
+        maxb = bt.start[b + 1] - bt.start[b] > maxb ? bt.start[b + 1] - bt.start[b] : maxb;
+    feats = sparq_malloc(sizeof(float) * maxb * (size_t)maxf * m.cfg.n_mels, "batch features");
+    dlogits = sparq_malloc(sizeof(float) * maxb * (size_t)sparq_sub_frames(maxf) * m.cfg.vocab, "logit gradients");
+    lens = sparq_malloc(sizeof(int) * maxb, "lengths");
+    tl = sparq_malloc(sizeof(int) * maxb, "target lengths");
+    tg = sparq_malloc(sizeof(int) * (size_t)(maxl + 1), "targets");
+    perm = sparq_malloc(sizeof(size_t) * bt.n, "batch permutation");
+    acts = sparq_acts_create(&m.cfg, 1, 64);
+    if (!feats || !dlogits || !lens || !tl || !tg || !perm || !acts) {
+        rc = SPARQ_ENOMEM;
+        goto out;
+    }
+    struct sparq_specaug_options sa;
+    sparq_specaug_default_options(&sa);
+    int64_t total_steps = (int64_t)o->epochs * (int64_t)bt.n;
+    if (o->progress)
+        fprintf(stderr, "model: %zu parameters, %d layers, d=%d; %zu batches/epoch, %lld steps, %d threads\n",
+                m.n_params, m.cfg.n_layers, m.cfg.d_model, bt.n, (long long)total_steps, omp_get_max_threads());
+    double t_start = now_s(), t_last = t_start;
+    int64_t steps_here = 0;
+    double audio_here = 0.0, utts_here = 0.0;
+    int stopped = 0;
+
+    while (st.epoch < o->epochs && !stopped) {
+        // Batch order of this epoch: Fisher-Yates from (seed, epoch).
+        uint64_t rng = mix(st.seed, (uint64_t)st.epoch + 1);
+        for (size_t i = 0; i < bt.n; i++)
+            perm[i] = i;
+        for (size_t i = bt.n; i > 1; i--) {
+            size_t j = (size_t)(sparq_rng_next(&rng) % i), t = perm[i - 1];
+            perm[i - 1] = perm[j];
+            perm[j] = t;
+        }
+        double loss_sum = 0.0;
+        int64_t loss_n = 0;
+        for (int64_t bi = st.batch; bi < (int64_t)bt.n; bi++) {
+            size_t b = perm[bi], s0 = bt.start[b], B = bt.start[b + 1] - s0;
+            int T = 0, nt = 0;
+            double audio = 0.0;
+            for (size_t k = 0; k < B; k++) {
+                size_t u = bt.order[s0 + k];
+                lens[k] = train.frames[u];
+                T = lens[k] > T ? lens[k] : T;
+                tl[k] = train.n_labels[u];
+                memcpy(tg + nt, train.labels[u], sizeof(int) * (size_t)tl[k]);
+                nt += tl[k];
+                audio += (double)train.n_samples[u] / 16000.0;
+            }
+            memset(feats, 0, sizeof(float) * B * (size_t)T * m.cfg.n_mels);
+            int frc = SPARQ_OK;
+#pragma omp parallel for schedule(dynamic)
+            for (size_t k = 0; k < B; k++) {
+                size_t u = bt.order[s0 + k];
+                uint64_t us = mix(mix(st.seed, (uint64_t)st.epoch + 1), u + 1);
+                float *f = feats + k * (size_t)T * m.cfg.n_mels;
+                int r = sparq_dataset_features(&train, u, plan, us, &m, f);
+                if (r) {
+#pragma omp critical
+                    frc = r;
+                } else if (o->specaug) {
+                    uint64_t ar = mix(us, 0x5a5a);
+                    sparq_specaugment(f, lens[k], m.cfg.n_mels, &sa, &ar);
+                }
+            }
+            if ((rc = frc))
+                goto out;
+            int T2 = sparq_forward(&m, acts, feats, lens, (int)B, T, 1);
+            if (T2 < 0) {
+                rc = T2;
+                goto out;
+            }
+            double loss = sparq_ctc_batch(sparq_acts_logits(acts), sparq_acts_out_lens(acts), (int)B, T2,
+                                          m.cfg.vocab, tg, tl, dlogits, NULL);
+            sparq_model_zero_grad(&m);
+            sparq_backward(&m, acts, dlogits);
+            double gnorm = sparq_clip_grad_norm(&m, o->clip);
+            float lr = sparq_lr_at(st.step, o->lr, o->warmup, total_steps, o->final_lr_ratio);
+            if (isfinite(gnorm))
+                sparq_adamw_step(&opt, &m, lr);
+            st.step++;
+            st.batch = bi + 1;
+            fprintf(log, "%lld\t%lld\t%.9g\t%.9g\t%.9g\n", (long long)st.step, (long long)st.epoch, loss, gnorm,
+                    (double)lr);
+            fflush(log);
+            loss_sum += loss;
+            loss_n++;
+            steps_here++;
+            audio_here += audio;
+            utts_here += (double)B;
+            double t = now_s();
+            int last_of_epoch = bi + 1 == (int64_t)bt.n;
+            int stop_now = (o->stop && *o->stop) || (o->max_steps > 0 && st.step >= o->max_steps);
+            if (o->progress && (t - t_last >= 10.0 || last_of_epoch || stop_now || steps_here == 1)) {
+                double el = t - t_start;
+                char eta[32];
+                fmt_secs(eta, sizeof eta, el / (double)steps_here * (double)(total_steps - st.step));
+                fprintf(stderr,
+                        "epoch %lld/%d step %lld/%lld loss %.4f (avg %.4f) |g| %.2f lr %.2e | %.1f utt/s %.1f "
+                        "audio-s/s | ETA %s\n",
+                        (long long)st.epoch + 1, o->epochs, (long long)st.step, (long long)total_steps, loss,
+                        loss_sum / (double)loss_n, gnorm, (double)lr, utts_here / el, audio_here / el, eta);
+                t_last = t;
+            }
+            if (stop_now) {
+                stopped = 1;
+                break;
+            }
+            if (o->save_every > 0 && st.step % o->save_every == 0 && (rc = save_ckpt(o->out_dir, &m, &opt, &st)))
+                goto out;
+        }
+        if (stopped)
+            break;
+        st.epoch++;
+        st.batch = 0;
+        double wer = -1, cer = -1;
+        if (o->dev_manifest) {
+            if ((rc = dev_wer(&m, &dev, o->dev_max_utts, o->batch_frames, &wer, &cer)))
+                goto out;
+            if (o->progress)
+                fprintf(stderr, "epoch %lld done: train loss %.4f, dev WER %.2f%% CER %.2f%%\n", (long long)st.epoch,
+                        loss_n ? loss_sum / (double)loss_n : 0.0, 100 * wer, 100 * cer);
+            fprintf(log, "# epoch %lld dev_wer %.6f dev_cer %.6f\n", (long long)st.epoch, wer, cer);
+            fflush(log);
+        }
+        int better = !o->dev_manifest || wer < st.best_dev_wer;
+        if (o->dev_manifest && better)
+            st.best_dev_wer = wer;
+        if ((rc = save_ckpt(o->out_dir, &m, &opt, &st)))
+            goto out;
+        if (better) {
+            char mp[4096];
+            snprintf(mp, sizeof mp, "%s/model.sparq", o->out_dir);
+            if ((rc = sparq_checkpoint_save(mp, &m, NULL, NULL)))
+                goto out;
+        }
+    }
+    if (stopped) {
+        if ((rc = save_ckpt(o->out_dir, &m, &opt, &st)))
+            goto out;
+        if (o->progress)
+            fprintf(stderr, "stopped at step %lld; saved %s (continue with --resume)\n", (long long)st.step, path);
+        rc = 1;
+    }
+out:
+    if (log)
+        fclose(log);
+    free(feats);
+    free(dlogits);
+    free(lens);
+    free(tl);
+    free(tg);
+    free(perm);
+    sparq_acts_free(acts);
+    sparq_fbank_plan_free(plan);
+    sparq_batches_free(&bt);
+    sparq_dataset_free(&train);
+    sparq_dataset_free(&dev);
+    sparq_adamw_free(&opt);
+    if (m.param_mem)
+        sparq_model_free(&m);
+    return rc;
+}
