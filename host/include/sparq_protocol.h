@@ -1,0 +1,90 @@
+/* sparq device protocol constants (docs/protocol.md is the normative text).
+ * Shared by the host C code, the RTL testbenches and the FX2 firmware, so it
+ * is plain C89: #defines only, no C99/C11 constructs.
+ *
+ * Framing, both directions (all multi-byte fields little-endian):
+ *   header  10 bytes: magic, opcode|status, seq, opcode-echo|0, len (u32),
+ *                     crc16 of the 8 bytes before it (u16)
+ *   body    len bytes: fixed-size arguments, then the payload
+ *   crc     2 bytes:  crc16 of the body (0xFFFF when the body is empty)
+ * crc16 = CRC-16/CCITT-FALSE: poly 0x1021, init 0xFFFF, MSB first, no xorout.
+ */
+#ifndef SPARQ_PROTOCOL_H
+#define SPARQ_PROTOCOL_H
+
+#define SPARQ_PROTO_VERSION 1
+
+/* First byte of every packet. Bytes that are not a magic byte where a
+ * header must start are skipped (resynchronisation). */
+#define SPARQ_MAGIC_CMD   0xA5 /* host -> device */
+#define SPARQ_MAGIC_REPLY 0x5A /* device -> host */
+
+#define SPARQ_HEADER_BYTES 10
+#define SPARQ_CRC_BYTES    2
+#define SPARQ_CRC16_INIT   0xFFFF
+#define SPARQ_CRC16_POLY   0x1021
+
+/* Command header byte offsets. */
+#define SPARQ_HDR_MAGIC  0
+#define SPARQ_HDR_OPCODE 1 /* reply: status */
+#define SPARQ_HDR_SEQ    2
+#define SPARQ_HDR_ECHO   3 /* command: 0; reply: opcode being answered */
+#define SPARQ_HDR_LEN    4 /* u32 body length */
+#define SPARQ_HDR_CRC    8 /* u16 crc16 of bytes 0..7 */
+
+/* Opcodes. */
+#define SPARQ_OP_IDENTIFY 0x01 /* args 0; reply body SPARQ_IDENTIFY_BYTES */
+#define SPARQ_OP_RESET    0x02 /* args 0; clears buffers' valid flags, counters, results */
+#define SPARQ_OP_WRITE_W  0x03 /* args 8; payload ncols * kblocks * block_bytes */
+#define SPARQ_OP_WRITE_X  0x04 /* args 8; payload t * kblocks * 16 */
+#define SPARQ_OP_WRITE_Q  0x05 /* args 4; payload ncols * 9 */
+#define SPARQ_OP_COMPUTE  0x06 /* args 12; no payload */
+#define SPARQ_OP_READ     0x07 /* args 8; reply body t * ncols * (4 raw | 1 requant) */
+#define SPARQ_OP_COUNTERS 0x08 /* args 0; reply body SPARQ_COUNTERS_BYTES */
+
+#define SPARQ_ARGS_WRITE_W 8 /* u8 bank, u8 width, u8 kept, u8 0, u16 ncols, u16 kblocks */
+#define SPARQ_ARGS_WRITE_X 8 /* u8 bank, u8 0, u16 t, u16 kblocks, u16 0 */
+#define SPARQ_ARGS_WRITE_Q 4 /* u16 ncols, u16 0 */
+#define SPARQ_ARGS_COMPUTE 12 /* u8 wbank, u8 xbank, u8 flags, u8 width, u8 kept, u8 0,
+                                 u16 t, u16 ncols, u16 kblocks */
+#define SPARQ_ARGS_READ 8    /* u8 mode, u8 0, u16 t, u16 ncols, u16 0 */
+
+#define SPARQ_Q_ENTRY_BYTES 9 /* i32 bias, i32 mult (< 2^31), u8 shift (<= 62) */
+
+#define SPARQ_COMPUTE_ACCUMULATE 0x01 /* flags bit: add into the result buffer */
+#define SPARQ_READ_RAW     0 /* int32 little-endian per result */
+#define SPARQ_READ_REQUANT 1 /* int8 per result, sparq_requant() with WRITE_Q params */
+
+/* Reply status (header byte 1). */
+#define SPARQ_ST_OK        0x00
+#define SPARQ_ST_HEADER    0x01 /* header crc mismatch; the 10 bytes are dropped */
+#define SPARQ_ST_CRC       0x02 /* body crc mismatch; command not executed */
+#define SPARQ_ST_OPCODE    0x03 /* unknown opcode; body skipped */
+#define SPARQ_ST_LENGTH    0x04 /* len disagrees with the arguments */
+#define SPARQ_ST_ARG       0x05 /* argument out of range (bank, format, shape, params) */
+#define SPARQ_ST_STATE     0x06 /* buffer not loaded or loaded with another shape */
+#define SPARQ_ST_POSITIONS 0x07 /* weight positions repeated or not increasing */
+#define SPARQ_ST_TRUNCATED 0x08 /* packet stopped mid-way (rx idle timeout) */
+
+/* IDENTIFY reply body (24 bytes). */
+#define SPARQ_IDENTIFY_BYTES 24
+#define SPARQ_ID_VERSION  0  /* u16 protocol version */
+#define SPARQ_ID_ROWS     2  /* u16 array rows (frames per tile) */
+#define SPARQ_ID_COLS     4  /* u16 array columns (output channels per tile) */
+#define SPARQ_ID_BANKS    6  /* u16 banks of the weight and activation buffers */
+#define SPARQ_ID_WDEPTH   8  /* u32 weight entries per column per bank */
+#define SPARQ_ID_XDEPTH   12 /* u32 activation words (4 channels) per row per bank */
+#define SPARQ_ID_RDEPTH   16 /* u32 result frames */
+#define SPARQ_ID_WIDTHS   20 /* u8 bit0 int8, bit1 int4, bit2 int2 */
+#define SPARQ_ID_SPARSITY 21 /* u8 bit0 4:4, bit1 2:4, bit2 1:4 */
+#define SPARQ_ID_TIMEOUT  22 /* u16 rx idle timeout in cycles / 256 */
+
+/* COUNTERS reply body: five u64. */
+#define SPARQ_COUNTERS_BYTES 40
+#define SPARQ_CNT_TOTAL     0  /* cycles since reset */
+#define SPARQ_CNT_BUSY      8  /* cycles the compute engine ran a job */
+#define SPARQ_CNT_STALL_IN  16 /* cycles rx was ready but the host sent nothing */
+#define SPARQ_CNT_STALL_OUT 24 /* cycles tx had a byte but the host did not take it */
+#define SPARQ_CNT_MACS      32 /* multiply-accumulates on kept weights, inside the shape */
+
+#endif

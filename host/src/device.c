@@ -1,0 +1,426 @@
+// Device API: protocol framing (docs/protocol.md), the backends by name, and
+// the driver that tiles an arbitrary GEMM onto the array and its buffers.
+#include <stdlib.h>
+#include <string.h>
+
+#include "sparq_device.h"
+#include "sparq_error.h"
+#include "sparq_protocol.h"
+
+struct sparq_device {
+    struct sparq_transport tr;
+    struct sparq_device_info info;
+    struct sparq_link_stats link;
+    int seq;
+    int kchunk;
+    int wbank, xbank; // next bank to fill
+    uint8_t *buf;     // scratch for payloads and replies
+    size_t cap;
+};
+
+static void wr16(uint8_t *p, unsigned v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); }
+static void wr32(uint8_t *p, uint32_t v) { wr16(p, v & 0xFFFF); wr16(p + 2, v >> 16); }
+static unsigned rd16(const uint8_t *p) { return (unsigned)p[0] | (unsigned)p[1] << 8; }
+static uint32_t rd32(const uint8_t *p) { return (uint32_t)rd16(p) | (uint32_t)rd16(p + 2) << 16; }
+static uint64_t rd64(const uint8_t *p) { return (uint64_t)rd32(p) | (uint64_t)rd32(p + 4) << 32; }
+
+const char *sparq_status_name(int status)
+{
+    static const char *names[] = { "ok", "header crc", "crc", "unknown opcode", "length",
+                                   "argument", "state", "positions", "truncated" };
+    return status >= 0 && status <= SPARQ_ST_TRUNCATED ? names[status] : "unknown status";
+}
+
+static const char *op_name(int op)
+{
+    static const char *names[] = { "?", "identify", "reset", "write-w", "write-x",
+                                   "write-q", "compute", "read", "counters" };
+    return op >= 1 && op <= SPARQ_OP_COUNTERS ? names[op] : "raw";
+}
+
+static int ensure(struct sparq_device *d, size_t n)
+{
+    if (n <= d->cap)
+        return SPARQ_OK;
+    uint8_t *p = realloc(d->buf, n);
+    if (!p)
+        return sparq_fail(SPARQ_ENOMEM, "device: out of memory for a %zu-byte buffer", n);
+    d->buf = p;
+    d->cap = n;
+    return SPARQ_OK;
+}
+
+int sparq_device_send_raw(struct sparq_device *d, const uint8_t *data, size_t n)
+{
+    d->link.bytes_out += n;
+    return d->tr.ops->send(d->tr.ctx, data, n);
+}
+
+int sparq_device_idle(struct sparq_device *d) { return d->tr.ops->idle(d->tr.ctx); }
+
+int sparq_device_next_seq(const struct sparq_device *d) { return d->seq; }
+
+int sparq_device_send(struct sparq_device *d, int opcode, const uint8_t *args, size_t nargs,
+                      const uint8_t *payload, size_t npayload)
+{
+    uint8_t h[SPARQ_HEADER_BYTES], c[SPARQ_CRC_BYTES];
+    size_t len = nargs + npayload;
+    h[0] = SPARQ_MAGIC_CMD;
+    h[1] = (uint8_t)opcode;
+    h[2] = (uint8_t)d->seq;
+    h[3] = 0;
+    wr32(h + 4, (uint32_t)len);
+    wr16(h + 8, sparq_crc16(SPARQ_CRC16_INIT, h, 8));
+    uint16_t crc = sparq_crc16(SPARQ_CRC16_INIT, args, nargs);
+    crc = sparq_crc16(crc, payload, npayload);
+    wr16(c, crc);
+    d->seq = (d->seq + 1) & 0xFF;
+    d->link.commands++;
+    int rc = sparq_device_send_raw(d, h, sizeof h);
+    if (!rc && nargs)
+        rc = sparq_device_send_raw(d, args, nargs);
+    if (!rc && npayload)
+        rc = sparq_device_send_raw(d, payload, npayload);
+    if (!rc)
+        rc = sparq_device_send_raw(d, c, sizeof c);
+    return rc;
+}
+
+static int recv_exact(struct sparq_device *d, uint8_t *p, size_t n)
+{
+    int rc = d->tr.ops->recv(d->tr.ctx, p, n);
+    if (!rc)
+        d->link.bytes_in += n;
+    return rc;
+}
+
+int sparq_device_recv(struct sparq_device *d, int *status, int *seq, int *opcode, uint8_t *body, size_t cap,
+                      size_t *len)
+{
+    uint8_t h[SPARQ_HEADER_BYTES], c[SPARQ_CRC_BYTES];
+    int rc = recv_exact(d, h, sizeof h);
+    if (rc)
+        return rc;
+    if (h[0] != SPARQ_MAGIC_REPLY)
+        return sparq_fail(SPARQ_EDEVICE, "device: reply magic 0x%02x, expected 0x%02x", h[0], SPARQ_MAGIC_REPLY);
+    if (rd16(h + 8) != sparq_crc16(SPARQ_CRC16_INIT, h, 8))
+        return sparq_fail(SPARQ_EDEVICE, "device: reply header crc mismatch");
+    uint32_t n = rd32(h + 4);
+    if (n > cap)
+        return sparq_fail(SPARQ_EDEVICE, "device: reply body of %u bytes, expected at most %zu", n, cap);
+    if (n && (rc = recv_exact(d, body, n)))
+        return rc;
+    if ((rc = recv_exact(d, c, sizeof c)))
+        return rc;
+    if (rd16(c) != sparq_crc16(SPARQ_CRC16_INIT, body, n))
+        return sparq_fail(SPARQ_EDEVICE, "device: reply body crc mismatch");
+    *status = h[1];
+    *seq = h[2];
+    *opcode = h[3];
+    *len = n;
+    return SPARQ_OK;
+}
+
+// One command and its reply; a non-OK status becomes SPARQ_EDEVICE.
+static int command(struct sparq_device *d, int op, const uint8_t *args, size_t nargs, const uint8_t *payload,
+                   size_t npayload, uint8_t *body, size_t cap, size_t *len)
+{
+    int seq = d->seq, st, rseq, rop;
+    size_t n = 0;
+    int rc = sparq_device_send(d, op, args, nargs, payload, npayload);
+    if (!rc)
+        rc = sparq_device_recv(d, &st, &rseq, &rop, body, cap, &n);
+    if (rc)
+        return rc;
+    if (rseq != seq || rop != op)
+        return sparq_fail(SPARQ_EDEVICE, "device: %s: reply for seq %d op %d, expected seq %d", op_name(op), rseq,
+                          rop, seq);
+    if (st != SPARQ_ST_OK)
+        return sparq_fail(SPARQ_EDEVICE, "device: %s: status %s", op_name(op), sparq_status_name(st));
+    if (len)
+        *len = n;
+    return SPARQ_OK;
+}
+
+int sparq_device_identify(struct sparq_device *d, struct sparq_device_info *info)
+{
+    uint8_t b[SPARQ_IDENTIFY_BYTES];
+    size_t n;
+    int rc = command(d, SPARQ_OP_IDENTIFY, NULL, 0, NULL, 0, b, sizeof b, &n);
+    if (rc)
+        return rc;
+    if (n != SPARQ_IDENTIFY_BYTES)
+        return sparq_fail(SPARQ_EDEVICE, "device: identify: %zu bytes, expected %d", n, SPARQ_IDENTIFY_BYTES);
+    info->version = (int)rd16(b + SPARQ_ID_VERSION);
+    info->rows = (int)rd16(b + SPARQ_ID_ROWS);
+    info->cols = (int)rd16(b + SPARQ_ID_COLS);
+    info->banks = (int)rd16(b + SPARQ_ID_BANKS);
+    info->wdepth = (int)rd32(b + SPARQ_ID_WDEPTH);
+    info->xdepth = (int)rd32(b + SPARQ_ID_XDEPTH);
+    info->rdepth = (int)rd32(b + SPARQ_ID_RDEPTH);
+    info->widths = b[SPARQ_ID_WIDTHS];
+    info->sparsity = b[SPARQ_ID_SPARSITY];
+    info->timeout = (int)rd16(b + SPARQ_ID_TIMEOUT) * 256;
+    if (info->version != SPARQ_PROTO_VERSION)
+        return sparq_fail(SPARQ_EDEVICE, "device: protocol version %d, host speaks %d", info->version,
+                          SPARQ_PROTO_VERSION);
+    if (info->rows < 1 || info->cols < 1 || info->wdepth < 16 || info->xdepth < 4 || info->rdepth < info->rows)
+        return sparq_fail(SPARQ_EDEVICE, "device: identify: implausible sizes");
+    return SPARQ_OK;
+}
+
+int sparq_device_reset(struct sparq_device *d)
+{
+    return command(d, SPARQ_OP_RESET, NULL, 0, NULL, 0, NULL, 0, NULL);
+}
+
+int sparq_device_counters(struct sparq_device *d, struct sparq_device_counters *c)
+{
+    uint8_t b[SPARQ_COUNTERS_BYTES];
+    size_t n;
+    int rc = command(d, SPARQ_OP_COUNTERS, NULL, 0, NULL, 0, b, sizeof b, &n);
+    if (rc)
+        return rc;
+    if (n != SPARQ_COUNTERS_BYTES)
+        return sparq_fail(SPARQ_EDEVICE, "device: counters: %zu bytes, expected %d", n, SPARQ_COUNTERS_BYTES);
+    c->total = rd64(b + SPARQ_CNT_TOTAL);
+    c->busy = rd64(b + SPARQ_CNT_BUSY);
+    c->stall_in = rd64(b + SPARQ_CNT_STALL_IN);
+    c->stall_out = rd64(b + SPARQ_CNT_STALL_OUT);
+    c->macs = rd64(b + SPARQ_CNT_MACS);
+    return SPARQ_OK;
+}
+
+const struct sparq_link_stats *sparq_device_link(const struct sparq_device *d) { return &d->link; }
+
+uint64_t sparq_device_cycles(const struct sparq_device *d)
+{
+    return d->tr.ops->cycles ? d->tr.ops->cycles(d->tr.ctx) : 0;
+}
+
+const char *sparq_device_backend(const struct sparq_device *d) { return d->tr.ops->name; }
+
+void sparq_device_set_kchunk(struct sparq_device *d, int kblocks) { d->kchunk = kblocks > 0 ? kblocks : 0; }
+
+int sparq_device_open_transport(struct sparq_device **dst, struct sparq_transport tr)
+{
+    struct sparq_device *d = sparq_calloc(1, sizeof *d, "device");
+    if (!d) {
+        tr.ops->close(tr.ctx);
+        return SPARQ_ENOMEM;
+    }
+    d->tr = tr;
+    int rc = sparq_device_identify(d, &d->info);
+    if (!rc)
+        rc = sparq_device_reset(d);
+    if (rc) {
+        sparq_device_close(d);
+        return rc;
+    }
+    *dst = d;
+    return SPARQ_OK;
+}
+
+int sparq_device_open(struct sparq_device **dst, const char *backend)
+{
+    struct sparq_transport tr;
+    int rc;
+    if (!strcmp(backend, "ref"))
+        rc = sparq_transport_ref(&tr, NULL);
+    else if (!strcmp(backend, "sim"))
+        rc = sparq_transport_sim(&tr);
+    else
+        return sparq_fail(SPARQ_EINVAL, "device: unknown backend '%s' (expected ref or sim)", backend);
+    if (rc)
+        return rc;
+    return sparq_device_open_transport(dst, tr);
+}
+
+void sparq_device_close(struct sparq_device *d)
+{
+    if (!d)
+        return;
+    d->tr.ops->close(d->tr.ctx);
+    free(d->buf);
+    free(d);
+}
+
+// --- GEMM driver ---------------------------------------------------------------
+
+struct pending_read {
+    int valid, t0, tn, o0, on;
+};
+
+static int upload_x(struct sparq_device *d, int bank, const int8_t *x, int x_stride, int in, int t0, int tn,
+                    int k0, int kn)
+{
+    size_t row = (size_t)kn * SPARQ_BLOCK, n = (size_t)tn * row;
+    int rc = ensure(d, n);
+    if (rc)
+        return rc;
+    memset(d->buf, 0, n);
+    for (int r = 0; r < tn; r++) {
+        int c0 = k0 * SPARQ_BLOCK, c1 = (k0 + kn) * SPARQ_BLOCK;
+        if (c1 > in)
+            c1 = in;
+        if (c1 > c0)
+            memcpy(d->buf + (size_t)r * row, x + (size_t)(t0 + r) * (size_t)x_stride + c0, (size_t)(c1 - c0));
+    }
+    uint8_t a[SPARQ_ARGS_WRITE_X] = { 0 };
+    a[0] = (uint8_t)bank;
+    wr16(a + 2, (unsigned)tn);
+    wr16(a + 4, (unsigned)kn);
+    return command(d, SPARQ_OP_WRITE_X, a, sizeof a, d->buf, n, NULL, 0, NULL);
+}
+
+static int upload_w(struct sparq_device *d, int bank, const struct sparq_packed *w, int o0, int on, int k0, int kn)
+{
+    size_t bb = (size_t)w->type->block_bytes, row = (size_t)kn * bb, n = (size_t)on * row;
+    int rc = ensure(d, n);
+    if (rc)
+        return rc;
+    for (int o = 0; o < on; o++)
+        memcpy(d->buf + (size_t)o * row, w->bytes + (size_t)(o0 + o) * w->row_bytes + (size_t)k0 * bb, row);
+    uint8_t a[SPARQ_ARGS_WRITE_W] = { 0 };
+    a[0] = (uint8_t)bank;
+    a[1] = (uint8_t)w->type->width;
+    a[2] = (uint8_t)w->type->kept;
+    wr16(a + 4, (unsigned)on);
+    wr16(a + 6, (unsigned)kn);
+    return command(d, SPARQ_OP_WRITE_W, a, sizeof a, d->buf, n, NULL, 0, NULL);
+}
+
+static int compute(struct sparq_device *d, int wb, int xb, int acc, const struct sparq_packed *w, int tn, int on,
+                   int kn)
+{
+    uint8_t a[SPARQ_ARGS_COMPUTE] = { 0 };
+    a[0] = (uint8_t)wb;
+    a[1] = (uint8_t)xb;
+    a[2] = acc ? SPARQ_COMPUTE_ACCUMULATE : 0;
+    a[3] = (uint8_t)w->type->width;
+    a[4] = (uint8_t)w->type->kept;
+    wr16(a + 6, (unsigned)tn);
+    wr16(a + 8, (unsigned)on);
+    wr16(a + 10, (unsigned)kn);
+    return command(d, SPARQ_OP_COMPUTE, a, sizeof a, NULL, 0, NULL, 0, NULL);
+}
+
+static int read_results(struct sparq_device *d, const struct pending_read *p, int32_t *y32, int y32_stride,
+                        int accumulate, int8_t *y8, int y8_stride, const struct sparq_requant_params *params)
+{
+    int rc;
+    if (y8) {
+        uint8_t q[SPARQ_Q_ENTRY_BYTES * 256];
+        uint8_t a[SPARQ_ARGS_WRITE_Q] = { 0 };
+        if (p->on > 256)
+            return sparq_fail(SPARQ_EINVAL, "device: more than 256 columns per tile");
+        wr16(a, (unsigned)p->on);
+        for (int c = 0; c < p->on; c++) {
+            const struct sparq_requant_params *r = &params[p->o0 + c];
+            wr32(q + c * SPARQ_Q_ENTRY_BYTES, (uint32_t)r->bias);
+            wr32(q + c * SPARQ_Q_ENTRY_BYTES + 4, (uint32_t)r->mult);
+            q[c * SPARQ_Q_ENTRY_BYTES + 8] = (uint8_t)r->shift;
+        }
+        rc = command(d, SPARQ_OP_WRITE_Q, a, sizeof a, q, (size_t)p->on * SPARQ_Q_ENTRY_BYTES, NULL, 0, NULL);
+        if (rc)
+            return rc;
+    }
+    size_t each = y8 ? 1 : 4, n = (size_t)p->tn * (size_t)p->on * each, got;
+    if ((rc = ensure(d, n)))
+        return rc;
+    uint8_t a[SPARQ_ARGS_READ] = { 0 };
+    a[0] = y8 ? SPARQ_READ_REQUANT : SPARQ_READ_RAW;
+    wr16(a + 2, (unsigned)p->tn);
+    wr16(a + 4, (unsigned)p->on);
+    if ((rc = command(d, SPARQ_OP_READ, a, sizeof a, NULL, 0, d->buf, n, &got)))
+        return rc;
+    if (got != n)
+        return sparq_fail(SPARQ_EDEVICE, "device: read: %zu bytes, expected %zu", got, n);
+    for (int r = 0; r < p->tn; r++)
+        for (int c = 0; c < p->on; c++) {
+            const uint8_t *b = d->buf + ((size_t)r * (size_t)p->on + (size_t)c) * each;
+            if (y8) {
+                y8[(size_t)(p->t0 + r) * (size_t)y8_stride + (size_t)(p->o0 + c)] = (int8_t)b[0];
+            } else {
+                int32_t *o = &y32[(size_t)(p->t0 + r) * (size_t)y32_stride + (size_t)(p->o0 + c)];
+                uint32_t v = rd32(b);
+                *o = (int32_t)(accumulate ? (uint32_t)*o + v : v);
+            }
+        }
+    return SPARQ_OK;
+}
+
+static int run_gemm(struct sparq_device *d, int32_t *y32, int y32_stride, int accumulate, int8_t *y8,
+                    int y8_stride, const int8_t *x, int x_stride, const struct sparq_packed *w, int t,
+                    const struct sparq_requant_params *params)
+{
+    const struct sparq_device_info *I = &d->info;
+    if (t < 0 || !w || !w->type || !w->bytes)
+        return sparq_fail(SPARQ_EINVAL, "device: gemm: bad arguments");
+    if (t == 0)
+        return SPARQ_OK;
+    int kept = w->type->kept, kb_total = w->blocks_per_row;
+    int kb_w = I->wdepth / (4 * kept);
+    int tc = t < I->rdepth ? t : I->rdepth;
+    if (tc > I->rows * (I->xdepth / 4))
+        tc = I->rows * (I->xdepth / 4);
+    if (kb_w < 1 || tc < 1)
+        return sparq_fail(SPARQ_EDEVICE, "device: buffers too small for %s", w->type->name);
+    struct pending_read pend = { 0, 0, 0, 0, 0 };
+    int rc = SPARQ_OK;
+    for (int t0 = 0; t0 < t && !rc; t0 += tc) {
+        int tn = t - t0 < tc ? t - t0 : tc;
+        int tiles = (tn + I->rows - 1) / I->rows;
+        int kbx = I->xdepth / (4 * tiles);
+        if (kbx > kb_w)
+            kbx = kb_w;
+        if (kbx > kb_total)
+            kbx = kb_total;
+        if (d->kchunk && kbx > d->kchunk)
+            kbx = d->kchunk;
+        int nk = (kb_total + kbx - 1) / kbx;
+        int xb = -1; // bank holding this t-chunk's activations when nk == 1
+        for (int o0 = 0; o0 < w->out && !rc; o0 += I->cols) {
+            int on = w->out - o0 < I->cols ? w->out - o0 : I->cols;
+            for (int kc = 0; kc < nk && !rc; kc++) {
+                int k0 = kc * kbx, kn = kb_total - k0 < kbx ? kb_total - k0 : kbx;
+                if (nk > 1 || xb < 0) {
+                    xb = d->xbank;
+                    d->xbank ^= 1;
+                    rc = upload_x(d, xb, x, x_stride, w->in, t0, tn, k0, kn);
+                }
+                int wb = d->wbank;
+                d->wbank ^= 1;
+                if (!rc)
+                    rc = upload_w(d, wb, w, o0, on, k0, kn);
+                // The previous tile's results are read now: its COMPUTE ran
+                // while the uploads above streamed in.
+                if (!rc && pend.valid) {
+                    rc = read_results(d, &pend, y32, y32_stride, accumulate, y8, y8_stride, params);
+                    pend.valid = 0;
+                }
+                if (!rc)
+                    rc = compute(d, wb, xb, kc > 0, w, tn, on, kn);
+            }
+            pend = (struct pending_read){ 1, t0, tn, o0, on };
+        }
+    }
+    if (!rc && pend.valid)
+        rc = read_results(d, &pend, y32, y32_stride, accumulate, y8, y8_stride, params);
+    return rc;
+}
+
+int sparq_device_gemm(struct sparq_device *d, int32_t *y, int y_stride, const int8_t *x, int x_stride,
+                      const struct sparq_packed *w, int t, int accumulate)
+{
+    return run_gemm(d, y, y_stride, accumulate, NULL, 0, x, x_stride, w, t, NULL);
+}
+
+int sparq_device_gemm_q8(struct sparq_device *d, int8_t *y, int y_stride, const int8_t *x, int x_stride,
+                         const struct sparq_packed *w, int t, const struct sparq_requant_params *params)
+{
+    for (int o = 0; w && o < w->out; o++)
+        if (params[o].mult < 0 || params[o].shift < 0 || params[o].shift > 62)
+            return sparq_fail(SPARQ_EINVAL, "device: requant params of channel %d out of range", o);
+    return run_gemm(d, NULL, 0, 0, y, y_stride, x, x_stride, w, t, params);
+}

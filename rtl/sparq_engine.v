@@ -1,0 +1,349 @@
+`default_nettype none
+// Compute engine: the weight, activation and result memories, the step
+// sequencer that streams one COMPUTE job through sparq_array, and the
+// per-column result writers (overwrite or accumulate).
+//
+// Schedule of a job (t frames, kblocks blocks of 16 input channels, kept
+// weights per group of 4): the frames are cut into tiles of ROWS; a tile
+// takes S = kblocks*4*kept steps, one kept weight per step, and lasts
+// P = max(S, 2*ROWS) cycles (the result chain needs 2*ROWS cycles per tile).
+// After the last tile the pipeline drains for DRAIN_CYCLES. The busy counter
+// thus grows by tiles*P + DRAIN_CYCLES per job; sparq_model_job_cycles() in
+// host/src/device_model.c is the same formula.
+//
+// Memories are double-banked (bank = address MSB): the controller fills one
+// bank while a job reads the other.
+module sparq_engine #(
+    parameter ROWS   = 16,   // array rows (frames per tile); a power of two
+    parameter COLS   = 16,   // array columns (output channels per job)
+    parameter WDEPTH = 1024, // weight entries per column per bank
+    parameter XDEPTH = 4096, // activation words (4 x int8) per row per bank
+    parameter RDEPTH = 256,  // result frames per column
+    parameter WA = $clog2(WDEPTH),          // derived: entry address bits
+    parameter XA = $clog2(XDEPTH),          // derived: activation address bits
+    parameter RA = $clog2(RDEPTH),          // derived: result address bits
+    parameter CB = (COLS > 1) ? $clog2(COLS) : 1, // derived: column index bits
+    parameter RB = (ROWS > 1) ? $clog2(ROWS) : 1  // derived: row index bits
+) (
+    input  wire              clk_i,
+    input  wire              rst_ni,
+    // job
+    input  wire              start_i,
+    input  wire              wbank_i,
+    input  wire              xbank_i,
+    input  wire              acc_i,      // add into the result memory
+    input  wire [1:0]        width_i,    // 0 int8, 1 int4, 2 int2
+    input  wire [2:0]        kept_i,     // 4, 2 or 1
+    input  wire [15:0]       t_i,        // frames, 1..RDEPTH
+    input  wire [15:0]       ncols_i,    // output channels, 1..COLS
+    input  wire [15:0]       kblocks_i,  // blocks of 16 input channels
+    output wire              busy_o,
+    output wire              wbank_o,    // banks the running job reads
+    output wire              xbank_o,
+    // weight memory write port: entry = {pos[1:0], code[7:0]}
+    input  wire              w_we_i,
+    input  wire [CB-1:0]     w_col_i,
+    input  wire [WA:0]       w_addr_i,   // {bank, entry}
+    input  wire [9:0]        w_data_i,
+    // activation memory write port
+    input  wire              x_we_i,
+    input  wire [RB-1:0]     x_row_i,
+    input  wire [XA:0]       x_addr_i,   // {bank, word}
+    input  wire [31:0]       x_data_i,
+    // result read port (only while not busy); data one cycle later
+    input  wire [RA-1:0]     r_addr_i,
+    input  wire [CB-1:0]     r_col_i,
+    output wire [31:0]       r_data_o,
+    // counters
+    input  wire              cnt_clear_i,
+    output reg  [63:0]       busy_cnt_o,
+    output reg  [63:0]       macs_cnt_o
+);
+    localparam DRAIN_CYCLES = 2 * ROWS + COLS + 4;
+    localparam DL = (ROWS > COLS) ? ROWS : COLS; // skew delay line length
+    localparam BW = 3 + XA + WA;                 // bundle: valid, first, last, xaddr, waddr
+    localparam [16:0] ROWS17 = ROWS;
+    localparam [19:0] MIN_PERIOD = 2 * ROWS;
+    localparam [7:0] DRAIN8 = DRAIN_CYCLES;
+
+    generate
+        if ((ROWS & (ROWS - 1)) != 0 || ROWS < 2 || COLS < 2 || WDEPTH < 16 || XDEPTH < 4 ||
+            RDEPTH < ROWS || (WDEPTH & (WDEPTH - 1)) != 0 || (XDEPTH & (XDEPTH - 1)) != 0 ||
+            (RDEPTH & (RDEPTH - 1)) != 0) begin : g_bad_params
+            // ROWS and the depths must be powers of two, ROWS, COLS >= 2, RDEPTH >= ROWS.
+            sparq_engine_illegal_parameters u_stop ();
+        end
+    endgenerate
+
+    localparam [1:0] ST_IDLE = 2'd0, ST_RUN = 2'd1, ST_DRAIN = 2'd2;
+
+    reg [1:0]  state_q, state_d;
+    reg        wbank_q, xbank_q, acc_q;
+    reg [1:0]  width_q;
+    reg [2:0]  kept_q;
+    reg [15:0] t_q, ncols_q;
+    reg [19:0] kg_q;        // groups of 4 channels = kblocks*4
+    reg [19:0] steps_q;     // S
+    reg [19:0] period_q;    // P
+    reg [15:0] tiles_q, tile_q;
+    reg [19:0] p_q, e_q;
+    reg [19:0] g_q;
+    reg [2:0]  j_q;
+    reg [19:0] xbase_q;
+    reg [16:0] rem_q;       // frames left from this tile on
+    reg [7:0]  drain_q;
+
+    reg [15:0] tiles_d, tile_d;
+    reg [19:0] p_d, e_d;
+    reg [19:0] g_d;
+    reg [2:0]  j_d;
+    reg [19:0] xbase_d;
+    reg [16:0] rem_d;
+    reg [7:0]  drain_d;
+
+    // step issued this cycle
+    wire         iv     = (state_q == ST_RUN) && (p_q < steps_q);
+    wire         ifirst = (e_q == 20'd0);
+    wire         ilast  = (e_q == steps_q - 20'd1);
+    /* verilator lint_off UNUSEDSIGNAL */
+    wire [19:0]  ixaddr = xbase_q + g_q;  // < XDEPTH by the controller's checks
+    /* verilator lint_on UNUSEDSIGNAL */
+    wire [16:0]  rows_valid = (rem_q > ROWS17) ? ROWS17 : rem_q;
+    wire [31:0]  tile_macs = {15'd0, rows_valid} * {16'd0, ncols_q};
+
+    wire [19:0] steps_new = {2'b00, kblocks_i, 2'b00} * {17'd0, kept_i};
+    /* verilator lint_off UNUSEDSIGNAL */
+    wire [16:0] t_plus = {1'b0, t_i} + ROWS17 - 17'd1;
+    wire [16:0] tiles_new = t_plus >> RB;  // t <= 65535: bit 16 is always 0
+    /* verilator lint_on UNUSEDSIGNAL */
+
+    always @* begin
+        state_d = state_q;
+        tiles_d = tiles_q;
+        tile_d = tile_q;
+        p_d = p_q;
+        e_d = e_q;
+        g_d = g_q;
+        j_d = j_q;
+        xbase_d = xbase_q;
+        rem_d = rem_q;
+        drain_d = drain_q;
+        case (state_q)
+            ST_IDLE: begin
+                if (start_i) begin
+                    state_d = ST_RUN;
+                    tiles_d = tiles_new[15:0];
+                    tile_d = 16'd0;
+                    p_d = 20'd0;
+                    e_d = 20'd0;
+                    g_d = 20'd0;
+                    j_d = 3'd0;
+                    xbase_d = 20'd0;
+                    rem_d = {1'b0, t_i};
+                end
+            end
+            ST_RUN: begin
+                if (p_q == period_q - 20'd1) begin
+                    if (tile_q == tiles_q - 16'd1) begin
+                        state_d = ST_DRAIN;
+                        drain_d = DRAIN8 - 8'd1;
+                    end else begin
+                        tile_d = tile_q + 16'd1;
+                        xbase_d = xbase_q + kg_q;
+                        rem_d = rem_q - ROWS17;
+                        p_d = 20'd0;
+                        e_d = 20'd0;
+                        g_d = 20'd0;
+                        j_d = 3'd0;
+                    end
+                end else begin
+                    p_d = p_q + 20'd1;
+                    if (iv) begin
+                        e_d = e_q + 20'd1;
+                        if (j_q == kept_q - 3'd1) begin
+                            j_d = 3'd0;
+                            g_d = g_q + 20'd1;
+                        end else begin
+                            j_d = j_q + 3'd1;
+                        end
+                    end
+                end
+            end
+            ST_DRAIN: begin
+                if (drain_q == 8'd0)
+                    state_d = ST_IDLE;
+                else
+                    drain_d = drain_q - 8'd1;
+            end
+            default: state_d = ST_IDLE;
+        endcase
+    end
+
+    always @(posedge clk_i) begin
+        if (!rst_ni) begin
+            state_q <= ST_IDLE;
+            busy_cnt_o <= 64'd0;
+            macs_cnt_o <= 64'd0;
+        end else begin
+            state_q <= state_d;
+            if (cnt_clear_i) begin
+                busy_cnt_o <= 64'd0;
+                macs_cnt_o <= 64'd0;
+            end else begin
+                if (state_q != ST_IDLE)
+                    busy_cnt_o <= busy_cnt_o + 64'd1;
+                if (iv)
+                    macs_cnt_o <= macs_cnt_o + {32'd0, tile_macs};
+            end
+        end
+    end
+
+    always @(posedge clk_i) begin
+        tiles_q <= tiles_d;
+        tile_q <= tile_d;
+        p_q <= p_d;
+        e_q <= e_d;
+        g_q <= g_d;
+        j_q <= j_d;
+        xbase_q <= xbase_d;
+        rem_q <= rem_d;
+        drain_q <= drain_d;
+        if (state_q == ST_IDLE && start_i) begin
+            wbank_q <= wbank_i;
+            xbank_q <= xbank_i;
+            acc_q <= acc_i;
+            width_q <= width_i;
+            kept_q <= kept_i;
+            t_q <= t_i;
+            ncols_q <= ncols_i;
+            kg_q <= {2'b00, kblocks_i, 2'b00};
+            steps_q <= steps_new;
+            period_q <= (steps_new > MIN_PERIOD) ? steps_new : MIN_PERIOD;
+        end
+    end
+
+    assign busy_o = (state_q != ST_IDLE);
+    assign wbank_o = wbank_q;
+    assign xbank_o = xbank_q;
+
+    // ---- skew delay line of the step bundle -------------------------------
+    wire [BW-1:0] issue = {iv, ifirst, ilast, ixaddr[XA-1:0], e_q[WA-1:0]};
+    reg  [BW-1:0] dl_q [1:DL-1];
+    wire [BW-1:0] tap  [0:DL-1];
+    assign tap[0] = issue;
+    genvar k;
+    generate
+        for (k = 1; k < DL; k = k + 1) begin : g_dl
+            always @(posedge clk_i) begin
+                if (!rst_ni)
+                    dl_q[k] <= {BW{1'b0}};
+                else
+                    dl_q[k] <= tap[k-1];
+            end
+            assign tap[k] = dl_q[k];
+        end
+    endgenerate
+
+    // ---- activation feeders (one memory per row) ---------------------------
+    wire [ROWS*32-1:0] arr_x;
+    reg  [ROWS-1:0]    arr_xv, arr_first, arr_last;
+    genvar r;
+    generate
+        for (r = 0; r < ROWS; r = r + 1) begin : g_xrow
+            wire [BW-1:0] b = tap[r];
+            sparq_ram #(.WIDTH(32), .DEPTH(2 * XDEPTH)) u_xmem (
+                .clk_i   (clk_i),
+                .we_i    (x_we_i && (x_row_i == r[RB-1:0])),
+                .waddr_i (x_addr_i),
+                .wdata_i (x_data_i),
+                .raddr_i ({xbank_q, b[WA +: XA]}),
+                .rdata_o (arr_x[32*r +: 32])
+            );
+            always @(posedge clk_i) begin
+                if (!rst_ni) begin
+                    arr_xv[r] <= 1'b0;
+                end else begin
+                    arr_xv[r] <= b[BW-1];
+                end
+                arr_first[r] <= b[BW-2];
+                arr_last[r] <= b[BW-3];
+            end
+        end
+    endgenerate
+
+    // ---- weight feeders (one memory per column) ----------------------------
+    wire [COLS*8-1:0] arr_w;
+    wire [COLS*2-1:0] arr_pos;
+    genvar c;
+    generate
+        for (c = 0; c < COLS; c = c + 1) begin : g_wcol
+            wire [WA-1:0] waddr_c = tap[c][WA-1:0];
+            wire [9:0] wdata;
+            sparq_ram #(.WIDTH(10), .DEPTH(2 * WDEPTH)) u_wmem (
+                .clk_i   (clk_i),
+                .we_i    (w_we_i && (w_col_i == c[CB-1:0])),
+                .waddr_i (w_addr_i),
+                .wdata_i (w_data_i),
+                .raddr_i ({wbank_q, waddr_c}),
+                .rdata_o (wdata)
+            );
+            assign arr_w[8*c +: 8] = wdata[7:0];
+            assign arr_pos[2*c +: 2] = wdata[9:8];
+        end
+    endgenerate
+
+    // ---- the array ----------------------------------------------------------
+    wire [COLS*32-1:0] res;
+    wire [COLS-1:0]    res_v;
+    sparq_array #(.ROWS(ROWS), .COLS(COLS)) u_array (
+        .clk_i   (clk_i),
+        .rst_ni  (rst_ni),
+        .width_i (width_q),
+        .x_i     (arr_x),
+        .xv_i    (arr_xv),
+        .first_i (arr_first),
+        .last_i  (arr_last),
+        .w_i     (arr_w),
+        .pos_i   (arr_pos),
+        .res_o   (res),
+        .res_v_o (res_v)
+    );
+
+    // ---- result writers: read-modify-write, one column memory each ---------
+    reg  [CB-1:0] r_col_q;
+    always @(posedge clk_i)
+        r_col_q <= r_col_i;
+    wire [31:0] rdata [0:COLS-1];
+    generate
+        for (c = 0; c < COLS; c = c + 1) begin : g_rcol
+            reg  [15:0] fr_q;    // frame of the next result leaving this column
+            reg         a_v_q;
+            reg  [RA-1:0] a_addr_q;
+            reg  [31:0] a_item_q;
+            wire        keep = res_v[c] && (fr_q < t_q) && (c < ncols_q);
+            always @(posedge clk_i) begin
+                if (!rst_ni) begin
+                    a_v_q <= 1'b0;
+                end else begin
+                    a_v_q <= keep;
+                end
+                if (state_q == ST_IDLE)
+                    fr_q <= 16'd0;
+                else if (res_v[c])
+                    fr_q <= fr_q + 16'd1;
+                a_addr_q <= fr_q[RA-1:0];
+                a_item_q <= res[32*c +: 32];
+            end
+            sparq_ram #(.WIDTH(32), .DEPTH(RDEPTH)) u_rmem (
+                .clk_i   (clk_i),
+                .we_i    (a_v_q),
+                .waddr_i (a_addr_q),
+                .wdata_i ((acc_q ? rdata[c] : 32'd0) + a_item_q),
+                .raddr_i (busy_o ? fr_q[RA-1:0] : r_addr_i),
+                .rdata_o (rdata[c])
+            );
+        end
+    endgenerate
+    assign r_data_o = rdata[r_col_q];
+endmodule
+`default_nettype wire

@@ -1,0 +1,29 @@
+`default_nettype none
+// Simple dual-port RAM: one write port, one registered read port (one
+// cycle latency), the shape Yosys maps onto FPGA block RAM.
+module sparq_ram #(
+    parameter WIDTH = 32,  // bits per word
+    parameter DEPTH = 256, // words
+    parameter AW = (DEPTH > 1) ? $clog2(DEPTH) : 1 // address bits (derived)
+) (
+    input  wire             clk_i,
+    input  wire             we_i,
+    input  wire [AW-1:0]    waddr_i,
+    input  wire [WIDTH-1:0] wdata_i,
+    input  wire [AW-1:0]    raddr_i,
+    output reg  [WIDTH-1:0] rdata_o
+);
+    generate
+        if (WIDTH < 1 || DEPTH < 2) begin : g_bad_params
+            sparq_ram_illegal_parameters u_stop ();
+        end
+    endgenerate
+
+    reg [WIDTH-1:0] mem_q [0:DEPTH-1];
+    always @(posedge clk_i) begin
+        if (we_i)
+            mem_q[waddr_i] <= wdata_i;
+        rdata_o <= mem_q[raddr_i];
+    end
+endmodule
+`default_nettype wire

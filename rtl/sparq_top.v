@@ -1,0 +1,73 @@
+`default_nettype none
+// sparq accelerator top level: a byte-stream host port shaped like a USB
+// bridge FIFO (Cypress FX2 slave FIFO / FT245 synchronous FIFO: 8-bit data,
+// valid/ready per direction), the command controller and the compute engine.
+// FX2 mapping: rx_valid_i = !EF (OUT FIFO not empty), rx_ready_o = SLRD,
+// tx_valid_o = SLWR, tx_ready_i = !FF (IN FIFO not full).
+module sparq_top #(
+    parameter ROWS    = 16,   // array rows (frames per tile); a power of two
+    parameter COLS    = 16,   // array columns (output channels per tile)
+    parameter WDEPTH  = 1024, // weight entries per column per bank (power of two)
+    parameter XDEPTH  = 4096, // activation words (4 x int8) per row per bank (power of two)
+    parameter RDEPTH  = 256,  // result frames (power of two, >= ROWS)
+    parameter TIMEOUT = 4096  // rx idle cycles that end a partial packet (multiple of 256)
+) (
+    input  wire       clk_i,
+    input  wire       rst_ni,
+    input  wire [7:0] rx_data_i,
+    input  wire       rx_valid_i,
+    output wire       rx_ready_o,
+    output wire [7:0] tx_data_o,
+    output wire       tx_valid_o,
+    input  wire       tx_ready_i
+);
+    localparam WA = $clog2(WDEPTH);
+    localparam XA = $clog2(XDEPTH);
+    localparam RA = $clog2(RDEPTH);
+    localparam CB = (COLS > 1) ? $clog2(COLS) : 1;
+    localparam RB = (ROWS > 1) ? $clog2(ROWS) : 1;
+
+    wire          eng_start, eng_wbank, eng_xbank, eng_acc, eng_busy, eng_wbank_cur, eng_xbank_cur;
+    wire [1:0]    eng_width;
+    wire [2:0]    eng_kept;
+    wire [15:0]   eng_t, eng_ncols, eng_kblocks;
+    wire          w_we, x_we, cnt_clear;
+    wire [CB-1:0] w_col, r_col;
+    wire [WA:0]   w_addr;
+    wire [9:0]    w_data;
+    wire [RB-1:0] x_row;
+    wire [XA:0]   x_addr;
+    wire [31:0]   x_data, r_data;
+    wire [RA-1:0] r_addr;
+    wire [63:0]   busy_cnt, macs_cnt;
+
+    sparq_ctrl #(
+        .ROWS(ROWS), .COLS(COLS), .WDEPTH(WDEPTH), .XDEPTH(XDEPTH), .RDEPTH(RDEPTH), .TIMEOUT(TIMEOUT)
+    ) u_ctrl (
+        .clk_i(clk_i), .rst_ni(rst_ni),
+        .rx_data_i(rx_data_i), .rx_valid_i(rx_valid_i), .rx_ready_o(rx_ready_o),
+        .tx_data_o(tx_data_o), .tx_valid_o(tx_valid_o), .tx_ready_i(tx_ready_i),
+        .eng_start_o(eng_start), .eng_wbank_o(eng_wbank), .eng_xbank_o(eng_xbank), .eng_acc_o(eng_acc),
+        .eng_width_o(eng_width), .eng_kept_o(eng_kept), .eng_t_o(eng_t), .eng_ncols_o(eng_ncols),
+        .eng_kblocks_o(eng_kblocks), .eng_busy_i(eng_busy), .eng_wbank_i(eng_wbank_cur),
+        .eng_xbank_i(eng_xbank_cur),
+        .w_we_o(w_we), .w_col_o(w_col), .w_addr_o(w_addr), .w_data_o(w_data),
+        .x_we_o(x_we), .x_row_o(x_row), .x_addr_o(x_addr), .x_data_o(x_data),
+        .r_addr_o(r_addr), .r_col_o(r_col), .r_data_i(r_data),
+        .cnt_clear_o(cnt_clear), .busy_cnt_i(busy_cnt), .macs_cnt_i(macs_cnt)
+    );
+
+    sparq_engine #(
+        .ROWS(ROWS), .COLS(COLS), .WDEPTH(WDEPTH), .XDEPTH(XDEPTH), .RDEPTH(RDEPTH)
+    ) u_engine (
+        .clk_i(clk_i), .rst_ni(rst_ni),
+        .start_i(eng_start), .wbank_i(eng_wbank), .xbank_i(eng_xbank), .acc_i(eng_acc),
+        .width_i(eng_width), .kept_i(eng_kept), .t_i(eng_t), .ncols_i(eng_ncols), .kblocks_i(eng_kblocks),
+        .busy_o(eng_busy), .wbank_o(eng_wbank_cur), .xbank_o(eng_xbank_cur),
+        .w_we_i(w_we), .w_col_i(w_col), .w_addr_i(w_addr), .w_data_i(w_data),
+        .x_we_i(x_we), .x_row_i(x_row), .x_addr_i(x_addr), .x_data_i(x_data),
+        .r_addr_i(r_addr), .r_col_i(r_col), .r_data_o(r_data),
+        .cnt_clear_i(cnt_clear), .busy_cnt_o(busy_cnt), .macs_cnt_o(macs_cnt)
+    );
+endmodule
+`default_nettype wire

@@ -1,0 +1,33 @@
+# sim/: the Verilator model of rtl/sparq_top.v, linked into build/sparq and
+# every test binary as the "sim" device backend (host/src/device_sim.c).
+# Built -O3 with Verilator's OPT_FAST=-O3, single-threaded (faster than
+# --threads for this size), FST tracing compiled in but off unless
+# SPARQ_TRACE=file.fst is set.
+
+VERILATOR      ?= verilator
+VERILATOR_ROOT ?= $(shell $(VERILATOR) --getenv VERILATOR_ROOT 2>/dev/null)
+SIM_DIR  := $(BUILD)/sim
+SIM_MDIR := $(SIM_DIR)/obj
+SIM_RTL  := $(shell sed 's/#.*//' rtl/sparq_top.f)
+SIM_LIB  := $(SIM_MDIR)/Vsparq_top__ALL.a
+SIM_VLIB := $(SIM_MDIR)/libverilated.a
+SIM_SHIM := $(SIM_DIR)/sparq_sim.o
+SIM_VFLAGS := --cc -O3 --x-assign fast --x-initial fast --trace-fst --top-module sparq_top \
+              -Wno-fatal -CFLAGS -O3 -CFLAGS -fPIC
+
+$(SIM_LIB) $(SIM_VLIB) &: $(SIM_RTL) rtl/sparq_top.f sim/sim.mk
+	@mkdir -p $(SIM_MDIR)
+	$(VERILATOR) $(SIM_VFLAGS) -Mdir $(SIM_MDIR) -f rtl/sparq_top.f
+	$(MAKE) --no-print-directory -C $(SIM_MDIR) -f Vsparq_top.mk OPT_FAST=-O3 OPT_SLOW=-O1 OPT_GLOBAL=-O2 \
+	  VM_PARALLEL_BUILDS=0 Vsparq_top__ALL.a verilated.o verilated_fst_c.o verilated_threads.o
+	cd $(SIM_MDIR) && rm -f libverilated.a && ar rcs libverilated.a verilated.o verilated_fst_c.o verilated_threads.o
+
+$(SIM_SHIM): sim/sparq_sim.cpp sim/sparq_sim.h $(SIM_LIB)
+	@mkdir -p $(dir $@)
+	$(CXX) -O3 -std=c++17 -Wall -Wextra -I$(SIM_MDIR) -isystem $(VERILATOR_ROOT)/include \
+	  -isystem $(VERILATOR_ROOT)/include/vltstd -c $< -o $@
+
+# The sim objects are plain C++; C binaries keep linking with $(CC) plus
+# libstdc++ (LINK = $(CXX) would compile tests/unit/*.c as C++).
+EXTRA_OBJS += $(SIM_SHIM) $(SIM_LIB) $(SIM_VLIB)
+EXTRA_LIBS += -lstdc++ -lz -pthread
