@@ -1,0 +1,83 @@
+// Integer inference: the compressed model file (docs/modelfile.md) and the
+// runtime that runs every weight matmul of the Conformer on int8 activations
+// and packed N:M weights, on a chosen backend:
+//   cpu    the fast CPU kernel (sparq_gemm_fast)
+//   ref    the C device model (bit-exact model of the accelerator)
+//   sim    the Verilator model of the RTL (cycle-accurate)
+//   float  the dequantized weights in float, activations unquantized: the
+//          fake-quantized model the integer one came from
+// cpu, ref and sim give identical logits. Host ops (norms, softmax,
+// attention products, depthwise conv, SiLU/GLU) stay in float on the host.
+//
+// Activations: each row (frame) of a matmul input gets its own dynamic
+// symmetric int8 scale s = max|x| / 127 (code = clamp(rint(x/s), +-127));
+// the int32 result is dequantized as acc * (s_row * s_w[o]) + bias[o]. Per-row
+// scales need no calibration and make a frame's result independent of the
+// other utterances in a batch.
+#ifndef SPARQ_RUNTIME_H
+#define SPARQ_RUNTIME_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sparq_compress.h"
+#include "sparq_model.h"
+#include "sparq_quant.h"
+
+// Is tensor i of the model's table a weight matmul the accelerator runs?
+// (Every *_w with a fan-in except the depthwise conv.) Shape (out, in).
+int sparq_tensor_is_matmul(const struct sparq_tensor_info *t, int *out, int *in);
+
+// Per-tensor overrides from compression-aware fine-tuning: the masks and
+// scales the model was trained with (NULL entries: computed at export).
+struct sparq_export_overrides {
+    const uint8_t *const *masks;  // (n_tensors) each (out, in) or NULL
+    const float *const *scales;   // (n_tensors) each (out) or NULL
+};
+
+struct sparq_export_report {
+    size_t file_bytes;      // whole model file
+    size_t param_bytes;     // payload of all parameter sections
+    size_t fp32_bytes;      // 4 * number of parameters
+    size_t matmul_params;   // parameters in weight matmuls
+    size_t matmul_bytes;    // their packed bytes (values, positions, scales)
+};
+
+// Writes the compressed model file: matmul weights per `spec` (masks by
+// magnitude and scales by `method` unless overridden), everything else float.
+int sparq_export(const struct sparq_model *m, const struct sparq_compress_spec *spec,
+                 const struct sparq_export_overrides *ov, enum sparq_scale_method method, const char *path,
+                 struct sparq_export_report *report);
+
+struct sparq_runtime_layer_stats {
+    char name[48];
+    char format[24];          // "int4-2:4" or "float"
+    int out, in;
+    uint64_t calls, rows;     // GEMM calls and activation rows
+    uint64_t macs;            // rows * kept weights (work actually done)
+    uint64_t dense_macs;      // rows * out * in
+    uint64_t device_cycles;   // ref/sim: device busy+link cycles while this layer ran
+    uint64_t bytes_out, bytes_in; // ref/sim: link bytes
+    double seconds;           // host wall time in this layer's GEMMs
+};
+
+struct sparq_runtime;
+
+// Loads a model file and opens the backend ("cpu", "ref", "sim", "float").
+int sparq_runtime_open(struct sparq_runtime **rt, const char *model_path, const char *backend);
+void sparq_runtime_close(struct sparq_runtime *rt);
+// The float model carrying the host-side parameters (dequantized weights).
+struct sparq_model *sparq_runtime_model(struct sparq_runtime *rt);
+const char *sparq_runtime_backend(const struct sparq_runtime *rt);
+// Makes linear_forward run the model's matmuls on the backend until
+// sparq_runtime_deactivate(); wrap sparq_forward / sparq_decode_dataset in it.
+void sparq_runtime_activate(struct sparq_runtime *rt);
+void sparq_runtime_deactivate(struct sparq_runtime *rt);
+// Per-matmul statistics since open (or the last reset).
+const struct sparq_runtime_layer_stats *sparq_runtime_stats(const struct sparq_runtime *rt, int *count);
+void sparq_runtime_reset_stats(struct sparq_runtime *rt);
+// First error a backend reported inside the hook (the forward pass itself
+// cannot return it); SPARQ_OK if none.
+int sparq_runtime_error(const struct sparq_runtime *rt);
+
+#endif

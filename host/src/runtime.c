@@ -1,0 +1,433 @@
+// Integer inference runtime and the compressed model file of the Conformer
+// (see sparq_runtime.h for the activation quantization contract).
+#include "sparq_runtime.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "sparq_device.h"
+#include "sparq_error.h"
+#include "sparq_gemm.h"
+#include "sparq_layers.h"
+#include "sparq_modelfile.h"
+
+#define CONFIG_INTS 8
+
+enum backend_kind { BACKEND_CPU, BACKEND_REF, BACKEND_SIM, BACKEND_FLOAT };
+
+int sparq_tensor_is_matmul(const struct sparq_tensor_info *t, int *out, int *in)
+{
+    size_t n = strlen(t->name);
+    if (t->init != SPARQ_INIT_W || t->fan_in <= 0 || (n >= 9 && !strcmp(t->name + n - 9, "conv_dw_w")))
+        return 0;
+    *in = t->fan_in;
+    *out = (int)(t->size / (size_t)t->fan_in);
+    return 1;
+}
+
+static void config_to_ints(const struct sparq_config *c, int32_t v[CONFIG_INTS])
+{
+    int32_t tmp[CONFIG_INTS] = { c->n_mels, c->sub_channels, c->d_model, c->n_heads,
+                                 c->ffn_dim, c->kernel, c->n_layers, c->vocab };
+    memcpy(v, tmp, sizeof tmp);
+}
+
+static void ints_to_config(struct sparq_config *c, const int32_t v[CONFIG_INTS])
+{
+    c->n_mels = v[0];
+    c->sub_channels = v[1];
+    c->d_model = v[2];
+    c->n_heads = v[3];
+    c->ffn_dim = v[4];
+    c->kernel = v[5];
+    c->n_layers = v[6];
+    c->vocab = v[7];
+}
+
+// --- export ------------------------------------------------------------------
+
+static int add_buffers(struct sparq_mfile *f, const struct sparq_model *m)
+{
+    const struct sparq_config *c = &m->cfg;
+    int rc = sparq_mfile_add_f32(f, "cmvn_mean", m->buf.cmvn_mean, (size_t)c->n_mels);
+    rc = rc ? rc : sparq_mfile_add_f32(f, "cmvn_istd", m->buf.cmvn_istd, (size_t)c->n_mels);
+    char name[48];
+    for (int l = 0; !rc && l < c->n_layers; l++) {
+        snprintf(name, sizeof name, "layer%d.bn_mean", l);
+        rc = sparq_mfile_add_f32(f, name, m->buf.bn_mean[l], (size_t)c->d_model);
+        snprintf(name, sizeof name, "layer%d.bn_var", l);
+        rc = rc ? rc : sparq_mfile_add_f32(f, name, m->buf.bn_var[l], (size_t)c->d_model);
+    }
+    return rc;
+}
+
+int sparq_export(const struct sparq_model *m, const struct sparq_compress_spec *spec,
+                 const struct sparq_export_overrides *ov, enum sparq_scale_method method, const char *path,
+                 struct sparq_export_report *report)
+{
+    struct sparq_mfile f;
+    sparq_mfile_init(&f);
+    struct sparq_export_report rep;
+    memset(&rep, 0, sizeof rep);
+    int32_t cfg[CONFIG_INTS];
+    config_to_ints(&m->cfg, cfg);
+    int rc = sparq_mfile_add_text(&f, "kind", "sparq conformer-ctc");
+    rc = rc ? rc : sparq_mfile_add_i32(&f, "config", cfg, CONFIG_INTS);
+    rc = rc ? rc : add_buffers(&f, m);
+    for (int i = 0; !rc && i < m->n_tensors; i++) {
+        const struct sparq_tensor_info *t = &m->tensors[i];
+        const float *w = m->param_mem + t->offset;
+        int out, in;
+        struct sparq_layer_setting s = { 0, 4, SPARQ_GRID_SYMMETRIC };
+        int matmul = sparq_tensor_is_matmul(t, &out, &in);
+        if (matmul)
+            s = sparq_compress_spec_lookup(spec, t->name);
+        if (matmul)
+            rep.matmul_params += t->size;
+        if (!matmul || s.width == 0) {
+            rc = sparq_mfile_add_f32(&f, t->name, w, t->size);
+            rep.param_bytes += 4 * t->size;
+            if (matmul)
+                rep.matmul_bytes += 4 * t->size;
+            continue;
+        }
+        uint8_t *mask = NULL;
+        float *scales = sparq_malloc(sizeof(float) * (size_t)out, "export scales");
+        if (!scales) {
+            rc = SPARQ_ENOMEM;
+            break;
+        }
+        const uint8_t *use_mask = ov && ov->masks && ov->masks[i] ? ov->masks[i] : NULL;
+        if (!use_mask && s.kept < 4) {
+            mask = sparq_malloc(t->size, "export mask");
+            if (!mask || sparq_nm_mask(mask, w, out, in, s.kept)) {
+                free(scales);
+                free(mask);
+                rc = SPARQ_ENOMEM;
+                break;
+            }
+            use_mask = mask;
+        }
+        if (ov && ov->scales && ov->scales[i])
+            memcpy(scales, ov->scales[i], sizeof(float) * (size_t)out);
+        else {
+            struct sparq_quantizer q = { s.width, s.grid };
+            sparq_quant_scales(scales, w, use_mask, out, in, &q, method);
+        }
+        struct sparq_packed p;
+        struct sparq_pack_options opt = { s.grid, scales };
+        rc = sparq_pack(&p, w, use_mask, s.width, s.kept, out, in, &opt);
+        if (rc == SPARQ_OK) {
+            rc = sparq_mfile_add_packed(&f, t->name, &p);
+            rep.param_bytes += p.size + 4 * (size_t)out;
+            rep.matmul_bytes += p.size + 4 * (size_t)out;
+            sparq_packed_free(&p);
+        } else
+            rc = sparq_fail(rc, "export %s: %s", t->name, sparq_last_error());
+        free(scales);
+        free(mask);
+    }
+    rep.fp32_bytes = 4 * m->n_params;
+    uint8_t *bytes = NULL;
+    if (rc == SPARQ_OK)
+        rc = sparq_mfile_serialize(&f, &bytes, &rep.file_bytes);
+    if (rc == SPARQ_OK)
+        rc = sparq_write_file_atomic(path, bytes, rep.file_bytes);
+    free(bytes);
+    sparq_mfile_free(&f);
+    if (rc == SPARQ_OK && report)
+        *report = rep;
+    return rc;
+}
+
+// --- runtime -------------------------------------------------------------------
+
+struct rt_weight {
+    const float *w;      // the tensor in the model's parameters (how the hook recognises it)
+    int out, in;
+    int packed;          // 0: stays float
+    struct sparq_packed p;
+    struct sparq_gemm_prepared *prep; // cpu backend
+};
+
+struct sparq_runtime {
+    struct sparq_model m;
+    int model_ok;
+    enum backend_kind kind;
+    char backend[16];
+    struct sparq_device *dev;
+    pthread_mutex_t lock; // the device and the statistics
+    int n_weights;
+    struct rt_weight *weights;
+    struct sparq_runtime_layer_stats *stats;
+    int error;
+};
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static int load_model(struct sparq_runtime *rt, const char *path)
+{
+    struct sparq_mfile f;
+    int rc = sparq_mfile_read(&f, path);
+    if (rc)
+        return rc;
+    const struct sparq_mf_section *kind = sparq_mfile_find(&f, "kind", SPARQ_MF_TEXT);
+    const struct sparq_mf_section *cfgs = sparq_mfile_find(&f, "config", SPARQ_MF_I32);
+    if (!kind || strcmp(kind->data, "sparq conformer-ctc") != 0 || !cfgs || cfgs->count != CONFIG_INTS) {
+        sparq_mfile_free(&f);
+        return sparq_fail(SPARQ_EFORMAT, "%s: not a sparq conformer-ctc model (section 'kind' or 'config')", path);
+    }
+    struct sparq_config c;
+    ints_to_config(&c, cfgs->data);
+    if ((rc = sparq_config_validate(&c)) || (rc = sparq_model_create(&rt->m, &c))) {
+        sparq_mfile_free(&f);
+        return sparq_fail(rc, "%s: section 'config': %s", path, sparq_last_error());
+    }
+    rt->model_ok = 1;
+    struct sparq_model *m = &rt->m;
+    const float *v;
+    char name[48];
+    rc = sparq_mfile_get_f32(&f, path, "cmvn_mean", (size_t)c.n_mels, &v);
+    if (!rc)
+        memcpy(m->buf.cmvn_mean, v, sizeof(float) * (size_t)c.n_mels);
+    rc = rc ? rc : sparq_mfile_get_f32(&f, path, "cmvn_istd", (size_t)c.n_mels, &v);
+    if (!rc)
+        memcpy(m->buf.cmvn_istd, v, sizeof(float) * (size_t)c.n_mels);
+    for (int l = 0; !rc && l < c.n_layers; l++) {
+        snprintf(name, sizeof name, "layer%d.bn_mean", l);
+        rc = sparq_mfile_get_f32(&f, path, name, (size_t)c.d_model, &v);
+        if (!rc)
+            memcpy(m->buf.bn_mean[l], v, sizeof(float) * (size_t)c.d_model);
+        snprintf(name, sizeof name, "layer%d.bn_var", l);
+        rc = rc ? rc : sparq_mfile_get_f32(&f, path, name, (size_t)c.d_model, &v);
+        if (!rc)
+            memcpy(m->buf.bn_var[l], v, sizeof(float) * (size_t)c.d_model);
+    }
+    rt->weights = sparq_calloc((size_t)m->n_tensors, sizeof *rt->weights, "runtime weights");
+    rt->stats = sparq_calloc((size_t)m->n_tensors, sizeof *rt->stats, "runtime statistics");
+    if (!rc && (!rt->weights || !rt->stats))
+        rc = SPARQ_ENOMEM;
+    for (int i = 0; !rc && i < m->n_tensors; i++) {
+        const struct sparq_tensor_info *t = &m->tensors[i];
+        float *dst = m->param_mem + t->offset;
+        const struct sparq_mf_section *ps = sparq_mfile_find(&f, t->name, SPARQ_MF_PACKED);
+        int out = 0, in = 0, matmul = sparq_tensor_is_matmul(t, &out, &in);
+        if (ps) {
+            if (!matmul || ps->packed.out != out || ps->packed.in != in) {
+                rc = sparq_fail(SPARQ_EFORMAT, "%s: section '%s': packed %d x %d, the model needs %s%d x %d", path,
+                                t->name, ps->packed.out, ps->packed.in, matmul ? "" : "float ", out,
+                                matmul ? in : (int)t->size);
+                break;
+            }
+            struct rt_weight *rw = &rt->weights[rt->n_weights];
+            if ((rc = sparq_packed_init(&rw->p, ps->packed.type->width, ps->packed.type->kept, out, in)))
+                break;
+            memcpy(rw->p.bytes, ps->packed.bytes, ps->packed.size);
+            memcpy(rw->p.scales, ps->packed.scales, sizeof(float) * (size_t)out);
+            sparq_unpack(&rw->p, dst); // dequantized weights for the host / float backend
+            rw->packed = 1;
+        } else {
+            rc = sparq_mfile_get_f32(&f, path, t->name, t->size, &v);
+            if (rc)
+                break;
+            memcpy(dst, v, sizeof(float) * t->size);
+            if (!matmul)
+                continue;
+        }
+        struct rt_weight *rw = &rt->weights[rt->n_weights];
+        struct sparq_runtime_layer_stats *st = &rt->stats[rt->n_weights];
+        rw->w = dst;
+        rw->out = out;
+        rw->in = in;
+        snprintf(st->name, sizeof st->name, "%s", t->name);
+        if (rw->packed)
+            snprintf(st->format, sizeof st->format, "%s", rw->p.type->name);
+        else
+            snprintf(st->format, sizeof st->format, "float");
+        st->out = out;
+        st->in = in;
+        rt->n_weights++;
+    }
+    sparq_mfile_free(&f);
+    return rc;
+}
+
+int sparq_runtime_open(struct sparq_runtime **dst, const char *model_path, const char *backend)
+{
+    *dst = NULL;
+    enum backend_kind kind;
+    if (!strcmp(backend, "cpu"))
+        kind = BACKEND_CPU;
+    else if (!strcmp(backend, "ref"))
+        kind = BACKEND_REF;
+    else if (!strcmp(backend, "sim"))
+        kind = BACKEND_SIM;
+    else if (!strcmp(backend, "float"))
+        kind = BACKEND_FLOAT;
+    else
+        return sparq_fail(SPARQ_EINVAL, "unknown backend '%s' (expected cpu, ref, sim or float)", backend);
+    struct sparq_runtime *rt = sparq_calloc(1, sizeof *rt, "runtime");
+    if (!rt)
+        return SPARQ_ENOMEM;
+    rt->kind = kind;
+    snprintf(rt->backend, sizeof rt->backend, "%s", backend);
+    pthread_mutex_init(&rt->lock, NULL);
+    int rc = load_model(rt, model_path);
+    for (int i = 0; !rc && kind == BACKEND_CPU && i < rt->n_weights; i++)
+        if (rt->weights[i].packed)
+            rc = sparq_gemm_prepare(&rt->weights[i].prep, &rt->weights[i].p);
+    if (!rc && (kind == BACKEND_REF || kind == BACKEND_SIM))
+        rc = sparq_device_open(&rt->dev, backend);
+    if (rc) {
+        sparq_runtime_close(rt);
+        return rc;
+    }
+    *dst = rt;
+    return SPARQ_OK;
+}
+
+void sparq_runtime_close(struct sparq_runtime *rt)
+{
+    if (!rt)
+        return;
+    for (int i = 0; rt->weights && i < rt->n_weights; i++) {
+        sparq_packed_free(&rt->weights[i].p);
+        sparq_gemm_prepared_free(rt->weights[i].prep);
+    }
+    // A half-built entry (load failed while packing) may hold bytes too.
+    if (rt->weights && rt->model_ok && rt->n_weights < rt->m.n_tensors)
+        sparq_packed_free(&rt->weights[rt->n_weights].p);
+    free(rt->weights);
+    free(rt->stats);
+    if (rt->dev)
+        sparq_device_close(rt->dev);
+    if (rt->model_ok)
+        sparq_model_free(&rt->m);
+    pthread_mutex_destroy(&rt->lock);
+    free(rt);
+}
+
+struct sparq_model *sparq_runtime_model(struct sparq_runtime *rt) { return &rt->m; }
+const char *sparq_runtime_backend(const struct sparq_runtime *rt) { return rt->backend; }
+int sparq_runtime_error(const struct sparq_runtime *rt) { return rt->error; }
+
+const struct sparq_runtime_layer_stats *sparq_runtime_stats(const struct sparq_runtime *rt, int *count)
+{
+    *count = rt->n_weights;
+    return rt->stats;
+}
+
+void sparq_runtime_reset_stats(struct sparq_runtime *rt)
+{
+    for (int i = 0; i < rt->n_weights; i++) {
+        struct sparq_runtime_layer_stats *s = &rt->stats[i];
+        s->calls = s->rows = s->macs = s->dense_macs = s->device_cycles = s->bytes_out = s->bytes_in = 0;
+        s->seconds = 0;
+    }
+}
+
+// Per-row dynamic int8 quantization of the matmul input.
+static void quantize_rows(int8_t *q, float *row_scale, const float *x, int N, int IN)
+{
+    for (int t = 0; t < N; t++) {
+        const float *xr = x + (size_t)t * IN;
+        float maxabs = 0.0f;
+        for (int k = 0; k < IN; k++)
+            maxabs = fmaxf(maxabs, fabsf(xr[k]));
+        float s = maxabs > 0.0f ? maxabs / 127.0f : 1.0f;
+        row_scale[t] = s;
+        int8_t *qr = q + (size_t)t * IN;
+        for (int k = 0; k < IN; k++) {
+            float c = rintf(xr[k] / s);
+            qr[k] = (int8_t)(c > 127.0f ? 127 : c < -127.0f ? -127 : (int)c);
+        }
+    }
+}
+
+static int runtime_linear(void *ctx, float *out, const float *inp, const float *w, const float *b, int N, int IN,
+                          int OUT)
+{
+    struct sparq_runtime *rt = ctx;
+    if (rt->kind == BACKEND_FLOAT || N <= 0)
+        return 0;
+    int idx = -1;
+    for (int i = 0; i < rt->n_weights; i++)
+        if (rt->weights[i].w == w) {
+            idx = i;
+            break;
+        }
+    if (idx < 0 || !rt->weights[idx].packed)
+        return 0; // not a compressed matmul: the float path computes it
+    struct rt_weight *rw = &rt->weights[idx];
+    if (rw->out != OUT || rw->in != IN) {
+        rt->error = sparq_fail(SPARQ_EINVAL, "runtime: %s called as %d x %d, packed as %d x %d", rt->stats[idx].name,
+                               OUT, IN, rw->out, rw->in);
+        return 0;
+    }
+    int8_t *xq = malloc((size_t)N * IN);
+    float *rs = malloc(sizeof(float) * (size_t)N);
+    int32_t *acc = malloc(sizeof(int32_t) * (size_t)N * OUT);
+    if (!xq || !rs || !acc) {
+        free(xq);
+        free(rs);
+        free(acc);
+        rt->error = sparq_fail(SPARQ_ENOMEM, "runtime: out of memory for a %d x %d matmul", N, OUT);
+        return 0;
+    }
+    quantize_rows(xq, rs, inp, N, IN);
+    double t0 = now_seconds();
+    int rc = SPARQ_OK;
+    uint64_t cycles = 0, bout = 0, bin = 0;
+    if (rt->kind == BACKEND_CPU)
+        rc = sparq_gemm_fast(acc, OUT, xq, IN, rw->prep, N, 0);
+    else {
+        pthread_mutex_lock(&rt->lock);
+        uint64_t c0 = sparq_device_cycles(rt->dev);
+        struct sparq_link_stats l0 = *sparq_device_link(rt->dev);
+        rc = sparq_device_gemm(rt->dev, acc, OUT, xq, IN, &rw->p, N, 0);
+        cycles = sparq_device_cycles(rt->dev) - c0;
+        bout = sparq_device_link(rt->dev)->bytes_out - l0.bytes_out;
+        bin = sparq_device_link(rt->dev)->bytes_in - l0.bytes_in;
+        pthread_mutex_unlock(&rt->lock);
+    }
+    double dt = now_seconds() - t0;
+    if (rc) {
+        rt->error = sparq_fail(rc, "runtime: %s on %s: %s", rt->stats[idx].name, rt->backend, sparq_last_error());
+        memset(out, 0, sizeof(float) * (size_t)N * OUT);
+    } else
+        for (int t = 0; t < N; t++)
+            for (int o = 0; o < OUT; o++)
+                out[(size_t)t * OUT + o] =
+                    (float)acc[(size_t)t * OUT + o] * (rs[t] * rw->p.scales[o]) + (b ? b[o] : 0.0f);
+    pthread_mutex_lock(&rt->lock);
+    struct sparq_runtime_layer_stats *s = &rt->stats[idx];
+    s->calls++;
+    s->rows += (uint64_t)N;
+    s->macs += (uint64_t)N * OUT * (uint64_t)(((IN + 3) / 4) * rw->p.type->kept);
+    s->dense_macs += (uint64_t)N * OUT * IN;
+    s->device_cycles += cycles;
+    s->bytes_out += bout;
+    s->bytes_in += bin;
+    s->seconds += dt;
+    pthread_mutex_unlock(&rt->lock);
+    free(xq);
+    free(rs);
+    free(acc);
+    return 1;
+}
+
+void sparq_runtime_activate(struct sparq_runtime *rt) { sparq_set_linear_hook(runtime_linear, rt); }
+void sparq_runtime_deactivate(struct sparq_runtime *rt)
+{
+    (void)rt;
+    sparq_set_linear_hook(NULL, NULL);
+}

@@ -1,0 +1,200 @@
+// Integer runtime: export -> load reproduces the fake-quantized model bit for
+// bit (float backend); cpu, ref and sim backends give identical logits; the
+// integer model stays close to the fake-quantized one; padding never leaks;
+// corrupt files are rejected with their name.
+#include <math.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "sparq_error.h"
+#include "sparq_runtime.h"
+
+// Relative error allowed between int8-activation and float-activation logits
+// of the tiny random model: per-row int8 rounding (~0.4% of the row max per
+// matmul) compounds over 2 blocks of 8 matmuls; measured 0.8% at seed 31337.
+#define INT8_VS_FLOAT_TOLERANCE 0.03
+
+static uint64_t rng_state;
+static float rndf(void)
+{
+    rng_state = rng_state * 6364136223846793005ULL + 1442695040888963407ULL;
+    return (float)(rng_state >> 40) / (float)(1 << 24) * 2.0f - 1.0f;
+}
+
+static void tiny_config(struct sparq_config *c)
+{
+    sparq_config_default(c);
+    c->n_mels = 20;
+    c->sub_channels = 4;
+    c->d_model = 16;
+    c->n_heads = 2;
+    c->ffn_dim = 32;
+    c->kernel = 3;
+    c->n_layers = 2;
+}
+
+// Logits of `m` for a batch; returns a malloc'd copy (B, T2, vocab).
+static float *run(struct sparq_model *m, const float *feats, const int *lens, int B, int T, int *T2)
+{
+    struct sparq_acts *a = sparq_acts_create(&m->cfg, B, T);
+    *T2 = sparq_forward(m, a, feats, lens, B, T, 0);
+    size_t n = (size_t)B * (*T2) * m->cfg.vocab;
+    float *out = malloc(sizeof(float) * n);
+    memcpy(out, sparq_acts_logits(a), sizeof(float) * n);
+    sparq_acts_free(a);
+    return out;
+}
+
+static float *run_rt(struct sparq_runtime *rt, const float *feats, const int *lens, int B, int T, int *T2)
+{
+    sparq_runtime_activate(rt);
+    float *out = run(sparq_runtime_model(rt), feats, lens, B, T, T2);
+    sparq_runtime_deactivate(rt);
+    return out;
+}
+
+int main(void)
+{
+    rng_state = check_seed(31337);
+    struct sparq_config c;
+    tiny_config(&c);
+    struct sparq_model m;
+    if (sparq_model_create(&m, &c)) {
+        CHECK(0, "tiny model: %s", sparq_last_error());
+        return check_done();
+    }
+    sparq_model_init(&m, 7);
+    for (int l = 0; l < c.n_layers; l++)
+        for (int j = 0; j < c.d_model; j++) {
+            m.buf.bn_mean[l][j] = 0.1f * rndf();
+            m.buf.bn_var[l][j] = 1.0f + 0.5f * rndf();
+        }
+
+    const char *spec_text = "int4-2:4,sub1_w=int8,out_w=int8-4:4,layer1.ffn2_w2=float";
+    struct sparq_compress_spec spec;
+    sparq_compress_spec_parse(&spec, spec_text);
+    char path[] = "/tmp/sparq_rt_XXXXXX";
+    close(mkstemp(path));
+    struct sparq_export_report rep;
+    int rc = sparq_export(&m, &spec, NULL, SPARQ_SCALE_MSE, path, &rep);
+    CHECK(rc == 0, "export '%s' (%s)", spec_text, rc ? sparq_last_error() : "ok");
+    CHECK(rc == 0 && rep.matmul_bytes < rep.matmul_params * 4 / 2 && rep.file_bytes > rep.param_bytes,
+          "matmul weights shrink: %zu bytes for %zu parameters", rep.matmul_bytes, rep.matmul_params);
+
+    // The fake-quantized model, computed independently of the export path.
+    struct sparq_model fq;
+    sparq_model_create(&fq, &c);
+    memcpy(fq.param_mem, m.param_mem, sizeof(float) * m.n_params);
+    memcpy(fq.buffer_mem, m.buffer_mem, sizeof(float) * m.n_buffers);
+    int packed_tensors = 0;
+    for (int i = 0; i < m.n_tensors; i++) {
+        int out, in;
+        if (!sparq_tensor_is_matmul(&m.tensors[i], &out, &in))
+            continue;
+        struct sparq_layer_setting s = sparq_compress_spec_lookup(&spec, m.tensors[i].name);
+        if (s.width == 0)
+            continue;
+        packed_tensors++;
+        const float *w = m.param_mem + m.tensors[i].offset;
+        uint8_t *mask = malloc((size_t)out * in);
+        float *scales = malloc(sizeof(float) * out);
+        if (s.kept < 4)
+            sparq_nm_mask(mask, w, out, in, s.kept);
+        else
+            memset(mask, 1, (size_t)out * in);
+        struct sparq_quantizer q = { s.width, s.grid };
+        sparq_quant_scales(scales, w, mask, out, in, &q, SPARQ_SCALE_MSE);
+        sparq_fake_quant_forward(fq.param_mem + m.tensors[i].offset, w, mask, scales, out, in, &q);
+        free(mask);
+        free(scales);
+    }
+
+    enum { B = 2, T = 40 };
+    int lens[B] = { 40, 23 };
+    float *feats = calloc((size_t)B * T * c.n_mels, sizeof(float));
+    for (int b = 0; b < B; b++)
+        for (int i = 0; i < lens[b] * c.n_mels; i++)
+            feats[(size_t)b * T * c.n_mels + i] = rndf();
+    int T2;
+    float *ref_logits = run(&fq, feats, lens, B, T, &T2);
+    size_t n = (size_t)B * T2 * c.vocab;
+
+    struct sparq_runtime *rt_float = NULL, *rt_cpu = NULL, *rt_ref = NULL, *rt_sim = NULL;
+    rc = sparq_runtime_open(&rt_float, path, "float");
+    float *lf = rc ? NULL : run_rt(rt_float, feats, lens, B, T, &T2);
+    CHECK(lf && memcmp(lf, ref_logits, sizeof(float) * n) == 0,
+          "float backend == independently fake-quantized model, bit for bit (%d packed matmuls)", packed_tensors);
+
+    rc = sparq_runtime_open(&rt_cpu, path, "cpu");
+    float *lc = rc ? NULL : run_rt(rt_cpu, feats, lens, B, T, &T2);
+    double max_err = 0, max_ref = 0;
+    for (size_t i = 0; lc && lf && i < n; i++) {
+        // Only valid frames matter: padded frames hold unspecified values.
+        int b = (int)(i / ((size_t)T2 * c.vocab)), t = (int)(i / c.vocab % T2);
+        if (t >= sparq_sub_frames(lens[b]))
+            continue;
+        max_err = fmax(max_err, fabs(lc[i] - lf[i]));
+        max_ref = fmax(max_ref, fabs(lf[i]));
+    }
+    CHECK(lc && max_err <= INT8_VS_FLOAT_TOLERANCE * max_ref,
+          "cpu (int8 activations) within %.0f%% of float logits: max err %.4f of %.4f", 100 * INT8_VS_FLOAT_TOLERANCE,
+          max_err, max_ref);
+    int count;
+    const struct sparq_runtime_layer_stats *st = rt_cpu ? sparq_runtime_stats(rt_cpu, &count) : NULL;
+    uint64_t calls = 0;
+    for (int i = 0; st && i < count; i++)
+        calls += st[i].calls;
+    CHECK(st && calls > 0 && sparq_runtime_error(rt_cpu) == 0, "cpu backend ran %llu matmul calls without error",
+          (unsigned long long)calls);
+
+    rc = sparq_runtime_open(&rt_ref, path, "ref");
+    float *lr = rc ? NULL : run_rt(rt_ref, feats, lens, B, T, &T2);
+    CHECK(lr && lc && memcmp(lr, lc, sizeof(float) * n) == 0 && sparq_runtime_error(rt_ref) == 0,
+          "ref (C device model) logits == cpu logits bit for bit%s", rc ? sparq_last_error() : "");
+    rc = sparq_runtime_open(&rt_sim, path, "sim");
+    float *ls = rc ? NULL : run_rt(rt_sim, feats, lens, B, T, &T2);
+    CHECK(ls && lc && memcmp(ls, lc, sizeof(float) * n) == 0 && sparq_runtime_error(rt_sim) == 0,
+          "sim (Verilator RTL) logits == cpu logits bit for bit%s", rc ? sparq_last_error() : "");
+    uint64_t cycles = 0;
+    st = rt_sim ? sparq_runtime_stats(rt_sim, &count) : NULL;
+    for (int i = 0; st && i < count; i++)
+        cycles += st[i].device_cycles;
+    CHECK(cycles > 0, "sim backend counted %llu device cycles", (unsigned long long)cycles);
+
+    // Padding never leaks: utterance 1 alone equals its row in the batch.
+    int T2a;
+    float *alone = rt_cpu ? run_rt(rt_cpu, feats + (size_t)T * c.n_mels, &lens[1], 1, lens[1], &T2a) : NULL;
+    int same = alone != NULL;
+    for (int t = 0; same && t < sparq_sub_frames(lens[1]); t++)
+        same = memcmp(alone + (size_t)t * c.vocab, lc + ((size_t)T2 + t) * c.vocab, sizeof(float) * c.vocab) == 0;
+    CHECK(same, "a padded batch gives each utterance the logits it gets alone (cpu backend)");
+
+    // Corrupt and truncated files.
+    FILE *fp = fopen(path, "r+b");
+    fseek(fp, 0, SEEK_END);
+    long size = ftell(fp);
+    fclose(fp);
+    CHECK(truncate(path, size / 2) == 0, "truncate the model file");
+    struct sparq_runtime *bad = NULL;
+    rc = sparq_runtime_open(&bad, path, "cpu");
+    CHECK(rc != 0 && bad == NULL && strstr(sparq_last_error(), path), "truncated model: %s", sparq_last_error());
+    rc = sparq_runtime_open(&bad, path, "gpu");
+    CHECK(rc != 0 && strstr(sparq_last_error(), "gpu"), "unknown backend: %s", sparq_last_error());
+    unlink(path);
+
+    free(alone);
+    free(ls);
+    free(lr);
+    free(lc);
+    free(lf);
+    free(ref_logits);
+    free(feats);
+    sparq_runtime_close(rt_float);
+    sparq_runtime_close(rt_cpu);
+    sparq_runtime_close(rt_ref);
+    sparq_runtime_close(rt_sim);
+    sparq_model_free(&fq);
+    sparq_model_free(&m);
+    return check_done();
+}
