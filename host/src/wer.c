@@ -99,7 +99,8 @@ static int align(const struct tok *r, int64_t n, const struct tok *h, int64_t m,
     memset(out, 0, sizeof *out);
     out->ref = n;
     out->hyp = m;
-    if ((double)(n + 1) * (double)(m + 1) > 4e8)
+    // 1e8 cells = 400 MB: far beyond any utterance (a 10 000-character pair).
+    if ((double)(n + 1) * (double)(m + 1) > 1e8)
         return sparq_fail(SPARQ_EINVAL, "alignment too large (%lld x %lld tokens)", (long long)n, (long long)m);
     size_t W = (size_t)m + 1;
     int32_t *cost = sparq_malloc((size_t)(n + 1) * W * sizeof(int32_t), "alignment matrix");

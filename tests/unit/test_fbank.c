@@ -90,6 +90,32 @@ static void fixture(const char *name, int want_frames)
     free(x);
 }
 
+static void test_no_snip_edges(void)
+{
+    float *x, *feats;
+    size_t n, m;
+    int frames;
+    if (sparq_audio_load(FIX "cards.wav", 16000, &x, &n))
+        return;
+    struct sparq_fbank_options o;
+    sparq_fbank_default_options(&o);
+    o.snip_edges = 0;
+    float *want = read_f32(FIX "cards.nosnip.fbank", &m);
+    int rc = sparq_fbank_compute(x, n, &o, &feats, &frames);
+    CHECK(rc == 0 && want && m == (size_t)frames * 80 && frames == sparq_fbank_num_frames(n, &o),
+          "snip_edges=0: %d frames (torchaudio %zu)", frames, m / 80);
+    if (rc == 0 && want && m == (size_t)frames * 80) {
+        size_t at;
+        double worst = max_diff(feats, want, m, &at);
+        CHECK(worst <= FBANK_TOL, "snip_edges=0: max |fbank - torchaudio| = %.2e (frame %zu bin %zu)", worst, at / 80,
+              at % 80);
+    }
+    if (!rc)
+        free(feats);
+    free(want);
+    free(x);
+}
+
 static void test_resample(void)
 {
     float *x, *y;
@@ -273,6 +299,7 @@ int main(void)
         fixture(name, frames);
     if (idx)
         fclose(idx);
+    test_no_snip_edges();
     test_resample();
     test_dither_and_edges(seed);
     test_cmvn(seed);
