@@ -9,13 +9,15 @@
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: sparq score --ref REF --hyp HYP [--per-utt] [--json OUT.json]\n"
+    fprintf(out, "usage: sparq score --ref REF --hyp HYP [--per-utt] [--sclite] [--json OUT.json]\n"
                  "REF and HYP are Kaldi-style 'id text' files or JSONL manifests (*.jsonl). Both sides are\n"
                  "normalised (docs/data.md), then aligned word by word and character by character.\n"
                  "Reference ids missing from HYP count as empty hypotheses; extra HYP ids are ignored.\n"
                  "  -r, --ref FILE    references\n"
                  "  -y, --hyp FILE    hypotheses\n"
                  "  -u, --per-utt     one table row (and JSON entry) per utterance\n"
+                 "  -s, --sclite      sclite's alignment weights (sub 4, del 3, ins 3) instead of unit\n"
+                 "                    costs (jiwer); same error count, S/D/I split as sclite reports it\n"
                  "  -j, --json FILE   also write the result as JSON (atomically)\n"
                  "  -h, --help        this text\n");
 }
@@ -25,15 +27,17 @@ int cmd_score(int argc, char **argv)
     static const struct option opts[] = {
         { "ref", required_argument, NULL, 'r' }, { "hyp", required_argument, NULL, 'y' },
         { "per-utt", no_argument, NULL, 'u' },   { "json", required_argument, NULL, 'j' },
+        { "sclite", no_argument, NULL, 's' },
         { "help", no_argument, NULL, 'h' },      { NULL, 0, NULL, 0 },
     };
     const char *ref = NULL, *hyp = NULL, *json = NULL;
-    int per_utt = 0, c;
-    while ((c = getopt_long(argc, argv, "r:y:uj:h", opts, NULL)) != -1) {
+    int per_utt = 0, mode = SPARQ_ALIGN_LEVENSHTEIN, c;
+    while ((c = getopt_long(argc, argv, "r:y:uj:sh", opts, NULL)) != -1) {
         switch (c) {
         case 'r': ref = optarg; break;
         case 'y': hyp = optarg; break;
         case 'u': per_utt = 1; break;
+        case 's': mode = SPARQ_ALIGN_SCLITE; break;
         case 'j': json = optarg; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
@@ -44,7 +48,7 @@ int cmd_score(int argc, char **argv)
         return 2;
     }
     struct sparq_score s;
-    if (sparq_score_files(ref, hyp, &s)) {
+    if (sparq_score_files_ex(ref, hyp, mode, &s)) {
         fprintf(stderr, "sparq score: %s\n", sparq_last_error());
         return 1;
     }

@@ -1,6 +1,11 @@
 // Word and character error rates as sclite and jiwer compute them: a
-// minimum-edit-distance (Levenshtein, unit costs) alignment of hypothesis
-// to reference, counting substitutions, deletions and insertions.
+// minimum-cost alignment of hypothesis to reference, counting
+// substitutions, deletions and insertions. Two cost sets:
+//  - SPARQ_ALIGN_LEVENSHTEIN: unit costs, as jiwer (the default);
+//  - SPARQ_ALIGN_SCLITE: sclite's weights (substitution 4, deletion 3,
+//    insertion 3), which split the same errors differently when several
+//    alignments tie (e.g. "a b" / "b a": 2 S vs 1 D + 1 I).
+// docs/data.md shows both against the sctk package's sclite.
 #ifndef SPARQ_WER_H
 #define SPARQ_WER_H
 
@@ -13,6 +18,8 @@ struct sparq_edit_counts {
     int64_t hyp;  // hypothesis length = hits + sub + ins
 };
 
+enum { SPARQ_ALIGN_LEVENSHTEIN = 0, SPARQ_ALIGN_SCLITE = 1 };
+
 // Aligns whitespace-separated words of ref and hyp (already normalised).
 // Among equal-cost alignments, the backtrace prefers hit/substitution, then
 // deletion, then insertion (documented in docs/data.md).
@@ -20,6 +27,9 @@ int sparq_align_words(const char *ref, const char *hyp, struct sparq_edit_counts
 // Aligns UTF-8 characters (code points) of ref and hyp, spaces included,
 // after collapsing runs of whitespace and trimming, as jiwer.cer does.
 int sparq_align_chars(const char *ref, const char *hyp, struct sparq_edit_counts *out);
+// The same with an explicit cost set (SPARQ_ALIGN_*).
+int sparq_align_words_ex(const char *ref, const char *hyp, int mode, struct sparq_edit_counts *out);
+int sparq_align_chars_ex(const char *ref, const char *hyp, int mode, struct sparq_edit_counts *out);
 
 void sparq_edit_counts_add(struct sparq_edit_counts *total, const struct sparq_edit_counts *c);
 // (sub + del + ins) / max(ref, 1): an empty reference scores 0 if the
@@ -39,6 +49,7 @@ struct sparq_score {
     struct sparq_edit_counts words, chars; // totals
     size_t missing_hyp; // reference ids with no hypothesis (scored as empty)
     size_t extra_hyp;   // hypothesis ids not in the reference (ignored)
+    int mode;           // SPARQ_ALIGN_* used
 };
 
 // Reads `id text` lines (Kaldi text form) or, for *.jsonl / *.json paths,
@@ -48,6 +59,10 @@ int sparq_score_files(const char *ref_path, const char *hyp_path, struct sparq_s
 // Same from in-memory parallel arrays (ids may be NULL).
 int sparq_score_pairs(const char *const *ids, const char *const *refs, const char *const *hyps, size_t n,
                       struct sparq_score *out);
+// Both with an explicit cost set (SPARQ_ALIGN_*); the two above use Levenshtein.
+int sparq_score_files_ex(const char *ref_path, const char *hyp_path, int mode, struct sparq_score *out);
+int sparq_score_pairs_ex(const char *const *ids, const char *const *refs, const char *const *hyps, size_t n, int mode,
+                         struct sparq_score *out);
 void sparq_score_print_table(const struct sparq_score *s, FILE *out, int per_utt);
 // JSON object with totals (and per-utterance entries if per_utt), malloc'd.
 char *sparq_score_json(const struct sparq_score *s, int per_utt);

@@ -92,10 +92,14 @@ static int same(const struct tok *a, const struct tok *b)
     return a->len == b->len && !memcmp(a->p, b->p, (size_t)a->len);
 }
 
-// Minimum edit distance with unit costs; the backtrace prefers the
-// diagonal (hit or substitution), then deletion, then insertion.
-static int align(const struct tok *r, int64_t n, const struct tok *h, int64_t m, struct sparq_edit_counts *out)
+// Minimum-cost alignment: unit costs (Levenshtein, as jiwer) or sclite's
+// weights (substitution 4, deletion 3, insertion 3). The backtrace prefers
+// the diagonal (hit or substitution), then deletion, then insertion.
+static int align(const struct tok *r, int64_t n, const struct tok *h, int64_t m, int mode,
+                 struct sparq_edit_counts *out)
 {
+    const int32_t cs = mode == SPARQ_ALIGN_SCLITE ? 4 : 1, cd = mode == SPARQ_ALIGN_SCLITE ? 3 : 1,
+                  ci = mode == SPARQ_ALIGN_SCLITE ? 3 : 1;
     memset(out, 0, sizeof *out);
     out->ref = n;
     out->hyp = m;
@@ -107,13 +111,13 @@ static int align(const struct tok *r, int64_t n, const struct tok *h, int64_t m,
     if (!cost)
         return SPARQ_ENOMEM;
     for (int64_t j = 0; j <= m; j++)
-        cost[j] = (int32_t)j;
+        cost[j] = (int32_t)j * ci;
     for (int64_t i = 1; i <= n; i++) {
         int32_t *row = cost + (size_t)i * W, *up = row - W;
-        row[0] = (int32_t)i;
+        row[0] = (int32_t)i * cd;
         for (int64_t j = 1; j <= m; j++) {
-            int32_t diag = up[j - 1] + (same(&r[i - 1], &h[j - 1]) ? 0 : 1);
-            int32_t del = up[j] + 1, ins = row[j - 1] + 1;
+            int32_t diag = up[j - 1] + (same(&r[i - 1], &h[j - 1]) ? 0 : cs);
+            int32_t del = up[j] + cd, ins = row[j - 1] + ci;
             int32_t best = diag < del ? diag : del;
             row[j] = best < ins ? best : ins;
         }
@@ -123,7 +127,7 @@ static int align(const struct tok *r, int64_t n, const struct tok *h, int64_t m,
         int32_t c = cost[(size_t)i * W + (size_t)j];
         if (i > 0 && j > 0) {
             int hit = same(&r[i - 1], &h[j - 1]);
-            if (cost[(size_t)(i - 1) * W + (size_t)(j - 1)] + (hit ? 0 : 1) == c) {
+            if (cost[(size_t)(i - 1) * W + (size_t)(j - 1)] + (hit ? 0 : cs) == c) {
                 if (hit)
                     out->hits++;
                 else
@@ -133,7 +137,7 @@ static int align(const struct tok *r, int64_t n, const struct tok *h, int64_t m,
                 continue;
             }
         }
-        if (i > 0 && cost[(size_t)(i - 1) * W + (size_t)j] + 1 == c) {
+        if (i > 0 && cost[(size_t)(i - 1) * W + (size_t)j] + cd == c) {
             out->del++;
             i--;
         } else {
@@ -147,7 +151,7 @@ static int align(const struct tok *r, int64_t n, const struct tok *h, int64_t m,
 
 typedef int (*tokenizer)(const char *, struct tok **, int64_t *);
 
-static int align_with(tokenizer tk, const char *ref, const char *hyp, struct sparq_edit_counts *out)
+static int align_with(tokenizer tk, const char *ref, const char *hyp, int mode, struct sparq_edit_counts *out)
 {
     struct tok *r, *h;
     int64_t n, m;
@@ -159,20 +163,30 @@ static int align_with(tokenizer tk, const char *ref, const char *hyp, struct spa
         free(r);
         return rc;
     }
-    rc = align(r, n, h, m, out);
+    rc = align(r, n, h, m, mode, out);
     free(r);
     free(h);
     return rc;
 }
 
+int sparq_align_words_ex(const char *ref, const char *hyp, int mode, struct sparq_edit_counts *out)
+{
+    return align_with(tokens_words, ref, hyp, mode, out);
+}
+
+int sparq_align_chars_ex(const char *ref, const char *hyp, int mode, struct sparq_edit_counts *out)
+{
+    return align_with(tokens_chars, ref, hyp, mode, out);
+}
+
 int sparq_align_words(const char *ref, const char *hyp, struct sparq_edit_counts *out)
 {
-    return align_with(tokens_words, ref, hyp, out);
+    return align_with(tokens_words, ref, hyp, SPARQ_ALIGN_LEVENSHTEIN, out);
 }
 
 int sparq_align_chars(const char *ref, const char *hyp, struct sparq_edit_counts *out)
 {
-    return align_with(tokens_chars, ref, hyp, out);
+    return align_with(tokens_chars, ref, hyp, SPARQ_ALIGN_LEVENSHTEIN, out);
 }
 
 void sparq_edit_counts_add(struct sparq_edit_counts *t, const struct sparq_edit_counts *c)
@@ -322,6 +336,11 @@ static int check_unique(const char *path, struct idtext *t)
 
 int sparq_score_files(const char *ref_path, const char *hyp_path, struct sparq_score *out)
 {
+    return sparq_score_files_ex(ref_path, hyp_path, SPARQ_ALIGN_LEVENSHTEIN, out);
+}
+
+int sparq_score_files_ex(const char *ref_path, const char *hyp_path, int mode, struct sparq_score *out)
+{
     memset(out, 0, sizeof *out);
     struct idtext r, h;
     int rc = read_idtext(ref_path, &r);
@@ -366,7 +385,7 @@ int sparq_score_files(const char *ref_path, const char *hyp_path, struct sparq_s
             missing++;
         }
     }
-    rc = sparq_score_pairs((const char *const *)r.ids, (const char *const *)r.texts, hyps, r.n, out);
+    rc = sparq_score_pairs_ex((const char *const *)r.ids, (const char *const *)r.texts, hyps, r.n, mode, out);
     if (!rc) {
         out->missing_hyp = missing;
         out->extra_hyp = h.n - found;
@@ -381,11 +400,20 @@ int sparq_score_files(const char *ref_path, const char *hyp_path, struct sparq_s
 int sparq_score_pairs(const char *const *ids, const char *const *refs, const char *const *hyps, size_t n,
                       struct sparq_score *out)
 {
+    return sparq_score_pairs_ex(ids, refs, hyps, n, SPARQ_ALIGN_LEVENSHTEIN, out);
+}
+
+int sparq_score_pairs_ex(const char *const *ids, const char *const *refs, const char *const *hyps, size_t n, int mode,
+                         struct sparq_score *out)
+{
+    if (mode != SPARQ_ALIGN_LEVENSHTEIN && mode != SPARQ_ALIGN_SCLITE)
+        return sparq_fail(SPARQ_EINVAL, "score: unknown alignment mode %d", mode);
     memset(out, 0, sizeof *out);
     out->entries = sparq_calloc(n, sizeof *out->entries, "score entries");
     if (!out->entries)
         return SPARQ_ENOMEM;
     out->count = n;
+    out->mode = mode;
     for (size_t i = 0; i < n; i++) {
         struct sparq_score_entry *e = &out->entries[i];
         char idbuf[32];
@@ -397,9 +425,9 @@ int sparq_score_pairs(const char *const *ids, const char *const *refs, const cha
             sparq_score_free(out);
             return sparq_fail(SPARQ_ENOMEM, "out of memory normalising utterance %zu", i);
         }
-        int rc = sparq_align_words(e->ref, e->hyp, &e->words);
+        int rc = sparq_align_words_ex(e->ref, e->hyp, mode, &e->words);
         if (!rc)
-            rc = sparq_align_chars(e->ref, e->hyp, &e->chars);
+            rc = sparq_align_chars_ex(e->ref, e->hyp, mode, &e->chars);
         if (rc) {
             sparq_score_free(out);
             return rc;
@@ -449,6 +477,7 @@ char *sparq_score_json(const struct sparq_score *s, int per_utt)
 {
     cJSON *root = cJSON_CreateObject();
     cJSON_AddNumberToObject(root, "utterances", (double)s->count);
+    cJSON_AddStringToObject(root, "alignment", s->mode == SPARQ_ALIGN_SCLITE ? "sclite" : "levenshtein");
     cJSON_AddItemToObject(root, "wer", counts_json(&s->words));
     cJSON_AddItemToObject(root, "cer", counts_json(&s->chars));
     cJSON_AddNumberToObject(root, "missing_hyp", (double)s->missing_hyp);

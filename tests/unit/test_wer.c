@@ -131,6 +131,45 @@ static void files(void)
     rmdir(dir);
 }
 
+// Every utterance of tests/fixtures/wer against NIST sclite's own counts
+// (tests/fixtures/make_wer_fixtures.py runs sclite from Debian's sctk).
+static void sclite_fixture(void)
+{
+    struct sparq_score s, lev;
+    int rc = sparq_score_files_ex("tests/fixtures/wer/ref.txt", "tests/fixtures/wer/hyp.txt", SPARQ_ALIGN_SCLITE, &s);
+    int rc2 = sparq_score_files("tests/fixtures/wer/ref.txt", "tests/fixtures/wer/hyp.txt", &lev);
+    FILE *f = fopen("tests/fixtures/wer/sclite.txt", "r");
+    CHECK(rc == 0 && rc2 == 0 && f, "sclite fixture loads (%s)", rc || rc2 ? sparq_last_error() : "ok");
+    if (rc || rc2 || !f) {
+        if (f)
+            fclose(f);
+        return;
+    }
+    char id[64];
+    long sub, del, ins;
+    size_t rows = 0, same = 0, fewer_or_equal = 0;
+    while (fscanf(f, "%63s %ld %ld %ld", id, &sub, &del, &ins) == 4) {
+        rows++;
+        for (size_t i = 0; i < s.count; i++) {
+            if (strcmp(s.entries[i].id, id))
+                continue;
+            const struct sparq_edit_counts *c = &s.entries[i].words, *u = &lev.entries[i].words;
+            if (c->sub == sub && c->del == del && c->ins == ins)
+                same++;
+            else
+                printf("# %s: sparq S%lld D%lld I%lld, sclite S%ld D%ld I%ld\n", id, (long long)c->sub,
+                       (long long)c->del, (long long)c->ins, sub, del, ins);
+            // Unit costs minimise the error count, so never exceed sclite's.
+            fewer_or_equal += u->sub + u->del + u->ins <= sub + del + ins;
+        }
+    }
+    fclose(f);
+    CHECK(rows == s.count && same == rows, "--sclite: S/D/I equal sclite's on %zu of %zu utterances", same, rows);
+    CHECK(fewer_or_equal == rows, "Levenshtein error count <= sclite's on %zu of %zu utterances", fewer_or_equal, rows);
+    sparq_score_free(&s);
+    sparq_score_free(&lev);
+}
+
 int main(void)
 {
     uint64_t seed = check_seed(4);
@@ -164,7 +203,14 @@ int main(void)
           "pairs are normalised before alignment");
     if (!rc)
         sparq_score_free(&s);
+    struct sparq_edit_counts w;
+    int rc2 = sparq_align_words_ex("a b", "b a", SPARQ_ALIGN_SCLITE, &w);
+    CHECK(rc2 == 0 && w.sub == 0 && w.del == 1 && w.ins == 1 && w.hits == 1,
+          "sclite weights: \"a b\" / \"b a\" is 1 hit, 1 deletion, 1 insertion");
+    rc2 = sparq_align_words_ex("the cat sat on the mat", "the cat sit on mat", SPARQ_ALIGN_SCLITE, &w);
+    CHECK(rc2 == 0 && w.sub == 1 && w.del == 1 && w.ins == 0, "sclite weights agree when nothing ties");
     random_invariants(seed);
     files();
+    sclite_fixture();
     return check_done();
 }
