@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "sparq_audio.h"
 #include "sparq_corpus.h"
@@ -17,13 +18,14 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: sparq data gen --out DIR [--hours H] [--dev-hours H] [--test-hours H] [--seed S]\n"
-            "                      [--workers N] [--augment F] [--quiet]\n"
+            "                      [--workers N] [--augment F] [--quiet] [--force]\n"
             "       sparq data import (--kaldi DIR | --librispeech DIR) --out MANIFEST.jsonl\n"
             "       sparq data check MANIFEST.jsonl [--out CLEAN.jsonl]\n"
             "       sparq data features MANIFEST.jsonl [--dither D] [--seed S] [--cmvn-out CMVN.json] [--limit N]\n"
             "gen       speak generated voice-search queries with espeak-ng, flite and festival; writes\n"
             "          DIR/{train,dev,test}.jsonl, DIR/wav/ and DIR/corpus.json (defaults: 1 h train,\n"
-            "          0.1 h dev, 0.1 h test, seed 1, 2 workers, 30%% of train augmented)\n"
+            "          0.1 h dev, 0.1 h test, seed 1, 2 workers, 30%% of train augmented); refuses a\n"
+            "          folder that already holds a corpus unless --force\n"
             "import    make a JSONL manifest from a Kaldi data dir (wav.scp + text) or a LibriSpeech tree;\n"
             "          bad audio is reported and skipped, other rates/channels are kept (converted on load)\n"
             "check     decode every file of a manifest; report bad entries; --out writes the good ones\n"
@@ -39,13 +41,15 @@ static int cmd_gen(int argc, char **argv)
         { "dev-hours", required_argument, NULL, 'd' },  { "test-hours", required_argument, NULL, 't' },
         { "seed", required_argument, NULL, 's' },       { "workers", required_argument, NULL, 'w' },
         { "augment", required_argument, NULL, 'a' },    { "quiet", no_argument, NULL, 'q' },
+        { "force", no_argument, NULL, 'f' },
         { "help", no_argument, NULL, 'h' },             { NULL, 0, NULL, 0 },
     };
     struct sparq_corpus_options o;
     sparq_corpus_default_options(&o);
     int c;
     char *end;
-    while ((c = getopt_long(argc, argv, "o:H:d:t:s:w:a:qh", opts, NULL)) != -1) {
+    int force = 0;
+    while ((c = getopt_long(argc, argv, "o:H:d:t:s:w:a:qfh", opts, NULL)) != -1) {
         end = "";
         switch (c) {
         case 'o': o.out_dir = optarg; break;
@@ -56,6 +60,7 @@ static int cmd_gen(int argc, char **argv)
         case 'w': o.workers = (int)strtol(optarg, &end, 10); break;
         case 'a': o.augment_fraction = strtod(optarg, &end); break;
         case 'q': o.progress = 0; continue;
+        case 'f': force = 1; continue;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -67,6 +72,13 @@ static int cmd_gen(int argc, char **argv)
     if (!o.out_dir || optind != argc) {
         fprintf(stderr, "sparq data gen: --out DIR is required (and no other arguments)\n");
         return 2;
+    }
+    char existing[1024];
+    snprintf(existing, sizeof existing, "%s/corpus.json", o.out_dir);
+    if (!force && access(existing, F_OK) == 0) {
+        fprintf(stderr, "sparq data gen: %s exists: a corpus is already there (use --force to overwrite it)\n",
+                existing);
+        return 1;
     }
     if (sparq_corpus_generate(&o)) {
         fprintf(stderr, "sparq data gen: %s\n", sparq_last_error());

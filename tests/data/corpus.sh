@@ -57,4 +57,30 @@ printf '{"audio_filepath": "a.wav", "duration": 1}\n' > "$T/bad.jsonl"
 check "score with a broken manifest names file:line, exit 1" expect_exit 1 "bad.jsonl:1: field text" "$SPARQ" score --ref "$T/bad.jsonl" --hyp "$T/bad.jsonl"
 check "data gen without --out is a usage error (exit 2)" expect_exit 2 "out" "$SPARQ" data gen
 check "unknown data subcommand exits 2" expect_exit 2 "unknown" "$SPARQ" data frobnicate
+check "data gen refuses to overwrite an existing corpus" expect_exit 1 "already" "$SPARQ" data gen --out "$T/a" --hours 0.001 --quiet
+
+# Importers through the CLI on the generated audio, with broken entries.
+mkdir -p "$T/kaldi"
+sed 's/.*"id":"\([^"]*\)","audio_filepath":"\([^"]*\)".*/\1 \2/' "$T/a/test.jsonl" | \
+    awk -v d="$T/a" '{ print $1, d "/" $2 }' > "$T/kaldi/wav.scp"
+sed 's/.*"id":"\([^"]*\)".*"text":"\([^"]*\)".*/\1 \2/' "$T/a/test.jsonl" > "$T/kaldi/text"
+good=$(wc -l < "$T/kaldi/text")
+first=$(head -1 "$T/kaldi/wav.scp" | cut -d' ' -f2)
+head -c 3000 "$first" > "$T/kaldi/cut.wav"
+echo "zz-cut $T/kaldi/cut.wav" >> "$T/kaldi/wav.scp"
+echo "zz-cut a truncated file" >> "$T/kaldi/text"
+echo "zz-pipe sox $first -t wav - |" >> "$T/kaldi/wav.scp"
+echo "zz-pipe a piped command" >> "$T/kaldi/text"
+check "import --kaldi keeps $good utterances, skips the truncated and the piped one" \
+    sh -c "'$SPARQ' data import --kaldi '$T/kaldi' --out '$T/k.jsonl' 2> '$T/k.log' | grep -q '$good utterances kept, 2 skipped' && grep -q 'cut.wav: truncated' '$T/k.log' && grep -q 'zz-pipe.*piped' '$T/k.log' && [ \$(wc -l < '$T/k.jsonl') -eq $good ]"
+mkdir -p "$T/ls/1/2"
+i=0
+for w in $(cut -d' ' -f2 "$T/kaldi/wav.scp" | head -3); do
+    sox "$w" "$T/ls/1/2/1-2-000$i.flac"
+    echo "1-2-000$i SOME WORDS NUMBER $i" >> "$T/ls/1/2/1-2.trans.txt"
+    i=$((i + 1))
+done
+echo "1-2-0009 NO AUDIO FOR THIS ONE" >> "$T/ls/1/2/1-2.trans.txt"
+check "import --librispeech keeps 3 flac utterances, skips the missing one" \
+    sh -c "'$SPARQ' data import --librispeech '$T/ls' --out '$T/l.jsonl' 2> '$T/l.log' | grep -q '3 utterances kept, 1 skipped' && grep -q '1-2-0009.flac' '$T/l.log'"
 exit $fail
