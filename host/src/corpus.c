@@ -575,6 +575,11 @@ static int generate_split(const struct sparq_corpus_options *o, int split, doubl
             acc += st.res[cut].seconds;
         cut++;
     }
+    // SPLIT.info.tsv: how each utterance was made, for per-voice analysis.
+    size_t icap = 256 + (size_t)cut * 200, ilen = 0;
+    char *info = rc == SPARQ_OK ? malloc(icap) : NULL;
+    if (info)
+        ilen = (size_t)snprintf(info, icap, "id\tengine\tvoice\trate\tpitch\tstretch\taugment\taugment_param\n");
     for (int i = 0; rc == SPARQ_OK && i < st.dispatched; i++) {
         if (!st.res[i].ok)
             continue;
@@ -586,7 +591,20 @@ static int generate_split(const struct sparq_corpus_options *o, int split, doubl
         char id[128];
         snprintf(id, sizeof id, "%.*s", (int)(strlen(strrchr(rel, '/') + 1) - 4), strrchr(rel, '/') + 1);
         rc = sparq_manifest_add(out, id, rel, st.res[i].seconds, st.jobs[i].text);
+        const struct job *j = &st.jobs[i];
+        static const char *const eng[] = { "espeak-ng", "flite", "festival" };
+        if (info && ilen + 200 < icap)
+            ilen += (size_t)snprintf(info + ilen, icap - ilen, "%s\t%s\t%s\t%d\t%d\t%.3f\t%s\t%.2f\n", id,
+                                     eng[j->engine], j->voice, j->engine == ESPEAK ? j->rate : 0,
+                                     j->engine == ESPEAK ? j->pitch : 0, j->engine == ESPEAK ? 1.0 : j->stretch,
+                                     aug_names[j->aug], j->aug_param);
     }
+    if (rc == SPARQ_OK && info) {
+        char path[1100];
+        snprintf(path, sizeof path, "%.900s/%s.info.tsv", o->out_dir, split_names[split]);
+        rc = sparq_write_file_atomic(path, info, ilen);
+    }
+    free(info);
     *gen_seconds = now() - t0;
     if (o->progress)
         fprintf(stderr, "\r%-5s %6zu utts %7.3f h audio in %.1f s (%.1fx real time), %d failed%40s\n",
