@@ -1,0 +1,124 @@
+// sparq-command: eval: decode a manifest with a trained model; WER, CER, S/D/I
+#include <getopt.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "sparq_error.h"
+#include "sparq_train.h"
+#include "sparq_wer.h"
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: sparq eval --model FILE --data M.jsonl [--beam N] [--hyp OUT.txt] [--json OUT.json]\n"
+                 "Decodes every utterance of the manifest (eval mode: BatchNorm running statistics,\n"
+                 "no dither) and scores against the manifest text with sparq's scorer (docs/data.md).\n"
+                 "  -m, --model FILE    model.sparq or a checkpoint\n"
+                 "  -d, --data FILE     manifest (JSONL)\n"
+                 "  -b, --beam N        prefix beam search with N prefixes (default 1 = greedy)\n"
+                 "  -y, --hyp FILE      write hypotheses as 'id text' lines (atomically)\n"
+                 "  -j, --json FILE     write the score as JSON (atomically)\n"
+                 "  -u, --per-utt       per-utterance rows in the table and JSON\n"
+                 "  -f, --batch-frames N  input frames per decoding batch (20000)\n"
+                 "  -t, --threads N     OpenMP threads\n"
+                 "  -h, --help          this text\n");
+}
+
+static double now_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+int cmd_eval(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "model", required_argument, NULL, 'm' }, { "data", required_argument, NULL, 'd' },
+        { "beam", required_argument, NULL, 'b' },  { "hyp", required_argument, NULL, 'y' },
+        { "json", required_argument, NULL, 'j' },  { "per-utt", no_argument, NULL, 'u' },
+        { "batch-frames", required_argument, NULL, 'f' }, { "threads", required_argument, NULL, 't' },
+        { "help", no_argument, NULL, 'h' },        { NULL, 0, NULL, 0 },
+    };
+    const char *model = NULL, *data = NULL, *hyp_path = NULL, *json = NULL;
+    int beam = 1, per_utt = 0, frames = 20000, threads = 0, c;
+    while ((c = getopt_long(argc, argv, "m:d:b:y:j:uf:t:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'm': model = optarg; break;
+        case 'd': data = optarg; break;
+        case 'b': beam = atoi(optarg); break;
+        case 'y': hyp_path = optarg; break;
+        case 'j': json = optarg; break;
+        case 'u': per_utt = 1; break;
+        case 'f': frames = atoi(optarg); break;
+        case 't': threads = atoi(optarg); break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (!model || !data || optind != argc || beam < 1 || frames < 100 || threads < 0) {
+        fprintf(stderr, "sparq eval: --model and --data are required; --beam >= 1, --batch-frames >= 100\n");
+        return 2;
+    }
+    if (threads)
+        omp_set_num_threads(threads);
+    sparq_threads_init();
+    struct sparq_model m;
+    struct sparq_dataset ds;
+    if (sparq_checkpoint_load(model, &m, NULL, NULL)) {
+        fprintf(stderr, "sparq eval: %s\n", sparq_last_error());
+        return 1;
+    }
+    if (sparq_dataset_load(&ds, data, 0)) {
+        fprintf(stderr, "sparq eval: %s\n", sparq_last_error());
+        sparq_model_free(&m);
+        return 1;
+    }
+    if (ds.skipped)
+        fprintf(stderr, "sparq eval: note: %zu utterances of %s skipped (too short for their transcript)\n",
+                ds.skipped, data);
+    char **hyps = calloc(ds.n, sizeof(char *));
+    double t0 = now_s();
+    int rc = hyps ? sparq_decode_dataset(&m, &ds, frames, beam, hyps) : SPARQ_ENOMEM;
+    double el = now_s() - t0;
+    struct sparq_score sc;
+    memset(&sc, 0, sizeof sc);
+    if (rc == SPARQ_OK)
+        rc = sparq_score_pairs((const char *const *)ds.ids, (const char *const *)ds.texts,
+                               (const char *const *)hyps, ds.n, &sc);
+    if (rc == SPARQ_OK) {
+        sparq_score_print_table(&sc, stdout, per_utt);
+        printf("%zu utterances, %.1f s of audio decoded in %.1f s (%.1fx real time, %s)\n", ds.n, ds.seconds, el,
+               ds.seconds / el, beam > 1 ? "prefix beam search" : "greedy");
+    }
+    if (rc == SPARQ_OK && hyp_path) {
+        size_t cap = 1, n = 0;
+        for (size_t i = 0; i < ds.n; i++)
+            cap += strlen(ds.ids[i]) + strlen(hyps[i]) + 2;
+        char *buf = malloc(cap);
+        if (!buf)
+            rc = sparq_fail(SPARQ_ENOMEM, "out of memory");
+        for (size_t i = 0; buf && i < ds.n; i++)
+            n += (size_t)sprintf(buf + n, "%s %s\n", ds.ids[i], hyps[i]);
+        if (buf)
+            rc = sparq_write_file_atomic(hyp_path, buf, n);
+        free(buf);
+    }
+    if (rc == SPARQ_OK && json) {
+        char *text = sparq_score_json(&sc, per_utt);
+        rc = text ? sparq_write_file_atomic(json, text, strlen(text)) : sparq_fail(SPARQ_ENOMEM, "out of memory");
+        free(text);
+    }
+    if (rc)
+        fprintf(stderr, "sparq eval: %s\n", sparq_last_error());
+    if (sc.entries)
+        sparq_score_free(&sc);
+    for (size_t i = 0; hyps && i < ds.n; i++)
+        free(hyps[i]);
+    free(hyps);
+    sparq_dataset_free(&ds);
+    sparq_model_free(&m);
+    return rc ? 1 : 0;
+}
