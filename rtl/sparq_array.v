@@ -25,54 +25,68 @@ module sparq_array #(
         end
     endgenerate
 
-    // Horizontal nets: (ROWS) x (COLS+1); vertical: (ROWS+1) x (COLS).
-    wire [31:0] xh   [0:ROWS-1][0:COLS];
-    wire        xvh  [0:ROWS-1][0:COLS];
-    wire        fh   [0:ROWS-1][0:COLS];
-    wire        lh   [0:ROWS-1][0:COLS];
-    wire [7:0]  wv   [0:ROWS][0:COLS-1];
-    wire [1:0]  pv   [0:ROWS][0:COLS-1];
-    wire [31:0] ch   [0:ROWS][0:COLS-1];
-    wire        chv  [0:ROWS][0:COLS-1];
-
+    // Each PE's outputs live in its generate block; neighbours refer to them
+    // by name (no copies through net arrays, which keeps simulation lean).
     genvar r, c;
     generate
-        for (r = 0; r < ROWS; r = r + 1) begin : g_left
-            assign xh[r][0]  = x_i[32*r +: 32];
-            assign xvh[r][0] = xv_i[r];
-            assign fh[r][0]  = first_i[r];
-            assign lh[r][0]  = last_i[r];
-        end
-        for (c = 0; c < COLS; c = c + 1) begin : g_top
-            assign wv[0][c]   = w_i[8*c +: 8];
-            assign pv[0][c]   = pos_i[2*c +: 2];
-            assign ch[ROWS][c]  = 32'd0;
-            assign chv[ROWS][c] = 1'b0;
-            assign res_o[32*c +: 32] = ch[0][c];
-            assign res_v_o[c] = chv[0][c];
-        end
         for (r = 0; r < ROWS; r = r + 1) begin : g_row
             for (c = 0; c < COLS; c = c + 1) begin : g_col
+                wire [31:0] x_o, chain_o;
+                wire        xv_o, first_o, last_o, chain_v_o;
+                wire [7:0]  w_o;
+                wire [1:0]  pos_o;
+                wire [31:0] x_in;
+                wire        xv_in, first_in, last_in, chain_v_in;
+                wire [7:0]  w_in;
+                wire [1:0]  pos_in;
+                wire [31:0] chain_in;
+                if (c == 0) begin : g_left
+                    assign x_in = x_i[32*r +: 32];
+                    assign xv_in = xv_i[r];
+                    assign first_in = first_i[r];
+                    assign last_in = last_i[r];
+                end else begin : g_inner
+                    assign x_in = g_row[r].g_col[c-1].x_o;
+                    assign xv_in = g_row[r].g_col[c-1].xv_o;
+                    assign first_in = g_row[r].g_col[c-1].first_o;
+                    assign last_in = g_row[r].g_col[c-1].last_o;
+                end
+                if (r == 0) begin : g_top
+                    assign w_in = w_i[8*c +: 8];
+                    assign pos_in = pos_i[2*c +: 2];
+                    assign res_o[32*c +: 32] = chain_o;
+                    assign res_v_o[c] = chain_v_o;
+                end else begin : g_below
+                    assign w_in = g_row[r-1].g_col[c].w_o;
+                    assign pos_in = g_row[r-1].g_col[c].pos_o;
+                end
+                if (r == ROWS - 1) begin : g_bottom
+                    assign chain_in = 32'd0;
+                    assign chain_v_in = 1'b0;
+                end else begin : g_above
+                    assign chain_in = g_row[r+1].g_col[c].chain_o;
+                    assign chain_v_in = g_row[r+1].g_col[c].chain_v_o;
+                end
                 sparq_pe u_pe (
                     .clk_i     (clk_i),
                     .rst_ni    (rst_ni),
                     .width_i   (width_i),
-                    .x_i       (xh[r][c]),
-                    .xv_i      (xvh[r][c]),
-                    .first_i   (fh[r][c]),
-                    .last_i    (lh[r][c]),
-                    .w_i       (wv[r][c]),
-                    .pos_i     (pv[r][c]),
-                    .chain_i   (ch[r+1][c]),
-                    .chain_v_i (chv[r+1][c]),
-                    .x_o       (xh[r][c+1]),
-                    .xv_o      (xvh[r][c+1]),
-                    .first_o   (fh[r][c+1]),
-                    .last_o    (lh[r][c+1]),
-                    .w_o       (wv[r+1][c]),
-                    .pos_o     (pv[r+1][c]),
-                    .chain_o   (ch[r][c]),
-                    .chain_v_o (chv[r][c])
+                    .x_i       (x_in),
+                    .xv_i      (xv_in),
+                    .first_i   (first_in),
+                    .last_i    (last_in),
+                    .w_i       (w_in),
+                    .pos_i     (pos_in),
+                    .chain_i   (chain_in),
+                    .chain_v_i (chain_v_in),
+                    .x_o       (x_o),
+                    .xv_o      (xv_o),
+                    .first_o   (first_o),
+                    .last_o    (last_o),
+                    .w_o       (w_o),
+                    .pos_o     (pos_o),
+                    .chain_o   (chain_o),
+                    .chain_v_o (chain_v_o)
                 );
             end
         end

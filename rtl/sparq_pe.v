@@ -40,27 +40,33 @@ module sparq_pe (
     reg        [31:0] chain_d;
     reg               chain_v_d;
 
+    // Everything below the valid test is skipped by an idle PE (the
+    // simulation of an idle array stays cheap; the logic is the same).
     always @* begin
-        case (width_i)
-            2'd1:    w_ext = {{4{w_i[3]}}, w_i[3:0]};
-            2'd2:    w_ext = {{6{w_i[1]}}, w_i[1:0]};
-            default: w_ext = w_i;
-        endcase
-        case (pos_i)
-            2'd0:    x_sel = x_i[7:0];
-            2'd1:    x_sel = x_i[15:8];
-            2'd2:    x_sel = x_i[23:16];
-            default: x_sel = x_i[31:24];
-        endcase
-        prod = x_sel * w_ext;
+        w_ext = 8'sd0;
+        x_sel = 8'sd0;
+        prod = 16'sd0;
         acc_d = acc_q;
-        if (xv_i)
-            acc_d = (first_i ? 32'd0 : acc_q) + {{16{prod[15]}}, prod};
         chain_d = chain_i;
         chain_v_d = chain_v_i;
-        if (xv_i && last_i) begin
-            chain_d = acc_d;
-            chain_v_d = 1'b1;
+        if (xv_i) begin
+            case (width_i)
+                2'd1:    w_ext = {{4{w_i[3]}}, w_i[3:0]};
+                2'd2:    w_ext = {{6{w_i[1]}}, w_i[1:0]};
+                default: w_ext = w_i;
+            endcase
+            case (pos_i)
+                2'd0:    x_sel = x_i[7:0];
+                2'd1:    x_sel = x_i[15:8];
+                2'd2:    x_sel = x_i[23:16];
+                default: x_sel = x_i[31:24];
+            endcase
+            prod = x_sel * w_ext;
+            acc_d = (first_i ? 32'd0 : acc_q) + {{16{prod[15]}}, prod};
+            if (last_i) begin
+                chain_d = acc_d;
+                chain_v_d = 1'b1;
+            end
         end
     end
 
@@ -74,15 +80,19 @@ module sparq_pe (
         end
     end
 
-    // Datapath registers: no reset.
+    // Datapath registers: no reset; they only move with a valid step or
+    // result (this also keeps an idle array cheap to simulate).
     always @(posedge clk_i) begin
-        x_o <= x_i;
-        first_o <= first_i;
-        last_o <= last_i;
-        w_o <= w_i;
-        pos_o <= pos_i;
-        acc_q <= acc_d;
-        chain_o <= chain_d;
+        if (xv_i) begin
+            x_o <= x_i;
+            first_o <= first_i;
+            last_o <= last_i;
+            w_o <= w_i;
+            pos_o <= pos_i;
+            acc_q <= acc_d;
+        end
+        if (chain_v_d)
+            chain_o <= chain_d;
     end
 endmodule
 `default_nettype wire
