@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "sparq_audio.h"
 #include "sparq_error.h"
@@ -86,6 +87,20 @@ static char *join(const char *dir, const char *name)
     return s;
 }
 
+// A relative path made absolute against the current folder, so a manifest
+// written elsewhere still points at the same files.
+static char *absolute(const char *path)
+{
+    if (path[0] == '/')
+        return strdup(path);
+    char cwd[4096];
+    if (!getcwd(cwd, sizeof cwd))
+        return NULL;
+    while (path[0] == '.' && path[1] == '/')
+        path += 2;
+    return join(cwd, path);
+}
+
 static char *dir_of(const char *path)
 {
     const char *slash = strrchr(path, '/');
@@ -106,7 +121,13 @@ int sparq_manifest_load(const char *path, struct sparq_manifest *m)
     FILE *f = sparq_fopen(path, "r");
     if (!f)
         return SPARQ_EIO;
-    char *dir = dir_of(path);
+    char *rel_dir = dir_of(path);
+    char *dir = rel_dir ? absolute(rel_dir) : NULL;
+    free(rel_dir);
+    if (!dir) {
+        fclose(f);
+        return sparq_fail(SPARQ_ENOMEM, "%s: cannot resolve the manifest's folder", path);
+    }
     char *line = NULL;
     size_t cap = 0;
     int lineno = 0, rc = SPARQ_OK;
@@ -140,7 +161,7 @@ int sparq_manifest_load(const char *path, struct sparq_manifest *m)
             const char *a = audio->valuestring;
             char *resolved = a[0] == '/' ? strdup(a) : join(dir, a);
             char *uid = id ? strdup(id->valuestring) : basename_noext(a);
-            if (!resolved || !uid || !dir)
+            if (!resolved || !uid)
                 rc = sparq_fail(SPARQ_ENOMEM, "%s:%d: out of memory", path, lineno);
             else
                 rc = sparq_manifest_add(m, uid, resolved, dur->valuedouble, text->valuestring);
@@ -238,7 +259,11 @@ static int add_checked(struct sparq_manifest *out, struct sparq_import_stats *st
             fprintf(log, "converted %s: %s: %d Hz, %d channel(s) -> downmixed/resampled to 16 kHz mono when loaded\n",
                     id, audio, info.rate, info.channels);
     }
-    int rc = sparq_manifest_add(out, id, audio, info.seconds, raw_text);
+    char *abs = absolute(audio);
+    if (!abs)
+        return sparq_fail(SPARQ_ENOMEM, "%s: cannot make the path absolute", audio);
+    int rc = sparq_manifest_add(out, id, abs, info.seconds, raw_text);
+    free(abs);
     if (!rc)
         st->imported++;
     return rc;
