@@ -3,6 +3,8 @@
 #   make bitstream  -> $(BUILD)/board/sparq.bin  (rtl/board/board.mk)
 # The host talks to the board through libusb-1.0.
 PKGS += libusb-1.0
+# CFLAGS is expanded before the fragments are read, so add the include path here.
+CFLAGS += $(shell pkg-config --cflags libusb-1.0)
 
 FW_DIR   := $(BUILD)/firmware
 FW_SRCS  := firmware/fx2_main.c firmware/fw_requests.c firmware/fw_descriptors.c

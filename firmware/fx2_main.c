@@ -5,13 +5,15 @@
 #include "fx2regs.h"
 #include "fw.h"
 
-/* Port A pins wired to the FPGA (docs/board.md has the full table). */
-#define PA_FPGA_RESET 0x01 /* PA0 -> FPGA user reset, active high */
-#define PA_CRESET_B   0x02 /* PA1 -> iCE40 CRESET_B */
-#define PA_CDONE      0x04 /* PA2 <- iCE40 CDONE (input) */
-#define PA_SPI_SS     0x08 /* PA3 -> iCE40 SPI_SS_B */
-#define PA_SPI_SCK    0x10 /* PA4 -> iCE40 SPI_SCK */
-#define PA_SPI_MOSI   0x20 /* PA5 -> iCE40 SPI_SI */
+/* Port D pins wired to the FPGA (docs/board.md has the full table). Port A
+ * is taken by the slave FIFO (PA2 SLOE, PA4/PA5 FIFOADR, PA6 PKTEND) and
+ * port B is FD[7:0]; in 8-bit mode port D is free GPIO. */
+#define PD_FPGA_RESET 0x01 /* PD0 -> FPGA user reset, active high */
+#define PD_CRESET_B   0x02 /* PD1 -> iCE40 CRESET_B */
+#define PD_CDONE      0x04 /* PD2 <- iCE40 CDONE (input) */
+#define PD_SPI_SS     0x08 /* PD3 -> iCE40 SPI_SS_B */
+#define PD_SPI_SCK    0x10 /* PD4 -> iCE40 SPI_SCK */
+#define PD_SPI_MOSI   0x20 /* PD5 -> iCE40 SPI_SI */
 
 static volatile uint8_t flag_setup;  /* SUDAV seen */
 static volatile uint8_t flag_reset;  /* bus reset seen */
@@ -37,9 +39,9 @@ void usb_isr(void) __interrupt(8)
 void fw_hw_fpga_reset(uint8_t hold)
 {
     if (hold)
-        IOA |= PA_FPGA_RESET;
+        IOD |= PD_FPGA_RESET;
     else
-        IOA &= ~PA_FPGA_RESET;
+        IOD &= ~PD_FPGA_RESET;
 }
 
 void fw_hw_fifo_reset(void)
@@ -62,9 +64,9 @@ void fw_hw_fifo_reset(void)
 uint8_t fw_hw_status_flags(void)
 {
     uint8_t f = 0;
-    if (IOA & PA_FPGA_RESET)
+    if (IOD & PD_FPGA_RESET)
         f |= SPARQ_USB_STF_FPGA_RESET;
-    if (IOA & PA_CDONE)
+    if (IOD & PD_CDONE)
         f |= SPARQ_USB_STF_CDONE;
     if (USBCS & USBCS_HSM)
         f |= SPARQ_USB_STF_HIGH_SPEED;
@@ -113,11 +115,11 @@ static void spi_delay(void)
 void fw_hw_spi_begin(void)
 {
     uint16_t i;
-    IOA &= ~(PA_SPI_SCK | PA_SPI_SS); /* SS low selects SPI slave mode */
-    IOA &= ~PA_CRESET_B;
+    IOD &= ~(PD_SPI_SCK | PD_SPI_SS); /* SS low selects SPI slave mode */
+    IOD &= ~PD_CRESET_B;
     for (i = 0; i < 200; i++) /* > 200 ns reset pulse */
         spi_delay();
-    IOA |= PA_CRESET_B;
+    IOD |= PD_CRESET_B;
     for (i = 0; i < 4000; i++) /* > 1200 us for the iCE40 to clear its memory */
         spi_delay();
 }
@@ -129,12 +131,12 @@ void fw_hw_spi_write(const uint8_t *data, uint8_t n)
         v = data[i];
         for (b = 0; b < 8; b++) {
             if (v & 0x80)
-                IOA |= PA_SPI_MOSI;
+                IOD |= PD_SPI_MOSI;
             else
-                IOA &= ~PA_SPI_MOSI;
-            IOA |= PA_SPI_SCK; /* iCE40 samples on the rising edge */
+                IOD &= ~PD_SPI_MOSI;
+            IOD |= PD_SPI_SCK; /* iCE40 samples on the rising edge */
             v <<= 1;
-            IOA &= ~PA_SPI_SCK;
+            IOD &= ~PD_SPI_SCK;
         }
     }
 }
@@ -142,12 +144,12 @@ void fw_hw_spi_write(const uint8_t *data, uint8_t n)
 uint8_t fw_hw_spi_end(void)
 {
     uint8_t i;
-    IOA |= PA_SPI_SS;
+    IOD |= PD_SPI_SS;
     for (i = 0; i < 100; i++) { /* >= 49 dummy clocks after the image */
-        IOA |= PA_SPI_SCK;
-        IOA &= ~PA_SPI_SCK;
+        IOD |= PD_SPI_SCK;
+        IOD &= ~PD_SPI_SCK;
     }
-    return (IOA & PA_CDONE) ? 1 : 0;
+    return (IOD & PD_CDONE) ? 1 : 0;
 }
 
 /* --- EP0 glue ---------------------------------------------------------------- */
@@ -205,8 +207,8 @@ static void init(void)
     FIFOPINPOLAR = 0x00; SYNCDELAY; /* flags and strobes active low */
     fw_hw_fifo_reset();
 
-    IOA = PA_FPGA_RESET | PA_CRESET_B | PA_SPI_SS; /* FPGA held in reset until the host releases it */
-    OEA = PA_FPGA_RESET | PA_CRESET_B | PA_SPI_SS | PA_SPI_SCK | PA_SPI_MOSI;
+    IOD = PD_FPGA_RESET | PD_CRESET_B | PD_SPI_SS; /* FPGA held in reset until the host releases it */
+    OED = PD_FPGA_RESET | PD_CRESET_B | PD_SPI_SS | PD_SPI_SCK | PD_SPI_MOSI;
 
     USBIE = USBIRQ_SUDAV | USBIRQ_URES | USBIRQ_HSGRANT;
     USBIRQ = 0xFF;

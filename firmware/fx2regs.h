@@ -64,8 +64,10 @@
 
 /* SFRs */
 __sfr __at(0x80) IOA;
+__sfr __at(0xB0) IOD;
 __sfr __at(0x91) EXIF;
 __sfr __at(0xB2) OEA;
+__sfr __at(0xB5) OED;
 __sfr __at(0xA8) IE;
 __sfr __at(0xE8) EIE;
 

@@ -1,0 +1,66 @@
+# rtl/board: the iCE40 bitstream (included by firmware/firmware.mk).
+#   make bitstream                      HX8K CT256, the board configuration below
+#   make bitstream BOARD_ROWS=8 ...     another array size
+#   make bitstream-up5k                 iCE40 UP5K (SG48) second target, same flow
+# Yosys synth_ice40 -> nextpnr-ice40 -> icepack; reports under $(BUILD)/board/.
+# Not part of `make test` (place and route takes minutes); tests/board/lint.sh is.
+BOARD_DIR   := $(BUILD)/board
+BOARD_SRCS  := $(shell sed 's/#.*//' rtl/board/sparq_board.f)
+# Largest array that fits the HX8K and meets IFCLK = 30 MHz (docs/results.md ## Board).
+BOARD_ROWS   ?= 4
+BOARD_COLS   ?= 4
+BOARD_WDEPTH ?= 256
+BOARD_XDEPTH ?= 256
+BOARD_RDEPTH ?= 64
+BOARD_FREQ   ?= 30
+BOARD_SEED   ?= 1
+BOARD_PARAMS = -set ROWS $(BOARD_ROWS) -set COLS $(BOARD_COLS) -set WDEPTH $(BOARD_WDEPTH) \
+               -set XDEPTH $(BOARD_XDEPTH) -set RDEPTH $(BOARD_RDEPTH)
+
+.PHONY: bitstream bitstream-up5k bitstream-loopback
+# Link bring-up image (FX2 interface + echo, no accelerator): fits any HX8K.
+LOOP_SRCS := rtl/board/sparq_fx2_fifo.v rtl/board/sparq_board_fdio.v rtl/board/sparq_board_loopback.v
+bitstream-loopback: $(BOARD_DIR)/loopback.bin
+$(BOARD_DIR)/loopback.json: $(LOOP_SRCS) rtl/board/board.mk
+	@mkdir -p $(BOARD_DIR)
+	yosys -q -l $(BOARD_DIR)/loopback_yosys.log -p "read_verilog $(LOOP_SRCS); \
+	  synth_ice40 -top sparq_board_loopback -json $@; stat"
+$(BOARD_DIR)/loopback.asc: $(BOARD_DIR)/loopback.json rtl/board/sparq_hx8k_ct256.pcf
+	nextpnr-ice40 -q --hx8k --package ct256 --pcf rtl/board/sparq_hx8k_ct256.pcf --freq 48 \
+	  --seed $(BOARD_SEED) --json $< --asc $@ -l $(BOARD_DIR)/loopback_nextpnr.log
+$(BOARD_DIR)/loopback.bin: $(BOARD_DIR)/loopback.asc
+	icepack $< $@
+	@sh rtl/board/report.sh $(BOARD_DIR) loopback "none" 48
+
+bitstream: $(BOARD_DIR)/sparq.bin
+
+$(BOARD_DIR)/hx8k.json: $(BOARD_SRCS) rtl/board/board.mk
+	@mkdir -p $(BOARD_DIR)
+	yosys -q -l $(BOARD_DIR)/hx8k_yosys.log -p "read_verilog $(BOARD_SRCS); \
+	  chparam $(BOARD_PARAMS) sparq_board_top; \
+	  synth_ice40 -top sparq_board_top -json $@; stat" 
+
+$(BOARD_DIR)/hx8k.asc: $(BOARD_DIR)/hx8k.json rtl/board/sparq_hx8k_ct256.pcf
+	nextpnr-ice40 -q --hx8k --package ct256 --pcf rtl/board/sparq_hx8k_ct256.pcf --freq $(BOARD_FREQ) \
+	  --seed $(BOARD_SEED) --json $< --asc $@ --report $(BOARD_DIR)/hx8k_report.json \
+	  -l $(BOARD_DIR)/hx8k_nextpnr.log
+
+$(BOARD_DIR)/sparq.bin: $(BOARD_DIR)/hx8k.asc
+	icepack $< $@
+	@sh rtl/board/report.sh $(BOARD_DIR) hx8k "$(BOARD_ROWS)x$(BOARD_COLS)" $(BOARD_FREQ)
+
+# Second target: iCE40 UP5K (SG48). No FX2 pin file: the UP5K boards sparq
+# knows of have no FX2; this run reports whether the array fits and its Fmax.
+UP5K_ROWS ?= $(BOARD_ROWS)
+UP5K_COLS ?= $(BOARD_COLS)
+bitstream-up5k: $(BOARD_DIR)/up5k.asc
+$(BOARD_DIR)/up5k.json: $(BOARD_SRCS) rtl/board/board.mk
+	@mkdir -p $(BOARD_DIR)
+	yosys -q -l $(BOARD_DIR)/up5k_yosys.log -p "read_verilog $(BOARD_SRCS); \
+	  chparam -set ROWS $(UP5K_ROWS) -set COLS $(UP5K_COLS) -set WDEPTH $(BOARD_WDEPTH) \
+	    -set XDEPTH $(BOARD_XDEPTH) -set RDEPTH $(BOARD_RDEPTH) sparq_board_top; \
+	  synth_ice40 -dsp -top sparq_board_top -json $@; stat"
+$(BOARD_DIR)/up5k.asc: $(BOARD_DIR)/up5k.json
+	nextpnr-ice40 -q --up5k --package sg48 --freq $(BOARD_FREQ) --seed $(BOARD_SEED) --json $< --asc $@ \
+	  --report $(BOARD_DIR)/up5k_report.json -l $(BOARD_DIR)/up5k_nextpnr.log
+	@sh rtl/board/report.sh $(BOARD_DIR) up5k "$(UP5K_ROWS)x$(UP5K_COLS)" $(BOARD_FREQ)

@@ -1,0 +1,11 @@
+rtl/sparq_crc16.v
+rtl/sparq_ram.v
+rtl/sparq_requant.v
+rtl/sparq_pe.v
+rtl/sparq_array.v
+rtl/sparq_engine.v
+rtl/sparq_ctrl.v
+rtl/sparq_top.v
+rtl/board/sparq_fx2_fifo.v
+rtl/board/sparq_board_fdio.v
+rtl/board/sparq_board_top.v

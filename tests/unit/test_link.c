@@ -1,0 +1,336 @@
+// The reliability layer (host/src/link.c) under injected faults
+// (host/src/link_fault.c): dropped, duplicated, corrupted and delayed packets
+// in both directions and a device reset in the middle of a GEMM. Every GEMM
+// must either return the bit-exact sparq_gemm_ref result or an error: a
+// silently wrong result fails the test. Over the ref transport (C device
+// model, small buffers so GEMMs need many tiles and accumulate COMPUTEs) and
+// briefly over the sim transport (Verilator RTL).
+// Negative control: with the MAC-counter checks switched off, duplicated and
+// lost accumulate COMPUTEs DO produce wrong results, so the checks are what
+// keeps the other cases clean.
+#include <string.h>
+
+#include "check.h"
+#include "sparq_device.h"
+#include "sparq_error.h"
+#include "sparq_gemm.h"
+#include "sparq_link.h"
+
+static uint64_t rng;
+static uint32_t rnd(void)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return (uint32_t)(rng >> 11);
+}
+static int rnd_in(int lo, int hi) { return lo + (int)(rnd() % (uint32_t)(hi - lo + 1)); }
+
+// Small buffers: a GEMM of a few dozen frames and channels needs many tiles.
+static const struct sparq_device_config small_cfg = {
+    .rows = 4, .cols = 4, .wdepth = 64, .xdepth = 64, .rdepth = 16, .timeout = 4096,
+};
+
+struct tally {
+    int ok, wrong, reported;
+    char first_error[200];
+};
+
+// One random GEMM on dev, checked against sparq_gemm_ref.
+static void one_gemm(struct sparq_device *dev, struct tally *t, int tmax, int inmax)
+{
+    static const int widths[3] = { 8, 4, 2 }, kepts[3] = { 4, 2, 1 };
+    int width = widths[rnd() % 3], kept = kepts[rnd() % 3];
+    int T = rnd_in(1, tmax), out = rnd_in(1, 10), in = rnd_in(1, inmax);
+    int acc = rnd() % 2, q8 = rnd() % 4 == 0;
+    float *wf = malloc(sizeof(float) * (size_t)out * (size_t)in);
+    int8_t *x = malloc((size_t)T * (size_t)in);
+    int32_t *y = malloc(sizeof(int32_t) * (size_t)T * (size_t)out);
+    int32_t *want = malloc(sizeof(int32_t) * (size_t)T * (size_t)out);
+    int8_t *y8 = malloc((size_t)T * (size_t)out), *want8 = malloc((size_t)T * (size_t)out);
+    struct sparq_requant_params *qp = malloc(sizeof *qp * (size_t)out);
+    struct sparq_packed w;
+    memset(&w, 0, sizeof w);
+    for (int i = 0; i < out * in; i++)
+        wf[i] = (float)((int)(rnd() % 2001) - 1000) / 100.0f;
+    for (int i = 0; i < T * in; i++)
+        x[i] = (int8_t)rnd();
+    for (int i = 0; i < T * out; i++)
+        y[i] = want[i] = (int32_t)rnd();
+    for (int o = 0; o < out; o++) {
+        qp[o].bias = (int32_t)(rnd() % 20001) - 10000;
+        qp[o].mult = (int32_t)(rnd() & 0x7FFFFFFF);
+        qp[o].shift = (int8_t)rnd_in(20, 40);
+    }
+    struct sparq_pack_options po = { SPARQ_GRID_FULL, NULL };
+    if (sparq_pack(&w, wf, NULL, width, kept, out, in, &po)) {
+        t->reported++;
+        snprintf(t->first_error, sizeof t->first_error, "pack: %s", sparq_last_error());
+        goto out;
+    }
+    sparq_device_set_kchunk(dev, rnd_in(1, 2)); // forces accumulate COMPUTEs on the device
+    int rc;
+    if (q8) {
+        sparq_gemm_ref(want, out, x, in, &w, T, 0);
+        sparq_requant_ref(want8, out, want, out, qp, T, out);
+        rc = sparq_device_gemm_q8(dev, y8, out, x, in, &w, T, qp);
+    } else {
+        sparq_gemm_ref(want, out, x, in, &w, T, acc);
+        rc = sparq_device_gemm(dev, y, out, x, in, &w, T, acc);
+    }
+    if (rc) {
+        if (!t->reported)
+            snprintf(t->first_error, sizeof t->first_error, "%s", sparq_last_error());
+        t->reported++;
+    } else if (q8 ? memcmp(y8, want8, (size_t)T * (size_t)out) : memcmp(y, want, sizeof(int32_t) * (size_t)T * (size_t)out)) {
+        t->wrong++;
+    } else {
+        t->ok++;
+    }
+out:
+    sparq_packed_free(&w);
+    free(wf);
+    free(x);
+    free(y);
+    free(want);
+    free(y8);
+    free(want8);
+    free(qp);
+}
+
+struct session {
+    struct sparq_device *dev;
+    struct sparq_transport fault, link;
+    int use_link;
+};
+
+// raw transport -> fault injector (quiet) -> link (optional) -> device.
+static int open_session(struct session *s, int sim, int use_link, const struct sparq_link_options *lo, uint64_t seed)
+{
+    memset(s, 0, sizeof s[0]);
+    struct sparq_transport raw;
+    int rc = sim ? sparq_transport_sim(&raw) : sparq_transport_ref(&raw, &small_cfg);
+    if (rc)
+        return rc;
+    struct sparq_fault_options fo;
+    memset(&fo, 0, sizeof fo);
+    fo.seed = seed;
+    if ((rc = sparq_fault_wrap(&s->fault, raw, &fo)))
+        return rc;
+    struct sparq_transport top = s->fault;
+    s->use_link = use_link;
+    if (use_link) {
+        if ((rc = sparq_link_wrap(&s->link, s->fault, lo)))
+            return rc;
+        top = s->link;
+    }
+    return sparq_device_open_transport(&s->dev, top);
+}
+
+static void set_faults(struct session *s, const struct sparq_fault_options *fo)
+{
+    sparq_fault_set(&s->fault, fo);
+}
+
+static void print_counts(struct session *s, const char *what)
+{
+    const struct sparq_fault_counts *f = sparq_fault_counts(&s->fault);
+    printf("#   %s: injected drop %llu/%llu dup %llu/%llu corrupt %llu/%llu delay %llu reset %llu (cmd/reply)\n", what,
+           (unsigned long long)f->dropped_cmd, (unsigned long long)f->dropped_reply,
+           (unsigned long long)f->duped_cmd, (unsigned long long)f->duped_reply,
+           (unsigned long long)f->corrupted_cmd, (unsigned long long)f->corrupted_reply,
+           (unsigned long long)f->delayed_reply, (unsigned long long)f->resets);
+    const struct sparq_link_counts *l = s->use_link ? sparq_link_counts(&s->link) : NULL;
+    if (l)
+        printf("#   link: commands %llu retries %llu timeouts %llu nacks %llu bad %llu stale %llu skipped %llu "
+               "resolved %llu verified %llu failures %llu\n",
+               (unsigned long long)l->commands, (unsigned long long)l->retries, (unsigned long long)l->timeouts,
+               (unsigned long long)l->nacks, (unsigned long long)l->bad_replies, (unsigned long long)l->stale,
+               (unsigned long long)l->skipped, (unsigned long long)l->resolved, (unsigned long long)l->verified,
+               (unsigned long long)l->failures);
+}
+
+static uint64_t injected(const struct sparq_fault_counts *f)
+{
+    return f->dropped_cmd + f->dropped_reply + f->duped_cmd + f->duped_reply + f->corrupted_cmd +
+           f->corrupted_reply + f->delayed_reply + f->resets;
+}
+
+enum { F_DROP_CMD, F_DROP_REPLY, F_DUP_CMD, F_DUP_REPLY, F_CORRUPT_CMD, F_CORRUPT_REPLY, F_DELAY_REPLY, F_COUNT };
+static const char *fault_names[F_COUNT] = { "dropped commands", "dropped replies", "duplicated commands",
+                                            "duplicated replies", "corrupted commands", "corrupted replies",
+                                            "delayed replies" };
+
+static struct sparq_fault_options one_fault(int which, double p)
+{
+    struct sparq_fault_options fo;
+    memset(&fo, 0, sizeof fo);
+    double *slot[F_COUNT] = { &fo.drop_cmd, &fo.drop_reply, &fo.dup_cmd, &fo.dup_reply,
+                              &fo.corrupt_cmd, &fo.corrupt_reply, &fo.delay_reply };
+    *slot[which] = p;
+    return fo;
+}
+
+int main(void)
+{
+    uint64_t seed = check_seed(20261126);
+    rng = seed * 2654435761u + 1;
+    const int gemms = 40;
+
+    // --- clean link: no retries, every result exact
+    {
+        struct session s;
+        int rc = open_session(&s, 0, 1, NULL, seed);
+        CHECK(rc == SPARQ_OK, "ref + fault injector (quiet) + link opens: %s", rc ? sparq_last_error() : "ok");
+        if (rc)
+            return check_done();
+        struct tally t = { 0 };
+        for (int i = 0; i < gemms; i++)
+            one_gemm(s.dev, &t, 20, 70);
+        const struct sparq_link_counts *l = sparq_link_counts(&s.link);
+        CHECK(t.ok == gemms && l->retries == 0 && l->commands > (uint64_t)gemms * 4,
+              "no faults: %d/%d GEMMs exact, %llu commands, %llu retries", t.ok, gemms,
+              (unsigned long long)l->commands, (unsigned long long)l->retries);
+        sparq_device_close(s.dev);
+    }
+
+    // --- one fault class at a time
+    for (int which = 0; which < F_COUNT; which++) {
+        struct session s;
+        int rc = open_session(&s, 0, 1, NULL, seed + (uint64_t)which);
+        if (rc) {
+            CHECK(0, "%s: open: %s", fault_names[which], sparq_last_error());
+            continue;
+        }
+        struct sparq_fault_options fo = one_fault(which, 0.08);
+        set_faults(&s, &fo);
+        struct tally t = { 0 };
+        for (int i = 0; i < gemms; i++)
+            one_gemm(s.dev, &t, 20, 70);
+        const struct sparq_fault_counts *f = sparq_fault_counts(&s.fault);
+        const struct sparq_link_counts *l = sparq_link_counts(&s.link);
+        print_counts(&s, fault_names[which]);
+        if (t.reported)
+            printf("#   first reported error: %s\n", t.first_error);
+        CHECK(t.wrong == 0 && injected(f) > 0,
+              "%s (p=0.08): %llu injected, %d exact, %d reported, 0 silently wrong (got %d)", fault_names[which],
+              (unsigned long long)injected(f), t.ok, t.reported, t.wrong);
+        if (which == F_DUP_CMD) {
+            // A duplicated accumulate COMPUTE cannot be undone by the link:
+            // it must be reported (MAC counter check before READ).
+            CHECK(t.reported == 0 || l->failures > 0, "%s: every loss is reported by the MAC-counter check",
+                  fault_names[which]);
+        } else {
+            // Everything else is recovered by retries.
+            CHECK(t.reported == 0 && t.ok == gemms && (which == F_DUP_REPLY ? l->stale > 0 : l->retries + l->resolved > 0),
+                  "%s: all %d GEMMs recovered (retries %llu, resolved by MAC counter %llu, stale %llu)",
+                  fault_names[which], gemms, (unsigned long long)l->retries, (unsigned long long)l->resolved,
+                  (unsigned long long)l->stale);
+        }
+        sparq_device_close(s.dev);
+    }
+
+    // --- everything at once, longer
+    {
+        struct session s;
+        int rc = open_session(&s, 0, 1, NULL, seed ^ 0xABCDEF);
+        CHECK(rc == SPARQ_OK, "mixed faults: open");
+        if (!rc) {
+            struct sparq_fault_options fo = { .drop_cmd = 0.02, .dup_cmd = 0.02, .corrupt_cmd = 0.02, .drop_reply = 0.02,
+                                              .dup_reply = 0.02, .corrupt_reply = 0.02, .delay_reply = 0.02 };
+            set_faults(&s, &fo);
+            struct tally t = { 0 };
+            for (int i = 0; i < 150; i++)
+                one_gemm(s.dev, &t, 24, 90);
+            print_counts(&s, "mixed");
+            if (t.reported)
+                printf("#   first reported error: %s\n", t.first_error);
+            CHECK(t.wrong == 0 && t.ok > 100, "mixed faults (2%% each), 150 GEMMs: %d exact, %d reported, %d wrong",
+                  t.ok, t.reported, t.wrong);
+            sparq_device_close(s.dev);
+        }
+    }
+
+    // --- device reset in the middle of a GEMM, at many points
+    {
+        struct session s;
+        int rc = open_session(&s, 0, 1, NULL, seed + 99);
+        CHECK(rc == SPARQ_OK, "reset mid-GEMM: open");
+        if (!rc) {
+            struct tally t = { 0 }, after = { 0 };
+            int resets = 0;
+            for (int k = 1; k <= 30; k++) {
+                const struct sparq_fault_counts *f = sparq_fault_counts(&s.fault);
+                struct sparq_fault_options fo;
+                memset(&fo, 0, sizeof fo);
+                fo.reset_after = f->commands + (uint64_t)rnd_in(1, 12);
+                set_faults(&s, &fo);
+                one_gemm(s.dev, &t, 24, 90);
+                resets = (int)f->resets;
+                memset(&fo, 0, sizeof fo);
+                set_faults(&s, &fo);
+                one_gemm(s.dev, &after, 24, 90); // the device works again afterwards
+            }
+            print_counts(&s, "reset mid-GEMM");
+            if (t.reported)
+                printf("#   first reported error: %s\n", t.first_error);
+            CHECK(t.wrong == 0 && t.reported > 0 && resets > 0,
+                  "%d device resets mid-GEMM: %d GEMMs unaffected and exact, %d reported, 0 silently wrong (got %d)",
+                  resets, t.ok, t.reported, t.wrong);
+            CHECK(after.ok == 30, "the GEMM after each reset is exact (%d/30)", after.ok);
+            sparq_device_close(s.dev);
+        }
+    }
+
+    // --- negative control: without the MAC-counter checks, lost or
+    // duplicated accumulate COMPUTEs corrupt results silently.
+    {
+        struct sparq_link_options lo = { .max_attempts = 8, .verify_accumulate = 0 };
+        struct session s;
+        int rc = open_session(&s, 0, 1, &lo, seed + 7);
+        if (!rc) {
+            struct sparq_fault_options fo = { .dup_cmd = 0.1, .drop_reply = 0.1 };
+            set_faults(&s, &fo);
+            struct tally t = { 0 };
+            for (int i = 0; i < gemms; i++)
+                one_gemm(s.dev, &t, 20, 70);
+            print_counts(&s, "control, checks off");
+            CHECK(t.wrong > 0, "control: with verify_accumulate=0 the same faults give %d silently wrong GEMMs "
+                               "(the checks are necessary)", t.wrong);
+            sparq_device_close(s.dev);
+        } else {
+            CHECK(0, "control: open: %s", sparq_last_error());
+        }
+    }
+
+    // --- the same layer over the Verilator RTL (faults that need no reply
+    // timeout: the sim transport waits 50M cycles before giving up)
+    if (!getenv("SPARQ_SKIP_SIM")) {
+        struct session s;
+        int rc = open_session(&s, 1, 1, NULL, seed + 5);
+        CHECK(rc == SPARQ_OK, "sim + fault injector + link opens: %s", rc ? sparq_last_error() : "ok");
+        if (!rc) {
+            struct sparq_fault_options fo = { .dup_cmd = 0.05, .dup_reply = 0.1 };
+            set_faults(&s, &fo);
+            struct tally t = { 0 };
+            for (int i = 0; i < 12; i++)
+                one_gemm(s.dev, &t, 20, 70);
+            struct sparq_fault_options quiet;
+            memset(&quiet, 0, sizeof quiet);
+            for (int k = 0; k < 4; k++) {
+                quiet.reset_after = sparq_fault_counts(&s.fault)->commands + (uint64_t)rnd_in(1, 6);
+                set_faults(&s, &quiet);
+                one_gemm(s.dev, &t, 20, 70);
+            }
+            print_counts(&s, "sim");
+            if (t.reported)
+                printf("#   first reported error: %s\n", t.first_error);
+            const struct sparq_fault_counts *f = sparq_fault_counts(&s.fault);
+            CHECK(t.wrong == 0 && injected(f) > 0 && t.ok > 0,
+                  "sim: duplicated packets and %llu resets mid-GEMM: %d exact, %d reported, 0 silently wrong (got %d)",
+                  (unsigned long long)f->resets, t.ok, t.reported, t.wrong);
+            sparq_device_close(s.dev);
+        }
+    }
+    return check_done();
+}
