@@ -44,13 +44,55 @@ static void usage(FILE *out)
             "  --save-every N     also checkpoint every N steps\n"
             "  --dev-max-utts N   score only the first N dev utterances\n"
             "  --threads N        OpenMP threads (default: OMP_NUM_THREADS or all cores)\n"
-            "  --quiet            no progress lines\n");
+            "  --quiet            no progress lines\n"
+            "benchmark mode (no data needed): sparq train --bench STEPS [--config FILE]\n"
+            "  [--bench-batch B] [--bench-json FILE] times STEPS training steps on a synthetic\n"
+            "  batch of B (24) utterances of 2.2-4.0 s and prints audio seconds per second.\n");
+}
+
+static int run_bench(const char *config, int steps, int B, const char *json, int threads)
+{
+    if (B < 1 || B > 4096) {
+        fprintf(stderr, "sparq train: --bench-batch must be 1..4096\n");
+        return 2;
+    }
+    if (threads > 0)
+        omp_set_num_threads(threads);
+    sparq_threads_init();
+    struct sparq_config cfg;
+    if (config ? sparq_config_load(&cfg, config) : (sparq_config_default(&cfg), 0)) {
+        fprintf(stderr, "sparq train: %s\n", sparq_last_error());
+        return 1;
+    }
+    struct sparq_bench_result r;
+    if (sparq_train_bench(&cfg, B, steps, &r)) {
+        fprintf(stderr, "sparq train: %s\n", sparq_last_error());
+        return 1;
+    }
+    printf("%-10s %6s %6s %10s %10s %14s %12s\n", "trainer", "batch", "steps", "audio s", "step s", "audio-s/s",
+           "peak MB");
+    printf("%-10s %6d %6d %10.1f %10.3f %14.1f %12.0f\n", "sparq C", r.B, r.steps, r.audio_s, r.step_s, r.audio_per_s,
+           r.peak_rss_mb);
+    if (json) {
+        char buf[1024];
+        int n = snprintf(buf, sizeof buf,
+                         "{\"trainer\": \"sparq C\", \"threads\": %d, \"d_model\": %d, \"n_layers\": %d, "
+                         "\"batch\": %d, \"steps\": %d, \"audio_s_per_batch\": %.3f, \"step_s\": %.6f, "
+                         "\"audio_s_per_s\": %.3f, \"peak_rss_mb\": %.1f, \"loss_first\": %.6f, \"loss_last\": %.6f}\n",
+                         omp_get_max_threads(), cfg.d_model, cfg.n_layers, r.B, r.steps, r.audio_s, r.step_s,
+                         r.audio_per_s, r.peak_rss_mb, r.loss_first, r.loss_last);
+        if (sparq_write_file_atomic(json, buf, (size_t)n)) {
+            fprintf(stderr, "sparq train: %s\n", sparq_last_error());
+            return 1;
+        }
+    }
+    return 0;
 }
 
 int cmd_train(int argc, char **argv)
 {
     enum { O_CONFIG = 256, O_TRAIN, O_DEV, O_OUT, O_RESUME, O_EPOCHS, O_MAXSTEPS, O_BATCH, O_MAXUTTS, O_LR,
-           O_WARMUP, O_FINAL, O_WD, O_CLIP, O_SEED, O_NOSPEC, O_DITHER, O_SAVE, O_DEVMAX, O_THREADS, O_QUIET };
+           O_WARMUP, O_FINAL, O_WD, O_CLIP, O_SEED, O_NOSPEC, O_DITHER, O_SAVE, O_DEVMAX, O_THREADS, O_QUIET, O_BENCH, O_BENCHB, O_BENCHJ };
     static const struct option opts[] = {
         { "config", required_argument, NULL, O_CONFIG },   { "train", required_argument, NULL, O_TRAIN },
         { "dev", required_argument, NULL, O_DEV },         { "out", required_argument, NULL, O_OUT },
@@ -62,16 +104,20 @@ int cmd_train(int argc, char **argv)
         { "seed", required_argument, NULL, O_SEED },       { "no-specaug", no_argument, NULL, O_NOSPEC },
         { "dither", required_argument, NULL, O_DITHER },   { "save-every", required_argument, NULL, O_SAVE },
         { "dev-max-utts", required_argument, NULL, O_DEVMAX }, { "threads", required_argument, NULL, O_THREADS },
-        { "quiet", no_argument, NULL, O_QUIET },           { "help", no_argument, NULL, 'h' },
+        { "quiet", no_argument, NULL, O_QUIET },           { "bench", required_argument, NULL, O_BENCH },
+        { "bench-batch", required_argument, NULL, O_BENCHB }, { "bench-json", required_argument, NULL, O_BENCHJ },
+        { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
     struct sparq_train_options o;
     sparq_train_default_options(&o);
-    int c, threads = 0;
+    int c, threads = 0, bench = 0, bench_b = 24;
+    const char *bench_json = NULL;
     char *end;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         double v = optarg ? strtod(optarg, &end) : 0;
-        if (optarg && (*end || end == optarg) && c != O_CONFIG && c != O_TRAIN && c != O_DEV && c != O_OUT) {
+        if (optarg && (*end || end == optarg) && c != O_CONFIG && c != O_TRAIN && c != O_DEV && c != O_OUT &&
+            c != O_BENCHJ) {
             fprintf(stderr, "sparq train: --%s: '%s' is not a number\n", opts[c - O_CONFIG].name, optarg);
             return 2;
         }
@@ -97,10 +143,15 @@ int cmd_train(int argc, char **argv)
         case O_DEVMAX: o.dev_max_utts = (int)v; break;
         case O_THREADS: threads = (int)v; break;
         case O_QUIET: o.progress = 0; break;
+        case O_BENCH: bench = (int)v; break;
+        case O_BENCHB: bench_b = (int)v; break;
+        case O_BENCHJ: bench_json = optarg; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
     }
+    if (bench > 0)
+        return run_bench(o.config_path, bench, bench_b, bench_json, threads);
     if (optind < argc || !o.train_manifest || !o.out_dir) {
         fprintf(stderr, "sparq train: --train and --out are required (see --help)\n");
         return 2;

@@ -135,7 +135,7 @@ struct sparq_model {
 
 // Checks the config; message names the bad key.
 int sparq_config_validate(const struct sparq_config *c);
-// Default (documented) configuration: d=144, 4 heads, ffn 576, kernel 15, 6 layers.
+// Default configuration (= configs/base.cfg): d=144, 4 heads, ffn 576, kernel 15, 4 layers.
 void sparq_config_default(struct sparq_config *c);
 // Reads "key = value" lines (# comments) over the defaults. Keys: n_mels,
 // sub_channels, d_model, n_heads, ffn_dim, kernel, n_layers.

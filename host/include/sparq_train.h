@@ -126,4 +126,19 @@ void sparq_train_default_options(struct sparq_train_options *o);
 // out_dir/model.sparq is the model with the best dev WER (or the last one
 // without a dev set).
 int sparq_train_run(const struct sparq_train_options *o);
+
+// Training-step benchmark on a synthetic batch (the same batch as
+// tests/fixtures/bench_conformer_torch.py): B utterances of 400 - 8*b input
+// frames, targets of frames/10 labels. One warm-up step, then `steps` timed
+// steps of forward + CTC + backward + clip + AdamW.
+struct sparq_bench_result {
+    int B, steps;
+    double audio_s;      // audio seconds per batch
+    double step_s;       // mean wall seconds per step
+    double audio_per_s;  // audio seconds per wall second
+    double peak_rss_mb;  // peak resident memory of the process
+    double loss_first, loss_last;
+};
+void sparq_bench_batch(int B, int *lens, int *target_lens);
+int sparq_train_bench(const struct sparq_config *c, int B, int steps, struct sparq_bench_result *r);
 #endif

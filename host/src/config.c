@@ -16,7 +16,7 @@ void sparq_config_default(struct sparq_config *c)
     c->n_heads = 4;
     c->ffn_dim = 576;
     c->kernel = 15;
-    c->n_layers = 6;
+    c->n_layers = 4;
     c->vocab = SPARQ_VOCAB;
 }
 

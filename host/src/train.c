@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -402,5 +403,78 @@ out:
     sparq_adamw_free(&opt);
     if (m.param_mem)
         sparq_model_free(&m);
+    return rc;
+}
+
+void sparq_bench_batch(int B, int *lens, int *target_lens)
+{
+    for (int b = 0; b < B; b++) {
+        lens[b] = 400 - 8 * (b % 25);
+        target_lens[b] = lens[b] / 10;
+    }
+}
+
+int sparq_train_bench(const struct sparq_config *c, int B, int steps, struct sparq_bench_result *r)
+{
+    struct sparq_model m;
+    int rc = sparq_model_create(&m, c);
+    if (rc)
+        return rc;
+    sparq_model_init(&m, 1);
+    struct sparq_adamw opt;
+    int *lens = malloc(sizeof(int) * (size_t)B), *tl = malloc(sizeof(int) * (size_t)B);
+    if (!lens || !tl || (rc = sparq_adamw_init(&opt, &m, 0.9f, 0.98f, 1e-9f, 0.01f))) {
+        free(lens);
+        free(tl);
+        sparq_model_free(&m);
+        return rc ? rc : SPARQ_ENOMEM;
+    }
+    sparq_bench_batch(B, lens, tl);
+    int T = lens[0], nt = 0;
+    for (int b = 0; b < B; b++)
+        nt += tl[b];
+    float *x = malloc(sizeof(float) * (size_t)B * T * c->n_mels);
+    int *tg = malloc(sizeof(int) * (size_t)nt);
+    float *dl = malloc(sizeof(float) * (size_t)B * sparq_sub_frames(T) * c->vocab);
+    struct sparq_acts *a = sparq_acts_create(c, B, T);
+    uint64_t rng = 42;
+    for (size_t i = 0; x && i < (size_t)B * T * c->n_mels; i++)
+        x[i] = (float)sparq_rng_normal(&rng);
+    for (int i = 0; tg && i < nt; i++)
+        tg[i] = 1 + (int)(sparq_rng_next(&rng) % (uint64_t)(c->vocab - 1));
+    memset(r, 0, sizeof *r);
+    r->B = B;
+    r->steps = steps;
+    for (int b = 0; b < B; b++)
+        r->audio_s += lens[b] * 0.01;
+    double t0 = 0;
+    for (int s = 0; x && tg && dl && a && s <= steps; s++) {
+        if (s == 1)
+            t0 = now_s();
+        int T2 = sparq_forward(&m, a, x, lens, B, T, 1);
+        double loss = sparq_ctc_batch(sparq_acts_logits(a), sparq_acts_out_lens(a), B, T2, c->vocab, tg, tl, dl,
+                                      NULL);
+        sparq_model_zero_grad(&m);
+        sparq_backward(&m, a, dl);
+        sparq_clip_grad_norm(&m, 5.0);
+        sparq_adamw_step(&opt, &m, 1e-3f);
+        if (s == 0)
+            r->loss_first = loss;
+        r->loss_last = loss;
+    }
+    r->step_s = (now_s() - t0) / steps;
+    r->audio_per_s = r->audio_s / r->step_s;
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    r->peak_rss_mb = (double)ru.ru_maxrss / 1024.0;
+    rc = x && tg && dl && a ? SPARQ_OK : sparq_fail(SPARQ_ENOMEM, "out of memory for the benchmark batch");
+    free(x);
+    free(tg);
+    free(dl);
+    free(lens);
+    free(tl);
+    sparq_acts_free(a);
+    sparq_adamw_free(&opt);
+    sparq_model_free(&m);
     return rc;
 }
