@@ -170,8 +170,26 @@ int sparq_audio_resample(const float *in, size_t n, int in_rate, int out_rate, f
     // Output j = k*new + p sits at input position k*orig + p*orig/new, so
     // each of the `new` phases has one fixed set of `taps` weights.
     long taps = (long)floor(2.0 * reach) + 2;
-    if ((double)neww * (double)taps > 4e6)
-        return sparq_fail(SPARQ_EINVAL, "resample: %d -> %d Hz needs too large a filter table", in_rate, out_rate);
+    if ((double)neww * (double)taps > 4e6) {
+        // Odd rate pairs (e.g. 383999 -> 16000 Hz) have too many phases to
+        // tabulate: evaluate the same kernel per output sample instead.
+        for (size_t j = 0; j < m_out; j++) {
+            double centre = (double)j * (double)orig / (double)neww;
+            long lo = (long)ceil(centre - reach), hi = (long)floor(centre + reach);
+            double acc = 0.0;
+            for (long m = lo < 0 ? 0 : lo; m <= hi && m < (long)n; m++) {
+                double t = ((double)m - centre) / (double)orig * base;
+                if (t < -RESAMPLE_ZEROS || t > RESAMPLE_ZEROS)
+                    continue;
+                double c = cos(t * M_PI / RESAMPLE_ZEROS / 2.0);
+                acc += in[m] * (t == 0.0 ? 1.0 : sin(M_PI * t) / (M_PI * t)) * c * c * scale;
+            }
+            y[j] = (float)acc;
+        }
+        *out = y;
+        *out_n = m_out;
+        return SPARQ_OK;
+    }
     double *w = sparq_malloc((size_t)neww * (size_t)taps * sizeof(double), "resampling filter");
     long *first = sparq_malloc((size_t)neww * sizeof(long), "resampling filter");
     if (!w || !first) {

@@ -228,8 +228,9 @@ char *sparq_text_normalize(const char *in)
         int apos_len = c == '\'' ? 1 : (!strncmp(s, "\xE2\x80\x99", 3) || !strncmp(s, "\xE2\x80\x98", 3)) ? 3 : 0;
         if (apos_len) {
             int prev_letter = b.n && is_letter_byte((unsigned char)b.p[b.n - 1]) && b.p[b.n - 1] != ' ';
-            int next_letter = is_letter_byte((unsigned char)s[apos_len]) &&
-                              strncmp(s + apos_len, "\xE2\x80", 2) != 0;
+            unsigned char nx = (unsigned char)s[apos_len];
+            int next_letter = isalpha(nx) || (nx >= 0xC2 && nx <= 0xF4 && ((unsigned char)s[apos_len + 1] & 0xC0) == 0x80 &&
+                                              !(nx == 0xE2 && ((unsigned char)s[apos_len + 1] & 0xFE) == 0x80));
             if (prev_letter && next_letter)
                 sb_put(&b, "'", 1);
             else
@@ -250,19 +251,25 @@ char *sparq_text_normalize(const char *in)
             continue;
         }
         if (c >= 0x80) {
-            // Unicode punctuation in the U+2000..U+206F block becomes a space;
-            // other non-ASCII characters (letters of other scripts) are kept.
-            if (c == 0xE2 && (unsigned char)s[1] == 0x80 && s[2]) {
+            // Valid UTF-8 sequences only; a stray or malformed byte becomes a
+            // space. Unicode punctuation in U+2000..U+206F becomes a space too;
+            // other characters (letters of other scripts) are kept.
+            size_t len = c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
+            size_t k = 1;
+            while (len && k < len && ((unsigned char)s[k] & 0xC0) == 0x80)
+                k++;
+            if (!len || k < len) {
+                sb_put(&b, " ", 1);
+                s++;
+                continue;
+            }
+            if (c == 0xE2 && ((unsigned char)s[1] == 0x80 || ((unsigned char)s[1] == 0x81 && (unsigned char)s[2] < 0xB0))) {
                 sb_put(&b, " ", 1);
                 s += 3;
                 continue;
             }
-            size_t len = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
-            size_t k = 1;
-            while (k < len && s[k])
-                k++;
-            sb_put(&b, s, k);
-            s += k;
+            sb_put(&b, s, len);
+            s += len;
             continue;
         }
         sb_put(&b, " ", 1); // other punctuation, whitespace, control characters
