@@ -34,4 +34,7 @@ $(FW_DIR)/sparq_fx2.ihx: $(FW_RELS)
 	$(SDCC) $(FW_CFLAGS) $(FW_LDFLAGS) -o $(FW_DIR)/sparq_fx2.ihx $(FW_RELS)
 	@grep -q ':00000001FF' $@ && echo "firmware: $@ ($$(grep -c '^:' $@) records)"
 
+# tests/unit/test_usb.c checks the built image; tests/board/devices.sh runs sparq.
+TEST_DEPS += $(FW_DIR)/sparq_fx2.ihx
+
 -include rtl/board/board.mk

@@ -20,8 +20,8 @@ struct sparq_usb_options {
     int transfer_bytes;   // bytes per bulk transfer (default 16384, a multiple of 512)
 };
 
-// Defaults, then the environment (SPARQ_USB_VID, SPARQ_USB_PID, hex or
-// decimal; SPARQ_USB_FIRMWARE). Returns SPARQ_EINVAL naming a bad variable.
+// Defaults, then the environment (SPARQ_USB_VID, SPARQ_USB_PID in hex, with
+// or without 0x; SPARQ_USB_FIRMWARE). Returns SPARQ_EINVAL naming a bad variable.
 int sparq_usb_options_init(struct sparq_usb_options *opt);
 
 struct sparq_usb_board {
@@ -66,4 +66,10 @@ struct sparq_ihx {
 int sparq_ihx_parse(struct sparq_ihx *img, const char *text, size_t n, const char *name);
 int sparq_ihx_load(struct sparq_ihx *img, const char *path);
 
+
+
+// A device over USB with the reliability layer (sparq_link.h) in between:
+// what sparq_device_open(dev, "usb") should call (device.c knows only ref
+// and sim today). opt NULL: sparq_usb_options_init() defaults.
+int sparq_device_open_usb(struct sparq_device **dev, const struct sparq_usb_options *opt);
 #endif

@@ -23,15 +23,12 @@ static int env_id(const char *var, int *out)
     const char *s = getenv(var);
     if (!s || !*s)
         return SPARQ_OK;
+    // USB IDs are hex, as lsusb prints them ("1209" or "0x1209").
     char *end;
     errno = 0;
-    long v = strtol(s, &end, 0);
-    if (errno || *end || v < 0 || v > 0xFFFF) {
-        // Accept bare hex as lsusb prints it ("1209").
-        v = strtol(s, &end, 16);
-        if (*end || v < 0 || v > 0xFFFF)
-            return sparq_fail(SPARQ_EINVAL, "%s='%s': not a 16-bit USB ID", var, s);
-    }
+    long v = strtol(s, &end, 16);
+    if (errno || *end || v < 0 || v > 0xFFFF)
+        return sparq_fail(SPARQ_EINVAL, "%s='%s': not a 16-bit hex USB ID", var, s);
     *out = (int)v;
     return SPARQ_OK;
 }
