@@ -133,6 +133,25 @@ static void make_ordinal(struct sbuf *b)
 
 static int is_letter_byte(unsigned char c) { return isalpha(c) || c >= 0x80; }
 
+// Length of the well-formed UTF-8 sequence at s (2..4), 0 if s does not
+// start one (ASCII, a stray continuation byte, a truncated sequence).
+static size_t utf8_len(const char *s)
+{
+    unsigned char c = (unsigned char)s[0];
+    size_t len = c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
+    for (size_t k = 1; k < len; k++)
+        if (((unsigned char)s[k] & 0xC0) != 0x80)
+            return 0;
+    return len;
+}
+
+// U+2000..U+206F: general punctuation (dashes, curly quotes, ellipsis...).
+static int is_unicode_punct(const char *s)
+{
+    return (unsigned char)s[0] == 0xE2 &&
+           ((unsigned char)s[1] == 0x80 || ((unsigned char)s[1] == 0x81 && (unsigned char)s[2] < 0xB0));
+}
+
 // Reads a digit run at s (commas between 3-digit groups allowed); returns
 // the number of bytes used, the value, and the digit string.
 static size_t read_digits(const char *s, unsigned long long *value, char *digits, size_t cap, int *overflow)
@@ -228,9 +247,8 @@ char *sparq_text_normalize(const char *in)
         int apos_len = c == '\'' ? 1 : (!strncmp(s, "\xE2\x80\x99", 3) || !strncmp(s, "\xE2\x80\x98", 3)) ? 3 : 0;
         if (apos_len) {
             int prev_letter = b.n && is_letter_byte((unsigned char)b.p[b.n - 1]) && b.p[b.n - 1] != ' ';
-            unsigned char nx = (unsigned char)s[apos_len];
-            int next_letter = isalpha(nx) || (nx >= 0xC2 && nx <= 0xF4 && ((unsigned char)s[apos_len + 1] & 0xC0) == 0x80 &&
-                                              !(nx == 0xE2 && ((unsigned char)s[apos_len + 1] & 0xFE) == 0x80));
+            const char *nx = s + apos_len;
+            int next_letter = isalpha((unsigned char)*nx) || (utf8_len(nx) && !is_unicode_punct(nx));
             if (prev_letter && next_letter)
                 sb_put(&b, "'", 1);
             else
@@ -254,18 +272,10 @@ char *sparq_text_normalize(const char *in)
             // Valid UTF-8 sequences only; a stray or malformed byte becomes a
             // space. Unicode punctuation in U+2000..U+206F becomes a space too;
             // other characters (letters of other scripts) are kept.
-            size_t len = c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
-            size_t k = 1;
-            while (len && k < len && ((unsigned char)s[k] & 0xC0) == 0x80)
-                k++;
-            if (!len || k < len) {
+            size_t len = utf8_len(s);
+            if (!len || is_unicode_punct(s)) {
                 sb_put(&b, " ", 1);
-                s++;
-                continue;
-            }
-            if (c == 0xE2 && ((unsigned char)s[1] == 0x80 || ((unsigned char)s[1] == 0x81 && (unsigned char)s[2] < 0xB0))) {
-                sb_put(&b, " ", 1);
-                s += 3;
+                s += len ? len : 1;
                 continue;
             }
             sb_put(&b, s, len);

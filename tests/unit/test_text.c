@@ -57,6 +57,30 @@ int main(void)
     norm("COVID19", "covid nineteen");
     norm("99999999999999999999", "nine nine nine nine nine nine nine nine nine nine nine nine nine nine nine nine nine nine nine nine");
 
+    norm("a\xff" "b \xe6" "x \xc3", "a b x");                  // malformed UTF-8 -> spaces
+    norm("don'\xff" "t", "don t");
+    norm("x\xe2\x81\xb0" "y", "x\xe2\x81\xb0" "y");           // U+2070 is kept, not punctuation
+
+    // Normalising twice changes nothing, whatever the bytes (found by fuzzing).
+    uint64_t seed = check_seed(99), s = seed;
+    int stable = 1;
+    for (int k = 0; k < 2000 && stable; k++) {
+        char in[33];
+        for (int i = 0; i < 32; i++) {
+            s = s * 6364136223846793005ull + 1442695040888963407ull;
+            unsigned v = (unsigned)(s >> 56);
+            in[i] = (char)(v % 3 == 0 ? "ab '\xe2\x80\x99\xc3\xa9 7:3.0,"[v % 18] : (int)(v | 1));
+        }
+        in[32] = 0;
+        char *a = sparq_text_normalize(in), *b = a ? sparq_text_normalize(a) : NULL;
+        stable = a && b && !strcmp(a, b);
+        if (!stable)
+            printf("# not idempotent on case %d\n", k);
+        free(a);
+        free(b);
+    }
+    CHECK(stable, "normalize is idempotent on 2000 random byte strings");
+
     int ok = sparq_vocab_index(0) == -1 && sparq_vocab_index(' ') == 1 && sparq_vocab_index('\'') == 2 &&
              sparq_vocab_index('a') == 3 && sparq_vocab_index('z') == SPARQ_VOCAB_SIZE - 1 && sparq_vocab_index('A') == -1;
     for (int i = 1; i < SPARQ_VOCAB_SIZE; i++)
