@@ -38,3 +38,11 @@ $(FW_DIR)/sparq_fx2.ihx: $(FW_RELS)
 TEST_DEPS += $(FW_DIR)/sparq_fx2.ihx
 
 -include rtl/board/board.mk
+
+# Link-bound throughput estimate for a USB board (table + JSON).
+BENCH_TARGETS += bench-link
+.PHONY: bench-link
+bench-link: $(BUILD)/sparq
+	@mkdir -p $(BUILD)/bench
+	@echo "== USB board: link-bound time per GEMM (estimate from counted bytes and round trips)"
+	@$(BUILD)/sparq bench-link --json $(BUILD)/bench/board_link.json
