@@ -189,6 +189,44 @@ static void test_dither_and_edges(uint64_t seed)
     free(x);
 }
 
+// One plan shared by threads (and plans created concurrently) gives the
+// same features as a serial run: the trainer extracts features in parallel.
+static void test_threads(uint64_t seed)
+{
+    float *x;
+    size_t n;
+    if (sparq_audio_load(FIX "human.wav", 16000, &x, &n))
+        return;
+    struct sparq_fbank_options o;
+    sparq_fbank_default_options(&o);
+    o.dither = 1.0f;
+    struct sparq_fbank_plan *plan;
+    if (sparq_fbank_plan_create(&plan, &o))
+        return;
+    enum { RUNS = 8 };
+    int frames = sparq_fbank_num_frames(n, &o);
+    size_t len = (size_t)frames * 80;
+    float *serial = malloc(RUNS * len * sizeof(float)), *par = malloc(RUNS * len * sizeof(float));
+    int f;
+    for (int r = 0; r < RUNS; r++)
+        sparq_fbank_plan_run(plan, x, n, seed + (uint64_t)r, serial + (size_t)r * len, &f);
+    int bad = 0;
+#pragma omp parallel for num_threads(4) reduction(+ : bad)
+    for (int r = 0; r < RUNS; r++) {
+        int fr;
+        struct sparq_fbank_plan *own;
+        bad += sparq_fbank_plan_create(&own, &o) != 0;
+        bad += sparq_fbank_plan_run(r % 2 ? plan : own, x, n, seed + (uint64_t)r, par + (size_t)r * len, &fr) != 0;
+        sparq_fbank_plan_free(own);
+    }
+    CHECK(!bad && memcmp(serial, par, RUNS * len * sizeof(float)) == 0,
+          "4 threads (shared and per-thread plans) give the serial features");
+    free(serial);
+    free(par);
+    sparq_fbank_plan_free(plan);
+    free(x);
+}
+
 static void test_cmvn(uint64_t seed)
 {
     enum { T = 500, D = 4 };
@@ -302,6 +340,7 @@ int main(void)
     test_no_snip_edges();
     test_resample();
     test_dither_and_edges(seed);
+    test_threads(seed);
     test_cmvn(seed);
     test_specaug(seed);
     return check_done();
