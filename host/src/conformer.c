@@ -468,9 +468,9 @@ static void block_backward(struct sparq_model *m, struct sparq_acts *a, int l, c
 
 static void relu_mask(float *g, const float *out, size_t n)
 {
+#pragma omp simd
     for (size_t i = 0; i < n; i++)
-        if (!(out[i] > 0.0f))
-            g[i] = 0.0f;
+        g[i] = out[i] > 0.0f ? g[i] : 0.0f;
 }
 
 void sparq_backward(struct sparq_model *m, struct sparq_acts *a, const float *dlogits)

@@ -64,6 +64,7 @@ void linear_forward(float *out, const float *inp, const float *w, const float *b
 #pragma omp parallel for if ((size_t)N * OUT > 65536)
         for (int i = 0; i < N; i++) {
             float *o = out + (size_t)i * OUT;
+#pragma omp simd
             for (int j = 0; j < OUT; j++)
                 o[j] += b[j];
         }
@@ -78,12 +79,17 @@ void linear_backward(float *dinp, float *dw, float *db, const float *dout, const
     if (dw)
         sparq_sgemm(1, 0, OUT, IN, N, 1.0f, dout, OUT, inp, IN, 1.0f, dw, IN);
     if (db) {
-#pragma omp parallel for if ((size_t)N * OUT > 65536)
-        for (int j = 0; j < OUT; j++) {
-            double s = 0.0;
+        // db += dout^T 1: a GEMV reads dout row by row (a column loop would stride).
+        float *ones = malloc(sizeof(float) * (size_t)(N > 0 ? N : 1));
+        if (ones) {
             for (int i = 0; i < N; i++)
-                s += dout[(size_t)i * OUT + j];
-            db[j] += (float)s;
+                ones[i] = 1.0f;
+            cblas_sgemv(CblasRowMajor, CblasTrans, N, OUT, 1.0f, dout, OUT, ones, 1, 1.0f, db, 1);
+            free(ones);
+        } else {
+            for (int i = 0; i < N; i++)
+                for (int j = 0; j < OUT; j++)
+                    db[j] += dout[(size_t)i * OUT + j];
         }
     }
 }
@@ -176,6 +182,7 @@ void silu_backward(float *dinp, const float *dout, const float *inp, size_t n)
 
 void relu_forward(float *out, const float *inp, size_t n)
 {
+#pragma omp simd
     for (size_t i = 0; i < n; i++)
         out[i] = inp[i] > 0.0f ? inp[i] : 0.0f;
 }
@@ -511,6 +518,7 @@ void conv2d_s2_backward(float *dinp, float *dw, float *db, const float *dout, co
             for (int kh = 0; kh < 3; kh++) {
                 float *dst = dinp + ((size_t)(2 * t + kh) * Fin + 2 * f) * Cin;
                 const float *s = src + kh * 3 * Cin;
+#pragma omp simd
                 for (int j = 0; j < 3 * Cin; j++)
                     dst[j] += s[j];
             }
