@@ -12,6 +12,7 @@
 
 #include "sparq_error.h"
 #include "sparq_usb.h"
+#include "usb_backend.h"
 #include "sparq_usb_protocol.h"
 
 #define REQ_OUT (LIBUSB_ENDPOINT_OUT | LIBUSB_REQUEST_TYPE_VENDOR | LIBUSB_RECIPIENT_DEVICE)
@@ -55,6 +56,42 @@ static int usb_fail(int code, const char *what, int err)
     return sparq_fail(code, "usb: %s: %s", what, libusb_error_name(err));
 }
 
+// --- libusb behind a table (tests swap in a fake device) -----------------------
+static int find_and_open(libusb_context *ctx, int vid, int pid, int index, libusb_device_handle **h, int *bare_bus,
+                         int *bare_addr);
+static int lu_init(libusb_context **ctx) { return libusb_init(ctx); }
+static void lu_exit(libusb_context *ctx) { libusb_exit(ctx); }
+static int lu_claim(libusb_device_handle *h, int iface)
+{
+    libusb_set_auto_detach_kernel_driver(h, 1); // unsupported on some platforms; claiming reports the real problem
+    return libusb_claim_interface(h, iface);
+}
+static int lu_release(libusb_device_handle *h, int iface) { return libusb_release_interface(h, iface); }
+static void lu_close(libusb_device_handle *h) { libusb_close(h); }
+static int lu_control(libusb_device_handle *h, uint8_t type, uint8_t req, uint16_t value, uint16_t index,
+                      unsigned char *data, uint16_t len, unsigned timeout_ms)
+{
+    return libusb_control_transfer(h, type, req, value, index, data, len, timeout_ms);
+}
+static int lu_clear_halt(libusb_device_handle *h, unsigned char ep) { return libusb_clear_halt(h, ep); }
+static int lu_bulk(libusb_device_handle *h, unsigned char ep, unsigned char *data, int len, int *got,
+                   unsigned timeout_ms)
+{
+    return libusb_bulk_transfer(h, ep, data, len, got, timeout_ms);
+}
+static int lu_events(libusb_context *ctx, struct timeval *tv)
+{
+    return libusb_handle_events_timeout_completed(ctx, tv, NULL);
+}
+static const struct sparq_usb_backend libusb_backend = {
+    .init = lu_init, .exit = lu_exit, .open_board = find_and_open, .claim = lu_claim, .release = lu_release,
+    .close = lu_close, .control = lu_control, .clear_halt = lu_clear_halt, .bulk = lu_bulk,
+    .submit = libusb_submit_transfer, .cancel = libusb_cancel_transfer, .events = lu_events,
+};
+static const struct sparq_usb_backend *B = &libusb_backend;
+
+void sparq_usb_set_backend(const struct sparq_usb_backend *b) { B = b ? b : &libusb_backend; }
+
 static int check_options(const struct sparq_usb_options *o)
 {
     if (o->vid < 0 || o->vid > 0xFFFF || o->pid < 0 || o->pid > 0xFFFF)
@@ -70,7 +107,7 @@ static int check_options(const struct sparq_usb_options *o)
 static int identify(libusb_device_handle *h, int timeout_ms, int *api, int *fw, char *err, size_t errcap)
 {
     unsigned char b[SPARQ_USB_IDENTIFY_BYTES];
-    int r = libusb_control_transfer(h, REQ_IN, SPARQ_REQ_IDENTIFY, 0, 0, b, sizeof b, (unsigned)timeout_ms);
+    int r = B->control(h, REQ_IN, SPARQ_REQ_IDENTIFY, 0, 0, b, sizeof b, (unsigned)timeout_ms);
     if (r < 0) {
         snprintf(err, errcap, "IDENTIFY request failed: %s", libusb_error_name(r));
         return SPARQ_EDEVICE;
@@ -288,7 +325,7 @@ static void in_done(struct libusb_transfer *t)
     switch (t->status) {
     case LIBUSB_TRANSFER_COMPLETED:
     case LIBUSB_TRANSFER_TIMED_OUT: // idle link: nothing to read, keep listening
-        if (libusb_submit_transfer(t) == 0)
+        if (B->submit(t) == 0)
             u->in_active[i] = 1;
         else if (!u->error)
             u->error = LIBUSB_ERROR_IO, u->error_ep = SPARQ_USB_EP_IN;
@@ -343,13 +380,13 @@ static void cancel_and_drain(struct usb_tr *u)
     u->closing = 1;
     for (int i = 0; i < u->opt.transfers; i++) {
         if (u->in_active[i])
-            libusb_cancel_transfer(u->in[i]);
+            B->cancel(u->in[i]);
         if (u->out_active[i])
-            libusb_cancel_transfer(u->out[i]);
+            B->cancel(u->out[i]);
     }
     for (int spins = 0; any_active(u) && spins < 1000; spins++) {
         struct timeval tv = { 0, 10000 };
-        libusb_handle_events_timeout_completed(u->ctx, &tv, NULL);
+        B->events(u->ctx, &tv);
     }
 }
 
@@ -380,7 +417,7 @@ static int pump(struct usb_tr *u, double deadline)
     if (left > 100)
         left = 100; // wake up now and then to notice Ctrl-C
     struct timeval tv = { 0, (long)(left * 1000) };
-    int r = libusb_handle_events_timeout_completed(u->ctx, &tv, NULL);
+    int r = B->events(u->ctx, &tv);
     if (r < 0 && r != LIBUSB_ERROR_INTERRUPTED) {
         cancel_and_drain(u);
         return usb_fail(SPARQ_EIO, "libusb_handle_events", r);
@@ -414,7 +451,7 @@ static int usb_send(void *ctx, const uint8_t *data, size_t n)
         struct libusb_transfer *t = u->out[slot];
         memcpy(t->buffer, data, k);
         t->length = (int)k;
-        int r = libusb_submit_transfer(t);
+        int r = B->submit(t);
         if (r < 0)
             return usb_fail(SPARQ_EIO, "submit bulk OUT", r);
         u->out_active[slot] = 1;
@@ -428,7 +465,7 @@ static int restart_in(struct usb_tr *u)
 {
     for (int i = 0; i < u->opt.transfers; i++)
         if (!u->in_active[i]) {
-            int r = libusb_submit_transfer(u->in[i]);
+            int r = B->submit(u->in[i]);
             if (r < 0)
                 return usb_fail(SPARQ_EIO, "submit bulk IN", r);
             u->in_active[i] = 1;
@@ -445,7 +482,7 @@ static int usb_recv(void *ctx, uint8_t *data, size_t n)
     while (u->rx_len - u->rx_head < n) {
         if (u->in_stalled) {
             u->in_stalled = 0;
-            int r = libusb_clear_halt(u->h, SPARQ_USB_EP_IN);
+            int r = B->clear_halt(u->h, SPARQ_USB_EP_IN);
             if (r < 0)
                 return usb_fail(SPARQ_EIO, "clear halt on EP6 IN", r);
             int rc = restart_in(u);
@@ -510,11 +547,11 @@ static void usb_close(void *ctx)
         }
     }
     if (u->claimed)
-        libusb_release_interface(u->h, SPARQ_USB_INTERFACE);
+        B->release(u->h, SPARQ_USB_INTERFACE);
     if (u->h)
-        libusb_close(u->h);
+        B->close(u->h);
     if (u->ctx)
-        libusb_exit(u->ctx);
+        B->exit(u->ctx);
     if (u->have_old_sigint)
         sigaction(SIGINT, &u->old_sigint, NULL);
     free(u->rx);
@@ -527,7 +564,7 @@ static const struct sparq_transport_ops usb_ops = {
 
 static int vendor_out(libusb_device_handle *h, int req, int value, int timeout_ms, const char *what)
 {
-    int r = libusb_control_transfer(h, REQ_OUT, (uint8_t)req, (uint16_t)value, 0, NULL, 0, (unsigned)timeout_ms);
+    int r = B->control(h, REQ_OUT, (uint8_t)req, (uint16_t)value, 0, NULL, 0, (unsigned)timeout_ms);
     return r < 0 ? usb_fail(SPARQ_EIO, what, r) : SPARQ_OK;
 }
 
@@ -541,10 +578,10 @@ static int reset_handshake(libusb_device_handle *h, int timeout_ms)
         rc = vendor_out(h, SPARQ_REQ_FIFO_RESET, 0, timeout_ms, "FIFO_RESET");
     if (rc)
         return rc;
-    int r = libusb_clear_halt(h, SPARQ_USB_EP_OUT);
+    int r = B->clear_halt(h, SPARQ_USB_EP_OUT);
     if (r < 0)
         return usb_fail(SPARQ_EIO, "clear halt on EP2 OUT", r);
-    r = libusb_clear_halt(h, SPARQ_USB_EP_IN);
+    r = B->clear_halt(h, SPARQ_USB_EP_IN);
     if (r < 0)
         return usb_fail(SPARQ_EIO, "clear halt on EP6 IN", r);
     rc = vendor_out(h, SPARQ_REQ_FPGA_RESET, 0, timeout_ms, "FPGA_RESET release");
@@ -553,7 +590,7 @@ static int reset_handshake(libusb_device_handle *h, int timeout_ms)
     uint8_t junk[SPARQ_USB_BULK_HS];
     for (int i = 0; i < 64; i++) {
         int got = 0;
-        r = libusb_bulk_transfer(h, SPARQ_USB_EP_IN, junk, sizeof junk, &got, 20);
+        r = B->bulk(h, SPARQ_USB_EP_IN, junk, sizeof junk, &got, 20);
         if (r == LIBUSB_ERROR_TIMEOUT && got == 0)
             return SPARQ_OK;
         if (r < 0 && r != LIBUSB_ERROR_TIMEOUT)
@@ -562,8 +599,8 @@ static int reset_handshake(libusb_device_handle *h, int timeout_ms)
     return sparq_fail(SPARQ_EDEVICE, "usb: EP6 IN keeps delivering data after an FPGA reset (bitstream loaded?)");
 }
 
-static int find_and_open(libusb_context *ctx, const struct sparq_usb_options *opt, libusb_device_handle **h,
-                         int *bare_bus, int *bare_addr)
+static int find_and_open(libusb_context *ctx, int vid, int pid, int index, libusb_device_handle **h, int *bare_bus,
+                         int *bare_addr)
 {
     libusb_device **list = NULL;
     ssize_t n = libusb_get_device_list(ctx, &list);
@@ -579,7 +616,7 @@ static int find_and_open(libusb_context *ctx, const struct sparq_usb_options *op
             *bare_bus = libusb_get_bus_number(list[i]);
             *bare_addr = libusb_get_device_address(list[i]);
         }
-        if (d.idVendor != opt->vid || d.idProduct != opt->pid || seen++ != opt->index)
+        if (d.idVendor != vid || d.idProduct != pid || seen++ != index)
             continue;
         int r = libusb_open(list[i], h);
         rc = r < 0 ? usb_fail(SPARQ_EIO, "libusb_open (udev rule installed? docs/board.md)", r) : SPARQ_OK;
@@ -603,14 +640,14 @@ int sparq_transport_usb(struct sparq_transport *tr, const struct sparq_usb_optio
     if (!u)
         return SPARQ_ENOMEM;
     u->opt = opt;
-    int r = libusb_init(&u->ctx);
+    int r = B->init(&u->ctx);
     if (r < 0) {
         u->ctx = NULL;
         rc = usb_fail(SPARQ_EIO, "libusb_init (is /dev/bus/usb available?)", r);
         goto fail;
     }
     int bare_bus, bare_addr;
-    rc = find_and_open(u->ctx, &opt, &u->h, &bare_bus, &bare_addr);
+    rc = B->open_board(u->ctx, opt.vid, opt.pid, opt.index, &u->h, &bare_bus, &bare_addr);
     if (rc == SPARQ_EDEVICE && bare_bus >= 0 && opt.firmware) {
         rc = sparq_usb_load_firmware(bare_bus, bare_addr, opt.firmware, opt.timeout_ms);
         if (rc)
@@ -618,7 +655,7 @@ int sparq_transport_usb(struct sparq_transport *tr, const struct sparq_usb_optio
         for (int tries = 0; tries < 50; tries++) { // renumeration takes about a second
             struct timespec ts = { 0, 100 * 1000 * 1000 };
             nanosleep(&ts, NULL);
-            rc = find_and_open(u->ctx, &opt, &u->h, &bare_bus, &bare_addr);
+            rc = B->open_board(u->ctx, opt.vid, opt.pid, opt.index, &u->h, &bare_bus, &bare_addr);
             if (rc != SPARQ_EDEVICE)
                 break;
         }
@@ -633,9 +670,7 @@ int sparq_transport_usb(struct sparq_transport *tr, const struct sparq_usb_optio
     }
     if (rc)
         goto fail;
-    r = libusb_set_auto_detach_kernel_driver(u->h, 1);
-    (void)r; // unsupported on some platforms; claiming reports the real problem
-    r = libusb_claim_interface(u->h, SPARQ_USB_INTERFACE);
+    r = B->claim(u->h, SPARQ_USB_INTERFACE);
     if (r < 0) {
         rc = usb_fail(SPARQ_EIO, "claim interface 0 (board in use by another program?)", r);
         goto fail;
@@ -719,7 +754,7 @@ int sparq_usb_load_bitstream(const struct sparq_usb_options *opt, const char *bi
         return usb_fail(SPARQ_EIO, "libusb_init", r);
     }
     int bb, ba;
-    rc = find_and_open(ctx, opt, &h, &bb, &ba);
+    rc = find_and_open(ctx, opt->vid, opt->pid, opt->index, &h, &bb, &ba);
     if (rc == SPARQ_EDEVICE)
         rc = sparq_fail(SPARQ_EDEVICE, "usb: no sparq board found (looked for VID:PID %04x:%04x); load the firmware first",
                         opt->vid, opt->pid);
