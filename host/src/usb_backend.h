@@ -12,6 +12,8 @@ struct sparq_usb_backend {
     // SPARQ_OK with *h open, SPARQ_EDEVICE if no such board (bare FX2 position in *bare_bus/addr, -1 if none)
     int (*open_board)(libusb_context *ctx, int vid, int pid, int index, libusb_device_handle **h, int *bare_bus,
                       int *bare_addr);
+    // SPARQ_OK with *h open on the device at bus/address (firmware loading)
+    int (*open_at)(libusb_context *ctx, int bus, int address, libusb_device_handle **h);
     int (*claim)(libusb_device_handle *h, int iface);
     int (*release)(libusb_device_handle *h, int iface);
     void (*close)(libusb_device_handle *h);

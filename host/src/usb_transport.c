@@ -59,6 +59,7 @@ static int usb_fail(int code, const char *what, int err)
 // --- libusb behind a table (tests swap in a fake device) -----------------------
 static int find_and_open(libusb_context *ctx, int vid, int pid, int index, libusb_device_handle **h, int *bare_bus,
                          int *bare_addr);
+static int open_at(libusb_context *ctx, int bus, int address, libusb_device_handle **h);
 static int lu_init(libusb_context **ctx) { return libusb_init(ctx); }
 static void lu_exit(libusb_context *ctx) { libusb_exit(ctx); }
 static int lu_claim(libusb_device_handle *h, int iface)
@@ -84,7 +85,7 @@ static int lu_events(libusb_context *ctx, struct timeval *tv)
     return libusb_handle_events_timeout_completed(ctx, tv, NULL);
 }
 static const struct sparq_usb_backend libusb_backend = {
-    .init = lu_init, .exit = lu_exit, .open_board = find_and_open, .claim = lu_claim, .release = lu_release,
+    .init = lu_init, .exit = lu_exit, .open_board = find_and_open, .open_at = open_at, .claim = lu_claim, .release = lu_release,
     .close = lu_close, .control = lu_control, .clear_halt = lu_clear_halt, .bulk = lu_bulk,
     .submit = libusb_submit_transfer, .cancel = libusb_cancel_transfer, .events = lu_events,
 };
@@ -199,7 +200,7 @@ static int open_at(libusb_context *ctx, int bus, int address, libusb_device_hand
 
 static int fx2_cpucs(libusb_device_handle *h, uint8_t v, int timeout_ms)
 {
-    int r = libusb_control_transfer(h, REQ_OUT, SPARQ_FX2_REQ_LOAD, SPARQ_FX2_CPUCS, 0, &v, 1, (unsigned)timeout_ms);
+    int r = B->control(h, REQ_OUT, SPARQ_FX2_REQ_LOAD, SPARQ_FX2_CPUCS, 0, &v, 1, (unsigned)timeout_ms);
     return r == 1 ? SPARQ_OK : usb_fail(SPARQ_EIO, v ? "FX2 CPUCS hold (0xA0 write)" : "FX2 CPUCS release", r);
 }
 
@@ -221,12 +222,12 @@ int sparq_usb_load_firmware(int bus, int address, const char *ihx_path, int time
     }
     libusb_context *ctx = NULL;
     libusb_device_handle *h = NULL;
-    int r = libusb_init(&ctx);
+    int r = B->init(&ctx);
     if (r < 0) {
         free(img);
         return usb_fail(SPARQ_EIO, "libusb_init", r);
     }
-    rc = open_at(ctx, bus, address, &h);
+    rc = B->open_at(ctx, bus, address, &h);
     if (rc)
         goto out_ctx;
     rc = fx2_cpucs(h, 1, timeout_ms);
@@ -241,7 +242,7 @@ int sparq_usb_load_firmware(int bus, int address, const char *ihx_path, int time
         uint32_t e = a;
         while (e < img->hi && img->used[e] && e - a < 1024)
             e++;
-        r = libusb_control_transfer(h, REQ_OUT, SPARQ_FX2_REQ_LOAD, (uint16_t)a, 0, img->data + a,
+        r = B->control(h, REQ_OUT, SPARQ_FX2_REQ_LOAD, (uint16_t)a, 0, img->data + a,
                                     (uint16_t)(e - a), (unsigned)timeout_ms);
         if (r != (int)(e - a)) {
             rc = r < 0 ? usb_fail(SPARQ_EIO, "FX2 RAM write (0xA0)", r)
@@ -252,9 +253,9 @@ int sparq_usb_load_firmware(int bus, int address, const char *ihx_path, int time
     }
     rc = fx2_cpucs(h, 0, timeout_ms); // the FX2 now runs our firmware and renumerates
 out_close:
-    libusb_close(h);
+    B->close(h);
 out_ctx:
-    libusb_exit(ctx);
+    B->exit(ctx);
     free(img);
     return rc;
 }

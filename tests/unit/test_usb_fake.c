@@ -32,6 +32,10 @@ static struct fake {
     // observations
     int events, clear_halts, fifo_resets, fpga_holds, fpga_releases, claims, releases, closes, exits;
     int max_in, max_out, in_timeouts;
+    // FX2 ROM loader (vendor request 0xA0)
+    uint8_t ram[SPARQ_FX2_RAM_SIZE];
+    uint8_t written[SPARQ_FX2_RAM_SIZE];
+    int cpu_held, cpucs_log[8], ncpucs, ram_writes, writes_while_running, max_write, opened_at;
 } F;
 
 static const struct sparq_device_config cfg = { .rows = 4, .cols = 4, .wdepth = 64, .xdepth = 64, .rdepth = 16,
@@ -63,6 +67,15 @@ static int f_open(libusb_context *ctx, int vid, int pid, int index, libusb_devic
     *h = (libusb_device_handle *)(void *)&F;
     return SPARQ_OK;
 }
+static int f_open_at(libusb_context *ctx, int bus, int address, libusb_device_handle **h)
+{
+    (void)ctx;
+    if (bus != 1 || address != 7)
+        return sparq_fail(SPARQ_EDEVICE, "usb: no device at bus %d address %d", bus, address);
+    F.opened_at++;
+    *h = (libusb_device_handle *)(void *)&F;
+    return SPARQ_OK;
+}
 static int f_claim(libusb_device_handle *h, int i) { (void)h; (void)i; F.claims++; return 0; }
 static int f_release(libusb_device_handle *h, int i) { (void)h; (void)i; F.releases++; return 0; }
 static void f_close(libusb_device_handle *h) { (void)h; F.closes++; }
@@ -77,6 +90,22 @@ static int f_control(libusb_device_handle *h, uint8_t type, uint8_t req, uint16_
         data[SPARQ_USB_ID_API] = SPARQ_USB_API_LEVEL;
         data[SPARQ_USB_ID_FW] = 0x00;
         data[SPARQ_USB_ID_FW + 1] = 0x01;
+        return len;
+    }
+    if (type == 0x40 && req == SPARQ_FX2_REQ_LOAD) {
+        if (value == SPARQ_FX2_CPUCS && len == 1) {
+            if (F.ncpucs < 8)
+                F.cpucs_log[F.ncpucs++] = data[0];
+            F.cpu_held = data[0] & 1;
+            return 1;
+        }
+        if ((unsigned)value + len > SPARQ_FX2_RAM_SIZE)
+            return LIBUSB_ERROR_PIPE;
+        F.ram_writes++;
+        F.writes_while_running += !F.cpu_held;
+        F.max_write = len > F.max_write ? len : F.max_write;
+        memcpy(F.ram + value, data, len);
+        memset(F.written + value, 1, len);
         return len;
     }
     if (type == 0x40 && req == SPARQ_REQ_FPGA_RESET && len == 0) {
@@ -210,7 +239,7 @@ static int f_events(libusb_context *ctx, struct timeval *tv)
 }
 
 static const struct sparq_usb_backend fake = {
-    .init = f_init, .exit = f_exit, .open_board = f_open, .claim = f_claim, .release = f_release,
+    .init = f_init, .exit = f_exit, .open_board = f_open, .open_at = f_open_at, .claim = f_claim, .release = f_release,
     .close = f_close, .control = f_control, .clear_halt = f_clear_halt, .bulk = f_bulk,
     .submit = f_submit, .cancel = f_cancel, .events = f_events,
 };
@@ -379,6 +408,39 @@ int main(void)
     } else {
         CHECK(0, "open raw transport: %s", sparq_last_error());
     }
+    // --- firmware loading as fxload does it: hold the 8051, write RAM, release
+    fake_reset();
+    static struct sparq_ihx img;
+    const char *build = getenv("BUILD") ? getenv("BUILD") : "build";
+    char path[512];
+    snprintf(path, sizeof path, "%s/firmware/sparq_fx2.ihx", build);
+    if (sparq_ihx_load(&img, path) == SPARQ_OK) {
+        rc = sparq_usb_load_firmware(1, 7, path, 100);
+        int same = 1;
+        for (uint32_t a = 0; a < SPARQ_FX2_RAM_SIZE; a++)
+            if (img.used[a] != F.written[a] || (img.used[a] && img.data[a] != F.ram[a]))
+                same = 0;
+        CHECK(rc == SPARQ_OK && same && F.ncpucs == 2 && F.cpucs_log[0] == 1 && F.cpucs_log[1] == 0 &&
+                  F.writes_while_running == 0 && F.max_write <= 1024,
+              "%s loaded: %zu bytes in %d writes of at most %d bytes, all while CPUCS held the 8051 (1 then 0)", path,
+              img.bytes, F.ram_writes, F.max_write);
+        CHECK(sparq_usb_load_firmware(2, 9, path, 100) == SPARQ_EDEVICE && strstr(sparq_last_error(), "bus 2"),
+              "loading to a missing device fails naming it: %s", sparq_last_error());
+    } else {
+        printf("# %s not built: firmware-loading check skipped\n", path);
+    }
+    fake_reset();
+    snprintf(path, sizeof path, "%s/tests/too_big.ihx", build);
+    FILE *f = fopen(path, "w");
+    if (f) {
+        fputs(":01400000556A\n:00000001FF\n", f); // one byte at 0x4000, past the 16 KB RAM
+        fclose(f);
+        rc = sparq_usb_load_firmware(1, 7, path, 100);
+        CHECK(rc == SPARQ_EFORMAT && F.ncpucs == 0 && F.ram_writes == 0 && strstr(sparq_last_error(), "16 KB"),
+              "an image beyond the FX2's RAM is refused before touching the chip: %s", sparq_last_error());
+        remove(path);
+    }
+
     sparq_devmodel_destroy(F.m);
     sparq_usb_set_backend(NULL);
     return check_done();
