@@ -31,10 +31,15 @@ module sparq_array #(
     generate
         for (r = 0; r < ROWS; r = r + 1) begin : g_row
             for (c = 0; c < COLS; c = c + 1) begin : g_col
-                wire [31:0] x_o, chain_o;
-                wire        xv_o, first_o, last_o, chain_v_o;
+                // the right column's x_o and the bottom row's w_o lead nowhere
+                /* verilator lint_off UNUSEDSIGNAL */
+                wire [31:0] x_o;
+                wire        xv_o, first_o, last_o;
                 wire [7:0]  w_o;
                 wire [1:0]  pos_o;
+                /* verilator lint_on UNUSEDSIGNAL */
+                wire [31:0] chain_o;
+                wire        chain_v_o;
                 wire [31:0] x_in;
                 wire        xv_in, first_in, last_in, chain_v_in;
                 wire [7:0]  w_in;

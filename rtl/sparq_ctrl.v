@@ -75,7 +75,11 @@ module sparq_ctrl #(
                      ST_TRUNCATED = 8'h08;
     localparam [15:0] CRC_INIT = 16'hFFFF;
     localparam [31:0] TIMEOUT32 = TIMEOUT;
-    localparam [15:0] ROWS16 = ROWS, COLS16 = COLS, RDEPTH16 = RDEPTH, TIMEOUT_ID = TIMEOUT / 256;
+    localparam integer TIMEOUT_DIV = TIMEOUT / 256;
+    localparam integer ROWS_INT = ROWS, COLS_INT = COLS, RDEPTH_INT = RDEPTH;
+    localparam [15:0] ROWS16 = ROWS_INT[15:0], COLS16 = COLS_INT[15:0], RDEPTH16 = RDEPTH_INT[15:0];
+    localparam [15:0] TIMEOUT_ID = TIMEOUT_DIV[15:0];
+    localparam [16:0] ROWS_M1_17 = ROWS16 - 16'd1;
     localparam [31:0] WDEPTH32 = WDEPTH, XDEPTH32 = XDEPTH, RDEPTH32 = RDEPTH;
 
     localparam [2:0] S_HDR = 3'd0, S_DECODE = 3'd1, S_BODY = 3'd2, S_CHECK = 3'd3, S_CRC = 3'd4,
@@ -158,7 +162,7 @@ module sparq_ctrl #(
     always @* begin
         chk_err = ST_OK;
         payload = 40'd0;
-        tiles_x = ({1'b0, a16_2} + (ROWS - 1)) >> RB;
+        tiles_x = ({1'b0, a16_2} + ROWS_M1_17) >> RB;
         case (op)
             OP_WRITE_W: begin
                 if (args_q[0] > 8'd1 || !fmt_ok(args_q[1], args_q[2]) || a16_4 == 16'd0 || a16_4 > COLS16 ||

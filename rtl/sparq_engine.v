@@ -62,9 +62,11 @@ module sparq_engine #(
     localparam DRAIN_CYCLES = 2 * ROWS + COLS + 4;
     localparam DL = (ROWS > COLS) ? ROWS : COLS; // skew delay line length
     localparam BW = 3 + XA + WA;                 // bundle: valid, first, last, xaddr, waddr
-    localparam [16:0] ROWS17 = ROWS;
-    localparam [19:0] MIN_PERIOD = 2 * ROWS;
-    localparam [7:0] DRAIN8 = DRAIN_CYCLES;
+    localparam integer ROWS_INT = ROWS;
+    localparam integer MIN_PERIOD_INT = 2 * ROWS;
+    localparam [16:0] ROWS17 = ROWS_INT[16:0];
+    localparam [19:0] MIN_PERIOD = MIN_PERIOD_INT[19:0];
+    localparam [7:0] DRAIN8 = DRAIN_CYCLES[7:0];
 
     generate
         if ((ROWS & (ROWS - 1)) != 0 || ROWS < 2 || COLS < 2 || WDEPTH < 16 || XDEPTH < 4 ||

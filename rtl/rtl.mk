@@ -1,0 +1,31 @@
+# rtl/: the accelerator in Verilog (filelist rtl/sparq_top.f).
+#   make lint    verilator --lint-only -Wall (also run by make test: tests/rtl/lint.sh)
+#   make synth   Yosys: generic cell counts for the default 16x16 array and
+#                synth_ice40 for a 4x4 configuration; reports under $(BUILD)/synth/
+
+RTL_SRCS := $(shell sed 's/#.*//' rtl/sparq_top.f)
+SYNTH_DIR := $(BUILD)/synth
+# Small configuration for iCE40 (fits block RAM: 4x4 PEs, shallow buffers).
+ICE40_PARAMS := -chparam ROWS 4 -chparam COLS 4 -chparam WDEPTH 256 -chparam XDEPTH 256 -chparam RDEPTH 64
+
+lint:
+	@sh tests/rtl/lint.sh
+
+synth: $(SYNTH_DIR)/generic_16x16.txt $(SYNTH_DIR)/ice40_4x4.txt
+	@echo "== generic cells, 16x16 (memories kept as \$$mem cells)"
+	@sed -n '/Printing statistics/,$$p' $(SYNTH_DIR)/generic_16x16.txt | grep -E 'Number of cells|\$$_|\$$mem' | head -40
+	@echo "== synth_ice40, 4x4"
+	@sed -n '/Printing statistics/,$$p' $(SYNTH_DIR)/ice40_4x4.txt | grep -E 'Number of cells|SB_' | head -40
+
+$(SYNTH_DIR)/generic_16x16.txt: $(RTL_SRCS) rtl/rtl.mk
+	@mkdir -p $(dir $@)
+	yosys -q -l $@.tmp -p "read_verilog $(RTL_SRCS); hierarchy -top sparq_top; \
+	  synth -top sparq_top -run begin:fine; memory -nomap; opt -fast; techmap; opt -fast; abc -fast; \
+	  opt_clean; tee -o $@.stat stat" > /dev/null
+	@mv $@.tmp $@
+
+$(SYNTH_DIR)/ice40_4x4.txt: $(RTL_SRCS) rtl/rtl.mk
+	@mkdir -p $(dir $@)
+	yosys -q -l $@.tmp -p "read_verilog $(RTL_SRCS); hierarchy -top sparq_top $(ICE40_PARAMS); \
+	  synth_ice40 -top sparq_top; tee -o $@.stat stat" > /dev/null
+	@mv $@.tmp $@
