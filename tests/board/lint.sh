@@ -48,34 +48,37 @@ fi
 balls=$(sed -n 's/^set_io *[^ ]* *\([A-Z0-9]*\).*/\1/p' rtl/board/sparq_hx8k_ct256.pcf | sort)
 if [ "$(echo "$balls" | uniq -d)" = "" ]; then ok "no ball assigned twice"; else notok "balls assigned twice: $(echo "$balls" | uniq -d | tr '\n' ' ')"; fi
 
-# FX2 slave-FIFO adapter against a cycle model of the FX2's FIFOs (iverilog).
-if command -v iverilog > /dev/null 2>&1; then
+# Testbenches (iverilog): the FX2 FIFO adapter against a cycle model of the
+# FX2's FIFOs, and the whole board design answering commands through it.
+run_tb() { # name, files...
+    name=$1
+    shift
     mkdir -p "$BUILD/board"
-    if iverilog -g2012 -o "$BUILD/board/tb_fx2_fifo" tests/board/tb_fx2_fifo.v rtl/board/sparq_fx2_fifo.v > "$LOG" 2>&1; then
-        vvp -n "$BUILD/board/tb_fx2_fifo" +seed="${SPARQ_SEED:-1}" > "$LOG" 2>&1
-        grep -E '^(ok|not ok|#)' "$LOG" | while read -r line; do
-            case "$line" in
-                "ok "*) echo "$line" ;;
-                "not ok "*) echo "$line" ;;
-                *) echo "$line" ;;
-            esac
-        done > "$LOG.tb"
-        # renumber the testbench's TAP lines after ours
-        while read -r line; do
-            case "$line" in
-                "ok "*) ok "tb_fx2_fifo: ${line#ok * - }" ;;
-                "not ok "*) notok "tb_fx2_fifo: ${line#not ok * - }" ;;
-                *) echo "$line" ;;
-            esac
-        done < "$LOG.tb"
-        grep -q '^ok \|^not ok ' "$LOG.tb" || { notok "tb_fx2_fifo produced no result"; tail -5 "$LOG" | sed 's/^/#   /'; }
-        rm -f "$LOG.tb"
-    else
-        notok "iverilog compiles tests/board/tb_fx2_fifo.v"
+    if ! iverilog -g2012 -o "$BUILD/board/$name" "$@" > "$LOG" 2>&1; then
+        notok "iverilog compiles $name"
         sed 's/^/#   /' "$LOG" | head -10
+        return
     fi
+    vvp -n "$BUILD/board/$name" +seed="${SPARQ_SEED:-1}" > "$LOG" 2>&1
+    seen=0
+    while read -r line; do
+        case "$line" in
+            "ok "*) seen=1; ok "$name: ${line#ok*- }" ;;
+            "not ok "*) seen=1; notok "$name: ${line#not ok*- }" ;;
+            "#"*) echo "$line" ;;
+        esac
+    done < "$LOG"
+    if [ $seen -eq 0 ]; then
+        notok "$name produced no result"
+        tail -5 "$LOG" | sed 's/^/#   /'
+    fi
+}
+if command -v iverilog > /dev/null 2>&1; then
+    run_tb tb_fx2_fifo tests/board/tb_fx2_fifo.v rtl/board/sparq_fx2_fifo.v
+    # shellcheck disable=SC2086
+    run_tb tb_board tests/board/tb_board.v tests/board/sb_io_stub.v $SRCS
 else
-    echo "# iverilog not installed: FX2 FIFO testbench skipped"
+    echo "# iverilog not installed: board testbenches skipped"
 fi
 echo "1..$n"
 exit $fail
