@@ -13,9 +13,9 @@ lint:
 
 synth: $(SYNTH_DIR)/generic_16x16.txt $(SYNTH_DIR)/ice40_4x4.txt
 	@echo "== generic cells, 16x16 (memories kept as \$$mem cells)"
-	@sed -n '/Printing statistics/,$$p' $(SYNTH_DIR)/generic_16x16.txt | grep -E 'Number of cells|\$$_|\$$mem' | head -40
+	@sed -n '/=== design hierarchy ===/,$$p' $(SYNTH_DIR)/generic_16x16.txt.stat | grep -E 'Number of cells|\$$'
 	@echo "== synth_ice40, 4x4"
-	@sed -n '/Printing statistics/,$$p' $(SYNTH_DIR)/ice40_4x4.txt | grep -E 'Number of cells|SB_' | head -40
+	@sed -n '/=== sparq_top ===/,$$p' $(SYNTH_DIR)/ice40_4x4.txt.stat | grep -E 'Number of cells|SB_'
 
 $(SYNTH_DIR)/generic_16x16.txt: $(RTL_SRCS) rtl/rtl.mk
 	@mkdir -p $(dir $@)
