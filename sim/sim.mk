@@ -31,3 +31,14 @@ $(SIM_SHIM): sim/sparq_sim.cpp sim/sparq_sim.h $(SIM_LIB)
 # libstdc++ (LINK = $(CXX) would compile tests/unit/*.c as C++).
 EXTRA_OBJS += $(SIM_SHIM) $(SIM_LIB) $(SIM_VLIB)
 EXTRA_LIBS += -lstdc++ -lz -pthread
+
+# bench-accel: cycles, utilisation, sparsity speedups, link bytes and
+# simulation speed on the Conformer GEMM shapes (sim/bench_accel.c).
+$(BUILD)/bench_accel: sim/bench_accel.c $(LIBSPARQ) $(EXTRA_OBJS)
+	$(LINK) $(CFLAGS) -o $@ $< $(LIBSPARQ) $(EXTRA_OBJS) $(EXTRA_LIBS) $(LDLIBS)
+
+.PHONY: bench-accel
+bench-accel: $(BUILD)/bench_accel
+	@mkdir -p $(BUILD)/bench
+	$(BUILD)/bench_accel $(BUILD)/bench/accel.json
+BENCH_TARGETS += bench-accel

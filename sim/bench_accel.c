@@ -1,0 +1,192 @@
+// bench-accel: the accelerator on the Conformer's GEMM shapes, through the
+// full protocol on the Verilator RTL ("sim" backend): compute cycles (busy
+// counter), PE utilisation, speedup of 2:4 and 1:4 over dense at each width,
+// end-to-end cycles including the 1 byte/cycle link, bytes moved, and the
+// simulation speed. Table on stdout, JSON to argv[1].
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "sparq_device.h"
+#include "sparq_error.h"
+#include "sparq_gemm.h"
+
+struct shape {
+    const char *model, *what;
+    int t, in, out;
+    int widths; // bit0 int8, bit1 int4, bit2 int2
+};
+
+// Default Conformer: d=144, FFN 576, T=256 frames after subsampling; the 16x
+// larger model: d=576, FFN 2304 (int8 only there, to keep the run short).
+static const struct shape shapes[] = {
+    { "d144", "ffn1 144->576", 256, 144, 576, 7 },
+    { "d144", "ffn2 576->144", 256, 576, 144, 7 },
+    { "d144", "attn 144->144", 256, 144, 144, 7 },
+    { "d144", "conv 144->288", 256, 144, 288, 7 },
+    { "d576", "ffn1 576->2304", 256, 576, 2304, 1 },
+    { "d576", "ffn2 2304->576", 256, 2304, 576, 1 },
+    { "d576", "attn 576->576", 256, 576, 576, 1 },
+    { "d576", "conv 576->1152", 256, 576, 1152, 1 },
+};
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+struct result {
+    uint64_t busy, macs, e2e, bytes;
+    double secs;
+};
+
+static int run(struct sparq_device *dev, const struct shape *s, int width, int kept, struct result *r)
+{
+    size_t nw = (size_t)s->out * (size_t)s->in;
+    float *wf = malloc(sizeof(float) * nw);
+    int8_t *x = malloc((size_t)s->t * (size_t)s->in);
+    int8_t *y = malloc((size_t)s->t * (size_t)s->out);
+    int8_t *want = malloc((size_t)s->t * (size_t)s->out);
+    int32_t *acc = malloc(sizeof(int32_t) * (size_t)s->t * (size_t)s->out);
+    struct sparq_requant_params *qp = malloc(sizeof *qp * (size_t)s->out);
+    struct sparq_packed w = { 0 };
+    int rc = SPARQ_ENOMEM;
+    if (!wf || !x || !y || !want || !acc || !qp)
+        goto done;
+    uint32_t seed = 12345;
+    for (size_t i = 0; i < nw; i++) {
+        seed = seed * 1664525u + 1013904223u;
+        wf[i] = (float)((int)(seed >> 20) - 2048);
+    }
+    for (size_t i = 0; i < (size_t)s->t * (size_t)s->in; i++) {
+        seed = seed * 1664525u + 1013904223u;
+        x[i] = (int8_t)(seed >> 24);
+    }
+    for (int o = 0; o < s->out; o++)
+        qp[o] = (struct sparq_requant_params){ 0, 1 << 30, 40 };
+    if ((rc = sparq_pack(&w, wf, NULL, width, kept, s->out, s->in, NULL)))
+        goto done;
+    struct sparq_device_counters c0, c1;
+    const struct sparq_link_stats *link = sparq_device_link(dev);
+    if ((rc = sparq_device_reset(dev)) || (rc = sparq_device_counters(dev, &c0)))
+        goto done;
+    uint64_t b0 = link->bytes_out + link->bytes_in, cyc0 = sparq_device_cycles(dev);
+    double t0 = now();
+    // Requantized int8 output: what the next layer consumes.
+    if ((rc = sparq_device_gemm_q8(dev, y, s->out, x, s->in, &w, s->t, qp)))
+        goto done;
+    r->secs = now() - t0;
+    r->e2e = sparq_device_cycles(dev) - cyc0;
+    r->bytes = link->bytes_out + link->bytes_in - b0;
+    if ((rc = sparq_device_counters(dev, &c1)))
+        goto done;
+    r->busy = c1.busy - c0.busy;
+    r->macs = c1.macs - c0.macs;
+    sparq_gemm_ref(acc, s->out, x, s->in, &w, s->t, 0);
+    sparq_requant_ref(want, s->out, acc, s->out, qp, s->t, s->out);
+    if (memcmp(y, want, (size_t)s->t * (size_t)s->out))
+        rc = sparq_fail(SPARQ_EDEVICE, "bench: %s %s: device result differs from sparq_gemm_ref", s->what,
+                        w.type->name);
+done:
+    sparq_packed_free(&w);
+    free(wf);
+    free(x);
+    free(y);
+    free(want);
+    free(acc);
+    free(qp);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    const char *json_path = argc > 1 ? argv[1] : "build/bench/accel.json";
+    struct sparq_device *dev;
+    if (sparq_device_open(&dev, "sim")) {
+        fprintf(stderr, "bench-accel: %s\n", sparq_last_error());
+        return 1;
+    }
+    struct sparq_device_info info;
+    if (sparq_device_identify(dev, &info)) {
+        fprintf(stderr, "bench-accel: %s\n", sparq_last_error());
+        return 1;
+    }
+    cJSON *root = cJSON_CreateObject(), *rows = cJSON_AddArrayToObject(root, "gemms");
+    cJSON_AddNumberToObject(root, "rows", info.rows);
+    cJSON_AddNumberToObject(root, "cols", info.cols);
+    cJSON_AddStringToObject(root, "output", "int8 requantized on device");
+    printf("accelerator %dx%d (Verilator RTL), link 1 byte/cycle each way, int8 requantized output\n", info.rows,
+           info.cols);
+    printf("%-5s %-15s %-9s %10s %6s %8s %11s %8s %10s %9s %7s\n", "model", "gemm (T=256)", "format", "busy cyc",
+           "util%", "speedup", "e2e cyc", "e2e spd", "link bytes", "exposed%", "Mcyc/s");
+    static const int widths[3] = { 8, 4, 2 }, kepts[3] = { 4, 2, 1 };
+    uint64_t total_cycles = 0;
+    double total_secs = 0;
+    int failed = 0;
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+        const struct shape *s = &shapes[i];
+        for (int wi = 0; wi < 3; wi++) {
+            if (!(s->widths >> wi & 1))
+                continue;
+            struct result dense = { 0 };
+            for (int ki = 0; ki < 3; ki++) {
+                struct result r;
+                if (run(dev, s, widths[wi], kepts[ki], &r)) {
+                    fprintf(stderr, "bench-accel: %s\n", sparq_last_error());
+                    failed = 1;
+                    continue;
+                }
+                if (ki == 0)
+                    dense = r;
+                double util = 100.0 * (double)r.macs / ((double)r.busy * info.rows * info.cols);
+                double spd = (double)dense.busy / (double)r.busy, e2e_spd = (double)dense.e2e / (double)r.e2e;
+                // cycles the link was not busy moving bytes (compute not hidden, turnarounds)
+                double exposed = 100.0 * (double)(r.e2e > r.bytes ? r.e2e - r.bytes : 0) / (double)r.e2e;
+                double mcs = (double)r.e2e / r.secs / 1e6;
+                total_cycles += r.e2e;
+                total_secs += r.secs;
+                char fmt[16];
+                snprintf(fmt, sizeof fmt, "int%d-%d:4", widths[wi], kepts[ki]);
+                printf("%-5s %-15s %-9s %10llu %6.1f %7.2fx %11llu %7.2fx %10llu %8.1f%% %7.2f\n", s->model,
+                       s->what, fmt, (unsigned long long)r.busy, util, spd, (unsigned long long)r.e2e, e2e_spd,
+                       (unsigned long long)r.bytes, exposed, mcs);
+                fflush(stdout);
+                cJSON *o = cJSON_CreateObject();
+                cJSON_AddStringToObject(o, "model", s->model);
+                cJSON_AddStringToObject(o, "gemm", s->what);
+                cJSON_AddNumberToObject(o, "t", s->t);
+                cJSON_AddNumberToObject(o, "in", s->in);
+                cJSON_AddNumberToObject(o, "out", s->out);
+                cJSON_AddStringToObject(o, "format", fmt);
+                cJSON_AddNumberToObject(o, "busy_cycles", (double)r.busy);
+                cJSON_AddNumberToObject(o, "macs", (double)r.macs);
+                cJSON_AddNumberToObject(o, "utilisation", util / 100.0);
+                cJSON_AddNumberToObject(o, "speedup_vs_dense_busy", spd);
+                cJSON_AddNumberToObject(o, "e2e_cycles", (double)r.e2e);
+                cJSON_AddNumberToObject(o, "speedup_vs_dense_e2e", e2e_spd);
+                cJSON_AddNumberToObject(o, "link_bytes", (double)r.bytes);
+                cJSON_AddNumberToObject(o, "sim_cycles_per_s", (double)r.e2e / r.secs);
+                cJSON_AddItemToArray(rows, o);
+            }
+        }
+    }
+    printf("simulation speed: %.2f M cycles/s over %llu cycles (one core, includes host driver time)\n",
+           (double)total_cycles / total_secs / 1e6, (unsigned long long)total_cycles);
+    cJSON_AddNumberToObject(root, "sim_cycles_per_s", (double)total_cycles / total_secs);
+    char *text = cJSON_Print(root);
+    int rc = text ? sparq_write_file_atomic(json_path, text, strlen(text)) : SPARQ_ENOMEM;
+    if (rc) {
+        fprintf(stderr, "bench-accel: %s\n", sparq_last_error());
+        failed = 1;
+    } else {
+        printf("wrote %s\n", json_path);
+    }
+    free(text);
+    cJSON_Delete(root);
+    sparq_device_close(dev);
+    return failed;
+}
