@@ -122,6 +122,11 @@ int main(void)
           t.ok, (unsigned long long)bsim_violations(b), (unsigned long long)bsim_pktends(b),
           (unsigned long long)bsim_cycles(b));
 
+    const struct sparq_link_stats *ls = sparq_device_link(dev);
+    printf("# driver bytes: %llu to the device, %llu back, in %llu IFCLK cycles = %.3f bytes/cycle (adapter "
+           "ceiling 0.5; the link layer's COUNTERS exchanges and compute time come on top)\n",
+           (unsigned long long)ls->bytes_out, (unsigned long long)ls->bytes_in, (unsigned long long)bsim_cycles(b),
+           (double)(ls->bytes_out + ls->bytes_in) / (double)bsim_cycles(b));
     // Faults on the USB side plus FPGA resets through the reset line.
     struct tally u = { 0, 0, 0 };
     for (int k = 0; k < 3; k++) {
