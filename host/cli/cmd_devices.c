@@ -15,10 +15,12 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: sparq devices [--vid HEX] [--pid HEX] [--firmware FILE.ihx] [--bitstream FILE.bin]\n"
+            "                     [--loopback BYTES]\n"
             "  Lists boards with VID:PID %04x:%04x (placeholder pid.codes test ID; override with\n"
             "  --vid/--pid or SPARQ_USB_VID/SPARQ_USB_PID) and bare FX2s (%04x:%04x).\n"
             "  --firmware   load this image (build/firmware/sparq_fx2.ihx) into every bare FX2\n"
             "  --bitstream  configure the first board's iCE40 over the FX2 (build/board/sparq.bin)\n"
+            "  --loopback   with build/board/loopback.bin loaded: echo BYTES through USB and the FPGA\n"
             "Exit status: 0 if a sparq board answered IDENTIFY, 1 otherwise.\n",
             SPARQ_USB_VID, SPARQ_USB_PID, SPARQ_FX2_BARE_VID, SPARQ_FX2_BARE_PID);
 }
@@ -46,10 +48,12 @@ int cmd_devices(int argc, char **argv)
         return 2;
     }
     const char *firmware = NULL, *bitstream = NULL;
+    long loopback = 0;
     static const struct option longopts[] = {
         { "vid", required_argument, 0, 'v' },       { "pid", required_argument, 0, 'p' },
         { "firmware", required_argument, 0, 'f' },  { "bitstream", required_argument, 0, 'b' },
-        { "help", no_argument, 0, 'h' },            { 0, 0, 0, 0 },
+        { "loopback", required_argument, 0, 'l' },  { "help", no_argument, 0, 'h' },
+        { 0, 0, 0, 0 },
     };
     int c;
     optind = 1;
@@ -64,6 +68,15 @@ int cmd_devices(int argc, char **argv)
             break;
         case 'f': firmware = optarg; break;
         case 'b': bitstream = optarg; break;
+        case 'l': {
+            char *end;
+            loopback = strtol(optarg, &end, 10);
+            if (*end || loopback < 1 || loopback > (1L << 30)) {
+                fprintf(stderr, "sparq devices: --loopback '%s': bytes in 1..%ld\n", optarg, 1L << 30);
+                return 2;
+            }
+            break;
+        }
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -125,9 +138,13 @@ int cmd_devices(int argc, char **argv)
                    "    sparq devices --firmware build/firmware/sparq_fx2.ihx\n",
                    b->bus, b->address, b->vid, b->pid);
         } else if (b->api_level >= 0) {
-            printf("bus %03d address %03d  %04x:%04x  sparq board, firmware %d.%d, API level %d, %s\n", b->bus,
+            printf("bus %03d address %03d  %04x:%04x  sparq board, firmware %d.%d, API level %d, %s, %s\n", b->bus,
                    b->address, b->vid, b->pid, b->fw_version >> 8, b->fw_version & 0xFF, b->api_level,
-                   speed_name(b->speed));
+                   speed_name(b->speed),
+                   b->status < 0                             ? "FPGA state unknown"
+                   : !(b->status & SPARQ_USB_STF_CDONE)      ? "FPGA not configured"
+                   : (b->status & SPARQ_USB_STF_FPGA_RESET) ? "FPGA configured, held in reset"
+                                                             : "FPGA configured");
             usable++;
         } else {
             printf("bus %03d address %03d  %04x:%04x  not usable: %s\n", b->bus, b->address, b->vid, b->pid,
@@ -136,6 +153,20 @@ int cmd_devices(int argc, char **argv)
     }
     if (count > 16)
         printf("(%d more not shown)\n", count - 16);
+    if (usable && loopback) {
+        struct sparq_transport tr;
+        double rate = 0;
+        int rc = sparq_transport_usb(&tr, &opt);
+        if (!rc) {
+            rc = sparq_usb_loopback(&tr, (size_t)loopback, 1, &rate);
+            tr.ops->close(tr.ctx);
+        }
+        if (rc) {
+            fprintf(stderr, "sparq devices: --loopback: %s\n", sparq_last_error());
+            return 1;
+        }
+        printf("loopback: %ld bytes echoed correctly, %.2f MB/s each way\n", loopback, rate);
+    }
     if (!usable) {
         printf("no sparq board found (looked for VID:PID %04x:%04x and bare FX2 %04x:%04x)\n", opt.vid, opt.pid,
                SPARQ_FX2_BARE_VID, SPARQ_FX2_BARE_PID);

@@ -31,6 +31,7 @@ struct sparq_usb_board {
     int speed;        // 1 low, 2 full, 3 high (libusb_speed); 0 unknown
     int api_level;    // from IDENTIFY (sparq boards that could be opened), else -1
     int fw_version;   // from IDENTIFY, else -1
+    int status;       // SPARQ_USB_STF_* from STATUS, else -1
     char error[96];   // why IDENTIFY failed ("" if it worked or was not tried)
 };
 
@@ -67,6 +68,12 @@ int sparq_ihx_parse(struct sparq_ihx *img, const char *text, size_t n, const cha
 int sparq_ihx_load(struct sparq_ihx *img, const char *path);
 
 
+
+// Link check with the loopback bitstream (rtl/board/sparq_board_loopback.v):
+// sends `bytes` pseudo-random bytes through an open usb transport and
+// compares the echo. Returns SPARQ_OK and the rate in MB/s (both directions
+// counted once), or an error naming the first wrong byte.
+int sparq_usb_loopback(struct sparq_transport *tr, size_t bytes, uint64_t seed, double *mb_per_s);
 
 // A device over USB with the reliability layer (sparq_link.h) in between:
 // what sparq_device_open(dev, "usb") should call (device.c knows only ref

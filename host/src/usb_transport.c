@@ -160,7 +160,7 @@ int sparq_usb_list(struct sparq_usb_board *boards, int max, int *count, const st
             b->pid = d.idProduct;
             b->bare_fx2 = bare && !ours;
             b->speed = libusb_get_device_speed(list[i]);
-            b->api_level = b->fw_version = -1;
+            b->api_level = b->fw_version = b->status = -1;
             if (ours) {
                 libusb_device_handle *h;
                 r = libusb_open(list[i], &h);
@@ -168,7 +168,14 @@ int sparq_usb_list(struct sparq_usb_board *boards, int max, int *count, const st
                     snprintf(b->error, sizeof b->error, "cannot open: %s (udev rule installed?)",
                              libusb_error_name(r));
                 } else {
-                    identify(h, opt->timeout_ms, &b->api_level, &b->fw_version, b->error, sizeof b->error);
+                    b->status = -1;
+                    if (identify(h, opt->timeout_ms, &b->api_level, &b->fw_version, b->error, sizeof b->error) ==
+                        SPARQ_OK) {
+                        unsigned char st[SPARQ_USB_STATUS_BYTES];
+                        if (B->control(h, REQ_IN, SPARQ_REQ_STATUS, 0, 0, st, sizeof st, (unsigned)opt->timeout_ms) ==
+                            (int)sizeof st)
+                            b->status = st[SPARQ_USB_ST_FLAGS];
+                    }
                     libusb_close(h);
                 }
             }

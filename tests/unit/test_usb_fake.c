@@ -20,7 +20,8 @@
 #define MAXP 64
 
 static struct fake {
-    int present, mute;
+    int present, mute, echo, flip_at; // echo: the loopback bitstream; flip_at: corrupt that echoed byte (1-based)
+    size_t echoed;
     struct sparq_devmodel *m;
     uint8_t outq[1 << 20]; // device -> host bytes not yet in a transfer
     size_t outq_len;
@@ -194,6 +195,14 @@ static int f_events(libusb_context *ctx, struct timeval *tv)
         if (F.fail_out_once) {
             F.fail_out_once = 0;
             complete(i, LIBUSB_TRANSFER_TIMED_OUT, 0);
+        } else if (F.echo) {
+            for (int k = 0; k < t->length; k++) {
+                uint8_t v = t->buffer[k];
+                if (++F.echoed == (size_t)F.flip_at)
+                    v ^= 0x10;
+                F.outq[F.outq_len++] = v;
+            }
+            complete(i, LIBUSB_TRANSFER_COMPLETED, t->length);
         } else {
             sparq_devmodel_feed(F.m, t->buffer, (size_t)t->length);
             complete(i, LIBUSB_TRANSFER_COMPLETED, t->length);
@@ -408,6 +417,26 @@ int main(void)
     } else {
         CHECK(0, "open raw transport: %s", sparq_last_error());
     }
+    // --- loopback bitstream: bytes come back as sent
+    fake_reset();
+    F.echo = 1;
+    opt.timeout_ms = 200;
+    rc = sparq_transport_usb(&tr, &opt);
+    if (!rc) {
+        double rate = 0;
+        int lr = sparq_usb_loopback(&tr, 300000, 5, &rate);
+        CHECK(lr == SPARQ_OK && F.echoed == 300000, "loopback: 300000 bytes echoed and compared (%s)",
+              lr ? sparq_last_error() : "ok");
+        F.flip_at = 123457;
+        F.echoed = 0;
+        lr = sparq_usb_loopback(&tr, 200000, 6, &rate);
+        CHECK(lr == SPARQ_EDEVICE && strstr(sparq_last_error(), "byte 123456"),
+              "loopback: one flipped bit is found and named: %s", sparq_last_error());
+        tr.ops->close(tr.ctx);
+    } else {
+        CHECK(0, "open for loopback: %s", sparq_last_error());
+    }
+
     // --- firmware loading as fxload does it: hold the 8051, write RAM, release
     fake_reset();
     static struct sparq_ihx img;
