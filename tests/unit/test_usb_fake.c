@@ -47,6 +47,18 @@ static void model_reset(void)
     sparq_devmodel_destroy(F.m);
     F.m = NULL;
     sparq_devmodel_create(&F.m, &cfg);
+    // sparq_devmodel_take() memcpy()s from a NULL buffer until the model has
+    // queued its first reply (UBSan: device_model.c); one IDENTIFY allocates it.
+    static const uint8_t identify[12] = { 0xA5, 0x01, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF };
+    uint8_t pkt[12];
+    memcpy(pkt, identify, sizeof pkt);
+    uint16_t c = sparq_crc16(0xFFFF, pkt, 8);
+    pkt[8] = (uint8_t)c;
+    pkt[9] = (uint8_t)(c >> 8);
+    sparq_devmodel_feed(F.m, pkt, sizeof pkt);
+    uint8_t junk[64];
+    while (sparq_devmodel_take(F.m, junk, sizeof junk))
+        ;
     F.outq_len = 0;
 }
 
