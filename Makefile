@@ -16,7 +16,7 @@ WARN     := -Wall -Wextra -Werror
 CSTD     := -std=c11 -D_GNU_SOURCE
 OPT      ?= -O2 -g
 INCLUDES := -Ihost/include -I$(BUILD)/gen
-CFLAGS   := $(CSTD) $(WARN) $(OPT) $(INCLUDES) $(PKG_CFLAGS) -fopenmp -MMD -MP
+CFLAGS    = $(CSTD) $(WARN) $(OPT) $(INCLUDES) $(PKG_CFLAGS) -fopenmp -MMD -MP
 LDLIBS    = $(PKG_LIBS) -lm -fopenmp
 SANITIZE := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 

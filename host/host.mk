@@ -59,3 +59,10 @@ bench-gemm: $(BUILD)/sparq
 	@echo "== GEMM kernel vs OpenBLAS sgemm"
 	@$(BUILD)/sparq bench-gemm --json $(BUILD)/bench/gemm.json
 PKGS += zlib
+
+BENCH_TARGETS += bench-features
+.PHONY: bench-features
+bench-features: $(BUILD)/sparq
+	@mkdir -p $(BUILD)/bench
+	@echo "== feature extraction speed"
+	@$(BUILD)/sparq bench-features --json $(BUILD)/bench/features.json

@@ -22,6 +22,7 @@ struct sparq_layer_setting {
 //   "*=int4-2:4,subsample*=int8,output=int8"   glob patterns on matrix names
 //   "int2-1:4/full"                 /full selects the full two's-complement grid
 //   "float" (or "fp32")             no compression
+//   "float-2:4", "float-1:4"        sparsity alone (float values; stored dense)
 // Formats are the names of the type table ("int4-2:4"); "int8" is "int8-4:4".
 struct sparq_compress_spec {
     int count;

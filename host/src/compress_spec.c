@@ -25,6 +25,11 @@ static int parse_setting(struct sparq_layer_setting *s, const char *text)
         s->kept = 4;
         return 0;
     }
+    if (!strcmp(buf, "float-2:4") || !strcmp(buf, "float-1:4")) { // sparsity alone, float values
+        s->width = 0;
+        s->kept = buf[6] - '0';
+        return 0;
+    }
     int width = 0, kept = 4;
     char tail[16] = "";
     if (sscanf(buf, "int%d%15s", &width, tail) < 1)
@@ -95,14 +100,14 @@ struct sparq_layer_setting sparq_compress_spec_lookup(const struct sparq_compres
 void sparq_layer_setting_name(const struct sparq_layer_setting *s, char *buf, size_t size)
 {
     if (s->width == 0)
-        snprintf(buf, size, "float");
+        snprintf(buf, size, s->kept == 4 ? "float" : "float-%d:4", s->kept);
     else
         snprintf(buf, size, "int%d-%d:4%s", s->width, s->kept, s->grid == SPARQ_GRID_FULL ? "/full" : "");
 }
 
 size_t sparq_layer_bytes(const struct sparq_layer_setting *s, int out, int in)
 {
-    if (s->width == 0)
+    if (s->width == 0) // float, sparse or not, is stored dense
         return (size_t)out * in * 4;
     const struct sparq_format_type *t = sparq_format_lookup(s->width, s->kept);
     size_t blocks = ((size_t)in + SPARQ_BLOCK - 1) / SPARQ_BLOCK;

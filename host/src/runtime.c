@@ -89,7 +89,23 @@ int sparq_export(const struct sparq_model *m, const struct sparq_compress_spec *
         if (matmul)
             rep.matmul_params += t->size;
         if (!matmul || s.width == 0) {
-            rc = sparq_mfile_add_f32(&f, t->name, w, t->size);
+            float *masked = NULL;
+            if (matmul && s.kept < 4) { // sparsity alone: the pruned weights are stored as zeros
+                masked = sparq_malloc(sizeof(float) * t->size, "masked weights");
+                uint8_t *mk = sparq_malloc(t->size, "mask");
+                const uint8_t *use = ov && ov->masks && ov->masks[i] ? ov->masks[i] : mk;
+                if (!masked || !mk || (use == mk && sparq_nm_mask(mk, w, out, in, s.kept))) {
+                    free(masked);
+                    free(mk);
+                    rc = SPARQ_ENOMEM;
+                    break;
+                }
+                for (size_t k = 0; k < t->size; k++)
+                    masked[k] = use[k] ? w[k] : 0.0f;
+                free(mk);
+            }
+            rc = sparq_mfile_add_f32(&f, t->name, masked ? masked : w, t->size);
+            free(masked);
             rep.param_bytes += 4 * t->size;
             if (matmul)
                 rep.matmul_bytes += 4 * t->size;

@@ -1,0 +1,60 @@
+// Compression-aware fine-tuning (the USM-Lite recipe): a compressor holds,
+// for every weight matmul the spec compresses, its N:M mask, its per-channel
+// scales and a float master copy. Around each training step:
+//   pre_forward   masks/scales per schedule; the parameters become
+//                 fake_quant(master * mask) (prune first, then quantize)
+//   pre_step      gradients w.r.t. the fake-quantized weights go straight
+//                 through to the master weights (STE; clipped weights get none;
+//                 pruned ones per mask_grad); LSQ scales take their own step;
+//                 the parameters are the master weights again for the optimizer
+// so the optimizer, clipping and checkpoints of the trainer are unchanged.
+// What is trained is exactly what sparq_export writes and the accelerator runs.
+#ifndef SPARQ_FINETUNE_H
+#define SPARQ_FINETUNE_H
+
+#include <stdint.h>
+
+#include "sparq_compress.h"
+#include "sparq_model.h"
+#include "sparq_quant.h"
+#include "sparq_runtime.h"
+
+enum sparq_mask_schedule {
+    SPARQ_MASK_ONESHOT = 0,   // magnitude masks at the first step, then fixed
+    SPARQ_MASK_RECOMPUTE = 1, // recomputed from the master weights every `mask_every` steps
+    SPARQ_MASK_GRADUAL = 2,   // N steps down 4 -> 2 -> 1 to the target, evenly over `gradual_steps`
+};
+
+struct sparq_finetune_options {
+    struct sparq_compress_spec spec;
+    enum sparq_scale_method scale_method; // max-abs, MSE clipping, or LSQ (learned, MSE init)
+    enum sparq_mask_schedule schedule;
+    int64_t mask_every;      // RECOMPUTE period in steps
+    int64_t gradual_steps;   // GRADUAL length in steps
+    int64_t freeze_scales_at; // scales (and masks) frozen from this step on (0 = never); export uses frozen ones
+    enum sparq_mask_grad mask_grad;
+    float srste_lambda;      // SR-STE decay on pruned weights
+    float lsq_lr;            // learning rate of the LSQ scales (Adam)
+    int act_quant;           // simulate the runtime's per-row int8 activations in the forward pass
+};
+void sparq_finetune_default_options(struct sparq_finetune_options *o);
+// Parses "--mask-schedule" style words: oneshot, recompute, gradual.
+int sparq_mask_schedule_parse(const char *s, enum sparq_mask_schedule *out);
+int sparq_scale_method_parse(const char *s, enum sparq_scale_method *out);
+
+struct sparq_compressor;
+int sparq_compressor_create(struct sparq_compressor **c, const struct sparq_model *m,
+                            const struct sparq_finetune_options *o);
+void sparq_compressor_free(struct sparq_compressor *c);
+// The hooks (see top); step is the optimizer step about to be taken.
+int sparq_compressor_pre_forward(struct sparq_compressor *c, struct sparq_model *m, int64_t step);
+void sparq_compressor_pre_step(struct sparq_compressor *c, struct sparq_model *m);
+// Masks and scales as export overrides (valid while the compressor lives).
+void sparq_compressor_overrides(const struct sparq_compressor *c, struct sparq_export_overrides *ov);
+// Number of compressed matmuls.
+int sparq_compressor_count(const struct sparq_compressor *c);
+// Save/restore masks and scales (resume); a sparq model file of sections.
+int sparq_compressor_save(const struct sparq_compressor *c, const char *path);
+int sparq_compressor_load(struct sparq_compressor *c, const char *path);
+
+#endif
