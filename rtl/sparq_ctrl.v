@@ -41,6 +41,8 @@ module sparq_ctrl #(
     output wire [15:0]   eng_t_o,
     output wire [15:0]   eng_ncols_o,
     output wire [15:0]   eng_kblocks_o,
+    output wire [19:0]   eng_xstride_o,  // activation words per frame in the bank
+    output wire [19:0]   eng_xoff_o,     // first activation word of each frame
     input  wire          eng_busy_i,
     input  wire          eng_wbank_i,
     input  wire          eng_xbank_i,
@@ -92,7 +94,7 @@ module sparq_ctrl #(
     reg [3:0]  hcnt_q;
     reg [15:0] rcrc_q;
     reg [31:0] got_q;
-    reg [7:0]  args_q [0:11];
+    reg [7:0]  args_q [0:13];
     reg [7:0]  err_q;
     reg        started_q;
     reg [7:0]  crc_lo_q;
@@ -118,6 +120,7 @@ module sparq_ctrl #(
     wire [15:0] a16_8  = {args_q[9], args_q[8]};
     wire [15:0] a16_10 = {args_q[11], args_q[10]};
     wire [15:0] a16_0  = {args_q[1], args_q[0]};
+    wire [15:0] a16_12 = {args_q[13], args_q[12]};
 
     reg  [4:0] argsize;
     reg        known;
@@ -127,7 +130,7 @@ module sparq_ctrl #(
             OP_IDENTIFY, OP_RESET, OP_COUNTERS: argsize = 5'd0;
             OP_WRITE_W, OP_WRITE_X, OP_READ:    argsize = 5'd8;
             OP_WRITE_Q:                         argsize = 5'd4;
-            OP_COMPUTE:                         argsize = 5'd12;
+            OP_COMPUTE:                         argsize = 5'd14;
             default: begin
                 argsize = 5'd0;
                 known = 1'b0;
@@ -273,12 +276,12 @@ module sparq_ctrl #(
 
     // ---- exec: status of a complete packet --------------------------------------
     wire crc_ok = (crc_rx_q == rcrc_q);
-    wire [15:0] c_t = a16_6, c_ncols = a16_8, c_kb = a16_10;
+    wire [15:0] c_t = a16_6, c_ncols = a16_8, c_kb = a16_10, c_xoff = a16_12;
     wire c_wb = args_q[0][0], c_xb = args_q[1][0], c_acc = args_q[2][0];
     wire compute_state_ok =
         wv_q[c_wb] && w_width_q[c_wb] == args_q[3] && w_kept_q[c_wb] == args_q[4] &&
         w_ncols_q[c_wb] == c_ncols && w_kb_q[c_wb] == c_kb &&
-        xv_q[c_xb] && x_t_q[c_xb] == c_t && x_kb_q[c_xb] == c_kb &&
+        xv_q[c_xb] && x_t_q[c_xb] == c_t && {1'b0, x_kb_q[c_xb]} >= {1'b0, c_kb} + {1'b0, c_xoff} &&
         (!c_acc || (r_valid_q && r_t_q == c_t && r_ncols_q == c_ncols));
     wire read_state_ok = r_valid_q && a16_2 <= r_t_q && a16_4 <= r_ncols_q &&
                          (!args_q[0][0] || (q_valid_q && a16_4 <= q_ncols_q));
@@ -313,6 +316,8 @@ module sparq_ctrl #(
     assign eng_t_o       = c_t;
     assign eng_ncols_o   = c_ncols;
     assign eng_kblocks_o = c_kb;
+    assign eng_xstride_o = {2'b00, x_kb_q[c_xb], 2'b00};
+    assign eng_xoff_o    = {2'b00, c_xoff, 2'b00};
     assign cnt_clear_o   = ex_go && ex_ok && op == OP_RESET;
     always @* begin
         case (args_q[3])

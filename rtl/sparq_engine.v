@@ -37,6 +37,8 @@ module sparq_engine #(
     input  wire [15:0]       t_i,        // frames, 1..RDEPTH
     input  wire [15:0]       ncols_i,    // output channels, 1..COLS
     input  wire [15:0]       kblocks_i,  // blocks of 16 input channels
+    input  wire [19:0]       xstride_i,  // activation words per frame in the bank
+    input  wire [19:0]       xoff_i,     // first activation word used in each frame
     output wire              busy_o,
     output wire              wbank_o,    // banks the running job reads
     output wire              xbank_o,
@@ -84,7 +86,7 @@ module sparq_engine #(
     reg [1:0]  width_q;
     reg [2:0]  kept_q;
     reg [15:0] t_q, ncols_q;
-    reg [19:0] kg_q;        // groups of 4 channels = kblocks*4
+    reg [19:0] xstride_q;   // activation words per frame
     reg [19:0] steps_q;     // S
     reg [19:0] period_q;    // P
     reg [15:0] tiles_q, tile_q;
@@ -140,7 +142,7 @@ module sparq_engine #(
                     e_d = 20'd0;
                     g_d = 20'd0;
                     j_d = 3'd0;
-                    xbase_d = 20'd0;
+                    xbase_d = xoff_i;
                     rem_d = {1'b0, t_i};
                 end
             end
@@ -151,7 +153,7 @@ module sparq_engine #(
                         drain_d = DRAIN8 - 8'd1;
                     end else begin
                         tile_d = tile_q + 16'd1;
-                        xbase_d = xbase_q + kg_q;
+                        xbase_d = xbase_q + xstride_q;
                         rem_d = rem_q - ROWS17;
                         p_d = 20'd0;
                         e_d = 20'd0;
@@ -218,7 +220,7 @@ module sparq_engine #(
             kept_q <= kept_i;
             t_q <= t_i;
             ncols_q <= ncols_i;
-            kg_q <= {2'b00, kblocks_i, 2'b00};
+            xstride_q <= xstride_i;
             steps_q <= steps_new;
             period_q <= (steps_new > MIN_PERIOD) ? steps_new : MIN_PERIOD;
         end

@@ -31,6 +31,7 @@ module sparq_top #(
     wire [1:0]    eng_width;
     wire [2:0]    eng_kept;
     wire [15:0]   eng_t, eng_ncols, eng_kblocks;
+    wire [19:0]   eng_xstride, eng_xoff;
     wire          w_we, x_we, cnt_clear;
     wire [CB-1:0] w_col, r_col;
     wire [WA:0]   w_addr;
@@ -49,7 +50,7 @@ module sparq_top #(
         .tx_data_o(tx_data_o), .tx_valid_o(tx_valid_o), .tx_ready_i(tx_ready_i),
         .eng_start_o(eng_start), .eng_wbank_o(eng_wbank), .eng_xbank_o(eng_xbank), .eng_acc_o(eng_acc),
         .eng_width_o(eng_width), .eng_kept_o(eng_kept), .eng_t_o(eng_t), .eng_ncols_o(eng_ncols),
-        .eng_kblocks_o(eng_kblocks), .eng_busy_i(eng_busy), .eng_wbank_i(eng_wbank_cur),
+        .eng_kblocks_o(eng_kblocks), .eng_xstride_o(eng_xstride), .eng_xoff_o(eng_xoff), .eng_busy_i(eng_busy), .eng_wbank_i(eng_wbank_cur),
         .eng_xbank_i(eng_xbank_cur),
         .w_we_o(w_we), .w_col_o(w_col), .w_addr_o(w_addr), .w_data_o(w_data),
         .x_we_o(x_we), .x_row_o(x_row), .x_addr_o(x_addr), .x_data_o(x_data),
@@ -63,6 +64,7 @@ module sparq_top #(
         .clk_i(clk_i), .rst_ni(rst_ni),
         .start_i(eng_start), .wbank_i(eng_wbank), .xbank_i(eng_xbank), .acc_i(eng_acc),
         .width_i(eng_width), .kept_i(eng_kept), .t_i(eng_t), .ncols_i(eng_ncols), .kblocks_i(eng_kblocks),
+        .xstride_i(eng_xstride), .xoff_i(eng_xoff),
         .busy_o(eng_busy), .wbank_o(eng_wbank_cur), .xbank_o(eng_xbank_cur),
         .w_we_i(w_we), .w_col_i(w_col), .w_addr_i(w_addr), .w_data_i(w_data),
         .x_we_i(x_we), .x_row_i(x_row), .x_addr_i(x_addr), .x_data_i(x_data),

@@ -106,6 +106,10 @@ int sparq_device_gemm_q8(struct sparq_device *dev, int8_t *y, int y_stride, cons
 // Caps the input-channel blocks per COMPUTE (0 = as many as fit). Smaller
 // chunks exercise the device's accumulate mode; tests use it.
 void sparq_device_set_kchunk(struct sparq_device *dev, int kblocks);
+// How activations are kept when K needs several COMPUTEs: 0 the driver picks
+// the fewer link bytes, 1 re-send them per output tile, 2 keep a frame
+// chunk's full K resident in a bank (COMPUTE xoffset). Tests use 1 and 2.
+void sparq_device_set_xmode(struct sparq_device *dev, int mode);
 
 // --- raw protocol access (tests, firmware bring-up) --------------------------
 // Sends one framed command (header, body = args then payload, crc).

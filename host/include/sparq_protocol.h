@@ -38,15 +38,16 @@
 #define SPARQ_OP_WRITE_W  0x03 /* args 8; payload ncols * kblocks * block_bytes */
 #define SPARQ_OP_WRITE_X  0x04 /* args 8; payload t * kblocks * 16 */
 #define SPARQ_OP_WRITE_Q  0x05 /* args 4; payload ncols * 9 */
-#define SPARQ_OP_COMPUTE  0x06 /* args 12; no payload */
+#define SPARQ_OP_COMPUTE  0x06 /* args 14; no payload */
 #define SPARQ_OP_READ     0x07 /* args 8; reply body t * ncols * (4 raw | 1 requant) */
 #define SPARQ_OP_COUNTERS 0x08 /* args 0; reply body SPARQ_COUNTERS_BYTES */
 
 #define SPARQ_ARGS_WRITE_W 8 /* u8 bank, u8 width, u8 kept, u8 0, u16 ncols, u16 kblocks */
 #define SPARQ_ARGS_WRITE_X 8 /* u8 bank, u8 0, u16 t, u16 kblocks, u16 0 */
 #define SPARQ_ARGS_WRITE_Q 4 /* u16 ncols, u16 0 */
-#define SPARQ_ARGS_COMPUTE 12 /* u8 wbank, u8 xbank, u8 flags, u8 width, u8 kept, u8 0,
-                                 u16 t, u16 ncols, u16 kblocks */
+#define SPARQ_ARGS_COMPUTE 14 /* u8 wbank, u8 xbank, u8 flags, u8 width, u8 kept, u8 0,
+                                 u16 t, u16 ncols, u16 kblocks, u16 xoffset: first block
+                                 of the activation rows to use */
 #define SPARQ_ARGS_READ 8    /* u8 mode, u8 0, u16 t, u16 ncols, u16 0 */
 
 #define SPARQ_Q_ENTRY_BYTES 9 /* i32 bias, i32 mult (< 2^31), u8 shift (<= 62) */

@@ -13,6 +13,7 @@ struct sparq_device {
     struct sparq_link_stats link;
     int seq;
     int kchunk;
+    int xmode;        // 0 auto, 1 stream activations, 2 keep them resident
     int wbank, xbank; // next bank to fill
     uint8_t *buf;     // scratch for payloads and replies
     size_t cap;
@@ -202,6 +203,8 @@ const char *sparq_device_backend(const struct sparq_device *d) { return d->tr.op
 
 void sparq_device_set_kchunk(struct sparq_device *d, int kblocks) { d->kchunk = kblocks > 0 ? kblocks : 0; }
 
+void sparq_device_set_xmode(struct sparq_device *d, int mode) { d->xmode = mode >= 0 && mode <= 2 ? mode : 0; }
+
 int sparq_device_open_transport(struct sparq_device **dst, struct sparq_transport tr)
 {
     struct sparq_device *d = sparq_calloc(1, sizeof *d, "device");
@@ -291,7 +294,7 @@ static int upload_w(struct sparq_device *d, int bank, const struct sparq_packed 
 }
 
 static int compute(struct sparq_device *d, int wb, int xb, int acc, const struct sparq_packed *w, int tn, int on,
-                   int kn)
+                   int kn, int xoff)
 {
     uint8_t a[SPARQ_ARGS_COMPUTE] = { 0 };
     a[0] = (uint8_t)wb;
@@ -302,6 +305,7 @@ static int compute(struct sparq_device *d, int wb, int xb, int acc, const struct
     wr16(a + 6, (unsigned)tn);
     wr16(a + 8, (unsigned)on);
     wr16(a + 10, (unsigned)kn);
+    wr16(a + 12, (unsigned)xoff);
     return command(d, SPARQ_OP_COMPUTE, a, sizeof a, NULL, 0, NULL, 0, NULL);
 }
 
@@ -350,6 +354,16 @@ static int read_results(struct sparq_device *d, const struct pending_read *p, in
     return SPARQ_OK;
 }
 
+// Largest frame chunk whose activations (kb blocks per frame) fit a bank.
+static int frames_fitting(const struct sparq_device_info *I, int t, int kb)
+{
+    int tiles = I->xdepth / (4 * kb);
+    long tc = (long)tiles * I->rows;
+    if (tc > I->rdepth)
+        tc = I->rdepth;
+    return tc < t ? (int)tc : t;
+}
+
 static int run_gemm(struct sparq_device *d, int32_t *y32, int y32_stride, int accumulate, int8_t *y8,
                     int y8_stride, const int8_t *x, int x_stride, const struct sparq_packed *w, int t,
                     const struct sparq_requant_params *params)
@@ -360,31 +374,47 @@ static int run_gemm(struct sparq_device *d, int32_t *y32, int y32_stride, int ac
     if (t == 0)
         return SPARQ_OK;
     int kept = w->type->kept, kb_total = w->blocks_per_row;
-    int kb_w = I->wdepth / (4 * kept);
-    int tc = t < I->rdepth ? t : I->rdepth;
-    if (tc > I->rows * (I->xdepth / 4))
-        tc = I->rows * (I->xdepth / 4);
-    if (kb_w < 1 || tc < 1)
-        return sparq_fail(SPARQ_EDEVICE, "device: buffers too small for %s", w->type->name);
+    // Blocks per COMPUTE: what a weight bank holds (or the test's cap).
+    int kbx = I->wdepth / (4 * kept);
+    if (kbx > kb_total)
+        kbx = kb_total;
+    if (d->kchunk && kbx > d->kchunk)
+        kbx = d->kchunk;
+    int nk = (kb_total + kbx - 1) / kbx;
+    // Two ways to cover the K chunks. Resident: a frame chunk's activations
+    // for the whole K stay in one bank and each COMPUTE picks its blocks
+    // (xoffset); costs a weight re-send per frame chunk. Streamed: the
+    // activation chunk is re-sent for every output tile. Pick the cheaper.
+    int tc_res = frames_fitting(I, t, kb_total), tc_str = frames_fitting(I, t, kbx);
+    int otiles = (w->out + I->cols - 1) / I->cols;
+    int resident = tc_res > 0;
+    if (nk > 1 && resident && d->xmode != 2) {
+        double wbytes = (double)w->size, xbytes = (double)t * kb_total * SPARQ_BLOCK;
+        double cost_res = wbytes * ((t + tc_res - 1) / tc_res) + xbytes;
+        double cost_str = wbytes * ((t + tc_str - 1) / tc_str) + xbytes * otiles;
+        resident = d->xmode == 0 && cost_res <= cost_str;
+    }
+    int tc = resident ? tc_res : tc_str;
+    if (tc < 1)
+        return sparq_fail(SPARQ_EDEVICE, "device: buffers too small for %s with %d input channels", w->type->name,
+                          w->in);
     struct pending_read pend = { 0, 0, 0, 0, 0 };
     int rc = SPARQ_OK;
     for (int t0 = 0; t0 < t && !rc; t0 += tc) {
         int tn = t - t0 < tc ? t - t0 : tc;
-        int tiles = (tn + I->rows - 1) / I->rows;
-        int kbx = I->xdepth / (4 * tiles);
-        if (kbx > kb_w)
-            kbx = kb_w;
-        if (kbx > kb_total)
-            kbx = kb_total;
-        if (d->kchunk && kbx > d->kchunk)
-            kbx = d->kchunk;
-        int nk = (kb_total + kbx - 1) / kbx;
-        int xb = -1; // bank holding this t-chunk's activations when nk == 1
+        int xb = -1; // bank holding this chunk's resident activations
         for (int o0 = 0; o0 < w->out && !rc; o0 += I->cols) {
             int on = w->out - o0 < I->cols ? w->out - o0 : I->cols;
             for (int kc = 0; kc < nk && !rc; kc++) {
-                int k0 = kc * kbx, kn = kb_total - k0 < kbx ? kb_total - k0 : kbx;
-                if (nk > 1 || xb < 0) {
+                int k0 = kc * kbx, kn = kb_total - k0 < kbx ? kb_total - k0 : kbx, xoff = 0;
+                if (resident) {
+                    xoff = k0;
+                    if (xb < 0) {
+                        xb = d->xbank;
+                        d->xbank ^= 1;
+                        rc = upload_x(d, xb, x, x_stride, w->in, t0, tn, 0, kb_total);
+                    }
+                } else if (nk > 1 || xb < 0) {
                     xb = d->xbank;
                     d->xbank ^= 1;
                     rc = upload_x(d, xb, x, x_stride, w->in, t0, tn, k0, kn);
@@ -400,7 +430,7 @@ static int run_gemm(struct sparq_device *d, int32_t *y32, int y32_stride, int ac
                     pend.valid = 0;
                 }
                 if (!rc)
-                    rc = compute(d, wb, xb, kc > 0, w, tn, on, kn);
+                    rc = compute(d, wb, xb, kc > 0, w, tn, on, kn, xoff);
             }
             pend = (struct pending_read){ 1, t0, tn, o0, on };
         }

@@ -275,16 +275,17 @@ static int exec_compute(struct sparq_devmodel *m)
     const struct wbank *w = &m->w[a[0]];
     const struct xbank *x = &m->xb[a[1]];
     int acc = a[2] & SPARQ_COMPUTE_ACCUMULATE, width = a[3], kept = a[4];
-    int t = (int)rd16(a + 6), ncols = (int)rd16(a + 8), kb = (int)rd16(a + 10);
+    int t = (int)rd16(a + 6), ncols = (int)rd16(a + 8), kb = (int)rd16(a + 10), xoff = (int)rd16(a + 12);
     if (!w->valid || w->width != width || w->kept != kept || w->ncols != ncols || w->kblocks != kb ||
-        !x->valid || x->t != t || x->kblocks != kb || (acc && (!m->r_valid || m->r_t != t || m->r_ncols != ncols)))
+        !x->valid || x->t != t || x->kblocks < kb + xoff ||
+        (acc && (!m->r_valid || m->r_t != t || m->r_ncols != ncols)))
         return SPARQ_ST_STATE;
-    int entries = kb * 4 * kept, kpad = kb * SPARQ_BLOCK;
+    int entries = kb * 4 * kept, kpad = x->kblocks * SPARQ_BLOCK;
     for (int r = 0; r < t; r++)
         for (int c = 0; c < ncols; c++) {
             const uint16_t *ch = w->chan + (size_t)c * (size_t)m->cfg.wdepth;
             const int8_t *cd = w->code + (size_t)c * (size_t)m->cfg.wdepth;
-            const int8_t *xr = x->x + (size_t)r * (size_t)kpad;
+            const int8_t *xr = x->x + (size_t)r * (size_t)kpad + (size_t)xoff * SPARQ_BLOCK;
             uint32_t s = acc ? (uint32_t)m->res[(size_t)r * (size_t)m->cfg.cols + (size_t)c] : 0u;
             for (int e = 0; e < entries; e++)
                 s += (uint32_t)((int32_t)xr[ch[e]] * (int32_t)cd[e]);

@@ -25,7 +25,7 @@ struct gemm_case {
     struct sparq_packed w;
     int8_t *x;
     int t, in, out, x_stride, y_stride;
-    int q8, accumulate, kchunk;
+    int q8, accumulate, kchunk, xmode;
     struct sparq_requant_params *params;
     int32_t *y0;    // initial y for host accumulate
     int32_t *want;  // golden int32
@@ -44,6 +44,7 @@ static int make_case(struct gemm_case *g, const struct sparq_format_type *type)
     g->q8 = rnd() % 3 == 0;
     g->accumulate = !g->q8 && rnd() % 3 == 0;
     g->kchunk = rnd() % 3 == 0 ? rnd_in(1, 3) : 0;
+    g->xmode = rnd_in(0, 2);
     float *wf = malloc(sizeof(float) * (size_t)g->out * (size_t)g->in);
     g->x = malloc((size_t)g->t * (size_t)g->x_stride);
     size_t ny = (size_t)g->t * (size_t)g->y_stride;
@@ -92,6 +93,7 @@ static int run_case(struct sparq_device *dev, const struct gemm_case *g, int32_t
 {
     size_t ny = (size_t)g->t * (size_t)g->y_stride;
     sparq_device_set_kchunk(dev, g->kchunk);
+    sparq_device_set_xmode(dev, g->xmode);
     int rc;
     if (g->q8) {
         memset(y8, 0x55, ny);
@@ -109,9 +111,9 @@ static int run_case(struct sparq_device *dev, const struct gemm_case *g, int32_t
             size_t i = (size_t)r * (size_t)g->y_stride + (size_t)o;
             int ok = g->q8 ? y8[i] == g->want8[i] : y[i] == g->want[i];
             if (!ok) {
-                printf("# %s %s t=%d out=%d in=%d q8=%d acc=%d kchunk=%d: y[%d][%d] = %d, want %d\n",
+                printf("# %s %s t=%d out=%d in=%d q8=%d acc=%d kchunk=%d xmode=%d: y[%d][%d] = %d, want %d\n",
                        sparq_device_backend(dev), g->w.type->name, g->t, g->out, g->in, g->q8, g->accumulate,
-                       g->kchunk, r, o, g->q8 ? y8[i] : y[i], g->q8 ? g->want8[i] : g->want[i]);
+                       g->kchunk, g->xmode, r, o, g->q8 ? y8[i] : y[i], g->q8 ? g->want8[i] : g->want[i]);
                 return 0;
             }
         }

@@ -205,6 +205,9 @@ static void run_faults(struct sparq_device *dev, struct reply_log *log, const st
     args[0] = 1; args[1] = 1; args[3] = 8; args[4] = 2; wr16(args + 6, 4); wr16(args + 8, 1); wr16(args + 10, 1);
     n = frame(buf, SPARQ_OP_COMPUTE, seq, args, SPARQ_ARGS_COMPUTE, NULL, 0, 0);
     expect(dev, log, buf, n, 0, SPARQ_ST_OK, seq++, "compute");
+    wr16(args + 12, 1); // activation offset past the bank's one block
+    n = frame(buf, SPARQ_OP_COMPUTE, seq, args, SPARQ_ARGS_COMPUTE, NULL, 0, 0);
+    expect(dev, log, buf, n, 0, SPARQ_ST_STATE, seq++, "compute with xoffset beyond the activation rows");
     memset(args, 0, sizeof args);
     args[0] = 1; wr16(args + 2, 4); wr16(args + 4, 1);
     n = frame(buf, SPARQ_OP_READ, seq, args, SPARQ_ARGS_READ, NULL, 0, 0);
