@@ -50,6 +50,7 @@ include host/host.mk
 -include rtl/rtl.mk
 -include sim/sim.mk
 -include firmware/firmware.mk
+-include host/model.mk
 include tests/tests.mk
 
 clean:

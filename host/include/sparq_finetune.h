@@ -49,6 +49,9 @@ void sparq_compressor_free(struct sparq_compressor *c);
 // The hooks (see top); step is the optimizer step about to be taken.
 int sparq_compressor_pre_forward(struct sparq_compressor *c, struct sparq_model *m, int64_t step);
 void sparq_compressor_pre_step(struct sparq_compressor *c, struct sparq_model *m);
+// Puts the master weights back after a forward-only use of pre_forward
+// (dev evaluation) without touching gradients or scales.
+void sparq_compressor_restore(struct sparq_compressor *c, struct sparq_model *m);
 // Masks and scales as export overrides (valid while the compressor lives).
 void sparq_compressor_overrides(const struct sparq_compressor *c, struct sparq_export_overrides *ov);
 // Number of compressed matmuls.

@@ -99,6 +99,17 @@ int sparq_decode_dataset(struct sparq_model *m, const struct sparq_dataset *ds, 
                          char **hyps);
 
 // ---- training ------------------------------------------------------------
+// Hooks around each training step (compression-aware fine-tuning uses them;
+// see sparq_finetune.h). Any may be NULL. A negative return aborts training.
+struct sparq_train_hooks {
+    void *ctx;
+    int (*pre_forward)(void *ctx, struct sparq_model *m, int64_t step); // before forward (also before dev eval)
+    void (*pre_step)(void *ctx, struct sparq_model *m);                  // after backward, before clipping/AdamW
+    void (*after_eval)(void *ctx, struct sparq_model *m);                // after a dev eval forward
+    int (*save)(void *ctx, const char *out_dir);                         // with every checkpoint
+    int (*load)(void *ctx, const char *out_dir);                         // on --resume
+};
+
 struct sparq_train_options {
     const char *config_path;  // NULL: defaults (ignored when resuming)
     const char *train_manifest;
@@ -118,6 +129,8 @@ struct sparq_train_options {
     int dev_max_utts;         // 0: all
     int progress;             // progress lines on stderr
     volatile sig_atomic_t *stop; // set (e.g. by SIGINT) to save and return early
+    const char *init_from;    // start from this model (weights, BN stats, CMVN) instead of a fresh init
+    const struct sparq_train_hooks *hooks;
 };
 void sparq_train_default_options(struct sparq_train_options *o);
 // Returns SPARQ_OK when all epochs are done, 1 when stopped early (max_steps

@@ -270,6 +270,15 @@ void sparq_compressor_pre_step(struct sparq_compressor *c, struct sparq_model *m
     }
 }
 
+void sparq_compressor_restore(struct sparq_compressor *c, struct sparq_model *m)
+{
+    if (c->o.act_quant)
+        sparq_set_linear_hook(NULL, NULL);
+    for (int i = 0; i < c->n; i++)
+        memcpy(m->param_mem + m->tensors[c->t[i].index].offset, c->t[i].master,
+               sizeof(float) * (size_t)c->t[i].out * c->t[i].in);
+}
+
 void sparq_compressor_overrides(const struct sparq_compressor *c, struct sparq_export_overrides *ov)
 {
     ov->masks = c->mask_ptrs;

@@ -154,12 +154,15 @@ static int dev_wer(struct sparq_model *m, const struct sparq_dataset *dev, int d
     return rc;
 }
 
+static const struct sparq_train_hooks *save_hooks; // the run's hooks, for save_ckpt
+
 static int save_ckpt(const char *dir, const struct sparq_model *m, const struct sparq_adamw *opt,
                      const struct sparq_train_state *st)
 {
     char path[4096];
     snprintf(path, sizeof path, "%s/last.ckpt", dir);
-    return sparq_checkpoint_save(path, m, opt, st);
+    int rc = save_hooks && save_hooks->save ? save_hooks->save(save_hooks->ctx, dir) : SPARQ_OK;
+    return rc ? rc : sparq_checkpoint_save(path, m, opt, st);
 }
 
 int sparq_train_run(const struct sparq_train_options *o)
@@ -178,6 +181,7 @@ int sparq_train_run(const struct sparq_train_options *o)
     int rc;
     char path[4096], logpath[4096];
 
+    save_hooks = o->hooks;
     if (mkdir(o->out_dir, 0755) != 0 && errno != EEXIST)
         return sparq_fail(SPARQ_EIO, "%s: cannot create directory: %s", o->out_dir, strerror(errno));
     snprintf(path, sizeof path, "%s/last.ckpt", o->out_dir);
@@ -200,9 +204,16 @@ int sparq_train_run(const struct sparq_train_options *o)
             goto out;
         if ((rc = truncate_log(logpath, st.step)))
             goto out;
+        if (o->hooks && o->hooks->load && (rc = o->hooks->load(o->hooks->ctx, o->out_dir)))
+            goto out;
         if (o->progress)
             fprintf(stderr, "resuming %s at step %lld (epoch %lld, batch %lld)\n", path, (long long)st.step,
                     (long long)st.epoch, (long long)st.batch);
+    } else if (o->init_from) {
+        if ((rc = sparq_checkpoint_load(o->init_from, &m, NULL, NULL)))
+            goto out;
+        if ((rc = sparq_adamw_init(&opt, &m, 0.9f, 0.98f, 1e-9f, o->weight_decay)))
+            goto out;
     } else {
         struct sparq_config cfg;
         if (o->config_path)
@@ -220,7 +231,8 @@ int sparq_train_run(const struct sparq_train_options *o)
     if ((rc = sparq_fbank_plan_create(&plan, &fo)))
         goto out;
     if (!o->resume) {
-        if ((rc = compute_cmvn(&m, &train, plan, o->seed ^ 0xc3c3)))
+        // A model we start from keeps the feature normalisation it was trained with.
+        if (!o->init_from && (rc = compute_cmvn(&m, &train, plan, o->seed ^ 0xc3c3)))
             goto out;
         FILE *f = fopen(logpath, "w");
         if (!f) {
@@ -309,6 +321,8 @@ int sparq_train_run(const struct sparq_train_options *o)
             }
             if ((rc = frc))
                 goto out;
+            if (o->hooks && o->hooks->pre_forward && (rc = o->hooks->pre_forward(o->hooks->ctx, &m, st.step)))
+                goto out;
             int T2 = sparq_forward(&m, acts, feats, lens, (int)B, T, 1);
             if (T2 < 0) {
                 rc = T2;
@@ -318,6 +332,8 @@ int sparq_train_run(const struct sparq_train_options *o)
                                           m.cfg.vocab, tg, tl, dlogits, NULL);
             sparq_model_zero_grad(&m);
             sparq_backward(&m, acts, dlogits);
+            if (o->hooks && o->hooks->pre_step)
+                o->hooks->pre_step(o->hooks->ctx, &m);
             double gnorm = sparq_clip_grad_norm(&m, o->clip);
             float lr = sparq_lr_at(st.step, o->lr, o->warmup, total_steps, o->final_lr_ratio);
             if (isfinite(gnorm))
@@ -359,7 +375,12 @@ int sparq_train_run(const struct sparq_train_options *o)
         st.batch = 0;
         double wer = -1, cer = -1;
         if (o->dev_manifest) {
-            if ((rc = dev_wer(&m, &dev, o->dev_max_utts, o->batch_frames, &wer, &cer)))
+            if (o->hooks && o->hooks->pre_forward && (rc = o->hooks->pre_forward(o->hooks->ctx, &m, st.step)))
+                goto out;
+            rc = dev_wer(&m, &dev, o->dev_max_utts, o->batch_frames, &wer, &cer);
+            if (o->hooks && o->hooks->after_eval)
+                o->hooks->after_eval(o->hooks->ctx, &m);
+            if (rc)
                 goto out;
             if (o->progress)
                 fprintf(stderr, "epoch %lld done: train loss %.4f, dev WER %.2f%% CER %.2f%%\n", (long long)st.epoch,
