@@ -7,6 +7,8 @@
 #include <time.h>
 
 #include "sparq_error.h"
+#include "sparq_report.h"
+#include "sparq_runtime.h"
 #include "sparq_train.h"
 #include "sparq_wer.h"
 
@@ -15,7 +17,11 @@ static void usage(FILE *out)
     fprintf(out, "usage: sparq eval --model FILE --data M.jsonl [--beam N] [--hyp OUT.txt] [--json OUT.json]\n"
                  "Decodes every utterance of the manifest (eval mode: BatchNorm running statistics,\n"
                  "no dither) and scores against the manifest text with sparq's scorer (docs/data.md).\n"
-                 "  -m, --model FILE    model.sparq or a checkpoint\n"
+                 "  -m, --model FILE    model.sparq or a checkpoint; with --backend a packed model (.spq)\n"
+                 "  -B, --backend NAME  run the packed model's matmuls on cpu|ref|sim (or float: its\n"
+                 "                      dequantized weights) and print the per-layer throughput report\n"
+                 "  -r, --report FILE   throughput report as JSON (with --backend)\n"
+                 "  -c, --clock MHZ     device clock for the report (100)\n"
                  "  -d, --data FILE     manifest (JSONL)\n"
                  "  -b, --beam N        prefix beam search with N prefixes (default 1 = greedy)\n"
                  "  -y, --hyp FILE      write hypotheses as 'id text' lines (atomically)\n"
@@ -40,11 +46,16 @@ int cmd_eval(int argc, char **argv)
         { "beam", required_argument, NULL, 'b' },  { "hyp", required_argument, NULL, 'y' },
         { "json", required_argument, NULL, 'j' },  { "per-utt", no_argument, NULL, 'u' },
         { "batch-frames", required_argument, NULL, 'f' }, { "threads", required_argument, NULL, 't' },
+        { "backend", required_argument, NULL, 'B' }, { "report", required_argument, NULL, 'r' },
+        { "clock", required_argument, NULL, 'c' },
         { "help", no_argument, NULL, 'h' },        { NULL, 0, NULL, 0 },
     };
+    const char *backend = NULL, *report = NULL;
+    double clock_mhz = 100.0;
+    struct sparq_runtime *rt = NULL;
     const char *model = NULL, *data = NULL, *hyp_path = NULL, *json = NULL;
     int beam = 1, per_utt = 0, frames = 20000, threads = 0, c;
-    while ((c = getopt_long(argc, argv, "m:d:b:y:j:uf:t:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "m:d:b:y:j:uf:t:B:r:c:h", opts, NULL)) != -1) {
         switch (c) {
         case 'm': model = optarg; break;
         case 'd': data = optarg; break;
@@ -54,6 +65,9 @@ int cmd_eval(int argc, char **argv)
         case 'u': per_utt = 1; break;
         case 'f': frames = atoi(optarg); break;
         case 't': threads = atoi(optarg); break;
+        case 'B': backend = optarg; break;
+        case 'r': report = optarg; break;
+        case 'c': clock_mhz = atof(optarg); break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -65,15 +79,20 @@ int cmd_eval(int argc, char **argv)
     if (threads)
         omp_set_num_threads(threads);
     sparq_threads_init();
-    struct sparq_model m;
+    struct sparq_model own, *mp = &own;
     struct sparq_dataset ds;
-    if (sparq_checkpoint_load(model, &m, NULL, NULL)) {
+    if (backend ? sparq_runtime_open(&rt, model, backend) : sparq_checkpoint_load(model, &own, NULL, NULL)) {
         fprintf(stderr, "sparq eval: %s\n", sparq_last_error());
         return 1;
     }
+    if (rt)
+        mp = sparq_runtime_model(rt);
     if (sparq_dataset_load(&ds, data, 0)) {
         fprintf(stderr, "sparq eval: %s\n", sparq_last_error());
-        sparq_model_free(&m);
+        if (rt)
+            sparq_runtime_close(rt);
+        else
+            sparq_model_free(&own);
         return 1;
     }
     if (ds.skipped)
@@ -81,7 +100,14 @@ int cmd_eval(int argc, char **argv)
                 ds.skipped, data);
     char **hyps = calloc(ds.n, sizeof(char *));
     double t0 = now_s();
-    int rc = hyps ? sparq_decode_dataset(&m, &ds, frames, beam, hyps) : SPARQ_ENOMEM;
+    if (rt)
+        sparq_runtime_activate(rt);
+    int rc = hyps ? sparq_decode_dataset(mp, &ds, frames, beam, hyps) : SPARQ_ENOMEM;
+    if (rt) {
+        sparq_runtime_deactivate(rt);
+        if (rc == SPARQ_OK && sparq_runtime_error(rt))
+            rc = sparq_fail(sparq_runtime_error(rt), "%s", sparq_last_error());
+    }
     double el = now_s() - t0;
     struct sparq_score sc;
     memset(&sc, 0, sizeof sc);
@@ -111,6 +137,13 @@ int cmd_eval(int argc, char **argv)
         rc = text ? sparq_write_file_atomic(json, text, strlen(text)) : sparq_fail(SPARQ_ENOMEM, "out of memory");
         free(text);
     }
+    if (rc == SPARQ_OK && rt) {
+        struct sparq_report_options ro;
+        sparq_report_default_options(&ro);
+        ro.clock_mhz = clock_mhz;
+        ro.audio_seconds = ds.seconds;
+        rc = sparq_report_print(rt, &ro, stdout, report);
+    }
     if (rc)
         fprintf(stderr, "sparq eval: %s\n", sparq_last_error());
     if (sc.entries)
@@ -119,6 +152,9 @@ int cmd_eval(int argc, char **argv)
         free(hyps[i]);
     free(hyps);
     sparq_dataset_free(&ds);
-    sparq_model_free(&m);
+    if (rt)
+        sparq_runtime_close(rt);
+    else
+        sparq_model_free(&own);
     return rc ? 1 : 0;
 }

@@ -56,7 +56,9 @@ struct sparq_runtime_layer_stats {
     uint64_t calls, rows;     // GEMM calls and activation rows
     uint64_t macs;            // rows * kept weights (work actually done)
     uint64_t dense_macs;      // rows * out * in
-    uint64_t device_cycles;   // ref/sim: device busy+link cycles while this layer ran
+    uint64_t device_cycles;   // sim: all device clock cycles while this layer ran (link included)
+    uint64_t busy_cycles;     // ref/sim: cycles the compute engine ran (COUNTERS busy)
+    uint64_t device_macs;     // ref/sim: MACs the device counted
     uint64_t bytes_out, bytes_in; // ref/sim: link bytes
     double seconds;           // host wall time in this layer's GEMMs
 };
@@ -76,6 +78,9 @@ void sparq_runtime_deactivate(struct sparq_runtime *rt);
 // Per-matmul statistics since open (or the last reset).
 const struct sparq_runtime_layer_stats *sparq_runtime_stats(const struct sparq_runtime *rt, int *count);
 void sparq_runtime_reset_stats(struct sparq_runtime *rt);
+// Array size etc. of the device (ref/sim); SPARQ_EINVAL for cpu/float.
+struct sparq_device_info;
+int sparq_runtime_device_info(struct sparq_runtime *rt, struct sparq_device_info *info);
 // First error a backend reported inside the hook (the forward pass itself
 // cannot return it); SPARQ_OK if none.
 int sparq_runtime_error(const struct sparq_runtime *rt);

@@ -347,6 +347,7 @@ void sparq_runtime_reset_stats(struct sparq_runtime *rt)
     for (int i = 0; i < rt->n_weights; i++) {
         struct sparq_runtime_layer_stats *s = &rt->stats[i];
         s->calls = s->rows = s->macs = s->dense_macs = s->device_cycles = s->bytes_out = s->bytes_in = 0;
+        s->busy_cycles = s->device_macs = 0;
         s->seconds = 0;
     }
 }
@@ -402,17 +403,24 @@ static int runtime_linear(void *ctx, float *out, const float *inp, const float *
     quantize_rows(xq, rs, inp, N, IN);
     double t0 = now_seconds();
     int rc = SPARQ_OK;
-    uint64_t cycles = 0, bout = 0, bin = 0;
+    uint64_t cycles = 0, bout = 0, bin = 0, busy = 0, dmacs = 0;
     if (rt->kind == BACKEND_CPU)
         rc = sparq_gemm_fast(acc, OUT, xq, IN, rw->prep, N, 0);
     else {
         pthread_mutex_lock(&rt->lock);
+        struct sparq_device_counters k0, k1;
+        rc = sparq_device_counters(rt->dev, &k0);
         uint64_t c0 = sparq_device_cycles(rt->dev);
         struct sparq_link_stats l0 = *sparq_device_link(rt->dev);
-        rc = sparq_device_gemm(rt->dev, acc, OUT, xq, IN, &rw->p, N, 0);
+        rc = rc ? rc : sparq_device_gemm(rt->dev, acc, OUT, xq, IN, &rw->p, N, 0);
         cycles = sparq_device_cycles(rt->dev) - c0;
         bout = sparq_device_link(rt->dev)->bytes_out - l0.bytes_out;
         bin = sparq_device_link(rt->dev)->bytes_in - l0.bytes_in;
+        rc = rc ? rc : sparq_device_counters(rt->dev, &k1);
+        if (rc == SPARQ_OK) {
+            busy = k1.busy - k0.busy;
+            dmacs = k1.macs - k0.macs;
+        }
         pthread_mutex_unlock(&rt->lock);
     }
     double dt = now_seconds() - t0;
@@ -431,6 +439,8 @@ static int runtime_linear(void *ctx, float *out, const float *inp, const float *
     s->macs += (uint64_t)N * OUT * (uint64_t)(((IN + 3) / 4) * rw->p.type->kept);
     s->dense_macs += (uint64_t)N * OUT * IN;
     s->device_cycles += cycles;
+    s->busy_cycles += busy;
+    s->device_macs += dmacs;
     s->bytes_out += bout;
     s->bytes_in += bin;
     s->seconds += dt;
@@ -439,6 +449,16 @@ static int runtime_linear(void *ctx, float *out, const float *inp, const float *
     free(rs);
     free(acc);
     return 1;
+}
+
+int sparq_runtime_device_info(struct sparq_runtime *rt, struct sparq_device_info *info)
+{
+    if (!rt->dev)
+        return sparq_fail(SPARQ_EINVAL, "backend %s has no device", rt->backend);
+    pthread_mutex_lock(&rt->lock);
+    int rc = sparq_device_identify(rt->dev, info);
+    pthread_mutex_unlock(&rt->lock);
+    return rc;
 }
 
 void sparq_runtime_activate(struct sparq_runtime *rt) { sparq_set_linear_hook(runtime_linear, rt); }
