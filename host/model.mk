@@ -6,9 +6,9 @@
 
 BASE_CORPUS ?= $(BUILD)/base-corpus
 BASE_HOURS ?= 3
-BASE_EPOCHS ?= 30
+BASE_EPOCHS ?= 7
 BASE_RUN ?= $(BUILD)/base-run
-BASE_TRAIN_FLAGS ?= --epochs $(BASE_EPOCHS) --lr 2e-3 --warmup 400 --batch-frames 12000 --seed 1
+BASE_TRAIN_FLAGS ?= --epochs $(BASE_EPOCHS) --lr 2e-3 --warmup 300 --batch-frames 6000 --seed 1
 
 .PHONY: base-model bench-train
 base-model: models/base.sparq
