@@ -2,7 +2,9 @@
 #   -include host/model.mk
 # make base-model : generate the default training corpus (if missing) and train
 #                   configs/base.cfg on it; writes models/base.sparq.
-# make bench-train: C trainer vs PyTorch on the same synthetic batch.
+# make bench-train: C trainer vs PyTorch on the same synthetic batch, both with
+#                   2 OpenMP threads and OMP_WAIT_POLICY=PASSIVE (sparq train sets it
+#                   itself; spinning waiters cost PyTorch 3x on a loaded machine).
 
 BASE_CORPUS ?= $(BUILD)/base-corpus
 BASE_HOURS ?= 3
@@ -31,7 +33,7 @@ bench-train: $(BUILD)/sparq
 	@mkdir -p $(BUILD)/bench
 	@OMP_NUM_THREADS=2 $(BUILD)/sparq train --bench 5 --config configs/base.cfg --bench-json $(BUILD)/bench/train_c.json
 	@if /usr/bin/python3 -c 'import torch' 2>/dev/null; then \
-	  OMP_NUM_THREADS=2 OPENBLAS_NUM_THREADS=1 /usr/bin/python3 tests/fixtures/bench_conformer_torch.py --config configs/base.cfg \
+	  OMP_WAIT_POLICY=PASSIVE OMP_NUM_THREADS=2 OPENBLAS_NUM_THREADS=1 /usr/bin/python3 tests/fixtures/bench_conformer_torch.py --config configs/base.cfg \
 	    --steps 5 --c-json $(BUILD)/bench/train_c.json --out $(BUILD)/bench/train.json; \
 	else echo "bench-train: /usr/bin/python3 has no torch; PyTorch side skipped"; \
 	  cp $(BUILD)/bench/train_c.json $(BUILD)/bench/train.json; fi
