@@ -30,6 +30,7 @@ DEMO_STEPS :=
 # Linker driver: becomes $(CXX) once C++ objects (Verilator) are linked.
 LINK ?= $(CC)
 
+.SECONDEXPANSION:
 .PHONY: all deps test test-only bench demo fuzz lint synth clean help
 all: $(BUILD)/sparq
 

@@ -45,7 +45,8 @@ $(BUILD)/gen/sparq_commands.h: $(CLI_SRCS) host/host.mk
 	    printf "SPARQ_COMMAND(\"%s\", cmd_%s, \"%s\")\n", $$1, fn, $$2 }' > $@.tmp
 	@mv $@.tmp $@
 
-$(BUILD)/sparq: $(CLI_OBJS) $(LIBSPARQ) $(EXTRA_OBJS)
+# EXTRA_OBJS grows in fragments included later: expand it at build time.
+$(BUILD)/sparq: $(CLI_OBJS) $(LIBSPARQ) $$(EXTRA_OBJS)
 	$(LINK) -o $@ $(CLI_OBJS) $(LIBSPARQ) $(EXTRA_OBJS) $(EXTRA_LIBS) $(LDLIBS)
 
 -include $(HOST_OBJS:.o=.d) $(HOST_ASAN_OBJS:.o=.d) $(CLI_OBJS:.o=.d)

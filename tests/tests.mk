@@ -8,11 +8,11 @@ ASAN_BINS  := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/asan/tests/bin/%)
 # Layers add targets that must be built before the test run.
 TEST_DEPS += $(BUILD)/sparq $(UNIT_BINS) $(ASAN_BINS)
 
-$(BUILD)/tests/bin/%: tests/unit/%.c $(LIBSPARQ) $(EXTRA_OBJS)
+$(BUILD)/tests/bin/%: tests/unit/%.c $(LIBSPARQ) $$(EXTRA_OBJS)
 	@mkdir -p $(dir $@)
 	$(LINK) $(CFLAGS) -Itests/unit -o $@ $< $(LIBSPARQ) $(EXTRA_OBJS) $(EXTRA_LIBS) $(LDLIBS)
 
-$(BUILD)/asan/tests/bin/%: tests/unit/%.c $(LIBSPARQ_ASAN) $(EXTRA_OBJS)
+$(BUILD)/asan/tests/bin/%: tests/unit/%.c $(LIBSPARQ_ASAN) $$(EXTRA_OBJS)
 	@mkdir -p $(dir $@)
 	$(LINK) $(CFLAGS) $(SANITIZE) -Itests/unit -o $@ $< $(LIBSPARQ_ASAN) $(EXTRA_OBJS) $(EXTRA_LIBS) $(LDLIBS)
 
