@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -14,6 +16,26 @@
 #include "sparq_train.h"
 
 static char dir[256];
+
+// What `sparq train` does on SIGINT: set the flag the loop polls.
+static volatile sig_atomic_t sigint_flag;
+static void on_sigint(int sig)
+{
+    (void)sig;
+    sigint_flag = 1;
+}
+
+static int count_lines(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    int n = 0, c;
+    if (!f)
+        return 0;
+    while ((c = fgetc(f)) != EOF)
+        n += c == '\n';
+    fclose(f);
+    return n;
+}
 
 static char *slurp(const char *path, size_t *n)
 {
@@ -99,8 +121,27 @@ static void options(struct sparq_train_options *o, const char *out, char *buf_tr
     o->progress = 0;
 }
 
-int main(void)
+// Child mode for the SIGINT check: train runD in `dir` with the handler installed.
+static int sigint_child(const char *base)
 {
+    snprintf(dir, sizeof dir, "%s", base);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_sigint;
+    sigaction(SIGINT, &sa, NULL);
+    struct sparq_train_options o;
+    char tr[512], cf[512], d[512];
+    snprintf(d, sizeof d, "%s/runD", dir);
+    options(&o, d, tr, cf);
+    o.stop = &sigint_flag;
+    return sparq_train_run(&o) == 1 ? 42 : 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc == 3 && !strcmp(argv[1], "--sigint-child"))
+        return sigint_child(argv[2]);
+    char *self = argv[0];
     uint64_t seed = check_seed(7);
     sparq_threads_init();
     snprintf(dir, sizeof dir, "/tmp/sparq_test_train_XXXXXX");
@@ -146,6 +187,39 @@ int main(void)
     rc = sparq_train_run(&o);
     snprintf(pb, sizeof pb, "%s/last.ckpt", c);
     CHECK(rc == SPARQ_OK && same_file(pa, pb), "resume after a stop request: identical final checkpoint");
+
+    // D: a real SIGINT delivered to a training process (a child) mid-run, then resume
+    char d[512], logd[600];
+    snprintf(d, sizeof d, "%s/runD", dir);
+    snprintf(logd, sizeof logd, "%s/train_log.tsv", d);
+    fflush(stdout);
+    // fork + exec: libgomp's thread pool does not survive a plain fork.
+    pid_t pid = fork();
+    if (pid == 0) {
+        char *args[] = { self, "--sigint-child", dir, NULL };
+        execv("/proc/self/exe", args);
+        _exit(3);
+    }
+    for (int i = 0; i < 2000 && count_lines(logd) < 2; i++)
+        usleep(5000);
+    kill(pid, SIGINT);
+    int status = 0, waited = 0;
+    while (waitpid(pid, &status, WNOHANG) == 0 && waited < 120000) {
+        usleep(10000);
+        waited += 10;
+    }
+    if (waited >= 120000) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+    }
+    int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    printf("# SIGINT child exit %d after %d log lines\n", code, count_lines(logd));
+    options(&o, d, tr, cf);
+    o.resume = 1;
+    rc = code == 42 ? sparq_train_run(&o) : SPARQ_OK;
+    snprintf(pb, sizeof pb, "%s/last.ckpt", d);
+    CHECK((code == 42 || code == 0) && rc == SPARQ_OK && same_file(pa, pb),
+          "SIGINT mid-run saves; resume gives the uninterrupted run's checkpoint (child exit %d)", code);
 
     // losses go down over the run
     snprintf(pa, sizeof pa, "%s/train_log.tsv", a);
