@@ -67,3 +67,7 @@ demo: deps
 	@$(MAKE) --no-print-directory $(BUILD)/sparq
 	@mkdir -p $(BUILD)/bench
 	@BUILD=$(BUILD) sh scripts/demo.sh
+
+# The compression grid (docs/compression.md); CORPUS=dir with train/test manifests.
+ablate: deps $(BUILD)/sparq
+	@BUILD=$(BUILD) sh scripts/ablate.sh
