@@ -61,8 +61,6 @@ int cmd_export(int argc, char **argv)
         fprintf(stderr, "sparq export: %s\n", sparq_last_error());
         return 1;
     }
-    printf("exported %s: %zu bytes (%.2f%% of fp32 %zu); matmul weights %zu bytes for %zu parameters\n", out,
-           rep.file_bytes, 100.0 * (double)rep.param_bytes / (double)rep.fp32_bytes, rep.fp32_bytes, rep.matmul_bytes,
-           rep.matmul_params);
+    sparq_export_report_print(stdout, out, &rep);
     return 0;
 }

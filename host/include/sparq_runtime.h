@@ -49,6 +49,11 @@ int sparq_export(const struct sparq_model *m, const struct sparq_compress_spec *
                  const struct sparq_export_overrides *ov, enum sparq_scale_method method, const char *path,
                  struct sparq_export_report *report);
 
+// One line: "exported PATH: N bytes (P% of fp32 F); matmul weights ..."
+// (make demo and make ablate read the percentage from it).
+#include <stdio.h>
+void sparq_export_report_print(FILE *out, const char *path, const struct sparq_export_report *rep);
+
 struct sparq_runtime_layer_stats {
     char name[48];
     char format[24];          // "int4-2:4" or "float"

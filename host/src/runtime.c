@@ -160,6 +160,13 @@ int sparq_export(const struct sparq_model *m, const struct sparq_compress_spec *
     return rc;
 }
 
+void sparq_export_report_print(FILE *out, const char *path, const struct sparq_export_report *rep)
+{
+    fprintf(out, "exported %s: %zu bytes (%.2f%% of fp32 %zu); matmul weights %zu bytes for %zu parameters (%.2f%%)\n",
+            path, rep->file_bytes, 100.0 * (double)rep->param_bytes / (double)rep->fp32_bytes, rep->fp32_bytes,
+            rep->matmul_bytes, rep->matmul_params, 100.0 * (double)rep->matmul_bytes / (4.0 * rep->matmul_params));
+}
+
 // --- runtime -------------------------------------------------------------------
 
 struct rt_weight {
