@@ -93,3 +93,7 @@ echo
 echo "throughput of int4 2:4 on the accelerator model (C device model, 16x16 array):"
 grep -E '^(throughput|total|MACs done|real-time)' "$OUT/eval-int4-ref.txt"
 echo "full per-layer table: $OUT/eval-int4-ref.txt; JSON: $OUT/throughput.json"
+if command -v gnuplot >/dev/null; then
+    gnuplot -e "dat='$OUT/throughput.json.dat'; out='$OUT/roofline.png'" scripts/roofline.gp &&
+        echo "roofline plot: $OUT/roofline.png"
+fi

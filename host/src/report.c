@@ -41,6 +41,16 @@ int sparq_report_print(struct sparq_runtime *rt, const struct sparq_report_optio
                 o->clock_mhz, o->link_names[0], o->link_mbps[0], o->link_names[1], o->link_mbps[1]);
     fprintf(out, "%-22s %-10s %7s %12s %12s %6s %12s %9s %9s %9s %-7s\n", "matmul", "format", "calls", "MACs",
             "busy cyc", "util", "link bytes", "comp ms", "FX2 ms", "FT601 ms", "bound");
+    // Roofline data for gnuplot beside the JSON: intensity (MACs per link
+    // byte) and attained MAC/s per layer with each link.
+    FILE *dat = NULL;
+    if (json_path && have_dev) {
+        char dpath[4096];
+        snprintf(dpath, sizeof dpath, "%s.dat", json_path);
+        dat = fopen(dpath, "w");
+        if (dat)
+            fprintf(dat, "# name intensity_macs_per_byte macs_per_s_link0 macs_per_s_link1 peak_macs_per_s bw0 bw1\n");
+    }
     double tot_macs = 0, tot_dense = 0, tot_busy = 0, tot_bytes = 0, tot_t[2] = { 0, 0 }, tot_comp = 0;
     for (int i = 0; i < count; i++) {
         const struct sparq_runtime_layer_stats *s = &st[i];
@@ -57,6 +67,10 @@ int sparq_report_print(struct sparq_runtime *rt, const struct sparq_report_optio
                 (unsigned long long)s->calls, (unsigned long long)s->macs, (unsigned long long)s->busy_cycles,
                 100 * util, bytes, 1e3 * comp, 1e3 * t0, 1e3 * t1,
                 !have_dev ? "-" : comp >= link0 ? "compute" : "link");
+        if (dat && bytes > 0 && t0 > 0)
+            fprintf(dat, "%s %.6g %.6g %.6g %.6g %.6g %.6g\n", s->name, (double)s->device_macs / bytes,
+                    (double)s->device_macs / t0, (double)s->device_macs / t1, pes * hz, o->link_mbps[0] * 1e6,
+                    o->link_mbps[1] * 1e6);
         tot_macs += (double)s->macs;
         tot_dense += (double)s->dense_macs;
         tot_busy += (double)s->busy_cycles;
@@ -111,6 +125,8 @@ int sparq_report_print(struct sparq_runtime *rt, const struct sparq_report_optio
         cJSON_AddNumberToObject(tot, "rtf_link0", tot_t[0] / o->audio_seconds);
         cJSON_AddNumberToObject(tot, "rtf_link1", tot_t[1] / o->audio_seconds);
     }
+    if (dat)
+        fclose(dat);
     int rc = SPARQ_OK;
     if (json_path) {
         char *text = cJSON_Print(root);
