@@ -48,6 +48,8 @@ int sparq_scale_method_parse(const char *s, enum sparq_scale_method *out)
     return SPARQ_OK;
 }
 
+#define SCALE_EVERY 20 // steps between MSE scale searches
+
 struct ft_tensor {
     int index;               // in the model's tensor table
     int out, in;
@@ -214,8 +216,12 @@ int sparq_compressor_pre_forward(struct sparq_compressor *c, struct sparq_model 
         struct sparq_quantizer q = { t->s.width, t->s.grid };
         // Scales follow the weights (max-abs, MSE) until frozen; LSQ scales are
         // initialised once by MSE and then learned.
+        // The MSE search costs 80 quantizations of the matrix, so it runs every
+        // SCALE_EVERY steps (weights move little between); max-abs every step.
+        int periodic = c->o.scale_method == SPARQ_SCALE_MAXABS || step % SCALE_EVERY == 0;
         int rescale = t->s.width > 0 && !frozen(c, step) &&
-                      (c->o.scale_method != SPARQ_SCALE_LSQ || !c->masks_ready || remask);
+                      (c->o.scale_method == SPARQ_SCALE_LSQ ? !c->masks_ready || remask
+                                                            : !c->masks_ready || remask || periodic);
         if (rescale)
             sparq_quant_scales(t->scales, t->master, t->mask, t->out, t->in, &q,
                                c->o.scale_method == SPARQ_SCALE_MAXABS ? SPARQ_SCALE_MAXABS : SPARQ_SCALE_MSE);
