@@ -10,12 +10,12 @@
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: sparq selftest [--backend ref|sim]\n"
+    fprintf(out, "usage: sparq selftest [--backend ref|sim|usb]\n"
                  "Runs GEMMs of every packed format (int8/int4/int2 x 4:4/2:4/1:4) on ragged and\n"
                  "multi-tile shapes, raw int32 and requantized int8, through the device protocol,\n"
                  "and compares each result bit for bit with sparq_gemm_ref. Prints a table;\n"
                  "exits 1 on any mismatch.\n"
-                 "  -b, --backend NAME   ref (C device model, default) or sim (Verilator RTL)\n"
+                 "  -b, --backend NAME   ref (C device model, default), sim (Verilator RTL) or usb (a board)\n"
                  "  -h, --help           this text\n");
 }
 
@@ -93,7 +93,7 @@ int cmd_selftest(int argc, char **argv)
         default: usage(stderr); return 2;
         }
     }
-    if (optind != argc || (strcmp(backend, "ref") && strcmp(backend, "sim"))) {
+    if (optind != argc || (strcmp(backend, "ref") && strcmp(backend, "sim") && strcmp(backend, "usb"))) {
         usage(stderr);
         return 2;
     }

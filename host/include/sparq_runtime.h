@@ -4,6 +4,7 @@
 //   cpu    the fast CPU kernel (sparq_gemm_fast)
 //   ref    the C device model (bit-exact model of the accelerator)
 //   sim    the Verilator model of the RTL (cycle-accurate)
+//   usb    a board over USB (sparq_usb.h), through the reliability layer
 //   float  the dequantized weights in float, activations unquantized: the
 //          fake-quantized model the integer one came from
 // cpu, ref and sim give identical logits. Host ops (norms, softmax,

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "sparq_device.h"
+#include "sparq_usb.h"
 #include "sparq_error.h"
 #include "sparq_protocol.h"
 
@@ -232,8 +233,10 @@ int sparq_device_open(struct sparq_device **dst, const char *backend)
         rc = sparq_transport_ref(&tr, NULL);
     else if (!strcmp(backend, "sim"))
         rc = sparq_transport_sim(&tr);
+    else if (!strcmp(backend, "usb")) // a board, through the reliability layer (sparq_usb.h)
+        return sparq_device_open_usb(dst, NULL);
     else
-        return sparq_fail(SPARQ_EINVAL, "device: unknown backend '%s' (expected ref or sim)", backend);
+        return sparq_fail(SPARQ_EINVAL, "device: unknown backend '%s' (expected ref, sim or usb)", backend);
     if (rc)
         return rc;
     return sparq_device_open_transport(dst, tr);

@@ -17,7 +17,7 @@
 
 #define CONFIG_INTS 8
 
-enum backend_kind { BACKEND_CPU, BACKEND_REF, BACKEND_SIM, BACKEND_FLOAT };
+enum backend_kind { BACKEND_CPU, BACKEND_REF, BACKEND_SIM, BACKEND_USB, BACKEND_FLOAT };
 
 int sparq_tensor_is_matmul(const struct sparq_tensor_info *t, int *out, int *in)
 {
@@ -294,10 +294,12 @@ int sparq_runtime_open(struct sparq_runtime **dst, const char *model_path, const
         kind = BACKEND_REF;
     else if (!strcmp(backend, "sim"))
         kind = BACKEND_SIM;
+    else if (!strcmp(backend, "usb"))
+        kind = BACKEND_USB;
     else if (!strcmp(backend, "float"))
         kind = BACKEND_FLOAT;
     else
-        return sparq_fail(SPARQ_EINVAL, "unknown backend '%s' (expected cpu, ref, sim or float)", backend);
+        return sparq_fail(SPARQ_EINVAL, "unknown backend '%s' (expected cpu, ref, sim, usb or float)", backend);
     struct sparq_runtime *rt = sparq_calloc(1, sizeof *rt, "runtime");
     if (!rt)
         return SPARQ_ENOMEM;
@@ -308,7 +310,7 @@ int sparq_runtime_open(struct sparq_runtime **dst, const char *model_path, const
     for (int i = 0; !rc && kind == BACKEND_CPU && i < rt->n_weights; i++)
         if (rt->weights[i].packed)
             rc = sparq_gemm_prepare(&rt->weights[i].prep, &rt->weights[i].p);
-    if (!rc && (kind == BACKEND_REF || kind == BACKEND_SIM))
+    if (!rc && (kind == BACKEND_REF || kind == BACKEND_SIM || kind == BACKEND_USB))
         rc = sparq_device_open(&rt->dev, backend);
     if (rc) {
         sparq_runtime_close(rt);
