@@ -472,6 +472,8 @@ size_t sparq_devmodel_take(struct sparq_devmodel *m, uint8_t *out, size_t n)
     size_t have = m->out_len - m->out_head;
     if (n > have)
         n = have;
+    if (n == 0) // no reply yet: the buffer may not exist (memcpy from NULL is UB)
+        return 0;
     memcpy(out, m->out + m->out_head, n);
     m->out_head += n;
     if (m->out_head == m->out_len)
