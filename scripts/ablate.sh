@@ -58,11 +58,11 @@ ref=$(awk -F'\t' '$1 == "float" { print $4 }' "$OUT/rows.tsv")
     printf '| setting | spec | fine-tuned | test WER | rel. WER vs float | size %% of fp32 | time s |\n'
     printf '|---|---|---|---:|---:|---:|---:|\n'
     awk -F'\t' -v ref="$ref" '{ rel = ref > 0 ? sprintf("%+.1f%%", 100 * ($4 - ref) / ref) : "-";
-        printf "| %s | `%s` | %s | %.2f%% | %s | %s | %s |\n", $1, $2, $3 == "ft" ? "yes" : "no (post-training)", $4, rel, $5 == "" ? "100" : $5, $6 }' "$OUT/rows.tsv"
+        printf "| %s | `%s` | %s | %.2f%% | %s | %s | %s |\n", $1, $2, ($3 == "ft" ? "yes" : "no (post-training)"), $4, rel, ($5 == "" ? "100" : $5), $6 }' "$OUT/rows.tsv"
 } > "$OUT/ablate.md"
 awk -F'\t' -v ref="$ref" 'BEGIN { printf "{\"steps\": %s, \"rows\": [", '"$STEPS"' }
     { printf "%s{\"name\": \"%s\", \"spec\": \"%s\", \"finetuned\": %s, \"test_wer\": %s, \"rel_wer\": %s, \"size_pct_fp32\": %s, \"seconds\": %s}",
-      NR > 1 ? ", " : "", $1, $2, $3 == "ft" ? "true" : "false", $4 / 100, ref > 0 ? ($4 - ref) / ref : "null", $5 == "" ? 100 : $5, $6 }
+      (NR > 1 ? ", " : ""), $1, $2, ($3 == "ft" ? "true" : "false"), $4 / 100, (ref > 0 ? ($4 - ref) / ref : "null"), ($5 == "" ? 100 : $5), $6 }
     END { print "]}" }' "$OUT/rows.tsv" > "$OUT/ablate.json"
 cat "$OUT/ablate.md"
 echo "wrote $OUT/ablate.md and $OUT/ablate.json"
