@@ -52,6 +52,10 @@ void sparq_fake_quant_backward(float *dw, float *dscales, const float *dwq, cons
                                const float *scales, int out, int in, const struct sparq_quantizer *q,
                                enum sparq_mask_grad mask_grad, float srste_lambda);
 
+// The runtime's dynamic per-row activation scale: max|x| / 127 (1 for an
+// all-zero row). Fine-tuning's activation fake-quant uses the same rule.
+float sparq_act_row_scale(const float *x, int n);
+
 // Symmetric per-tensor int8 fake quantization of activations, the same
 // rounding as the integer runtime: code = clamp(rint(x / scale), -127, 127).
 void sparq_fake_quant_act(float *xq, const float *x, int n, float scale);

@@ -182,10 +182,7 @@ static int act_quant_linear(void *ctx, float *out, const float *inp, const float
         return 0;
     for (int r = 0; r < N; r++) {
         const float *x = inp + (size_t)r * IN;
-        float maxabs = 0.0f;
-        for (int k = 0; k < IN; k++)
-            maxabs = fmaxf(maxabs, fabsf(x[k]));
-        sparq_fake_quant_act(xq + (size_t)r * IN, x, IN, maxabs > 0.0f ? maxabs / 127.0f : 1.0f);
+        sparq_fake_quant_act(xq + (size_t)r * IN, x, IN, sparq_act_row_scale(x, IN));
     }
     sparq_set_linear_hook(NULL, NULL); // plain float matmul on the quantized input
     linear_forward(out, xq, w, b, N, IN, OUT);

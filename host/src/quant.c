@@ -97,6 +97,14 @@ void sparq_fake_quant_backward(float *dw, float *dscales, const float *dwq, cons
     }
 }
 
+float sparq_act_row_scale(const float *x, int n)
+{
+    float maxabs = 0.0f;
+    for (int k = 0; k < n; k++)
+        maxabs = fmaxf(maxabs, fabsf(x[k]));
+    return maxabs > 0.0f ? maxabs / 127.0f : 1.0f;
+}
+
 void sparq_fake_quant_act(float *xq, const float *x, int n, float scale)
 {
     for (int i = 0; i < n; i++) {

@@ -50,6 +50,22 @@ static void ints_to_config(struct sparq_config *c, const int32_t v[CONFIG_INTS])
 
 // --- export ------------------------------------------------------------------
 
+// The mask tensor i is exported with: the fine-tuning override, or N:M
+// magnitude pruning into *owned (caller frees), or NULL (dense).
+static int export_mask(const uint8_t **mask, uint8_t **owned, const struct sparq_export_overrides *ov, int i,
+                       const float *w, int out, int in, int kept)
+{
+    *owned = NULL;
+    *mask = ov && ov->masks && ov->masks[i] ? ov->masks[i] : NULL;
+    if (*mask || kept == 4)
+        return SPARQ_OK;
+    *owned = sparq_malloc((size_t)out * in, "export mask");
+    if (!*owned)
+        return SPARQ_ENOMEM;
+    *mask = *owned;
+    return sparq_nm_mask(*owned, w, out, in, kept);
+}
+
 static int add_buffers(struct sparq_mfile *f, const struct sparq_model *m)
 {
     const struct sparq_config *c = &m->cfg;
@@ -91,18 +107,17 @@ int sparq_export(const struct sparq_model *m, const struct sparq_compress_spec *
         if (!matmul || s.width == 0) {
             float *masked = NULL;
             if (matmul && s.kept < 4) { // sparsity alone: the pruned weights are stored as zeros
+                const uint8_t *use;
+                uint8_t *mk;
                 masked = sparq_malloc(sizeof(float) * t->size, "masked weights");
-                uint8_t *mk = sparq_malloc(t->size, "mask");
-                const uint8_t *use = ov && ov->masks && ov->masks[i] ? ov->masks[i] : mk;
-                if (!masked || !mk || (use == mk && sparq_nm_mask(mk, w, out, in, s.kept))) {
-                    free(masked);
-                    free(mk);
-                    rc = SPARQ_ENOMEM;
-                    break;
-                }
-                for (size_t k = 0; k < t->size; k++)
+                rc = masked ? export_mask(&use, &mk, ov, i, w, out, in, s.kept) : SPARQ_ENOMEM;
+                for (size_t k = 0; rc == SPARQ_OK && k < t->size; k++)
                     masked[k] = use[k] ? w[k] : 0.0f;
                 free(mk);
+                if (rc) {
+                    free(masked);
+                    break;
+                }
             }
             rc = sparq_mfile_add_f32(&f, t->name, masked ? masked : w, t->size);
             free(masked);
@@ -112,21 +127,13 @@ int sparq_export(const struct sparq_model *m, const struct sparq_compress_spec *
             continue;
         }
         uint8_t *mask = NULL;
+        const uint8_t *use_mask = NULL;
         float *scales = sparq_malloc(sizeof(float) * (size_t)out, "export scales");
-        if (!scales) {
-            rc = SPARQ_ENOMEM;
+        rc = scales ? export_mask(&use_mask, &mask, ov, i, w, out, in, s.kept) : SPARQ_ENOMEM;
+        if (rc) {
+            free(scales);
+            free(mask);
             break;
-        }
-        const uint8_t *use_mask = ov && ov->masks && ov->masks[i] ? ov->masks[i] : NULL;
-        if (!use_mask && s.kept < 4) {
-            mask = sparq_malloc(t->size, "export mask");
-            if (!mask || sparq_nm_mask(mask, w, out, in, s.kept)) {
-                free(scales);
-                free(mask);
-                rc = SPARQ_ENOMEM;
-                break;
-            }
-            use_mask = mask;
         }
         if (ov && ov->scales && ov->scales[i])
             memcpy(scales, ov->scales[i], sizeof(float) * (size_t)out);
@@ -366,10 +373,7 @@ static void quantize_rows(int8_t *q, float *row_scale, const float *x, int N, in
 {
     for (int t = 0; t < N; t++) {
         const float *xr = x + (size_t)t * IN;
-        float maxabs = 0.0f;
-        for (int k = 0; k < IN; k++)
-            maxabs = fmaxf(maxabs, fabsf(xr[k]));
-        float s = maxabs > 0.0f ? maxabs / 127.0f : 1.0f;
+        float s = sparq_act_row_scale(xr, IN);
         row_scale[t] = s;
         int8_t *qr = q + (size_t)t * IN;
         for (int k = 0; k < IN; k++) {
