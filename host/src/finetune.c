@@ -70,6 +70,7 @@ struct sparq_compressor {
     int n_tensors;
     int64_t lsq_t;
     int masks_ready;
+    float *grad_copy; // (largest compressed tensor) scratch of pre_step
 };
 
 int sparq_compressor_count(const struct sparq_compressor *c) { return c->n; }
@@ -87,6 +88,7 @@ void sparq_compressor_free(struct sparq_compressor *c)
         free(c->t[i].sv);
     }
     free(c->t);
+    free(c->grad_copy);
     free(c->mask_ptrs);
     free(c->scale_ptrs);
     free(c);
@@ -135,6 +137,15 @@ int sparq_compressor_create(struct sparq_compressor **dst, const struct sparq_mo
         memset(t->mask, 1, n);
         c->mask_ptrs[i] = t->mask;
         c->scale_ptrs[i] = t->scales;
+    }
+    size_t largest = 1;
+    for (int i = 0; i < c->n; i++)
+        if ((size_t)c->t[i].out * c->t[i].in > largest)
+            largest = (size_t)c->t[i].out * c->t[i].in;
+    c->grad_copy = sparq_malloc(sizeof(float) * largest, "gradient scratch");
+    if (!c->grad_copy) {
+        sparq_compressor_free(c);
+        return SPARQ_ENOMEM;
     }
     *dst = c;
     return SPARQ_OK;
@@ -245,9 +256,7 @@ void sparq_compressor_pre_step(struct sparq_compressor *c, struct sparq_model *m
         float *w = m->param_mem + m->tensors[t->index].offset;
         float *g = m->grad_mem + m->tensors[t->index].offset;
         size_t n = (size_t)t->out * t->in;
-        float *gq = malloc(sizeof(float) * n);
-        if (!gq) // cannot happen in practice; keep the step consistent
-            continue;
+        float *gq = c->grad_copy;
         memcpy(gq, g, sizeof(float) * n);
         memset(g, 0, sizeof(float) * n);
         struct sparq_quantizer q = { t->s.width, t->s.grid };
@@ -255,7 +264,6 @@ void sparq_compressor_pre_step(struct sparq_compressor *c, struct sparq_model *m
             memset(t->dscale, 0, sizeof(float) * (size_t)t->out);
         sparq_fake_quant_backward(g, lsq ? t->dscale : NULL, gq, t->master, t->mask, t->scales, t->out, t->in, &q,
                                   c->o.mask_grad, c->o.srste_lambda);
-        free(gq);
         memcpy(w, t->master, sizeof(float) * n); // the optimizer updates the master weights
         if (lsq && t->s.width > 0 && !frozen(c, c->lsq_t)) {
             // Adam on the scales, kept positive.

@@ -97,12 +97,10 @@ int sparq_report_print(struct sparq_runtime *rt, const struct sparq_report_optio
         cJSON_AddNumberToObject(l, "host_seconds", s->seconds);
         cJSON_AddItemToArray(layers, l);
     }
-    double util = have_dev && tot_busy > 0 ? 0 : 0;
     double dev_macs = 0;
     for (int i = 0; i < count; i++)
         dev_macs += (double)st[i].device_macs;
-    if (have_dev && tot_busy > 0)
-        util = dev_macs / (tot_busy * pes);
+    double util = have_dev && tot_busy > 0 ? dev_macs / (tot_busy * pes) : 0;
     fprintf(out, "%-22s %-10s %7s %12.0f %12.0f %5.1f%% %12.0f %9.3f %9.3f %9.3f\n", "total", "", "", tot_macs,
             tot_busy, 100 * util, tot_bytes, 1e3 * tot_comp, 1e3 * tot_t[0], 1e3 * tot_t[1]);
     fprintf(out, "MACs done %.0f of %.0f dense (%.1f%%: sparsity skips the rest)\n", tot_macs, tot_dense,
