@@ -11,13 +11,6 @@
 #include "sparq_runtime.h"
 #include "sparq_train.h"
 
-static volatile sig_atomic_t stop_flag;
-static void on_signal(int sig)
-{
-    (void)sig;
-    stop_flag = 1;
-}
-
 static void usage(FILE *out)
 {
     fprintf(out,
@@ -173,12 +166,7 @@ int cmd_finetune(int argc, char **argv)
     if (threads > 0)
         omp_set_num_threads(threads);
     sparq_threads_init();
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    o.stop = &stop_flag;
+    o.stop = sparq_train_stop_on_signals();
     struct ft_ctx x = { NULL, &fo, 0 };
     struct sparq_train_hooks hooks = { &x, hook_pre_forward, hook_pre_step, hook_after_eval, hook_save, hook_load };
     o.hooks = &hooks;
@@ -188,7 +176,7 @@ int cmd_finetune(int argc, char **argv)
         sparq_compressor_free(x.c);
         return 1;
     }
-    if (rc == 1 && stop_flag) {
+    if (rc == 1 && *o.stop) {
         sparq_compressor_free(x.c);
         return 130;
     }

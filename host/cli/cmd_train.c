@@ -10,13 +10,6 @@
 #include "sparq_error.h"
 #include "sparq_train.h"
 
-static volatile sig_atomic_t stop_flag;
-static void on_sigint(int sig)
-{
-    (void)sig;
-    stop_flag = 1;
-}
-
 static void usage(FILE *out)
 {
     fprintf(out,
@@ -177,16 +170,11 @@ int cmd_train(int argc, char **argv)
     if (threads > 0)
         omp_set_num_threads(threads);
     sparq_threads_init();
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_sigint;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    o.stop = &stop_flag;
+    o.stop = sparq_train_stop_on_signals();
     int rc = sparq_train_run(&o);
     if (rc < 0) {
         fprintf(stderr, "sparq train: %s\n", sparq_last_error());
         return 1;
     }
-    return stop_flag ? 130 : 0;
+    return *o.stop ? 130 : 0;
 }

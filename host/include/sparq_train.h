@@ -133,6 +133,9 @@ struct sparq_train_options {
     const struct sparq_train_hooks *hooks;
 };
 void sparq_train_default_options(struct sparq_train_options *o);
+// Installs SIGINT/SIGTERM handlers that set the returned flag: point
+// o->stop at it so Ctrl-C saves a checkpoint and returns (train, finetune).
+volatile sig_atomic_t *sparq_train_stop_on_signals(void);
 // Returns SPARQ_OK when all epochs are done, 1 when stopped early (max_steps
 // or *stop) after saving out_dir/last.ckpt, or a negative error code.
 // out_dir/train_log.tsv gets one line per step: step epoch loss grad_norm lr.
