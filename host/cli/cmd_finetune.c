@@ -30,61 +30,16 @@ static void usage(FILE *out)
             "  --mask-grad masked|ste|srste (masked)         --srste-lambda X (2e-4)\n"
             "  --freeze-at N        freeze masks and scales from step N (0: never)\n"
             "  --act-quant          simulate the runtime's per-row int8 activations\n"
+            "  --distill W          add W x KL(teacher || student) per frame to the CTC loss (0: off)\n"
+            "  --teacher FILE       float teacher for --distill (default: the --from model)\n"
             "  --seed N, --threads N, --dev-max-utts N, --quiet\n");
-}
-
-struct ft_ctx {
-    struct sparq_compressor *c;
-    const struct sparq_finetune_options *fo;
-    int created;
-};
-
-static int ensure(struct ft_ctx *x, const struct sparq_model *m)
-{
-    if (!x->created) {
-        int rc = sparq_compressor_create(&x->c, m, x->fo);
-        if (rc)
-            return rc;
-        x->created = 1;
-    }
-    return SPARQ_OK;
-}
-
-static char pending_load[4096];
-
-static int hook_pre_forward(void *ctx, struct sparq_model *m, int64_t step)
-{
-    struct ft_ctx *x = ctx;
-    int rc = ensure(x, m);
-    if (!rc && pending_load[0]) {
-        rc = sparq_compressor_load(x->c, pending_load);
-        pending_load[0] = 0;
-    }
-    return rc ? rc : sparq_compressor_pre_forward(x->c, m, step);
-}
-static void hook_pre_step(void *ctx, struct sparq_model *m) { sparq_compressor_pre_step(((struct ft_ctx *)ctx)->c, m); }
-static void hook_after_eval(void *ctx, struct sparq_model *m) { sparq_compressor_restore(((struct ft_ctx *)ctx)->c, m); }
-static int hook_save(void *ctx, const char *dir)
-{
-    struct ft_ctx *x = ctx;
-    if (!x->created)
-        return SPARQ_OK;
-    char path[4096];
-    snprintf(path, sizeof path, "%s/compress.state", dir);
-    return sparq_compressor_save(x->c, path);
-}
-static int hook_load(void *ctx, const char *dir)
-{
-    (void)ctx; // the compressor needs the model: load at the first pre_forward
-    snprintf(pending_load, sizeof pending_load, "%s/compress.state", dir);
-    return SPARQ_OK;
 }
 
 int cmd_finetune(int argc, char **argv)
 {
     enum { O_FROM = 256, O_COMPRESS, O_TRAIN, O_DEV, O_OUT, O_RESUME, O_EPOCHS, O_MAXSTEPS, O_LR, O_WARMUP, O_BATCH,
            O_SCALES, O_SCHED, O_EVERY, O_GRADUAL, O_MGRAD, O_LAMBDA, O_FREEZE, O_ACTQ, O_SEED, O_THREADS, O_DEVMAX,
-           O_QUIET };
+           O_QUIET, O_DISTILL, O_TEACHER };
     static const struct option opts[] = {
         { "from", required_argument, NULL, O_FROM },         { "compress", required_argument, NULL, O_COMPRESS },
         { "train", required_argument, NULL, O_TRAIN },       { "dev", required_argument, NULL, O_DEV },
@@ -98,6 +53,7 @@ int cmd_finetune(int argc, char **argv)
         { "act-quant", no_argument, NULL, O_ACTQ },          { "seed", required_argument, NULL, O_SEED },
         { "threads", required_argument, NULL, O_THREADS },   { "dev-max-utts", required_argument, NULL, O_DEVMAX },
         { "quiet", no_argument, NULL, O_QUIET },             { "help", no_argument, NULL, 'h' },
+        { "distill", required_argument, NULL, O_DISTILL },   { "teacher", required_argument, NULL, O_TEACHER },
         { NULL, 0, NULL, 0 },
     };
     struct sparq_train_options o;
@@ -143,6 +99,8 @@ int cmd_finetune(int argc, char **argv)
         case O_THREADS: threads = atoi(optarg); break;
         case O_DEVMAX: o.dev_max_utts = atoi(optarg); break;
         case O_QUIET: o.progress = 0; break;
+        case O_DISTILL: fo.distill = strtof(optarg, NULL); break;
+        case O_TEACHER: fo.teacher = optarg; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -159,47 +117,22 @@ int cmd_finetune(int argc, char **argv)
         fprintf(stderr, "sparq finetune: --compress: %s\n", sparq_last_error());
         return 2;
     }
-    if (o.epochs < 1 || o.batch_frames < 100 || !(o.lr > 0) || o.max_steps < 0) {
-        fprintf(stderr, "sparq finetune: --epochs >= 1, --batch-frames >= 100, --lr > 0, --max-steps >= 0\n");
+    if (o.epochs < 1 || o.batch_frames < 100 || !(o.lr > 0) || o.max_steps < 0 || fo.distill < 0) {
+        fprintf(stderr, "sparq finetune: --epochs >= 1, --batch-frames >= 100, --lr > 0, --max-steps >= 0, --distill >= 0\n");
         return 2;
     }
     if (threads > 0)
         omp_set_num_threads(threads);
     sparq_threads_init();
     o.stop = sparq_train_stop_on_signals();
-    struct ft_ctx x = { NULL, &fo, 0 };
-    struct sparq_train_hooks hooks = { &x, hook_pre_forward, hook_pre_step, hook_after_eval, hook_save, hook_load };
-    o.hooks = &hooks;
-    int rc = sparq_train_run(&o);
+    struct sparq_finetune_result res;
+    int rc = sparq_finetune_run(&o, &fo, &res);
+    if (rc == 1 && *o.stop)
+        return 130;
     if (rc < 0) {
         fprintf(stderr, "sparq finetune: %s\n", sparq_last_error());
-        sparq_compressor_free(x.c);
         return 1;
     }
-    if (rc == 1 && *o.stop) {
-        sparq_compressor_free(x.c);
-        return 130;
-    }
-    // Export the final weights with the masks and scales they were trained with.
-    char ckpt[4096], out[4096];
-    snprintf(ckpt, sizeof ckpt, "%s/last.ckpt", o.out_dir);
-    snprintf(out, sizeof out, "%s/model.spq", o.out_dir);
-    struct sparq_model m;
-    struct sparq_export_report rep;
-    rc = sparq_checkpoint_load(ckpt, &m, NULL, NULL);
-    if (!rc && !x.created)
-        rc = ensure(&x, &m);
-    if (!rc) {
-        struct sparq_export_overrides ov;
-        sparq_compressor_overrides(x.c, &ov);
-        rc = sparq_export(&m, &fo.spec, &ov, fo.scale_method, out, &rep);
-        sparq_model_free(&m);
-    }
-    sparq_compressor_free(x.c);
-    if (rc) {
-        fprintf(stderr, "sparq finetune: export: %s\n", sparq_last_error());
-        return 1;
-    }
-    sparq_export_report_print(stdout, out, &rep);
+    sparq_export_report_print(stdout, res.model_path, &res.export);
     return 0;
 }

@@ -18,6 +18,7 @@
 #include "sparq_model.h"
 #include "sparq_quant.h"
 #include "sparq_runtime.h"
+#include "sparq_train.h"
 
 enum sparq_mask_schedule {
     SPARQ_MASK_ONESHOT = 0,   // magnitude masks at the first step, then fixed
@@ -36,6 +37,8 @@ struct sparq_finetune_options {
     float srste_lambda;      // SR-STE decay on pruned weights
     float lsq_lr;            // learning rate of the LSQ scales (Adam)
     int act_quant;           // simulate the runtime's per-row int8 activations in the forward pass
+    float distill;           // weight of the distillation term (0 = off)
+    const char *teacher;     // float teacher for distillation (NULL: the model fine-tuning starts from)
 };
 void sparq_finetune_default_options(struct sparq_finetune_options *o);
 // Parses "--mask-schedule" style words: oneshot, recompute, gradual.
@@ -59,5 +62,30 @@ int sparq_compressor_count(const struct sparq_compressor *c);
 // Save/restore masks and scales (resume); a sparq model file of sections.
 int sparq_compressor_save(const struct sparq_compressor *c, const char *path);
 int sparq_compressor_load(struct sparq_compressor *c, const char *path);
+
+// ---- distillation ---------------------------------------------------------
+// The float teacher's CTC posteriors as soft targets: the loss gains
+//   weight * mean over utterances of (1/frames) * sum_frames KL(p_teacher || p_student)
+// and dlogits gains its gradient weight * (p_student - p_teacher) / (B * frames).
+// The teacher runs in eval mode on the student's (augmented) features.
+struct sparq_teacher;
+int sparq_teacher_open(struct sparq_teacher **t, const char *path, const struct sparq_model *student);
+void sparq_teacher_free(struct sparq_teacher *t);
+int sparq_teacher_distill(struct sparq_teacher *t, const float *feats, const int *lens, int B, int T,
+                          const float *logits, const int *out_lens, int T2, int V, float weight, float *dlogits,
+                          double *loss);
+
+// ---- one whole run (sparq finetune, sparq ablate) --------------------------
+// Trains with the compressor's hooks (and distillation if fo->distill > 0),
+// then exports out_dir/model.spq with the masks and scales trained.
+struct sparq_finetune_result {
+    char model_path[4096];
+    struct sparq_export_report export;
+    double seconds; // wall time of training and export
+};
+// Returns SPARQ_OK, 1 if stopped early by *o->stop (state saved, nothing
+// exported), or a negative error code.
+int sparq_finetune_run(const struct sparq_train_options *o, const struct sparq_finetune_options *fo,
+                       struct sparq_finetune_result *res);
 
 #endif

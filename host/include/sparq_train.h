@@ -108,6 +108,11 @@ struct sparq_train_hooks {
     void (*after_eval)(void *ctx, struct sparq_model *m);                // after a dev eval forward
     int (*save)(void *ctx, const char *out_dir);                         // with every checkpoint
     int (*load)(void *ctx, const char *out_dir);                         // on --resume
+    // After the CTC loss of a training batch, before backward: may add a term
+    // to *loss and its gradient to dlogits (B, T2, V), e.g. distillation from
+    // a teacher run on the same features (B, T, n_mels) and input lens.
+    int (*post_loss)(void *ctx, const float *feats, const int *lens, int B, int T, const float *logits,
+                     const int *out_lens, int T2, int V, float *dlogits, double *loss);
 };
 
 struct sparq_train_options {

@@ -348,6 +348,10 @@ int sparq_train_run(const struct sparq_train_options *o)
             }
             double loss = sparq_ctc_batch(sparq_acts_logits(acts), sparq_acts_out_lens(acts), (int)B, T2,
                                           m.cfg.vocab, tg, tl, dlogits, NULL);
+            if (o->hooks && o->hooks->post_loss &&
+                (rc = o->hooks->post_loss(o->hooks->ctx, feats, lens, (int)B, T, sparq_acts_logits(acts),
+                                          sparq_acts_out_lens(acts), T2, m.cfg.vocab, dlogits, &loss)))
+                goto out;
             sparq_model_zero_grad(&m);
             sparq_backward(&m, acts, dlogits);
             if (o->hooks && o->hooks->pre_step)

@@ -60,6 +60,66 @@ static double eval_loss(struct sparq_model *m, const struct batch *bt)
     return loss;
 }
 
+// Distillation: zero loss and gradient against itself; the gradient added to
+// dlogits is the derivative of the loss added (central differences).
+static double distill_loss(struct sparq_teacher *t, const struct batch *bt, const float *logits, const int *ol,
+                           int T2, int V, float *grad)
+{
+    double loss = 0;
+    memset(grad, 0, sizeof(float) * B * (size_t)T2 * V);
+    int rc = sparq_teacher_distill(t, bt->feats, bt->lens, B, T, logits, ol, T2, V, 0.7f, grad, &loss);
+    return rc ? NAN : loss;
+}
+
+static void check_distill(struct sparq_model *m, const struct batch *bt)
+{
+    char path[] = "/tmp/sparq_teacher_XXXXXX";
+    close(mkstemp(path));
+    struct sparq_teacher *t = NULL;
+    int rc = sparq_checkpoint_save(path, m, NULL, NULL);
+    rc = rc ? rc : sparq_teacher_open(&t, path, m);
+    CHECK(rc == 0, "teacher opens from a saved model (%s)", rc ? sparq_last_error() : "ok");
+    if (rc)
+        return;
+    struct sparq_acts *a = sparq_acts_create(&m->cfg, B, T);
+    int T2 = sparq_forward(m, a, bt->feats, bt->lens, B, T, 0), V = m->cfg.vocab;
+    size_t n = B * (size_t)T2 * V;
+    float *z = malloc(sizeof(float) * n), *g = malloc(sizeof(float) * n), *g2 = malloc(sizeof(float) * n);
+    memcpy(z, sparq_acts_logits(a), sizeof(float) * n);
+    const int *ol = sparq_acts_out_lens(a);
+    double l0 = distill_loss(t, bt, z, ol, T2, V, g);
+    float gmax = 0;
+    for (size_t i = 0; i < n; i++)
+        gmax = fabsf(g[i]) > gmax ? fabsf(g[i]) : gmax;
+    CHECK(fabs(l0) < 1e-6 && gmax < 1e-6f, "student == teacher: distillation loss %.2e, max gradient %.2e", l0,
+          (double)gmax);
+    for (size_t i = 0; i < n; i++)
+        z[i] += 0.8f * rndf();
+    double l1 = distill_loss(t, bt, z, ol, T2, V, g);
+    double worst = 0;
+    for (int k = 0; k < 40; k++) {
+        int b = k % B, f = (int)((rndf() + 1.0f) * 0.5f * (float)(ol[b] - 1)), v = (k * 7) % V;
+        size_t i = ((size_t)b * T2 + f) * V + v;
+        const float h = 1e-2f;
+        float zi = z[i];
+        z[i] = zi + h;
+        double lp = distill_loss(t, bt, z, ol, T2, V, g2);
+        z[i] = zi - h;
+        double lm = distill_loss(t, bt, z, ol, T2, V, g2);
+        z[i] = zi;
+        double fd = (lp - lm) / (2.0 * h), err = fabs(fd - g[i]) / (fabs(fd) + 1e-4);
+        worst = err > worst ? err : worst;
+    }
+    CHECK(l1 > 0 && worst < 2e-2, "distillation gradient = finite differences of its loss (loss %.4f, worst rel. "
+          "error %.2e over 40 logits)", l1, worst);
+    free(z);
+    free(g);
+    free(g2);
+    sparq_acts_free(a);
+    sparq_teacher_free(t);
+    unlink(path);
+}
+
 int main(void)
 {
     rng_state = check_seed(2024);
@@ -88,6 +148,7 @@ int main(void)
     }
     int64_t step = 0;
     train_steps(&m, &opt, NULL, &bt, 60, &step); // a "float base model"
+    check_distill(&m, &bt);
 
     struct sparq_finetune_options o;
     sparq_finetune_default_options(&o);
