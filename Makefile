@@ -52,6 +52,7 @@ include host/host.mk
 -include sim/sim.mk
 -include firmware/firmware.mk
 -include host/model.mk
+-include host/dist.mk
 include tests/tests.mk
 
 clean:
