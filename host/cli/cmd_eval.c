@@ -1,11 +1,13 @@
 // sparq-command: eval: decode a manifest with a trained model; WER, CER, S/D/I
 #include <getopt.h>
+#include <stddef.h>
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "sparq_dist.h"
 #include "sparq_error.h"
 #include "sparq_report.h"
 #include "sparq_runtime.h"
@@ -29,7 +31,48 @@ static void usage(FILE *out)
                  "  -u, --per-utt       per-utterance rows in the table and JSON\n"
                  "  -f, --batch-frames N  input frames per decoding batch (20000)\n"
                  "  -t, --threads N     OpenMP threads\n"
-                 "  -h, --help          this text\n");
+                 "  -h, --help          this text\n"
+                 "Under mpirun -np N the length-sorted batches are dealt to N ranks (each with its\n"
+                 "own device); rank 0 gathers hypotheses and runtime statistics and prints and\n"
+                 "writes everything: the same results as one process (docs/scaling.md).\n");
+}
+
+// Sums every rank's per-matmul counters into rank 0's runtime so the report
+// covers the whole test set. The counters are the uint64_t fields from
+// `calls` up to `seconds` (host wall time, summed too: GEMM seconds over all
+// ranks). sparq_runtime.h has no setter yet, so rank 0 writes through the
+// pointer sparq_runtime_stats() returns (the array is the runtime's own
+// malloc'd memory).
+#define STAT_U64_FIRST offsetof(struct sparq_runtime_layer_stats, calls)
+#define STAT_U64_END offsetof(struct sparq_runtime_layer_stats, seconds)
+_Static_assert((STAT_U64_END - STAT_U64_FIRST) % sizeof(uint64_t) == 0, "runtime counters are uint64_t");
+static int merge_runtime_stats(struct sparq_runtime *rt)
+{
+    if (sparq_dist_size() == 1)
+        return SPARQ_OK;
+    int count = 0;
+    struct sparq_runtime_layer_stats *st = (struct sparq_runtime_layer_stats *)sparq_runtime_stats(rt, &count);
+    const size_t per = (STAT_U64_END - STAT_U64_FIRST) / sizeof(uint64_t);
+    uint64_t *u = sparq_malloc(sizeof(uint64_t) * per * (size_t)count + 1, "runtime statistics");
+    double *sec = sparq_malloc(sizeof(double) * (size_t)count + 1, "runtime statistics");
+    if (!u || !sec) {
+        free(u);
+        free(sec);
+        return SPARQ_ENOMEM;
+    }
+    for (int i = 0; i < count; i++) {
+        memcpy(u + per * (size_t)i, (char *)&st[i] + STAT_U64_FIRST, sizeof(uint64_t) * per);
+        sec[i] = st[i].seconds;
+    }
+    sparq_dist_allreduce_u64(u, per * (size_t)count);
+    sparq_dist_allreduce_f64(sec, (size_t)count);
+    for (int i = 0; sparq_dist_is_root() && i < count; i++) {
+        memcpy((char *)&st[i] + STAT_U64_FIRST, u + per * (size_t)i, sizeof(uint64_t) * per);
+        st[i].seconds = sec[i];
+    }
+    free(u);
+    free(sec);
+    return SPARQ_OK;
 }
 
 static double now_s(void)
@@ -79,6 +122,11 @@ int cmd_eval(int argc, char **argv)
     if (threads)
         omp_set_num_threads(threads);
     sparq_threads_init();
+    if (sparq_dist_init()) {
+        fprintf(stderr, "sparq eval: %s\n", sparq_last_error());
+        return 1;
+    }
+    const int root = sparq_dist_is_root();
     struct sparq_model own, *mp = &own;
     struct sparq_dataset ds;
     if (backend ? sparq_runtime_open(&rt, model, backend) : sparq_checkpoint_load(model, &own, NULL, NULL)) {
@@ -95,20 +143,38 @@ int cmd_eval(int argc, char **argv)
             sparq_model_free(&own);
         return 1;
     }
-    if (ds.skipped)
+    if (ds.skipped && root)
         fprintf(stderr, "sparq eval: note: %zu utterances of %s skipped (too short for their transcript)\n",
                 ds.skipped, data);
     char **hyps = calloc(ds.n, sizeof(char *));
+    sparq_dist_barrier();
     double t0 = now_s();
     if (rt)
         sparq_runtime_activate(rt);
-    int rc = hyps ? sparq_decode_dataset(mp, &ds, frames, beam, hyps) : SPARQ_ENOMEM;
+    int rc = hyps ? sparq_decode_dataset_dist(mp, &ds, frames, beam, hyps) : SPARQ_ENOMEM;
     if (rt) {
         sparq_runtime_deactivate(rt);
         if (rc == SPARQ_OK && sparq_runtime_error(rt))
             rc = sparq_fail(sparq_runtime_error(rt), "%s", sparq_last_error());
     }
+    if (rc && sparq_dist_size() > 1) {
+        fprintf(stderr, "sparq eval: rank %d: %s\n", sparq_dist_rank(), sparq_last_error());
+        sparq_dist_abort(1); // the other ranks wait for this one's statistics
+    }
+    if (rt)
+        rc = merge_runtime_stats(rt);
     double el = now_s() - t0;
+    if (!root) { // rank 0 scores, prints and writes
+        for (size_t i = 0; hyps && i < ds.n; i++)
+            free(hyps[i]);
+        free(hyps);
+        sparq_dataset_free(&ds);
+        if (rt)
+            sparq_runtime_close(rt);
+        else
+            sparq_model_free(&own);
+        return rc ? 1 : 0;
+    }
     struct sparq_score sc;
     memset(&sc, 0, sizeof sc);
     if (rc == SPARQ_OK)
@@ -116,8 +182,11 @@ int cmd_eval(int argc, char **argv)
                                (const char *const *)hyps, ds.n, &sc);
     if (rc == SPARQ_OK) {
         sparq_score_print_table(&sc, stdout, per_utt);
-        printf("%zu utterances, %.1f s of audio decoded in %.1f s (%.1fx real time, %s)\n", ds.n, ds.seconds, el,
+        printf("%zu utterances, %.1f s of audio decoded in %.1f s (%.1fx real time, %s", ds.n, ds.seconds, el,
                ds.seconds / el, beam > 1 ? "prefix beam search" : "greedy");
+        if (sparq_dist_size() > 1)
+            printf(", %d MPI ranks", sparq_dist_size());
+        printf(")\n");
     }
     if (rc == SPARQ_OK && hyp_path) {
         size_t cap = 1, n = 0;

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "sparq_dist.h"
 #include "sparq_error.h"
 #include "sparq_train.h"
 
@@ -39,6 +40,9 @@ static void usage(FILE *out)
             "  --dev-max-utts N   score only the first N dev utterances\n"
             "  --threads N        OpenMP threads (default: OMP_NUM_THREADS or all cores)\n"
             "  --quiet            no progress lines\n"
+            "Data parallel: mpirun -np N sparq train ... splits every global batch across N\n"
+            "ranks (same losses as one process within rounding; docs/scaling.md). Rank 0 writes\n"
+            "all files; stop a run with SIGUSR1/SIGTERM to mpirun (kill -USR1 PID).\n"
             "benchmark mode (no data needed): sparq train --bench STEPS [--config FILE]\n"
             "  [--bench-batch B] [--bench-json FILE] times STEPS training steps on a synthetic\n"
             "  batch of B (24) utterances of 2.2-4.0 s and prints audio seconds per second.\n");
@@ -61,20 +65,24 @@ static int run_bench(const char *config, int steps, int B, const char *json, int
     struct sparq_bench_result r;
     if (sparq_train_bench(&cfg, B, steps, &r)) {
         fprintf(stderr, "sparq train: %s\n", sparq_last_error());
+        sparq_dist_abort(1);
         return 1;
     }
-    printf("%-10s %6s %6s %10s %10s %14s %12s\n", "trainer", "batch", "steps", "audio s", "step s", "audio-s/s",
-           "peak MB");
-    printf("%-10s %6d %6d %10.1f %10.3f %14.1f %12.0f\n", "sparq C", r.B, r.steps, r.audio_s, r.step_s, r.audio_per_s,
-           r.peak_rss_mb);
+    if (!sparq_dist_is_root())
+        return 0;
+    printf("%-10s %5s %7s %6s %6s %10s %10s %14s %10s %12s\n", "trainer", "ranks", "threads", "batch", "steps",
+           "audio s", "step s", "audio-s/s", "allreduce", "peak MB");
+    printf("%-10s %5d %7d %6d %6d %10.1f %10.3f %14.1f %9.1f%% %12.0f\n", "sparq C", r.ranks, omp_get_max_threads(),
+           r.B, r.steps, r.audio_s, r.step_s, r.audio_per_s, 100.0 * r.comm_s / r.step_s, r.peak_rss_mb);
     if (json) {
         char buf[1024];
         int n = snprintf(buf, sizeof buf,
-                         "{\"trainer\": \"sparq C\", \"threads\": %d, \"d_model\": %d, \"n_layers\": %d, "
-                         "\"batch\": %d, \"steps\": %d, \"audio_s_per_batch\": %.3f, \"step_s\": %.6f, "
-                         "\"audio_s_per_s\": %.3f, \"peak_rss_mb\": %.1f, \"loss_first\": %.6f, \"loss_last\": %.6f}\n",
-                         omp_get_max_threads(), cfg.d_model, cfg.n_layers, r.B, r.steps, r.audio_s, r.step_s,
-                         r.audio_per_s, r.peak_rss_mb, r.loss_first, r.loss_last);
+                         "{\"trainer\": \"sparq C\", \"ranks\": %d, \"threads\": %d, \"d_model\": %d, "
+                         "\"n_layers\": %d, \"batch\": %d, \"steps\": %d, \"audio_s_per_batch\": %.3f, "
+                         "\"step_s\": %.6f, \"allreduce_s\": %.6f, \"audio_s_per_s\": %.3f, \"peak_rss_mb\": %.1f, "
+                         "\"loss_first\": %.6f, \"loss_last\": %.6f}\n",
+                         r.ranks, omp_get_max_threads(), cfg.d_model, cfg.n_layers, r.B, r.steps, r.audio_s, r.step_s,
+                         r.comm_s, r.audio_per_s, r.peak_rss_mb, r.loss_first, r.loss_last);
         if (sparq_write_file_atomic(json, buf, (size_t)n)) {
             fprintf(stderr, "sparq train: %s\n", sparq_last_error());
             return 1;
@@ -171,9 +179,11 @@ int cmd_train(int argc, char **argv)
         omp_set_num_threads(threads);
     sparq_threads_init();
     o.stop = sparq_train_stop_on_signals();
-    int rc = sparq_train_run(&o);
+    int rc = sparq_dist_init();
+    rc = rc ? rc : sparq_train_run(&o);
     if (rc < 0) {
         fprintf(stderr, "sparq train: %s\n", sparq_last_error());
+        sparq_dist_abort(1);
         return 1;
     }
     return *o.stop ? 130 : 0;

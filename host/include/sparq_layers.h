@@ -69,6 +69,17 @@ void batchnorm_forward(float *out, float *mean, float *rstd, const float *inp, c
                        float *run_mean, float *run_var, const int *lens, int B, int T, int C, int training);
 void batchnorm_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp, const float *w,
                         const float *mean, const float *rstd, const int *lens, int B, int T, int C, int training);
+// Data-parallel training (docs/scaling.md): with a hook set, training-mode
+// statistics are those of the global batch. The hook sums a double buffer
+// over all replicas in place; it is called twice per forward (sums + frame
+// count, then squared deviations) and once per backward (sum dout, sum
+// dout*xhat, frame count; dw/db stay this replica's share). A replica with no
+// utterances in a step calls the _idle functions once per BatchNorm layer in
+// the same order, so every replica makes the same calls. NULL: one process.
+typedef void (*sparq_batch_sum_fn)(double *buf, size_t n);
+void sparq_set_batchnorm_sum_hook(sparq_batch_sum_fn fn);
+void batchnorm_forward_idle(int C);
+void batchnorm_backward_idle(int C);
 
 // 3x3 stride-2 conv without padding, channel-last, one utterance:
 // inp (Tin, Fin, Cin) -> out (Tout, Fout, Cout) with Tout = (Tin-1)/2,

@@ -97,6 +97,14 @@ void sparq_batches_free(struct sparq_batches *b);
 // hypothesis of utterance i.
 int sparq_decode_dataset(struct sparq_model *m, const struct sparq_dataset *ds, int max_frames, int beam,
                          char **hyps);
+// Data-parallel decoding (sparq_dist.h): the same length-sorted batches as
+// sparq_decode_dataset() are dealt round-robin to the ranks (batch i to rank
+// i % size), so each batch - and each hypothesis - is computed exactly as in
+// one process. Rank 0 gathers every hypothesis into hyps; on other ranks hyps
+// holds only their own share (NULL elsewhere). On an error with several ranks
+// the job is ended (sparq_dist_abort) since the others would wait for it.
+int sparq_decode_dataset_dist(struct sparq_model *m, const struct sparq_dataset *ds, int max_frames, int beam,
+                              char **hyps);
 
 // ---- training ------------------------------------------------------------
 // Hooks around each training step (compression-aware fine-tuning uses them;
@@ -152,8 +160,12 @@ int sparq_train_run(const struct sparq_train_options *o);
 // tests/fixtures/bench_conformer_torch.py): B utterances of 400 - 8*b input
 // frames, targets of frames/10 labels. One warm-up step, then `steps` timed
 // steps of forward + CTC + backward + clip + AdamW.
+// Under mpirun the batch is split across the ranks as in training (the
+// gradient allreduce and BatchNorm sums included); rank 0's numbers.
 struct sparq_bench_result {
     int B, steps;
+    int ranks;           // MPI ranks sharing the batch (1 without MPI)
+    double comm_s;       // mean wall seconds per step in the gradient allreduce
     double audio_s;      // audio seconds per batch
     double step_s;       // mean wall seconds per step
     double audio_per_s;  // audio seconds per wall second

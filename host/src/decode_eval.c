@@ -1,13 +1,17 @@
 // Decoding a whole dataset: eval-mode forward in length-sorted batches.
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "sparq_ctc.h"
+#include "sparq_dist.h"
 #include "sparq_error.h"
 #include "sparq_train.h"
 
-int sparq_decode_dataset(struct sparq_model *m, const struct sparq_dataset *ds, int max_frames, int beam,
-                         char **hyps)
+// Decodes batches rank, rank + size, ... of the length-sorted batches.
+static int decode_share(struct sparq_model *m, const struct sparq_dataset *ds, int max_frames, int beam, char **hyps,
+                        int rank, int size)
 {
     const struct sparq_config *c = &m->cfg;
     struct sparq_fbank_options fo;
@@ -30,7 +34,7 @@ int sparq_decode_dataset(struct sparq_model *m, const struct sparq_dataset *ds, 
         rc = SPARQ_ENOMEM;
         goto out;
     }
-    for (size_t bi = 0; bi < bt.n && rc == SPARQ_OK; bi++) {
+    for (size_t bi = (size_t)rank; bi < bt.n && rc == SPARQ_OK; bi += (size_t)size) {
         size_t s0 = bt.start[bi], B = bt.start[bi + 1] - s0;
         int T = 0;
         for (size_t k = 0; k < B; k++) {
@@ -89,5 +93,68 @@ out:
     sparq_acts_free(a);
     sparq_batches_free(&bt);
     sparq_fbank_plan_free(plan);
+    return rc;
+}
+
+int sparq_decode_dataset(struct sparq_model *m, const struct sparq_dataset *ds, int max_frames, int beam,
+                         char **hyps)
+{
+    return decode_share(m, ds, max_frames, beam, hyps, 0, 1);
+}
+
+int sparq_decode_dataset_dist(struct sparq_model *m, const struct sparq_dataset *ds, int max_frames, int beam,
+                              char **hyps)
+{
+    int rc = sparq_dist_init();
+    const int rank = sparq_dist_rank(), size = sparq_dist_size();
+    if (rc || size == 1)
+        return rc ? rc : decode_share(m, ds, max_frames, beam, hyps, 0, 1);
+    rc = decode_share(m, ds, max_frames, beam, hyps, rank, size);
+    // This rank's hypotheses as records "index (u64) text NUL".
+    size_t n = 0;
+    for (size_t i = 0; rc == SPARQ_OK && i < ds->n; i++)
+        if (hyps[i])
+            n += sizeof(uint64_t) + strlen(hyps[i]) + 1;
+    char *buf = rc == SPARQ_OK ? sparq_malloc(n + 1, "hypotheses to gather") : NULL;
+    if (!buf) {
+        fprintf(stderr, "sparq: rank %d of %d: %s\n", rank, size, sparq_last_error());
+        sparq_dist_abort(1);
+        return rc ? rc : SPARQ_ENOMEM;
+    }
+    size_t off = 0;
+    for (size_t i = 0; i < ds->n; i++)
+        if (hyps[i]) {
+            uint64_t idx = i;
+            memcpy(buf + off, &idx, sizeof idx);
+            off += sizeof idx;
+            size_t l = strlen(hyps[i]) + 1;
+            memcpy(buf + off, hyps[i], l);
+            off += l;
+        }
+    char *all = NULL;
+    size_t *counts = NULL;
+    rc = sparq_dist_gather_bytes(buf, n, &all, &counts);
+    free(buf);
+    if (rc == SPARQ_OK && rank == 0) {
+        size_t total = 0;
+        for (int r = 0; r < size; r++)
+            total += counts[r];
+        for (size_t p = 0; rc == SPARQ_OK && p < total;) {
+            uint64_t idx;
+            memcpy(&idx, all + p, sizeof idx);
+            p += sizeof idx;
+            size_t l = strnlen(all + p, total - p);
+            if (idx >= ds->n || p + l >= total)
+                rc = sparq_fail(SPARQ_EFORMAT, "gathered hypotheses are malformed");
+            else if (!hyps[idx] && !(hyps[idx] = strdup(all + p)))
+                rc = sparq_fail(SPARQ_ENOMEM, "out of memory for hypotheses");
+            p += l + 1;
+        }
+        for (size_t i = 0; rc == SPARQ_OK && i < ds->n; i++)
+            if (!hyps[i])
+                rc = sparq_fail(SPARQ_EINVAL, "no rank decoded utterance %s", ds->ids[i]);
+    }
+    free(all);
+    free(counts);
     return rc;
 }

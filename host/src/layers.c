@@ -373,6 +373,34 @@ void dwconv_backward(float *dinp, float *dw, float *db, const float *dout, const
     }
 }
 
+static sparq_batch_sum_fn bn_sum_hook;
+
+void sparq_set_batchnorm_sum_hook(sparq_batch_sum_fn fn) { bn_sum_hook = fn; }
+
+void batchnorm_forward_idle(int C)
+{
+    if (!bn_sum_hook)
+        return;
+    double *z = calloc((size_t)C + 1, sizeof(double));
+    if (!z)
+        abort(); // a replica that cannot take part would hang the others
+    bn_sum_hook(z, (size_t)C + 1);
+    memset(z, 0, sizeof(double) * (size_t)C);
+    bn_sum_hook(z, (size_t)C);
+    free(z);
+}
+
+void batchnorm_backward_idle(int C)
+{
+    if (!bn_sum_hook)
+        return;
+    double *z = calloc((size_t)2 * C + 1, sizeof(double));
+    if (!z)
+        abort();
+    bn_sum_hook(z, (size_t)2 * C + 1);
+    free(z);
+}
+
 void batchnorm_forward(float *out, float *mean, float *rstd, const float *inp, const float *w, const float *b,
                        float *run_mean, float *run_var, const int *lens, int B, int T, int C, int training)
 {
@@ -381,13 +409,19 @@ void batchnorm_forward(float *out, float *mean, float *rstd, const float *inp, c
         for (int bi = 0; bi < B; bi++)
             n += lens[bi];
         // Two passes in double: batch statistics over valid frames only.
-        double *acc = calloc((size_t)2 * C, sizeof(double));
+        // acc: sums (C), frame count, squared deviations (C).
+        double *acc = calloc((size_t)2 * C + 1, sizeof(double));
         for (int bi = 0; bi < B; bi++)
             for (int t = 0; t < lens[bi]; t++) {
                 const float *x = inp + ((size_t)bi * T + t) * C;
                 for (int c = 0; c < C; c++)
                     acc[c] += x[c];
             }
+        if (bn_sum_hook) {
+            acc[C] = (double)n;
+            bn_sum_hook(acc, (size_t)C + 1);
+            n = (long)acc[C];
+        }
         for (int c = 0; c < C; c++)
             acc[c] /= (double)(n > 0 ? n : 1);
         for (int bi = 0; bi < B; bi++)
@@ -395,15 +429,17 @@ void batchnorm_forward(float *out, float *mean, float *rstd, const float *inp, c
                 const float *x = inp + ((size_t)bi * T + t) * C;
                 for (int c = 0; c < C; c++) {
                     double dd = x[c] - acc[c];
-                    acc[C + c] += dd * dd;
+                    acc[C + 1 + c] += dd * dd;
                 }
             }
+        if (bn_sum_hook)
+            bn_sum_hook(acc + C + 1, (size_t)C);
         for (int c = 0; c < C; c++) {
-            double var = acc[C + c] / (double)(n > 0 ? n : 1);
+            double var = acc[C + 1 + c] / (double)(n > 0 ? n : 1);
             mean[c] = (float)acc[c];
             rstd[c] = (float)(1.0 / sqrt(var + BN_EPS));
             if (run_mean && n > 0) {
-                double unbiased = n > 1 ? acc[C + c] / (double)(n - 1) : var;
+                double unbiased = n > 1 ? acc[C + 1 + c] / (double)(n - 1) : var;
                 run_mean[c] = (1.0f - BN_MOMENTUM) * run_mean[c] + BN_MOMENTUM * (float)acc[c];
                 run_var[c] = (1.0f - BN_MOMENTUM) * run_var[c] + BN_MOMENTUM * (float)unbiased;
             }
@@ -435,7 +471,7 @@ void batchnorm_backward(float *dinp, float *dw, float *db, const float *dout, co
     long n = 0;
     for (int bi = 0; bi < B; bi++)
         n += lens[bi];
-    double *sg = calloc((size_t)2 * C, sizeof(double)); // sum dout, sum dout*xhat
+    double *sg = calloc((size_t)2 * C + 1, sizeof(double)); // sum dout, sum dout*xhat, frames
     for (int bi = 0; bi < B; bi++)
         for (int t = 0; t < lens[bi]; t++) {
             const float *x = inp + ((size_t)bi * T + t) * C;
@@ -450,6 +486,13 @@ void batchnorm_backward(float *dinp, float *dw, float *db, const float *dout, co
             dw[c] += (float)sg[C + c];
         if (db)
             db[c] += (float)sg[c];
+    }
+    // The parameter gradients above stay this replica's share (the trainer
+    // sums them); the input gradient needs the global batch's sums.
+    if (training && bn_sum_hook) {
+        sg[2 * C] = (double)n;
+        bn_sum_hook(sg, (size_t)2 * C + 1);
+        n = (long)sg[2 * C];
     }
     if (dinp) {
         float *k1 = malloc(sizeof(float) * 2 * (size_t)C), *k2 = k1 + C;

@@ -13,7 +13,9 @@
 #include <time.h>
 
 #include "sparq_ctc.h"
+#include "sparq_dist.h"
 #include "sparq_error.h"
+#include "sparq_layers.h"
 #include "sparq_train.h"
 #include "sparq_wer.h"
 
@@ -48,6 +50,7 @@ volatile sig_atomic_t *sparq_train_stop_on_signals(void)
     sa.sa_handler = on_stop_signal;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGUSR1, &sa, NULL); // what mpirun forwards to every rank (docs/scaling.md)
     return &stop_requested;
 }
 
@@ -155,16 +158,23 @@ static int dev_wer(struct sparq_model *m, const struct sparq_dataset *dev, int d
     char **hyps = calloc(view.n, sizeof(char *));
     if (!hyps)
         return sparq_fail(SPARQ_ENOMEM, "out of memory for dev hypotheses");
-    int rc = sparq_decode_dataset(m, &view, max_frames, 1, hyps);
-    if (rc == SPARQ_OK) {
+    // Every rank decodes its share; rank 0 scores and tells the others.
+    int rc = sparq_decode_dataset_dist(m, &view, max_frames, 1, hyps);
+    double res[2] = { 0, 0 };
+    if (rc == SPARQ_OK && sparq_dist_is_root()) {
         struct sparq_score sc;
         rc = sparq_score_pairs((const char *const *)view.ids, (const char *const *)view.texts,
                                (const char *const *)hyps, view.n, &sc);
         if (rc == SPARQ_OK) {
-            *wer = sparq_error_rate(&sc.words);
-            *cer = sparq_error_rate(&sc.chars);
+            res[0] = sparq_error_rate(&sc.words);
+            res[1] = sparq_error_rate(&sc.chars);
             sparq_score_free(&sc);
         }
+    }
+    if (rc == SPARQ_OK) {
+        sparq_dist_bcast(res, sizeof res, 0);
+        *wer = res[0];
+        *cer = res[1];
     }
     for (size_t i = 0; i < view.n; i++)
         free(hyps[i]);
@@ -174,13 +184,35 @@ static int dev_wer(struct sparq_model *m, const struct sparq_dataset *dev, int d
 
 static const struct sparq_train_hooks *save_hooks; // the run's hooks, for save_ckpt
 
+// Every rank calls it at the same step; rank 0 writes (hook state first,
+// then last.ckpt), after checking that all ranks hold the same weights.
 static int save_ckpt(const char *dir, const struct sparq_model *m, const struct sparq_adamw *opt,
                      const struct sparq_train_state *st)
 {
     char path[4096];
     snprintf(path, sizeof path, "%s/last.ckpt", dir);
-    int rc = save_hooks && save_hooks->save ? save_hooks->save(save_hooks->ctx, dir) : SPARQ_OK;
+    int rc = sparq_dist_check_same(m->param_mem, sizeof(float) * m->n_params, "the model's parameters");
+    if (rc || !sparq_dist_is_root())
+        return rc;
+    rc = save_hooks && save_hooks->save ? save_hooks->save(save_hooks->ctx, dir) : SPARQ_OK;
     return rc ? rc : sparq_checkpoint_save(path, m, opt, st);
+}
+
+// Floats per gradient allreduce bucket (4 MB): several in flight at once.
+#define GRAD_BUCKET ((size_t)1 << 20)
+
+static void dist_batch_sum(double *buf, size_t n) { sparq_dist_allreduce_f64(buf, n); }
+
+// Makes every rank start from rank 0's weights, buffers, optimizer state and
+// position (they are equal already unless files differ between nodes).
+static void share_state(struct sparq_model *m, struct sparq_adamw *opt, struct sparq_train_state *st)
+{
+    sparq_dist_bcast(m->param_mem, sizeof(float) * m->n_params, 0);
+    sparq_dist_bcast(m->buffer_mem, sizeof(float) * m->n_buffers, 0);
+    sparq_dist_bcast(opt->m, sizeof(float) * m->n_params, 0);
+    sparq_dist_bcast(opt->v, sizeof(float) * m->n_params, 0);
+    sparq_dist_bcast(&opt->t, sizeof opt->t, 0);
+    sparq_dist_bcast(st, sizeof *st, 0);
 }
 
 int sparq_train_run(const struct sparq_train_options *o)
@@ -200,19 +232,29 @@ int sparq_train_run(const struct sparq_train_options *o)
     char path[4096], logpath[4096];
 
     save_hooks = o->hooks;
-    if (mkdir(o->out_dir, 0755) != 0 && errno != EEXIST)
-        return sparq_fail(SPARQ_EIO, "%s: cannot create directory: %s", o->out_dir, strerror(errno));
+    if ((rc = sparq_dist_init()))
+        return rc;
+    // Data parallel (docs/scaling.md): every rank holds the whole model and
+    // takes a contiguous share of each global batch; only rank 0 writes files
+    // or prints progress.
+    const int rank = sparq_dist_rank(), nranks = sparq_dist_size(), root = rank == 0;
+    const int progress = o->progress && root;
+    sparq_set_batchnorm_sum_hook(nranks > 1 ? dist_batch_sum : NULL);
+    if (root && mkdir(o->out_dir, 0755) != 0 && errno != EEXIST) {
+        rc = sparq_fail(SPARQ_EIO, "%s: cannot create directory: %s", o->out_dir, strerror(errno));
+        goto out;
+    }
     snprintf(path, sizeof path, "%s/last.ckpt", o->out_dir);
     snprintf(logpath, sizeof logpath, "%s/train_log.tsv", o->out_dir);
 
-    if ((rc = sparq_dataset_load(&train, o->train_manifest, o->progress)))
+    if ((rc = sparq_dataset_load(&train, o->train_manifest, progress)))
         goto out;
-    if (o->dev_manifest && (rc = sparq_dataset_load(&dev, o->dev_manifest, o->progress)))
+    if (o->dev_manifest && (rc = sparq_dataset_load(&dev, o->dev_manifest, progress)))
         goto out;
-    if (o->progress)
+    if (progress)
         fprintf(stderr, "train: %zu utterances (%.2f h, %zu skipped)%s", train.n, train.seconds / 3600,
                 train.skipped, o->dev_manifest ? "" : "\n");
-    if (o->progress && o->dev_manifest)
+    if (progress && o->dev_manifest)
         fprintf(stderr, "; dev: %zu utterances (%.2f h, %zu skipped)\n", dev.n, dev.seconds / 3600, dev.skipped);
 
     struct sparq_fbank_options fo;
@@ -220,11 +262,11 @@ int sparq_train_run(const struct sparq_train_options *o)
     if (o->resume) {
         if ((rc = sparq_checkpoint_load(path, &m, &opt, &st)))
             goto out;
-        if ((rc = truncate_log(logpath, st.step)))
+        if (root && (rc = truncate_log(logpath, st.step)))
             goto out;
         if (o->hooks && o->hooks->load && (rc = o->hooks->load(o->hooks->ctx, o->out_dir)))
             goto out;
-        if (o->progress)
+        if (progress)
             fprintf(stderr, "resuming %s at step %lld (epoch %lld, batch %lld)\n", path, (long long)st.step,
                     (long long)st.epoch, (long long)st.batch);
     } else if (o->init_from) {
@@ -250,8 +292,12 @@ int sparq_train_run(const struct sparq_train_options *o)
         goto out;
     if (!o->resume) {
         // A model we start from keeps the feature normalisation it was trained with.
-        if (!o->init_from && (rc = compute_cmvn(&m, &train, plan, o->seed ^ 0xc3c3)))
+        // Rank 0 computes it; share_state() hands it to the others.
+        if (root && !o->init_from && (rc = compute_cmvn(&m, &train, plan, o->seed ^ 0xc3c3)))
             goto out;
+    }
+    share_state(&m, &opt, &st);
+    if (!o->resume && root) {
         FILE *f = fopen(logpath, "w");
         if (!f) {
             rc = sparq_fail(SPARQ_EIO, "%s: %s", logpath, strerror(errno));
@@ -259,8 +305,8 @@ int sparq_train_run(const struct sparq_train_options *o)
         }
         fclose(f);
     }
-    log = fopen(logpath, "a");
-    if (!log) {
+    log = root ? fopen(logpath, "a") : NULL;
+    if (root && !log) {
         rc = sparq_fail(SPARQ_EIO, "%s: %s", logpath, strerror(errno));
         goto out;
     }
@@ -288,9 +334,10 @@ int sparq_train_run(const struct sparq_train_options *o)
     struct sparq_specaug_options sa;
     sparq_specaug_default_options(&sa);
     int64_t total_steps = (int64_t)o->epochs * (int64_t)bt.n;
-    if (o->progress)
-        fprintf(stderr, "model: %zu parameters, %d layers, d=%d; %zu batches/epoch, %lld steps, %d threads\n",
-                m.n_params, m.cfg.n_layers, m.cfg.d_model, bt.n, (long long)total_steps, omp_get_max_threads());
+    if (progress)
+        fprintf(stderr, "model: %zu parameters, %d layers, d=%d; %zu batches/epoch, %lld steps, %d threads%s%s\n",
+                m.n_params, m.cfg.n_layers, m.cfg.d_model, bt.n, (long long)total_steps, omp_get_max_threads(),
+                nranks > 1 ? " x " : "", nranks > 1 ? sparq_dist_describe() : "");
     double t_start = now_s(), t_last = t_start;
     int64_t steps_here = 0;
     double audio_here = 0.0, utts_here = 0.0;
@@ -309,9 +356,15 @@ int sparq_train_run(const struct sparq_train_options *o)
         double loss_sum = 0.0;
         int64_t loss_n = 0;
         for (int64_t bi = st.batch; bi < (int64_t)bt.n; bi++) {
-            size_t b = perm[bi], s0 = bt.start[b], B = bt.start[b + 1] - s0;
-            int T = 0, nt = 0;
+            size_t b = perm[bi], s0 = bt.start[b], Bg = bt.start[b + 1] - s0, lo, hi;
             double audio = 0.0;
+            for (size_t k = 0; k < Bg; k++)
+                audio += (double)train.n_samples[bt.order[s0 + k]] / 16000.0;
+            // This rank's share of the global batch: utterances [lo, hi) of it.
+            sparq_dist_share(Bg, rank, nranks, &lo, &hi);
+            s0 += lo;
+            size_t B = hi - lo;
+            int T = 0, nt = 0;
             for (size_t k = 0; k < B; k++) {
                 size_t u = bt.order[s0 + k];
                 lens[k] = train.frames[u];
@@ -319,7 +372,6 @@ int sparq_train_run(const struct sparq_train_options *o)
                 tl[k] = train.n_labels[u];
                 memcpy(tg + nt, train.labels[u], sizeof(int) * (size_t)tl[k]);
                 nt += tl[k];
-                audio += (double)train.n_samples[u] / 16000.0;
             }
             memset(feats, 0, sizeof(float) * B * (size_t)T * m.cfg.n_mels);
             int frc = SPARQ_OK;
@@ -341,19 +393,47 @@ int sparq_train_run(const struct sparq_train_options *o)
                 goto out;
             if (o->hooks && o->hooks->pre_forward && (rc = o->hooks->pre_forward(o->hooks->ctx, &m, st.step)))
                 goto out;
-            int T2 = sparq_forward(&m, acts, feats, lens, (int)B, T, 1);
-            if (T2 < 0) {
-                rc = T2;
-                goto out;
-            }
-            double loss = sparq_ctc_batch(sparq_acts_logits(acts), sparq_acts_out_lens(acts), (int)B, T2,
-                                          m.cfg.vocab, tg, tl, dlogits, NULL);
-            if (o->hooks && o->hooks->post_loss &&
-                (rc = o->hooks->post_loss(o->hooks->ctx, feats, lens, (int)B, T, sparq_acts_logits(acts),
-                                          sparq_acts_out_lens(acts), T2, m.cfg.vocab, dlogits, &loss)))
-                goto out;
+            double loss = 0.0;
             sparq_model_zero_grad(&m);
-            sparq_backward(&m, acts, dlogits);
+            if (B > 0) {
+                int T2 = sparq_forward(&m, acts, feats, lens, (int)B, T, 1);
+                if (T2 < 0) {
+                    rc = T2;
+                    goto out;
+                }
+                loss = sparq_ctc_batch(sparq_acts_logits(acts), sparq_acts_out_lens(acts), (int)B, T2, m.cfg.vocab,
+                                       tg, tl, dlogits, NULL);
+                if (o->hooks && o->hooks->post_loss &&
+                    (rc = o->hooks->post_loss(o->hooks->ctx, feats, lens, (int)B, T, sparq_acts_logits(acts),
+                                              sparq_acts_out_lens(acts), T2, m.cfg.vocab, dlogits, &loss)))
+                    goto out;
+                if (B != Bg) {
+                    // The loss is a mean over the global batch's utterances:
+                    // this share weighs B/Bg, and the ranks' gradients add up.
+                    float w = (float)B / (float)Bg;
+                    size_t nd = B * (size_t)T2 * m.cfg.vocab;
+                    for (size_t i = 0; i < nd; i++)
+                        dlogits[i] *= w;
+                    loss *= (double)B / (double)Bg;
+                }
+                sparq_backward(&m, acts, dlogits);
+            } else {
+                // No utterance here this step: still take part in every
+                // BatchNorm statistics sum, in the order a pass makes them.
+                for (int l = 0; l < m.cfg.n_layers; l++)
+                    batchnorm_forward_idle(m.cfg.d_model);
+                for (int l = 0; l < m.cfg.n_layers; l++)
+                    batchnorm_backward_idle(m.cfg.d_model);
+            }
+            if (nranks > 1) {
+                sparq_dist_allreduce_f32_buckets(m.grad_mem, m.n_params, GRAD_BUCKET);
+                // Global loss, and one stop decision for all ranks.
+                double red[2] = { loss, o->stop && *o->stop ? 1.0 : 0.0 };
+                sparq_dist_allreduce_f64(red, 2);
+                loss = red[0];
+                if (red[1] > 0 && o->stop)
+                    *o->stop = 1;
+            }
             if (o->hooks && o->hooks->pre_step)
                 o->hooks->pre_step(o->hooks->ctx, &m);
             double gnorm = sparq_clip_grad_norm(&m, o->clip);
@@ -362,18 +442,20 @@ int sparq_train_run(const struct sparq_train_options *o)
                 sparq_adamw_step(&opt, &m, lr);
             st.step++;
             st.batch = bi + 1;
-            fprintf(log, "%lld\t%lld\t%.9g\t%.9g\t%.9g\n", (long long)st.step, (long long)st.epoch, loss, gnorm,
-                    (double)lr);
-            fflush(log);
+            if (log) {
+                fprintf(log, "%lld\t%lld\t%.9g\t%.9g\t%.9g\n", (long long)st.step, (long long)st.epoch, loss,
+                        gnorm, (double)lr);
+                fflush(log);
+            }
             loss_sum += loss;
             loss_n++;
             steps_here++;
             audio_here += audio;
-            utts_here += (double)B;
+            utts_here += (double)Bg;
             double t = now_s();
             int last_of_epoch = bi + 1 == (int64_t)bt.n;
             int stop_now = (o->stop && *o->stop) || (o->max_steps > 0 && st.step >= o->max_steps);
-            if (o->progress && (t - t_last >= 10.0 || last_of_epoch || stop_now || steps_here == 1)) {
+            if (progress && (t - t_last >= 10.0 || last_of_epoch || stop_now || steps_here == 1)) {
                 double el = t - t_start;
                 char eta[32];
                 fmt_secs(eta, sizeof eta, el / (double)steps_here * (double)(total_steps - st.step));
@@ -404,18 +486,20 @@ int sparq_train_run(const struct sparq_train_options *o)
                 o->hooks->after_eval(o->hooks->ctx, &m);
             if (rc)
                 goto out;
-            if (o->progress)
+            if (progress)
                 fprintf(stderr, "epoch %lld done: train loss %.4f, dev WER %.2f%% CER %.2f%%\n", (long long)st.epoch,
                         loss_n ? loss_sum / (double)loss_n : 0.0, 100 * wer, 100 * cer);
-            fprintf(log, "# epoch %lld dev_wer %.6f dev_cer %.6f\n", (long long)st.epoch, wer, cer);
-            fflush(log);
+            if (log) {
+                fprintf(log, "# epoch %lld dev_wer %.6f dev_cer %.6f\n", (long long)st.epoch, wer, cer);
+                fflush(log);
+            }
         }
         int better = !o->dev_manifest || wer < st.best_dev_wer;
         if (o->dev_manifest && better)
             st.best_dev_wer = wer;
         if ((rc = save_ckpt(o->out_dir, &m, &opt, &st)))
             goto out;
-        if (better) {
+        if (better && root) {
             char mp[4096];
             snprintf(mp, sizeof mp, "%s/model.sparq", o->out_dir);
             if ((rc = sparq_checkpoint_save(mp, &m, NULL, NULL)))
@@ -425,11 +509,17 @@ int sparq_train_run(const struct sparq_train_options *o)
     if (stopped) {
         if ((rc = save_ckpt(o->out_dir, &m, &opt, &st)))
             goto out;
-        if (o->progress)
+        if (progress)
             fprintf(stderr, "stopped at step %lld; saved %s (continue with --resume)\n", (long long)st.step, path);
         rc = 1;
     }
 out:
+    sparq_set_batchnorm_sum_hook(NULL);
+    if (rc < 0 && nranks > 1) {
+        // The other ranks would wait for this one in the next collective.
+        fprintf(stderr, "sparq: rank %d of %d: %s\n", rank, nranks, sparq_last_error());
+        sparq_dist_abort(1);
+    }
     if (log)
         fclose(log);
     free(feats);
@@ -459,9 +549,12 @@ void sparq_bench_batch(int B, int *lens, int *target_lens)
 
 int sparq_train_bench(const struct sparq_config *c, int B, int steps, struct sparq_bench_result *r)
 {
-    struct sparq_model m;
-    int rc = sparq_model_create(&m, c);
+    int rc = sparq_dist_init();
     if (rc)
+        return rc;
+    const int rank = sparq_dist_rank(), nranks = sparq_dist_size();
+    struct sparq_model m;
+    if ((rc = sparq_model_create(&m, c)))
         return rc;
     sparq_model_init(&m, 1);
     struct sparq_adamw opt;
@@ -476,42 +569,83 @@ int sparq_train_bench(const struct sparq_config *c, int B, int steps, struct spa
     int T = lens[0], nt = 0;
     for (int b = 0; b < B; b++)
         nt += tl[b];
+    // The global batch is generated identically on every rank; each rank
+    // trains on its contiguous share, padded to its own longest utterance.
+    size_t lo, hi;
+    sparq_dist_share((size_t)B, rank, nranks, &lo, &hi);
+    int Bl = (int)(hi - lo), Tl = 0, to = 0;
+    for (int b = 0; b < (int)lo; b++)
+        to += tl[b];
+    for (int b = (int)lo; b < (int)hi; b++)
+        Tl = lens[b] > Tl ? lens[b] : Tl;
     float *x = malloc(sizeof(float) * (size_t)B * T * c->n_mels);
+    float *xl = malloc(sizeof(float) * ((size_t)Bl * Tl * c->n_mels + 1));
     int *tg = malloc(sizeof(int) * (size_t)nt);
-    float *dl = malloc(sizeof(float) * (size_t)B * sparq_sub_frames(T) * c->vocab);
-    struct sparq_acts *a = sparq_acts_create(c, B, T);
+    float *dl = malloc(sizeof(float) * ((size_t)Bl * sparq_sub_frames(Tl > 7 ? Tl : 7) * c->vocab + 1));
+    struct sparq_acts *a = sparq_acts_create(c, Bl > 0 ? Bl : 1, Tl > 7 ? Tl : 7);
     uint64_t rng = 42;
     for (size_t i = 0; x && i < (size_t)B * T * c->n_mels; i++)
         x[i] = (float)sparq_rng_normal(&rng);
     for (int i = 0; tg && i < nt; i++)
         tg[i] = 1 + (int)(sparq_rng_next(&rng) % (uint64_t)(c->vocab - 1));
+    for (int k = 0; x && xl && k < Bl; k++)
+        memcpy(xl + (size_t)k * Tl * c->n_mels, x + (lo + (size_t)k) * T * c->n_mels,
+               sizeof(float) * (size_t)Tl * c->n_mels);
     memset(r, 0, sizeof *r);
     r->B = B;
     r->steps = steps;
+    r->ranks = nranks;
     for (int b = 0; b < B; b++)
         r->audio_s += lens[b] * 0.01;
-    double t0 = 0;
-    for (int s = 0; x && tg && dl && a && s <= steps; s++) {
-        if (s == 1)
+    sparq_set_batchnorm_sum_hook(nranks > 1 ? dist_batch_sum : NULL);
+    double t0 = 0, c0 = 0;
+    int ok = x && xl && tg && dl && a;
+    for (int s = 0; ok && s <= steps; s++) {
+        if (s == 1) {
+            sparq_dist_barrier();
             t0 = now_s();
-        int T2 = sparq_forward(&m, a, x, lens, B, T, 1);
-        double loss = sparq_ctc_batch(sparq_acts_logits(a), sparq_acts_out_lens(a), B, T2, c->vocab, tg, tl, dl,
-                                      NULL);
+            c0 = sparq_dist_comm_seconds();
+        }
+        double loss = 0.0;
         sparq_model_zero_grad(&m);
-        sparq_backward(&m, a, dl);
+        if (Bl > 0) {
+            int T2 = sparq_forward(&m, a, xl, lens + lo, Bl, Tl, 1);
+            loss = sparq_ctc_batch(sparq_acts_logits(a), sparq_acts_out_lens(a), Bl, T2, c->vocab, tg + to,
+                                   tl + lo, dl, NULL);
+            if (Bl != B) {
+                float w = (float)Bl / (float)B;
+                for (size_t i = 0; i < (size_t)Bl * T2 * c->vocab; i++)
+                    dl[i] *= w;
+                loss *= (double)Bl / B;
+            }
+            sparq_backward(&m, a, dl);
+        } else {
+            for (int l = 0; l < c->n_layers; l++)
+                batchnorm_forward_idle(c->d_model);
+            for (int l = 0; l < c->n_layers; l++)
+                batchnorm_backward_idle(c->d_model);
+        }
+        if (nranks > 1) {
+            sparq_dist_allreduce_f32_buckets(m.grad_mem, m.n_params, GRAD_BUCKET);
+            sparq_dist_allreduce_f64(&loss, 1);
+        }
         sparq_clip_grad_norm(&m, 5.0);
         sparq_adamw_step(&opt, &m, 1e-3f);
         if (s == 0)
             r->loss_first = loss;
         r->loss_last = loss;
     }
+    sparq_dist_barrier();
     r->step_s = (now_s() - t0) / steps;
+    r->comm_s = (sparq_dist_comm_seconds() - c0) / steps;
     r->audio_per_s = r->audio_s / r->step_s;
+    sparq_set_batchnorm_sum_hook(NULL);
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     r->peak_rss_mb = (double)ru.ru_maxrss / 1024.0;
-    rc = x && tg && dl && a ? SPARQ_OK : sparq_fail(SPARQ_ENOMEM, "out of memory for the benchmark batch");
+    rc = ok ? SPARQ_OK : sparq_fail(SPARQ_ENOMEM, "out of memory for the benchmark batch");
     free(x);
+    free(xl);
     free(tg);
     free(dl);
     free(lens);
