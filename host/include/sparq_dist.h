@@ -17,7 +17,8 @@
 #include <stdint.h>
 
 // Joins MPI if launched by an MPI launcher (idempotent; MPI_Finalize runs at
-// exit). Returns SPARQ_OK or an error naming the MPI failure.
+// exit). Ranks other than 0 then write stdout to /dev/null (results are
+// printed once; stderr stays for errors). Returns SPARQ_OK or an error.
 int sparq_dist_init(void);
 int sparq_dist_rank(void);
 int sparq_dist_size(void);

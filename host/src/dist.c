@@ -84,6 +84,9 @@ int sparq_dist_init(void)
     MPI_Comm_rank(MPI_COMM_WORLD, &g_rank);
     MPI_Comm_size(MPI_COMM_WORLD, &g_size);
     g_active = 1;
+    // Rank 0 prints the results; the others' stdout would only repeat them.
+    if (g_rank != 0 && !freopen("/dev/null", "w", stdout))
+        return sparq_fail(SPARQ_EIO, "rank %d: cannot silence stdout", g_rank);
     return SPARQ_OK;
 }
 

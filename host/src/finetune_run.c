@@ -4,6 +4,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "sparq_dist.h"
 #include "sparq_error.h"
 #include "sparq_finetune.h"
 #include "sparq_train.h"
@@ -96,6 +97,10 @@ int sparq_finetune_run(const struct sparq_train_options *o, const struct sparq_f
     if (rc < 0 || (rc == 1 && o->stop && *o->stop)) {
         sparq_compressor_free(x.c);
         return rc;
+    }
+    if (!sparq_dist_is_root()) { // under mpirun rank 0 alone exports (docs/scaling.md)
+        sparq_compressor_free(x.c);
+        return SPARQ_OK;
     }
     // Export the final weights with the masks and scales they were trained with.
     char ckpt[4096];
