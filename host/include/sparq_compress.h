@@ -15,7 +15,7 @@ struct sparq_layer_setting {
     enum sparq_grid grid; // integer grid for the width
 };
 
-#define SPARQ_SPEC_MAX_RULES 32
+#define SPARQ_SPEC_MAX_RULES 160
 
 // A spec is a comma-separated list of rules, later rules win:
 //   "int4-2:4"                      every matrix
