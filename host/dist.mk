@@ -30,9 +30,31 @@ $(BUILD)/asan/obj/host/src/dist.o: host/src/dist.c $(BUILD)/gen/mpi.stamp | $(BU
 # as root.
 MPIRUN ?= mpirun --oversubscribe --allow-run-as-root
 
+# Training-step throughput of configs/base.cfg on the synthetic batch of
+# bench-train, split across 1 and 2 ranks (sparq train --bench under mpirun):
+# 1 rank x 1 thread, 1 rank x 2 threads, 2 ranks x 1 thread (the machine's 2
+# cores either way), with the allreduce share of the step time.
+MPI_BENCH_STEPS ?= 4
+MPI_BENCH_RUNS := 1x1 1x2 2x1
 BENCH_TARGETS += bench-mpi
 .PHONY: bench-mpi
 bench-mpi: $(BUILD)/sparq
 	@mkdir -p $(BUILD)/bench
-	@echo "== data-parallel training, 1 vs 2 MPI ranks"
-	@BUILD=$(BUILD) MPIRUN="$(MPIRUN)" sh scripts/../tests/mpi/bench.sh $(BUILD)/bench/mpi.json
+	@echo "== data-parallel training step, configs/base.cfg, batch 24: MPI ranks x OpenMP threads"
+ifeq ($(MPI),1)
+	@hdr=1; for r in $(MPI_BENCH_RUNS); do np=$${r%x*}; th=$${r#*x}; \
+	  $(MPIRUN) -np $$np $(BUILD)/sparq train --bench $(MPI_BENCH_STEPS) --config configs/base.cfg \
+	    --threads $$th --bench-json $(BUILD)/bench/mpi_$$r.json > $(BUILD)/bench/mpi_$$r.txt || exit 1; \
+	  if [ $$hdr = 1 ]; then cat $(BUILD)/bench/mpi_$$r.txt; hdr=0; else sed 1d $(BUILD)/bench/mpi_$$r.txt; fi; \
+	done
+	@get() { sed -n "s/.*\"$$2\": \([0-9.e+-]*\).*/\1/p" $(BUILD)/bench/mpi_$$1.json; }; \
+	  a=$$(get 1x1 audio_s_per_s); b=$$(get 1x2 audio_s_per_s); c=$$(get 2x1 audio_s_per_s); \
+	  awk -v a=$$a -v b=$$b -v c=$$c 'BEGIN { printf "2 ranks vs 1 rank x 1 thread: %.2fx; vs 1 rank x 2 threads: %.2fx\n", c / a, c / b }'; \
+	  { printf '{"runs": ['; sep=''; for r in $(MPI_BENCH_RUNS); do printf '%s' "$$sep"; tr -d '\n' < $(BUILD)/bench/mpi_$$r.json; sep=', '; done; \
+	    awk -v a=$$a -v b=$$b -v c=$$c 'BEGIN { printf "], \"speedup_2ranks_vs_1x1\": %.4f, \"speedup_2ranks_vs_1x2\": %.4f, \"note\": \"2 cores shared with other jobs\"}\n", c / a, c / b }'; \
+	  } > $(BUILD)/bench/mpi.json.tmp && mv $(BUILD)/bench/mpi.json.tmp $(BUILD)/bench/mpi.json
+	@echo "JSON: $(BUILD)/bench/mpi.json"
+else
+	@echo "bench-mpi: sparq built without MPI (make MPI=1); skipped"
+	@echo '{"skipped": "built without MPI"}' > $(BUILD)/bench/mpi.json
+endif

@@ -67,12 +67,13 @@ same_traj() { # same_traj A B
 steps() { grep -vc '^#' "$1"; }
 
 # 1. Without mpirun and with mpirun -np 1 the run is the same, bit for bit.
-"$SPARQ" train $TRAIN --out "$T/single" --epochs 4 --batch-frames 1500 > /dev/null 2>&1
+"$SPARQ" train $TRAIN --out "$T/single" --epochs 4 --batch-frames 1200 > /dev/null 2>&1
 check "mpirun -np 1 gives the same log bytes as no mpirun" sh -c \
-    "$MPIRUN -np 1 $SPARQ train $TRAIN --out $T/np1 --epochs 4 --batch-frames 1500 && cmp $T/single/train_log.tsv $T/np1/train_log.tsv"
+    "$MPIRUN -np 1 $SPARQ train $TRAIN --out $T/np1 --epochs 4 --batch-frames 1200 && cmp $T/single/train_log.tsv $T/np1/train_log.tsv"
 
-# 2. Two ranks reproduce the loss trajectory (uneven shards: odd batch sizes).
-check "mpirun -np 2 trains" mpi 2 train $TRAIN --out "$T/np2" --epochs 4 --batch-frames 1500
+# 2. Two ranks reproduce the loss trajectory. With 1200 frames the batches
+# hold 6, 5, 5 and 3 utterances: uneven shards, weighted by their size.
+check "mpirun -np 2 trains" mpi 2 train $TRAIN --out "$T/np2" --epochs 4 --batch-frames 1200
 check "2 ranks: loss and |g| match one process within $REL_TOL" same_traj "$T/single/train_log.tsv" "$T/np2/train_log.tsv"
 echo "# $(same_traj "$T/single/train_log.tsv" "$T/np2/train_log.tsv")"
 check "2 ranks: dev WER lines identical" sh -c "[ \"\$(grep '^#' $T/single/train_log.tsv)\" = \"\$(grep '^#' $T/np2/train_log.tsv)\" ]"
@@ -88,17 +89,17 @@ check "  ... trajectory within $REL_TOL" same_traj "$T/single1/train_log.tsv" "$
 # 4. Resume with another number of ranks: 2 -> 1 and 1 -> 2.
 total=$(steps "$T/single/train_log.tsv")
 half=$((total / 2))
-check "2 ranks stop at --max-steps $half" mpi 2 train $TRAIN --out "$T/r21" --epochs 4 --batch-frames 1500 --max-steps $half
-check "  ... and 1 process resumes to the end" "$SPARQ" train $TRAIN --out "$T/r21" --epochs 4 --batch-frames 1500 --resume
+check "2 ranks stop at --max-steps $half" mpi 2 train $TRAIN --out "$T/r21" --epochs 4 --batch-frames 1200 --max-steps $half
+check "  ... and 1 process resumes to the end" "$SPARQ" train $TRAIN --out "$T/r21" --epochs 4 --batch-frames 1200 --resume
 check "  ... trajectory 2 -> 1 ranks matches one process" same_traj "$T/single/train_log.tsv" "$T/r21/train_log.tsv"
-check "1 process stops at --max-steps $half" "$SPARQ" train $TRAIN --out "$T/r12" --epochs 4 --batch-frames 1500 --max-steps $half
-check "  ... and 2 ranks resume to the end" mpi 2 train $TRAIN --out "$T/r12" --epochs 4 --batch-frames 1500 --resume
+check "1 process stops at --max-steps $half" "$SPARQ" train $TRAIN --out "$T/r12" --epochs 4 --batch-frames 1200 --max-steps $half
+check "  ... and 2 ranks resume to the end" mpi 2 train $TRAIN --out "$T/r12" --epochs 4 --batch-frames 1200 --resume
 check "  ... trajectory 1 -> 2 ranks matches one process" same_traj "$T/single/train_log.tsv" "$T/r12/train_log.tsv"
 
 # 5. SIGUSR1 to mpirun reaches every rank: all stop after the same step,
 # rank 0 saves, exit status 130; --resume finishes the run.
 stop_run() {
-    $MPIRUN -np 2 "$SPARQ" train $TRAIN --out "$T/stop" --epochs 400 --batch-frames 1500 > "$T/stop.out" 2>&1 &
+    $MPIRUN -np 2 "$SPARQ" train $TRAIN --out "$T/stop" --epochs 400 --batch-frames 1200 > "$T/stop.out" 2>&1 &
     pid=$!
     i=0
     while [ $i -lt 200 ] && [ "$(grep -vc '^#' "$T/stop/train_log.tsv" 2> /dev/null || echo 0)" -lt 3 ]; do
@@ -113,10 +114,10 @@ stop_run() {
 }
 check "SIGUSR1 to mpirun: both ranks stop, exit 130" stop_run
 check "  ... and --resume continues from the saved step" sh -c \
-    "s=\$(grep -vc '^#' $T/stop/train_log.tsv) && $MPIRUN -np 2 $SPARQ train $TRAIN --out $T/stop --epochs 400 --batch-frames 1500 --resume --max-steps \$((s + 3)) && [ \$(grep -vc '^#' $T/stop/train_log.tsv) -eq \$((s + 3)) ]"
+    "s=\$(grep -vc '^#' $T/stop/train_log.tsv) && $MPIRUN -np 2 $SPARQ train $TRAIN --out $T/stop --epochs 400 --batch-frames 1200 --resume --max-steps \$((s + 3)) && [ \$(grep -vc '^#' $T/stop/train_log.tsv) -eq \$((s + 3)) ]"
 
 # 6. Compression-aware fine-tuning (the trainer with hooks) under 2 ranks.
-FT="--from $T/single/model.sparq --compress int4-2:4 --train $C/train.jsonl --warmup 2 --threads 1 --quiet --epochs 2 --batch-frames 1500"
+FT="--from $T/single/model.sparq --compress int4-2:4 --train $C/train.jsonl --warmup 2 --threads 1 --quiet --epochs 2 --batch-frames 1200"
 "$SPARQ" finetune $FT --out "$T/ft1" > /dev/null 2>&1
 check "finetune under mpirun -np 2" mpi 2 finetune $FT --out "$T/ft2"
 check "  ... trajectory matches one process within $REL_TOL" same_traj "$T/ft1/train_log.tsv" "$T/ft2/train_log.tsv"
