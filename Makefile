@@ -69,6 +69,9 @@ demo: deps
 	@mkdir -p $(BUILD)/bench
 	@BUILD=$(BUILD) sh scripts/demo.sh
 
-# The compression grid (docs/compression.md); CORPUS=dir with train/test manifests.
+# The compression grid (docs/compression.md, sparq ablate --help); e.g.
+# make ablate ABLATE_FLAGS="--steps 60 --resume".
+ABLATE_FLAGS ?=
+.PHONY: ablate
 ablate: deps $(BUILD)/sparq
-	@BUILD=$(BUILD) sh scripts/ablate.sh
+	$(BUILD)/sparq ablate $(ABLATE_FLAGS)
