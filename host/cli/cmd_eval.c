@@ -211,6 +211,8 @@ int cmd_eval(int argc, char **argv)
         sparq_report_default_options(&ro);
         ro.clock_mhz = clock_mhz;
         ro.audio_seconds = ds.seconds;
+        ro.utt_frames = ds.frames; // batch-size sweep of the report (sparq_report.h)
+        ro.n_utts = ds.n;
         rc = sparq_report_print(rt, &ro, stdout, report);
     }
     if (rc)

@@ -83,8 +83,20 @@ struct sparq_link_stats {
 
 struct sparq_device;
 
-// Opens "ref" or "sim" (the name is checked; a clear error otherwise).
+// Opens "ref", "sim" or "usb" (the name is checked; a clear error
+// otherwise). Every backend goes through the reliability layer
+// (sparq_link.h): one framing / CRC / retry path for every link.
 int sparq_device_open(struct sparq_device **dev, const char *backend);
+// "ref" or "sim" without the reliability layer: raw protocol tests that send
+// broken bytes on purpose (test_device_faults).
+int sparq_device_open_raw(struct sparq_device **dev, const char *backend);
+// A model device: executes nothing, answers every command OK and counts what
+// the real one would see: the driver's link bytes, COMPUTE busy cycles
+// (sparq_devmodel_job_cycles) and MACs, and with link != 0 also the
+// reliability layer's MAC-counter reads (sparq_device_wire). The throughput
+// report uses it to plan shapes it did not run (batch-size sweep). cfg NULL:
+// the default configuration.
+int sparq_device_open_model(struct sparq_device **dev, const struct sparq_device_config *cfg, int link);
 // Opens a device over an already created transport (takes ownership).
 int sparq_device_open_transport(struct sparq_device **dev, struct sparq_transport tr);
 void sparq_device_close(struct sparq_device *dev);
@@ -94,6 +106,10 @@ int sparq_device_identify(struct sparq_device *dev, struct sparq_device_info *in
 int sparq_device_reset(struct sparq_device *dev);
 int sparq_device_counters(struct sparq_device *dev, struct sparq_device_counters *c);
 const struct sparq_link_stats *sparq_device_link(const struct sparq_device *dev);
+// Bytes on the wire, host -> device and back: the driver's bytes plus what
+// the reliability layer adds (MAC-counter reads, retries). Without a link
+// layer the same as sparq_device_link().
+void sparq_device_wire(const struct sparq_device *dev, uint64_t *out, uint64_t *in);
 uint64_t sparq_device_cycles(const struct sparq_device *dev);
 
 // Y (t, out) = X (t, in) * W^T on the device; raw int32. accumulate != 0
@@ -110,6 +126,10 @@ void sparq_device_set_kchunk(struct sparq_device *dev, int kblocks);
 // the fewer link bytes, 1 re-send them per output tile, 2 keep a frame
 // chunk's full K resident in a bank (COMPUTE xoffset). Tests use 1 and 2.
 void sparq_device_set_xmode(struct sparq_device *dev, int mode);
+// Frame chunks (activation banks) that share one weight-tile upload when K
+// fits one COMPUTE: 2 (default) sends each weight tile once per two result-
+// buffer chunks; 1 once per chunk (the older schedule; tests compare both).
+void sparq_device_set_xbanks(struct sparq_device *dev, int banks);
 
 // --- raw protocol access (tests, firmware bring-up) --------------------------
 // Sends one framed command (header, body = args then payload, crc).

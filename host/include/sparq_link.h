@@ -41,6 +41,8 @@ struct sparq_link_counts {
     uint64_t resolved;     // uncertain accumulate COMPUTEs settled by the MAC counter
     uint64_t verified;     // MAC counter checks before READ that passed
     uint64_t failures;     // commands reported as errors by the link
+    uint64_t wire_out;     // bytes sent to the inner transport (retries and counter reads included)
+    uint64_t wire_in;      // bytes read from it (stale and skipped bytes included)
 };
 
 // Wraps `inner` (ownership passes to the link; closing the link closes it).

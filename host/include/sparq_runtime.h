@@ -14,7 +14,9 @@
 // symmetric int8 scale s = max|x| / 127 (code = clamp(rint(x/s), +-127));
 // the int32 result is dequantized as acc * (s_row * s_w[o]) + bias[o]. Per-row
 // scales need no calibration and make a frame's result independent of the
-// other utterances in a batch.
+// other utterances in a batch. With the q8 read-out the device requantizes
+// acc to int8 per channel first (q = sparq_requant(acc, 0, mult_o, shift_o))
+// and the host computes q * (s_row * s_w[o] * 2^shift_o / mult_o) + bias[o].
 #ifndef SPARQ_RUNTIME_H
 #define SPARQ_RUNTIME_H
 
@@ -65,14 +67,29 @@ struct sparq_runtime_layer_stats {
     uint64_t device_cycles;   // sim: all device clock cycles while this layer ran (link included)
     uint64_t busy_cycles;     // ref/sim: cycles the compute engine ran (COUNTERS busy)
     uint64_t device_macs;     // ref/sim: MACs the device counted
-    uint64_t bytes_out, bytes_in; // ref/sim: link bytes
+    uint64_t bytes_out, bytes_in; // ref/sim: link bytes the driver sent and read
+    uint64_t wire_bytes;      // ref/sim: both directions on the wire (reliability layer included)
+    // The same calls on a model device (sparq_device_open_model), any backend:
+    // busy cycles by the job-cycle model, MACs, wire bytes by the driver's
+    // own accounting. Equal to the measured ones on ref/sim (tested).
+    uint64_t model_busy, model_macs, model_bytes;
     double seconds;           // host wall time in this layer's GEMMs
+};
+
+// How results come back from the device (docs/runtime.md, "Read-out").
+enum sparq_readout {
+    SPARQ_READOUT_I32, // exact int32 accumulators, 4 bytes per output
+    SPARQ_READOUT_Q8,  // requantized to int8 on the device (sparq_requant), 1 byte per output
 };
 
 struct sparq_runtime;
 
-// Loads a model file and opens the backend ("cpu", "ref", "sim", "float").
+// Loads a model file and opens the backend ("cpu", "ref", "sim", "usb",
+// "float"), optionally with a read-out suffix: "ref:q8" (int8 read-out),
+// "ref:i32" (the default). cpu applies the device's integer read-out steps
+// itself, so cpu, ref and sim stay identical with either read-out.
 int sparq_runtime_open(struct sparq_runtime **rt, const char *model_path, const char *backend);
+enum sparq_readout sparq_runtime_readout(const struct sparq_runtime *rt);
 void sparq_runtime_close(struct sparq_runtime *rt);
 // The float model carrying the host-side parameters (dequantized weights).
 struct sparq_model *sparq_runtime_model(struct sparq_runtime *rt);
@@ -84,6 +101,15 @@ void sparq_runtime_deactivate(struct sparq_runtime *rt);
 // Per-matmul statistics since open (or the last reset).
 const struct sparq_runtime_layer_stats *sparq_runtime_stats(const struct sparq_runtime *rt, int *count);
 void sparq_runtime_reset_stats(struct sparq_runtime *rt);
+// The batch-size model: what decoding utterances of these fbank frame counts
+// (n of them) would cost in batches of `batch` length-sorted utterances, as
+// the calls sparq_forward makes (subsampling convs per utterance, the other
+// matmuls on batch x longest rows) planned on a model device of the same
+// hardware behind the reliability layer. Fills name, format, calls, rows,
+// macs, dense_macs and model_busy / model_macs / model_bytes of `stats`
+// (one per weight matmul, count from sparq_runtime_stats).
+int sparq_runtime_plan(struct sparq_runtime *rt, const int *frames, size_t n, int batch,
+                       struct sparq_runtime_layer_stats *stats);
 // Array size etc. of the device (ref/sim); SPARQ_EINVAL for cpu/float.
 struct sparq_device_info;
 int sparq_runtime_device_info(struct sparq_runtime *rt, struct sparq_device_info *info);

@@ -4,9 +4,15 @@
 #include <string.h>
 
 #include "sparq_device.h"
+#include "sparq_link.h"
 #include "sparq_usb.h"
 #include "sparq_error.h"
 #include "sparq_protocol.h"
+
+// Wire bytes of the COUNTERS exchange the reliability layer adds (sparq_link.h):
+// a command without a body (header + crc) and a 40-byte reply.
+#define LINK_CHECK_BYTES_OUT (SPARQ_HEADER_BYTES + SPARQ_CRC_BYTES)
+#define LINK_CHECK_BYTES_IN (SPARQ_HEADER_BYTES + SPARQ_COUNTERS_BYTES + SPARQ_CRC_BYTES)
 
 struct sparq_device {
     struct sparq_transport tr;
@@ -15,9 +21,23 @@ struct sparq_device {
     int seq;
     int kchunk;
     int xmode;        // 0 auto, 1 stream activations, 2 keep them resident
+    int xbanks;       // activation banks filled per weight tile (1 or 2)
     int wbank, xbank; // next bank to fill
     uint8_t *buf;     // scratch for payloads and replies
     size_t cap;
+    // Model device (sparq_device_open_model): no transport; every command is
+    // counted as sent and answered OK, COMPUTE jobs by the job-cycle model.
+    int model;
+    struct sparq_device_config cfg;
+    struct sparq_device_counters mc;
+    int model_link;      // also count the reliability layer's counter reads
+    int model_unverified; // accumulate COMPUTEs since its last check
+    uint64_t model_wire_out, model_wire_in; // those reads' bytes
+    // Requant parameters the device holds (WRITE_Q payload), valid until a
+    // RESET or a failed command.
+    int q_valid;
+    size_t q_len;
+    uint8_t q_last[SPARQ_Q_ENTRY_BYTES * 256];
 };
 
 static void wr16(uint8_t *p, unsigned v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); }
@@ -52,18 +72,34 @@ static int ensure(struct sparq_device *d, size_t n)
     return SPARQ_OK;
 }
 
-int sparq_device_send_raw(struct sparq_device *d, const uint8_t *data, size_t n)
+static int send_bytes(struct sparq_device *d, const uint8_t *data, size_t n)
 {
     d->link.bytes_out += n;
     return d->tr.ops->send(d->tr.ctx, data, n);
+}
+
+int sparq_device_send_raw(struct sparq_device *d, const uint8_t *data, size_t n)
+{
+    d->q_valid = 0; // raw bytes may hold anything, a WRITE_Q or a RESET
+    return send_bytes(d, data, n);
 }
 
 int sparq_device_idle(struct sparq_device *d) { return d->tr.ops->idle(d->tr.ctx); }
 
 int sparq_device_next_seq(const struct sparq_device *d) { return d->seq; }
 
+static int send_command(struct sparq_device *d, int opcode, const uint8_t *args, size_t nargs,
+                        const uint8_t *payload, size_t npayload);
+
 int sparq_device_send(struct sparq_device *d, int opcode, const uint8_t *args, size_t nargs,
                       const uint8_t *payload, size_t npayload)
+{
+    d->q_valid = 0; // a command the driver does not track
+    return send_command(d, opcode, args, nargs, payload, npayload);
+}
+
+static int send_command(struct sparq_device *d, int opcode, const uint8_t *args, size_t nargs,
+                        const uint8_t *payload, size_t npayload)
 {
     uint8_t h[SPARQ_HEADER_BYTES], c[SPARQ_CRC_BYTES];
     size_t len = nargs + npayload;
@@ -78,13 +114,13 @@ int sparq_device_send(struct sparq_device *d, int opcode, const uint8_t *args, s
     wr16(c, crc);
     d->seq = (d->seq + 1) & 0xFF;
     d->link.commands++;
-    int rc = sparq_device_send_raw(d, h, sizeof h);
+    int rc = send_bytes(d, h, sizeof h);
     if (!rc && nargs)
-        rc = sparq_device_send_raw(d, args, nargs);
+        rc = send_bytes(d, args, nargs);
     if (!rc && npayload)
-        rc = sparq_device_send_raw(d, payload, npayload);
+        rc = send_bytes(d, payload, npayload);
     if (!rc)
-        rc = sparq_device_send_raw(d, c, sizeof c);
+        rc = send_bytes(d, c, sizeof c);
     return rc;
 }
 
@@ -123,15 +159,53 @@ int sparq_device_recv(struct sparq_device *d, int *status, int *seq, int *opcode
     return SPARQ_OK;
 }
 
+// A model device's command: counted, executed only in the counters. The
+// reply body is as long as the caller expects (cap).
+static int model_command(struct sparq_device *d, int op, const uint8_t *args, size_t nargs, size_t npayload,
+                         size_t cap, size_t *len)
+{
+    d->seq = (d->seq + 1) & 0xFF;
+    d->link.commands++;
+    d->link.bytes_out += SPARQ_HEADER_BYTES + nargs + npayload + SPARQ_CRC_BYTES;
+    d->link.bytes_in += SPARQ_HEADER_BYTES + cap + SPARQ_CRC_BYTES;
+    if (op == SPARQ_OP_COMPUTE) {
+        int acc = args[2] & SPARQ_COMPUTE_ACCUMULATE, kept = args[4];
+        int t = (int)rd16(args + 6), ncols = (int)rd16(args + 8), kb = (int)rd16(args + 10);
+        d->mc.busy += sparq_devmodel_job_cycles(&d->cfg, t, kb, kept);
+        d->mc.macs += (uint64_t)t * (uint64_t)ncols * (uint64_t)kb * 4u * (uint64_t)kept;
+        if (d->model_link) { // the link reads the MAC counter before every COMPUTE
+            d->model_wire_out += LINK_CHECK_BYTES_OUT;
+            d->model_wire_in += LINK_CHECK_BYTES_IN;
+            d->model_unverified += acc != 0;
+        }
+    } else if (op == SPARQ_OP_READ && d->model_link && d->model_unverified) {
+        d->model_wire_out += LINK_CHECK_BYTES_OUT; // ... and before a READ after accumulates
+        d->model_wire_in += LINK_CHECK_BYTES_IN;
+        d->model_unverified = 0;
+    } else if (op == SPARQ_OP_RESET) {
+        memset(&d->mc, 0, sizeof d->mc);
+        d->model_unverified = 0;
+    }
+    if (len)
+        *len = cap;
+    return SPARQ_OK;
+}
+
 // One command and its reply; a non-OK status becomes SPARQ_EDEVICE.
 static int command(struct sparq_device *d, int op, const uint8_t *args, size_t nargs, const uint8_t *payload,
                    size_t npayload, uint8_t *body, size_t cap, size_t *len)
 {
+    if (op == SPARQ_OP_RESET)
+        d->q_valid = 0;
+    if (d->model)
+        return model_command(d, op, args, nargs, npayload, cap, len);
     int seq = d->seq, st, rseq, rop;
     size_t n = 0;
-    int rc = sparq_device_send(d, op, args, nargs, payload, npayload);
+    int rc = send_command(d, op, args, nargs, payload, npayload);
     if (!rc)
         rc = sparq_device_recv(d, &st, &rseq, &rop, body, cap, &n);
+    if (rc || st != SPARQ_ST_OK)
+        d->q_valid = 0; // the device may have reset or lost its state
     if (rc)
         return rc;
     if (rseq != seq || rop != op)
@@ -146,6 +220,10 @@ static int command(struct sparq_device *d, int op, const uint8_t *args, size_t n
 
 int sparq_device_identify(struct sparq_device *d, struct sparq_device_info *info)
 {
+    if (d->model) {
+        *info = d->info;
+        return model_command(d, SPARQ_OP_IDENTIFY, NULL, 0, 0, SPARQ_IDENTIFY_BYTES, NULL);
+    }
     uint8_t b[SPARQ_IDENTIFY_BYTES];
     size_t n;
     int rc = command(d, SPARQ_OP_IDENTIFY, NULL, 0, NULL, 0, b, sizeof b, &n);
@@ -178,6 +256,10 @@ int sparq_device_reset(struct sparq_device *d)
 
 int sparq_device_counters(struct sparq_device *d, struct sparq_device_counters *c)
 {
+    if (d->model) {
+        *c = d->mc;
+        return model_command(d, SPARQ_OP_COUNTERS, NULL, 0, 0, SPARQ_COUNTERS_BYTES, NULL);
+    }
     uint8_t b[SPARQ_COUNTERS_BYTES];
     size_t n;
     int rc = command(d, SPARQ_OP_COUNTERS, NULL, 0, NULL, 0, b, sizeof b, &n);
@@ -195,16 +277,30 @@ int sparq_device_counters(struct sparq_device *d, struct sparq_device_counters *
 
 const struct sparq_link_stats *sparq_device_link(const struct sparq_device *d) { return &d->link; }
 
-uint64_t sparq_device_cycles(const struct sparq_device *d)
+void sparq_device_wire(const struct sparq_device *d, uint64_t *out, uint64_t *in)
 {
-    return d->tr.ops->cycles ? d->tr.ops->cycles(d->tr.ctx) : 0;
+    const struct sparq_link_counts *lc = d->model ? NULL : sparq_link_counts(&d->tr);
+    if (lc) {
+        *out = lc->wire_out;
+        *in = lc->wire_in;
+    } else {
+        *out = d->link.bytes_out + d->model_wire_out;
+        *in = d->link.bytes_in + d->model_wire_in;
+    }
 }
 
-const char *sparq_device_backend(const struct sparq_device *d) { return d->tr.ops->name; }
+uint64_t sparq_device_cycles(const struct sparq_device *d)
+{
+    return !d->model && d->tr.ops->cycles ? d->tr.ops->cycles(d->tr.ctx) : 0;
+}
+
+const char *sparq_device_backend(const struct sparq_device *d) { return d->model ? "model" : d->tr.ops->name; }
 
 void sparq_device_set_kchunk(struct sparq_device *d, int kblocks) { d->kchunk = kblocks > 0 ? kblocks : 0; }
 
 void sparq_device_set_xmode(struct sparq_device *d, int mode) { d->xmode = mode >= 0 && mode <= 2 ? mode : 0; }
+
+void sparq_device_set_xbanks(struct sparq_device *d, int banks) { d->xbanks = banks == 1 ? 1 : 2; }
 
 int sparq_device_open_transport(struct sparq_device **dst, struct sparq_transport tr)
 {
@@ -214,6 +310,7 @@ int sparq_device_open_transport(struct sparq_device **dst, struct sparq_transpor
         return SPARQ_ENOMEM;
     }
     d->tr = tr;
+    d->xbanks = 2;
     int rc = sparq_device_identify(d, &d->info);
     if (!rc)
         rc = sparq_device_reset(d);
@@ -225,7 +322,7 @@ int sparq_device_open_transport(struct sparq_device **dst, struct sparq_transpor
     return SPARQ_OK;
 }
 
-int sparq_device_open(struct sparq_device **dst, const char *backend)
+static int open_backend(struct sparq_device **dst, const char *backend, int link)
 {
     struct sparq_transport tr;
     int rc;
@@ -233,20 +330,43 @@ int sparq_device_open(struct sparq_device **dst, const char *backend)
         rc = sparq_transport_ref(&tr, NULL);
     else if (!strcmp(backend, "sim"))
         rc = sparq_transport_sim(&tr);
-    else if (!strcmp(backend, "usb")) // a board, through the reliability layer (sparq_usb.h)
+    else if (!strcmp(backend, "usb") && link) // a board (sparq_usb.h), through the same layer
         return sparq_device_open_usb(dst, NULL);
     else
-        return sparq_fail(SPARQ_EINVAL, "device: unknown backend '%s' (expected ref, sim or usb)", backend);
+        return sparq_fail(SPARQ_EINVAL, "device: unknown backend '%s' (expected ref, sim%s)", backend,
+                          link ? " or usb" : "");
+    if (!rc && link)
+        rc = sparq_link_wrap(&tr, tr, NULL); // takes the raw transport (closes it on failure)
     if (rc)
         return rc;
     return sparq_device_open_transport(dst, tr);
+}
+
+int sparq_device_open(struct sparq_device **dst, const char *backend) { return open_backend(dst, backend, 1); }
+
+int sparq_device_open_raw(struct sparq_device **dst, const char *backend) { return open_backend(dst, backend, 0); }
+
+int sparq_device_open_model(struct sparq_device **dst, const struct sparq_device_config *cfg, int link)
+{
+    struct sparq_device *d = sparq_calloc(1, sizeof *d, "model device");
+    if (!d)
+        return SPARQ_ENOMEM;
+    d->model = 1;
+    d->model_link = link;
+    d->xbanks = 2;
+    d->cfg = cfg ? *cfg : sparq_device_default_config;
+    d->info = (struct sparq_device_info){ SPARQ_PROTO_VERSION, d->cfg.rows, d->cfg.cols, 2, d->cfg.wdepth,
+                                          d->cfg.xdepth, d->cfg.rdepth, 7, 7, d->cfg.timeout };
+    *dst = d;
+    return SPARQ_OK;
 }
 
 void sparq_device_close(struct sparq_device *d)
 {
     if (!d)
         return;
-    d->tr.ops->close(d->tr.ctx);
+    if (!d->model)
+        d->tr.ops->close(d->tr.ctx);
     free(d->buf);
     free(d);
 }
@@ -261,11 +381,12 @@ static int upload_x(struct sparq_device *d, int bank, const int8_t *x, int x_str
                     int k0, int kn)
 {
     size_t row = (size_t)kn * SPARQ_BLOCK, n = (size_t)tn * row;
-    int rc = ensure(d, n);
+    int rc = d->model ? SPARQ_OK : ensure(d, n);
     if (rc)
         return rc;
-    memset(d->buf, 0, n);
-    for (int r = 0; r < tn; r++) {
+    if (!d->model)
+        memset(d->buf, 0, n);
+    for (int r = 0; !d->model && r < tn; r++) {
         int c0 = k0 * SPARQ_BLOCK, c1 = (k0 + kn) * SPARQ_BLOCK;
         if (c1 > in)
             c1 = in;
@@ -282,10 +403,10 @@ static int upload_x(struct sparq_device *d, int bank, const int8_t *x, int x_str
 static int upload_w(struct sparq_device *d, int bank, const struct sparq_packed *w, int o0, int on, int k0, int kn)
 {
     size_t bb = (size_t)w->type->block_bytes, row = (size_t)kn * bb, n = (size_t)on * row;
-    int rc = ensure(d, n);
+    int rc = d->model ? SPARQ_OK : ensure(d, n);
     if (rc)
         return rc;
-    for (int o = 0; o < on; o++)
+    for (int o = 0; !d->model && o < on; o++)
         memcpy(d->buf + (size_t)o * row, w->bytes + (size_t)(o0 + o) * w->row_bytes + (size_t)k0 * bb, row);
     uint8_t a[SPARQ_ARGS_WRITE_W] = { 0 };
     a[0] = (uint8_t)bank;
@@ -315,8 +436,8 @@ static int compute(struct sparq_device *d, int wb, int xb, int acc, const struct
 static int read_results(struct sparq_device *d, const struct pending_read *p, int32_t *y32, int y32_stride,
                         int accumulate, int8_t *y8, int y8_stride, const struct sparq_requant_params *params)
 {
-    int rc;
-    if (y8) {
+    int rc, q8 = params != NULL; // y8 is NULL on a model device
+    if (q8) {
         uint8_t q[SPARQ_Q_ENTRY_BYTES * 256];
         uint8_t a[SPARQ_ARGS_WRITE_Q] = { 0 };
         if (p->on > 256)
@@ -328,25 +449,34 @@ static int read_results(struct sparq_device *d, const struct pending_read *p, in
             wr32(q + c * SPARQ_Q_ENTRY_BYTES + 4, (uint32_t)r->mult);
             q[c * SPARQ_Q_ENTRY_BYTES + 8] = (uint8_t)r->shift;
         }
-        rc = command(d, SPARQ_OP_WRITE_Q, a, sizeof a, q, (size_t)p->on * SPARQ_Q_ENTRY_BYTES, NULL, 0, NULL);
-        if (rc)
-            return rc;
+        // The device keeps its parameters until the next WRITE_Q or RESET:
+        // both chunks of a pair read with the same ones.
+        size_t qn = (size_t)p->on * SPARQ_Q_ENTRY_BYTES;
+        if (!d->q_valid || d->q_len != qn || memcmp(d->q_last, q, qn)) {
+            d->q_valid = 0;
+            rc = command(d, SPARQ_OP_WRITE_Q, a, sizeof a, q, qn, NULL, 0, NULL);
+            if (rc)
+                return rc;
+            memcpy(d->q_last, q, qn);
+            d->q_len = qn;
+            d->q_valid = 1;
+        }
     }
-    size_t each = y8 ? 1 : 4, n = (size_t)p->tn * (size_t)p->on * each, got;
-    if ((rc = ensure(d, n)))
+    size_t each = q8 ? 1 : 4, n = (size_t)p->tn * (size_t)p->on * each, got;
+    if (!d->model && (rc = ensure(d, n)))
         return rc;
     uint8_t a[SPARQ_ARGS_READ] = { 0 };
-    a[0] = y8 ? SPARQ_READ_REQUANT : SPARQ_READ_RAW;
+    a[0] = q8 ? SPARQ_READ_REQUANT : SPARQ_READ_RAW;
     wr16(a + 2, (unsigned)p->tn);
     wr16(a + 4, (unsigned)p->on);
     if ((rc = command(d, SPARQ_OP_READ, a, sizeof a, NULL, 0, d->buf, n, &got)))
         return rc;
     if (got != n)
         return sparq_fail(SPARQ_EDEVICE, "device: read: %zu bytes, expected %zu", got, n);
-    for (int r = 0; r < p->tn; r++)
+    for (int r = 0; !d->model && r < p->tn; r++)
         for (int c = 0; c < p->on; c++) {
             const uint8_t *b = d->buf + ((size_t)r * (size_t)p->on + (size_t)c) * each;
-            if (y8) {
+            if (q8) {
                 y8[(size_t)(p->t0 + r) * (size_t)y8_stride + (size_t)(p->o0 + c)] = (int8_t)b[0];
             } else {
                 int32_t *o = &y32[(size_t)(p->t0 + r) * (size_t)y32_stride + (size_t)(p->o0 + c)];
@@ -403,6 +533,42 @@ static int run_gemm(struct sparq_device *d, int32_t *y32, int y32_stride, int ac
                           w->in);
     struct pending_read pend = { 0, 0, 0, 0, 0 };
     int rc = SPARQ_OK;
+    // With K in one COMPUTE and resident activations, two frame chunks (one
+    // per activation bank) share every weight tile: weights are sent once
+    // per 2*tc frames. The result buffer holds one chunk, so the first
+    // chunk's results are read before the second chunk's COMPUTE.
+    int pair = resident && nk == 1 && d->xbanks == 2;
+    if (pair) {
+        for (int t0 = 0; t0 < t && !rc; t0 += 2 * tc) {
+            int ta = t - t0 < tc ? t - t0 : tc, tb = t - t0 - ta < tc ? t - t0 - ta : tc;
+            int xa = d->xbank, xb = xa ^ 1;
+            rc = upload_x(d, xa, x, x_stride, w->in, t0, ta, 0, kb_total);
+            for (int o0 = 0; o0 < w->out && !rc; o0 += I->cols) {
+                int on = w->out - o0 < I->cols ? w->out - o0 : I->cols;
+                int wb = d->wbank;
+                d->wbank ^= 1;
+                rc = upload_w(d, wb, w, o0, on, 0, kb_total); // streams in while the last COMPUTE runs
+                if (!rc && pend.valid) {
+                    rc = read_results(d, &pend, y32, y32_stride, accumulate, y8, y8_stride, params);
+                    pend.valid = 0;
+                }
+                if (!rc)
+                    rc = compute(d, wb, xa, 0, w, ta, on, kb_total, 0);
+                pend = (struct pending_read){ 1, t0, ta, o0, on };
+                if (!rc && tb > 0 && o0 == 0) // the second chunk streams in during the first COMPUTE
+                    rc = upload_x(d, xb, x, x_stride, w->in, t0 + ta, tb, 0, kb_total);
+                if (!rc && tb > 0) {
+                    rc = read_results(d, &pend, y32, y32_stride, accumulate, y8, y8_stride, params);
+                    if (!rc)
+                        rc = compute(d, wb, xb, 0, w, tb, on, kb_total, 0);
+                    pend = (struct pending_read){ 1, t0 + ta, tb, o0, on };
+                }
+            }
+        }
+        if (!rc && pend.valid)
+            rc = read_results(d, &pend, y32, y32_stride, accumulate, y8, y8_stride, params);
+        return rc;
+    }
     for (int t0 = 0; t0 < t && !rc; t0 += tc) {
         int tn = t - t0 < tc ? t - t0 : tc;
         int xb = -1; // bank holding this chunk's resident activations

@@ -56,6 +56,20 @@ static int grow(uint8_t **buf, size_t *cap, size_t need)
 }
 
 // --- reading replies ------------------------------------------------------------
+static int inner_recv(struct link *l, uint8_t *p, size_t n)
+{
+    int rc = l->inner.ops->recv(l->inner.ctx, p, n);
+    if (!rc)
+        l->n.wire_in += n;
+    return rc;
+}
+
+static int inner_send(struct link *l, const uint8_t *p, size_t n)
+{
+    l->n.wire_out += n;
+    return l->inner.ops->send(l->inner.ctx, p, n);
+}
+
 static int get_byte(struct link *l, uint8_t *b)
 {
     if (l->pb_len) {
@@ -63,7 +77,7 @@ static int get_byte(struct link *l, uint8_t *b)
         memmove(l->pb, l->pb + 1, (size_t)--l->pb_len);
         return SPARQ_OK;
     }
-    return l->inner.ops->recv(l->inner.ctx, b, 1);
+    return inner_recv(l, b, 1);
 }
 
 static int get_bytes(struct link *l, uint8_t *p, size_t n)
@@ -75,7 +89,7 @@ static int get_bytes(struct link *l, uint8_t *p, size_t n)
         p++;
         n--;
     }
-    return n ? l->inner.ops->recv(l->inner.ctx, p, n) : SPARQ_OK;
+    return n ? inner_recv(l, p, n) : SPARQ_OK;
 }
 
 // Puts bytes back in front of the stream (resynchronisation rescans them).
@@ -93,6 +107,7 @@ enum { R_OK, R_TIMEOUT, R_CORRUPT };
 struct reply {
     int status;
     uint32_t len;
+    uint16_t crc; // the body CRC, checked
 };
 
 // Reads until the reply to (wseq, op) arrives. Stale and broken replies are
@@ -138,6 +153,7 @@ static int await_reply(struct link *l, uint8_t wseq, int op, struct reply *r)
         }
         r->status = h[SPARQ_HDR_OPCODE];
         r->len = len;
+        r->crc = (uint16_t)rd16(c);
         return R_OK;
     }
 }
@@ -148,7 +164,7 @@ static int drain(struct link *l)
     l->pb_len = 0;
     for (;;) {
         uint8_t b;
-        int rc = l->inner.ops->recv(l->inner.ctx, &b, 1);
+        int rc = inner_recv(l, &b, 1);
         if (rc == SPARQ_ETIMEOUT)
             return SPARQ_OK;
         if (rc)
@@ -226,7 +242,7 @@ static int exchange(struct link *l, uint8_t *pkt, size_t n, struct reply *r)
         uint8_t ws = l->wseq++;
         pkt[SPARQ_HDR_SEQ] = ws;
         wr16(pkt + SPARQ_HDR_CRC, sparq_crc16(SPARQ_CRC16_INIT, pkt, 8));
-        if ((rc = l->inner.ops->send(l->inner.ctx, pkt, n)))
+        if ((rc = inner_send(l, pkt, n)))
             return rc;
         int got = await_reply(l, ws, op, r);
         if (got < 0)
@@ -274,6 +290,7 @@ static int exchange(struct link *l, uint8_t *pkt, size_t n, struct reply *r)
             l->unverified++;
             r->status = SPARQ_ST_OK;
             r->len = 0;
+            r->crc = SPARQ_CRC16_INIT;
             return SPARQ_OK;
         }
         if (l->tally_valid && macs == l->tally) {
@@ -308,7 +325,7 @@ static int deliver(struct link *l, uint8_t dseq, int op, const struct reply *r)
     wr16(h + SPARQ_HDR_CRC, sparq_crc16(SPARQ_CRC16_INIT, h, 8));
     if (r->len)
         memcpy(h + SPARQ_HEADER_BYTES, l->body, r->len);
-    wr16(h + SPARQ_HEADER_BYTES + r->len, sparq_crc16(SPARQ_CRC16_INIT, l->body, r->len));
+    wr16(h + SPARQ_HEADER_BYTES + r->len, r->crc); // checked in await_reply: no second pass over the body
     l->rx_len = need;
     return SPARQ_OK;
 }

@@ -182,6 +182,8 @@ struct rt_weight {
     int packed;          // 0: stays float
     struct sparq_packed p;
     struct sparq_gemm_prepared *prep; // cpu backend
+    struct sparq_requant_params *rq;  // (out) int8 read-out (readout q8)
+    float *rq_scale;                  // (out) s_w[o] * 2^shift / mult: dequantizes a q8 result
 };
 
 struct sparq_runtime {
@@ -189,7 +191,10 @@ struct sparq_runtime {
     int model_ok;
     enum backend_kind kind;
     char backend[16];
+    enum sparq_readout readout;
     struct sparq_device *dev;
+    struct sparq_device *plan; // model device: what each call costs by the job-cycle and link model
+    struct sparq_device_config cfg; // the hardware the model device stands for
     pthread_mutex_t lock; // the device and the statistics
     int n_weights;
     struct rt_weight *weights;
@@ -291,10 +296,59 @@ static int load_model(struct sparq_runtime *rt, const char *path)
     return rc;
 }
 
-int sparq_runtime_open(struct sparq_runtime **dst, const char *model_path, const char *backend)
+// Clip level of channel o's int8 read-out, in accumulator units: KAPPA times
+// the accumulator of a row at its int8 maximum (127) along the weight
+// code's direction, 127 * ||code_o||_2. See docs/runtime.md ("Read-out").
+// 4: on the demo model under 0.1% of outputs clip in every layer (2 clips
+// 1.1% of the FFNs' second matmul, fed by SiLU); rounding costs 1.5-4% rms.
+#define READOUT_Q8_KAPPA 4.0
+
+static int make_requant(struct rt_weight *rw)
+{
+    int out = rw->out, in = rw->in;
+    rw->rq = sparq_calloc((size_t)out, sizeof *rw->rq, "requant params");
+    rw->rq_scale = sparq_calloc((size_t)out, sizeof *rw->rq_scale, "requant scales");
+    if (!rw->rq || !rw->rq_scale)
+        return SPARQ_ENOMEM;
+    for (int o = 0; o < out; o++) {
+        double ss = 0, sw = rw->p.scales[o];
+        for (int k = 0; k < in; k++) {
+            double c = rw->w[(size_t)o * in + k] / sw; // the integer code (dequantized weights are code * s_w)
+            ss += c * c;
+        }
+        double clip = READOUT_Q8_KAPPA * 127.0 * sqrt(ss);
+        if (!(clip > 0))
+            clip = 127.0; // an all-zero channel: any scale reads back 0
+        struct sparq_requant_params *q = &rw->rq[o];
+        q->bias = 0;
+        int shift;
+        int rc = sparq_requant_from_scale(127.0 / clip, &q->mult, &shift);
+        if (rc)
+            return rc;
+        q->shift = (int8_t)shift;
+        rw->rq_scale[o] = (float)(sw * ldexp(1.0, q->shift) / (double)q->mult);
+    }
+    return SPARQ_OK;
+}
+
+int sparq_runtime_open(struct sparq_runtime **dst, const char *model_path, const char *backend_spec)
 {
     *dst = NULL;
     enum backend_kind kind;
+    // "NAME" or "NAME:q8" (int8 read-out: docs/runtime.md).
+    char backend[16];
+    enum sparq_readout readout = SPARQ_READOUT_I32;
+    const char *colon = strchr(backend_spec, ':');
+    size_t blen = colon ? (size_t)(colon - backend_spec) : strlen(backend_spec);
+    if (blen >= sizeof backend)
+        blen = sizeof backend - 1;
+    memcpy(backend, backend_spec, blen);
+    backend[blen] = 0;
+    if (colon && !strcmp(colon + 1, "q8"))
+        readout = SPARQ_READOUT_Q8;
+    else if (colon && strcmp(colon + 1, "i32"))
+        return sparq_fail(SPARQ_EINVAL, "backend '%s': unknown read-out '%s' (expected i32 or q8)", backend_spec,
+                          colon + 1);
     if (!strcmp(backend, "cpu"))
         kind = BACKEND_CPU;
     else if (!strcmp(backend, "ref"))
@@ -311,14 +365,33 @@ int sparq_runtime_open(struct sparq_runtime **dst, const char *model_path, const
     if (!rt)
         return SPARQ_ENOMEM;
     rt->kind = kind;
+    rt->readout = kind == BACKEND_FLOAT ? SPARQ_READOUT_I32 : readout;
     snprintf(rt->backend, sizeof rt->backend, "%s", backend);
     pthread_mutex_init(&rt->lock, NULL);
     int rc = load_model(rt, model_path);
     for (int i = 0; !rc && kind == BACKEND_CPU && i < rt->n_weights; i++)
         if (rt->weights[i].packed)
             rc = sparq_gemm_prepare(&rt->weights[i].prep, &rt->weights[i].p);
+    for (int i = 0; !rc && rt->readout == SPARQ_READOUT_Q8 && i < rt->n_weights; i++)
+        if (rt->weights[i].packed)
+            rc = make_requant(&rt->weights[i]);
     if (!rc && (kind == BACKEND_REF || kind == BACKEND_SIM || kind == BACKEND_USB))
         rc = sparq_device_open(&rt->dev, backend);
+    // The model device plans every call on the same hardware configuration
+    // (the default one for cpu/float), behind the reliability layer.
+    struct sparq_device_config cfg = sparq_device_default_config;
+    struct sparq_device_info info;
+    if (!rc && rt->dev && !(rc = sparq_device_identify(rt->dev, &info))) {
+        cfg.rows = info.rows;
+        cfg.cols = info.cols;
+        cfg.wdepth = info.wdepth;
+        cfg.xdepth = info.xdepth;
+        cfg.rdepth = info.rdepth;
+        cfg.timeout = info.timeout;
+    }
+    rt->cfg = cfg;
+    if (!rc)
+        rc = sparq_device_open_model(&rt->plan, &cfg, 1);
     if (rc) {
         sparq_runtime_close(rt);
         return rc;
@@ -334,6 +407,8 @@ void sparq_runtime_close(struct sparq_runtime *rt)
     for (int i = 0; rt->weights && i < rt->n_weights; i++) {
         sparq_packed_free(&rt->weights[i].p);
         sparq_gemm_prepared_free(rt->weights[i].prep);
+        free(rt->weights[i].rq);
+        free(rt->weights[i].rq_scale);
     }
     // A half-built entry (load failed while packing) may hold bytes too.
     if (rt->weights && rt->model_ok && rt->n_weights < rt->m.n_tensors)
@@ -342,6 +417,8 @@ void sparq_runtime_close(struct sparq_runtime *rt)
     free(rt->stats);
     if (rt->dev)
         sparq_device_close(rt->dev);
+    if (rt->plan)
+        sparq_device_close(rt->plan);
     if (rt->model_ok)
         sparq_model_free(&rt->m);
     pthread_mutex_destroy(&rt->lock);
@@ -350,6 +427,7 @@ void sparq_runtime_close(struct sparq_runtime *rt)
 
 struct sparq_model *sparq_runtime_model(struct sparq_runtime *rt) { return &rt->m; }
 const char *sparq_runtime_backend(const struct sparq_runtime *rt) { return rt->backend; }
+enum sparq_readout sparq_runtime_readout(const struct sparq_runtime *rt) { return rt->readout; }
 int sparq_runtime_error(const struct sparq_runtime *rt) { return rt->error; }
 
 const struct sparq_runtime_layer_stats *sparq_runtime_stats(const struct sparq_runtime *rt, int *count)
@@ -364,6 +442,7 @@ void sparq_runtime_reset_stats(struct sparq_runtime *rt)
         struct sparq_runtime_layer_stats *s = &rt->stats[i];
         s->calls = s->rows = s->macs = s->dense_macs = s->device_cycles = s->bytes_out = s->bytes_in = 0;
         s->busy_cycles = s->device_macs = 0;
+        s->model_busy = s->model_macs = s->model_bytes = s->wire_bytes = 0;
         s->seconds = 0;
     }
 }
@@ -403,32 +482,46 @@ static int runtime_linear(void *ctx, float *out, const float *inp, const float *
                                OUT, IN, rw->out, rw->in);
         return 0;
     }
+    int q8 = rt->readout == SPARQ_READOUT_Q8;
     int8_t *xq = malloc((size_t)N * IN);
     float *rs = malloc(sizeof(float) * (size_t)N);
     int32_t *acc = malloc(sizeof(int32_t) * (size_t)N * OUT);
-    if (!xq || !rs || !acc) {
+    int8_t *y8 = q8 ? malloc((size_t)N * OUT) : NULL;
+    if (!xq || !rs || !acc || (q8 && !y8)) {
         free(xq);
         free(rs);
         free(acc);
+        free(y8);
         rt->error = sparq_fail(SPARQ_ENOMEM, "runtime: out of memory for a %d x %d matmul", N, OUT);
         return 0;
     }
     quantize_rows(xq, rs, inp, N, IN);
     double t0 = now_seconds();
     int rc = SPARQ_OK;
-    uint64_t cycles = 0, bout = 0, bin = 0, busy = 0, dmacs = 0;
-    if (rt->kind == BACKEND_CPU)
+    uint64_t cycles = 0, bout = 0, bin = 0, busy = 0, dmacs = 0, wout = 0, win = 0;
+    if (rt->kind == BACKEND_CPU) {
         rc = sparq_gemm_fast(acc, OUT, xq, IN, rw->prep, N, 0);
-    else {
+        // The device's read-out, step for step (sparq_requant, docs/format.md §5).
+        for (size_t e = 0; q8 && rc == SPARQ_OK && e < (size_t)N * OUT; e++) {
+            const struct sparq_requant_params *q = &rw->rq[e % (size_t)OUT];
+            y8[e] = sparq_requant(acc[e], q->bias, q->mult, q->shift);
+        }
+    } else {
         pthread_mutex_lock(&rt->lock);
         struct sparq_device_counters k0, k1;
         rc = sparq_device_counters(rt->dev, &k0);
-        uint64_t c0 = sparq_device_cycles(rt->dev);
+        uint64_t c0 = sparq_device_cycles(rt->dev), w0o, w0i, w1o, w1i;
         struct sparq_link_stats l0 = *sparq_device_link(rt->dev);
-        rc = rc ? rc : sparq_device_gemm(rt->dev, acc, OUT, xq, IN, &rw->p, N, 0);
+        sparq_device_wire(rt->dev, &w0o, &w0i);
+        if (!rc)
+            rc = q8 ? sparq_device_gemm_q8(rt->dev, y8, OUT, xq, IN, &rw->p, N, rw->rq)
+                    : sparq_device_gemm(rt->dev, acc, OUT, xq, IN, &rw->p, N, 0);
         cycles = sparq_device_cycles(rt->dev) - c0;
         bout = sparq_device_link(rt->dev)->bytes_out - l0.bytes_out;
         bin = sparq_device_link(rt->dev)->bytes_in - l0.bytes_in;
+        sparq_device_wire(rt->dev, &w1o, &w1i);
+        wout = w1o - w0o;
+        win = w1i - w0i;
         rc = rc ? rc : sparq_device_counters(rt->dev, &k1);
         if (rc == SPARQ_OK) {
             busy = k1.busy - k0.busy;
@@ -440,12 +533,28 @@ static int runtime_linear(void *ctx, float *out, const float *inp, const float *
     if (rc) {
         rt->error = sparq_fail(rc, "runtime: %s on %s: %s", rt->stats[idx].name, rt->backend, sparq_last_error());
         memset(out, 0, sizeof(float) * (size_t)N * OUT);
-    } else
+    } else if (q8)
+        for (int t = 0; t < N; t++)
+            for (int o = 0; o < OUT; o++)
+                out[(size_t)t * OUT + o] =
+                    (float)y8[(size_t)t * OUT + o] * (rs[t] * rw->rq_scale[o]) + (b ? b[o] : 0.0f);
+    else
         for (int t = 0; t < N; t++)
             for (int o = 0; o < OUT; o++)
                 out[(size_t)t * OUT + o] =
                     (float)acc[(size_t)t * OUT + o] * (rs[t] * rw->p.scales[o]) + (b ? b[o] : 0.0f);
     pthread_mutex_lock(&rt->lock);
+    // What the job-cycle and link model says this call costs (every backend).
+    struct sparq_device_counters m0, m1;
+    uint64_t p0o, p0i, p1o, p1i;
+    sparq_device_counters(rt->plan, &m0);
+    sparq_device_wire(rt->plan, &p0o, &p0i);
+    int prc = q8 ? sparq_device_gemm_q8(rt->plan, NULL, OUT, NULL, IN, &rw->p, N, rw->rq)
+                 : sparq_device_gemm(rt->plan, NULL, OUT, NULL, IN, &rw->p, N, 0);
+    sparq_device_wire(rt->plan, &p1o, &p1i);
+    sparq_device_counters(rt->plan, &m1);
+    if (prc && !rt->error)
+        rt->error = sparq_fail(prc, "runtime: %s: device model: %s", rt->stats[idx].name, sparq_last_error());
     struct sparq_runtime_layer_stats *s = &rt->stats[idx];
     s->calls++;
     s->rows += (uint64_t)N;
@@ -456,12 +565,94 @@ static int runtime_linear(void *ctx, float *out, const float *inp, const float *
     s->device_macs += dmacs;
     s->bytes_out += bout;
     s->bytes_in += bin;
+    s->wire_bytes += wout + win;
+    s->model_busy += m1.busy - m0.busy;
+    s->model_macs += m1.macs - m0.macs;
+    s->model_bytes += (p1o - p0o) + (p1i - p0i);
     s->seconds += dt;
     pthread_mutex_unlock(&rt->lock);
     free(xq);
     free(rs);
     free(acc);
+    free(y8);
     return 1;
+}
+
+static int cmp_int(const void *a, const void *b)
+{
+    int x = *(const int *)a, y = *(const int *)b;
+    return (x > y) - (x < y);
+}
+
+// One planned GEMM of `rows` rows on layer i.
+static int plan_call(struct sparq_runtime *rt, struct sparq_device *dev, int i, int rows,
+                     struct sparq_runtime_layer_stats *st)
+{
+    struct rt_weight *rw = &rt->weights[i];
+    if (!rw->packed || rows <= 0)
+        return SPARQ_OK;
+    struct sparq_device_counters c0, c1;
+    uint64_t o0, i0, o1, i1;
+    sparq_device_counters(dev, &c0);
+    sparq_device_wire(dev, &o0, &i0);
+    int rc = rt->readout == SPARQ_READOUT_Q8
+                 ? sparq_device_gemm_q8(dev, NULL, rw->out, NULL, rw->in, &rw->p, rows, rw->rq)
+                 : sparq_device_gemm(dev, NULL, rw->out, NULL, rw->in, &rw->p, rows, 0);
+    sparq_device_wire(dev, &o1, &i1);
+    sparq_device_counters(dev, &c1);
+    st->calls++;
+    st->rows += (uint64_t)rows;
+    st->macs += (uint64_t)rows * rw->out * (uint64_t)(((rw->in + 3) / 4) * rw->p.type->kept);
+    st->dense_macs += (uint64_t)rows * rw->out * rw->in;
+    st->model_busy += c1.busy - c0.busy;
+    st->model_macs += c1.macs - c0.macs;
+    st->model_bytes += (o1 - o0) + (i1 - i0);
+    return rc;
+}
+
+int sparq_runtime_plan(struct sparq_runtime *rt, const int *frames, size_t n, int batch,
+                       struct sparq_runtime_layer_stats *stats)
+{
+    if (batch < 1 || !n)
+        return sparq_fail(SPARQ_EINVAL, "runtime plan: batch %d of %zu utterances", batch, n);
+    int *len = sparq_malloc(sizeof(int) * n, "plan lengths");
+    struct sparq_device *dev = NULL;
+    int rc = len ? sparq_device_open_model(&dev, &rt->cfg, 1) : SPARQ_ENOMEM;
+    if (rc) {
+        free(len);
+        return rc;
+    }
+    memcpy(len, frames, sizeof(int) * n);
+    qsort(len, n, sizeof(int), cmp_int); // decoding batches length-sorted utterances
+    const struct sparq_config *c = &rt->m.cfg;
+    int F1 = sparq_sub_f1(c), F2 = sparq_sub_f2(c);
+    for (int i = 0; i < rt->n_weights; i++) {
+        memset(&stats[i], 0, sizeof stats[i]);
+        stats[i] = (struct sparq_runtime_layer_stats){ .out = rt->stats[i].out, .in = rt->stats[i].in };
+        memcpy(stats[i].name, rt->stats[i].name, sizeof stats[i].name);
+        memcpy(stats[i].format, rt->stats[i].format, sizeof stats[i].format);
+    }
+    // The calls sparq_forward makes: the two subsampling convs per utterance
+    // (unpadded im2col rows), every other matmul once per batch on B * T2
+    // rows (padded to the batch's longest utterance).
+    for (size_t s0 = 0; s0 < n && !rc; s0 += (size_t)batch) {
+        size_t B = n - s0 < (size_t)batch ? n - s0 : (size_t)batch;
+        int T = len[s0 + B - 1];
+        for (int i = 0; i < rt->n_weights && !rc; i++) {
+            const char *nm = rt->stats[i].name;
+            if (!strcmp(nm, "sub1_w") || !strcmp(nm, "sub2_w")) {
+                int first = !strcmp(nm, "sub1_w");
+                for (size_t k = 0; k < B && !rc; k++) {
+                    int rows = first ? sparq_sub_len1(len[s0 + k]) * F1 : sparq_sub_frames(len[s0 + k]) * F2;
+                    rc = plan_call(rt, dev, i, rows, &stats[i]);
+                }
+            } else
+                rc = plan_call(rt, dev, i, (int)B * sparq_sub_frames(T), &stats[i]);
+        }
+    }
+    sparq_device_close(dev);
+    free(len);
+    return rc;
 }
 
 int sparq_runtime_device_info(struct sparq_runtime *rt, struct sparq_device_info *info)

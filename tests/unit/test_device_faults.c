@@ -249,7 +249,7 @@ int main(void)
     memset(logs, 0, sizeof logs);
     for (int b = 0; b < 2; b++) {
         struct sparq_device *dev;
-        int rc = sparq_device_open(&dev, backends[b]);
+        int rc = sparq_device_open_raw(&dev, backends[b]);
         CHECK(rc == SPARQ_OK, "open %s (%s)", backends[b], rc ? sparq_last_error() : "ok");
         if (rc)
             return check_done();
