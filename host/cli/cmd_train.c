@@ -70,19 +70,20 @@ static int run_bench(const char *config, int steps, int B, const char *json, int
     }
     if (!sparq_dist_is_root())
         return 0;
-    printf("%-10s %5s %7s %6s %6s %10s %10s %14s %10s %12s\n", "trainer", "ranks", "threads", "batch", "steps",
-           "audio s", "step s", "audio-s/s", "allreduce", "peak MB");
-    printf("%-10s %5d %7d %6d %6d %10.1f %10.3f %14.1f %9.1f%% %12.0f\n", "sparq C", r.ranks, omp_get_max_threads(),
-           r.B, r.steps, r.audio_s, r.step_s, r.audio_per_s, 100.0 * r.comm_s / r.step_s, r.peak_rss_mb);
+    printf("%-10s %5s %7s %6s %6s %10s %10s %12s %10s %10s %10s\n", "trainer", "ranks", "threads", "batch", "steps",
+           "audio s", "step s", "audio-s/s", "allreduce", "wait", "peak MB");
+    printf("%-10s %5d %7d %6d %6d %10.1f %10.3f %12.1f %9.1f%% %9.1f%% %10.0f\n", "sparq C", r.ranks,
+           omp_get_max_threads(), r.B, r.steps, r.audio_s, r.step_s, r.audio_per_s, 100.0 * r.comm_s / r.step_s,
+           100.0 * r.wait_s / r.step_s, r.peak_rss_mb);
     if (json) {
         char buf[1024];
         int n = snprintf(buf, sizeof buf,
                          "{\"trainer\": \"sparq C\", \"ranks\": %d, \"threads\": %d, \"d_model\": %d, "
                          "\"n_layers\": %d, \"batch\": %d, \"steps\": %d, \"audio_s_per_batch\": %.3f, "
-                         "\"step_s\": %.6f, \"allreduce_s\": %.6f, \"audio_s_per_s\": %.3f, \"peak_rss_mb\": %.1f, "
+                         "\"step_s\": %.6f, \"allreduce_s\": %.6f, \"wait_s\": %.6f, \"audio_s_per_s\": %.3f, \"peak_rss_mb\": %.1f, "
                          "\"loss_first\": %.6f, \"loss_last\": %.6f}\n",
                          r.ranks, omp_get_max_threads(), cfg.d_model, cfg.n_layers, r.B, r.steps, r.audio_s, r.step_s,
-                         r.comm_s, r.audio_per_s, r.peak_rss_mb, r.loss_first, r.loss_last);
+                         r.comm_s, r.wait_s, r.audio_per_s, r.peak_rss_mb, r.loss_first, r.loss_last);
         if (sparq_write_file_atomic(json, buf, (size_t)n)) {
             fprintf(stderr, "sparq train: %s\n", sparq_last_error());
             return 1;

@@ -626,6 +626,11 @@ int sparq_train_bench(const struct sparq_config *c, int B, int steps, struct spa
                 batchnorm_backward_idle(c->d_model);
         }
         if (nranks > 1) {
+            // Time waiting for the slower rank apart from the allreduce itself.
+            double tw = now_s();
+            sparq_dist_barrier();
+            if (s > 0)
+                r->wait_s += now_s() - tw;
             sparq_dist_allreduce_f32_buckets(m.grad_mem, m.n_params, GRAD_BUCKET);
             sparq_dist_allreduce_f64(&loss, 1);
         }
@@ -638,6 +643,7 @@ int sparq_train_bench(const struct sparq_config *c, int B, int steps, struct spa
     sparq_dist_barrier();
     r->step_s = (now_s() - t0) / steps;
     r->comm_s = (sparq_dist_comm_seconds() - c0) / steps;
+    r->wait_s /= steps;
     r->audio_per_s = r->audio_s / r->step_s;
     sparq_set_batchnorm_sum_hook(NULL);
     struct rusage ru;
