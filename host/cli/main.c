@@ -1,7 +1,9 @@
 // sparq: one command-line program; each subcommand lives in host/cli/cmd_*.c
 // and registers itself with a "// sparq-command:" marker line.
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define SPARQ_COMMAND(name, fn, summary) int fn(int argc, char **argv);
 #include "sparq_commands.h"
@@ -29,8 +31,21 @@ static void print_help(FILE *out)
     fprintf(out, "\n'sparq COMMAND --help' documents each command.\n");
 }
 
+// OpenMP threads that spin while waiting halve throughput when the cores are
+// shared with other jobs (measured: docs/model.md). libgomp reads
+// OMP_WAIT_POLICY only at start-up, so every command sets it and re-executes
+// once (an explicit OMP_WAIT_POLICY in the environment is respected).
+static void passive_wait_policy(char **argv)
+{
+    if (getenv("OMP_WAIT_POLICY"))
+        return;
+    setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
+    execv("/proc/self/exe", argv); // if exec fails: continue with the spinning policy
+}
+
 int main(int argc, char **argv)
 {
+    passive_wait_policy(argv);
     if (argc < 2 || !strcmp(argv[1], "help") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         print_help(stdout);
         return argc < 2 ? 2 : 0;
