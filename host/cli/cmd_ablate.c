@@ -1336,9 +1336,12 @@ int cmd_ablate(int argc, char **argv)
     double budgets[16];
     int n_budgets;
     struct sparq_compress_spec keep_spec;
-    if (parse_budgets(budgets_text, budgets, &n_budgets) || make_settings(&a, settings, budgets, n_budgets) ||
-        (a.keep[0] && sparq_compress_spec_parse(&keep_spec, a.keep))) {
+    if (parse_budgets(budgets_text, budgets, &n_budgets) || make_settings(&a, settings, budgets, n_budgets)) {
         fprintf(stderr, "sparq ablate: %s\n", sparq_last_error());
+        return 2;
+    }
+    if (a.keep[0] && sparq_compress_spec_parse(&keep_spec, a.keep)) {
+        fprintf(stderr, "sparq ablate: --keep '%s': %s\n", a.keep, sparq_last_error());
         return 2;
     }
     snprintf(a.command, sizeof a.command, "sparq ablate");
