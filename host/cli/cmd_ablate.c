@@ -36,6 +36,7 @@ extern char **environ;
 #define MARK_BEGIN "<!-- ablate:begin -->"
 #define MARK_END "<!-- ablate:end -->"
 #define MAX_SETTINGS 64
+#define MAX_ROWS 256 // rows.json keeps the rows of every setting run into OUT with the same options
 #define DECODE_FRAMES 20000 // padded input frames per decoding batch (as sparq eval)
 
 // The paper's grid in order; mixed@B settings (one per --budgets value) and
@@ -84,7 +85,7 @@ struct ablate {
     // state
     struct setting settings[MAX_SETTINGS];
     int n_settings;
-    struct row rows[MAX_SETTINGS + 1];
+    struct row rows[MAX_ROWS];
     int n_rows;
     struct sparq_dataset test, dev;
     int have_dev;
@@ -480,8 +481,10 @@ static int load_rows(struct ablate *a)
     int idx = 0;
     cJSON_ArrayForEach(it, rows)
     {
-        if (a->n_rows == MAX_SETTINGS + 1)
-            break;
+        if (a->n_rows == MAX_ROWS - MAX_SETTINGS) {
+            cJSON_Delete(root);
+            return sparq_fail(SPARQ_EFORMAT, "%s: more than %d rows; use another --out", path, MAX_ROWS - MAX_SETTINGS);
+        }
         if (row_from_json(&a->rows[a->n_rows], it)) {
             cJSON_Delete(root);
             return sparq_fail(SPARQ_EFORMAT, "%s: rows[%d]: missing or malformed field", path, idx);
@@ -1469,7 +1472,7 @@ int cmd_ablate(int argc, char **argv)
     }
     if (!exit_code) {
         // The report shows the selected settings, in their order.
-        struct row *sel = calloc(MAX_SETTINGS + 1, sizeof *sel);
+        struct row *sel = calloc(MAX_ROWS, sizeof *sel);
         int n = 0;
         for (int i = 0; sel && i < a.n_settings; i++)
             for (int j = 0; j < a.n_rows; j++)
