@@ -55,6 +55,33 @@ static double now_s(void)
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
+// Waits for requests with short sleeps instead of Open MPI's busy polling: a
+// rank that is early (or idle) then leaves its core to the others - on a
+// shared or oversubscribed machine a spinning rank slowed the working one
+// down (docs/scaling.md). Costs at most ~50 us of latency per call.
+static void wait_all(int n, MPI_Request *req)
+{
+    int done = 0;
+    const struct timespec nap = { 0, 50000 };
+    for (int spins = 0;; spins++) {
+        MPI_Testall(n, req, &done, MPI_STATUSES_IGNORE);
+        if (done)
+            return;
+        if (spins >= 20) // the first few polls catch quick completions without a sleep
+            nanosleep(&nap, NULL);
+    }
+}
+
+static void allreduce(void *buf, size_t n, MPI_Datatype type, size_t item, MPI_Op op)
+{
+    for (size_t i = 0; i < n; i += MAX_COUNT) {
+        MPI_Request req;
+        MPI_Iallreduce(MPI_IN_PLACE, (char *)buf + i * item, (int)(n - i < MAX_COUNT ? n - i : MAX_COUNT), type,
+                       op, MPI_COMM_WORLD, &req);
+        wait_all(1, &req);
+    }
+}
+
 static void finalize_at_exit(void)
 {
     int fin = 0;
@@ -117,29 +144,29 @@ void sparq_dist_abort(int code)
 
 void sparq_dist_barrier(void)
 {
-    if (g_active && g_size > 1)
-        MPI_Barrier(MPI_COMM_WORLD);
+    if (g_active && g_size > 1) {
+        MPI_Request req;
+        MPI_Ibarrier(MPI_COMM_WORLD, &req);
+        wait_all(1, &req);
+    }
 }
 
 void sparq_dist_allreduce_f64(double *buf, size_t n)
 {
-    for (size_t i = 0; g_active && g_size > 1 && i < n; i += MAX_COUNT)
-        MPI_Allreduce(MPI_IN_PLACE, buf + i, (int)(n - i < MAX_COUNT ? n - i : MAX_COUNT), MPI_DOUBLE, MPI_SUM,
-                      MPI_COMM_WORLD);
+    if (g_active && g_size > 1)
+        allreduce(buf, n, MPI_DOUBLE, sizeof *buf, MPI_SUM);
 }
 
 void sparq_dist_allreduce_u64(uint64_t *buf, size_t n)
 {
-    for (size_t i = 0; g_active && g_size > 1 && i < n; i += MAX_COUNT)
-        MPI_Allreduce(MPI_IN_PLACE, buf + i, (int)(n - i < MAX_COUNT ? n - i : MAX_COUNT), MPI_UINT64_T, MPI_SUM,
-                      MPI_COMM_WORLD);
+    if (g_active && g_size > 1)
+        allreduce(buf, n, MPI_UINT64_T, sizeof *buf, MPI_SUM);
 }
 
 void sparq_dist_allreduce_i64_max(int64_t *buf, size_t n)
 {
-    for (size_t i = 0; g_active && g_size > 1 && i < n; i += MAX_COUNT)
-        MPI_Allreduce(MPI_IN_PLACE, buf + i, (int)(n - i < MAX_COUNT ? n - i : MAX_COUNT), MPI_INT64_T, MPI_MAX,
-                      MPI_COMM_WORLD);
+    if (g_active && g_size > 1)
+        allreduce(buf, n, MPI_INT64_T, sizeof *buf, MPI_MAX);
 }
 
 void sparq_dist_allreduce_f32_buckets(float *buf, size_t n, size_t bucket)
@@ -161,7 +188,7 @@ void sparq_dist_allreduce_f32_buckets(float *buf, size_t n, size_t bucket)
             MPI_Iallreduce(MPI_IN_PLACE, buf + i, (int)(n - i < bucket ? n - i : bucket), MPI_FLOAT, MPI_SUM,
                            MPI_COMM_WORLD, &req[k]);
         }
-        MPI_Waitall((int)nb, req, MPI_STATUSES_IGNORE);
+        wait_all((int)nb, req);
         free(req);
     }
     g_comm_s += now_s() - t0;
@@ -169,9 +196,12 @@ void sparq_dist_allreduce_f32_buckets(float *buf, size_t n, size_t bucket)
 
 void sparq_dist_bcast(void *buf, size_t bytes, int root)
 {
-    for (size_t i = 0; g_active && g_size > 1 && i < bytes; i += MAX_COUNT)
-        MPI_Bcast((char *)buf + i, (int)(bytes - i < MAX_COUNT ? bytes - i : MAX_COUNT), MPI_BYTE, root,
-                  MPI_COMM_WORLD);
+    for (size_t i = 0; g_active && g_size > 1 && i < bytes; i += MAX_COUNT) {
+        MPI_Request req;
+        MPI_Ibcast((char *)buf + i, (int)(bytes - i < MAX_COUNT ? bytes - i : MAX_COUNT), MPI_BYTE, root,
+                   MPI_COMM_WORLD, &req);
+        wait_all(1, &req);
+    }
 }
 
 int sparq_dist_gather_bytes(const void *buf, size_t n, char **all, size_t **counts)
@@ -194,7 +224,9 @@ int sparq_dist_gather_bytes(const void *buf, size_t n, char **all, size_t **coun
     if (size == 1) {
         lens[0] = mine;
     } else {
-        MPI_Gather(&mine, 1, MPI_UINT64_T, lens, 1, MPI_UINT64_T, 0, MPI_COMM_WORLD);
+        MPI_Request req;
+        MPI_Igather(&mine, 1, MPI_UINT64_T, lens, 1, MPI_UINT64_T, 0, MPI_COMM_WORLD, &req);
+        wait_all(1, &req);
     }
     int *rc = NULL, *displ = NULL;
     size_t total = 0;
@@ -227,7 +259,9 @@ int sparq_dist_gather_bytes(const void *buf, size_t n, char **all, size_t **coun
             sparq_fail(SPARQ_EINVAL, "rank %d: %zu bytes to gather (more than 2 GB)", g_rank, n);
             sparq_dist_abort(1);
         }
-        MPI_Gatherv(buf, (int)n, MPI_BYTE, g_rank == 0 ? *all : NULL, rc, displ, MPI_BYTE, 0, MPI_COMM_WORLD);
+        MPI_Request req;
+        MPI_Igatherv(buf, (int)n, MPI_BYTE, g_rank == 0 ? *all : NULL, rc, displ, MPI_BYTE, 0, MPI_COMM_WORLD, &req);
+        wait_all(1, &req);
     }
     free(rc);
     free(displ);
@@ -240,7 +274,7 @@ int sparq_dist_check_same(const void *buf, size_t bytes, const char *what)
     if (!g_active || g_size == 1)
         return SPARQ_OK;
     uint64_t h = fnv1a(buf, bytes), h0 = h;
-    MPI_Bcast(&h0, 1, MPI_UINT64_T, 0, MPI_COMM_WORLD);
+    sparq_dist_bcast(&h0, sizeof h0, 0);
     int64_t differ = h != h0;
     sparq_dist_allreduce_i64_max(&differ, 1);
     if (differ)
