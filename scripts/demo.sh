@@ -7,7 +7,8 @@
 #   4. transcription of the held-out test set with the integer runtime on the
 #      C device model, and of its first utterances on the Verilator-simulated
 #      accelerator, checked to be bit-identical
-#   5. the WER / size table and the throughput summary
+#   5. the WER / size table, the throughput of dense int8, int4, int4 2:4 and
+#      int2 1:4 on the device side by side, the batch-size sweep and plots
 set -eu
 BUILD=${BUILD:-build}
 SPARQ="$BUILD/sparq"
@@ -41,15 +42,27 @@ for spec in int8 int4-2:4; do
     grep -E '^(epoch|exported)' "$dir.log" | tail -2
 done
 
-step "3/5 post-training int4 2:4 (no fine-tuning) for comparison (sparq export)"
+step "3/5 post-training exports (no fine-tuning): int4 2:4 for comparison, int4 and int2 1:4 for throughput (sparq export)"
 "$SPARQ" export --model "$BASE" --compress "int4-2:4,sub1_w=int8" --out "$OUT/ptq-int4-2_4.spq" | tee "$OUT/ptq.log"
+"$SPARQ" export --model "$BASE" --compress "int4,sub1_w=int8" --out "$OUT/ptq-int4.spq" | tee "$OUT/ptq-int4.log"
+"$SPARQ" export --model "$BASE" --compress "int2-1:4,sub1_w=int8" --out "$OUT/ptq-int2-1_4.spq" | tee "$OUT/ptq-int2.log"
 
 step "4/5 transcribing the held-out test set"
 "$SPARQ" eval --model "$BASE" --data "$OUT/data/test.jsonl" --hyp "$OUT/hyp-float.txt" > "$OUT/eval-float.txt"
+# cpu evals also print the throughput the device would have (job-cycle and
+# link model; the ref run below shows the model equals the device's counters).
+echo "fast CPU kernel: int8, int4 2:4 (post-training and fine-tuned), int4, int2 1:4, int4 2:4 with int8 read-out"
 "$SPARQ" eval --model "$OUT/ptq-int4-2_4.spq" --backend cpu --data "$OUT/data/test.jsonl" > "$OUT/eval-ptq.txt"
 "$SPARQ" eval --model "$OUT/ft-int8/model.spq" --backend cpu --data "$OUT/data/test.jsonl" > "$OUT/eval-int8.txt"
+"$SPARQ" eval --model "$OUT/ptq-int4.spq" --backend cpu --data "$OUT/data/test.jsonl" > "$OUT/eval-ptq-int4.txt"
+"$SPARQ" eval --model "$OUT/ptq-int2-1_4.spq" --backend cpu --data "$OUT/data/test.jsonl" > "$OUT/eval-ptq-int2.txt"
 "$SPARQ" eval --model "$OUT/ft-int4-2_4/model.spq" --backend cpu --data "$OUT/data/test.jsonl" \
     --hyp "$OUT/hyp-cpu.txt" > "$OUT/eval-int4.txt"
+"$SPARQ" eval --model "$OUT/ft-int4-2_4/model.spq" --backend cpu:q8 --data "$OUT/data/test.jsonl" \
+    > "$OUT/eval-int4-q8.txt"
+"$SPARQ" eval --model "$OUT/ft-int4-2_4/model.spq" --backend float --data "$OUT/data/test.jsonl" \
+    > "$OUT/eval-int4-fq.txt"
+echo "C device model (every matmul through the byte protocol): $(wc -l < "$OUT/data/test.jsonl") utterances"
 "$SPARQ" eval --model "$OUT/ft-int4-2_4/model.spq" --backend ref --data "$OUT/data/test.jsonl" \
     --hyp "$OUT/hyp-ref.txt" --report "$OUT/throughput.json" > "$OUT/eval-int4-ref.txt"
 head -n "$SIM_UTTS" "$OUT/data/test.jsonl" > "$OUT/data/test-sim.jsonl"
@@ -79,21 +92,45 @@ base_wer=$(wer_of "$OUT/eval-float.txt")
 # Size: bytes of all parameter sections of the exported file (values, positions,
 # scales, and what stays float) as a fraction of the fp32 parameters.
 pct_of() { sed -n 's/.*(\([0-9.]*%\) of fp32.*/\1/p' "$1"; }
-printf '%-28s %12s %10s %10s\n' "model" "% of fp32" "test WER" "rel. WER"
+printf '%-34s %12s %10s %10s\n' "model" "% of fp32" "test WER" "rel. WER"
 row() {
     w=$(wer_of "$2")
     rel=$(awk -v a="${w%\%}" -v b="${base_wer%\%}" 'BEGIN { if (b > 0) printf "%+.1f%%", 100 * (a - b) / b; else print "-" }')
-    printf '%-28s %12s %10s %10s\n' "$1" "$3" "$w" "$rel"
+    printf '%-34s %12s %10s %10s\n' "$1" "$3" "$w" "$rel"
 }
 row "float (base)" "$OUT/eval-float.txt" "100%"
 row "int8 fine-tuned" "$OUT/eval-int8.txt" "$(pct_of "$OUT/ft-int8.log")"
 row "int4 2:4 post-training" "$OUT/eval-ptq.txt" "$(pct_of "$OUT/ptq.log")"
 row "int4 2:4 fine-tuned" "$OUT/eval-int4.txt" "$(pct_of "$OUT/ft-int4-2_4.log")"
+row "int4 2:4 fine-tuned, q8 read-out" "$OUT/eval-int4-q8.txt" "$(pct_of "$OUT/ft-int4-2_4.log")"
+row "int4 2:4 fine-tuned, fake-quant" "$OUT/eval-int4-fq.txt" "$(pct_of "$OUT/ft-int4-2_4.log")"
 echo
-echo "throughput of int4 2:4 on the accelerator model (C device model, 16x16 array):"
-grep -E '^(throughput|total|MACs done|real-time)' "$OUT/eval-int4-ref.txt"
-echo "full per-layer table: $OUT/eval-int4-ref.txt; JSON: $OUT/throughput.json"
+echo "what compression buys on the device: 16x16 array at 100 MHz, the test set's matmuls decoded as above"
+echo "(busy cycles by the job-cycle model, link bytes by the driver's accounting incl. the reliability layer;"
+echo " each layer takes the longer of compute and transfer; RTF = board time / audio time)"
+# Matmul weight bytes from the export line; totals from the report's summary line.
+wbytes_of() { sed -n 's/.*matmul weights \([0-9]*\) bytes.*/\1/p' "$1"; }
+printf '%-34s %9s %8s %10s %9s %9s %10s %10s %8s\n' "model" "weights" "GMACs" "Mcycles" "link MB" \
+    "RTF comp" "RTF 40MB/s" "RTF 200MB/s" "WER"
+cmp_row() {
+    awk -v name="$1" -v wb="$(wbytes_of "$3")" -v wer="$(wer_of "$2")" '
+        /^summary:/ { for (i = 2; i < NF; i += 2) v[$i] = $(i + 1) }
+        END { a = v["audio_s"]
+              printf "%-34s %7.0fKB %8.2f %10.1f %9.1f %9.4f %10.4f %10.4f %8s\n", name, wb / 1024,
+                     v["macs"] / 1e9, v["busy"] / 1e6, v["bytes"] / 1e6, v["comp_s"] / a, v["link0_s"] / a,
+                     v["link1_s"] / a, wer }' "$2"
+}
+cmp_row "int8 dense (fine-tuned)" "$OUT/eval-int8.txt" "$OUT/ft-int8.log"
+cmp_row "int4 dense (post-training)" "$OUT/eval-ptq-int4.txt" "$OUT/ptq-int4.log"
+cmp_row "int4 2:4 (fine-tuned)" "$OUT/eval-int4.txt" "$OUT/ft-int4-2_4.log"
+cmp_row "int2 1:4 (post-training)" "$OUT/eval-ptq-int2.txt" "$OUT/ptq-int2.log"
+cmp_row "int4 2:4 (fine-tuned), q8 read-out" "$OUT/eval-int4-q8.txt" "$OUT/ft-int4-2_4.log"
+echo
+echo "int4 2:4 on the C device model, measured (device counters, wire bytes):"
+grep -E '^(total|MACs done|model check|real-time)' "$OUT/eval-int4-ref.txt"
+sed -n '/^batch-size sweep/,$p' "$OUT/eval-int4-ref.txt"
+echo "full per-layer tables: $OUT/eval-*.txt; JSON: $OUT/throughput.json"
 if command -v gnuplot >/dev/null; then
-    gnuplot -e "dat='$OUT/throughput.json.dat'; out='$OUT/roofline.png'" scripts/roofline.gp &&
-        echo "roofline plot: $OUT/roofline.png"
+    gnuplot -e "dat='$OUT/throughput.json.dat'; sweep='$OUT/throughput.json.sweep.dat'; out='$OUT/roofline.png'" \
+        scripts/roofline.gp && echo "roofline and batch-size sweep plot: $OUT/roofline.png"
 fi

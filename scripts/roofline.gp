@@ -1,13 +1,13 @@
-# Roofline of the accelerator behind a USB link: gnuplot -e "dat='R.json.dat'; out='R.png'" scripts/roofline.gp
-# Columns of the .dat (written by sparq eval --report): name, MACs per link byte,
-# attained MAC/s with link 0 and link 1, peak MAC/s, link 0 and 1 bytes/s.
-set terminal pngcairo size 900,600 font "Liberation Sans,11"
+# Roofline and batch-size sweep of the accelerator behind a USB link:
+#   gnuplot -e "dat='R.json.dat'; sweep='R.json.sweep.dat'; out='R.png'" scripts/roofline.gp
+# Both .dat files are written by sparq eval --report R.json.
+# R.json.dat columns: name, MACs per link byte, attained MAC/s with link 0 and
+# link 1, peak MAC/s, link 0 and 1 bytes/s.
+# R.json.sweep.dat columns: batch size B, real-time factor with link 0, with
+# link 1, compute only, link bytes, busy cycles.
+if (!exists("title")) title = "int4 2:4 Conformer matmuls: 16x16 array at 100 MHz"
+set terminal pngcairo size 1500,600 font "Liberation Sans,11"
 set output out
-set logscale xy
-set xlabel "arithmetic intensity (MACs per byte over the link)"
-set ylabel "MAC/s"
-set key left top
-set grid
 stats dat using 5 nooutput
 peak = STATS_max
 stats dat using 6 nooutput
@@ -15,9 +15,26 @@ bw0 = STATS_max
 stats dat using 7 nooutput
 bw1 = STATS_max
 roof(x, bw) = (x * bw < peak) ? x * bw : peak
+set multiplot layout 1,2 title title
+set logscale xy
+set xlabel "arithmetic intensity (MACs per byte over the link)"
+set ylabel "MAC/s"
+set key left top
+set grid
 set xrange [1:10000]
-set title "int4 2:4 Conformer matmuls: 16x16 array at 100 MHz"
-plot roof(x, bw0) title "roof, FX2 USB2 40 MB/s" lw 2 lc rgb "#c03030", \
-     roof(x, bw1) title "roof, FT601 USB3 200 MB/s" lw 2 lc rgb "#3050c0", \
-     dat using 2:3 title "layers, FX2" pt 7 ps 1.2 lc rgb "#c03030", \
-     dat using 2:4 title "layers, FT601" pt 5 ps 1.2 lc rgb "#3050c0"
+set title "roofline per matmul"
+plot roof(x, bw0) title sprintf("roof, %.0f MB/s", bw0 / 1e6) lw 2 lc rgb "#c03030", \
+     roof(x, bw1) title sprintf("roof, %.0f MB/s", bw1 / 1e6) lw 2 lc rgb "#3050c0", \
+     dat using 2:3 title "layers, link 0" pt 7 ps 1.2 lc rgb "#c03030", \
+     dat using 2:4 title "layers, link 1" pt 5 ps 1.2 lc rgb "#3050c0"
+set title "batch-size sweep (weights loaded once per batch)"
+set logscale x 2
+set logscale y
+set autoscale
+set xlabel "utterances per batch B"
+set ylabel "real-time factor of the matmuls (lower is faster)"
+set key right center
+plot sweep using 1:2 with linespoints title sprintf("link %.0f MB/s", bw0 / 1e6) lw 2 pt 7 lc rgb "#c03030", \
+     sweep using 1:3 with linespoints title sprintf("link %.0f MB/s", bw1 / 1e6) lw 2 pt 5 lc rgb "#3050c0", \
+     sweep using 1:4 with linespoints title "compute only" lw 2 pt 9 lc rgb "#208020"
+unset multiplot

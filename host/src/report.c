@@ -245,7 +245,7 @@ int sparq_report_print(struct sparq_runtime *rt, const struct sparq_report_optio
         cJSON_AddNumberToObject(tj, "rtf_compute", tot.comp / a);
     }
     int rc = SPARQ_OK;
-    if (o->utt_frames && o->n_utts && o->n_batch_sizes > 0)
+    if (o->utt_frames && o->n_utts && o->n_batch_sizes > 0 && tot.macs > 0) // float: nothing ran in integer
         rc = print_sweep(rt, o, out, root, json_path);
     if (!rc && json_path) {
         char *text = cJSON_Print(root);
