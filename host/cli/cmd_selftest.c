@@ -141,8 +141,12 @@ int cmd_selftest(int argc, char **argv)
         failed |= bad != 0;
     }
     const struct sparq_link_stats *link = sparq_device_link(dev);
-    printf("link: %llu bytes to the device, %llu bytes back, %llu commands", (unsigned long long)link->bytes_out,
-           (unsigned long long)link->bytes_in, (unsigned long long)link->commands);
+    uint64_t wire_out, wire_in;
+    sparq_device_wire(dev, &wire_out, &wire_in);
+    printf("link: %llu bytes to the device, %llu bytes back, %llu commands; on the wire (reliability layer "
+           "included) %llu / %llu",
+           (unsigned long long)link->bytes_out, (unsigned long long)link->bytes_in,
+           (unsigned long long)link->commands, (unsigned long long)wire_out, (unsigned long long)wire_in);
     if (sparq_device_cycles(dev))
         printf(", %llu device cycles", (unsigned long long)sparq_device_cycles(dev));
     printf("\n%s\n", failed ? "selftest FAILED" : "selftest passed");

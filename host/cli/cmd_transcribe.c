@@ -18,7 +18,8 @@ static void usage(FILE *out)
                  "resampled to 16 kHz, channels averaged).\n"
                  "  -m, --model FILE   model.sparq or a checkpoint\n"
                  "  -B, --backend NAME run a packed model (.spq) on the integer runtime: cpu, ref (C device\n"
-                 "                     model), sim (Verilator RTL), usb (a board) or float (docs/runtime.md)\n"
+                 "                     model), sim (Verilator RTL), usb (a board) or float (docs/runtime.md);\n"
+                 "                     NAME:q8 reads results back as int8 (4x fewer bytes; cpu matches)\n"
                  "  -b, --beam N       prefix beam search with N prefixes (default 1 = greedy)\n"
                  "  -h, --help         this text\n");
 }
