@@ -26,9 +26,11 @@ $(BUILD)/asan/obj/host/src/dist.o: host/src/dist.c $(BUILD)/gen/mpi.stamp | $(BU
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(SANITIZE) $(DIST_DEFS) -c $< -o $@
 
-# mpirun flags for one machine: more ranks than cores is allowed, and CI runs
-# as root.
-MPIRUN ?= mpirun --oversubscribe --allow-run-as-root
+# mpirun flags for one machine: more ranks than cores is allowed, CI runs as
+# root, and no pinning: Open MPI binds 1-2 ranks to one core each, which
+# would put all OpenMP threads of a rank on one core (and on a shared machine
+# keeps a rank on a busy core).
+MPIRUN ?= mpirun --oversubscribe --allow-run-as-root --bind-to none
 
 # Training-step throughput of configs/base.cfg on the synthetic batch of
 # bench-train, split across 1 and 2 ranks (sparq train --bench under mpirun):

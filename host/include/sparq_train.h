@@ -165,8 +165,8 @@ int sparq_train_run(const struct sparq_train_options *o);
 struct sparq_bench_result {
     int B, steps;
     int ranks;           // MPI ranks sharing the batch (1 without MPI)
-    double comm_s;       // mean wall seconds per step in the gradient allreduce
-    double wait_s;       // mean wall seconds per step waiting for the slowest rank (before it)
+    double comm_s;       // wall seconds per step in the gradient allreduce (mean over ranks)
+    double wait_s;       // wall seconds per step waiting for the slowest rank before it (mean over ranks)
     double audio_s;      // audio seconds per batch
     double step_s;       // mean wall seconds per step
     double audio_per_s;  // audio seconds per wall second

@@ -642,8 +642,11 @@ int sparq_train_bench(const struct sparq_config *c, int B, int steps, struct spa
     }
     sparq_dist_barrier();
     r->step_s = (now_s() - t0) / steps;
-    r->comm_s = (sparq_dist_comm_seconds() - c0) / steps;
-    r->wait_s /= steps;
+    // Means over the ranks (the slowest rank itself never waits).
+    double times[2] = { (sparq_dist_comm_seconds() - c0) / steps, r->wait_s / steps };
+    sparq_dist_allreduce_f64(times, 2);
+    r->comm_s = times[0] / nranks;
+    r->wait_s = times[1] / nranks;
     r->audio_per_s = r->audio_s / r->step_s;
     sparq_set_batchnorm_sum_hook(NULL);
     struct rusage ru;

@@ -8,7 +8,7 @@
 set -u
 BUILD=${BUILD:-build}
 SPARQ=${SPARQ:-"$BUILD/sparq"}
-MPIRUN=${MPIRUN:-"mpirun --oversubscribe --allow-run-as-root"}
+MPIRUN=${MPIRUN:-"mpirun --oversubscribe --allow-run-as-root --bind-to none"}
 # Two ranks sum each gradient (and BatchNorm statistic) in a different order
 # than one process does; over the ~40 steps here that moves losses and
 # gradient norms by < 1e-6 relative (measured). 1e-4 leaves room for other
