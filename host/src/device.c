@@ -564,6 +564,8 @@ static int run_gemm(struct sparq_device *d, int32_t *y32, int y32_stride, int ac
                     pend = (struct pending_read){ 1, t0 + ta, tb, o0, on };
                 }
             }
+            if (tb == 0) // the last COMPUTE reads bank xa: the next chunk goes to the other one
+                d->xbank ^= 1;
         }
         if (!rc && pend.valid)
             rc = read_results(d, &pend, y32, y32_stride, accumulate, y8, y8_stride, params);
