@@ -4,8 +4,9 @@
 // by the engine: row r is r cycles late, column c is c cycles late, so PE
 // (r,c) sees step s at cycle s+r+c). Results leave at the top of each column.
 module sparq_array #(
-    parameter ROWS = 16, // frames per tile
-    parameter COLS = 16  // output channels per tile
+    parameter ROWS  = 16, // frames per tile
+    parameter COLS  = 16, // output channels per tile
+    parameter ACC_W = 32  // PE accumulator bits (sparq_pe); results leave sign-extended to 32
 ) (
     input  wire                 clk_i,
     input  wire                 rst_ni,
@@ -20,7 +21,7 @@ module sparq_array #(
     output wire [COLS-1:0]      res_v_o
 );
     generate
-        if (ROWS < 1 || COLS < 1) begin : g_bad_params
+        if (ROWS < 1 || COLS < 1 || ACC_W < 17 || ACC_W > 32) begin : g_bad_params
             sparq_array_illegal_parameters u_stop ();
         end
     endgenerate
@@ -38,13 +39,13 @@ module sparq_array #(
                 wire [7:0]  w_o;
                 wire [1:0]  pos_o;
                 /* verilator lint_on UNUSEDSIGNAL */
-                wire [31:0] chain_o;
+                wire [ACC_W-1:0] chain_o;
                 wire        chain_v_o;
                 wire [31:0] x_in;
                 wire        xv_in, first_in, last_in, chain_v_in;
                 wire [7:0]  w_in;
                 wire [1:0]  pos_in;
-                wire [31:0] chain_in;
+                wire [ACC_W-1:0] chain_in;
                 if (c == 0) begin : g_left
                     assign x_in = x_i[32*r +: 32];
                     assign xv_in = xv_i[r];
@@ -59,20 +60,24 @@ module sparq_array #(
                 if (r == 0) begin : g_top
                     assign w_in = w_i[8*c +: 8];
                     assign pos_in = pos_i[2*c +: 2];
-                    assign res_o[32*c +: 32] = chain_o;
+                    if (ACC_W < 32) begin : g_ext
+                        assign res_o[32*c +: 32] = {{(32-ACC_W){chain_o[ACC_W-1]}}, chain_o};
+                    end else begin : g_full
+                        assign res_o[32*c +: 32] = chain_o;
+                    end
                     assign res_v_o[c] = chain_v_o;
                 end else begin : g_below
                     assign w_in = g_row[r-1].g_col[c].w_o;
                     assign pos_in = g_row[r-1].g_col[c].pos_o;
                 end
                 if (r == ROWS - 1) begin : g_bottom
-                    assign chain_in = 32'd0;
+                    assign chain_in = {ACC_W{1'b0}};
                     assign chain_v_in = 1'b0;
                 end else begin : g_above
                     assign chain_in = g_row[r+1].g_col[c].chain_o;
                     assign chain_v_in = g_row[r+1].g_col[c].chain_v_o;
                 end
-                sparq_pe u_pe (
+                sparq_pe #(.ACC_W(ACC_W)) u_pe (
                     .clk_i     (clk_i),
                     .rst_ni    (rst_ni),
                     .width_i   (width_i),

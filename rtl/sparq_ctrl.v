@@ -15,6 +15,12 @@ module sparq_ctrl #(
     parameter XDEPTH  = 4096, // activation words per row per bank
     parameter RDEPTH  = 256,  // result frames
     parameter TIMEOUT = 4096, // rx idle cycles that end a partial packet; a multiple of 256
+    parameter CNT_W   = 64,   // performance counter bits; COUNTERS zero-extends them to 64
+    parameter RQ_SERIAL = 0,  // 1: multi-cycle requantizer (sparq_requant_serial, small FPGAs)
+    parameter WL_DBUF = 1,    // 1: the weight loader receives block b+1 while emitting block b;
+                              // 0: one block buffer (144 fewer flip-flops, rx waits while it emits)
+    parameter CHK_REG = 0,    // 1: register the argument/length checks (one more cycle per
+                              // command; cuts the longest path for slow FPGAs)
     parameter WA = $clog2(WDEPTH),                // derived
     parameter XA = $clog2(XDEPTH),                // derived
     parameter RA = $clog2(RDEPTH),                // derived
@@ -58,12 +64,25 @@ module sparq_ctrl #(
     output reg  [CB-1:0] r_col_o,
     input  wire [31:0]   r_data_i,
     output wire          cnt_clear_o,
-    input  wire [63:0]   busy_cnt_i,
-    input  wire [63:0]   macs_cnt_i
+    input  wire [CNT_W-1:0] busy_cnt_i,
+    input  wire [CNT_W-1:0] macs_cnt_i
 );
+    // Widths of the controller's own counters and of the products in the
+    // length checks, from the depths (a field beyond its range is an ARG
+    // error before any product needs its high bits).
+    localparam TW  = RA + 1;                   // frames, t <= RDEPTH
+    localparam NW  = CB + 1;                   // columns, ncols <= COLS
+    localparam integer BLMAX = (RDEPTH * COLS * 4 > 40) ? RDEPTH * COLS * 4 : 40;
+    localparam BLW = $clog2(BLMAX + 1);        // reply body bytes, index within a reply
+    localparam TMW = $clog2(TIMEOUT);          // rx idle counter
+    localparam PWW = NW + WA - 1 + 5;          // WRITE_W payload bytes
+    localparam PWX = TW + XA - 1 + 4;          // WRITE_X payload bytes
+    localparam [BLW-1:0] BL_1 = 1, BL_8 = 8, BL_9 = 9, BL_ID = 24, BL_CNT = 40;
+
     generate
         if (TIMEOUT < 256 || (TIMEOUT % 256) != 0 || TIMEOUT > 65535 * 256 || COLS > 65535 ||
-            RDEPTH > 65535) begin : g_bad_params
+            RDEPTH > 32768 || CNT_W < 32 || CNT_W > 64 || PWW > 31 || PWX > 31 || BLW > 31 ||
+            RQ_SERIAL < 0 || RQ_SERIAL > 1 || WL_DBUF < 0 || WL_DBUF > 1 || CHK_REG < 0 || CHK_REG > 1) begin : g_bad_params
             sparq_ctrl_illegal_parameters u_stop ();
         end
     endgenerate
@@ -76,13 +95,19 @@ module sparq_ctrl #(
                      ST_LENGTH = 8'h04, ST_ARG = 8'h05, ST_STATE = 8'h06, ST_POSITIONS = 8'h07,
                      ST_TRUNCATED = 8'h08;
     localparam [15:0] CRC_INIT = 16'hFFFF;
-    localparam [31:0] TIMEOUT32 = TIMEOUT;
+    localparam integer TIMEOUT_M1 = TIMEOUT - 1;
+    localparam [TMW-1:0] TIMEOUT_LAST = TIMEOUT_M1[TMW-1:0];
     localparam integer TIMEOUT_DIV = TIMEOUT / 256;
     localparam integer ROWS_INT = ROWS, COLS_INT = COLS, RDEPTH_INT = RDEPTH;
     localparam [15:0] ROWS16 = ROWS_INT[15:0], COLS16 = COLS_INT[15:0], RDEPTH16 = RDEPTH_INT[15:0];
     localparam [15:0] TIMEOUT_ID = TIMEOUT_DIV[15:0];
-    localparam [16:0] ROWS_M1_17 = ROWS16 - 16'd1;
     localparam [31:0] WDEPTH32 = WDEPTH, XDEPTH32 = XDEPTH, RDEPTH32 = RDEPTH;
+    localparam integer ROWS_M1_INT = ROWS - 1;
+    localparam [TW:0] ROWS_M1_T = ROWS_M1_INT[TW:0];
+    localparam integer WKB4 = WDEPTH / 4, WKB8 = WDEPTH / 8, WKB16 = WDEPTH / 16, XKB = XDEPTH / 4;
+    localparam [15:0] W_KB_MAX1 = WKB4[15:0], W_KB_MAX2 = WKB8[15:0], W_KB_MAX4 = WKB16[15:0];
+    localparam [15:0] X_KB_MAX = XKB[15:0];
+    localparam [XA+TW:0] XDEPTH_P = XDEPTH32[XA+TW:0];
 
     localparam [2:0] S_HDR = 3'd0, S_DECODE = 3'd1, S_BODY = 3'd2, S_CHECK = 3'd3, S_CRC = 3'd4,
                      S_EXEC = 3'd5, S_REPLY = 3'd6;
@@ -100,12 +125,12 @@ module sparq_ctrl #(
     reg [7:0]  crc_lo_q;
     reg        ccnt_q;
     reg [15:0] crc_rx_q;
-    reg [31:0] tmo_q;
+    reg [TMW-1:0] tmo_q;
     reg [7:0]  status_q;
-    reg [31:0] blen_q;
+    reg [BLW-1:0] blen_q;
     reg [1:0]  bsrc_q;
     reg [1:0]  tph_q;
-    reg [31:0] tidx_q;
+    reg [BLW-1:0] tidx_q;
     reg [15:0] tcrc_q;
 
     wire [7:0]  op = hdr_q[1];
@@ -138,6 +163,21 @@ module sparq_ctrl #(
         endcase
     end
 
+    // a > c as plain logic, MSB first: with c constant it folds into a few
+    // LUTs, where the > operator becomes a carry chain as wide as a
+    function automatic gtc(input [31:0] a, input [31:0] c);
+        reg gt, eq;
+        integer b;
+        begin
+            gt = 1'b0;
+            eq = 1'b1;
+            for (b = 31; b >= 0; b = b - 1) begin
+                gt = gt | (eq & a[b] & ~c[b]);
+                eq = eq & (a[b] == c[b]);
+            end
+            gtc = gt;
+        end
+    endfunction
     // format of a (width byte, kept byte) pair
     function automatic fmt_ok(input [7:0] width, input [7:0] kept);
         fmt_ok = (width == 8'd8 || width == 8'd4 || width == 8'd2) &&
@@ -159,59 +199,84 @@ module sparq_ctrl #(
     /* verilator lint_on UNUSEDSIGNAL */
 
     // ---- argument and length checks (S_CHECK) -------------------------------
-    reg [7:0]  chk_err;
-    reg [39:0] payload;
-    reg [16:0] tiles_x;
+    // Products use the low bits of t, ncols and kblocks only: each is
+    // range-checked in the same command, and the product matters only when
+    // every check passed.
+    /* verilator lint_off UNUSEDSIGNAL */
+    reg [7:0]  chk_err_c;
+    reg [31:0] payload;
+    reg [TW:0] tiles_x;
+    reg [XA+TW:0] x_words;
+    reg        w_kb_big;
+    wire       big_cols4 = gtc({16'd0, a16_4}, {16'd0, COLS16});
+    wire       big_t2 = gtc({16'd0, a16_2}, {16'd0, RDEPTH16});
     always @* begin
-        chk_err = ST_OK;
-        payload = 40'd0;
-        tiles_x = ({1'b0, a16_2} + ROWS_M1_17) >> RB;
+        chk_err_c = ST_OK;
+        payload = 32'd0;
+        tiles_x = ({1'b0, a16_2[TW-1:0]} + ROWS_M1_T) >> RB;
+        x_words = {{(XA+1){1'b0}}, tiles_x[TW-1:0]} * {{(TW+2){1'b0}}, a16_4[XA-2:0]};
+        // kblocks * 4 * kept > WDEPTH, for kept 4, 2 or 1 (other kept values are ARG anyway)
+        case (args_q[2])
+            8'd4:    w_kb_big = gtc({16'd0, a16_6}, {16'd0, W_KB_MAX4});
+            8'd2:    w_kb_big = gtc({16'd0, a16_6}, {16'd0, W_KB_MAX2});
+            default: w_kb_big = gtc({16'd0, a16_6}, {16'd0, W_KB_MAX1});
+        endcase
         case (op)
             OP_WRITE_W: begin
-                if (args_q[0] > 8'd1 || !fmt_ok(args_q[1], args_q[2]) || a16_4 == 16'd0 || a16_4 > COLS16 ||
-                    a16_6 == 16'd0 || ({5'd0, a16_6} * {18'd0, args_q[2][2:0]} * 21'd4) > {WDEPTH32[20:0]})
-                    chk_err = ST_ARG;
-                payload = {24'd0, a16_4} * {24'd0, a16_6} * {35'd0, blk_bytes(args_q[1], args_q[2])};
+                if (args_q[0][7:1] != 7'd0 || !fmt_ok(args_q[1], args_q[2]) || a16_4 == 16'd0 || big_cols4 ||
+                    a16_6 == 16'd0 || w_kb_big)
+                    chk_err_c = ST_ARG;
+                payload[PWW-1:0] = {{(PWW-NW){1'b0}}, a16_4[NW-1:0]} * {{(PWW-WA+1){1'b0}}, a16_6[WA-2:0]} *
+                                   {{(PWW-5){1'b0}}, blk_bytes(args_q[1], args_q[2])};
             end
             OP_WRITE_X: begin
-                if (args_q[0] > 8'd1 || a16_2 == 16'd0 || a16_2 > RDEPTH16 || a16_4 == 16'd0 ||
-                    ({19'd0, tiles_x} * {20'd0, a16_4} * 36'd4) > {4'd0, XDEPTH32})
-                    chk_err = ST_ARG;
-                payload = {24'd0, a16_2} * {24'd0, a16_4} * 40'd16;
+                if (args_q[0][7:1] != 7'd0 || a16_2 == 16'd0 || big_t2 || a16_4 == 16'd0 ||
+                    gtc({16'd0, a16_4}, {16'd0, X_KB_MAX}) ||
+                    gtc({{(29-XA-TW){1'b0}}, x_words, 2'b00}, {{(31-XA-TW){1'b0}}, XDEPTH_P}))
+                    chk_err_c = ST_ARG;
+                payload[PWX-1:0] = {{(PWX-TW){1'b0}}, a16_2[TW-1:0]} * {{(PWX-XA+1){1'b0}}, a16_4[XA-2:0]} *
+                                   {{(PWX-5){1'b0}}, 5'd16};
             end
             OP_WRITE_Q: begin
-                if (a16_0 == 16'd0 || a16_0 > COLS16)
-                    chk_err = ST_ARG;
-                payload = {24'd0, a16_0} * 40'd9;
+                if (a16_0 == 16'd0 || gtc({16'd0, a16_0}, {16'd0, COLS16}))
+                    chk_err_c = ST_ARG;
+                payload[NW+3:0] = {4'd0, a16_0[NW-1:0]} * {{NW{1'b0}}, 4'd9};
             end
             OP_COMPUTE: begin
-                if (args_q[0] > 8'd1 || args_q[1] > 8'd1 || !fmt_ok(args_q[3], args_q[4]) ||
-                    a16_6 == 16'd0 || a16_6 > RDEPTH16 || a16_8 == 16'd0 || a16_8 > COLS16 || a16_10 == 16'd0)
-                    chk_err = ST_ARG;
+                if (args_q[0][7:1] != 7'd0 || args_q[1][7:1] != 7'd0 || !fmt_ok(args_q[3], args_q[4]) ||
+                    a16_6 == 16'd0 || gtc({16'd0, a16_6}, {16'd0, RDEPTH16}) || a16_8 == 16'd0 ||
+                    gtc({16'd0, a16_8}, {16'd0, COLS16}) || a16_10 == 16'd0)
+                    chk_err_c = ST_ARG;
             end
             OP_READ: begin
-                if (args_q[0] > 8'd1 || a16_2 == 16'd0 || a16_2 > RDEPTH16 || a16_4 == 16'd0 || a16_4 > COLS16)
-                    chk_err = ST_ARG;
+                if (args_q[0][7:1] != 7'd0 || a16_2 == 16'd0 || big_t2 || a16_4 == 16'd0 || big_cols4)
+                    chk_err_c = ST_ARG;
             end
             default: ;
         endcase
-        if (chk_err == ST_OK && {8'd0, len} != {35'd0, argsize} + payload)
-            chk_err = ST_LENGTH;
+        if (chk_err_c == ST_OK && len != {27'd0, argsize} + payload)
+            chk_err_c = ST_LENGTH;
     end
+    /* verilator lint_on UNUSEDSIGNAL */
 
     // ---- buffer state flags --------------------------------------------------
     reg        wv_q [0:1];
     reg [7:0]  w_width_q [0:1], w_kept_q [0:1];
-    reg [15:0] w_ncols_q [0:1], w_kb_q [0:1];
+    // shapes of valid buffers, stored in the bits their checked ranges need
+    reg [NW-1:0] w_ncols_q [0:1];
+    reg [WA-2:0] w_kb_q [0:1];     // kblocks <= WDEPTH/4
     reg        xv_q [0:1];
-    reg [15:0] x_t_q [0:1], x_kb_q [0:1];
+    reg [TW-1:0] x_t_q [0:1];
+    reg [XA-2:0] x_kb_q [0:1];     // kblocks <= XDEPTH/4
     reg        r_valid_q;
-    reg [15:0] r_t_q, r_ncols_q;
+    reg [TW-1:0] r_t_q;
+    reg [NW-1:0] r_ncols_q;
     reg        q_valid_q;
-    reg [15:0] q_ncols_q;
+    reg [NW-1:0] q_ncols_q;
 
     // ---- weight loader: block buffer + entry emitter -----------------------
-    reg [15:0]  wl_col_q, wl_blk_q;
+    reg [NW-1:0] wl_col_q;   // column being received (ncols <= COLS)
+    reg [WA-1:0] wl_blk_q;   // block within the column (kblocks <= WDEPTH/4)
     reg [4:0]   wl_bi_q;
     reg [WA-1:0]  wl_base_q;
     reg [127:0] rb_val_q;
@@ -220,8 +285,8 @@ module sparq_ctrl #(
     reg [CB-1:0] rb_col_q;
     reg [WA-1:0]  rb_base_q;
     reg         em_active_q;
-    reg [127:0] em_val_q;
-    reg [15:0]  em_pos_q;
+    wire [127:0] em_val;    // the emitted block's value bytes; entry em_i_q is read in place
+    wire [15:0]  em_pos;
     reg [4:0]   em_i_q;
     reg [CB-1:0] em_col_q;
     reg [WA-1:0]  em_base_q;
@@ -232,13 +297,18 @@ module sparq_ctrl #(
     reg [4:0]   wl_bb_q, wl_vb_q;
 
     wire [4:0] em_n = {wl_kept_q[2:0], 2'b00};
-    wire       em_free = !em_active_q || (em_i_q == em_n - 5'd1);
+    wire       em_last = (em_i_q == em_n - 5'd1);
+    wire       em_free = !em_active_q || em_last;
     wire       em_xfer = rb_full_q && em_free;
     wire       wl_idle = !em_active_q && !rb_full_q;
+    // a WRITE_W payload byte must wait: the block buffer is full (double
+    // buffer) or still being emitted (single buffer; the last entry is read
+    // in the same cycle the next byte is written)
+    wire       wl_block = (WL_DBUF != 0) ? (rb_full_q && !em_free) : (rb_full_q || (em_active_q && !em_last));
 
     // ---- activation loader ----------------------------------------------------
     reg [RB-1:0] xl_r_q;
-    reg [19:0]   xl_g_q, xl_base_q;
+    reg [XA:0]   xl_g_q, xl_base_q;
     reg [1:0]    xl_bi_q;
     reg [23:0]   xl_word_q;
     reg          xl_bank_q;
@@ -246,17 +316,17 @@ module sparq_ctrl #(
     // ---- requant parameter loader ----------------------------------------------
     reg [CB-1:0] ql_col_q;
     reg [3:0]    ql_bi_q;
-    reg [63:0]   ql_buf_q;
+    reg          ql_bias_we, ql_mult_we;
     reg          q_err_q;
     reg [31:0]   qbias_q [0:COLS-1];
-    reg [31:0]   qmult_q [0:COLS-1];
+    reg [30:0]   qmult_q [0:COLS-1];  // bit 31 set is an ARG error (params stay invalid)
     reg [5:0]    qshift_q [0:COLS-1];
 
     // ---- read streamer + byte FIFO -------------------------------------------
-    reg [15:0]   rd_f_q;
-    reg [15:0]   rd_c_q;
-    reg [31:0]   rd_left_q;
-    reg [15:0]   rd_ncols_q;
+    reg [TW-1:0] rd_f_q;
+    reg [NW-1:0] rd_c_q;
+    reg [BLW-1:0] rd_left_q;
+    reg [NW-1:0] rd_ncols_q;
     reg          rd_mode_q;
     reg          rq_v_q;
     reg [CB-1:0] rq_col_q;
@@ -265,11 +335,14 @@ module sparq_ctrl #(
     reg [3:0]    fcnt_q;
 
     // ---- counters -------------------------------------------------------------
-    reg [63:0] total_q, stall_in_q, stall_out_q;
-    reg [319:0] snap_q;
+    // COUNTERS: busy, MACs and stall-in cannot move while its reply is sent
+    // (the engine is idle, rx is not ready), so only total and stall-out are
+    // captured when it executes.
+    reg [CNT_W-1:0] total_q, stall_in_q, stall_out_q;
+    reg [CNT_W-1:0] snap_total_q, snap_sout_q;
 
     // ---- body byte classification ---------------------------------------------
-    wire in_args    = (got_q < {27'd0, argsize});
+    wire in_args    = (got_q[31:5] == 27'd0) && (got_q[4:0] < argsize);
     wire body_pay   = (st_q == S_BODY) && !in_args && (err_q == ST_OK) && started_q;
     wire pay_fire   = rx_fire && body_pay;
     wire last_arg   = in_args && (got_q + 32'd1 == {27'd0, argsize});
@@ -278,13 +351,22 @@ module sparq_ctrl #(
     wire crc_ok = (crc_rx_q == rcrc_q);
     wire [15:0] c_t = a16_6, c_ncols = a16_8, c_kb = a16_10, c_xoff = a16_12;
     wire c_wb = args_q[0][0], c_xb = args_q[1][0], c_acc = args_q[2][0];
+    wire [15:0] w_ncols_c = {{(16-NW){1'b0}}, w_ncols_q[c_wb]};
+    wire [15:0] w_kb_c    = {{(17-WA){1'b0}}, w_kb_q[c_wb]};
+    wire [15:0] x_t_c     = {{(16-TW){1'b0}}, x_t_q[c_xb]};
+    wire [15:0] x_kb_c    = {{(17-XA){1'b0}}, x_kb_q[c_xb]};
+    wire [15:0] r_t16     = {{(16-TW){1'b0}}, r_t_q};
+    wire [15:0] r_ncols16 = {{(16-NW){1'b0}}, r_ncols_q};
     wire compute_state_ok =
         wv_q[c_wb] && w_width_q[c_wb] == args_q[3] && w_kept_q[c_wb] == args_q[4] &&
-        w_ncols_q[c_wb] == c_ncols && w_kb_q[c_wb] == c_kb &&
-        xv_q[c_xb] && x_t_q[c_xb] == c_t && {1'b0, x_kb_q[c_xb]} >= {1'b0, c_kb} + {1'b0, c_xoff} &&
-        (!c_acc || (r_valid_q && r_t_q == c_t && r_ncols_q == c_ncols));
-    wire read_state_ok = r_valid_q && a16_2 <= r_t_q && a16_4 <= r_ncols_q &&
-                         (!args_q[0][0] || (q_valid_q && a16_4 <= q_ncols_q));
+        w_ncols_c == c_ncols && w_kb_c == c_kb &&
+        xv_q[c_xb] && x_t_c == c_t && c_kb[15:XA-1] == {(17-XA){1'b0}} && c_xoff[15:XA-1] == {(17-XA){1'b0}} &&
+        {1'b0, x_kb_q[c_xb]} >= {1'b0, c_kb[XA-2:0]} + {1'b0, c_xoff[XA-2:0]} &&
+        (!c_acc || (r_valid_q && r_t16 == c_t && r_ncols16 == c_ncols));
+    wire read_nc_ok = a16_4[15:NW] == {(16-NW){1'b0}};
+    wire read_state_ok = r_valid_q && a16_2[15:TW] == {(16-TW){1'b0}} && a16_2[TW-1:0] <= r_t_q &&
+                         read_nc_ok && a16_4[NW-1:0] <= r_ncols_q &&
+                         (!args_q[0][0] || (q_valid_q && a16_4[NW-1:0] <= q_ncols_q));
     wire needs_idle = (op == OP_RESET || op == OP_COMPUTE || op == OP_READ || op == OP_COUNTERS);
     reg  [7:0] ex_status;
     always @* begin
@@ -305,6 +387,8 @@ module sparq_ctrl #(
         end
     end
     wire ex_ok = (ex_status == ST_OK);
+    // READ: t x ncols results (both range-checked, so the product fits BLW bits)
+    wire [BLW-1:0] rd_n = {{(BLW-TW){1'b0}}, a16_2[TW-1:0]} * {{(BLW-NW){1'b0}}, a16_4[NW-1:0]};
     wire ex_go = (st_q == S_EXEC) && !(op == OP_WRITE_W && !wl_idle) &&
                  !(ex_ok && needs_idle && eng_busy_i);
 
@@ -316,7 +400,7 @@ module sparq_ctrl #(
     assign eng_t_o       = c_t;
     assign eng_ncols_o   = c_ncols;
     assign eng_kblocks_o = c_kb;
-    assign eng_xstride_o = {2'b00, x_kb_q[c_xb], 2'b00};
+    assign eng_xstride_o = {2'b00, x_kb_c, 2'b00};
     assign eng_xoff_o    = {2'b00, c_xoff, 2'b00};
     assign cnt_clear_o   = ex_go && ex_ok && op == OP_RESET;
     always @* begin
@@ -327,6 +411,14 @@ module sparq_ctrl #(
         endcase
     end
 
+    // With CHK_REG the checks are registered on the first S_CHECK cycle and
+    // used from the second (args and len do not change in S_CHECK).
+    reg  [7:0] chk_err_q;
+    reg        chk_rdy_q;
+    wire [7:0] chk_err = (CHK_REG != 0) ? chk_err_q : chk_err_c;
+    wire       chk_go = (CHK_REG == 0) || chk_rdy_q;
+    always @(posedge clk_i) chk_err_q <= chk_err_c;
+
     // S_CHECK may start a write now? (the engine must not be reading the bank)
     wire chk_wait = (chk_err == ST_OK) &&
                     ((op == OP_WRITE_W && ((eng_busy_i && eng_wbank_i == args_q[0][0]) || !wl_idle)) ||
@@ -336,12 +428,12 @@ module sparq_ctrl #(
     always @* begin
         case (st_q)
             S_HDR, S_CRC: rx_ready_o = 1'b1;
-            S_BODY:       rx_ready_o = !(body_pay && op == OP_WRITE_W && rb_full_q && !em_free);
+            S_BODY:       rx_ready_o = !(body_pay && op == OP_WRITE_W && wl_block);
             default:      rx_ready_o = 1'b0;
         endcase
     end
     wire in_packet = (st_q == S_HDR && hcnt_q != 4'd0) || st_q == S_BODY || st_q == S_CRC;
-    wire timeout = in_packet && rx_ready_o && !rx_valid_i && (tmo_q == TIMEOUT32 - 32'd1);
+    wire timeout = in_packet && rx_ready_o && !rx_valid_i && (tmo_q == TIMEOUT_LAST);
 
     // ---- CRC units ------------------------------------------------------------
     wire [15:0] rcrc_next, tcrc_next;
@@ -349,17 +441,29 @@ module sparq_ctrl #(
     sparq_crc16 u_tcrc (.crc_i(tcrc_q), .data_i(tx_data_o), .crc_o(tcrc_next));
 
     wire [15:0] w_kb_last = a16_6 - 16'd1;
+    // activation words per frame - 1 (kblocks*4 <= XDEPTH once WRITE_X passed its checks)
+    wire [XA:0] xl_words_m1 = {a16_4[XA-2:0], 2'b00} - {{XA{1'b0}}, 1'b1};
     localparam integer ROWS_M1 = ROWS - 1;
     localparam [RB-1:0] ROWS_LAST = ROWS_M1[RB-1:0];
 
     // ---- emitter outputs --------------------------------------------------------
-    wire [1:0] em_posbits = (wl_kept_q == 8'd4) ? em_i_q[1:0] : em_pos_q[1:0];
+    // Entry em_i_q of the block: byte em_i (int8), em_i/2 (int4) or em_i/4
+    // (int2), then the nibble / 2-bit slot within it; position em_i.
+    wire [1:0] em_posbits = (wl_kept_q == 8'd4) ? em_i_q[1:0] : em_pos[{em_i_q[2:0], 1'b0} +: 2];
+    reg  [3:0] em_bidx;
+    reg  [7:0] em_byte;
     reg  [7:0] em_code;
     always @* begin
         case (wl_width_q)
-            8'd4:    em_code = {4'd0, em_val_q[3:0]};
-            8'd2:    em_code = {6'd0, em_val_q[1:0]};
-            default: em_code = em_val_q[7:0];
+            8'd4:    em_bidx = {1'b0, em_i_q[3:1]};
+            8'd2:    em_bidx = {2'b00, em_i_q[3:2]};
+            default: em_bidx = em_i_q[3:0];
+        endcase
+        em_byte = em_val[{em_bidx, 3'b000} +: 8];
+        case (wl_width_q)
+            8'd4:    em_code = {4'd0, em_i_q[0] ? em_byte[7:4] : em_byte[3:0]};
+            8'd2:    em_code = {6'd0, em_byte[{em_i_q[1:0], 1'b0} +: 2]};
+            default: em_code = em_byte;
         endcase
         w_we_o = em_active_q;
         w_col_o = em_col_q;
@@ -368,31 +472,104 @@ module sparq_ctrl #(
         x_we_o = pay_fire && op == OP_WRITE_X && xl_bi_q == 2'd3;
         x_row_o = xl_r_q;
         x_addr_o = {xl_bank_q, xl_base_q[XA-1:0] + xl_g_q[XA-1:0]};
+        rb_we = pay_fire && op == OP_WRITE_W && wl_bi_q < wl_vb_q;
+        ql_bias_we = pay_fire && op == OP_WRITE_Q && ql_bi_q < 4'd4;
+        ql_mult_we = pay_fire && op == OP_WRITE_Q && ql_bi_q >= 4'd4 && ql_bi_q < 4'd8;
         x_data_o = {rx_data_i, xl_word_q};
     end
 
     // ---- read streamer issue / FIFO push / pop -----------------------------------
     wire [3:0] bpv = rd_mode_q ? 4'd1 : 4'd4;
-    wire [3:0] inflight = rq_v_q ? bpv : 4'd0;
-    wire       rd_issue = (rd_left_q != 32'd0) && (fcnt_q + inflight + bpv <= 4'd8);
+    wire       rq_wait;   // serial requantizer: a result still in flight
+    wire       rq_pend;   // ... its byte not yet counted in the FIFO
+    wire [3:0] inflight = (rq_v_q || rq_pend) ? bpv : 4'd0;
+    wire       rd_issue = (rd_left_q != {BLW{1'b0}}) && !rq_wait && (fcnt_q + inflight + bpv <= 4'd8);
     always @* begin
         r_addr_o = rd_f_q[RA-1:0];
         r_col_o = rd_c_q[CB-1:0];
     end
-    wire signed [7:0] rq_y;
-    sparq_requant u_requant (
-        .acc_i   (r_data_i),
-        .bias_i  (qbias_q[rq_col_q]),
-        .mult_i  (qmult_q[rq_col_q]),
-        .shift_i (qshift_q[rq_col_q]),
-        .y_o     (rq_y)
-    );
-    wire [3:0]  push_n = rq_v_q ? bpv : 4'd0;
+    wire [7:0] rq_y;
+    wire       rq_push;   // rq_y goes into the FIFO this cycle
+    generate
+        if (RQ_SERIAL != 0) begin : g_rq_serial
+            wire rqs_busy, rqs_done;
+            sparq_requant_serial u_requant (
+                .clk_i   (clk_i),
+                .rst_ni  (rst_ni),
+                .start_i (rq_v_q && rd_mode_q),
+                .acc_i   (r_data_i),
+                .bias_i  (qbias_q[rq_col_q]),
+                .mult_i  (qmult_q[rq_col_q]),
+                .shift_i (qshift_q[rq_col_q]),
+                .busy_o  (rqs_busy),
+                .done_o  (rqs_done),
+                .y_o     (rq_y)
+            );
+            assign rq_wait = rd_mode_q && (rq_v_q || rqs_busy);
+            assign rq_pend = rd_mode_q && (rqs_busy || rqs_done);
+            assign rq_push = rqs_done;
+        end else begin : g_rq_comb
+            wire signed [7:0] rq_y_s;
+            sparq_requant u_requant (
+                .acc_i   (r_data_i),
+                .bias_i  (qbias_q[rq_col_q]),
+                .mult_i  ({1'b0, qmult_q[rq_col_q]}),
+                .shift_i (qshift_q[rq_col_q]),
+                .y_o     (rq_y_s)
+            );
+            assign rq_y = rq_y_s;
+            assign rq_wait = 1'b0;
+            assign rq_pend = 1'b0;
+            assign rq_push = rq_v_q;
+        end
+    endgenerate
+    wire [3:0]  push_n = rd_mode_q ? (rq_push ? 4'd1 : 4'd0) : (rq_v_q ? 4'd4 : 4'd0);
     wire [31:0] push_bytes = rd_mode_q ? {24'd0, rq_y} : r_data_i;
     wire        pop = (st_q == S_REPLY) && (tph_q == 2'd1) && (bsrc_q == SRC_READ) && tx_ready_i &&
                       (fcnt_q != 4'd0);
 
     wire pos_hi = (wl_bi_q != wl_vb_q); // second position byte
+
+    // ---- byte-addressed payload buffers (one enable per byte, no shifters) -----
+    // WRITE_Q bytes go straight into the parameter registers (bias bytes 0..3,
+    // mult bytes 4..7 without bit 31, shift byte 8): the parameters are
+    // invalid until the whole packet checked out.
+    reg rb_we;
+    integer k, cq;
+    always @(posedge clk_i) begin
+        for (k = 0; k < 16; k = k + 1)
+            if (rb_we && wl_bi_q[3:0] == k[3:0])
+                rb_val_q[8*k +: 8] <= rx_data_i;
+        for (cq = 0; cq < COLS; cq = cq + 1) begin
+            if (ql_col_q == cq[CB-1:0]) begin
+                for (k = 0; k < 4; k = k + 1)
+                    if (ql_bias_we && ql_bi_q[1:0] == k[1:0])
+                        qbias_q[cq][8*k +: 8] <= rx_data_i;
+                for (k = 0; k < 3; k = k + 1)
+                    if (ql_mult_we && ql_bi_q[1:0] == k[1:0])
+                        qmult_q[cq][8*k +: 8] <= rx_data_i;
+                if (ql_mult_we && ql_bi_q[1:0] == 2'd3)
+                    qmult_q[cq][30:24] <= rx_data_i[6:0];
+            end
+        end
+    end
+
+    generate
+        if (WL_DBUF != 0) begin : g_wl_dbuf
+            reg [127:0] em_val_q;
+            reg [15:0]  em_pos_q;
+            always @(posedge clk_i)
+                if (em_xfer) begin
+                    em_val_q <= rb_val_q;
+                    em_pos_q <= rb_pos_q;
+                end
+            assign em_val = em_val_q;
+            assign em_pos = em_pos_q;
+        end else begin : g_wl_sbuf
+            assign em_val = rb_val_q;
+            assign em_pos = rb_pos_q;
+        end
+    endgenerate
 
     // ---- main sequential block --------------------------------------------------
     integer i;
@@ -402,7 +579,8 @@ module sparq_ctrl #(
             hcnt_q <= 4'd0;
             rcrc_q <= CRC_INIT;
             started_q <= 1'b0;
-            tmo_q <= 32'd0;
+            chk_rdy_q <= 1'b0;
+            tmo_q <= {TMW{1'b0}};
             wv_q[0] <= 1'b0;
             wv_q[1] <= 1'b0;
             xv_q[0] <= 1'b0;
@@ -411,49 +589,52 @@ module sparq_ctrl #(
             q_valid_q <= 1'b0;
             rb_full_q <= 1'b0;
             em_active_q <= 1'b0;
-            rd_left_q <= 32'd0;
+            rd_left_q <= {BLW{1'b0}};
             rq_v_q <= 1'b0;
             fwp_q <= 3'd0;
             frp_q <= 3'd0;
             fcnt_q <= 4'd0;
-            total_q <= 64'd0;
-            stall_in_q <= 64'd0;
-            stall_out_q <= 64'd0;
+            total_q <= {CNT_W{1'b0}};
+            stall_in_q <= {CNT_W{1'b0}};
+            stall_out_q <= {CNT_W{1'b0}};
         end else begin
             // counters
             if (cnt_clear_o) begin
-                total_q <= 64'd0;
-                stall_in_q <= 64'd0;
-                stall_out_q <= 64'd0;
+                total_q <= {CNT_W{1'b0}};
+                stall_in_q <= {CNT_W{1'b0}};
+                stall_out_q <= {CNT_W{1'b0}};
             end else begin
-                total_q <= total_q + 64'd1;
+                total_q <= total_q + {{(CNT_W-1){1'b0}}, 1'b1};
                 if (rx_ready_o && !rx_valid_i)
-                    stall_in_q <= stall_in_q + 64'd1;
+                    stall_in_q <= stall_in_q + {{(CNT_W-1){1'b0}}, 1'b1};
                 if (tx_valid_o && !tx_ready_i)
-                    stall_out_q <= stall_out_q + 64'd1;
+                    stall_out_q <= stall_out_q + {{(CNT_W-1){1'b0}}, 1'b1};
             end
 
             // rx idle timeout
             if (!in_packet || rx_valid_i || !rx_ready_o)
-                tmo_q <= 32'd0;
+                tmo_q <= {TMW{1'b0}};
             else
-                tmo_q <= tmo_q + 32'd1;
+                tmo_q <= tmo_q + {{(TMW-1){1'b0}}, 1'b1};
 
             if (timeout) begin
                 status_q <= ST_TRUNCATED;
-                blen_q <= 32'd0;
+                blen_q <= {BLW{1'b0}};
                 bsrc_q <= SRC_NONE;
                 st_q <= S_REPLY;
                 tph_q <= 2'd0;
-                tidx_q <= 32'd0;
+                tidx_q <= {BLW{1'b0}};
                 tcrc_q <= CRC_INIT;
             end else begin
                 case (st_q)
                     S_HDR: if (rx_fire) begin
                         if (hcnt_q != 4'd0 || rx_data_i == MAGIC_CMD) begin
                             // rcrc_q is CRC_INIT whenever a header starts
+                            // a truncated header's reply echoes opcode and sequence
+                            // number as 0 unless they arrived (bytes 1, 2); the
+                            // other header bytes are only read once all 10 are in
                             if (hcnt_q == 4'd0)
-                                for (i = 1; i < 10; i = i + 1)
+                                for (i = 1; i < 3; i = i + 1)
                                     hdr_q[i] <= 8'd0;
                             hdr_q[hcnt_q] <= rx_data_i;
                             if (hcnt_q < 4'd8)
@@ -461,11 +642,11 @@ module sparq_ctrl #(
                             if (hcnt_q == 4'd9) begin
                                 if ({rx_data_i, hdr_q[8]} != rcrc_q) begin
                                     status_q <= ST_HEADER;
-                                    blen_q <= 32'd0;
+                                    blen_q <= {BLW{1'b0}};
                                     bsrc_q <= SRC_NONE;
                                     st_q <= S_REPLY;
                                     tph_q <= 2'd0;
-                                    tidx_q <= 32'd0;
+                                    tidx_q <= {BLW{1'b0}};
                                     tcrc_q <= CRC_INIT;
                                 end else begin
                                     st_q <= S_DECODE;
@@ -499,7 +680,7 @@ module sparq_ctrl #(
                             st_q <= S_CRC;
                         end
                     end
-                    S_CHECK: begin
+                    S_CHECK: if (chk_go) begin
                         if (chk_err != ST_OK) begin
                             err_q <= chk_err;
                             st_q <= (got_q == len) ? S_CRC : S_BODY;
@@ -525,16 +706,16 @@ module sparq_ctrl #(
                     end
                     S_EXEC: if (ex_go) begin
                         status_q <= ex_status;
-                        blen_q <= 32'd0;
+                        blen_q <= {BLW{1'b0}};
                         bsrc_q <= SRC_NONE;
                         st_q <= S_REPLY;
                         tph_q <= 2'd0;
-                        tidx_q <= 32'd0;
+                        tidx_q <= {BLW{1'b0}};
                         tcrc_q <= CRC_INIT;
                         if (ex_ok) begin
                             case (op)
                                 OP_IDENTIFY: begin
-                                    blen_q <= 32'd24;
+                                    blen_q <= BL_ID;
                                     bsrc_q <= SRC_ID;
                                 end
                                 OP_RESET: begin
@@ -549,32 +730,33 @@ module sparq_ctrl #(
                                     wv_q[args_q[0][0]] <= 1'b1;
                                     w_width_q[args_q[0][0]] <= args_q[1];
                                     w_kept_q[args_q[0][0]] <= args_q[2];
-                                    w_ncols_q[args_q[0][0]] <= a16_4;
-                                    w_kb_q[args_q[0][0]] <= a16_6;
+                                    w_ncols_q[args_q[0][0]] <= a16_4[NW-1:0];
+                                    w_kb_q[args_q[0][0]] <= a16_6[WA-2:0];
                                 end
                                 OP_WRITE_X: begin
                                     xv_q[args_q[0][0]] <= 1'b1;
-                                    x_t_q[args_q[0][0]] <= a16_2;
-                                    x_kb_q[args_q[0][0]] <= a16_4;
+                                    x_t_q[args_q[0][0]] <= a16_2[TW-1:0];
+                                    x_kb_q[args_q[0][0]] <= a16_4[XA-2:0];
                                 end
                                 OP_WRITE_Q: begin
                                     q_valid_q <= 1'b1;
-                                    q_ncols_q <= a16_0;
+                                    q_ncols_q <= a16_0[NW-1:0];
                                 end
                                 OP_COMPUTE: begin
                                     r_valid_q <= 1'b1;
-                                    r_t_q <= c_t;
-                                    r_ncols_q <= c_ncols;
+                                    r_t_q <= c_t[TW-1:0];
+                                    r_ncols_q <= c_ncols[NW-1:0];
                                 end
                                 OP_READ: begin
-                                    blen_q <= ({16'd0, a16_2} * {16'd0, a16_4}) << (args_q[0][0] ? 0 : 2);
+                                    blen_q <= rd_n << (args_q[0][0] ? 0 : 2);
                                     bsrc_q <= SRC_READ;
-                                    rd_left_q <= {16'd0, a16_2} * {16'd0, a16_4};
+                                    rd_left_q <= rd_n;
                                 end
                                 OP_COUNTERS: begin
-                                    blen_q <= 32'd40;
+                                    blen_q <= BL_CNT;
                                     bsrc_q <= SRC_CNT;
-                                    snap_q <= {macs_cnt_i, stall_out_q, stall_in_q, busy_cnt_i, total_q};
+                                    snap_total_q <= total_q;
+                                    snap_sout_q <= stall_out_q;
                                 end
                                 default: ;
                             endcase
@@ -583,33 +765,33 @@ module sparq_ctrl #(
                     S_REPLY: if (tx_fire) begin
                         case (tph_q)
                             2'd0: begin
-                                if (tidx_q < 32'd8)
+                                if (tidx_q < BL_8)
                                     tcrc_q <= tcrc_next;
-                                if (tidx_q == 32'd9) begin
+                                if (tidx_q == BL_9) begin
                                     tcrc_q <= CRC_INIT;
-                                    tidx_q <= 32'd0;
-                                    tph_q <= (blen_q == 32'd0) ? 2'd2 : 2'd1;
+                                    tidx_q <= {BLW{1'b0}};
+                                    tph_q <= (blen_q == {BLW{1'b0}}) ? 2'd2 : 2'd1;
                                 end else begin
-                                    tidx_q <= tidx_q + 32'd1;
+                                    tidx_q <= tidx_q + {{(BLW-1){1'b0}}, 1'b1};
                                 end
                             end
                             2'd1: begin
                                 tcrc_q <= tcrc_next;
-                                if (tidx_q == blen_q - 32'd1) begin
-                                    tidx_q <= 32'd0;
+                                if (tidx_q == blen_q - {{(BLW-1){1'b0}}, 1'b1}) begin
+                                    tidx_q <= {BLW{1'b0}};
                                     tph_q <= 2'd2;
                                 end else begin
-                                    tidx_q <= tidx_q + 32'd1;
+                                    tidx_q <= tidx_q + {{(BLW-1){1'b0}}, 1'b1};
                                 end
                             end
                             default: begin
-                                if (tidx_q == 32'd1) begin
+                                if (tidx_q == BL_1) begin
                                     st_q <= S_HDR;
                                     rcrc_q <= CRC_INIT;
                                     hcnt_q <= 4'd0;
                                     started_q <= 1'b0;
                                 end else begin
-                                    tidx_q <= tidx_q + 32'd1;
+                                    tidx_q <= tidx_q + {{(BLW-1){1'b0}}, 1'b1};
                                 end
                             end
                         endcase
@@ -621,9 +803,10 @@ module sparq_ctrl #(
                 hcnt_q <= 4'd0;
 
             // ---- weight loader ------------------------------------------------
-            if (st_q == S_CHECK && op == OP_WRITE_W && chk_err == ST_OK && !chk_wait) begin
-                wl_col_q <= 16'd0;
-                wl_blk_q <= 16'd0;
+            chk_rdy_q <= (st_q == S_CHECK) && !(chk_go && (chk_err != ST_OK || !chk_wait));
+            if (st_q == S_CHECK && chk_go && op == OP_WRITE_W && chk_err == ST_OK && !chk_wait) begin
+                wl_col_q <= {NW{1'b0}};
+                wl_blk_q <= {WA{1'b0}};
                 wl_bi_q <= 5'd0;
                 wl_base_q <= {WA{1'b0}};
                 wl_bank_q <= args_q[0][0];
@@ -633,20 +816,18 @@ module sparq_ctrl #(
                 wl_vb_q <= val_bytes(args_q[1], args_q[2]);
                 pos_err_q <= 1'b0;
             end else if (pay_fire && op == OP_WRITE_W) begin
-                if (wl_bi_q < wl_vb_q)
-                    rb_val_q[{wl_bi_q[3:0], 3'b000} +: 8] <= rx_data_i;
-                else
+                if (wl_bi_q >= wl_vb_q)
                     rb_pos_q[{pos_hi, 3'b000} +: 8] <= rx_data_i;
                 if (wl_bi_q == wl_bb_q - 5'd1) begin
                     wl_bi_q <= 5'd0;
                     rb_col_q <= wl_col_q[CB-1:0];
                     rb_base_q <= wl_base_q;
-                    if (wl_blk_q == w_kb_last) begin
-                        wl_blk_q <= 16'd0;
+                    if ({{(16-WA){1'b0}}, wl_blk_q} == w_kb_last) begin
+                        wl_blk_q <= {WA{1'b0}};
                         wl_base_q <= {WA{1'b0}};
-                        wl_col_q <= wl_col_q + 16'd1;
+                        wl_col_q <= wl_col_q + {{(NW-1){1'b0}}, 1'b1};
                     end else begin
-                        wl_blk_q <= wl_blk_q + 16'd1;
+                        wl_blk_q <= wl_blk_q + {{(WA-1){1'b0}}, 1'b1};
                         wl_base_q <= wl_base_q + {{(WA-5){1'b0}}, em_n};
                     end
                 end else begin
@@ -659,8 +840,6 @@ module sparq_ctrl #(
                 rb_full_q <= 1'b0;
             if (em_xfer) begin
                 em_active_q <= 1'b1;
-                em_val_q <= rb_val_q;
-                em_pos_q <= rb_pos_q;
                 em_i_q <= 5'd0;
                 em_col_q <= rb_col_q;
                 em_base_q <= rb_base_q;
@@ -668,8 +847,6 @@ module sparq_ctrl #(
                 if (em_i_q == em_n - 5'd1)
                     em_active_q <= 1'b0;
                 em_i_q <= em_i_q + 5'd1;
-                em_val_q <= em_val_q >> wl_width_q[3:0];
-                em_pos_q <= em_pos_q >> 2;
             end
             if (em_active_q) begin
                 prevpos_q <= em_posbits;
@@ -680,8 +857,8 @@ module sparq_ctrl #(
             // ---- activation loader -------------------------------------------------
             if (st_q == S_CHECK && op == OP_WRITE_X) begin
                 xl_r_q <= {RB{1'b0}};
-                xl_g_q <= 20'd0;
-                xl_base_q <= 20'd0;
+                xl_g_q <= {(XA+1){1'b0}};
+                xl_base_q <= {(XA+1){1'b0}};
                 xl_bi_q <= 2'd0;
                 xl_bank_q <= args_q[0][0];
             end else if (pay_fire && op == OP_WRITE_X) begin
@@ -689,13 +866,13 @@ module sparq_ctrl #(
                     xl_word_q[{xl_bi_q, 3'b000} +: 8] <= rx_data_i;
                 xl_bi_q <= xl_bi_q + 2'd1;
                 if (xl_bi_q == 2'd3) begin
-                    if (xl_g_q == {2'b00, a16_4, 2'b00} - 20'd1) begin
-                        xl_g_q <= 20'd0;
+                    if (xl_g_q == xl_words_m1) begin
+                        xl_g_q <= {(XA+1){1'b0}};
                         xl_r_q <= xl_r_q + {{(RB-1){1'b0}}, 1'b1};
                         if (xl_r_q == ROWS_LAST)
-                            xl_base_q <= xl_base_q + {2'b00, a16_4, 2'b00};
+                            xl_base_q <= xl_base_q + xl_words_m1 + {{XA{1'b0}}, 1'b1};
                     end else begin
-                        xl_g_q <= xl_g_q + 20'd1;
+                        xl_g_q <= xl_g_q + {{XA{1'b0}}, 1'b1};
                     end
                 end
             end
@@ -709,30 +886,29 @@ module sparq_ctrl #(
                 if (ql_bi_q == 4'd8) begin
                     ql_bi_q <= 4'd0;
                     ql_col_q <= ql_col_q + {{(CB-1){1'b0}}, 1'b1};
-                    qbias_q[ql_col_q] <= ql_buf_q[31:0];
-                    qmult_q[ql_col_q] <= ql_buf_q[63:32];
                     qshift_q[ql_col_q] <= rx_data_i[5:0];
-                    if (ql_buf_q[63] || rx_data_i > 8'd62)
+                    if (rx_data_i > 8'd62)
                         q_err_q <= 1'b1;
                 end else begin
                     ql_bi_q <= ql_bi_q + 4'd1;
-                    ql_buf_q[{ql_bi_q[2:0], 3'b000} +: 8] <= rx_data_i;
+                    if (ql_bi_q == 4'd7 && rx_data_i[7]) // mult >= 2^31
+                        q_err_q <= 1'b1;
                 end
             end
 
             // ---- read streamer ---------------------------------------------------------
             if (st_q == S_EXEC && ex_go && ex_ok && op == OP_READ) begin
-                rd_f_q <= 16'd0;
-                rd_c_q <= 16'd0;
-                rd_ncols_q <= a16_4;
+                rd_f_q <= {TW{1'b0}};
+                rd_c_q <= {NW{1'b0}};
+                rd_ncols_q <= a16_4[NW-1:0];
                 rd_mode_q <= args_q[0][0];
             end else if (rd_issue) begin
-                rd_left_q <= rd_left_q - 32'd1;
-                if (rd_c_q == rd_ncols_q - 16'd1) begin
-                    rd_c_q <= 16'd0;
-                    rd_f_q <= rd_f_q + 16'd1;
+                rd_left_q <= rd_left_q - {{(BLW-1){1'b0}}, 1'b1};
+                if (rd_c_q == rd_ncols_q - {{(NW-1){1'b0}}, 1'b1}) begin
+                    rd_c_q <= {NW{1'b0}};
+                    rd_f_q <= rd_f_q + {{(TW-1){1'b0}}, 1'b1};
                 end else begin
-                    rd_c_q <= rd_c_q + 16'd1;
+                    rd_c_q <= rd_c_q + {{(NW-1){1'b0}}, 1'b1};
                 end
             end
             rq_v_q <= rd_issue;
@@ -748,6 +924,18 @@ module sparq_ctrl #(
 
 
     // ---- tx byte -----------------------------------------------------------------
+    localparam [63:0] ZERO64 = 64'd0;
+    wire [31:0]  blen32 = {{(32-BLW){1'b0}}, blen_q};
+    wire [319:0] cnt_bytes;
+    generate
+        if (CNT_W < 64) begin : g_cnt_narrow
+            assign cnt_bytes = {ZERO64[63:CNT_W], macs_cnt_i, ZERO64[63:CNT_W], snap_sout_q,
+                                ZERO64[63:CNT_W], stall_in_q, ZERO64[63:CNT_W], busy_cnt_i,
+                                ZERO64[63:CNT_W], snap_total_q};
+        end else begin : g_cnt_full
+            assign cnt_bytes = {macs_cnt_i, snap_sout_q, stall_in_q, busy_cnt_i, snap_total_q};
+        end
+    endgenerate
     reg [7:0] id_byte;
     always @* begin
         case (tidx_q[4:0])
@@ -791,10 +979,10 @@ module sparq_ctrl #(
                         4'd1:    tx_data_o = status_q;
                         4'd2:    tx_data_o = hdr_q[2];
                         4'd3:    tx_data_o = hdr_q[1];
-                        4'd4:    tx_data_o = blen_q[7:0];
-                        4'd5:    tx_data_o = blen_q[15:8];
-                        4'd6:    tx_data_o = blen_q[23:16];
-                        4'd7:    tx_data_o = blen_q[31:24];
+                        4'd4:    tx_data_o = blen32[7:0];
+                        4'd5:    tx_data_o = blen32[15:8];
+                        4'd6:    tx_data_o = blen32[23:16];
+                        4'd7:    tx_data_o = blen32[31:24];
                         4'd8:    tx_data_o = tcrc_q[7:0];
                         default: tx_data_o = tcrc_q[15:8];
                     endcase
@@ -807,7 +995,7 @@ module sparq_ctrl #(
                         end
                         SRC_CNT: begin
                             tx_valid_o = 1'b1;
-                            tx_data_o = snap_q[{tidx_q[5:0], 3'b000} +: 8];
+                            tx_data_o = cnt_bytes[{tidx_q[5:0], 3'b000} +: 8];
                         end
                         default: begin
                             tx_valid_o = (fcnt_q != 4'd0);

@@ -19,6 +19,7 @@ module sparq_engine #(
     parameter WDEPTH = 1024, // weight entries per column per bank
     parameter XDEPTH = 4096, // activation words (4 x int8) per row per bank
     parameter RDEPTH = 256,  // result frames per column
+    parameter CNT_W  = 64,   // busy / MAC counter bits (the protocol zero-extends to 64)
     parameter WA = $clog2(WDEPTH),          // derived: entry address bits
     parameter XA = $clog2(XDEPTH),          // derived: activation address bits
     parameter RA = $clog2(RDEPTH),          // derived: result address bits
@@ -34,11 +35,14 @@ module sparq_engine #(
     input  wire              acc_i,      // add into the result memory
     input  wire [1:0]        width_i,    // 0 int8, 1 int4, 2 int2
     input  wire [2:0]        kept_i,     // 4, 2 or 1
+    // the controller bounds the job fields; the engine keeps the bits the depths need
+    /* verilator lint_off UNUSEDSIGNAL */
     input  wire [15:0]       t_i,        // frames, 1..RDEPTH
     input  wire [15:0]       ncols_i,    // output channels, 1..COLS
     input  wire [15:0]       kblocks_i,  // blocks of 16 input channels
     input  wire [19:0]       xstride_i,  // activation words per frame in the bank
     input  wire [19:0]       xoff_i,     // first activation word used in each frame
+    /* verilator lint_on UNUSEDSIGNAL */
     output wire              busy_o,
     output wire              wbank_o,    // banks the running job reads
     output wire              xbank_o,
@@ -58,23 +62,36 @@ module sparq_engine #(
     output wire [31:0]       r_data_o,
     // counters
     input  wire              cnt_clear_i,
-    output reg  [63:0]       busy_cnt_o,
-    output reg  [63:0]       macs_cnt_o
+    output reg  [CNT_W-1:0]  busy_cnt_o,
+    output reg  [CNT_W-1:0]  macs_cnt_o
 );
     localparam DRAIN_CYCLES = 2 * ROWS + COLS + 4;
+    // A tile has at most WDEPTH steps (the controller checks
+    // kblocks*4*kept <= WDEPTH), each adding a product of magnitude <= 2^14:
+    // the PE accumulator needs WA + 16 bits, not 32.
+    localparam ACC_W = (WA + 16 > 32) ? 32 : WA + 16;
+    // Internal counter widths from the depths (the ports stay 16/20 bits).
+    localparam SW = ((WA > RB + 1) ? WA : RB + 1) + 1;   // steps, period, step index
+    localparam TW = RA + 1;                             // frames (t <= RDEPTH)
+    localparam NW = CB + 1;                             // columns (ncols <= COLS)
+    localparam XW = XA + 1;                             // activation word addresses
+    localparam MW = RB + CB + 2;                        // MACs per step
     localparam DL = (ROWS > COLS) ? ROWS : COLS; // skew delay line length
     localparam BW = 3 + XA + WA;                 // bundle: valid, first, last, xaddr, waddr
     localparam integer ROWS_INT = ROWS;
     localparam integer MIN_PERIOD_INT = 2 * ROWS;
-    localparam [16:0] ROWS17 = ROWS_INT[16:0];
-    localparam [19:0] MIN_PERIOD = MIN_PERIOD_INT[19:0];
+    localparam [TW-1:0] ROWS_T = ROWS_INT[TW-1:0];
+    localparam [SW-1:0] MIN_PERIOD = MIN_PERIOD_INT[SW-1:0];
     localparam [7:0] DRAIN8 = DRAIN_CYCLES[7:0];
 
     generate
-        if ((ROWS & (ROWS - 1)) != 0 || ROWS < 2 || COLS < 2 || WDEPTH < 16 || XDEPTH < 4 ||
+        if ((ROWS & (ROWS - 1)) != 0 || ROWS < 2 || COLS < 2 || WDEPTH < 32 || XDEPTH < 4 ||
             RDEPTH < ROWS || (WDEPTH & (WDEPTH - 1)) != 0 || (XDEPTH & (XDEPTH - 1)) != 0 ||
-            (RDEPTH & (RDEPTH - 1)) != 0) begin : g_bad_params
-            // ROWS and the depths must be powers of two, ROWS, COLS >= 2, RDEPTH >= ROWS.
+            (RDEPTH & (RDEPTH - 1)) != 0 || CNT_W < 32 || CNT_W > 64 || RDEPTH > 32768 ||
+            WDEPTH > 262144 || XDEPTH > 262144) begin : g_bad_params
+            // ROWS and the depths must be powers of two, ROWS, COLS >= 2, RDEPTH >= ROWS,
+            // WDEPTH >= 32 (the weight loader adds a 5-bit entry count to a bank address),
+            // counters 32..64 bits.
             sparq_engine_illegal_parameters u_stop ();
         end
     endgenerate
@@ -85,40 +102,52 @@ module sparq_engine #(
     reg        wbank_q, xbank_q, acc_q;
     reg [1:0]  width_q;
     reg [2:0]  kept_q;
-    reg [15:0] t_q, ncols_q;
-    reg [19:0] xstride_q;   // activation words per frame
-    reg [19:0] steps_q;     // S
-    reg [19:0] period_q;    // P
-    reg [15:0] tiles_q, tile_q;
-    reg [19:0] p_q, e_q;
-    reg [19:0] g_q;
-    reg [2:0]  j_q;
-    reg [19:0] xbase_q;
-    reg [16:0] rem_q;       // frames left from this tile on
-    reg [7:0]  drain_q;
+    reg [TW-1:0] t_q;
+    reg [NW-1:0] ncols_q;
+    reg [XW-1:0] xstride_q;   // activation words per frame
+    reg [SW-1:0] steps_q;     // S
+    reg [SW-1:0] period_q;    // P
+    reg [TW-1:0] tiles_q, tile_q;
+    reg [SW-1:0] p_q, e_q;
+    reg [XW-1:0] g_q;         // group of 4 channels within the frame
+    reg [2:0]    j_q;
+    reg [XW-1:0] xbase_q;
+    reg [TW-1:0] rem_q;       // frames left from this tile on
+    reg [7:0]    drain_q;
 
-    reg [15:0] tiles_d, tile_d;
-    reg [19:0] p_d, e_d;
-    reg [19:0] g_d;
-    reg [2:0]  j_d;
-    reg [19:0] xbase_d;
-    reg [16:0] rem_d;
-    reg [7:0]  drain_d;
+    reg [TW-1:0] tiles_d, tile_d;
+    reg [SW-1:0] p_d, e_d;
+    reg [XW-1:0] g_d;
+    reg [2:0]    j_d;
+    reg [XW-1:0] xbase_d;
+    reg [TW-1:0] rem_d;
+    reg [7:0]    drain_d;
+
+    // The controller's checks bound every job field before start_i:
+    // t <= RDEPTH, ncols <= COLS, kblocks*4*kept <= WDEPTH, and the frame
+    // stride and offset keep every activation address below XDEPTH.
+    /* verilator lint_off UNUSEDSIGNAL */
+    wire [TW-1:0] t_in       = t_i[TW-1:0];
+    wire [NW-1:0] ncols_in   = ncols_i[NW-1:0];
+    wire [SW-1:0] kb_in      = kblocks_i[SW-1:0];
+    wire [XW-1:0] xstride_in = xstride_i[XW-1:0];
+    wire [XW-1:0] xoff_in    = xoff_i[XW-1:0];
+    /* verilator lint_on UNUSEDSIGNAL */
 
     // step issued this cycle
-    wire         iv     = (state_q == ST_RUN) && (p_q < steps_q);
-    wire         ifirst = (e_q == 20'd0);
-    wire         ilast  = (e_q == steps_q - 20'd1);
+    wire          iv     = (state_q == ST_RUN) && (p_q < steps_q);
+    wire          ifirst = (e_q == {SW{1'b0}});
+    wire          ilast  = (e_q == steps_q - {{(SW-1){1'b0}}, 1'b1});
     /* verilator lint_off UNUSEDSIGNAL */
-    wire [19:0]  ixaddr = xbase_q + g_q;  // < XDEPTH by the controller's checks
+    wire [XW-1:0] ixaddr = xbase_q + g_q;  // < XDEPTH by the controller's checks
     /* verilator lint_on UNUSEDSIGNAL */
-    wire [16:0]  rows_valid = (rem_q > ROWS17) ? ROWS17 : rem_q;
-    wire [31:0]  tile_macs = {15'd0, rows_valid} * {16'd0, ncols_q};
+    wire [RB:0]   rows_valid = (rem_q > ROWS_T) ? ROWS_T[RB:0] : rem_q[RB:0];
+    wire [MW-1:0] tile_macs = {{(MW-RB-1){1'b0}}, rows_valid} * {{(MW-NW){1'b0}}, ncols_q};
 
-    wire [19:0] steps_new = {2'b00, kblocks_i, 2'b00} * {17'd0, kept_i};
+    wire [SW-1:0] steps_new = {kb_in[SW-3:0], 2'b00} * {{(SW-3){1'b0}}, kept_i};
     /* verilator lint_off UNUSEDSIGNAL */
-    wire [16:0] t_plus = {1'b0, t_i} + ROWS17 - 17'd1;
-    wire [16:0] tiles_new = t_plus >> RB;  // t <= 65535: bit 16 is always 0
+    wire [TW:0]   t_plus = {1'b0, t_in} + {1'b0, ROWS_T} - {{TW{1'b0}}, 1'b1};
+    wire [TW:0]   tiles_new = t_plus >> RB;
     /* verilator lint_on UNUSEDSIGNAL */
 
     always @* begin
@@ -136,37 +165,37 @@ module sparq_engine #(
             ST_IDLE: begin
                 if (start_i) begin
                     state_d = ST_RUN;
-                    tiles_d = tiles_new[15:0];
-                    tile_d = 16'd0;
-                    p_d = 20'd0;
-                    e_d = 20'd0;
-                    g_d = 20'd0;
+                    tiles_d = tiles_new[TW-1:0];
+                    tile_d = {TW{1'b0}};
+                    p_d = {SW{1'b0}};
+                    e_d = {SW{1'b0}};
+                    g_d = {XW{1'b0}};
                     j_d = 3'd0;
-                    xbase_d = xoff_i;
-                    rem_d = {1'b0, t_i};
+                    xbase_d = xoff_in;
+                    rem_d = t_in;
                 end
             end
             ST_RUN: begin
-                if (p_q == period_q - 20'd1) begin
-                    if (tile_q == tiles_q - 16'd1) begin
+                if (p_q == period_q - {{(SW-1){1'b0}}, 1'b1}) begin
+                    if (tile_q == tiles_q - {{(TW-1){1'b0}}, 1'b1}) begin
                         state_d = ST_DRAIN;
                         drain_d = DRAIN8 - 8'd1;
                     end else begin
-                        tile_d = tile_q + 16'd1;
+                        tile_d = tile_q + {{(TW-1){1'b0}}, 1'b1};
                         xbase_d = xbase_q + xstride_q;
-                        rem_d = rem_q - ROWS17;
-                        p_d = 20'd0;
-                        e_d = 20'd0;
-                        g_d = 20'd0;
+                        rem_d = rem_q - ROWS_T;
+                        p_d = {SW{1'b0}};
+                        e_d = {SW{1'b0}};
+                        g_d = {XW{1'b0}};
                         j_d = 3'd0;
                     end
                 end else begin
-                    p_d = p_q + 20'd1;
+                    p_d = p_q + {{(SW-1){1'b0}}, 1'b1};
                     if (iv) begin
-                        e_d = e_q + 20'd1;
+                        e_d = e_q + {{(SW-1){1'b0}}, 1'b1};
                         if (j_q == kept_q - 3'd1) begin
                             j_d = 3'd0;
-                            g_d = g_q + 20'd1;
+                            g_d = g_q + {{(XW-1){1'b0}}, 1'b1};
                         end else begin
                             j_d = j_q + 3'd1;
                         end
@@ -186,18 +215,18 @@ module sparq_engine #(
     always @(posedge clk_i) begin
         if (!rst_ni) begin
             state_q <= ST_IDLE;
-            busy_cnt_o <= 64'd0;
-            macs_cnt_o <= 64'd0;
+            busy_cnt_o <= {CNT_W{1'b0}};
+            macs_cnt_o <= {CNT_W{1'b0}};
         end else begin
             state_q <= state_d;
             if (cnt_clear_i) begin
-                busy_cnt_o <= 64'd0;
-                macs_cnt_o <= 64'd0;
+                busy_cnt_o <= {CNT_W{1'b0}};
+                macs_cnt_o <= {CNT_W{1'b0}};
             end else begin
                 if (state_q != ST_IDLE)
-                    busy_cnt_o <= busy_cnt_o + 64'd1;
+                    busy_cnt_o <= busy_cnt_o + {{(CNT_W-1){1'b0}}, 1'b1};
                 if (iv)
-                    macs_cnt_o <= macs_cnt_o + {32'd0, tile_macs};
+                    macs_cnt_o <= macs_cnt_o + {{(CNT_W-MW){1'b0}}, tile_macs};
             end
         end
     end
@@ -218,9 +247,9 @@ module sparq_engine #(
             acc_q <= acc_i;
             width_q <= width_i;
             kept_q <= kept_i;
-            t_q <= t_i;
-            ncols_q <= ncols_i;
-            xstride_q <= xstride_i;
+            t_q <= t_in;
+            ncols_q <= ncols_in;
+            xstride_q <= xstride_in;
             steps_q <= steps_new;
             period_q <= (steps_new > MIN_PERIOD) ? steps_new : MIN_PERIOD;
         end
@@ -299,7 +328,7 @@ module sparq_engine #(
     // ---- the array ----------------------------------------------------------
     wire [COLS*32-1:0] res;
     wire [COLS-1:0]    res_v;
-    sparq_array #(.ROWS(ROWS), .COLS(COLS)) u_array (
+    sparq_array #(.ROWS(ROWS), .COLS(COLS), .ACC_W(ACC_W)) u_array (
         .clk_i   (clk_i),
         .rst_ni  (rst_ni),
         .width_i (width_q),
@@ -320,11 +349,11 @@ module sparq_engine #(
     wire [31:0] rdata [0:COLS-1];
     generate
         for (c = 0; c < COLS; c = c + 1) begin : g_rcol
-            reg  [15:0] fr_q;    // frame of the next result leaving this column
+            reg  [TW-1:0] fr_q;  // frame of the next result leaving this column
             reg         a_v_q;
             reg  [RA-1:0] a_addr_q;
             reg  [31:0] a_item_q;
-            wire        keep = res_v[c] && (fr_q < t_q) && (c < ncols_q);
+            wire        keep = res_v[c] && (fr_q < t_q) && (c < {{(32-NW){1'b0}}, ncols_q});
             always @(posedge clk_i) begin
                 if (!rst_ni) begin
                     a_v_q <= 1'b0;
@@ -332,9 +361,9 @@ module sparq_engine #(
                     a_v_q <= keep;
                 end
                 if (state_q == ST_IDLE)
-                    fr_q <= 16'd0;
+                    fr_q <= {TW{1'b0}};
                 else if (res_v[c])
-                    fr_q <= fr_q + 16'd1;
+                    fr_q <= fr_q + {{(TW-1){1'b0}}, 1'b1};
                 a_addr_q <= fr_q[RA-1:0];
                 a_item_q <= res[32*c +: 32];
             end

@@ -7,7 +7,13 @@
 // accumulates the product in int32. Activations move right and weights move
 // down one PE per cycle. On the last step of a tile the sum enters the
 // result chain, which moves results up to the result writer.
-module sparq_pe (
+//
+// ACC_W < 32 narrows the accumulator and the result chain when a tile's sum
+// provably fits (the engine derives it from the weight depth: at most WDEPTH
+// products of magnitude <= 2^14); the result writer sign-extends it to int32.
+module sparq_pe #(
+    parameter ACC_W = 32 // accumulator / result chain bits, 17..32
+) (
     input  wire        clk_i,
     input  wire        rst_ni,
     input  wire [1:0]  width_i,   // 0: int8, 1: int4, 2: int2 weight codes
@@ -20,7 +26,7 @@ module sparq_pe (
     input  wire [7:0]  w_i,       // weight code bits, zero above the width
     input  wire [1:0]  pos_i,     // position of the weight in its group
     // result chain from the PE below
-    input  wire [31:0] chain_i,
+    input  wire [ACC_W-1:0] chain_i,
     input  wire        chain_v_i,
     // to the right / lower neighbour
     output reg  [31:0] x_o,
@@ -30,15 +36,21 @@ module sparq_pe (
     output reg  [7:0]  w_o,
     output reg  [1:0]  pos_o,
     // result chain towards the top of the column
-    output reg  [31:0] chain_o,
+    output reg  [ACC_W-1:0] chain_o,
     output reg         chain_v_o
 );
     reg signed [7:0]  w_ext;
     reg signed [7:0]  x_sel;
     reg signed [15:0] prod;
-    reg        [31:0] acc_q, acc_d;
-    reg        [31:0] chain_d;
-    reg               chain_v_d;
+    reg        [ACC_W-1:0] acc_q, acc_d;
+    reg        [ACC_W-1:0] chain_d;
+    reg                    chain_v_d;
+
+    generate
+        if (ACC_W < 17 || ACC_W > 32) begin : g_bad_params
+            sparq_pe_illegal_parameters u_stop ();
+        end
+    endgenerate
 
     // Everything below the valid test is skipped by an idle PE (the
     // simulation of an idle array stays cheap; the logic is the same).
@@ -62,7 +74,7 @@ module sparq_pe (
                 default: x_sel = x_i[31:24];
             endcase
             prod = x_sel * w_ext;
-            acc_d = (first_i ? 32'd0 : acc_q) + {{16{prod[15]}}, prod};
+            acc_d = (first_i ? {ACC_W{1'b0}} : acc_q) + {{(ACC_W-16){prod[15]}}, prod};
             if (last_i) begin
                 chain_d = acc_d;
                 chain_v_d = 1'b1;

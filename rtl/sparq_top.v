@@ -10,7 +10,13 @@ module sparq_top #(
     parameter WDEPTH  = 1024, // weight entries per column per bank (power of two)
     parameter XDEPTH  = 4096, // activation words (4 x int8) per row per bank (power of two)
     parameter RDEPTH  = 256,  // result frames (power of two, >= ROWS)
-    parameter TIMEOUT = 4096  // rx idle cycles that end a partial packet (multiple of 256)
+    parameter TIMEOUT = 4096, // rx idle cycles that end a partial packet (multiple of 256)
+    parameter CNT_W   = 64,   // performance counter bits (32..64); COUNTERS zero-extends to u64
+    parameter RQ_SERIAL = 0,  // 1: multi-cycle requantizer on READ (about 300 LUTs instead of a
+                              //    32x31 multiplier; for iCE40, docs/board.md)
+    parameter WL_DBUF = 1,    // 1: double-buffered weight-block loader; 0: single buffer (rx waits
+                              //    while a block's entries are written; 144 fewer flip-flops)
+    parameter CHK_REG = 0     // 1: argument/length checks registered (+1 cycle per command)
 ) (
     input  wire       clk_i,
     input  wire       rst_ni,
@@ -40,10 +46,11 @@ module sparq_top #(
     wire [XA:0]   x_addr;
     wire [31:0]   x_data, r_data;
     wire [RA-1:0] r_addr;
-    wire [63:0]   busy_cnt, macs_cnt;
+    wire [CNT_W-1:0] busy_cnt, macs_cnt;
 
     sparq_ctrl #(
-        .ROWS(ROWS), .COLS(COLS), .WDEPTH(WDEPTH), .XDEPTH(XDEPTH), .RDEPTH(RDEPTH), .TIMEOUT(TIMEOUT)
+        .ROWS(ROWS), .COLS(COLS), .WDEPTH(WDEPTH), .XDEPTH(XDEPTH), .RDEPTH(RDEPTH), .TIMEOUT(TIMEOUT),
+        .CNT_W(CNT_W), .RQ_SERIAL(RQ_SERIAL), .WL_DBUF(WL_DBUF), .CHK_REG(CHK_REG)
     ) u_ctrl (
         .clk_i(clk_i), .rst_ni(rst_ni),
         .rx_data_i(rx_data_i), .rx_valid_i(rx_valid_i), .rx_ready_o(rx_ready_o),
@@ -59,7 +66,7 @@ module sparq_top #(
     );
 
     sparq_engine #(
-        .ROWS(ROWS), .COLS(COLS), .WDEPTH(WDEPTH), .XDEPTH(XDEPTH), .RDEPTH(RDEPTH)
+        .ROWS(ROWS), .COLS(COLS), .WDEPTH(WDEPTH), .XDEPTH(XDEPTH), .RDEPTH(RDEPTH), .CNT_W(CNT_W)
     ) u_engine (
         .clk_i(clk_i), .rst_ni(rst_ni),
         .start_i(eng_start), .wbank_i(eng_wbank), .xbank_i(eng_xbank), .acc_i(eng_acc),

@@ -120,10 +120,17 @@ void sparq_sim_step(struct sparq_sim *s, uint64_t n)
         cycle(s);
 }
 
-size_t sparq_sim_run_until(struct sparq_sim *s, size_t want, uint64_t max_cycles)
+size_t sparq_sim_run_until(struct sparq_sim *s, size_t want, uint64_t max_quiet)
 {
-    for (uint64_t i = 0; i < max_cycles && s->tx.size() - s->tx_head < want; i++)
+    uint64_t quiet = 0;
+    while (quiet < max_quiet && s->tx.size() - s->tx_head < want) {
+        size_t rx_left = s->rx.size() - s->rx_head, tx_have = s->tx.size();
         cycle(s);
+        if (s->rx.size() - s->rx_head != rx_left || s->tx.size() != tx_have)
+            quiet = 0;
+        else
+            quiet++;
+    }
     return s->tx.size() - s->tx_head;
 }
 

@@ -28,9 +28,11 @@ size_t sparq_sim_tx_available(const struct sparq_sim *s);
 size_t sparq_sim_pull(struct sparq_sim *s, uint8_t *out, size_t n);
 // Runs n clock cycles.
 void sparq_sim_step(struct sparq_sim *s, uint64_t n);
-// Runs until at least `want` bytes are available or max_cycles passed;
-// returns the bytes available.
-size_t sparq_sim_run_until(struct sparq_sim *s, size_t want, uint64_t max_cycles);
+// Runs until at least `want` bytes are available, or until `max_quiet`
+// cycles in a row passed in which no byte moved in either direction (the
+// device neither took a queued byte nor sent one); returns the bytes
+// available. A long command is never cut off while bytes keep moving.
+size_t sparq_sim_run_until(struct sparq_sim *s, size_t want, uint64_t max_quiet);
 // Clock cycles since creation.
 uint64_t sparq_sim_cycles(const struct sparq_sim *s);
 // When nonzero, the host stops taking tx bytes every other cycle (exercises

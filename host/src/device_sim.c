@@ -6,9 +6,18 @@
 #include "sparq_device.h"
 #include "sparq_error.h"
 
-// A reply that has not arrived after this many cycles means a hung device:
-// far above the longest command the default configuration can take.
-#define SIM_REPLY_BUDGET 50000000ull
+// The device is hung when no byte moved in either direction for longer than
+// the longest silence a working device can keep: one job at the largest
+// shape the buffers hold (a command waiting for it takes no bytes), then an
+// rx timeout, twice over. About 0.1 M cycles for the default 16x16 model.
+// A long GEMM is never cut off: every taken or sent byte restarts the count
+// (sparq_sim_run_until), however much the host queued.
+static uint64_t sim_quiet_budget(void)
+{
+    const struct sparq_device_config *c = &sparq_device_default_config;
+    uint64_t job = sparq_devmodel_job_cycles(c, c->rdepth, c->wdepth / 16, 4);
+    return 2 * (job + (uint64_t)c->timeout) + 4096;
+}
 
 static int sim_send(void *ctx, const uint8_t *data, size_t n)
 {
@@ -18,10 +27,11 @@ static int sim_send(void *ctx, const uint8_t *data, size_t n)
 
 static int sim_recv(void *ctx, uint8_t *data, size_t n)
 {
-    size_t have = sparq_sim_run_until(ctx, n, SIM_REPLY_BUDGET);
+    uint64_t quiet = sim_quiet_budget();
+    size_t have = sparq_sim_run_until(ctx, n, quiet);
     if (have < n)
-        return sparq_fail(SPARQ_ETIMEOUT, "device sim: no reply after %llu cycles (%zu of %zu bytes)",
-                          SIM_REPLY_BUDGET, have, n);
+        return sparq_fail(SPARQ_ETIMEOUT, "device sim: no byte moved for %llu cycles (%zu of %zu reply bytes)",
+                          (unsigned long long)quiet, have, n);
     sparq_sim_pull(ctx, data, n);
     return SPARQ_OK;
 }

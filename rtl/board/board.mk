@@ -6,9 +6,9 @@
 # Not part of `make test` (place and route takes minutes); tests/board/lint.sh is.
 BOARD_DIR   := $(BUILD)/board
 BOARD_SRCS  := $(shell sed 's/#.*//' rtl/board/sparq_board.f)
-# The smallest array the RTL accepts; even it does not fit an HX8K today
-# (docs/results.md, Board): the run stops at placement with the utilisation.
-BOARD_ROWS   ?= 2
+# The largest array that fits the HX8K with the board options of
+# sparq_board_top (48-bit counters, serial requantizer); docs/results.md, Board.
+BOARD_ROWS   ?= 4
 BOARD_COLS   ?= 2
 BOARD_WDEPTH ?= 256
 BOARD_XDEPTH ?= 256
@@ -45,8 +45,8 @@ $(BOARD_DIR)/hx8k.asc: $(BOARD_DIR)/hx8k.json rtl/board/sparq_hx8k_ct256.pcf
 	@nextpnr-ice40 -q --hx8k --package ct256 --pcf rtl/board/sparq_hx8k_ct256.pcf --freq $(BOARD_FREQ) \
 	  --seed $(BOARD_SEED) --json $< --asc $@ --report $(BOARD_DIR)/hx8k_report.json \
 	  -l $(BOARD_DIR)/hx8k_nextpnr.log || { grep -A3 'Device utilisation' $(BOARD_DIR)/hx8k_nextpnr.log; \
-	  echo "bitstream: the $(BOARD_ROWS)x$(BOARD_COLS) accelerator does not fit the iCE40-HX8K (see docs/results.md,"; \
-	  echo "  Board); 'make bitstream-loopback' builds the USB link test image"; exit 1; }
+	  echo "bitstream: nextpnr failed for the $(BOARD_ROWS)x$(BOARD_COLS) accelerator on the iCE40-HX8K (log:"; \
+	  echo "  $(BOARD_DIR)/hx8k_nextpnr.log; sizes that fit: docs/results.md, Board)"; exit 1; }
 
 $(BOARD_DIR)/sparq.bin: $(BOARD_DIR)/hx8k.asc
 	icepack $< $@

@@ -11,8 +11,13 @@ module sparq_board_top #(
     parameter WDEPTH  = 256,      // weight entries per column per bank
     parameter XDEPTH  = 256,      // activation words per row per bank
     parameter RDEPTH  = 64,       // result frames
-    parameter TIMEOUT = 2097152   // rx idle cycles ending a partial packet: 70 ms at 30 MHz,
+    parameter TIMEOUT = 2097152,  // rx idle cycles ending a partial packet: 70 ms at 30 MHz,
                                   // longer than any USB scheduling gap
+    parameter CNT_W   = 48,       // counter bits: wrap after 108 days of cycles at 30 MHz
+    parameter RQ_SERIAL = 1,      // multi-cycle requantizer (no DSPs on the HX8K)
+    parameter WL_DBUF = 0,        // single weight-block buffer (the FX2 link, one byte per
+                                  // 2 cycles, is slower than the loader anyway)
+    parameter CHK_REG = 1         // registered command checks (the longest path otherwise)
 ) (
     input  wire       ifclk_i,      // FX2 IFCLK
     input  wire       fpga_reset_i, // FX2 PD0, active high
@@ -59,7 +64,8 @@ module sparq_board_top #(
     );
 
     sparq_top #(
-        .ROWS(ROWS), .COLS(COLS), .WDEPTH(WDEPTH), .XDEPTH(XDEPTH), .RDEPTH(RDEPTH), .TIMEOUT(TIMEOUT)
+        .ROWS(ROWS), .COLS(COLS), .WDEPTH(WDEPTH), .XDEPTH(XDEPTH), .RDEPTH(RDEPTH), .TIMEOUT(TIMEOUT),
+        .CNT_W(CNT_W), .RQ_SERIAL(RQ_SERIAL), .WL_DBUF(WL_DBUF), .CHK_REG(CHK_REG)
     ) u_top (
         .clk_i(clk), .rst_ni(rst_n),
         .rx_data_i(rx_data), .rx_valid_i(rx_valid), .rx_ready_o(rx_ready),

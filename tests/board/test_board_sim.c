@@ -89,6 +89,47 @@ static void gemm(struct sparq_device *dev, struct tally *t)
         t->ok++;
 }
 
+// A GEMM requantized on the device (READ mode 1: the board's serial
+// requantizer) against sparq_gemm_ref + sparq_requant_ref.
+static void gemm_q8(struct sparq_device *dev, struct tally *t)
+{
+    int T = 1 + (int)(rnd() % 20), out = 1 + (int)(rnd() % 9), in = 1 + (int)(rnd() % 60);
+    float wf[9 * 60];
+    int8_t x[20 * 60], y[20 * 9], want[20 * 9];
+    int32_t acc[20 * 9];
+    struct sparq_requant_params qp[9];
+    for (int i = 0; i < out * in; i++)
+        wf[i] = (float)((int)(rnd() % 201) - 100);
+    for (int i = 0; i < T * in; i++)
+        x[i] = (int8_t)rnd();
+    for (int c = 0; c < out; c++) {
+        int shift;
+        int32_t mult;
+        // scales around 1/(the accumulator's typical size), so results land in and out of range
+        (void)sparq_requant_from_scale(1.0 / (double)(200 + rnd() % 60000), &mult, &shift);
+        qp[c].bias = (int32_t)(rnd() % 20001) - 10000;
+        qp[c].mult = mult;
+        qp[c].shift = (int8_t)shift;
+    }
+    struct sparq_packed w;
+    memset(&w, 0, sizeof w);
+    struct sparq_pack_options po = { SPARQ_GRID_FULL, NULL };
+    if (sparq_pack(&w, wf, NULL, 4, 2, out, in, &po)) {
+        t->reported++;
+        return;
+    }
+    sparq_gemm_ref(acc, out, x, in, &w, T, 0);
+    sparq_requant_ref(want, out, acc, out, qp, T, out);
+    int rc = sparq_device_gemm_q8(dev, y, out, x, in, &w, T, qp);
+    sparq_packed_free(&w);
+    if (rc)
+        t->reported++;
+    else if (memcmp(y, want, (size_t)T * (size_t)out))
+        t->wrong++;
+    else
+        t->ok++;
+}
+
 int main(void)
 {
     rng = check_seed(4242) * 2654435761u + 1;
@@ -121,6 +162,11 @@ int main(void)
           "30 random GEMMs through the FX2 adapter exact (%d), %llu FX2 protocol violations, %llu PKTENDs, %llu cycles",
           t.ok, (unsigned long long)bsim_violations(b), (unsigned long long)bsim_pktends(b),
           (unsigned long long)bsim_cycles(b));
+
+    struct tally q = { 0, 0, 0 };
+    for (int i = 0; i < 10; i++)
+        gemm_q8(dev, &q);
+    CHECK(q.ok == 10, "10 int4 2:4 GEMMs requantized on the device (serial requantizer) exact (%d)", q.ok);
 
     const struct sparq_link_stats *ls = sparq_device_link(dev);
     printf("# driver bytes: %llu to the device, %llu back, in %llu IFCLK cycles = %.3f bytes/cycle (adapter "
