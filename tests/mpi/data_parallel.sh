@@ -80,6 +80,11 @@ check "2 ranks: dev WER lines identical" sh -c "[ \"\$(grep '^#' $T/single/train
 check "2 ranks: only rank 0 writes (log has each step once, no other files)" sh -c \
     "[ $(steps "$T/single/train_log.tsv") -eq \$(grep -vc '^#' $T/np2/train_log.tsv) ] && [ \"\$(ls $T/np2 | tr '\n' ' ')\" = 'last.ckpt model.sparq train_log.tsv ' ]"
 
+check "3 ranks (shares 2/2/2, 2/2/1, 1/1/1) match one process within $REL_TOL" sh -c \
+    "$MPIRUN -np 3 $SPARQ train $TRAIN --out $T/np3 --epochs 4 --batch-frames 1200 && \
+     [ \"\$(ls $T/np3 | tr '\n' ' ')\" = 'last.ckpt model.sparq train_log.tsv ' ]"
+check "  ... trajectory within $REL_TOL" same_traj "$T/single/train_log.tsv" "$T/np3/train_log.tsv"
+
 # 3. One utterance per batch: rank 1 has nothing to do every step and must
 # still take part in the BatchNorm sums and the gradient allreduce.
 "$SPARQ" train $TRAIN --out "$T/single1" --epochs 2 --batch-frames 300 > /dev/null 2>&1
