@@ -110,6 +110,10 @@ int sparq_finetune_run(const struct sparq_train_options *o, const struct sparq_f
     rc = sparq_checkpoint_load(ckpt, &m, NULL, NULL);
     if (!rc) {
         rc = ensure_compressor(&x, &m);
+        // Resumed at --max-steps: no step ran, so the trained masks and scales
+        // are still only in compress.state.
+        if (!rc && x.pending_load[0])
+            rc = sparq_compressor_load(x.c, x.pending_load);
         if (!rc) {
             struct sparq_export_overrides ov;
             sparq_compressor_overrides(x.c, &ov);

@@ -343,6 +343,12 @@ int sparq_train_run(const struct sparq_train_options *o)
     double audio_here = 0.0, utts_here = 0.0;
     int stopped = 0;
 
+    // A resumed run that already reached --max-steps stops without another step.
+    if (o->max_steps > 0 && st.step >= o->max_steps)
+        stopped = 1;
+    // Steps this run will end at, for the progress line (the learning-rate
+    // schedule still spans all epochs).
+    int64_t end_step = o->max_steps > 0 && o->max_steps < total_steps ? o->max_steps : total_steps;
     while (st.epoch < o->epochs && !stopped) {
         // Batch order of this epoch: Fisher-Yates from (seed, epoch).
         uint64_t rng = mix(st.seed, (uint64_t)st.epoch + 1);
@@ -458,11 +464,11 @@ int sparq_train_run(const struct sparq_train_options *o)
             if (progress && (t - t_last >= 10.0 || last_of_epoch || stop_now || steps_here == 1)) {
                 double el = t - t_start;
                 char eta[32];
-                fmt_secs(eta, sizeof eta, el / (double)steps_here * (double)(total_steps - st.step));
+                fmt_secs(eta, sizeof eta, el / (double)steps_here * (double)(end_step - st.step));
                 fprintf(stderr,
                         "epoch %lld/%d step %lld/%lld loss %.4f (avg %.4f) |g| %.2f lr %.2e | %.1f utt/s %.1f "
                         "audio-s/s | ETA %s\n",
-                        (long long)st.epoch + 1, o->epochs, (long long)st.step, (long long)total_steps, loss,
+                        (long long)st.epoch + 1, o->epochs, (long long)st.step, (long long)end_step, loss,
                         loss_sum / (double)loss_n, gnorm, (double)lr, utts_here / el, audio_here / el, eta);
                 t_last = t;
             }

@@ -137,6 +137,17 @@ static int sigint_child(const char *base)
     return sparq_train_run(&o) == 1 ? 42 : 0;
 }
 
+static long file_size(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return -1;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fclose(f);
+    return n;
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 3 && !strcmp(argv[1], "--sigint-child"))
@@ -165,6 +176,15 @@ int main(int argc, char **argv)
     o.max_steps = 4;
     rc = sparq_train_run(&o);
     CHECK(rc == 1, "max-steps run stops early and saves");
+    // Resuming with the same --max-steps takes no further step.
+    snprintf(pb, sizeof pb, "%s/train_log.tsv", b);
+    long log_before = file_size(pb);
+    options(&o, b, tr, cf);
+    o.max_steps = 4;
+    o.resume = 1;
+    rc = sparq_train_run(&o);
+    CHECK(rc == 1 && file_size(pb) == log_before, "resume at --max-steps stops without another step (log %ld -> %ld "
+          "bytes)", log_before, file_size(pb));
     options(&o, b, tr, cf);
     o.resume = 1;
     rc = sparq_train_run(&o);
