@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sparq_dist.h"
 #include "sparq_error.h"
 #include "sparq_finetune.h"
 #include "sparq_search.h"
@@ -32,6 +33,13 @@ static void usage(FILE *out)
 
 int cmd_search(int argc, char **argv)
 {
+    // One process writes the results; under mpirun every rank would.
+    if (sparq_dist_init() == SPARQ_OK && sparq_dist_size() > 1) {
+        if (sparq_dist_rank() == 0)
+            fprintf(stderr, "sparq search: runs as one process (its fine-tunes and evaluations are not sharded); "
+                            "start it without mpirun\n");
+        return 2;
+    }
     enum { O_FROM = 256, O_DEV, O_BUDGET, O_CAND, O_KEEP, O_MAXU, O_SCALES, O_THREADS, O_SPEC, O_JSON, O_QUIET };
     static const struct option opts[] = {
         { "from", required_argument, NULL, O_FROM },       { "dev", required_argument, NULL, O_DEV },
