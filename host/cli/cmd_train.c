@@ -92,21 +92,8 @@ static int run_bench(const char *config, int steps, int B, const char *json, int
     return 0;
 }
 
-// OpenMP threads that spin while waiting halve throughput when the cores are
-// shared with other jobs (measured: docs/model.md). libgomp reads
-// OMP_WAIT_POLICY only at start-up, so set it and re-execute once.
-static void passive_wait_policy(char **argv)
-{
-    if (getenv("OMP_WAIT_POLICY"))
-        return;
-    setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
-    execv("/proc/self/exe", argv - 1); // argv[-1] is the program name: main passes argv + 1
-    // exec failed: continue with the spinning policy
-}
-
 int cmd_train(int argc, char **argv)
 {
-    passive_wait_policy(argv);
     enum { O_CONFIG = 256, O_TRAIN, O_DEV, O_OUT, O_RESUME, O_EPOCHS, O_MAXSTEPS, O_BATCH, O_MAXUTTS, O_LR,
            O_WARMUP, O_FINAL, O_WD, O_CLIP, O_SEED, O_NOSPEC, O_DITHER, O_SAVE, O_DEVMAX, O_THREADS, O_QUIET, O_BENCH, O_BENCHB, O_BENCHJ };
     static const struct option opts[] = {
