@@ -268,11 +268,10 @@ static struct {
 static uint32_t memo_key(const struct sparq_model *m, const struct sparq_dataset *dev,
                          const struct sparq_search_options *o)
 {
-    struct {
-        size_t n_params, dev_n;
-        int max_utts, batch_frames, n_options, scale_method, n_fixed;
-    } k = { m->n_params, dev->n, o->max_utts, o->batch_frames, o->n_options, (int)o->scale_method, o->fixed.count };
-    uint32_t c = crc(0, &k, sizeof k);
+    // An array, not a struct: no padding bytes of unknown value in the key.
+    const int64_t k[7] = { (int64_t)m->n_params, (int64_t)dev->n, o->max_utts, o->batch_frames, o->n_options,
+                           (int64_t)o->scale_method, o->fixed.count };
+    uint32_t c = crc(0, k, sizeof k);
     c = crc(c, m->param_mem, sizeof(float) * m->n_params);
     c = crc(c, o->options, sizeof(o->options[0]) * (size_t)o->n_options);
     for (int i = 0; i < o->fixed.count; i++)
