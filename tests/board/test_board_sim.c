@@ -3,6 +3,7 @@
 // driver -> reliability layer -> (fault injector) -> this transport. Random
 // GEMMs are compared with sparq_gemm_ref; the FX2 model counts protocol
 // violations (FIFO over/underrun, bus contention, zero-length packets).
+#include <math.h>
 #include <string.h>
 
 #include "../unit/check.h"
@@ -105,8 +106,10 @@ static void gemm_q8(struct sparq_device *dev, struct tally *t)
     for (int c = 0; c < out; c++) {
         int shift;
         int32_t mult;
-        // scales around 1/(the accumulator's typical size), so results land in and out of range
-        (void)sparq_requant_from_scale(1.0 / (double)(200 + rnd() % 60000), &mult, &shift);
+        // log-uniform scales 2^-7 .. 2^-16 around 1/(the accumulator's typical size): results in
+        // and out of range, and shifts 37..46 cover every residue of the requantizer's 8-bit steps
+        (void)sparq_requant_from_scale(ldexp(1.0 + (double)(rnd() % 1000) / 1000.0, -(int)(8 + rnd() % 9)), &mult,
+                                       &shift);
         qp[c].bias = (int32_t)(rnd() % 20001) - 10000;
         qp[c].mult = mult;
         qp[c].shift = (int8_t)shift;
@@ -164,9 +167,9 @@ int main(void)
           (unsigned long long)bsim_cycles(b));
 
     struct tally q = { 0, 0, 0 };
-    for (int i = 0; i < 10; i++)
+    for (int i = 0; i < 20; i++)
         gemm_q8(dev, &q);
-    CHECK(q.ok == 10, "10 int4 2:4 GEMMs requantized on the device (serial requantizer) exact (%d)", q.ok);
+    CHECK(q.ok == 20, "20 int4 2:4 GEMMs requantized on the device (serial requantizer) exact (%d)", q.ok);
 
     const struct sparq_link_stats *ls = sparq_device_link(dev);
     printf("# driver bytes: %llu to the device, %llu back, in %llu IFCLK cycles = %.3f bytes/cycle (adapter "
