@@ -36,10 +36,10 @@ struct gemm_case {
 static int make_case(struct gemm_case *g, const struct sparq_format_type *type)
 {
     memset(g, 0, sizeof *g);
-    int big = rnd() % 8 == 0, tall = rnd() % 24 == 0;
+    int big = rnd() % 8 == 0, tall = rnd() % 48 == 0;
     // tall: more frames than the result buffer (256), so frame chunks pair
     // up on one weight tile (or not, with xbanks 1).
-    g->t = tall ? rnd_in(257, 700) : rnd_in(1, big ? 120 : 40);
+    g->t = tall ? rnd_in(257, 600) : rnd_in(1, big ? 120 : 40);
     g->out = rnd_in(1, big ? 40 : 36);
     g->in = rnd_in(1, big ? 160 : 70);
     g->x_stride = g->in + rnd_in(0, 3);
