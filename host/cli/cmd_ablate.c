@@ -1129,7 +1129,7 @@ static void write_plot(const struct ablate *a)
             xmin = row_pct(&a->rows[i]);
     sb_printf(&s,
               "# written by sparq ablate: gnuplot %s\n"
-              "set terminal pngcairo size 1000,650 font \"Liberation Sans,11\"\n"
+              "set terminal pngcairo noenhanced size 1000,650 font \"Liberation Sans,11\"\n"
               "set output '%s'\n"
               "set logscale x\n"
               "set xrange [%.3g:160]\n"
