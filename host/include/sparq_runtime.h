@@ -52,7 +52,8 @@ int sparq_export(const struct sparq_model *m, const struct sparq_compress_spec *
                  const struct sparq_export_overrides *ov, enum sparq_scale_method method, const char *path,
                  struct sparq_export_report *report);
 
-// One line: "exported PATH: N bytes (P% of fp32 F); matmul weights ..."
+// One line: "exported PATH: N bytes (P% of fp32 F bytes; parameter payload ...); matmul weights ..."
+// with P = file bytes / fp32 parameter bytes
 // (make demo and make ablate read the percentage from it).
 #include <stdio.h>
 void sparq_export_report_print(FILE *out, const char *path, const struct sparq_export_report *rep);

@@ -169,9 +169,14 @@ int sparq_export(const struct sparq_model *m, const struct sparq_compress_spec *
 
 void sparq_export_report_print(FILE *out, const char *path, const struct sparq_export_report *rep)
 {
-    fprintf(out, "exported %s: %zu bytes (%.2f%% of fp32 %zu); matmul weights %zu bytes for %zu parameters (%.2f%%)\n",
-            path, rep->file_bytes, 100.0 * (double)rep->param_bytes / (double)rep->fp32_bytes, rep->fp32_bytes,
-            rep->matmul_bytes, rep->matmul_params, 100.0 * (double)rep->matmul_bytes / (4.0 * rep->matmul_params));
+    // Both percentages over the fp32 parameter bytes: the whole file first
+    // (what a user stores), then the parameter payload without headers.
+    fprintf(out,
+            "exported %s: %zu bytes (%.2f%% of fp32 %zu bytes; parameter payload %zu bytes, %.2f%%); matmul weights "
+            "%zu bytes for %zu parameters (%.2f%%)\n",
+            path, rep->file_bytes, 100.0 * (double)rep->file_bytes / (double)rep->fp32_bytes, rep->fp32_bytes,
+            rep->param_bytes, 100.0 * (double)rep->param_bytes / (double)rep->fp32_bytes, rep->matmul_bytes,
+            rep->matmul_params, 100.0 * (double)rep->matmul_bytes / (4.0 * rep->matmul_params));
 }
 
 // --- runtime -------------------------------------------------------------------
