@@ -18,6 +18,7 @@
 // 4 x (127 * ||code||) per channel (runtime.c, READOUT_Q8_KAPPA): a few %
 // rms per matmul; measured 4.4% max at seed 31337.
 #define Q8_VS_FLOAT_TOLERANCE 0.10
+#define PAD_TOLERANCE 5e-3 // of the largest |logit| (see the padding check)
 
 static uint64_t rng_state;
 static float rndf(void)
@@ -233,10 +234,20 @@ int main(void)
     // Padding never leaks: utterance 1 alone equals its row in the batch.
     int T2a;
     float *alone = rt_cpu ? run_rt(rt_cpu, feats + (size_t)T * c.n_mels, &lens[1], 1, lens[1], &T2a) : NULL;
-    int same = alone != NULL;
-    for (int t = 0; same && t < sparq_sub_frames(lens[1]); t++)
-        same = memcmp(alone + (size_t)t * c.vocab, lc + ((size_t)T2 + t) * c.vocab, sizeof(float) * c.vocab) == 0;
-    CHECK(same, "a padded batch gives each utterance the logits it gets alone (cpu backend)");
+    // Not bit for bit: the host's float ops (OpenBLAS attention products over
+    // the padded length) may round differently, and a row whose int8 code
+    // then flips moves by one quantization step. A leak of padded frames
+    // moves logits by far more than PAD_TOLERANCE of their range.
+    double pad_err = alone ? 0 : INFINITY, pad_ref = 0;
+    for (int t = 0; alone && t < sparq_sub_frames(lens[1]); t++)
+        for (int v = 0; v < c.vocab; v++) {
+            float a = alone[(size_t)t * c.vocab + v], bt = lc[((size_t)T2 + t) * c.vocab + v];
+            pad_err = fmax(pad_err, fabs(a - bt));
+            pad_ref = fmax(pad_ref, fabs(a));
+        }
+    CHECK(pad_err <= PAD_TOLERANCE * pad_ref,
+          "a padded batch gives each utterance the logits it gets alone (cpu backend): max diff %.2e of %.2f",
+          pad_err, pad_ref);
 
     // Corrupt and truncated files.
     FILE *fp = fopen(path, "r+b");
