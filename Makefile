@@ -64,8 +64,12 @@ bench: deps
 	@mkdir -p $(BUILD)/bench
 	@$(MAKE) --no-print-directory $(BENCH_TARGETS)
 
+# make demo / make test build in parallel on every core unless make -jN was given.
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+SUBMAKE_JOBS := $(if $(findstring jobserver,$(MAKEFLAGS)),,-j$(JOBS))
+
 demo: deps
-	@$(MAKE) --no-print-directory $(BUILD)/sparq
+	@$(MAKE) --no-print-directory $(SUBMAKE_JOBS) $(BUILD)/sparq
 	@mkdir -p $(BUILD)/bench
 	@BUILD=$(BUILD) sh scripts/demo.sh
 

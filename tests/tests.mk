@@ -17,6 +17,7 @@ $(BUILD)/asan/tests/bin/%: tests/unit/%.c $(LIBSPARQ_ASAN) $$(EXTRA_OBJS)
 	$(LINK) $(CFLAGS) $(SANITIZE) -Itests/unit -o $@ $< $(LIBSPARQ_ASAN) $(EXTRA_OBJS) $(EXTRA_LIBS) $(LDLIBS)
 
 test: deps
+	@$(MAKE) --no-print-directory $(SUBMAKE_JOBS) $(TEST_DEPS)
 	@$(MAKE) --no-print-directory test-only
 
 test-only: $(TEST_DEPS)
