@@ -40,6 +40,13 @@ static void passive_wait_policy(char **argv)
     if (getenv("OMP_WAIT_POLICY"))
         return;
     setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
+    // The resolved path, so that ps and top still show "sparq" (not "exe").
+    char self[4096];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n > 0) {
+        self[n] = 0;
+        execv(self, argv);
+    }
     execv("/proc/self/exe", argv); // if exec fails: continue with the spinning policy
 }
 
