@@ -1272,13 +1272,8 @@ static int check_corpus_file(const char *corpus, const char *name)
 
 int cmd_ablate(int argc, char **argv)
 {
-    // One process writes the results; under mpirun every rank would.
-    if (sparq_dist_init() == SPARQ_OK && sparq_dist_size() > 1) {
-        if (sparq_dist_rank() == 0)
-            fprintf(stderr, "sparq ablate: runs as one process (its fine-tunes and evaluations are not sharded); "
-                            "start it without mpirun\n");
+    if (sparq_dist_require_single("ablate")) // every rank would write the same files
         return 2;
-    }
     enum { O_FROM = 256, O_CORPUS, O_STEPS, O_LR, O_WARMUP, O_BATCH, O_EPOCHS, O_DISTILL, O_KEEP, O_SETTINGS,
            O_BUDGETS, O_THREADS, O_OUT, O_RESULTS, O_NORESULTS, O_RESUME, O_QUIET, O_VERBOSE, O_SEARCH_UTTS };
     static const struct option opts[] = {

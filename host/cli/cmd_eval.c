@@ -164,19 +164,10 @@ int cmd_eval(int argc, char **argv)
     if (rt)
         rc = merge_runtime_stats(rt);
     double el = now_s() - t0;
-    if (!root) { // rank 0 scores, prints and writes
-        for (size_t i = 0; hyps && i < ds.n; i++)
-            free(hyps[i]);
-        free(hyps);
-        sparq_dataset_free(&ds);
-        if (rt)
-            sparq_runtime_close(rt);
-        else
-            sparq_model_free(&own);
-        return rc ? 1 : 0;
-    }
     struct sparq_score sc;
     memset(&sc, 0, sizeof sc);
+    if (!root) // rank 0 scores, prints and writes
+        goto done;
     if (rc == SPARQ_OK)
         rc = sparq_score_pairs((const char *const *)ds.ids, (const char *const *)ds.texts,
                                (const char *const *)hyps, ds.n, &sc);
@@ -217,6 +208,7 @@ int cmd_eval(int argc, char **argv)
     }
     if (rc)
         fprintf(stderr, "sparq eval: %s\n", sparq_last_error());
+done:
     if (sc.entries)
         sparq_score_free(&sc);
     for (size_t i = 0; hyps && i < ds.n; i++)

@@ -33,13 +33,8 @@ static void usage(FILE *out)
 
 int cmd_search(int argc, char **argv)
 {
-    // One process writes the results; under mpirun every rank would.
-    if (sparq_dist_init() == SPARQ_OK && sparq_dist_size() > 1) {
-        if (sparq_dist_rank() == 0)
-            fprintf(stderr, "sparq search: runs as one process (its fine-tunes and evaluations are not sharded); "
-                            "start it without mpirun\n");
+    if (sparq_dist_require_single("search")) // every rank would write the same files
         return 2;
-    }
     enum { O_FROM = 256, O_DEV, O_BUDGET, O_CAND, O_KEEP, O_MAXU, O_SCALES, O_THREADS, O_SPEC, O_JSON, O_QUIET };
     static const struct option opts[] = {
         { "from", required_argument, NULL, O_FROM },       { "dev", required_argument, NULL, O_DEV },

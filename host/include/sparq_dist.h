@@ -28,6 +28,10 @@ const char *sparq_dist_describe(void);
 // Ends every rank of the job with `code` (MPI_Abort); a no-op when alone.
 void sparq_dist_abort(int code);
 void sparq_dist_barrier(void);
+// For commands that are not data-parallel (every rank would write the same
+// files): SPARQ_OK when alone; under mpirun with several ranks rank 0 says
+// so on stderr and every rank gets SPARQ_EINVAL.
+int sparq_dist_require_single(const char *command);
 
 // In-place sums over all ranks (every rank gets the result).
 void sparq_dist_allreduce_f64(double *buf, size_t n);

@@ -41,6 +41,16 @@ int sparq_dist_write_file_atomic(const char *path, const void *data, size_t byte
     return g_rank == 0 ? sparq_write_file_atomic(path, data, bytes) : SPARQ_OK;
 }
 
+int sparq_dist_require_single(const char *command)
+{
+    if (sparq_dist_init() != SPARQ_OK || sparq_dist_size() == 1)
+        return SPARQ_OK;
+    if (sparq_dist_rank() == 0)
+        fprintf(stderr, "sparq %s: runs as one process (its work is not sharded across ranks); start it without "
+                        "mpirun\n", command);
+    return SPARQ_EINVAL;
+}
+
 #ifdef SPARQ_MPI
 
 // MPI counts are int: large buffers go in pieces of at most this many items.

@@ -203,9 +203,10 @@ static int spec_file_bytes(const struct sparq_model *m, const char *spec_text, e
     return rc;
 }
 
-// Spec text: the fixed rules, then one exact-name rule per searched layer
-// (all layers at option `uniform` if >= 0, else at their choice).
-static char *spec_text(const struct sparq_search_result *r, const struct sparq_search_options *o, int uniform)
+// Spec text: one exact-name rule per searched layer (all at `uniform` if
+// not NULL, else at their choice), then the fixed rules.
+static char *spec_text(const struct sparq_search_result *r, const struct sparq_search_options *o,
+                       const struct sparq_layer_setting *uniform)
 {
     size_t cap = 64 + (size_t)(r->n_layers + o->fixed.count) * 96, n = 0;
     char *s = malloc(cap);
@@ -215,7 +216,7 @@ static char *spec_text(const struct sparq_search_result *r, const struct sparq_s
     char name[32];
     for (int i = 0; i < r->n_layers; i++) {
         const struct sparq_search_layer *L = &r->layers[i];
-        sparq_layer_setting_name(&o->options[uniform >= 0 ? uniform : L->choice], name, sizeof name);
+        sparq_layer_setting_name(uniform ? uniform : &o->options[L->choice], name, sizeof name);
         n += (size_t)snprintf(s + n, cap - n, "%s%s=%s", n ? "," : "", L->name, name);
     }
     for (int i = 0; i < o->fixed.count; i++) {
@@ -382,17 +383,7 @@ int sparq_search_run(struct sparq_model *m, const struct sparq_dataset *dev, con
     size_t all_float = 0, searched_float = 0;
     if (!rc) {
         struct sparq_layer_setting fl = { 0, 4, SPARQ_GRID_SYMMETRIC };
-        int fi = -1;
-        for (int j = 0; j < o->n_options; j++)
-            if (o->options[j].width == 0 && o->options[j].kept == 4)
-                fi = j;
-        char *txt = NULL;
-        if (fi < 0) { // temporarily add float as an option to write the spec
-            struct sparq_search_options o2 = *o;
-            o2.options[0] = fl;
-            txt = spec_text(r, &o2, 0);
-        } else
-            txt = spec_text(r, o, fi);
+        char *txt = spec_text(r, o, &fl);
         rc = txt ? spec_file_bytes(m, txt, o->scale_method, &all_float) : SPARQ_ENOMEM;
         free(txt);
         for (int i = 0; i < r->n_layers; i++)
@@ -413,7 +404,7 @@ int sparq_search_run(struct sparq_model *m, const struct sparq_dataset *dev, con
             break;
         }
         free(r->spec);
-        r->spec = spec_text(r, o, -1);
+        r->spec = spec_text(r, o, NULL);
         rc = r->spec ? spec_file_bytes(m, r->spec, o->scale_method, &r->file_bytes) : SPARQ_ENOMEM;
         if (rc || r->file_bytes <= r->budget_bytes)
             break;
