@@ -10,20 +10,7 @@ BUILD=${BUILD:-build}
 SPARQ=${SPARQ:-"$BUILD/sparq"}
 T=$(mktemp -d /tmp/sparq_ablate_test.XXXXXX)
 trap 'rm -rf "$T"' EXIT
-n=0
-fail=0
-check() { # check "description" command...
-    desc=$1
-    shift
-    n=$((n + 1))
-    if "$@" > "$T/check.log" 2>&1; then
-        echo "ok $n - $desc"
-    else
-        echo "not ok $n - $desc"
-        sed 's/^/#   /' "$T/check.log" | head -15
-        fail=1
-    fi
-}
+. tests/lib/tap.shlib
 
 # JSON fields without python or jq: a 50-line cJSON reader built here.
 JG="$T/json_get"

@@ -7,20 +7,7 @@ BUILD=${BUILD:-build}
 SPARQ=${SPARQ:-"$BUILD/sparq"}
 T=$(mktemp -d /tmp/sparq_corpus_test.XXXXXX)
 trap 'rm -rf "$T"' EXIT
-n=0
-fail=0
-check() { # check "description" command...
-    desc=$1
-    shift
-    n=$((n + 1))
-    if "$@" > "$T/out" 2>&1; then
-        echo "ok $n - $desc"
-    else
-        echo "not ok $n - $desc"
-        sed 's/^/#   /' "$T/out" | head -10
-        fail=1
-    fi
-}
+. tests/lib/tap.shlib
 
 # About 40 s of audio in total: a couple of seconds with 2 workers.
 gen() { "$SPARQ" data gen --out "$1" --hours 0.006 --dev-hours 0.002 --test-hours 0.002 --seed 5 --quiet; }

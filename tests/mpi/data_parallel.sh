@@ -18,18 +18,7 @@ REL_TOL=1e-4
 T=$(mktemp -d /tmp/sparq_mpi_test.XXXXXX)
 trap 'rm -rf "$T"' EXIT
 export OMP_WAIT_POLICY=PASSIVE OMP_NUM_THREADS=1
-n=0
-check() { # check "description" command...
-    desc=$1
-    shift
-    n=$((n + 1))
-    if "$@" > "$T/out" 2>&1; then
-        echo "ok $n - $desc"
-    else
-        echo "not ok $n - $desc"
-        sed 's/^/#   /' "$T/out" | tail -15
-    fi
-}
+. tests/lib/tap.shlib
 if ! command -v mpirun > /dev/null 2>&1 || ! ldd "$SPARQ" | grep -q libmpi; then
     echo "ok 1 # SKIP sparq built without MPI or mpirun missing (make MPI=1; docs/scaling.md)"
     exit 0
