@@ -20,10 +20,10 @@ CFLAGS    = $(CSTD) $(WARN) $(OPT) $(INCLUDES) $(PKG_CFLAGS) -fopenmp -MMD -MP
 LDLIBS    = $(PKG_LIBS) -lm -fopenmp
 SANITIZE := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
-# Extra objects / libraries that layers link into build/sparq and the tests
-# (for example the Verilator model from sim/sim.mk).
-EXTRA_OBJS :=
-EXTRA_LIBS :=
+# Objects / libraries the board library needs, linked into build/sparq and
+# the tests that use it (the Verilator model from sim/sim.mk, libusb).
+BOARD_OBJS :=
+BOARD_LIBS :=
 BENCH_TARGETS :=
 TEST_DEPS :=
 DEMO_STEPS :=

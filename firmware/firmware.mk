@@ -1,10 +1,6 @@
 # firmware/: the FX2LP USB bridge (sdcc) and the FPGA board build (rtl/board).
 #   make firmware   -> $(BUILD)/firmware/sparq_fx2.ihx
 #   make bitstream  -> $(BUILD)/board/sparq.bin  (rtl/board/board.mk)
-# The host talks to the board through libusb-1.0.
-PKGS += libusb-1.0
-# CFLAGS is expanded before the fragments are read, so add the include path here.
-CFLAGS += $(shell pkg-config --cflags libusb-1.0)
 
 FW_DIR   := $(BUILD)/firmware
 FW_SRCS  := firmware/fx2_main.c firmware/fw_requests.c firmware/fw_descriptors.c
@@ -64,6 +60,6 @@ $(BSIM_LIB): $(BSIM_RTL) firmware/firmware.mk
 $(BSIM_SHIM): tests/board/board_sim.cpp tests/board/board_sim.h $(BSIM_LIB)
 	$(CXX) -O2 -std=c++17 -Wall -Wextra -I$(BSIM_DIR) -Itests/board -isystem $(VERILATOR_ROOT)/include \
 	  -isystem $(VERILATOR_ROOT)/include/vltstd -c $< -o $@
-$(BUILD)/board/test_board_sim: tests/board/test_board_sim.c $(BSIM_SHIM) $(BSIM_LIB) $(LIBSPARQ) $(EXTRA_OBJS)
-	$(CC) $(CFLAGS) -Itests/board -o $@ $< $(BSIM_SHIM) $(BSIM_LIB) $(LIBSPARQ) $(EXTRA_OBJS) $(EXTRA_LIBS) $(LDLIBS)
+$(BUILD)/board/test_board_sim: tests/board/test_board_sim.c $(BSIM_SHIM) $(BSIM_LIB) $(LIBSPARQ) $(BOARD_OBJS)
+	$(CC) $(CFLAGS) -Itests/board -o $@ $< $(BSIM_SHIM) $(BSIM_LIB) $(LIBSPARQ) $(BOARD_OBJS) $(BOARD_LIBS) $(LDLIBS)
 TEST_DEPS += $(BUILD)/board/test_board_sim

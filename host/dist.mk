@@ -2,7 +2,7 @@
 #   make          builds against Open MPI when pkg-config finds ompi-c (the
 #                 Debian packages openmpi-bin + libopenmpi-dev), else without.
 #   make MPI=0    never uses MPI; make MPI=1 requires it.
-# Only host/src/dist.c looks at SPARQ_MPI; without it, and whenever sparq is
+# Only host/src/base/dist.c looks at SPARQ_MPI; without it, and whenever sparq is
 # not started by mpirun/srun, every command runs single-process.
 # Switching MPI rebuilds dist.o (the stamp below records the choice).
 MPI ?= $(shell pkg-config --exists ompi-c 2>/dev/null && echo 1 || echo 0)
@@ -19,10 +19,10 @@ $(BUILD)/gen/mpi.stamp: FORCE_MPI_STAMP
 	@echo "MPI=$(MPI)" | cmp -s - $@ || echo "MPI=$(MPI)" > $@
 .PHONY: FORCE_MPI_STAMP
 
-$(BUILD)/obj/host/src/dist.o: host/src/dist.c $(BUILD)/gen/mpi.stamp | $(BUILD)/gen/sparq_commands.h
+$(BUILD)/obj/host/src/base/dist.o: host/src/base/dist.c $(BUILD)/gen/mpi.stamp | $(BUILD)/gen/sparq_commands.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(DIST_DEFS) -c $< -o $@
-$(BUILD)/asan/obj/host/src/dist.o: host/src/dist.c $(BUILD)/gen/mpi.stamp | $(BUILD)/gen/sparq_commands.h
+$(BUILD)/asan/obj/host/src/base/dist.o: host/src/base/dist.c $(BUILD)/gen/mpi.stamp | $(BUILD)/gen/sparq_commands.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(SANITIZE) $(DIST_DEFS) -c $< -o $@
 

@@ -1,16 +1,37 @@
-# host/: libsparq (host/src), the sparq CLI (host/cli).
+# host/: two libraries and the sparq CLI (host/cli). host/src has one folder
+# per layer (docs/dev.md: the layer order and the check that enforces it).
+#   libsparq_core.a   base data features model pack compress device: plain C,
+#                     no Verilator, no libusb; most unit tests link only this
+#   libsparq_board.a  board runtime: the transports that need Verilator (sim)
+#                     or libusb (usb), backends by name, and the runtime
+CORE_LAYERS  := base data features model pack compress device
+BOARD_LAYERS := board runtime
 
-HOST_SRCS := $(wildcard host/src/*.c)
+CORE_SRCS  := $(foreach l,$(CORE_LAYERS),$(wildcard host/src/$(l)/*.c))
+BOARD_SRCS := $(foreach l,$(BOARD_LAYERS),$(wildcard host/src/$(l)/*.c))
+HOST_SRCS  := $(CORE_SRCS) $(BOARD_SRCS)
 HOST_OBJS := $(HOST_SRCS:%.c=$(BUILD)/obj/%.o)
 HOST_ASAN_OBJS := $(HOST_SRCS:%.c=$(BUILD)/asan/obj/%.o)
 CLI_SRCS  := $(wildcard host/cli/*.c)
 CLI_OBJS  := $(CLI_SRCS:%.c=$(BUILD)/obj/%.o)
 
-LIBSPARQ      := $(BUILD)/libsparq.a
-LIBSPARQ_ASAN := $(BUILD)/asan/libsparq.a
+LIBSPARQ_CORE       := $(BUILD)/libsparq_core.a
+LIBSPARQ_CORE_ASAN  := $(BUILD)/asan/libsparq_core.a
+LIBSPARQ_BOARD      := $(BUILD)/libsparq_board.a
+LIBSPARQ_BOARD_ASAN := $(BUILD)/asan/libsparq_board.a
+# Everything, board first (it calls into core): what the CLI links.
+LIBSPARQ      := $(LIBSPARQ_BOARD) $(LIBSPARQ_CORE)
+LIBSPARQ_ASAN := $(LIBSPARQ_BOARD_ASAN) $(LIBSPARQ_CORE_ASAN)
+
+# The board layer talks to boards through libusb-1.0; sim/sim.mk appends the
+# Verilator model to BOARD_OBJS. Only the board library's users link them.
+BOARD_PKGS := libusb-1.0
+# CFLAGS is expanded before this fragment is read, so add the include path here.
+CFLAGS += $(shell pkg-config --cflags $(BOARD_PKGS))
+BOARD_LIBS += $(shell pkg-config --libs $(BOARD_PKGS))
 
 # Files named *_avx2.c hold AVX2 kernels; they are compiled for AVX2 and only
-# called after a run-time CPU check (host/src/cpu.c).
+# called after a run-time CPU check (__builtin_cpu_supports).
 SIMD_FLAGS_avx2 := -mavx2 -mfma
 
 $(BUILD)/obj/%_avx2.o: %_avx2.c | $(BUILD)/gen/sparq_commands.h
@@ -27,10 +48,11 @@ $(BUILD)/asan/obj/%.o: %.c | $(BUILD)/gen/sparq_commands.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(SANITIZE) -c $< -o $@
 
-$(LIBSPARQ): $(HOST_OBJS)
-	@mkdir -p $(dir $@)
-	rm -f $@ && ar rcs $@ $^
-$(LIBSPARQ_ASAN): $(HOST_ASAN_OBJS)
+$(LIBSPARQ_CORE): $(CORE_SRCS:%.c=$(BUILD)/obj/%.o)
+$(LIBSPARQ_CORE_ASAN): $(CORE_SRCS:%.c=$(BUILD)/asan/obj/%.o)
+$(LIBSPARQ_BOARD): $(BOARD_SRCS:%.c=$(BUILD)/obj/%.o)
+$(LIBSPARQ_BOARD_ASAN): $(BOARD_SRCS:%.c=$(BUILD)/asan/obj/%.o)
+$(LIBSPARQ_CORE) $(LIBSPARQ_CORE_ASAN) $(LIBSPARQ_BOARD) $(LIBSPARQ_BOARD_ASAN):
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
@@ -45,9 +67,9 @@ $(BUILD)/gen/sparq_commands.h: $(CLI_SRCS) host/host.mk
 	    printf "SPARQ_COMMAND(\"%s\", cmd_%s, \"%s\")\n", $$1, fn, $$2 }' > $@.tmp
 	@mv $@.tmp $@
 
-# EXTRA_OBJS grows in fragments included later: expand it at build time.
-$(BUILD)/sparq: $(CLI_OBJS) $(LIBSPARQ) $$(EXTRA_OBJS)
-	$(LINK) -o $@ $(CLI_OBJS) $(LIBSPARQ) $(EXTRA_OBJS) $(EXTRA_LIBS) $(LDLIBS)
+# BOARD_OBJS grows in fragments included later: expand it at build time.
+$(BUILD)/sparq: $(CLI_OBJS) $(LIBSPARQ) $$(BOARD_OBJS)
+	$(LINK) -o $@ $(CLI_OBJS) $(LIBSPARQ) $(BOARD_OBJS) $(BOARD_LIBS) $(LDLIBS)
 
 -include $(HOST_OBJS:.o=.d) $(HOST_ASAN_OBJS:.o=.d) $(CLI_OBJS:.o=.d)
 PKGS += fftw3

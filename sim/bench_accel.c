@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "sparq_backend.h"
 #include "sparq_device.h"
 #include "sparq_error.h"
 #include "sparq_gemm.h"

@@ -1,5 +1,5 @@
 # sim/: the Verilator model of rtl/sparq_top.v, linked into build/sparq and
-# every test binary as the "sim" device backend (host/src/device_sim.c).
+# every test binary as the "sim" device backend (host/src/board/sim_transport.c).
 # Built -O3 with Verilator's OPT_FAST=-O3, single-threaded (faster than
 # --threads for this size), FST tracing compiled in but off unless
 # SPARQ_TRACE=file.fst is set.
@@ -22,20 +22,20 @@ $(SIM_LIB) $(SIM_VLIB) &: $(SIM_RTL) rtl/sparq_top.f sim/sim.mk
 	  VM_PARALLEL_BUILDS=0 Vsparq_top__ALL.a verilated.o verilated_fst_c.o verilated_threads.o
 	cd $(SIM_MDIR) && rm -f libverilated.a && ar rcs libverilated.a verilated.o verilated_fst_c.o verilated_threads.o
 
-$(SIM_SHIM): sim/sparq_sim.cpp sim/sparq_sim.h $(SIM_LIB)
+$(SIM_SHIM): sim/sparq_sim.cpp host/include/sparq_sim.h $(SIM_LIB)
 	@mkdir -p $(dir $@)
-	$(CXX) -O3 -std=c++17 -Wall -Wextra -I$(SIM_MDIR) -isystem $(VERILATOR_ROOT)/include \
+	$(CXX) -O3 -std=c++17 -Wall -Wextra -Ihost/include -I$(SIM_MDIR) -isystem $(VERILATOR_ROOT)/include \
 	  -isystem $(VERILATOR_ROOT)/include/vltstd -c $< -o $@
 
 # The sim objects are plain C++; C binaries keep linking with $(CC) plus
 # libstdc++ (LINK = $(CXX) would compile tests/unit/*.c as C++).
-EXTRA_OBJS += $(SIM_SHIM) $(SIM_LIB) $(SIM_VLIB)
-EXTRA_LIBS += -lstdc++ -lz -pthread
+BOARD_OBJS += $(SIM_SHIM) $(SIM_LIB) $(SIM_VLIB)
+BOARD_LIBS += -lstdc++ -lz -pthread
 
 # bench-accel: cycles, utilisation, sparsity speedups, link bytes and
 # simulation speed on the Conformer GEMM shapes (sim/bench_accel.c).
-$(BUILD)/bench_accel: sim/bench_accel.c $(LIBSPARQ) $(EXTRA_OBJS)
-	$(LINK) $(CFLAGS) -o $@ $< $(LIBSPARQ) $(EXTRA_OBJS) $(EXTRA_LIBS) $(LDLIBS)
+$(BUILD)/bench_accel: sim/bench_accel.c $(LIBSPARQ) $(BOARD_OBJS)
+	$(LINK) $(CFLAGS) -o $@ $< $(LIBSPARQ) $(BOARD_OBJS) $(BOARD_LIBS) $(LDLIBS)
 
 .PHONY: bench-accel
 bench-accel: $(BUILD)/bench_accel

@@ -8,13 +8,25 @@ ASAN_BINS  := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/asan/tests/bin/%)
 # Layers add targets that must be built before the test run.
 TEST_DEPS += $(BUILD)/sparq $(UNIT_BINS) $(ASAN_BINS)
 
-$(BUILD)/tests/bin/%: tests/unit/%.c $(LIBSPARQ) $$(EXTRA_OBJS)
-	@mkdir -p $(dir $@)
-	$(LINK) $(CFLAGS) -Itests/unit -o $@ $< $(LIBSPARQ) $(EXTRA_OBJS) $(EXTRA_LIBS) $(LDLIBS)
+# A test that includes a board-layer header (docs/dev.md) links the board
+# library with Verilator and libusb; every other test links only the core.
+BOARD_HEADERS := $(shell grep -l '^// sparq-layer: \(board\|runtime\)' host/include/*.h)
+BOARD_TESTS   := $(shell grep -l $(foreach h,$(BOARD_HEADERS),-e '#include "$(notdir $(h))"') $(UNIT_SRCS))
+CORE_TESTS    := $(filter-out $(BOARD_TESTS),$(UNIT_SRCS))
 
-$(BUILD)/asan/tests/bin/%: tests/unit/%.c $(LIBSPARQ_ASAN) $$(EXTRA_OBJS)
+$(CORE_TESTS:tests/unit/%.c=$(BUILD)/tests/bin/%): $(BUILD)/tests/bin/%: tests/unit/%.c $(LIBSPARQ_CORE)
 	@mkdir -p $(dir $@)
-	$(LINK) $(CFLAGS) $(SANITIZE) -Itests/unit -o $@ $< $(LIBSPARQ_ASAN) $(EXTRA_OBJS) $(EXTRA_LIBS) $(LDLIBS)
+	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(LIBSPARQ_CORE) $(LDLIBS)
+$(CORE_TESTS:tests/unit/%.c=$(BUILD)/asan/tests/bin/%): $(BUILD)/asan/tests/bin/%: tests/unit/%.c $(LIBSPARQ_CORE_ASAN)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(SANITIZE) -Itests/unit -o $@ $< $(LIBSPARQ_CORE_ASAN) $(LDLIBS)
+
+$(BOARD_TESTS:tests/unit/%.c=$(BUILD)/tests/bin/%): $(BUILD)/tests/bin/%: tests/unit/%.c $(LIBSPARQ) $$(BOARD_OBJS)
+	@mkdir -p $(dir $@)
+	$(LINK) $(CFLAGS) -Itests/unit -o $@ $< $(LIBSPARQ) $(BOARD_OBJS) $(BOARD_LIBS) $(LDLIBS)
+$(BOARD_TESTS:tests/unit/%.c=$(BUILD)/asan/tests/bin/%): $(BUILD)/asan/tests/bin/%: tests/unit/%.c $(LIBSPARQ_ASAN) $$(BOARD_OBJS)
+	@mkdir -p $(dir $@)
+	$(LINK) $(CFLAGS) $(SANITIZE) -Itests/unit -o $@ $< $(LIBSPARQ_ASAN) $(BOARD_OBJS) $(BOARD_LIBS) $(LDLIBS)
 
 test: deps
 	@$(MAKE) --no-print-directory $(SUBMAKE_JOBS) $(TEST_DEPS)
@@ -26,7 +38,7 @@ test-only: $(TEST_DEPS)
 # libFuzzer targets (clang), each run for FUZZ_SECONDS.
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
-FUZZ_LIB_SRCS = host/src/format.c host/src/gemm_ref.c host/src/error.c host/src/modelfile.c
+FUZZ_LIB_SRCS = host/src/pack/format.c host/src/pack/gemm_ref.c host/src/base/error.c host/src/pack/modelfile.c
 $(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_SRCS) | $(BUILD)/gen/sparq_commands.h
 	@mkdir -p $(dir $@)
 	clang $(CSTD) $(WARN) -g -O1 $(INCLUDES) $(PKG_CFLAGS) -fsanitize=fuzzer,address,undefined \

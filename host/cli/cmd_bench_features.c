@@ -10,6 +10,7 @@
 #include "sparq_audio.h"
 #include "sparq_error.h"
 #include "sparq_fbank.h"
+#include "sparq_rng.h"
 
 static void usage(FILE *out)
 {

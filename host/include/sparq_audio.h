@@ -1,3 +1,4 @@
+// sparq-layer: data
 // Audio loading through libsndfile: any format libsndfile reads (WAV, FLAC,
 // OGG, AIFF, ...), returned as mono float samples at int16 scale
 // (-32768..32767), which is what Kaldi and torchaudio.compliance.kaldi.fbank

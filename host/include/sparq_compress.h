@@ -1,3 +1,4 @@
+// sparq-layer: compress
 // Compression settings per weight matrix: parsing of `--compress` specs and
 // the budgeted mixed-precision choice (a multiple-choice knapsack).
 #ifndef SPARQ_COMPRESS_H

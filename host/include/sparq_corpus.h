@@ -1,3 +1,4 @@
+// sparq-layer: data
 // The built-in default corpus: seeded voice-search style queries spoken by
 // the TTS engines Debian ships (espeak-ng, flite, festival), resampled to
 // 16 kHz mono, part of train augmented with sox. docs/data.md describes the

@@ -1,3 +1,4 @@
+// sparq-layer: model
 // CTC loss (Graves et al. 2006) in log space and CTC decoding.
 // Symbols: 0 = blank, then the sparq_text.h vocabulary (space, apostrophe, a-z).
 #ifndef SPARQ_CTC_H

@@ -1,3 +1,4 @@
+// sparq-layer: device
 // The accelerator as the host sees it: one device API over interchangeable
 // transports ("ref": the C device model, "sim": the Verilator RTL model,
 // later "usb"). Every transport carries the byte protocol of
@@ -58,9 +59,6 @@ size_t sparq_devmodel_take(struct sparq_devmodel *m, uint8_t *out, size_t n);
 uint64_t sparq_devmodel_job_cycles(const struct sparq_device_config *cfg, int t, int kblocks, int kept);
 
 int sparq_transport_ref(struct sparq_transport *tr, const struct sparq_device_config *cfg);
-// Verilator model of rtl/sparq_top.v (sim/sim.mk). FST waves when the
-// environment variable SPARQ_TRACE names a file.
-int sparq_transport_sim(struct sparq_transport *tr);
 
 // --- device ------------------------------------------------------------------
 struct sparq_device_info {
@@ -83,13 +81,7 @@ struct sparq_link_stats {
 
 struct sparq_device;
 
-// Opens "ref", "sim" or "usb" (the name is checked; a clear error
-// otherwise). Every backend goes through the reliability layer
-// (sparq_link.h): one framing / CRC / retry path for every link.
-int sparq_device_open(struct sparq_device **dev, const char *backend);
-// "ref" or "sim" without the reliability layer: raw protocol tests that send
-// broken bytes on purpose (test_device_faults).
-int sparq_device_open_raw(struct sparq_device **dev, const char *backend);
+// Opening a backend by name ("ref", "sim", "usb"): sparq_backend.h.
 // A model device: executes nothing, answers every command OK and counts what
 // the real one would see: the driver's link bytes, COMPUTE busy cycles
 // (sparq_devmodel_job_cycles) and MACs, and with link != 0 also the

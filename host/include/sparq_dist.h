@@ -1,3 +1,4 @@
+// sparq-layer: base
 // Data-parallel scale-out over MPI (docs/scaling.md).
 //
 // A process joins MPI only when an MPI launcher started it (mpirun/mpiexec or

@@ -1,3 +1,4 @@
+// sparq-layer: base
 // Error reporting for library code: functions return SPARQ_OK or a negative
 // code and leave a one-line message (naming the file or field) that main()
 // prints. Only main() exits.

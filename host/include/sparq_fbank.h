@@ -1,3 +1,4 @@
+// sparq-layer: features
 // Log-mel filterbank features equal to torchaudio.compliance.kaldi.fbank
 // (and Kaldi's compute-fbank-feats) with the options below, plus global
 // mean/variance normalisation (CMVN) and SpecAugment for training.
@@ -85,9 +86,5 @@ void sparq_specaug_default_options(struct sparq_specaug_options *opt);
 // sparq_rng_next), so a seed replays the same masks.
 void sparq_specaugment(float *feats, int frames, int dim, const struct sparq_specaug_options *opt, uint64_t *rng);
 
-// splitmix64: the small seeded generator the data code uses everywhere.
-uint64_t sparq_rng_next(uint64_t *state);
-double sparq_rng_uniform(uint64_t *state);  // [0, 1)
-double sparq_rng_normal(uint64_t *state);   // N(0, 1), Box-Muller
 
 #endif

@@ -1,3 +1,4 @@
+// sparq-layer: compress
 // Compression-aware fine-tuning (the USM-Lite recipe): a compressor holds,
 // for every weight matmul the spec compresses, its N:M mask, its per-channel
 // scales and a float master copy. Around each training step:
@@ -17,7 +18,7 @@
 #include "sparq_compress.h"
 #include "sparq_model.h"
 #include "sparq_quant.h"
-#include "sparq_runtime.h"
+#include "sparq_export.h"
 #include "sparq_train.h"
 
 enum sparq_mask_schedule {

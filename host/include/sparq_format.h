@@ -1,3 +1,4 @@
+// sparq-layer: pack
 // The packed N:M sparse low-bit weight format. docs/format.md is the
 // normative description; this header is its C API.
 //

@@ -1,3 +1,4 @@
+// sparq-layer: pack
 // Integer GEMM on packed N:M weights and the one requantization formula.
 //   Y[t][o] = sum_k X[t][k] * Wcode[o][k]      int8 x int-w -> exact int32
 #ifndef SPARQ_GEMM_H

@@ -1,3 +1,4 @@
+// sparq-layer: model
 // Conformer building blocks as forward/backward pairs (llm.c style):
 //   x_forward(out, in, params..., dims) / x_backward(dinp, dparams..., dout, saved..., dims)
 // Backward ADDS into every gradient it is given (dinp included); a NULL

@@ -1,3 +1,4 @@
+// sparq-layer: device
 // The reliability layer shared by every link (sim, usb; ref for tests):
 // a transport wrapper that sits between the device driver (device.c) and a
 // raw transport. Per command it renumbers the wire sequence number, checks

@@ -1,3 +1,4 @@
+// sparq-layer: data
 // Utterance lists: JSONL manifests as NeMo writes them (one object per
 // line: "audio_filepath", "duration", "text", optional "id"), plus
 // importers from a Kaldi data directory (wav.scp + text) and from the

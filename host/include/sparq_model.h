@@ -1,3 +1,4 @@
+// sparq-layer: model
 // sparq's float Conformer-CTC model (docs/model.md):
 //   fbank (B, T, n_mels) -> Conv2d 3x3/2 + ReLU -> Conv2d 3x3/2 + ReLU
 //   -> Linear(F2*C -> d) -> n_layers Conformer blocks (torchaudio layout)

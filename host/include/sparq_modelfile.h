@@ -1,3 +1,4 @@
+// sparq-layer: pack
 // The sparq model file container (docs/modelfile.md): a checked list of
 // named sections (float arrays, int arrays, packed N:M matrices, text).
 // Readers validate every byte before anything is used; every error names

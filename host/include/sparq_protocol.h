@@ -1,3 +1,4 @@
+// sparq-layer: device
 /* sparq device protocol constants (docs/protocol.md is the normative text).
  * Shared by the host C code, the RTL testbenches and the FX2 firmware, so it
  * is plain C89: #defines only, no C99/C11 constructs.

@@ -1,3 +1,4 @@
+// sparq-layer: compress
 // Compression-aware training primitives: fake quantization with a
 // straight-through estimator, per-channel scale choice (max-abs, MSE
 // clipping, learned step size) and N:M masks. Forward passes use exactly the

@@ -1,3 +1,4 @@
+// sparq-layer: runtime
 // Throughput report of the integer runtime: per weight matmul and in total,
 // MACs, device cycles, PE utilisation, bytes over the link, and the time a
 // board would take at a given clock and link speed (compute- or link-bound),

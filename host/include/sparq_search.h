@@ -1,3 +1,4 @@
+// sparq-layer: compress
 // Budgeted mixed-precision search: measure how much each weight matmul's dev
 // loss suffers under each candidate compression (that layer alone, post
 // training: magnitude N:M mask, MSE per-channel scales), then pick one

@@ -1,3 +1,4 @@
+// sparq-layer: data
 // Transcript normalisation applied to references, hypotheses and corpus
 // text alike (docs/data.md): lowercase, digits spelled out in English
 // words, punctuation removed except apostrophes inside words, whitespace

@@ -1,3 +1,4 @@
+// sparq-layer: model
 // Training: AdamW, learning-rate schedule, gradient clipping, checkpoints and
 // the `sparq train` loop. Checkpoint format: docs/model.md.
 #ifndef SPARQ_TRAIN_H

@@ -1,3 +1,4 @@
+// sparq-layer: board
 // The `usb` transport: a sparq board (FX2LP USB bridge + iCE40 running
 // rtl/board/sparq_board_top.v) over libusb-1.0. Bytes of the device protocol
 // (sparq_protocol.h) travel on bulk EP2 OUT / EP6 IN; the bridge itself is
@@ -76,7 +77,6 @@ int sparq_ihx_load(struct sparq_ihx *img, const char *path);
 int sparq_usb_loopback(struct sparq_transport *tr, size_t bytes, uint64_t seed, double *mb_per_s);
 
 // A device over USB with the reliability layer (sparq_link.h) in between:
-// what sparq_device_open(dev, "usb") should call (device.c knows only ref
-// and sim today). opt NULL: sparq_usb_options_init() defaults.
+// what sparq_device_open(dev, "usb") calls. opt NULL: sparq_usb_options_init() defaults.
 int sparq_device_open_usb(struct sparq_device **dev, const struct sparq_usb_options *opt);
 #endif

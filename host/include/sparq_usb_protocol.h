@@ -1,3 +1,4 @@
+// sparq-layer: board
 /* sparq USB bridge protocol: what the FX2LP firmware (firmware/) and the
  * host `usb` transport (host/src/usb_*.c) agree on. docs/board.md explains
  * it. Included by sdcc (firmware) and gcc (host), so it is plain C89:

@@ -1,3 +1,4 @@
+// sparq-layer: data
 // Word and character error rates as sclite and jiwer compute them: a
 // minimum-cost alignment of hypothesis to reference, counting
 // substitutions, deletions and insertions. Two cost sets:

@@ -7,6 +7,7 @@
 #include "check.h"
 #include "sparq_ctc.h"
 #include "sparq_fbank.h"
+#include "sparq_rng.h"
 
 // Symbols 0 blank, 1 space, 2 apostrophe, 3 'a', 4 'b', 5 'c'.
 #define V 6

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "sparq_backend.h"
 #include "sparq_device.h"
 #include "sparq_error.h"
 #include "sparq_gemm.h"

@@ -10,6 +10,7 @@
 #include "sparq_audio.h"
 #include "sparq_error.h"
 #include "sparq_fbank.h"
+#include "sparq_rng.h"
 
 #define FIX "tests/fixtures/fbank/"
 // The bound: max abs difference of log-mel values vs torchaudio

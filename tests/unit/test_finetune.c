@@ -10,6 +10,7 @@
 #include "sparq_ctc.h"
 #include "sparq_error.h"
 #include "sparq_finetune.h"
+#include "sparq_runtime.h"
 #include "sparq_train.h"
 
 static uint64_t rng_state;

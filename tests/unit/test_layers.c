@@ -10,6 +10,7 @@
 #include "sparq_ctc.h"
 #include "sparq_fbank.h"
 #include "sparq_layers.h"
+#include "sparq_rng.h"
 
 // Float32 forward passes: step 1e-2 keeps the rounding error of (L+ - L-)
 // well below the O(h^2) truncation error for these smooth functions.

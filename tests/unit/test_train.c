@@ -14,6 +14,7 @@
 #include "sparq_ctc.h"
 #include "sparq_error.h"
 #include "sparq_train.h"
+#include "sparq_rng.h"
 
 static char dir[256];
 

@@ -1,4 +1,4 @@
-// The usb transport's own state machine (host/src/usb_transport.c), run
+// The usb transport's own state machine (host/src/board/usb_transport.c), run
 // against a fake USB device instead of libusb: the fake completes bulk
 // transfers from a C device model (the ref backend's model), so GEMMs go
 // through the real code paths for asynchronous transfers, reassembly of IN
@@ -9,7 +9,7 @@
 #include <time.h>
 
 #include "check.h"
-#include "../../host/src/usb_backend.h"
+#include "../../host/src/board/usb_backend.h"
 #include "sparq_device.h"
 #include "sparq_error.h"
 #include "sparq_gemm.h"

@@ -20,8 +20,8 @@
 
 #include "sparq_audio.h"
 #include "sparq_error.h"
-#include "sparq_fbank.h"
 #include "sparq_manifest.h"
+#include "sparq_rng.h"
 
 extern char **environ;
 

@@ -15,7 +15,7 @@
 #include "sparq_ctc.h"
 #include "sparq_error.h"
 #include "sparq_format.h"
-#include "sparq_runtime.h"
+#include "sparq_export.h"
 
 void sparq_search_default_options(struct sparq_search_options *o)
 {

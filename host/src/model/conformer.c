@@ -9,8 +9,8 @@
 #include <string.h>
 
 #include "sparq_error.h"
-#include "sparq_fbank.h"
 #include "sparq_layers.h"
+#include "sparq_rng.h"
 
 void sparq_threads_init(void) { openblas_set_num_threads(1); }
 

@@ -5,7 +5,6 @@
 
 #include "sparq_device.h"
 #include "sparq_link.h"
-#include "sparq_usb.h"
 #include "sparq_error.h"
 #include "sparq_protocol.h"
 
@@ -321,30 +320,6 @@ int sparq_device_open_transport(struct sparq_device **dst, struct sparq_transpor
     *dst = d;
     return SPARQ_OK;
 }
-
-static int open_backend(struct sparq_device **dst, const char *backend, int link)
-{
-    struct sparq_transport tr;
-    int rc;
-    if (!strcmp(backend, "ref"))
-        rc = sparq_transport_ref(&tr, NULL);
-    else if (!strcmp(backend, "sim"))
-        rc = sparq_transport_sim(&tr);
-    else if (!strcmp(backend, "usb") && link) // a board (sparq_usb.h), through the same layer
-        return sparq_device_open_usb(dst, NULL);
-    else
-        return sparq_fail(SPARQ_EINVAL, "device: unknown backend '%s' (expected ref, sim%s)", backend,
-                          link ? " or usb" : "");
-    if (!rc && link)
-        rc = sparq_link_wrap(&tr, tr, NULL); // takes the raw transport (closes it on failure)
-    if (rc)
-        return rc;
-    return sparq_device_open_transport(dst, tr);
-}
-
-int sparq_device_open(struct sparq_device **dst, const char *backend) { return open_backend(dst, backend, 1); }
-
-int sparq_device_open_raw(struct sparq_device **dst, const char *backend) { return open_backend(dst, backend, 0); }
 
 int sparq_device_open_model(struct sparq_device **dst, const struct sparq_device_config *cfg, int link)
 {

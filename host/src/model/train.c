@@ -18,6 +18,7 @@
 #include "sparq_layers.h"
 #include "sparq_train.h"
 #include "sparq_wer.h"
+#include "sparq_rng.h"
 
 void sparq_train_default_options(struct sparq_train_options *o)
 {

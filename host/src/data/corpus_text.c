@@ -6,8 +6,8 @@
 #include <string.h>
 
 #include "sparq_corpus.h"
-#include "sparq_fbank.h"
 #include "sparq_text.h"
+#include "sparq_rng.h"
 
 struct slot {
     const char *name;

@@ -1,3 +1,4 @@
+// sparq-layer: board
 // C interface of the Verilator model of rtl/sparq_top.v (sim/sparq_sim.cpp).
 // The model sees a byte FIFO in each direction, one byte per clock at most,
 // exactly like the FX2 / FT245 FIFO port of a board.

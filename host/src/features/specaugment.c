@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "sparq_fbank.h"
+#include "sparq_rng.h"
 
 void sparq_specaug_default_options(struct sparq_specaug_options *o)
 {

@@ -2,8 +2,8 @@
 // of rtl/sparq_top.v (sim/sparq_sim.cpp), one byte per simulated clock.
 #include <stdlib.h>
 
-#include "../../sim/sparq_sim.h"
-#include "sparq_device.h"
+#include "sparq_sim.h"
+#include "sparq_backend.h"
 #include "sparq_error.h"
 
 // The device is hung when no byte moved in either direction for longer than
