@@ -7,7 +7,9 @@ PACKAGES="build-essential pkg-config clang libclang-rt-14-dev \
 verilator yosys nextpnr-ice40 fpga-icestorm fpga-icestorm-chipdb iverilog \
 libusb-1.0-0-dev libopenblas-dev libsndfile1-dev libcjson-dev libkissfft-dev libfftw3-dev zlib1g-dev \
 sdcc espeak-ng flite festival festvox-kallpc16k sox gnuplot-nox fonts-liberation \
-openmpi-bin libopenmpi-dev"
+openmpi-bin libopenmpi-dev libdnnl-dev"
+# Open-vocabulary corpus text and more English voices (docs/data.md, sparq data gen).
+PACKAGES="$PACKAGES fortunes-min fortunes wordnet-base festvox-kdlpc16k festvox-us-slt-hts"
 
 missing=""
 for p in $PACKAGES; do

@@ -18,13 +18,16 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: sparq data gen --out DIR [--hours H] [--dev-hours H] [--test-hours H] [--seed S]\n"
+            "                      [--test-text-hours H] [--open-fraction F] [--text-sources LIST] [--text-root DIR]\n"
             "                      [--workers N] [--augment F] [--quiet] [--force]\n"
             "       sparq data import (--kaldi DIR | --librispeech DIR) --out MANIFEST.jsonl\n"
             "       sparq data check MANIFEST.jsonl [--out CLEAN.jsonl]\n"
             "       sparq data features MANIFEST.jsonl [--dither D] [--seed S] [--cmvn-out CMVN.json] [--limit N]\n"
-            "gen       speak generated voice-search queries with espeak-ng, flite and festival; writes\n"
-            "          DIR/{train,dev,test}.jsonl, DIR/wav/ and DIR/corpus.json (defaults: 1 h train,\n"
-            "          0.1 h dev, 0.1 h test, seed 1, 2 workers, 30%% of train augmented); refuses a\n"
+            "gen       speak voice-search queries and open-vocabulary sentences (fortunes, WordNet examples)\n"
+            "          with espeak-ng, flite and festival; writes DIR/{train,dev,test-voices,test-text}.jsonl\n"
+            "          (test.jsonl = test-voices), DIR/wav/ and DIR/corpus.json (defaults: 1 h train, 0.1 h\n"
+            "          dev, 0.1 h each test split, seed 1, 2 workers, 50%% open text, 50%% of train augmented;\n"
+            "          --text-sources default|none|fortunes,wordnet,fortune/NAME,wordnet/POS); refuses a\n"
             "          folder that already holds a corpus unless --force\n"
             "import    make a JSONL manifest from a Kaldi data dir (wav.scp + text) or a LibriSpeech tree;\n"
             "          bad audio is reported and skipped, other rates/channels are kept (converted on load)\n"
@@ -41,7 +44,9 @@ static int cmd_gen(int argc, char **argv)
         { "dev-hours", required_argument, NULL, 'd' },  { "test-hours", required_argument, NULL, 't' },
         { "seed", required_argument, NULL, 's' },       { "workers", required_argument, NULL, 'w' },
         { "augment", required_argument, NULL, 'a' },    { "quiet", no_argument, NULL, 'q' },
-        { "force", no_argument, NULL, 'f' },
+        { "force", no_argument, NULL, 'f' },            { "test-text-hours", required_argument, NULL, 'T' },
+        { "open-fraction", required_argument, NULL, 'O' }, { "text-sources", required_argument, NULL, 'S' },
+        { "text-root", required_argument, NULL, 'R' },
         { "help", no_argument, NULL, 'h' },             { NULL, 0, NULL, 0 },
     };
     struct sparq_corpus_options o;
@@ -49,7 +54,7 @@ static int cmd_gen(int argc, char **argv)
     int c;
     char *end;
     int force = 0;
-    while ((c = getopt_long(argc, argv, "o:H:d:t:s:w:a:qfh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "o:H:d:t:s:w:a:qfhT:O:S:R:", opts, NULL)) != -1) {
         end = "";
         switch (c) {
         case 'o': o.out_dir = optarg; break;
@@ -59,6 +64,10 @@ static int cmd_gen(int argc, char **argv)
         case 's': o.seed = strtoull(optarg, &end, 0); break;
         case 'w': o.workers = (int)strtol(optarg, &end, 10); break;
         case 'a': o.augment_fraction = strtod(optarg, &end); break;
+        case 'T': o.test_text_hours = strtod(optarg, &end); break;
+        case 'O': o.open_fraction = strtod(optarg, &end); break;
+        case 'S': o.text_sources = optarg; continue;
+        case 'R': o.text_root = optarg; continue;
         case 'q': o.progress = 0; continue;
         case 'f': force = 1; continue;
         case 'h': usage(stdout); return 0;
@@ -84,7 +93,8 @@ static int cmd_gen(int argc, char **argv)
         fprintf(stderr, "sparq data gen: %s\n", sparq_last_error());
         return 1;
     }
-    printf("wrote %s/{train,dev,test}.jsonl and %s/corpus.json\n", o.out_dir, o.out_dir);
+    printf("wrote %s/{train,dev,test-voices,test-text}.jsonl (test.jsonl = test-voices) and %s/corpus.json\n",
+           o.out_dir, o.out_dir);
     return 0;
 }
 

@@ -1,7 +1,8 @@
 // sparq-layer: data
-// The built-in default corpus: seeded voice-search style queries spoken by
-// the TTS engines Debian ships (espeak-ng, flite, festival), resampled to
-// 16 kHz mono, part of train augmented with sox. docs/data.md describes the
+// The built-in default corpus: seeded voice-search style queries mixed with
+// open-vocabulary sentences (sparq_textsrc.h), spoken by the TTS engines
+// Debian ships (espeak-ng, flite, festival), resampled to 16 kHz mono, part
+// of train augmented with channel effects. docs/data.md describes the
 // grammar, the voices of each split and the augmentation.
 #ifndef SPARQ_CORPUS_H
 #define SPARQ_CORPUS_H
@@ -16,13 +17,18 @@ int sparq_corpus_sentence(uint64_t *rng, char *buf, size_t size);
 size_t sparq_corpus_vocabulary(const char ***words);
 
 struct sparq_corpus_options {
-    const char *out_dir;     // writes out_dir/{train,dev,test}.jsonl and out_dir/wav/SPLIT/*.wav
+    const char *out_dir;     // writes out_dir/{train,dev,test-voices,test-text}.jsonl (test.jsonl = test-voices)
+                             // and out_dir/wav/SPLIT/*.wav
     double train_hours;      // 1.0
     double dev_hours;        // 0.1
-    double test_hours;       // 0.1
+    double test_hours;       // 0.1 of held-out voices (test-voices)
+    double test_text_hours;  // -1: same as test_hours; held-out text sources spoken by training voices
     uint64_t seed;           // 1
     int workers;             // 2 worker processes
-    double augment_fraction; // 0.3 of train utterances get one sox effect chain
+    double augment_fraction; // 0.5 of train utterances get channel effects
+    double open_fraction;    // 0.5 of train/dev/test-voices sentences from open text (sparq_textsrc.h)
+    const char *text_sources; // NULL: all default sources; "none": templates only
+    const char *text_root;    // NULL: /usr/share
     int progress;            // 1: progress line with rate and ETA on stderr
 };
 void sparq_corpus_default_options(struct sparq_corpus_options *opt);

@@ -10,28 +10,48 @@ trap 'rm -rf "$T"' EXIT
 . tests/lib/tap.shlib
 
 # About 40 s of audio in total: a couple of seconds with 2 workers.
-gen() { "$SPARQ" data gen --out "$1" --hours 0.006 --dev-hours 0.002 --test-hours 0.002 --seed 5 --quiet; }
-check "data gen writes train/dev/test manifests" gen "$T/a"
-for s in train dev test; do
+# --augment 1 so that the tiny train split exercises the channel effects.
+gen() { "$SPARQ" data gen --out "$1" --hours 0.006 --dev-hours 0.002 --test-hours 0.002 --test-text-hours 0.002 --seed 5 --augment 1 --quiet; }
+check "data gen writes train/dev/test-voices/test-text manifests" gen "$T/a"
+for s in train dev test-voices test-text test; do
     check "$s.jsonl is non-empty" test -s "$T/a/$s.jsonl"
 done
+check "test.jsonl is the held-out-voice split" cmp "$T/a/test.jsonl" "$T/a/test-voices.jsonl"
 ids() { sed 's/.*"id":"\([^"]*\)".*/\1/' "$1"; }
 texts() { sed 's/.*"text":"\([^"]*\)".*/\1/' "$1" | sort -u; }
-check "train uses no held-out voice (flite slt/rms, espeak gbclan/gbcwmd/nyc, variants m5-m7 f4 f5)" \
-    sh -c "! ids '$T/a/train.jsonl' | grep -E 'flite_(slt|rms)|gbclan|gbcwmd|nyc|_(m5|m6|m7|f4|f5)\$'" 
-check "dev uses only training voices" sh -c "! sed 's/.*\"id\":\"\\([^\"]*\\)\".*/\\1/' '$T/a/dev.jsonl' | grep -E 'flite_(slt|rms)|gbclan|gbcwmd|nyc'"
-check "test uses only held-out voices" sh -c "! sed 's/.*\"id\":\"\\([^\"]*\\)\".*/\\1/' '$T/a/test.jsonl' | grep -E 'festival|flite_(kal|awb)|_(en|en-us|en-gb-x-rp|en-gb-scotland|en-029)(_|\$)'"
-texts "$T/a/train.jsonl" > "$T/train.txt"
-texts "$T/a/dev.jsonl" > "$T/dev.txt"
-texts "$T/a/test.jsonl" > "$T/test.txt"
+# Held-out voices: espeak accents gbclan/gbcwmd/nyc and variants m5-m7 f4 f5
+# klatt4 Gene2 edward2 grandpa gustave iven4 quincy steph3; the slt and rms speakers.
+HELDOUT='flite_(slt|rms)|slt_arctic|gbclan|gbcwmd|nyc|_(m5|m6|m7|f4|f5|klatt4|Gene2|edward2|grandpa|gustave|iven4|quincy|steph3)$'
+# (ids is a function of this script, so the lists are written here, not in sh -c.)
+for s in train dev test-voices test-text; do
+    ids "$T/a/$s.jsonl" > "$T/$s.ids"
+done
+for s in train dev test-text; do
+    check "$s uses no held-out voice" sh -c "[ -s '$T/$s.ids' ] && ! grep -E '$HELDOUT' '$T/$s.ids'"
+done
+check "test-voices uses only held-out voices" sh -c "[ -s '$T/test-voices.ids' ] && ! grep -vE '$HELDOUT' '$T/test-voices.ids'"
+for s in train dev test-voices test-text; do
+    texts "$T/a/$s.jsonl" > "$T/$s.txt"
+done
 check "dev sentences never occur in train" sh -c "[ -z \"\$(comm -12 '$T/train.txt' '$T/dev.txt')\" ]"
-check "test sentences never occur in train" sh -c "[ -z \"\$(comm -12 '$T/train.txt' '$T/test.txt')\" ]"
+check "test-voices sentences never occur in train" sh -c "[ -z \"\$(comm -12 '$T/train.txt' '$T/test-voices.txt')\" ]"
+check "test-text sentences never occur in train, dev or test-voices" \
+    sh -c "[ -z \"\$(cat '$T/train.txt' '$T/dev.txt' '$T/test-voices.txt' | sort -u | comm -12 - '$T/test-text.txt')\" ]"
+check "train mixes template and open-vocabulary sentences" sh -c "grep -q 'template' '$T/a/train.info.tsv' && grep -q 'open' '$T/a/train.info.tsv'"
+check "every train utterance got a channel effect (--augment 1)" sh -c "[ \$(tail -n +2 '$T/a/train.info.tsv' | cut -f8 | grep -c '^none\$') -eq 0 ]"
+check "corpus.json reports the training vocabulary (>= 20000 words) and test-text OOV rate" \
+    sh -c "grep -q '\"train_text_words\": [0-9]\{5,\}' '$T/a/corpus.json' && grep -q 'test_text_oov_vs_train_text' '$T/a/corpus.json' && [ \$(sed -n 's/.*\"train_text_words\": \([0-9]*\).*/\1/p' '$T/a/corpus.json') -ge 20000 ]"
+for s in dev test-voices test-text; do
+    check "every $s file decodes and matches its duration" "$SPARQ" data check "$T/a/$s.jsonl"
+done
 check "every generated file decodes, is 16 kHz mono and matches its duration" "$SPARQ" data check "$T/a/train.jsonl"
 SPARQ_ABS="$(cd "$(dirname "$SPARQ")" && pwd)/$(basename "$SPARQ")"
 mkdir -p "$T/elsewhere"
 check "a manifest checked from a relative path and written elsewhere still finds its audio" \
     sh -c "cd '$T' && '$SPARQ_ABS' data check a/dev.jsonl --out elsewhere/dev.jsonl && cd / && '$SPARQ_ABS' data check '$T/elsewhere/dev.jsonl'"
-check "same seed, same corpus (manifests identical)" sh -c "gen() { \"$SPARQ\" data gen --out \"\$1\" --hours 0.006 --dev-hours 0.002 --test-hours 0.002 --seed 5 --quiet --workers 1; }; gen '$T/b' && cmp '$T/a/train.jsonl' '$T/b/train.jsonl' && cmp '$T/a/test.jsonl' '$T/b/test.jsonl'"
+check "same seed, same corpus (manifests identical, 1 worker instead of 2)" sh -c "'$SPARQ' data gen --out '$T/b' --hours 0.006 --dev-hours 0.002 --test-hours 0.002 --test-text-hours 0.002 --seed 5 --augment 1 --quiet --workers 1 && cmp '$T/a/train.jsonl' '$T/b/train.jsonl' && cmp '$T/a/test.jsonl' '$T/b/test.jsonl' && cmp '$T/a/test-text.jsonl' '$T/b/test-text.jsonl' && cmp '$T/a/train.info.tsv' '$T/b/train.info.tsv'"
+check "another seed, another corpus" sh -c "'$SPARQ' data gen --out '$T/c' --hours 0.003 --dev-hours 0 --test-hours 0 --test-text-hours 0 --seed 6 --quiet && ! cmp -s '$T/a/train.jsonl' '$T/c/train.jsonl'"
+check "--text-sources none: templates only, no test-text utterances" sh -c "'$SPARQ' data gen --out '$T/d' --hours 0.003 --dev-hours 0 --test-hours 0 --seed 5 --quiet --text-sources none && ! grep -q open '$T/d/train.info.tsv' && [ ! -s '$T/d/test-text.jsonl' ]"
 check "a reference scored against itself has 0% WER and CER" sh -c "'$SPARQ' score --ref '$T/a/test.jsonl' --hyp '$T/a/test.jsonl' --json '$T/s.json' && [ \$(grep -c '\"rate\":[[:space:]]*0[[:space:]]*\$' '$T/s.json') -eq 2 ]"
 check "data features computes statistics and CMVN" sh -c "'$SPARQ' data features '$T/a/train.jsonl' --dither 1 --cmvn-out '$T/cmvn.json' | grep -q 'at log floor' && grep -q sparq-cmvn '$T/cmvn.json'"
 
@@ -49,6 +69,9 @@ check "score with a broken manifest names file:line, exit 1" expect_exit 1 "bad.
 check "data gen without --out is a usage error (exit 2)" expect_exit 2 "out" "$SPARQ" data gen
 check "unknown data subcommand exits 2" expect_exit 2 "unknown" "$SPARQ" data frobnicate
 check "data gen refuses to overwrite an existing corpus" expect_exit 1 "already" "$SPARQ" data gen --out "$T/a" --hours 0.001 --quiet
+check "a missing text source names the file and its Debian package, exit 1" expect_exit 1 "$T/none/games/fortunes/fortunes.*fortunes-min" "$SPARQ" data gen --out "$T/e" --hours 0.001 --quiet --text-root "$T/none"
+check "an unknown text source is named, exit 1" expect_exit 1 "fortune/nosuch" "$SPARQ" data gen --out "$T/e" --hours 0.001 --quiet --text-sources fortune/nosuch
+check "--open-fraction outside [0, 1] is refused" expect_exit 1 "open-text fraction" "$SPARQ" data gen --out "$T/e" --hours 0.001 --quiet --open-fraction 2
 
 # Importers through the CLI on the generated audio, with broken entries.
 mkdir -p "$T/kaldi"
@@ -66,7 +89,7 @@ check "import --kaldi keeps $good utterances, skips the truncated and the piped 
     sh -c "'$SPARQ' data import --kaldi '$T/kaldi' --out '$T/k.jsonl' 2> '$T/k.log' | grep -q '$good utterances kept, 2 skipped' && grep -q 'cut.wav: truncated' '$T/k.log' && grep -q 'zz-pipe.*piped' '$T/k.log' && [ \$(wc -l < '$T/k.jsonl') -eq $good ]"
 mkdir -p "$T/ls/1/2"
 i=0
-for w in $(cut -d' ' -f2 "$T/kaldi/wav.scp" | head -3); do
+for w in $(ls "$T"/a/wav/train/*.wav | head -3); do
     sox "$w" "$T/ls/1/2/1-2-000$i.flac"
     echo "1-2-000$i SOME WORDS NUMBER $i" >> "$T/ls/1/2/1-2.trans.txt"
     i=$((i + 1))

@@ -22,36 +22,58 @@
 #include "sparq_error.h"
 #include "sparq_manifest.h"
 #include "sparq_rng.h"
+#include "sparq_textsrc.h"
 
 extern char **environ;
 
 enum engine { ESPEAK, FLITE, FESTIVAL };
-enum split { TRAIN, DEV, TEST, NSPLITS };
-static const char *const split_names[NSPLITS] = { "train", "dev", "test" };
-enum aug { AUG_NONE, AUG_SPEED, AUG_NOISE, AUG_REVERB, AUG_BAND, NAUG };
-static const char *const aug_names[NAUG] = { "none", "speed", "noise", "reverb", "bandlimit" };
+// TEST is the held-out-voice split (test-voices.jsonl, also written as
+// test.jsonl for older scripts); TEST_TEXT speaks held-out text sources with
+// training voices.
+enum split { TRAIN, DEV, TEST, TEST_TEXT, NSPLITS };
+static const char *const split_names[NSPLITS] = { "train", "dev", "test-voices", "test-text" };
+// Channel effects: each augmented utterance gets every effect with its own
+// probability (docs/data.md), at least one.
+enum aug { AUG_SPEED, AUG_PITCH, AUG_REVERB, AUG_NOISE, AUG_PHONE, AUG_LOWPASS, AUG_GAIN, NAUG };
+static const char *const aug_names[NAUG] = { "speed", "pitch", "reverb", "noise", "phone", "lowpass", "gain" };
+static const double aug_prob[NAUG] = { 0.30, 0.20, 0.30, 0.40, 0.15, 0.10, 0.20 };
 
-// Voices. Test voices never appear in train or dev: whole espeak accents
-// and variants are held out, plus two flite voices.
+// Voices. Test voices never appear in train, dev or test-text: whole
+// espeak accents and variants are held out, plus the slt and rms speakers
+// (flite, and festival's HTS slt).
 static const char *const espeak_train_accents[] = { "en-us", "en", "en-gb-x-rp", "en-gb-scotland", "en-029" };
-static const char *const espeak_train_variants[] = { "", "m1", "m2", "m3", "m4", "f1", "f2", "f3", "klatt" };
+// Every espeak-ng variant with a human-like voice (robot, whisper, croak and
+// "demonic" variants are left out). Held-out variants are listed below.
+static const char *const espeak_train_variants[] = {
+    "",        "m1",      "m2",       "m3",     "m4",     "m8",     "f1",        "f2",      "f3",    "klatt",
+    "klatt2",  "klatt3",  "klatt5",   "klatt6", "Alex",   "Alicia", "Andrea",    "Andy",    "Annie", "Denis",
+    "Diogo",   "Gene",    "Henrique", "Hugo",   "Jacky",  "Lee",    "Marco",     "Mario",   "Michael", "Mike",
+    "Nguyen",  "adam",    "anika",    "announcer", "antonio", "aunty", "belinda", "benjamin", "boris", "caleb",
+    "david",   "ed",      "edward",   "grandma", "iven",   "iven2",  "iven3",     "john",    "kaukovalta", "linda",
+    "marcelo", "max",     "michel",   "miguel", "norbert", "pablo", "paul",      "pedro",   "rob",   "robert",
+    "sandro",  "shelby",  "steph",    "steph2", "travis", "victor", "zac",
+};
 static const char *const espeak_test_accents[] = { "en-gb-x-gbclan", "en-gb-x-gbcwmd", "en-us-nyc" };
-static const char *const espeak_test_variants[] = { "m5", "m6", "m7", "f4", "f5" };
+static const char *const espeak_test_variants[] = { "m5", "m6", "m7", "f4", "f5", "klatt4", "Gene2",
+                                                    "edward2", "grandpa", "gustave", "iven4", "quincy", "steph3" };
 static const char *const flite_train[] = { "kal", "kal16", "awb" };
 static const char *const flite_test[] = { "slt", "rms" };
+static const char *const festival_train[] = { "kal_diphone", "ked_diphone" };
+static const char *const festival_test[] = { "cmu_us_slt_arctic_hts" };
 #define NA(a) ((int)(sizeof a / sizeof a[0]))
 
 struct job {
     int idx;            // index within its split
     int split;
     int engine;
-    char voice[32];     // espeak "en-us+m3", flite "awb", festival "kal_diphone"
+    char voice[40];     // espeak "en-us+m3", flite "awb", festival "kal_diphone"
     int rate, pitch;    // espeak words/minute and pitch 0..99
     float stretch;      // flite/festival duration stretch
-    int aug;
-    float aug_param;    // speed factor, SNR dB, reverberance %, or band top Hz
+    unsigned aug;       // bit (1 << AUG_x) per channel effect
+    float aug_param[NAUG]; // speed factor, cents, reverberance %, SNR dB, -, low-pass Hz, peak dBFS
     uint64_t seed;      // noise seed
-    char text[400];
+    int open;           // text from the open-vocabulary sources
+    char text[640];
     char out[600];      // absolute output path
 };
 
@@ -72,7 +94,9 @@ void sparq_corpus_default_options(struct sparq_corpus_options *o)
     o->test_hours = 0.1;
     o->seed = 1;
     o->workers = 2;
-    o->augment_fraction = 0.3;
+    o->augment_fraction = 0.5;
+    o->open_fraction = 0.5;
+    o->test_text_hours = -1;
     o->progress = 1;
 }
 
@@ -92,27 +116,42 @@ static int split_of_text(const char *text)
     return h == 0 ? DEV : h == 1 ? TEST : TRAIN;
 }
 
-static void plan_job(const struct sparq_corpus_options *o, int split, int idx, struct job *j)
+// Open-vocabulary sentences each split may use: train/dev/test-voices by
+// the same text hash as the templates, test-text from held-out sources.
+struct pools {
+    const char **s[NSPLITS];
+    size_t n[NSPLITS];
+};
+
+static void plan_job(const struct sparq_corpus_options *o, const struct pools *pl, int split, int idx, struct job *j)
 {
     memset(j, 0, sizeof *j);
     uint64_t rng = o->seed * 0x9E3779B97F4A7C15ull ^ ((uint64_t)split << 56) ^ (uint64_t)idx * 0xD1B54A32D192ED03ull;
     sparq_rng_next(&rng);
     j->idx = idx;
     j->split = split;
-    do {
-        if (sparq_corpus_sentence(&rng, j->text, sizeof j->text) < 0)
-            j->text[0] = 0;
-    } while (!j->text[0] || split_of_text(j->text) != split);
+    double uo = sparq_rng_uniform(&rng);
+    if (pl->n[split] && (split == TEST_TEXT || uo < o->open_fraction)) {
+        j->open = 1;
+        snprintf(j->text, sizeof j->text, "%s", pl->s[split][sparq_rng_next(&rng) % pl->n[split]]);
+    } else
+        do {
+            if (sparq_corpus_sentence(&rng, j->text, sizeof j->text) < 0)
+                j->text[0] = 0;
+        } while (!j->text[0] || split_of_text(j->text) != split);
     double u = sparq_rng_uniform(&rng);
     if (split == TEST) {
-        if (u < 0.6) {
+        if (u < 0.5) {
             j->engine = ESPEAK;
             snprintf(j->voice, sizeof j->voice, "%s+%s",
                      espeak_test_accents[sparq_rng_next(&rng) % NA(espeak_test_accents)],
                      espeak_test_variants[sparq_rng_next(&rng) % NA(espeak_test_variants)]);
-        } else {
+        } else if (u < 0.85) {
             j->engine = FLITE;
             snprintf(j->voice, sizeof j->voice, "%s", flite_test[sparq_rng_next(&rng) % NA(flite_test)]);
+        } else {
+            j->engine = FESTIVAL;
+            snprintf(j->voice, sizeof j->voice, "%s", festival_test[sparq_rng_next(&rng) % NA(festival_test)]);
         }
     } else if (u < 0.55) {
         j->engine = ESPEAK;
@@ -124,20 +163,34 @@ static void plan_job(const struct sparq_corpus_options *o, int split, int idx, s
         snprintf(j->voice, sizeof j->voice, "%s", flite_train[sparq_rng_next(&rng) % NA(flite_train)]);
     } else {
         j->engine = FESTIVAL;
-        snprintf(j->voice, sizeof j->voice, "kal_diphone");
+        snprintf(j->voice, sizeof j->voice, "%s", festival_train[sparq_rng_next(&rng) % NA(festival_train)]);
     }
     j->rate = 130 + (int)(sparq_rng_next(&rng) % 71);  // 130..200 wpm
     j->pitch = 25 + (int)(sparq_rng_next(&rng) % 51);  // 25..75
     j->stretch = (float)(0.85 + 0.4 * sparq_rng_uniform(&rng));
-    j->aug = AUG_NONE;
+    j->aug = 0;
     if (split == TRAIN && sparq_rng_uniform(&rng) < o->augment_fraction) {
-        j->aug = 1 + (int)(sparq_rng_next(&rng) % (NAUG - 1));
-        double v = sparq_rng_uniform(&rng);
-        switch (j->aug) {
-        case AUG_SPEED: j->aug_param = v < 0.5 ? 0.9f : 1.1f; break;
-        case AUG_NOISE: j->aug_param = (float)(5.0 + 20.0 * v); break;    // SNR 5..25 dB
-        case AUG_REVERB: j->aug_param = (float)(20.0 + 60.0 * v); break;  // reverberance 20..80 %
-        default: j->aug_param = v < 0.5 ? 3400.0f : (float)(4000.0 + 3000.0 * v); break; // top of band
+        for (int a = 0; a < NAUG; a++)
+            if (sparq_rng_uniform(&rng) < aug_prob[a])
+                j->aug |= 1u << a;
+        if (j->aug & (1u << AUG_PHONE)) // the phone channel already limits the band
+            j->aug &= ~(1u << AUG_LOWPASS);
+        if (!j->aug)
+            j->aug = 1u << AUG_NOISE;
+        for (int a = 0; a < NAUG; a++) {
+            double v = sparq_rng_uniform(&rng);
+            float *p = &j->aug_param[a];
+            switch (a) {
+            case AUG_SPEED: *p = (float)(0.85 + 0.3 * v); break;    // tempo and pitch together
+            case AUG_PITCH: *p = (float)(-300 + 600 * v); break;     // cents, tempo kept
+            case AUG_REVERB: *p = (float)(20 + 60 * v); break;       // reverberance %
+            case AUG_NOISE: *p = (float)(5 + 25 * v); break;         // SNR 5..30 dB
+            case AUG_LOWPASS: *p = (float)(4000 + 3000 * v); break;  // top of band, Hz
+            case AUG_GAIN: *p = v < 2.0 / 3 ? (float)(-35 + 15 * v * 1.5) : (float)(2 + 18 * (v - 2.0 / 3)); break;
+            default: break;
+            }
+            if (!(j->aug & (1u << a)))
+                *p = 0;
         }
     }
     j->seed = sparq_rng_next(&rng);
@@ -177,6 +230,7 @@ struct festival {
     pid_t pid;
     FILE *in;   // commands
     FILE *err;  // festival's stderr: unbuffered, so our markers arrive at once
+    char voice[40]; // voice selected now
 };
 
 static int festival_start(struct festival *f)
@@ -203,7 +257,7 @@ static int festival_start(struct festival *f)
     }
     f->in = fdopen(in[1], "w");
     f->err = fdopen(err[0], "r");
-    fprintf(f->in, "(voice_kal_diphone)\n");
+    f->voice[0] = 0;
     return 0;
 }
 
@@ -223,6 +277,10 @@ static int festival_say(struct festival *f, const struct job *j, const char *wav
     if (!f->pid && festival_start(f)) {
         snprintf(err, errn, "cannot start festival");
         return -1;
+    }
+    if (strcmp(f->voice, j->voice)) {
+        fprintf(f->in, "(voice_%s)\n", j->voice);
+        snprintf(f->voice, sizeof f->voice, "%s", j->voice);
     }
     // Text is [a-z' ] only (normalised), so it needs no escaping inside "...".
     fprintf(f->in,
@@ -325,40 +383,55 @@ static void do_job(const struct job *j, const char *tmpdir, struct festival *fes
     // sox: 16-bit mono; speed change (if any) at the source rate, then
     // 16 kHz, then the other effects (a band-limit above the Nyquist
     // frequency of flite's 8 kHz kal voice would fail before resampling),
-    // then a random peak level of -1..-10 dBFS.
-    char gain[16], p1[32];
-    snprintf(gain, sizeof gain, "-%d", 1 + (int)(j->seed % 10));
-    char *argv[24] = { "sox", "-R", "-q", raw, "-b", "16", "-c", "1", (char *)j->out };
-    int a = 9;
-    if (j->aug == AUG_SPEED) {
-        snprintf(p1, sizeof p1, "%.2f", j->aug_param);
-        argv[a++] = "speed";
-        argv[a++] = p1;
+    // then a random peak level of -1..-10 dBFS, or the gain effect's level
+    // (quiet, or above full scale: clipped). The phone channel writes 8 kHz
+    // mu-law (G.711) and a second sox brings it back to 16 kHz 16-bit.
+    char gain[16], p[NAUG][32], tel[1200];
+    const float *ap = j->aug_param;
+    snprintf(gain, sizeof gain, "%d", -1 - (int)(j->seed % 10));
+    if (j->aug & (1u << AUG_GAIN))
+        snprintf(gain, sizeof gain, "%+.1f", ap[AUG_GAIN]);
+    snprintf(tel, sizeof tel, "%s/phone.wav", tmpdir);
+    int phone = (j->aug >> AUG_PHONE) & 1;
+    char *argv[40] = { "sox", "-R", "-q", raw, "-c", "1" };
+    int a = 6;
+    if (phone) {
+        argv[a++] = "-e", argv[a++] = "u-law", argv[a++] = "-b", argv[a++] = "8", argv[a++] = "-r";
+        argv[a++] = "8000", argv[a++] = tel;
+    } else
+        argv[a++] = "-b", argv[a++] = "16", argv[a++] = (char *)j->out;
+    if (j->aug & (1u << AUG_SPEED)) {
+        snprintf(p[AUG_SPEED], sizeof p[0], "%.3f", ap[AUG_SPEED]);
+        argv[a++] = "speed", argv[a++] = p[AUG_SPEED];
     }
-    argv[a++] = "rate";
-    argv[a++] = "16000";
-    if (j->aug == AUG_REVERB) {
-        snprintf(p1, sizeof p1, "%.0f", j->aug_param);
-        argv[a++] = "reverb";
-        argv[a++] = p1;
-    } else if (j->aug == AUG_BAND) {
-        // Telephone band (sinc 300-3400) or a low-pass (sinc -HIGH).
-        if (j->aug_param < 3500)
-            snprintf(p1, sizeof p1, "300-%.0f", j->aug_param);
-        else
-            snprintf(p1, sizeof p1, "-%.0f", j->aug_param);
-        argv[a++] = "sinc";
-        argv[a++] = p1;
+    argv[a++] = "rate", argv[a++] = "16000";
+    if (j->aug & (1u << AUG_PITCH)) {
+        snprintf(p[AUG_PITCH], sizeof p[0], "%.0f", ap[AUG_PITCH]);
+        argv[a++] = "pitch", argv[a++] = p[AUG_PITCH];
     }
-    argv[a++] = "gain";
-    argv[a++] = "-n";
-    argv[a++] = gain;
+    if (j->aug & (1u << AUG_REVERB)) {
+        snprintf(p[AUG_REVERB], sizeof p[0], "%.0f", ap[AUG_REVERB]);
+        argv[a++] = "reverb", argv[a++] = p[AUG_REVERB];
+    }
+    if (phone)
+        argv[a++] = "sinc", argv[a++] = "300-3400";
+    else if (j->aug & (1u << AUG_LOWPASS)) {
+        snprintf(p[AUG_LOWPASS], sizeof p[0], "-%.0f", ap[AUG_LOWPASS]);
+        argv[a++] = "sinc", argv[a++] = p[AUG_LOWPASS];
+    }
+    argv[a++] = "gain", argv[a++] = "-n", argv[a++] = gain;
     argv[a] = NULL;
-    if (run(argv)) {
-        snprintf(r->err, sizeof r->err, "sox failed on %s output (%s)", j->voice, aug_names[j->aug]);
+    int failed = run(argv);
+    if (!failed && phone) {
+        char *back[] = { "sox", "-R", "-q", tel, "-b", "16", "-c", "1", (char *)j->out, "rate", "16000", NULL };
+        failed = run(back);
+        unlink(tel);
+    }
+    if (failed) {
+        snprintf(r->err, sizeof r->err, "sox failed on %s output (augment mask 0x%x)", j->voice, j->aug);
         return;
     }
-    if (j->aug == AUG_NOISE && add_noise(j->out, j->aug_param, j->seed, r->err, sizeof r->err))
+    if ((j->aug & (1u << AUG_NOISE)) && add_noise(j->out, ap[AUG_NOISE], j->seed, r->err, sizeof r->err))
         return;
     struct sparq_audio_info info;
     if (sparq_audio_probe(j->out, &info)) {
@@ -484,8 +557,26 @@ static int grow(struct split_state *s, int need)
     return 0;
 }
 
-static int generate_split(const struct sparq_corpus_options *o, int split, double target_s, struct worker *w,
-                          int nw, double *gen_seconds, struct sparq_manifest *out)
+static int cmp_voice(const void *a, const void *b)
+{
+    const struct job *x = *(const struct job *const *)a, *y = *(const struct job *const *)b;
+    return x->engine != y->engine ? x->engine - y->engine : strcmp(x->voice, y->voice);
+}
+
+// Writes the effects of an augmented utterance as "speed=1.07,noise=12.3".
+static void describe_aug(const struct job *j, char *buf, size_t n)
+{
+    size_t len = 0;
+    buf[0] = 0;
+    for (int a = 0; a < NAUG && len < n; a++)
+        if (j->aug & (1u << a))
+            len += (size_t)snprintf(buf + len, n - len, "%s%s=%.2f", len ? "," : "", aug_names[a], j->aug_param[a]);
+    if (!j->aug)
+        snprintf(buf, n, "none");
+}
+
+static int generate_split(const struct sparq_corpus_options *o, const struct pools *pl, int split, double target_s,
+                          struct worker *w, int nw, double *gen_seconds, int *voices, struct sparq_manifest *out)
 {
     struct split_state st = { 0 };
     double t0 = now(), last_print = 0;
@@ -506,7 +597,7 @@ static int generate_split(const struct sparq_corpus_options *o, int split, doubl
                 break;
             }
             struct job *j = &st.jobs[st.dispatched];
-            plan_job(o, split, st.dispatched, j);
+            plan_job(o, pl, split, st.dispatched, j);
             char tag[64];
             voice_tag(j, tag, sizeof tag);
             snprintf(j->out, sizeof j->out, "%.450s/%s-%06d-%s.wav", dir, split_names[split], j->idx, tag);
@@ -576,10 +667,12 @@ static int generate_split(const struct sparq_corpus_options *o, int split, doubl
         cut++;
     }
     // SPLIT.info.tsv: how each utterance was made, for per-voice analysis.
-    size_t icap = 256 + (size_t)cut * 200, ilen = 0;
+    size_t icap = 256 + (size_t)cut * 300, ilen = 0;
     char *info = rc == SPARQ_OK ? malloc(icap) : NULL;
+    const struct job **kept = rc == SPARQ_OK ? malloc(((size_t)cut + 1) * sizeof *kept) : NULL;
+    int nkept = 0;
     if (info)
-        ilen = (size_t)snprintf(info, icap, "id\tengine\tvoice\trate\tpitch\tstretch\taugment\taugment_param\n");
+        ilen = (size_t)snprintf(info, icap, "id\tengine\tvoice\trate\tpitch\tstretch\ttext\taugment\n");
     for (int i = 0; rc == SPARQ_OK && i < st.dispatched; i++) {
         if (!st.res[i].ok)
             continue;
@@ -593,12 +686,23 @@ static int generate_split(const struct sparq_corpus_options *o, int split, doubl
         rc = sparq_manifest_add(out, id, rel, st.res[i].seconds, st.jobs[i].text);
         const struct job *j = &st.jobs[i];
         static const char *const eng[] = { "espeak-ng", "flite", "festival" };
-        if (info && ilen + 200 < icap)
-            ilen += (size_t)snprintf(info + ilen, icap - ilen, "%s\t%s\t%s\t%d\t%d\t%.3f\t%s\t%.2f\n", id,
+        char aug[200];
+        describe_aug(j, aug, sizeof aug);
+        if (info && ilen + 300 < icap)
+            ilen += (size_t)snprintf(info + ilen, icap - ilen, "%s\t%s\t%s\t%d\t%d\t%.3f\t%s\t%s\n", id,
                                      eng[j->engine], j->voice, j->engine == ESPEAK ? j->rate : 0,
                                      j->engine == ESPEAK ? j->pitch : 0, j->engine == ESPEAK ? 1.0 : j->stretch,
-                                     aug_names[j->aug], j->aug_param);
+                                     j->open ? "open" : "template", aug);
+        if (kept)
+            kept[nkept++] = j;
     }
+    *voices = 0;
+    if (kept && nkept) {
+        qsort(kept, (size_t)nkept, sizeof *kept, cmp_voice);
+        for (int i = 0; i < nkept; i++)
+            *voices += i == 0 || cmp_voice(&kept[i - 1], &kept[i]) != 0;
+    }
+    free(kept);
     if (rc == SPARQ_OK && info) {
         char path[1100];
         snprintf(path, sizeof path, "%.900s/%s.info.tsv", o->out_dir, split_names[split]);
@@ -607,9 +711,9 @@ static int generate_split(const struct sparq_corpus_options *o, int split, doubl
     free(info);
     *gen_seconds = now() - t0;
     if (o->progress)
-        fprintf(stderr, "\r%-5s %6zu utts %7.3f h audio in %.1f s (%.1fx real time), %d failed%40s\n",
+        fprintf(stderr, "\r%-5s %6zu utts %7.3f h audio in %.1f s (%.1fx real time), %d voices, %d failed%30s\n",
                 split_names[split], out->count, sparq_manifest_hours(out), *gen_seconds,
-                sparq_manifest_hours(out) * 3600 / fmax(*gen_seconds, 1e-9), st.failed, "");
+                sparq_manifest_hours(out) * 3600 / fmax(*gen_seconds, 1e-9), *voices, st.failed, "");
     free(st.jobs);
     free(st.res);
     free(st.done);
@@ -629,9 +733,51 @@ int sparq_corpus_generate(const struct sparq_corpus_options *o)
         return sparq_fail(SPARQ_EINVAL, "corpus: hours must be non-negative and sum to at most 10000");
     if (!(o->augment_fraction >= 0 && o->augment_fraction <= 1))
         return sparq_fail(SPARQ_EINVAL, "corpus: augment fraction must be in [0, 1]");
-    int rc = mkdir_p(o->out_dir);
+    if (!(o->open_fraction >= 0 && o->open_fraction <= 1))
+        return sparq_fail(SPARQ_EINVAL, "corpus: open-text fraction must be in [0, 1]");
+    double test_text_hours = o->test_text_hours < 0 ? o->test_hours : o->test_text_hours;
+    if (test_text_hours > 10000)
+        return sparq_fail(SPARQ_EINVAL, "corpus: test-text hours must be at most 10000");
+    // Open text first: a missing source package is reported before any work.
+    struct sparq_textsrc ts = { 0 };
+    struct pools pl;
+    memset(&pl, 0, sizeof pl);
+    int open_text = !(o->text_sources && !strcmp(o->text_sources, "none"));
+    int rc = open_text ? sparq_textsrc_load(&ts, o->text_root, o->text_sources) : SPARQ_OK;
     if (rc)
         return rc;
+    for (int s = 0; s < NSPLITS && rc == SPARQ_OK; s++)
+        if (!(pl.s[s] = malloc((ts.count + 1) * sizeof *pl.s[s])))
+            rc = sparq_fail(SPARQ_ENOMEM, "corpus: out of memory");
+    for (size_t i = 0; rc == SPARQ_OK && i < ts.count; i++) {
+        if (strlen(ts.sent[i].text) >= sizeof ((struct job *)0)->text)
+            continue;
+        int s = ts.sources[ts.sent[i].source].heldout ? TEST_TEXT : split_of_text(ts.sent[i].text);
+        pl.s[s][pl.n[s]++] = ts.sent[i].text;
+    }
+    if (!pl.n[TEST_TEXT])
+        test_text_hours = 0; // no held-out source chosen: no test-text split
+    // Vocabulary the training text can show the model (templates + open
+    // text), and how much of test-text lies outside it.
+    struct sparq_wordset train_words = { 0 };
+    const char **tvocab;
+    size_t ntv = sparq_corpus_vocabulary(&tvocab);
+    double pool_oov_tok = 0, pool_oov_type = 0;
+    if (rc == SPARQ_OK)
+        rc = sparq_wordset_add(&train_words, tvocab, ntv);
+    if (rc == SPARQ_OK)
+        rc = sparq_wordset_add(&train_words, pl.s[TRAIN], pl.n[TRAIN]);
+    if (rc == SPARQ_OK)
+        sparq_wordset_oov(&train_words, pl.s[TEST_TEXT], pl.n[TEST_TEXT], &pool_oov_tok, &pool_oov_type);
+    if (rc == SPARQ_OK)
+        rc = mkdir_p(o->out_dir);
+    if (rc) {
+        for (int s = 0; s < NSPLITS; s++)
+            free(pl.s[s]);
+        sparq_wordset_free(&train_words);
+        sparq_textsrc_free(&ts);
+        return rc;
+    }
     char tmpdir[1100];
     struct worker w[16];
     int nw = 0;
@@ -665,17 +811,21 @@ int sparq_corpus_generate(const struct sparq_corpus_options *o)
         close(rp[1]);
         w[nw] = (struct worker){ pid, jp[1], rp[0], 0 };
     }
-    const double hours[NSPLITS] = { o->train_hours, o->dev_hours, o->test_hours };
+    const double hours[NSPLITS] = { o->train_hours, o->dev_hours, o->test_hours, test_text_hours };
     double secs[NSPLITS] = { 0 };
+    int voices[NSPLITS] = { 0 };
     struct sparq_manifest m[NSPLITS];
     memset(m, 0, sizeof m);
     for (int s = 0; s < NSPLITS && rc == SPARQ_OK; s++) {
-        rc = generate_split(o, s, hours[s] * 3600.0, w, nw, &secs[s], &m[s]);
-        if (rc == SPARQ_OK) {
-            char path[1100];
-            snprintf(path, sizeof path, "%s/%s.jsonl", o->out_dir, split_names[s]);
+        rc = generate_split(o, &pl, s, hours[s] * 3600.0, w, nw, &secs[s], &voices[s], &m[s]);
+        char path[1100];
+        snprintf(path, sizeof path, "%s/%s.jsonl", o->out_dir, split_names[s]);
+        if (rc == SPARQ_OK)
             rc = sparq_manifest_write(&m[s], path);
-        }
+        // test.jsonl: the held-out-voice split under its older name.
+        snprintf(path, sizeof path, "%s/test.jsonl", o->out_dir);
+        if (rc == SPARQ_OK && s == TEST)
+            rc = sparq_manifest_write(&m[s], path);
     }
     for (int k = 0; k < nw; k++) {
         close(w[k].jobs_fd);
@@ -693,23 +843,54 @@ int sparq_corpus_generate(const struct sparq_corpus_options *o)
     rmdir(tmpdir);
     if (rc == SPARQ_OK) {
         // corpus.json: what was generated and how fast, for docs and reports.
-        char buf[2048];
+        // Words actually spoken in train, and test-text's OOV against them.
+        struct sparq_wordset spoken = { 0 };
+        const char **tt = malloc((m[TRAIN].count + m[TEST_TEXT].count + 1) * sizeof *tt);
+        double oov_tok = 0, oov_type = 0;
+        if (!tt)
+            rc = sparq_fail(SPARQ_ENOMEM, "corpus: out of memory");
+        for (size_t i = 0; tt && i < m[TRAIN].count; i++)
+            tt[i] = m[TRAIN].utts[i].text;
+        for (size_t i = 0; tt && i < m[TEST_TEXT].count; i++)
+            tt[m[TRAIN].count + i] = m[TEST_TEXT].utts[i].text;
+        if (rc == SPARQ_OK)
+            rc = sparq_wordset_add(&spoken, tt, m[TRAIN].count);
+        if (rc == SPARQ_OK)
+            sparq_wordset_oov(&spoken, tt + m[TRAIN].count, m[TEST_TEXT].count, &oov_tok, &oov_type);
+        free(tt);
+        char buf[4096];
         int n = snprintf(buf, sizeof buf,
-                         "{\n  \"format\": \"sparq-corpus\",\n  \"version\": 1,\n  \"seed\": %llu,\n  \"workers\": %d,\n"
-                         "  \"augment_fraction\": %.3f,\n  \"splits\": {\n",
-                         (unsigned long long)o->seed, o->workers, o->augment_fraction);
+                         "{\n  \"format\": \"sparq-corpus\",\n  \"version\": 2,\n  \"seed\": %llu,\n  \"workers\": %d,\n"
+                         "  \"augment_fraction\": %.3f,\n  \"open_fraction\": %.3f,\n  \"text_sources\": \"%s\",\n"
+                         "  \"text\": {\"open_sentences\": {\"train\": %zu, \"dev\": %zu, \"test-voices\": %zu, "
+                         "\"test-text\": %zu},\n"
+                         "           \"train_text_words\": %zu, \"test_text_oov_vs_train_text\": {\"tokens\": %.4f, "
+                         "\"types\": %.4f},\n"
+                         "           \"train_spoken_words\": %zu, \"test_text_oov_vs_train_spoken\": {\"tokens\": %.4f, "
+                         "\"types\": %.4f}},\n"
+                         "  \"splits\": {\n",
+                         (unsigned long long)o->seed, o->workers, o->augment_fraction, o->open_fraction,
+                         open_text ? (o->text_sources ? o->text_sources : "default") : "none", pl.n[TRAIN], pl.n[DEV],
+                         pl.n[TEST], pl.n[TEST_TEXT], train_words.count, pool_oov_tok, pool_oov_type, spoken.count,
+                         oov_tok, oov_type);
+        sparq_wordset_free(&spoken);
         for (int s = 0; s < NSPLITS; s++)
             n += snprintf(buf + n, sizeof buf - (size_t)n,
-                          "    \"%s\": {\"utterances\": %zu, \"hours\": %.4f, \"generation_seconds\": %.2f, "
-                          "\"real_time_factor\": %.2f}%s\n",
-                          split_names[s], m[s].count, sparq_manifest_hours(&m[s]), secs[s],
+                          "    \"%s\": {\"utterances\": %zu, \"hours\": %.4f, \"voices\": %d, "
+                          "\"generation_seconds\": %.2f, \"real_time_factor\": %.2f}%s\n",
+                          split_names[s], m[s].count, sparq_manifest_hours(&m[s]), voices[s], secs[s],
                           sparq_manifest_hours(&m[s]) * 3600 / fmax(secs[s], 1e-9), s + 1 < NSPLITS ? "," : "");
         n += snprintf(buf + n, sizeof buf - (size_t)n, "  }\n}\n");
         char path[1100];
         snprintf(path, sizeof path, "%s/corpus.json", o->out_dir);
-        rc = sparq_write_file_atomic(path, buf, (size_t)n);
+        if (rc == SPARQ_OK)
+            rc = sparq_write_file_atomic(path, buf, (size_t)n);
     }
-    for (int s = 0; s < NSPLITS; s++)
+    for (int s = 0; s < NSPLITS; s++) {
         sparq_manifest_free(&m[s]);
+        free(pl.s[s]);
+    }
+    sparq_wordset_free(&train_words);
+    sparq_textsrc_free(&ts);
     return rc;
 }
