@@ -96,7 +96,8 @@ int sparq_pack(struct sparq_packed *dst, const float *w, const uint8_t *mask,
 // Unpacks to dense integer codes (out, in), zeros where nothing is kept.
 void sparq_unpack_codes(const struct sparq_packed *p, int8_t *codes);
 // Unpacks to dense float weights (out, in): code * scale (exact product).
-void sparq_unpack(const struct sparq_packed *p, float *w);
+// SPARQ_ENOMEM (w untouched, message recorded) if its scratch cannot be had.
+int sparq_unpack(const struct sparq_packed *p, float *w);
 // Unpacks the keep-mask (out, in) as 0/1 bytes.
 void sparq_unpack_mask(const struct sparq_packed *p, uint8_t *mask);
 

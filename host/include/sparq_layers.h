@@ -15,19 +15,27 @@ void sparq_sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha, con
                  const float *B, int ldb, float beta, float *C, int ldc);
 
 // out (N, OUT) = inp (N, IN) w^T (IN, OUT) + b; w (OUT, IN), b (OUT) or NULL.
+// The plain float path; it never consults a hook.
 void linear_forward(float *out, const float *inp, const float *w, const float *b, int N, int IN, int OUT);
 void linear_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp, const float *w,
                      int N, int IN, int OUT);
 
-// Every weight matmul of the model goes through linear_forward, so one hook
-// lets another implementation take over selected weights (recognised by the
-// `w` pointer): the integer runtime runs them on a device, fine-tuning can
-// fake-quantize activations. The hook returns 1 if it computed `out`, 0 to
-// fall back to the float path. It may be called from several OpenMP threads
-// at once. NULL removes it. Process-wide: set it only around a forward pass.
+// Every weight matmul of the model goes through linear_forward_hooked, so one
+// hook lets another implementation take over selected weights (recognised by
+// the `w` pointer): the integer runtime runs them on a device, fine-tuning
+// fake-quantizes activations. fn returns 1 if it computed `out`, 0 to fall
+// back to the float path. It may be called from several OpenMP threads at
+// once. The hook travels with the model (struct sparq_model_hooks), never
+// through process-wide state, so one forward pass cannot change another's.
 typedef int (*sparq_linear_hook_fn)(void *ctx, float *out, const float *inp, const float *w, const float *b, int N,
                                     int IN, int OUT);
-void sparq_set_linear_hook(sparq_linear_hook_fn fn, void *ctx);
+struct sparq_linear_hook {
+    sparq_linear_hook_fn fn; // NULL: float path
+    void *ctx;
+};
+// hook NULL or hook->fn NULL: linear_forward.
+void linear_forward_hooked(const struct sparq_linear_hook *hook, float *out, const float *inp, const float *w,
+                           const float *b, int N, int IN, int OUT);
 
 // LayerNorm over the last dim C (eps 1e-5). mean, rstd (N) saved for backward.
 void layernorm_forward(float *out, float *mean, float *rstd, const float *inp, const float *w, const float *b,
@@ -66,28 +74,33 @@ void dwconv_backward(float *dinp, float *dw, float *db, const float *dout, const
 // only (eps 1e-5, momentum 0.1; running var uses the unbiased estimate as
 // PyTorch does). training != 0: batch stats, running stats updated; else
 // running stats. mean, rstd (C) saved for backward; padded frames output 0.
+// Data-parallel training (docs/scaling.md): with a sum hook, training-mode
+// statistics are those of the global batch. fn sums a double buffer over all
+// replicas in place; it is called twice per forward (sums + frame count, then
+// squared deviations) and once per backward (sum dout, sum dout*xhat, frame
+// count; dw/db stay this replica's share). A replica with no utterances in a
+// step calls the _idle functions once per BatchNorm layer in the same order,
+// so every replica makes the same calls. sum NULL or sum->fn NULL: one process.
+struct sparq_batch_sum {
+    void (*fn)(void *ctx, double *buf, size_t n);
+    void *ctx;
+};
 void batchnorm_forward(float *out, float *mean, float *rstd, const float *inp, const float *w, const float *b,
-                       float *run_mean, float *run_var, const int *lens, int B, int T, int C, int training);
+                       float *run_mean, float *run_var, const int *lens, int B, int T, int C, int training,
+                       const struct sparq_batch_sum *sum);
 void batchnorm_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp, const float *w,
-                        const float *mean, const float *rstd, const int *lens, int B, int T, int C, int training);
-// Data-parallel training (docs/scaling.md): with a hook set, training-mode
-// statistics are those of the global batch. The hook sums a double buffer
-// over all replicas in place; it is called twice per forward (sums + frame
-// count, then squared deviations) and once per backward (sum dout, sum
-// dout*xhat, frame count; dw/db stay this replica's share). A replica with no
-// utterances in a step calls the _idle functions once per BatchNorm layer in
-// the same order, so every replica makes the same calls. NULL: one process.
-typedef void (*sparq_batch_sum_fn)(double *buf, size_t n);
-void sparq_set_batchnorm_sum_hook(sparq_batch_sum_fn fn);
-void batchnorm_forward_idle(int C);
-void batchnorm_backward_idle(int C);
+                        const float *mean, const float *rstd, const int *lens, int B, int T, int C, int training,
+                        const struct sparq_batch_sum *sum);
+void batchnorm_forward_idle(const struct sparq_batch_sum *sum, int C);
+void batchnorm_backward_idle(const struct sparq_batch_sum *sum, int C);
 
 // 3x3 stride-2 conv without padding, channel-last, one utterance:
 // inp (Tin, Fin, Cin) -> out (Tout, Fout, Cout) with Tout = (Tin-1)/2,
 // Fout = (Fin-1)/2; w (Cout, 3, 3, Cin), b (Cout). col is scratch of
 // Tout*Fout*9*Cin floats. Only the first `tout` output rows are computed.
-void conv2d_s2_forward(float *out, const float *inp, const float *w, const float *b, float *col, int tout,
-                       int Fin, int Cin, int Cout);
+// The matmul on the unfolded input goes through `hook` (may be NULL).
+void conv2d_s2_forward(const struct sparq_linear_hook *hook, float *out, const float *inp, const float *w,
+                       const float *b, float *col, int tout, int Fin, int Cin, int Cout);
 // dcol scratch as col; dinp may be NULL (input gradient not needed).
 void conv2d_s2_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp, const float *w,
                         float *col, float *dcol, int tout, int Fin, int Cin, int Cout);

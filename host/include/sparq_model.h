@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "sparq_layers.h"
+
 #define SPARQ_MAX_LAYERS 32
 #define SPARQ_VOCAB 29 // 0 blank, 1 space, 2 apostrophe, 3..28 'a'..'z'
 
@@ -120,8 +122,18 @@ struct sparq_tensor_info {
     enum sparq_init init;
 };
 
+// What sparq_forward/sparq_backward hand their matmuls and BatchNorm sums to
+// (sparq_layers.h). Zero (as sparq_model_create leaves them): float, one
+// process. Set by whoever owns the model for a pass: the runtime while
+// activated, fine-tuning's activation quantization, data-parallel training.
+struct sparq_model_hooks {
+    struct sparq_linear_hook linear;
+    struct sparq_batch_sum batch_sum;
+};
+
 struct sparq_model {
     struct sparq_config cfg;
+    struct sparq_model_hooks hooks;
     size_t n_params;
     int n_tensors;
     struct sparq_tensor_info *tensors; // (n_tensors)

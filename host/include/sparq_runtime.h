@@ -66,8 +66,9 @@ void sparq_runtime_close(struct sparq_runtime *rt);
 // The float model carrying the host-side parameters (dequantized weights).
 struct sparq_model *sparq_runtime_model(struct sparq_runtime *rt);
 const char *sparq_runtime_backend(const struct sparq_runtime *rt);
-// Makes linear_forward run the model's matmuls on the backend until
-// sparq_runtime_deactivate(); wrap sparq_forward / sparq_decode_dataset in it.
+// Makes sparq_forward on sparq_runtime_model(rt) (and only that model) run
+// its matmuls on the backend until sparq_runtime_deactivate(); wrap
+// sparq_forward / sparq_decode_dataset in it.
 void sparq_runtime_activate(struct sparq_runtime *rt);
 void sparq_runtime_deactivate(struct sparq_runtime *rt);
 // Per-matmul statistics since open (or the last reset).

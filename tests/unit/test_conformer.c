@@ -119,6 +119,16 @@ static double logits_diff(const float *a, const float *ref, const int *olens, in
     return md / mr;
 }
 
+// A linear hook that only counts its calls and leaves the float path to work.
+static int count_linear(void *ctx, float *out, const float *inp, const float *w, const float *b, int N, int IN,
+                        int OUT)
+{
+    (void)out, (void)inp, (void)w, (void)b, (void)N, (void)IN, (void)OUT;
+#pragma omp atomic
+    (*(int *)ctx)++;
+    return 0;
+}
+
 int main(void)
 {
     if (load_fixture(FIXTURE) <= 0) {
@@ -273,6 +283,25 @@ int main(void)
         sparq_acts_free(one);
     }
     CHECK(wpad < TOL_PAD, "padded batch equals each utterance alone (max diff %.2e)", wpad);
+
+    // Hooks travel with their model: a counting hook on a second model is
+    // called for every one of its matmuls (2 subsampling convs per utterance,
+    // the subsampling linear, 8 per block, the output layer), and for none of
+    // m's, even right after the second model ran.
+    struct sparq_model other;
+    int calls = 0;
+    CHECK(sparq_model_create(&other, &cfg) == SPARQ_OK, "second model");
+    sparq_model_init(&other, 3);
+    other.hooks.linear = (struct sparq_linear_hook){ count_linear, &calls };
+    sparq_forward(&other, a, x, lens, B, T, 0);
+    int expect = 2 * B + 2 + 8 * cfg.n_layers;
+    CHECK(calls == expect, "a model's linear hook is called once per weight matmul: %d of %d", calls, expect);
+    calls = 0;
+    sparq_forward(&m, a, x, lens, B, T, 0);
+    int untouched = memcmp(sparq_acts_logits(a), batch_logits, sizeof(float) * (size_t)B * T2 * cfg.vocab) == 0;
+    CHECK(calls == 0 && untouched, "and never by another model's forward (%d calls, logits %s)", calls,
+          untouched ? "unchanged" : "changed");
+    sparq_model_free(&other);
 
     free(batch_logits);
     free(dlog);

@@ -2,8 +2,10 @@
 // magnitude pruning, quantizer rounding and validation of corrupt bytes.
 #include <math.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "check.h"
+#include "sparq_error.h"
 #include "sparq_format.h"
 
 static uint64_t rng_state;
@@ -225,9 +227,56 @@ static void test_validate(void)
     CHECK(1, "validator survives 2000 random byte strings");
 }
 
+// sparq_unpack needs out*in bytes of scratch. With the address space capped
+// just above what the process already maps, that allocation fails: the call
+// must say so and leave w alone instead of handing back zero weights.
+// (ASan reserves terabytes of shadow up front, so the cap only works without it.)
+static void test_unpack_out_of_memory(void)
+{
+#if defined(__SANITIZE_ADDRESS__)
+    printf("# unpack out of memory: not checked under ASan (RLIMIT_AS)\n");
+#else
+    enum { OUT = 256, IN = 16384 }; // 4 MB of codes
+    struct sparq_packed p;
+    float *w = malloc(sizeof(float) * OUT * IN);
+    if (!w || sparq_packed_init(&p, 2, 1, OUT, IN)) {
+        CHECK(0, "unpack out of memory: setup");
+        free(w);
+        return;
+    }
+    for (int o = 0; o < OUT; o++)
+        p.scales[o] = 1.0f;
+    for (size_t i = 0; i < (size_t)OUT * IN; i++)
+        w[i] = 7.0f;
+    struct rlimit old;
+    long pages = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    int capped = f && fscanf(f, "%ld", &pages) == 1 && getrlimit(RLIMIT_AS, &old) == 0;
+    if (f)
+        fclose(f);
+    struct rlimit cap = { (rlim_t)pages * 4096 + (1 << 20), old.rlim_max };
+    capped = capped && setrlimit(RLIMIT_AS, &cap) == 0;
+    int rc = capped ? sparq_unpack(&p, w) : SPARQ_OK;
+    if (capped)
+        setrlimit(RLIMIT_AS, &old);
+    int untouched = 1;
+    for (size_t i = 0; i < (size_t)OUT * IN; i++)
+        untouched &= w[i] == 7.0f;
+    CHECK(capped && rc == SPARQ_ENOMEM && strstr(sparq_last_error(), "unpack") && untouched,
+          "unpack out of memory: SPARQ_ENOMEM with a message, weights untouched (rc %d, '%s')", rc,
+          sparq_last_error());
+    rc = sparq_unpack(&p, w);
+    CHECK(rc == SPARQ_OK && w[0] == 0.0f && w[(size_t)OUT * IN - 1] == 0.0f,
+          "unpack with memory again: all-zero codes give zero weights");
+    sparq_packed_free(&p);
+    free(w);
+#endif
+}
+
 int main(void)
 {
     rng_state = check_seed(12345);
+    test_unpack_out_of_memory(); // first: the heap holds no freed space yet
     test_type_table();
     test_hand_worked_block();
     test_quantizer();

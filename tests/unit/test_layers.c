@@ -211,7 +211,8 @@ struct bn { int B, T, C, training; int *lens; float *x, *w, *b, *out, *m, *r, *r
 static double bn_loss(void *c)
 {
     struct bn *s = c;
-    batchnorm_forward(s->out, s->m, s->r, s->x, s->w, s->b, s->rm, s->rv, s->lens, s->B, s->T, s->C, s->training);
+    batchnorm_forward(s->out, s->m, s->r, s->x, s->w, s->b, s->rm, s->rv, s->lens, s->B, s->T, s->C, s->training,
+                      NULL);
     return dot(s->out, s->R, (size_t)s->B * s->T * s->C);
 }
 static void test_batchnorm(void)
@@ -229,7 +230,7 @@ static void test_batchnorm(void)
         memcpy(rm0, s.rm, sizeof rm0), memcpy(rv0, s.rv, sizeof rv0);
         float *dx = zeros(n), *dw = zeros(3), *db = zeros(3);
         bn_loss(&s);
-        batchnorm_backward(dx, dw, db, s.R, s.x, s.w, s.m, s.r, lens, 2, 5, 3, training);
+        batchnorm_backward(dx, dw, db, s.R, s.x, s.w, s.m, s.r, lens, 2, 5, 3, training, NULL);
         const char *mode = training ? "train" : "eval";
         CHECK(fd_check(s.x, n, dx, bn_loss, &s) < TOL_NORM, "batchnorm %s: d input", mode);
         CHECK(fd_check(s.w, 3, dw, bn_loss, &s) < TOL_SMOOTH, "batchnorm %s: d weight", mode);
@@ -245,10 +246,73 @@ static void test_batchnorm(void)
     // running statistics: momentum 0.1, unbiased variance, valid frames only
     int l1[1] = { 4 };
     float x[6] = { 1, 2, 3, 6, 100, -100 }, w = 1, b = 0, out[6], m, r, rm = 0, rv = 1;
-    batchnorm_forward(out, &m, &r, x, &w, &b, &rm, &rv, l1, 1, 6, 1, 1);
+    batchnorm_forward(out, &m, &r, x, &w, &b, &rm, &rv, l1, 1, 6, 1, 1, NULL);
     // mean 3, unbiased var (4+1+0+9)/3
     CHECK(fabsf(rm - 0.3f) < 1e-6f && fabsf(rv - (0.9f + 0.1f * 14.0f / 3.0f)) < 1e-6f,
           "batchnorm: running stats %.6f %.6f", rm, rv);
+}
+
+// ---- hooks ---------------------------------------------------------------
+static int hook_calls;
+static int take_over(void *ctx, float *out, const float *inp, const float *w, const float *b, int N, int IN, int OUT)
+{
+    (void)inp, (void)w, (void)b, (void)IN;
+    hook_calls++;
+    for (int i = 0; i < N * OUT; i++)
+        out[i] = *(const float *)ctx;
+    return 1;
+}
+static int decline(void *ctx, float *out, const float *inp, const float *w, const float *b, int N, int IN, int OUT)
+{
+    (void)ctx, (void)out, (void)inp, (void)w, (void)b, (void)N, (void)IN, (void)OUT;
+    hook_calls++;
+    return 0;
+}
+// Two replicas holding the same batch: every sum is twice this one's.
+static void twin_sum(void *ctx, double *buf, size_t n)
+{
+    (*(int *)ctx)++;
+    for (size_t i = 0; i < n; i++)
+        buf[i] *= 2.0;
+}
+
+static void test_hooks(void)
+{
+    float *x = rnd(4 * 5, 1), *w = rnd(3 * 5, 1), *b = rnd(3, 1), *ref = zeros(12), *out = zeros(12), v = 42.0f;
+    linear_forward(ref, x, w, b, 4, 5, 3);
+    struct sparq_linear_hook h = { take_over, &v };
+    hook_calls = 0;
+    linear_forward_hooked(&h, out, x, w, b, 4, 5, 3);
+    int all_v = 1;
+    for (int i = 0; i < 12; i++)
+        all_v &= out[i] == v;
+    CHECK(hook_calls == 1 && all_v, "linear hook that takes over computes the output");
+    h.fn = decline;
+    linear_forward_hooked(&h, out, x, w, b, 4, 5, 3);
+    CHECK(hook_calls == 2 && memcmp(out, ref, sizeof(float) * 12) == 0,
+          "linear hook that declines: the float path, bit for bit");
+    free(x), free(w), free(b), free(ref), free(out);
+
+    // BatchNorm over two identical replicas normalises exactly as one alone.
+    int lens[2] = { 5, 3 }, sums = 0;
+    struct sparq_batch_sum twins = { twin_sum, &sums };
+    size_t n = 30;
+    float *bx = rnd(n, 2), *bw = rnd(3, 1), *bb = rnd(3, 1), *g = rnd(n, 1);
+    float *o1 = zeros(n), *o2 = zeros(n), *d1 = zeros(n), *d2 = zeros(n), m[3], r[3], rm[3] = { 0 }, rv[3] = { 1, 1, 1 };
+    batchnorm_forward(o1, m, r, bx, bw, bb, rm, rv, lens, 2, 5, 3, 1, NULL);
+    batchnorm_backward(d1, NULL, NULL, g, bx, bw, m, r, lens, 2, 5, 3, 1, NULL);
+    batchnorm_forward(o2, m, r, bx, bw, bb, rm, rv, lens, 2, 5, 3, 1, &twins);
+    CHECK(sums == 2 && memcmp(o1, o2, sizeof(float) * n) == 0,
+          "batchnorm forward sums over replicas twice (%d), twin replicas = one", sums);
+    batchnorm_backward(d2, NULL, NULL, g, bx, bw, m, r, lens, 2, 5, 3, 1, &twins);
+    CHECK(sums == 3 && memcmp(d1, d2, sizeof(float) * n) == 0,
+          "batchnorm backward sums once more (%d), same input gradient", sums);
+    batchnorm_forward_idle(&twins, 3);
+    batchnorm_backward_idle(&twins, 3);
+    batchnorm_forward_idle(NULL, 3);
+    batchnorm_backward_idle(NULL, 3);
+    CHECK(sums == 6, "an idle replica makes the same 3 sums per layer (%d), none without a sum", sums - 3);
+    free(bx), free(bw), free(bb), free(g), free(o1), free(o2), free(d1), free(d2);
 }
 
 // ---- conv2d stride 2 -----------------------------------------------------
@@ -256,7 +320,7 @@ struct cv { int tout, Fin, Cin, Cout; float *x, *w, *b, *out, *col, *R; };
 static double cv_loss(void *c)
 {
     struct cv *s = c;
-    conv2d_s2_forward(s->out, s->x, s->w, s->b, s->col, s->tout, s->Fin, s->Cin, s->Cout);
+    conv2d_s2_forward(NULL, s->out, s->x, s->w, s->b, s->col, s->tout, s->Fin, s->Cin, s->Cout);
     return dot(s->out, s->R, (size_t)s->tout * ((s->Fin - 1) / 2) * s->Cout);
 }
 static void test_conv2d(void)
@@ -339,6 +403,7 @@ int main(void)
     test_attention();
     test_dwconv();
     test_batchnorm();
+    test_hooks();
     test_conv2d();
     test_ctc();
     return check_done();

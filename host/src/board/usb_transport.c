@@ -1,6 +1,6 @@
-// The `usb` transport over libusb-1.0: enumeration, FX2 firmware loading,
-// the bridge's vendor requests, and asynchronous bulk streaming with several
-// transfers in flight. Every libusb error is reported with libusb_error_name();
+// The `usb` transport over libusb-1.0: enumeration, the bridge's vendor
+// requests, and asynchronous bulk streaming with several transfers in
+// flight (FX2 firmware and bitstream loading: usb_load.c). Every libusb error is reported with libusb_error_name();
 // every transfer has a timeout; close and Ctrl-C cancel, then drain.
 #include <errno.h>
 #include <signal.h>
@@ -13,10 +13,9 @@
 #include "sparq_error.h"
 #include "sparq_usb.h"
 #include "usb_backend.h"
+#include "usb_shared.h"
 #include "sparq_usb_protocol.h"
 
-#define REQ_OUT (LIBUSB_ENDPOINT_OUT | LIBUSB_REQUEST_TYPE_VENDOR | LIBUSB_RECIPIENT_DEVICE)
-#define REQ_IN  (LIBUSB_ENDPOINT_IN | LIBUSB_REQUEST_TYPE_VENDOR | LIBUSB_RECIPIENT_DEVICE)
 #define MAX_TRANSFERS 32
 
 static int env_id(const char *var, int *out)
@@ -51,14 +50,12 @@ int sparq_usb_options_init(struct sparq_usb_options *opt)
     return rc;
 }
 
-static int usb_fail(int code, const char *what, int err)
+int sparq_usb_fail(int code, const char *what, int err)
 {
     return sparq_fail(code, "usb: %s: %s", what, libusb_error_name(err));
 }
 
 // --- libusb behind a table (tests swap in a fake device) -----------------------
-static int find_and_open(libusb_context *ctx, int vid, int pid, int index, libusb_device_handle **h, int *bare_bus,
-                         int *bare_addr);
 static int open_at(libusb_context *ctx, int bus, int address, libusb_device_handle **h);
 static int lu_init(libusb_context **ctx) { return libusb_init(ctx); }
 static void lu_exit(libusb_context *ctx) { libusb_exit(ctx); }
@@ -85,15 +82,17 @@ static int lu_events(libusb_context *ctx, struct timeval *tv)
     return libusb_handle_events_timeout_completed(ctx, tv, NULL);
 }
 static const struct sparq_usb_backend libusb_backend = {
-    .init = lu_init, .exit = lu_exit, .open_board = find_and_open, .open_at = open_at, .claim = lu_claim, .release = lu_release,
+    .init = lu_init, .exit = lu_exit, .open_board = sparq_usb_find_and_open, .open_at = open_at,
+    .claim = lu_claim, .release = lu_release,
     .close = lu_close, .control = lu_control, .clear_halt = lu_clear_halt, .bulk = lu_bulk,
     .submit = libusb_submit_transfer, .cancel = libusb_cancel_transfer, .events = lu_events,
 };
 static const struct sparq_usb_backend *B = &libusb_backend;
 
 void sparq_usb_set_backend(const struct sparq_usb_backend *b) { B = b ? b : &libusb_backend; }
+const struct sparq_usb_backend *sparq_usb_backend(void) { return B; }
 
-static int check_options(const struct sparq_usb_options *o)
+int sparq_usb_check_options(const struct sparq_usb_options *o)
 {
     if (o->vid < 0 || o->vid > 0xFFFF || o->pid < 0 || o->pid > 0xFFFF)
         return sparq_fail(SPARQ_EINVAL, "usb: VID:PID %04x:%04x out of range", o->vid, o->pid);
@@ -129,19 +128,19 @@ static int identify(libusb_device_handle *h, int timeout_ms, int *api, int *fw, 
 
 int sparq_usb_list(struct sparq_usb_board *boards, int max, int *count, const struct sparq_usb_options *opt)
 {
-    int rc = check_options(opt);
+    int rc = sparq_usb_check_options(opt);
     if (rc)
         return rc;
     *count = 0;
     libusb_context *ctx = NULL;
     int r = libusb_init(&ctx);
     if (r < 0)
-        return usb_fail(SPARQ_EIO, "libusb_init (is /dev/bus/usb available?)", r);
+        return sparq_usb_fail(SPARQ_EIO, "libusb_init (is /dev/bus/usb available?)", r);
     libusb_device **list = NULL;
     ssize_t n = libusb_get_device_list(ctx, &list);
     if (n < 0) {
         libusb_exit(ctx);
-        return usb_fail(SPARQ_EIO, "libusb_get_device_list", (int)n);
+        return sparq_usb_fail(SPARQ_EIO, "libusb_get_device_list", (int)n);
     }
     for (ssize_t i = 0; i < n; i++) {
         struct libusb_device_descriptor d;
@@ -187,83 +186,21 @@ int sparq_usb_list(struct sparq_usb_board *boards, int max, int *count, const st
     return SPARQ_OK;
 }
 
-// --- firmware loading ----------------------------------------------------------
+// --- a device by bus position (firmware loading) --------------------------------
 static int open_at(libusb_context *ctx, int bus, int address, libusb_device_handle **h)
 {
     libusb_device **list = NULL;
     ssize_t n = libusb_get_device_list(ctx, &list);
     if (n < 0)
-        return usb_fail(SPARQ_EIO, "libusb_get_device_list", (int)n);
+        return sparq_usb_fail(SPARQ_EIO, "libusb_get_device_list", (int)n);
     int rc = sparq_fail(SPARQ_EDEVICE, "usb: no device at bus %d address %d", bus, address);
     for (ssize_t i = 0; i < n; i++)
         if (libusb_get_bus_number(list[i]) == bus && libusb_get_device_address(list[i]) == address) {
             int r = libusb_open(list[i], h);
-            rc = r < 0 ? usb_fail(SPARQ_EIO, "libusb_open", r) : SPARQ_OK;
+            rc = r < 0 ? sparq_usb_fail(SPARQ_EIO, "libusb_open", r) : SPARQ_OK;
             break;
         }
     libusb_free_device_list(list, 1);
-    return rc;
-}
-
-static int fx2_cpucs(libusb_device_handle *h, uint8_t v, int timeout_ms)
-{
-    int r = B->control(h, REQ_OUT, SPARQ_FX2_REQ_LOAD, SPARQ_FX2_CPUCS, 0, &v, 1, (unsigned)timeout_ms);
-    return r == 1 ? SPARQ_OK : usb_fail(SPARQ_EIO, v ? "FX2 CPUCS hold (0xA0 write)" : "FX2 CPUCS release", r);
-}
-
-int sparq_usb_load_firmware(int bus, int address, const char *ihx_path, int timeout_ms)
-{
-    struct sparq_ihx *img = sparq_malloc(sizeof *img, "ihx image");
-    if (!img)
-        return SPARQ_ENOMEM;
-    int rc = sparq_ihx_load(img, ihx_path);
-    if (rc) {
-        free(img);
-        return rc;
-    }
-    if (img->hi > SPARQ_FX2_RAM_SIZE) {
-        rc = sparq_fail(SPARQ_EFORMAT, "%s: writes address 0x%04X, beyond the FX2's 16 KB RAM", ihx_path,
-                        (unsigned)img->hi - 1);
-        free(img);
-        return rc;
-    }
-    libusb_context *ctx = NULL;
-    libusb_device_handle *h = NULL;
-    int r = B->init(&ctx);
-    if (r < 0) {
-        free(img);
-        return usb_fail(SPARQ_EIO, "libusb_init", r);
-    }
-    rc = B->open_at(ctx, bus, address, &h);
-    if (rc)
-        goto out_ctx;
-    rc = fx2_cpucs(h, 1, timeout_ms);
-    if (rc)
-        goto out_close;
-    // Contiguous runs of written bytes, at most 1 KB per control transfer.
-    for (uint32_t a = img->lo; a < img->hi;) {
-        if (!img->used[a]) {
-            a++;
-            continue;
-        }
-        uint32_t e = a;
-        while (e < img->hi && img->used[e] && e - a < 1024)
-            e++;
-        r = B->control(h, REQ_OUT, SPARQ_FX2_REQ_LOAD, (uint16_t)a, 0, img->data + a,
-                                    (uint16_t)(e - a), (unsigned)timeout_ms);
-        if (r != (int)(e - a)) {
-            rc = r < 0 ? usb_fail(SPARQ_EIO, "FX2 RAM write (0xA0)", r)
-                       : sparq_fail(SPARQ_EIO, "usb: FX2 RAM write at 0x%04X: short transfer", (unsigned)a);
-            goto out_close;
-        }
-        a = e;
-    }
-    rc = fx2_cpucs(h, 0, timeout_ms); // the FX2 now runs our firmware and renumerates
-out_close:
-    B->close(h);
-out_ctx:
-    B->exit(ctx);
-    free(img);
     return rc;
 }
 
@@ -428,7 +365,7 @@ static int pump(struct usb_tr *u, double deadline)
     int r = B->events(u->ctx, &tv);
     if (r < 0 && r != LIBUSB_ERROR_INTERRUPTED) {
         cancel_and_drain(u);
-        return usb_fail(SPARQ_EIO, "libusb_handle_events", r);
+        return sparq_usb_fail(SPARQ_EIO, "libusb_handle_events", r);
     }
     return SPARQ_OK;
 }
@@ -461,7 +398,7 @@ static int usb_send(void *ctx, const uint8_t *data, size_t n)
         t->length = (int)k;
         int r = B->submit(t);
         if (r < 0)
-            return usb_fail(SPARQ_EIO, "submit bulk OUT", r);
+            return sparq_usb_fail(SPARQ_EIO, "submit bulk OUT", r);
         u->out_active[slot] = 1;
         data += k;
         n -= k;
@@ -475,7 +412,7 @@ static int restart_in(struct usb_tr *u)
         if (!u->in_active[i]) {
             int r = B->submit(u->in[i]);
             if (r < 0)
-                return usb_fail(SPARQ_EIO, "submit bulk IN", r);
+                return sparq_usb_fail(SPARQ_EIO, "submit bulk IN", r);
             u->in_active[i] = 1;
         }
     return SPARQ_OK;
@@ -492,7 +429,7 @@ static int usb_recv(void *ctx, uint8_t *data, size_t n)
             u->in_stalled = 0;
             int r = B->clear_halt(u->h, SPARQ_USB_EP_IN);
             if (r < 0)
-                return usb_fail(SPARQ_EIO, "clear halt on EP6 IN", r);
+                return sparq_usb_fail(SPARQ_EIO, "clear halt on EP6 IN", r);
             int rc = restart_in(u);
             if (rc)
                 return rc;
@@ -570,10 +507,10 @@ static const struct sparq_transport_ops usb_ops = {
     .name = "usb", .send = usb_send, .recv = usb_recv, .idle = usb_idle, .cycles = usb_cycles, .close = usb_close,
 };
 
-static int vendor_out(libusb_device_handle *h, int req, int value, int timeout_ms, const char *what)
+int sparq_usb_vendor_out(libusb_device_handle *h, int req, int value, int timeout_ms, const char *what)
 {
     int r = B->control(h, REQ_OUT, (uint8_t)req, (uint16_t)value, 0, NULL, 0, (unsigned)timeout_ms);
-    return r < 0 ? usb_fail(SPARQ_EIO, what, r) : SPARQ_OK;
+    return r < 0 ? sparq_usb_fail(SPARQ_EIO, what, r) : SPARQ_OK;
 }
 
 // Reset handshake: FPGA held in reset, FX2 FIFOs flushed, halts cleared,
@@ -581,18 +518,18 @@ static int vendor_out(libusb_device_handle *h, int req, int value, int timeout_m
 // empty and the accelerator is in its reset state.
 static int reset_handshake(libusb_device_handle *h, int timeout_ms)
 {
-    int rc = vendor_out(h, SPARQ_REQ_FPGA_RESET, 1, timeout_ms, "FPGA_RESET hold");
+    int rc = sparq_usb_vendor_out(h, SPARQ_REQ_FPGA_RESET, 1, timeout_ms, "FPGA_RESET hold");
     if (!rc)
-        rc = vendor_out(h, SPARQ_REQ_FIFO_RESET, 0, timeout_ms, "FIFO_RESET");
+        rc = sparq_usb_vendor_out(h, SPARQ_REQ_FIFO_RESET, 0, timeout_ms, "FIFO_RESET");
     if (rc)
         return rc;
     int r = B->clear_halt(h, SPARQ_USB_EP_OUT);
     if (r < 0)
-        return usb_fail(SPARQ_EIO, "clear halt on EP2 OUT", r);
+        return sparq_usb_fail(SPARQ_EIO, "clear halt on EP2 OUT", r);
     r = B->clear_halt(h, SPARQ_USB_EP_IN);
     if (r < 0)
-        return usb_fail(SPARQ_EIO, "clear halt on EP6 IN", r);
-    rc = vendor_out(h, SPARQ_REQ_FPGA_RESET, 0, timeout_ms, "FPGA_RESET release");
+        return sparq_usb_fail(SPARQ_EIO, "clear halt on EP6 IN", r);
+    rc = sparq_usb_vendor_out(h, SPARQ_REQ_FPGA_RESET, 0, timeout_ms, "FPGA_RESET release");
     if (rc)
         return rc;
     uint8_t junk[SPARQ_USB_BULK_HS];
@@ -602,18 +539,18 @@ static int reset_handshake(libusb_device_handle *h, int timeout_ms)
         if (r == LIBUSB_ERROR_TIMEOUT && got == 0)
             return SPARQ_OK;
         if (r < 0 && r != LIBUSB_ERROR_TIMEOUT)
-            return usb_fail(SPARQ_EIO, "draining EP6 IN", r);
+            return sparq_usb_fail(SPARQ_EIO, "draining EP6 IN", r);
     }
     return sparq_fail(SPARQ_EDEVICE, "usb: EP6 IN keeps delivering data after an FPGA reset (bitstream loaded?)");
 }
 
-static int find_and_open(libusb_context *ctx, int vid, int pid, int index, libusb_device_handle **h, int *bare_bus,
+int sparq_usb_find_and_open(libusb_context *ctx, int vid, int pid, int index, libusb_device_handle **h, int *bare_bus,
                          int *bare_addr)
 {
     libusb_device **list = NULL;
     ssize_t n = libusb_get_device_list(ctx, &list);
     if (n < 0)
-        return usb_fail(SPARQ_EIO, "libusb_get_device_list", (int)n);
+        return sparq_usb_fail(SPARQ_EIO, "libusb_get_device_list", (int)n);
     int seen = 0, rc = SPARQ_EDEVICE;
     *bare_bus = -1;
     for (ssize_t i = 0; i < n; i++) {
@@ -627,7 +564,7 @@ static int find_and_open(libusb_context *ctx, int vid, int pid, int index, libus
         if (d.idVendor != vid || d.idProduct != pid || seen++ != index)
             continue;
         int r = libusb_open(list[i], h);
-        rc = r < 0 ? usb_fail(SPARQ_EIO, "libusb_open (udev rule installed? docs/board.md)", r) : SPARQ_OK;
+        rc = r < 0 ? sparq_usb_fail(SPARQ_EIO, "libusb_open (udev rule installed? docs/board.md)", r) : SPARQ_OK;
         break;
     }
     libusb_free_device_list(list, 1);
@@ -641,7 +578,7 @@ int sparq_transport_usb(struct sparq_transport *tr, const struct sparq_usb_optio
         opt = *opt_in;
     else if (sparq_usb_options_init(&opt))
         return SPARQ_EINVAL;
-    int rc = check_options(&opt);
+    int rc = sparq_usb_check_options(&opt);
     if (rc)
         return rc;
     struct usb_tr *u = sparq_calloc(1, sizeof *u, "usb transport");
@@ -651,7 +588,7 @@ int sparq_transport_usb(struct sparq_transport *tr, const struct sparq_usb_optio
     int r = B->init(&u->ctx);
     if (r < 0) {
         u->ctx = NULL;
-        rc = usb_fail(SPARQ_EIO, "libusb_init (is /dev/bus/usb available?)", r);
+        rc = sparq_usb_fail(SPARQ_EIO, "libusb_init (is /dev/bus/usb available?)", r);
         goto fail;
     }
     int bare_bus, bare_addr;
@@ -680,7 +617,7 @@ int sparq_transport_usb(struct sparq_transport *tr, const struct sparq_usb_optio
         goto fail;
     r = B->claim(u->h, SPARQ_USB_INTERFACE);
     if (r < 0) {
-        rc = usb_fail(SPARQ_EIO, "claim interface 0 (board in use by another program?)", r);
+        rc = sparq_usb_fail(SPARQ_EIO, "claim interface 0 (board in use by another program?)", r);
         goto fail;
     }
     u->claimed = 1;
@@ -742,61 +679,6 @@ int sparq_usb_fpga_reset(struct sparq_transport *tr)
     if (tr->ops != &usb_ops)
         return sparq_fail(SPARQ_EINVAL, "sparq_usb_fpga_reset: not a usb transport");
     struct usb_tr *u = tr->ctx;
-    int rc = vendor_out(u->h, SPARQ_REQ_FPGA_RESET, 1, u->opt.timeout_ms, "FPGA_RESET hold");
-    return rc ? rc : vendor_out(u->h, SPARQ_REQ_FPGA_RESET, 0, u->opt.timeout_ms, "FPGA_RESET release");
-}
-
-int sparq_usb_load_bitstream(const struct sparq_usb_options *opt, const char *bin_path)
-{
-    int rc = check_options(opt);
-    if (rc)
-        return rc;
-    FILE *f = sparq_fopen(bin_path, "rb");
-    if (!f)
-        return SPARQ_EIO;
-    libusb_context *ctx = NULL;
-    libusb_device_handle *h = NULL;
-    int r = libusb_init(&ctx);
-    if (r < 0) {
-        fclose(f);
-        return usb_fail(SPARQ_EIO, "libusb_init", r);
-    }
-    int bb, ba;
-    rc = find_and_open(ctx, opt->vid, opt->pid, opt->index, &h, &bb, &ba);
-    if (rc == SPARQ_EDEVICE)
-        rc = sparq_fail(SPARQ_EDEVICE, "usb: no sparq board found (looked for VID:PID %04x:%04x); load the firmware first",
-                        opt->vid, opt->pid);
-    if (rc)
-        goto out;
-    rc = vendor_out(h, SPARQ_REQ_CONFIG_BEGIN, 0, opt->timeout_ms, "CONFIG_BEGIN");
-    size_t total = 0;
-    uint8_t chunk[SPARQ_USB_CONFIG_CHUNK];
-    while (!rc) {
-        size_t k = fread(chunk, 1, sizeof chunk, f);
-        if (k == 0)
-            break;
-        r = libusb_control_transfer(h, REQ_OUT, SPARQ_REQ_CONFIG_DATA, 0, 0, chunk, (uint16_t)k,
-                                    (unsigned)opt->timeout_ms);
-        if (r != (int)k)
-            rc = r < 0 ? usb_fail(SPARQ_EIO, "CONFIG_DATA", r) : sparq_fail(SPARQ_EIO, "usb: CONFIG_DATA short");
-        total += k;
-    }
-    if (!rc && ferror(f))
-        rc = sparq_fail(SPARQ_EIO, "%s: read error", bin_path);
-    if (!rc && total == 0)
-        rc = sparq_fail(SPARQ_EFORMAT, "%s: empty bitstream", bin_path);
-    if (!rc) {
-        uint8_t cdone = 0;
-        r = libusb_control_transfer(h, REQ_IN, SPARQ_REQ_CONFIG_END, 0, 0, &cdone, 1, (unsigned)opt->timeout_ms);
-        if (r != 1)
-            rc = r < 0 ? usb_fail(SPARQ_EIO, "CONFIG_END", r) : sparq_fail(SPARQ_EIO, "usb: CONFIG_END short");
-        else if (!cdone)
-            rc = sparq_fail(SPARQ_EDEVICE, "%s: %zu bytes sent but the iCE40 did not raise CDONE", bin_path, total);
-    }
-out:
-    if (h)
-        libusb_close(h);
-    libusb_exit(ctx);
-    fclose(f);
-    return rc;
+    int rc = sparq_usb_vendor_out(u->h, SPARQ_REQ_FPGA_RESET, 1, u->opt.timeout_ms, "FPGA_RESET hold");
+    return rc ? rc : sparq_usb_vendor_out(u->h, SPARQ_REQ_FPGA_RESET, 0, u->opt.timeout_ms, "FPGA_RESET release");
 }

@@ -61,8 +61,14 @@ struct ft_tensor {
     float *dscale, *sm, *sv; // LSQ gradient and Adam moments (out)
 };
 
+struct act_hook_ctx {
+    const struct sparq_compressor *c;
+    const struct sparq_model *m;
+};
+
 struct sparq_compressor {
     struct sparq_finetune_options o;
+    struct act_hook_ctx act; // the linear hook's context (o.act_quant)
     int n;
     struct ft_tensor *t;
     const uint8_t **mask_ptrs; // (n_tensors) for export overrides
@@ -172,13 +178,8 @@ static int frozen(const struct sparq_compressor *c, int64_t step)
 }
 
 // Activation fake-quantization in the forward pass: the runtime's per-row int8
-// rounding applied to the input of every compressed matmul.
-struct act_hook_ctx {
-    const struct sparq_compressor *c;
-    const struct sparq_model *m;
-};
-static struct act_hook_ctx act_ctx;
-
+// rounding applied to the input of every compressed matmul. The model's
+// linear hook points at the compressor's act_hook_ctx while it is on.
 static int act_quant_linear(void *ctx, float *out, const float *inp, const float *w, const float *b, int N, int IN,
                             int OUT)
 {
@@ -195,9 +196,7 @@ static int act_quant_linear(void *ctx, float *out, const float *inp, const float
         const float *x = inp + (size_t)r * IN;
         sparq_fake_quant_act(xq + (size_t)r * IN, x, IN, sparq_act_row_scale(x, IN));
     }
-    sparq_set_linear_hook(NULL, NULL); // plain float matmul on the quantized input
-    linear_forward(out, xq, w, b, N, IN, OUT);
-    sparq_set_linear_hook(act_quant_linear, ctx);
+    linear_forward(out, xq, w, b, N, IN, OUT); // plain float matmul on the quantized input
     free(xq);
     return 1;
 }
@@ -237,9 +236,9 @@ int sparq_compressor_pre_forward(struct sparq_compressor *c, struct sparq_model 
     }
     c->masks_ready = 1;
     if (c->o.act_quant) {
-        act_ctx.c = c;
-        act_ctx.m = m;
-        sparq_set_linear_hook(act_quant_linear, &act_ctx);
+        c->act.c = c;
+        c->act.m = m;
+        m->hooks.linear = (struct sparq_linear_hook){ act_quant_linear, &c->act };
     }
     return SPARQ_OK;
 }
@@ -247,7 +246,7 @@ int sparq_compressor_pre_forward(struct sparq_compressor *c, struct sparq_model 
 void sparq_compressor_pre_step(struct sparq_compressor *c, struct sparq_model *m)
 {
     if (c->o.act_quant)
-        sparq_set_linear_hook(NULL, NULL);
+        m->hooks.linear = (struct sparq_linear_hook){ NULL, NULL };
     const int lsq = c->o.scale_method == SPARQ_SCALE_LSQ;
     if (lsq)
         c->lsq_t++;
@@ -284,7 +283,7 @@ void sparq_compressor_pre_step(struct sparq_compressor *c, struct sparq_model *m
 void sparq_compressor_restore(struct sparq_compressor *c, struct sparq_model *m)
 {
     if (c->o.act_quant)
-        sparq_set_linear_hook(NULL, NULL);
+        m->hooks.linear = (struct sparq_linear_hook){ NULL, NULL };
     for (int i = 0; i < c->n; i++)
         memcpy(m->param_mem + m->tensors[c->t[i].index].offset, c->t[i].master,
                sizeof(float) * (size_t)c->t[i].out * c->t[i].in);

@@ -2,8 +2,8 @@
 // hooks (sparq_finetune.h), optional distillation, then export.
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
+#include "sparq_clock.h"
 #include "sparq_dist.h"
 #include "sparq_error.h"
 #include "sparq_finetune.h"
@@ -65,18 +65,11 @@ static int hook_post_loss(void *ctx, const float *feats, const int *lens, int B,
                                  loss);
 }
 
-static double now_s(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
 int sparq_finetune_run(const struct sparq_train_options *o, const struct sparq_finetune_options *fo,
                        struct sparq_finetune_result *res)
 {
     memset(res, 0, sizeof *res);
-    double t0 = now_s();
+    double t0 = sparq_clock_s();
     struct run_ctx x;
     memset(&x, 0, sizeof x);
     x.fo = fo;
@@ -124,6 +117,6 @@ int sparq_finetune_run(const struct sparq_train_options *o, const struct sparq_f
     sparq_compressor_free(x.c);
     if (rc)
         return sparq_fail(rc, "export of %s: %s", res->model_path, sparq_last_error());
-    res->seconds = now_s() - t0;
+    res->seconds = sparq_clock_s() - t0;
     return SPARQ_OK;
 }

@@ -8,10 +8,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 #include <zlib.h>
 
+#include "sparq_clock.h"
 #include "sparq_ctc.h"
 #include "sparq_error.h"
 #include "sparq_format.h"
@@ -59,13 +59,6 @@ static int fixed_by(const struct sparq_compress_spec *fixed, const char *name)
         if (fnmatch(fixed->rules[i].pattern, name, 0) == 0)
             return 1;
     return 0;
-}
-
-static double now_s(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
 // The dev subset as ready-made eval batches (features computed once).
@@ -313,7 +306,7 @@ int sparq_search_run(struct sparq_model *m, const struct sparq_dataset *dev, con
     memset(r, 0, sizeof *r);
     if (o->n_options < 1)
         return sparq_fail(SPARQ_EINVAL, "search: no candidate settings");
-    double t0 = now_s();
+    double t0 = sparq_clock_s();
     r->layers = sparq_calloc((size_t)m->n_tensors, sizeof *r->layers, "search layers");
     if (!r->layers)
         return SPARQ_ENOMEM;
@@ -350,7 +343,7 @@ int sparq_search_run(struct sparq_model *m, const struct sparq_dataset *dev, con
     if (!rc)
         rc = dev_loss(m, a, &d, &r->base_loss);
     int total = r->n_layers * o->n_options, done = 0;
-    double tm = now_s(), last_progress = 0;
+    double tm = sparq_clock_s(), last_progress = 0;
     int cached = !rc && memo_lookup(m, dev, o, r);
     for (int i = 0; rc == SPARQ_OK && !cached && i < r->n_layers; i++) {
         struct sparq_search_layer *L = &r->layers[i];
@@ -363,9 +356,9 @@ int sparq_search_run(struct sparq_model *m, const struct sparq_dataset *dev, con
             rc = rc ? rc : dev_loss(m, a, &d, &loss);
             L->cost[j] = loss - r->base_loss;
             done++;
-            if (o->progress && (now_s() - last_progress > 1.0 || done == total)) {
-                double el = now_s() - tm;
-                last_progress = now_s();
+            if (o->progress && (sparq_clock_s() - last_progress > 1.0 || done == total)) {
+                double el = sparq_clock_s() - tm;
+                last_progress = sparq_clock_s();
                 fprintf(stderr, "\rsearch: %d/%d layer x setting evaluations, %.1f/s, ETA %.0f s   ", done, total,
                         done / el, (total - done) * el / done);
             }
@@ -419,7 +412,7 @@ int sparq_search_run(struct sparq_model *m, const struct sparq_dataset *dev, con
     r->predicted_loss = r->base_loss;
     for (int i = 0; !rc && i < r->n_layers; i++)
         r->predicted_loss += r->layers[i].cost[r->layers[i].choice];
-    r->seconds = now_s() - t0;
+    r->seconds = sparq_clock_s() - t0;
     free(orig);
     free(scales);
     free(mask);

@@ -301,14 +301,14 @@ static void add_scaled(float *out, const float *x, const float *y, float s, size
         out[i] = x[i] + s * y[i];
 }
 
-static void ffn_forward(float *xout, float *ln, float *lnm, float *lnr, float *h, float *act, float *tmp,
-                        const float *x, const float *lnw, const float *lnb, const float *w1, const float *b1,
-                        const float *w2, const float *b2, int N, int d, int F)
+static void ffn_forward(const struct sparq_linear_hook *hook, float *xout, float *ln, float *lnm, float *lnr,
+                        float *h, float *act, float *tmp, const float *x, const float *lnw, const float *lnb,
+                        const float *w1, const float *b1, const float *w2, const float *b2, int N, int d, int F)
 {
     layernorm_forward(ln, lnm, lnr, x, lnw, lnb, N, d);
-    linear_forward(h, ln, w1, b1, N, d, F);
+    linear_forward_hooked(hook, h, ln, w1, b1, N, d, F);
     silu_forward(act, h, (size_t)N * F);
-    linear_forward(tmp, act, w2, b2, N, F, d);
+    linear_forward_hooked(hook, tmp, act, w2, b2, N, F, d);
     add_scaled(xout, x, tmp, 0.5f, (size_t)N * d);
 }
 
@@ -321,27 +321,29 @@ static void block_forward(struct sparq_model *m, struct sparq_acts *a, int l, co
     size_t Nd = (size_t)N * d;
     const int *lens = a->out_lens;
     float *tmp = a->g_c;
+    const struct sparq_linear_hook *hook = &m->hooks.linear;
 
-    ffn_forward(s->x1, s->ln1, s->ln1_mean, s->ln1_rstd, s->h1, s->a1, tmp, x, p->ffn1_ln_w, p->ffn1_ln_b,
+    ffn_forward(hook, s->x1, s->ln1, s->ln1_mean, s->ln1_rstd, s->h1, s->a1, tmp, x, p->ffn1_ln_w, p->ffn1_ln_b,
                 p->ffn1_w1, p->ffn1_b1, p->ffn1_w2, p->ffn1_b2, N, d, F);
 
     layernorm_forward(s->lna, s->lna_mean, s->lna_rstd, s->x1, p->att_ln_w, p->att_ln_b, N, d);
-    linear_forward(s->qkv, s->lna, p->att_in_w, p->att_in_b, N, d, 3 * d);
+    linear_forward_hooked(hook, s->qkv, s->lna, p->att_in_w, p->att_in_b, N, d, 3 * d);
     attention_forward(s->attv, s->att, s->qkv, lens, B, T, d, c->n_heads);
-    linear_forward(tmp, s->attv, p->att_out_w, p->att_out_b, N, d, d);
+    linear_forward_hooked(hook, tmp, s->attv, p->att_out_w, p->att_out_b, N, d, d);
     add_scaled(s->x2, s->x1, tmp, 1.0f, Nd);
 
     layernorm_forward(s->lnc, s->lnc_mean, s->lnc_rstd, s->x2, p->conv_ln_w, p->conv_ln_b, N, d);
-    linear_forward(s->pw1, s->lnc, p->conv_pw1_w, p->conv_pw1_b, N, d, 2 * d);
+    linear_forward_hooked(hook, s->pw1, s->lnc, p->conv_pw1_w, p->conv_pw1_b, N, d, 2 * d);
     glu_forward(s->glu, s->pw1, N, d);
     dwconv_forward(s->dw, s->glu, p->conv_dw_w, p->conv_dw_b, lens, B, T, d, c->kernel);
     batchnorm_forward(s->bn, s->bn_mean, s->bn_rstd, s->dw, p->conv_bn_w, p->conv_bn_b, m->buf.bn_mean[l],
-                      m->buf.bn_var[l], lens, B, T, d, training);
+                      m->buf.bn_var[l], lens, B, T, d, training,
+                      &m->hooks.batch_sum);
     silu_forward(s->sil, s->bn, Nd);
-    linear_forward(tmp, s->sil, p->conv_pw2_w, p->conv_pw2_b, N, d, d);
+    linear_forward_hooked(hook, tmp, s->sil, p->conv_pw2_w, p->conv_pw2_b, N, d, d);
     add_scaled(s->x3, s->x2, tmp, 1.0f, Nd);
 
-    ffn_forward(s->x4, s->ln2, s->ln2_mean, s->ln2_rstd, s->h2, s->a2, tmp, s->x3, p->ffn2_ln_w, p->ffn2_ln_b,
+    ffn_forward(hook, s->x4, s->ln2, s->ln2_mean, s->ln2_rstd, s->h2, s->a2, tmp, s->x3, p->ffn2_ln_w, p->ffn2_ln_b,
                 p->ffn2_w1, p->ffn2_b1, p->ffn2_w2, p->ffn2_b2, N, d, F);
     layernorm_forward(s->out, s->lnf_mean, s->lnf_rstd, s->x4, p->final_ln_w, p->final_ln_b, N, d);
 }
@@ -377,20 +379,20 @@ int sparq_forward(struct sparq_model *m, struct sparq_acts *a, const float *feat
         float *in = a->in + (size_t)b * T * D;
         float *c1 = a->c1 + (size_t)b * T1 * F1 * C, *c2 = a->c2 + (size_t)b * T2 * F2 * C;
         int t1 = a->lens1[b], t2 = a->out_lens[b];
-        conv2d_s2_forward(c1, in, m->p.sub1_w, m->p.sub1_b, col, t1, D, 1, C);
+        conv2d_s2_forward(&m->hooks.linear, c1, in, m->p.sub1_w, m->p.sub1_b, col, t1, D, 1, C);
         relu_forward(c1, c1, (size_t)t1 * F1 * C);
         memset(c1 + (size_t)t1 * F1 * C, 0, sizeof(float) * (size_t)(T1 - t1) * F1 * C);
-        conv2d_s2_forward(c2, c1, m->p.sub2_w, m->p.sub2_b, col, t2, F1, C, C);
+        conv2d_s2_forward(&m->hooks.linear, c2, c1, m->p.sub2_w, m->p.sub2_b, col, t2, F1, C, C);
         relu_forward(c2, c2, (size_t)t2 * F2 * C);
         memset(c2 + (size_t)t2 * F2 * C, 0, sizeof(float) * (size_t)(T2 - t2) * F2 * C);
     }
-    linear_forward(a->x0, a->c2, m->p.sub_lin_w, m->p.sub_lin_b, N, F2 * C, d);
+    linear_forward_hooked(&m->hooks.linear, a->x0, a->c2, m->p.sub_lin_w, m->p.sub_lin_b, N, F2 * C, d);
     const float *x = a->x0;
     for (int l = 0; l < c->n_layers; l++) {
         block_forward(m, a, l, x, training);
         x = a->layer[l].out;
     }
-    linear_forward(a->logits, x, m->p.out_w, m->p.out_b, N, d, c->vocab);
+    linear_forward_hooked(&m->hooks.linear, a->logits, x, m->p.out_w, m->p.out_b, N, d, c->vocab);
     return T2;
 }
 
@@ -445,7 +447,7 @@ static void block_backward(struct sparq_model *m, struct sparq_acts *a, int l, c
     silu_backward(gb, ga, s->bn, Nd);
     zero(ga, Nd);
     batchnorm_backward(ga, g->conv_bn_w, g->conv_bn_b, gb, s->dw, p->conv_bn_w, s->bn_mean, s->bn_rstd, lens, B, T,
-                       d, a->training);
+                       d, a->training, &m->hooks.batch_sum);
     zero(gb, Nd);
     dwconv_backward(gb, g->conv_dw_w, g->conv_dw_b, ga, s->glu, p->conv_dw_w, lens, B, T, d, c->kernel);
     zero(ga, 2 * Nd);

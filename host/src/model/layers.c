@@ -46,19 +46,16 @@ void sparq_sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha, con
     }
 }
 
-static sparq_linear_hook_fn linear_hook;
-static void *linear_hook_ctx;
-
-void sparq_set_linear_hook(sparq_linear_hook_fn fn, void *ctx)
+void linear_forward_hooked(const struct sparq_linear_hook *hook, float *out, const float *inp, const float *w,
+                           const float *b, int N, int IN, int OUT)
 {
-    linear_hook = fn;
-    linear_hook_ctx = ctx;
+    if (hook && hook->fn && hook->fn(hook->ctx, out, inp, w, b, N, IN, OUT))
+        return;
+    linear_forward(out, inp, w, b, N, IN, OUT);
 }
 
 void linear_forward(float *out, const float *inp, const float *w, const float *b, int N, int IN, int OUT)
 {
-    if (linear_hook && linear_hook(linear_hook_ctx, out, inp, w, b, N, IN, OUT))
-        return;
     sparq_sgemm(0, 1, N, OUT, IN, 1.0f, inp, IN, w, IN, 0.0f, out, OUT);
     if (b) {
 #pragma omp parallel for if ((size_t)N * OUT > 65536)
@@ -373,36 +370,35 @@ void dwconv_backward(float *dinp, float *dw, float *db, const float *dout, const
     }
 }
 
-static sparq_batch_sum_fn bn_sum_hook;
+static int summing(const struct sparq_batch_sum *sum) { return sum && sum->fn; }
 
-void sparq_set_batchnorm_sum_hook(sparq_batch_sum_fn fn) { bn_sum_hook = fn; }
-
-void batchnorm_forward_idle(int C)
+void batchnorm_forward_idle(const struct sparq_batch_sum *sum, int C)
 {
-    if (!bn_sum_hook)
+    if (!summing(sum))
         return;
     double *z = calloc((size_t)C + 1, sizeof(double));
     if (!z)
         abort(); // a replica that cannot take part would hang the others
-    bn_sum_hook(z, (size_t)C + 1);
+    sum->fn(sum->ctx, z, (size_t)C + 1);
     memset(z, 0, sizeof(double) * (size_t)C);
-    bn_sum_hook(z, (size_t)C);
+    sum->fn(sum->ctx, z, (size_t)C);
     free(z);
 }
 
-void batchnorm_backward_idle(int C)
+void batchnorm_backward_idle(const struct sparq_batch_sum *sum, int C)
 {
-    if (!bn_sum_hook)
+    if (!summing(sum))
         return;
     double *z = calloc((size_t)2 * C + 1, sizeof(double));
     if (!z)
         abort();
-    bn_sum_hook(z, (size_t)2 * C + 1);
+    sum->fn(sum->ctx, z, (size_t)2 * C + 1);
     free(z);
 }
 
 void batchnorm_forward(float *out, float *mean, float *rstd, const float *inp, const float *w, const float *b,
-                       float *run_mean, float *run_var, const int *lens, int B, int T, int C, int training)
+                       float *run_mean, float *run_var, const int *lens, int B, int T, int C, int training,
+                       const struct sparq_batch_sum *sum)
 {
     if (training) {
         long n = 0;
@@ -417,9 +413,9 @@ void batchnorm_forward(float *out, float *mean, float *rstd, const float *inp, c
                 for (int c = 0; c < C; c++)
                     acc[c] += x[c];
             }
-        if (bn_sum_hook) {
+        if (summing(sum)) {
             acc[C] = (double)n;
-            bn_sum_hook(acc, (size_t)C + 1);
+            sum->fn(sum->ctx, acc, (size_t)C + 1);
             n = (long)acc[C];
         }
         for (int c = 0; c < C; c++)
@@ -432,8 +428,8 @@ void batchnorm_forward(float *out, float *mean, float *rstd, const float *inp, c
                     acc[C + 1 + c] += dd * dd;
                 }
             }
-        if (bn_sum_hook)
-            bn_sum_hook(acc + C + 1, (size_t)C);
+        if (summing(sum))
+            sum->fn(sum->ctx, acc + C + 1, (size_t)C);
         for (int c = 0; c < C; c++) {
             double var = acc[C + 1 + c] / (double)(n > 0 ? n : 1);
             mean[c] = (float)acc[c];
@@ -466,7 +462,8 @@ void batchnorm_forward(float *out, float *mean, float *rstd, const float *inp, c
 }
 
 void batchnorm_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp, const float *w,
-                        const float *mean, const float *rstd, const int *lens, int B, int T, int C, int training)
+                        const float *mean, const float *rstd, const int *lens, int B, int T, int C, int training,
+                        const struct sparq_batch_sum *sum)
 {
     long n = 0;
     for (int bi = 0; bi < B; bi++)
@@ -489,9 +486,9 @@ void batchnorm_backward(float *dinp, float *dw, float *db, const float *dout, co
     }
     // The parameter gradients above stay this replica's share (the trainer
     // sums them); the input gradient needs the global batch's sums.
-    if (training && bn_sum_hook) {
+    if (training && summing(sum)) {
         sg[2 * C] = (double)n;
-        bn_sum_hook(sg, (size_t)2 * C + 1);
+        sum->fn(sum->ctx, sg, (size_t)2 * C + 1);
         n = (long)sg[2 * C];
     }
     if (dinp) {
@@ -531,14 +528,14 @@ static void im2col_s2(float *col, const float *inp, int tout, int Fin, int Cin)
         }
 }
 
-void conv2d_s2_forward(float *out, const float *inp, const float *w, const float *b, float *col, int tout,
-                       int Fin, int Cin, int Cout)
+void conv2d_s2_forward(const struct sparq_linear_hook *hook, float *out, const float *inp, const float *w,
+                       const float *b, float *col, int tout, int Fin, int Cin, int Cout)
 {
     int Fout = (Fin - 1) / 2;
     if (tout <= 0)
         return;
     im2col_s2(col, inp, tout, Fin, Cin);
-    linear_forward(out, col, w, b, tout * Fout, 9 * Cin, Cout);
+    linear_forward_hooked(hook, out, col, w, b, tout * Fout, 9 * Cin, Cout);
 }
 
 void conv2d_s2_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp, const float *w,

@@ -10,8 +10,8 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
-#include <time.h>
 
+#include "sparq_clock.h"
 #include "sparq_ctc.h"
 #include "sparq_dist.h"
 #include "sparq_error.h"
@@ -59,13 +59,6 @@ static uint64_t mix(uint64_t a, uint64_t b)
 {
     uint64_t s = a ^ (b * 0x9e3779b97f4a7c15ull);
     return sparq_rng_next(&s);
-}
-
-static double now_s(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
 static void fmt_secs(char *buf, size_t n, double s)
@@ -183,26 +176,28 @@ static int dev_wer(struct sparq_model *m, const struct sparq_dataset *dev, int d
     return rc;
 }
 
-static const struct sparq_train_hooks *save_hooks; // the run's hooks, for save_ckpt
-
 // Every rank calls it at the same step; rank 0 writes (hook state first,
 // then last.ckpt), after checking that all ranks hold the same weights.
-static int save_ckpt(const char *dir, const struct sparq_model *m, const struct sparq_adamw *opt,
-                     const struct sparq_train_state *st)
+static int save_ckpt(const struct sparq_train_hooks *hooks, const char *dir, const struct sparq_model *m,
+                     const struct sparq_adamw *opt, const struct sparq_train_state *st)
 {
     char path[4096];
     snprintf(path, sizeof path, "%s/last.ckpt", dir);
     int rc = sparq_dist_check_same(m->param_mem, sizeof(float) * m->n_params, "the model's parameters");
     if (rc || !sparq_dist_is_root())
         return rc;
-    rc = save_hooks && save_hooks->save ? save_hooks->save(save_hooks->ctx, dir) : SPARQ_OK;
+    rc = hooks && hooks->save ? hooks->save(hooks->ctx, dir) : SPARQ_OK;
     return rc ? rc : sparq_checkpoint_save(path, m, opt, st);
 }
 
 // Floats per gradient allreduce bucket (4 MB): several in flight at once.
 #define GRAD_BUCKET ((size_t)1 << 20)
 
-static void dist_batch_sum(double *buf, size_t n) { sparq_dist_allreduce_f64(buf, n); }
+static void dist_batch_sum(void *ctx, double *buf, size_t n)
+{
+    (void)ctx;
+    sparq_dist_allreduce_f64(buf, n);
+}
 
 // Makes every rank start from rank 0's weights, buffers, optimizer state and
 // position (they are equal already unless files differ between nodes).
@@ -216,333 +211,426 @@ static void share_state(struct sparq_model *m, struct sparq_adamw *opt, struct s
     sparq_dist_bcast(st, sizeof *st, 0);
 }
 
-int sparq_train_run(const struct sparq_train_options *o)
-{
-    struct sparq_model m = { 0 };
-    struct sparq_adamw opt = { 0 };
-    struct sparq_train_state st = { 0, 0, 0, o->seed, 1e9 };
-    struct sparq_dataset train = { 0 }, dev = { 0 };
-    struct sparq_batches bt = { 0 };
-    struct sparq_fbank_plan *plan = NULL;
-    struct sparq_acts *acts = NULL;
-    float *feats = NULL, *dlogits = NULL;
-    int *lens = NULL, *tl = NULL, *tg = NULL;
-    size_t *perm = NULL;
-    FILE *log = NULL;
-    int rc;
+// Everything one sparq_train_run holds, shared by the steps it is split into.
+struct train_run {
+    const struct sparq_train_options *o;
+    const struct sparq_train_hooks *hooks; // o->hooks
+    struct sparq_model m;
+    struct sparq_adamw opt;
+    struct sparq_train_state st;
+    struct sparq_dataset train, dev;
+    struct sparq_batches bt;
+    struct sparq_fbank_plan *plan;
+    struct sparq_specaug_options sa;
+    struct sparq_acts *acts;
+    float *feats, *dlogits;
+    int *lens, *tl, *tg;
+    size_t *perm;
+    FILE *log;
+    int rank, nranks, root, progress;
     char path[4096], logpath[4096];
+    int64_t total_steps, end_step;
+    // Progress since this run started, and the loss of the current epoch.
+    double t_start, t_last, audio_here, utts_here, loss_sum;
+    int64_t steps_here, loss_n;
+};
 
-    save_hooks = o->hooks;
-    if ((rc = sparq_dist_init()))
-        return rc;
-    // Data parallel (docs/scaling.md): every rank holds the whole model and
-    // takes a contiguous share of each global batch; only rank 0 writes files
-    // or prints progress.
-    const int rank = sparq_dist_rank(), nranks = sparq_dist_size(), root = rank == 0;
-    const int progress = o->progress && root;
-    sparq_set_batchnorm_sum_hook(nranks > 1 ? dist_batch_sum : NULL);
-    if (root && mkdir(o->out_dir, 0755) != 0 && errno != EEXIST) {
-        rc = sparq_fail(SPARQ_EIO, "%s: cannot create directory: %s", o->out_dir, strerror(errno));
-        goto out;
-    }
-    snprintf(path, sizeof path, "%s/last.ckpt", o->out_dir);
-    snprintf(logpath, sizeof logpath, "%s/train_log.tsv", o->out_dir);
-
-    if ((rc = sparq_dataset_load(&train, o->train_manifest, progress)))
-        goto out;
-    if (o->dev_manifest && (rc = sparq_dataset_load(&dev, o->dev_manifest, progress)))
-        goto out;
-    if (progress)
-        fprintf(stderr, "train: %zu utterances (%.2f h, %zu skipped)%s", train.n, train.seconds / 3600,
-                train.skipped, o->dev_manifest ? "" : "\n");
-    if (progress && o->dev_manifest)
-        fprintf(stderr, "; dev: %zu utterances (%.2f h, %zu skipped)\n", dev.n, dev.seconds / 3600, dev.skipped);
-
-    struct sparq_fbank_options fo;
-    sparq_fbank_default_options(&fo);
+// The model and optimizer to train: resumed, started from a model, or fresh;
+// then the fbank plan and (fresh runs) the CMVN, shared from rank 0.
+static int run_load_model(struct train_run *r)
+{
+    const struct sparq_train_options *o = r->o;
+    int rc;
     if (o->resume) {
-        if ((rc = sparq_checkpoint_load(path, &m, &opt, &st)))
-            goto out;
-        if (root && (rc = truncate_log(logpath, st.step)))
-            goto out;
-        if (o->hooks && o->hooks->load && (rc = o->hooks->load(o->hooks->ctx, o->out_dir)))
-            goto out;
-        if (progress)
-            fprintf(stderr, "resuming %s at step %lld (epoch %lld, batch %lld)\n", path, (long long)st.step,
-                    (long long)st.epoch, (long long)st.batch);
+        if ((rc = sparq_checkpoint_load(r->path, &r->m, &r->opt, &r->st)))
+            return rc;
+        if (r->root && (rc = truncate_log(r->logpath, r->st.step)))
+            return rc;
+        if (r->hooks && r->hooks->load && (rc = r->hooks->load(r->hooks->ctx, o->out_dir)))
+            return rc;
+        if (r->progress)
+            fprintf(stderr, "resuming %s at step %lld (epoch %lld, batch %lld)\n", r->path, (long long)r->st.step,
+                    (long long)r->st.epoch, (long long)r->st.batch);
     } else if (o->init_from) {
-        if ((rc = sparq_checkpoint_load(o->init_from, &m, NULL, NULL)))
-            goto out;
-        if ((rc = sparq_adamw_init(&opt, &m, 0.9f, 0.98f, 1e-9f, o->weight_decay)))
-            goto out;
+        if ((rc = sparq_checkpoint_load(o->init_from, &r->m, NULL, NULL)))
+            return rc;
+        if ((rc = sparq_adamw_init(&r->opt, &r->m, 0.9f, 0.98f, 1e-9f, o->weight_decay)))
+            return rc;
     } else {
         struct sparq_config cfg;
         if (o->config_path)
             rc = sparq_config_load(&cfg, o->config_path);
         else
             sparq_config_default(&cfg), rc = SPARQ_OK;
-        if (rc || (rc = sparq_model_create(&m, &cfg)))
-            goto out;
-        sparq_model_init(&m, o->seed);
-        if ((rc = sparq_adamw_init(&opt, &m, 0.9f, 0.98f, 1e-9f, o->weight_decay)))
-            goto out;
+        if (rc || (rc = sparq_model_create(&r->m, &cfg)))
+            return rc;
+        sparq_model_init(&r->m, o->seed);
+        if ((rc = sparq_adamw_init(&r->opt, &r->m, 0.9f, 0.98f, 1e-9f, o->weight_decay)))
+            return rc;
     }
-    fo.num_mel_bins = m.cfg.n_mels;
+    // BatchNorm statistics of the global batch when the batch is split.
+    if (r->nranks > 1)
+        r->m.hooks.batch_sum = (struct sparq_batch_sum){ dist_batch_sum, NULL };
+    struct sparq_fbank_options fo;
+    sparq_fbank_default_options(&fo);
+    fo.num_mel_bins = r->m.cfg.n_mels;
     fo.dither = o->dither;
-    if ((rc = sparq_fbank_plan_create(&plan, &fo)))
-        goto out;
-    if (!o->resume) {
-        // A model we start from keeps the feature normalisation it was trained with.
-        // Rank 0 computes it; share_state() hands it to the others.
-        if (root && !o->init_from && (rc = compute_cmvn(&m, &train, plan, o->seed ^ 0xc3c3)))
-            goto out;
-    }
-    share_state(&m, &opt, &st);
-    if (!o->resume && root) {
-        FILE *f = fopen(logpath, "w");
-        if (!f) {
-            rc = sparq_fail(SPARQ_EIO, "%s: %s", logpath, strerror(errno));
-            goto out;
-        }
+    if ((rc = sparq_fbank_plan_create(&r->plan, &fo)))
+        return rc;
+    // A model we start from keeps the feature normalisation it was trained with.
+    // Rank 0 computes it; share_state() hands it to the others.
+    if (!o->resume && r->root && !o->init_from && (rc = compute_cmvn(&r->m, &r->train, r->plan, o->seed ^ 0xc3c3)))
+        return rc;
+    share_state(&r->m, &r->opt, &r->st);
+    return SPARQ_OK;
+}
+
+// train_log.tsv: created empty by a fresh run, appended to (rank 0 only).
+static int run_open_log(struct train_run *r)
+{
+    if (!r->root)
+        return SPARQ_OK;
+    if (!r->o->resume) {
+        FILE *f = fopen(r->logpath, "w");
+        if (!f)
+            return sparq_fail(SPARQ_EIO, "%s: %s", r->logpath, strerror(errno));
         fclose(f);
     }
-    log = root ? fopen(logpath, "a") : NULL;
-    if (root && !log) {
-        rc = sparq_fail(SPARQ_EIO, "%s: %s", logpath, strerror(errno));
-        goto out;
-    }
-    if ((rc = sparq_batches_make(&bt, &train, o->batch_frames, o->max_utts)))
-        goto out;
+    r->log = fopen(r->logpath, "a");
+    return r->log ? SPARQ_OK : sparq_fail(SPARQ_EIO, "%s: %s", r->logpath, strerror(errno));
+}
+
+// Batches and the buffers sized for the largest of them.
+static int run_alloc(struct train_run *r)
+{
+    int rc = sparq_batches_make(&r->bt, &r->train, r->o->batch_frames, r->o->max_utts);
+    if (rc)
+        return rc;
     int maxf = 0, maxl = 0;
     size_t maxb = 0;
-    for (size_t i = 0; i < train.n; i++) {
-        maxf = train.frames[i] > maxf ? train.frames[i] : maxf;
-        maxl += train.n_labels[i];
+    for (size_t i = 0; i < r->train.n; i++) {
+        maxf = r->train.frames[i] > maxf ? r->train.frames[i] : maxf;
+        maxl += r->train.n_labels[i];
     }
-    for (size_t b = 0; b < bt.n; b++)
-        maxb = bt.start[b + 1] - bt.start[b] > maxb ? bt.start[b + 1] - bt.start[b] : maxb;
-    feats = sparq_malloc(sizeof(float) * maxb * (size_t)maxf * m.cfg.n_mels, "batch features");
-    dlogits = sparq_malloc(sizeof(float) * maxb * (size_t)sparq_sub_frames(maxf) * m.cfg.vocab, "logit gradients");
-    lens = sparq_malloc(sizeof(int) * maxb, "lengths");
-    tl = sparq_malloc(sizeof(int) * maxb, "target lengths");
-    tg = sparq_malloc(sizeof(int) * (size_t)(maxl + 1), "targets");
-    perm = sparq_malloc(sizeof(size_t) * bt.n, "batch permutation");
-    acts = sparq_acts_create(&m.cfg, 1, 64);
-    if (!feats || !dlogits || !lens || !tl || !tg || !perm || !acts) {
-        rc = SPARQ_ENOMEM;
-        goto out;
-    }
-    struct sparq_specaug_options sa;
-    sparq_specaug_default_options(&sa);
-    int64_t total_steps = (int64_t)o->epochs * (int64_t)bt.n;
-    if (progress)
-        fprintf(stderr, "model: %zu parameters, %d layers, d=%d; %zu batches/epoch, %lld steps, %d threads%s%s\n",
-                m.n_params, m.cfg.n_layers, m.cfg.d_model, bt.n, (long long)total_steps, omp_get_max_threads(),
-                nranks > 1 ? " x " : "", nranks > 1 ? sparq_dist_describe() : "");
-    double t_start = now_s(), t_last = t_start;
-    int64_t steps_here = 0;
-    double audio_here = 0.0, utts_here = 0.0;
-    int stopped = 0;
+    for (size_t b = 0; b < r->bt.n; b++)
+        maxb = r->bt.start[b + 1] - r->bt.start[b] > maxb ? r->bt.start[b + 1] - r->bt.start[b] : maxb;
+    const struct sparq_config *c = &r->m.cfg;
+    r->feats = sparq_malloc(sizeof(float) * maxb * (size_t)maxf * c->n_mels, "batch features");
+    r->dlogits = sparq_malloc(sizeof(float) * maxb * (size_t)sparq_sub_frames(maxf) * c->vocab, "logit gradients");
+    r->lens = sparq_malloc(sizeof(int) * maxb, "lengths");
+    r->tl = sparq_malloc(sizeof(int) * maxb, "target lengths");
+    r->tg = sparq_malloc(sizeof(int) * (size_t)(maxl + 1), "targets");
+    r->perm = sparq_malloc(sizeof(size_t) * r->bt.n, "batch permutation");
+    r->acts = sparq_acts_create(c, 1, 64);
+    if (!r->feats || !r->dlogits || !r->lens || !r->tl || !r->tg || !r->perm || !r->acts)
+        return SPARQ_ENOMEM;
+    sparq_specaug_default_options(&r->sa);
+    return SPARQ_OK;
+}
 
-    // A resumed run that already reached --max-steps stops without another step.
-    if (o->max_steps > 0 && st.step >= o->max_steps)
-        stopped = 1;
+// Lengths, targets and (augmented) features of utterances [s0, s0+B) of the
+// epoch's order; *T the longest.
+static int run_load_batch(struct train_run *r, size_t s0, size_t B, int *T)
+{
+    const struct sparq_dataset *tr = &r->train;
+    int n_mels = r->m.cfg.n_mels, nt = 0;
+    *T = 0;
+    for (size_t k = 0; k < B; k++) {
+        size_t u = r->bt.order[s0 + k];
+        r->lens[k] = tr->frames[u];
+        *T = r->lens[k] > *T ? r->lens[k] : *T;
+        r->tl[k] = tr->n_labels[u];
+        memcpy(r->tg + nt, tr->labels[u], sizeof(int) * (size_t)r->tl[k]);
+        nt += r->tl[k];
+    }
+    const int Tb = *T;
+    memset(r->feats, 0, sizeof(float) * B * (size_t)Tb * n_mels);
+    int frc = SPARQ_OK;
+#pragma omp parallel for schedule(dynamic)
+    for (size_t k = 0; k < B; k++) {
+        size_t u = r->bt.order[s0 + k];
+        uint64_t us = mix(mix(r->st.seed, (uint64_t)r->st.epoch + 1), u + 1);
+        float *f = r->feats + k * (size_t)Tb * n_mels;
+        int e = sparq_dataset_features(tr, u, r->plan, us, &r->m, f);
+        if (e) {
+#pragma omp critical
+            frc = e;
+        } else if (r->o->specaug) {
+            uint64_t ar = mix(us, 0x5a5a);
+            sparq_specaugment(f, r->lens[k], n_mels, &r->sa, &ar);
+        }
+    }
+    return frc;
+}
+
+// Forward, CTC (+ the post_loss hook), backward on this rank's B of the
+// global batch's Bg utterances; *loss this share's part of the global mean.
+static int run_forward_backward(struct train_run *r, size_t B, size_t Bg, int T, double *loss)
+{
+    struct sparq_model *m = &r->m;
+    int T2 = sparq_forward(m, r->acts, r->feats, r->lens, (int)B, T, 1);
+    if (T2 < 0)
+        return T2;
+    const float *logits = sparq_acts_logits(r->acts);
+    const int *out_lens = sparq_acts_out_lens(r->acts);
+    *loss = sparq_ctc_batch(logits, out_lens, (int)B, T2, m->cfg.vocab, r->tg, r->tl, r->dlogits, NULL);
+    int rc;
+    if (r->hooks && r->hooks->post_loss &&
+        (rc = r->hooks->post_loss(r->hooks->ctx, r->feats, r->lens, (int)B, T, logits, out_lens, T2, m->cfg.vocab,
+                                  r->dlogits, loss)))
+        return rc;
+    if (B != Bg) {
+        // The loss is a mean over the global batch's utterances:
+        // this share weighs B/Bg, and the ranks' gradients add up.
+        float w = (float)B / (float)Bg;
+        size_t nd = B * (size_t)T2 * m->cfg.vocab;
+        for (size_t i = 0; i < nd; i++)
+            r->dlogits[i] *= w;
+        *loss *= (double)B / (double)Bg;
+    }
+    sparq_backward(m, r->acts, r->dlogits);
+    return SPARQ_OK;
+}
+
+static void run_progress(struct train_run *r, double t, double loss, double gnorm, float lr)
+{
+    double el = t - r->t_start;
+    char eta[32];
+    fmt_secs(eta, sizeof eta, el / (double)r->steps_here * (double)(r->end_step - r->st.step));
+    fprintf(stderr,
+            "epoch %lld/%d step %lld/%lld loss %.4f (avg %.4f) |g| %.2f lr %.2e | %.1f utt/s %.1f "
+            "audio-s/s | ETA %s\n",
+            (long long)r->st.epoch + 1, r->o->epochs, (long long)r->st.step, (long long)r->end_step, loss,
+            r->loss_sum / (double)r->loss_n, gnorm, (double)lr, r->utts_here / el, r->audio_here / el, eta);
+}
+
+// One optimizer step on batch bi of the epoch's order; *stop_now when the run
+// is to stop after it.
+static int run_step(struct train_run *r, int64_t bi, int *stop_now)
+{
+    const struct sparq_train_options *o = r->o;
+    struct sparq_model *m = &r->m;
+    size_t b = r->perm[bi], s0 = r->bt.start[b], Bg = r->bt.start[b + 1] - s0, lo, hi;
+    double audio = 0.0;
+    for (size_t k = 0; k < Bg; k++)
+        audio += (double)r->train.n_samples[r->bt.order[s0 + k]] / 16000.0;
+    // This rank's share of the global batch: utterances [lo, hi) of it.
+    sparq_dist_share(Bg, r->rank, r->nranks, &lo, &hi);
+    size_t B = hi - lo;
+    int T, rc = run_load_batch(r, s0 + lo, B, &T);
+    if (rc)
+        return rc;
+    if (r->hooks && r->hooks->pre_forward && (rc = r->hooks->pre_forward(r->hooks->ctx, m, r->st.step)))
+        return rc;
+    double loss = 0.0;
+    sparq_model_zero_grad(m);
+    if (B > 0) {
+        if ((rc = run_forward_backward(r, B, Bg, T, &loss)))
+            return rc;
+    } else {
+        // No utterance here this step: still take part in every
+        // BatchNorm statistics sum, in the order a pass makes them.
+        for (int l = 0; l < m->cfg.n_layers; l++)
+            batchnorm_forward_idle(&m->hooks.batch_sum, m->cfg.d_model);
+        for (int l = 0; l < m->cfg.n_layers; l++)
+            batchnorm_backward_idle(&m->hooks.batch_sum, m->cfg.d_model);
+    }
+    if (r->nranks > 1) {
+        sparq_dist_allreduce_f32_buckets(m->grad_mem, m->n_params, GRAD_BUCKET);
+        // Global loss, and one stop decision for all ranks.
+        double red[2] = { loss, o->stop && *o->stop ? 1.0 : 0.0 };
+        sparq_dist_allreduce_f64(red, 2);
+        loss = red[0];
+        if (red[1] > 0 && o->stop)
+            *o->stop = 1;
+    }
+    if (r->hooks && r->hooks->pre_step)
+        r->hooks->pre_step(r->hooks->ctx, m);
+    double gnorm = sparq_clip_grad_norm(m, o->clip);
+    float lr = sparq_lr_at(r->st.step, o->lr, o->warmup, r->total_steps, o->final_lr_ratio);
+    if (isfinite(gnorm))
+        sparq_adamw_step(&r->opt, m, lr);
+    r->st.step++;
+    r->st.batch = bi + 1;
+    if (r->log) {
+        fprintf(r->log, "%lld\t%lld\t%.9g\t%.9g\t%.9g\n", (long long)r->st.step, (long long)r->st.epoch, loss, gnorm,
+                (double)lr);
+        fflush(r->log);
+    }
+    r->loss_sum += loss;
+    r->loss_n++;
+    r->steps_here++;
+    r->audio_here += audio;
+    r->utts_here += (double)Bg;
+    double t = sparq_clock_s();
+    int last_of_epoch = bi + 1 == (int64_t)r->bt.n;
+    *stop_now = (o->stop && *o->stop) || (o->max_steps > 0 && r->st.step >= o->max_steps);
+    if (r->progress && (t - r->t_last >= 10.0 || last_of_epoch || *stop_now || r->steps_here == 1)) {
+        run_progress(r, t, loss, gnorm, lr);
+        r->t_last = t;
+    }
+    return SPARQ_OK;
+}
+
+// The rest of the current epoch; *stopped when stopped before its end.
+static int run_epoch(struct train_run *r, int *stopped)
+{
+    // Batch order of this epoch: Fisher-Yates from (seed, epoch).
+    uint64_t rng = mix(r->st.seed, (uint64_t)r->st.epoch + 1);
+    for (size_t i = 0; i < r->bt.n; i++)
+        r->perm[i] = i;
+    for (size_t i = r->bt.n; i > 1; i--) {
+        size_t j = (size_t)(sparq_rng_next(&rng) % i), t = r->perm[i - 1];
+        r->perm[i - 1] = r->perm[j];
+        r->perm[j] = t;
+    }
+    r->loss_sum = 0.0;
+    r->loss_n = 0;
+    for (int64_t bi = r->st.batch; bi < (int64_t)r->bt.n; bi++) {
+        int stop_now = 0, rc = run_step(r, bi, &stop_now);
+        if (rc)
+            return rc;
+        if (stop_now) {
+            *stopped = 1;
+            return SPARQ_OK;
+        }
+        if (r->o->save_every > 0 && r->st.step % r->o->save_every == 0 &&
+            (rc = save_ckpt(r->hooks, r->o->out_dir, &r->m, &r->opt, &r->st)))
+            return rc;
+    }
+    return SPARQ_OK;
+}
+
+// After a full epoch: dev WER, checkpoint, model.sparq when the best so far.
+static int run_epoch_end(struct train_run *r)
+{
+    const struct sparq_train_options *o = r->o;
+    int rc;
+    r->st.epoch++;
+    r->st.batch = 0;
+    double wer = -1, cer = -1;
+    if (o->dev_manifest) {
+        if (r->hooks && r->hooks->pre_forward && (rc = r->hooks->pre_forward(r->hooks->ctx, &r->m, r->st.step)))
+            return rc;
+        rc = dev_wer(&r->m, &r->dev, o->dev_max_utts, o->batch_frames, &wer, &cer);
+        if (r->hooks && r->hooks->after_eval)
+            r->hooks->after_eval(r->hooks->ctx, &r->m);
+        if (rc)
+            return rc;
+        if (r->progress)
+            fprintf(stderr, "epoch %lld done: train loss %.4f, dev WER %.2f%% CER %.2f%%\n", (long long)r->st.epoch,
+                    r->loss_n ? r->loss_sum / (double)r->loss_n : 0.0, 100 * wer, 100 * cer);
+        if (r->log) {
+            fprintf(r->log, "# epoch %lld dev_wer %.6f dev_cer %.6f\n", (long long)r->st.epoch, wer, cer);
+            fflush(r->log);
+        }
+    }
+    int better = !o->dev_manifest || wer < r->st.best_dev_wer;
+    if (o->dev_manifest && better)
+        r->st.best_dev_wer = wer;
+    if ((rc = save_ckpt(r->hooks, o->out_dir, &r->m, &r->opt, &r->st)))
+        return rc;
+    if (better && r->root) {
+        char mp[4096];
+        snprintf(mp, sizeof mp, "%s/model.sparq", o->out_dir);
+        if ((rc = sparq_checkpoint_save(mp, &r->m, NULL, NULL)))
+            return rc;
+    }
+    return SPARQ_OK;
+}
+
+// Data sets, model, log and buffers, up to the first step.
+static int run_setup(struct train_run *r)
+{
+    const struct sparq_train_options *o = r->o;
+    int rc;
+    if (r->root && mkdir(o->out_dir, 0755) != 0 && errno != EEXIST)
+        return sparq_fail(SPARQ_EIO, "%s: cannot create directory: %s", o->out_dir, strerror(errno));
+    snprintf(r->path, sizeof r->path, "%s/last.ckpt", o->out_dir);
+    snprintf(r->logpath, sizeof r->logpath, "%s/train_log.tsv", o->out_dir);
+    if ((rc = sparq_dataset_load(&r->train, o->train_manifest, r->progress)))
+        return rc;
+    if (o->dev_manifest && (rc = sparq_dataset_load(&r->dev, o->dev_manifest, r->progress)))
+        return rc;
+    if (r->progress)
+        fprintf(stderr, "train: %zu utterances (%.2f h, %zu skipped)%s", r->train.n, r->train.seconds / 3600,
+                r->train.skipped, o->dev_manifest ? "" : "\n");
+    if (r->progress && o->dev_manifest)
+        fprintf(stderr, "; dev: %zu utterances (%.2f h, %zu skipped)\n", r->dev.n, r->dev.seconds / 3600,
+                r->dev.skipped);
+    if ((rc = run_load_model(r)) || (rc = run_open_log(r)) || (rc = run_alloc(r)))
+        return rc;
+    r->total_steps = (int64_t)o->epochs * (int64_t)r->bt.n;
     // Steps this run will end at, for the progress line (the learning-rate
     // schedule still spans all epochs).
-    int64_t end_step = o->max_steps > 0 && o->max_steps < total_steps ? o->max_steps : total_steps;
-    while (st.epoch < o->epochs && !stopped) {
-        // Batch order of this epoch: Fisher-Yates from (seed, epoch).
-        uint64_t rng = mix(st.seed, (uint64_t)st.epoch + 1);
-        for (size_t i = 0; i < bt.n; i++)
-            perm[i] = i;
-        for (size_t i = bt.n; i > 1; i--) {
-            size_t j = (size_t)(sparq_rng_next(&rng) % i), t = perm[i - 1];
-            perm[i - 1] = perm[j];
-            perm[j] = t;
-        }
-        double loss_sum = 0.0;
-        int64_t loss_n = 0;
-        for (int64_t bi = st.batch; bi < (int64_t)bt.n; bi++) {
-            size_t b = perm[bi], s0 = bt.start[b], Bg = bt.start[b + 1] - s0, lo, hi;
-            double audio = 0.0;
-            for (size_t k = 0; k < Bg; k++)
-                audio += (double)train.n_samples[bt.order[s0 + k]] / 16000.0;
-            // This rank's share of the global batch: utterances [lo, hi) of it.
-            sparq_dist_share(Bg, rank, nranks, &lo, &hi);
-            s0 += lo;
-            size_t B = hi - lo;
-            int T = 0, nt = 0;
-            for (size_t k = 0; k < B; k++) {
-                size_t u = bt.order[s0 + k];
-                lens[k] = train.frames[u];
-                T = lens[k] > T ? lens[k] : T;
-                tl[k] = train.n_labels[u];
-                memcpy(tg + nt, train.labels[u], sizeof(int) * (size_t)tl[k]);
-                nt += tl[k];
-            }
-            memset(feats, 0, sizeof(float) * B * (size_t)T * m.cfg.n_mels);
-            int frc = SPARQ_OK;
-#pragma omp parallel for schedule(dynamic)
-            for (size_t k = 0; k < B; k++) {
-                size_t u = bt.order[s0 + k];
-                uint64_t us = mix(mix(st.seed, (uint64_t)st.epoch + 1), u + 1);
-                float *f = feats + k * (size_t)T * m.cfg.n_mels;
-                int r = sparq_dataset_features(&train, u, plan, us, &m, f);
-                if (r) {
-#pragma omp critical
-                    frc = r;
-                } else if (o->specaug) {
-                    uint64_t ar = mix(us, 0x5a5a);
-                    sparq_specaugment(f, lens[k], m.cfg.n_mels, &sa, &ar);
-                }
-            }
-            if ((rc = frc))
-                goto out;
-            if (o->hooks && o->hooks->pre_forward && (rc = o->hooks->pre_forward(o->hooks->ctx, &m, st.step)))
-                goto out;
-            double loss = 0.0;
-            sparq_model_zero_grad(&m);
-            if (B > 0) {
-                int T2 = sparq_forward(&m, acts, feats, lens, (int)B, T, 1);
-                if (T2 < 0) {
-                    rc = T2;
-                    goto out;
-                }
-                loss = sparq_ctc_batch(sparq_acts_logits(acts), sparq_acts_out_lens(acts), (int)B, T2, m.cfg.vocab,
-                                       tg, tl, dlogits, NULL);
-                if (o->hooks && o->hooks->post_loss &&
-                    (rc = o->hooks->post_loss(o->hooks->ctx, feats, lens, (int)B, T, sparq_acts_logits(acts),
-                                              sparq_acts_out_lens(acts), T2, m.cfg.vocab, dlogits, &loss)))
-                    goto out;
-                if (B != Bg) {
-                    // The loss is a mean over the global batch's utterances:
-                    // this share weighs B/Bg, and the ranks' gradients add up.
-                    float w = (float)B / (float)Bg;
-                    size_t nd = B * (size_t)T2 * m.cfg.vocab;
-                    for (size_t i = 0; i < nd; i++)
-                        dlogits[i] *= w;
-                    loss *= (double)B / (double)Bg;
-                }
-                sparq_backward(&m, acts, dlogits);
-            } else {
-                // No utterance here this step: still take part in every
-                // BatchNorm statistics sum, in the order a pass makes them.
-                for (int l = 0; l < m.cfg.n_layers; l++)
-                    batchnorm_forward_idle(m.cfg.d_model);
-                for (int l = 0; l < m.cfg.n_layers; l++)
-                    batchnorm_backward_idle(m.cfg.d_model);
-            }
-            if (nranks > 1) {
-                sparq_dist_allreduce_f32_buckets(m.grad_mem, m.n_params, GRAD_BUCKET);
-                // Global loss, and one stop decision for all ranks.
-                double red[2] = { loss, o->stop && *o->stop ? 1.0 : 0.0 };
-                sparq_dist_allreduce_f64(red, 2);
-                loss = red[0];
-                if (red[1] > 0 && o->stop)
-                    *o->stop = 1;
-            }
-            if (o->hooks && o->hooks->pre_step)
-                o->hooks->pre_step(o->hooks->ctx, &m);
-            double gnorm = sparq_clip_grad_norm(&m, o->clip);
-            float lr = sparq_lr_at(st.step, o->lr, o->warmup, total_steps, o->final_lr_ratio);
-            if (isfinite(gnorm))
-                sparq_adamw_step(&opt, &m, lr);
-            st.step++;
-            st.batch = bi + 1;
-            if (log) {
-                fprintf(log, "%lld\t%lld\t%.9g\t%.9g\t%.9g\n", (long long)st.step, (long long)st.epoch, loss,
-                        gnorm, (double)lr);
-                fflush(log);
-            }
-            loss_sum += loss;
-            loss_n++;
-            steps_here++;
-            audio_here += audio;
-            utts_here += (double)Bg;
-            double t = now_s();
-            int last_of_epoch = bi + 1 == (int64_t)bt.n;
-            int stop_now = (o->stop && *o->stop) || (o->max_steps > 0 && st.step >= o->max_steps);
-            if (progress && (t - t_last >= 10.0 || last_of_epoch || stop_now || steps_here == 1)) {
-                double el = t - t_start;
-                char eta[32];
-                fmt_secs(eta, sizeof eta, el / (double)steps_here * (double)(end_step - st.step));
-                fprintf(stderr,
-                        "epoch %lld/%d step %lld/%lld loss %.4f (avg %.4f) |g| %.2f lr %.2e | %.1f utt/s %.1f "
-                        "audio-s/s | ETA %s\n",
-                        (long long)st.epoch + 1, o->epochs, (long long)st.step, (long long)end_step, loss,
-                        loss_sum / (double)loss_n, gnorm, (double)lr, utts_here / el, audio_here / el, eta);
-                t_last = t;
-            }
-            if (stop_now) {
-                stopped = 1;
-                break;
-            }
-            if (o->save_every > 0 && st.step % o->save_every == 0 && (rc = save_ckpt(o->out_dir, &m, &opt, &st)))
-                goto out;
-        }
-        if (stopped)
-            break;
-        st.epoch++;
-        st.batch = 0;
-        double wer = -1, cer = -1;
-        if (o->dev_manifest) {
-            if (o->hooks && o->hooks->pre_forward && (rc = o->hooks->pre_forward(o->hooks->ctx, &m, st.step)))
-                goto out;
-            rc = dev_wer(&m, &dev, o->dev_max_utts, o->batch_frames, &wer, &cer);
-            if (o->hooks && o->hooks->after_eval)
-                o->hooks->after_eval(o->hooks->ctx, &m);
-            if (rc)
-                goto out;
-            if (progress)
-                fprintf(stderr, "epoch %lld done: train loss %.4f, dev WER %.2f%% CER %.2f%%\n", (long long)st.epoch,
-                        loss_n ? loss_sum / (double)loss_n : 0.0, 100 * wer, 100 * cer);
-            if (log) {
-                fprintf(log, "# epoch %lld dev_wer %.6f dev_cer %.6f\n", (long long)st.epoch, wer, cer);
-                fflush(log);
-            }
-        }
-        int better = !o->dev_manifest || wer < st.best_dev_wer;
-        if (o->dev_manifest && better)
-            st.best_dev_wer = wer;
-        if ((rc = save_ckpt(o->out_dir, &m, &opt, &st)))
-            goto out;
-        if (better && root) {
-            char mp[4096];
-            snprintf(mp, sizeof mp, "%s/model.sparq", o->out_dir);
-            if ((rc = sparq_checkpoint_save(mp, &m, NULL, NULL)))
-                goto out;
-        }
+    r->end_step = o->max_steps > 0 && o->max_steps < r->total_steps ? o->max_steps : r->total_steps;
+    if (r->progress)
+        fprintf(stderr, "model: %zu parameters, %d layers, d=%d; %zu batches/epoch, %lld steps, %d threads%s%s\n",
+                r->m.n_params, r->m.cfg.n_layers, r->m.cfg.d_model, r->bt.n, (long long)r->total_steps,
+                omp_get_max_threads(), r->nranks > 1 ? " x " : "", r->nranks > 1 ? sparq_dist_describe() : "");
+    return SPARQ_OK;
+}
+
+static void run_free(struct train_run *r)
+{
+    if (r->log)
+        fclose(r->log);
+    free(r->feats);
+    free(r->dlogits);
+    free(r->lens);
+    free(r->tl);
+    free(r->tg);
+    free(r->perm);
+    sparq_acts_free(r->acts);
+    sparq_fbank_plan_free(r->plan);
+    sparq_batches_free(&r->bt);
+    sparq_dataset_free(&r->train);
+    sparq_dataset_free(&r->dev);
+    sparq_adamw_free(&r->opt);
+    if (r->m.param_mem)
+        sparq_model_free(&r->m);
+    free(r);
+}
+
+int sparq_train_run(const struct sparq_train_options *o)
+{
+    int rc = sparq_dist_init();
+    if (rc)
+        return rc;
+    struct train_run *r = sparq_calloc(1, sizeof *r, "training state");
+    if (!r)
+        return SPARQ_ENOMEM;
+    r->o = o;
+    r->hooks = o->hooks;
+    r->st = (struct sparq_train_state){ 0, 0, 0, o->seed, 1e9 };
+    // Data parallel (docs/scaling.md): every rank holds the whole model and
+    // takes a contiguous share of each global batch; only rank 0 writes files
+    // or prints progress.
+    r->rank = sparq_dist_rank();
+    r->nranks = sparq_dist_size();
+    r->root = r->rank == 0;
+    r->progress = o->progress && r->root;
+    rc = run_setup(r);
+    r->t_start = r->t_last = sparq_clock_s();
+    // A resumed run that already reached --max-steps stops without another step.
+    int stopped = o->max_steps > 0 && r->st.step >= o->max_steps;
+    while (!rc && r->st.epoch < o->epochs && !stopped) {
+        rc = run_epoch(r, &stopped);
+        if (!rc && !stopped)
+            rc = run_epoch_end(r);
     }
-    if (stopped) {
-        if ((rc = save_ckpt(o->out_dir, &m, &opt, &st)))
-            goto out;
-        if (progress)
-            fprintf(stderr, "stopped at step %lld; saved %s (continue with --resume)\n", (long long)st.step, path);
+    if (!rc && stopped && !(rc = save_ckpt(r->hooks, o->out_dir, &r->m, &r->opt, &r->st))) {
+        if (r->progress)
+            fprintf(stderr, "stopped at step %lld; saved %s (continue with --resume)\n", (long long)r->st.step,
+                    r->path);
         rc = 1;
     }
-out:
-    sparq_set_batchnorm_sum_hook(NULL);
-    if (rc < 0 && nranks > 1) {
+    if (rc < 0 && r->nranks > 1) {
         // The other ranks would wait for this one in the next collective.
-        fprintf(stderr, "sparq: rank %d of %d: %s\n", rank, nranks, sparq_last_error());
+        fprintf(stderr, "sparq: rank %d of %d: %s\n", r->rank, r->nranks, sparq_last_error());
         sparq_dist_abort(1);
     }
-    if (log)
-        fclose(log);
-    free(feats);
-    free(dlogits);
-    free(lens);
-    free(tl);
-    free(tg);
-    free(perm);
-    sparq_acts_free(acts);
-    sparq_fbank_plan_free(plan);
-    sparq_batches_free(&bt);
-    sparq_dataset_free(&train);
-    sparq_dataset_free(&dev);
-    sparq_adamw_free(&opt);
-    if (m.param_mem)
-        sparq_model_free(&m);
+    run_free(r);
     return rc;
 }
 
@@ -604,13 +692,14 @@ int sparq_train_bench(const struct sparq_config *c, int B, int steps, struct spa
     r->ranks = nranks;
     for (int b = 0; b < B; b++)
         r->audio_s += lens[b] * 0.01;
-    sparq_set_batchnorm_sum_hook(nranks > 1 ? dist_batch_sum : NULL);
+    if (nranks > 1)
+        m.hooks.batch_sum = (struct sparq_batch_sum){ dist_batch_sum, NULL };
     double t0 = 0, c0 = 0;
     int ok = x && xl && tg && dl && a;
     for (int s = 0; ok && s <= steps; s++) {
         if (s == 1) {
             sparq_dist_barrier();
-            t0 = now_s();
+            t0 = sparq_clock_s();
             c0 = sparq_dist_comm_seconds();
         }
         double loss = 0.0;
@@ -628,16 +717,16 @@ int sparq_train_bench(const struct sparq_config *c, int B, int steps, struct spa
             sparq_backward(&m, a, dl);
         } else {
             for (int l = 0; l < c->n_layers; l++)
-                batchnorm_forward_idle(c->d_model);
+                batchnorm_forward_idle(&m.hooks.batch_sum, c->d_model);
             for (int l = 0; l < c->n_layers; l++)
-                batchnorm_backward_idle(c->d_model);
+                batchnorm_backward_idle(&m.hooks.batch_sum, c->d_model);
         }
         if (nranks > 1) {
             // Time waiting for the slower rank apart from the allreduce itself.
-            double tw = now_s();
+            double tw = sparq_clock_s();
             sparq_dist_barrier();
             if (s > 0)
-                r->wait_s += now_s() - tw;
+                r->wait_s += sparq_clock_s() - tw;
             sparq_dist_allreduce_f32_buckets(m.grad_mem, m.n_params, GRAD_BUCKET);
             sparq_dist_allreduce_f64(&loss, 1);
         }
@@ -648,14 +737,13 @@ int sparq_train_bench(const struct sparq_config *c, int B, int steps, struct spa
         r->loss_last = loss;
     }
     sparq_dist_barrier();
-    r->step_s = (now_s() - t0) / steps;
+    r->step_s = (sparq_clock_s() - t0) / steps;
     // Means over the ranks (the slowest rank itself never waits).
     double times[2] = { (sparq_dist_comm_seconds() - c0) / steps, r->wait_s / steps };
     sparq_dist_allreduce_f64(times, 2);
     r->comm_s = times[0] / nranks;
     r->wait_s = times[1] / nranks;
     r->audio_per_s = r->audio_s / r->step_s;
-    sparq_set_batchnorm_sum_hook(NULL);
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     r->peak_rss_mb = (double)ru.ru_maxrss / 1024.0;

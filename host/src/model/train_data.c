@@ -3,9 +3,9 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "sparq_audio.h"
+#include "sparq_clock.h"
 #include "sparq_ctc.h"
 #include "sparq_error.h"
 #include "sparq_manifest.h"
@@ -32,13 +32,6 @@ void sparq_dataset_free(struct sparq_dataset *ds)
     memset(ds, 0, sizeof *ds);
 }
 
-static double now_s(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
 int sparq_dataset_load(struct sparq_dataset *ds, const char *manifest, int progress)
 {
     memset(ds, 0, sizeof *ds);
@@ -61,7 +54,7 @@ int sparq_dataset_load(struct sparq_dataset *ds, const char *manifest, int progr
     }
     struct sparq_fbank_options fo;
     sparq_fbank_default_options(&fo);
-    double t0 = now_s(), last = t0;
+    double t0 = sparq_clock_s(), last = t0;
     for (size_t i = 0; i < n && rc == SPARQ_OK; i++) {
         const struct sparq_utt *u = &man.utts[i];
         float *smp = NULL;
@@ -102,7 +95,7 @@ int sparq_dataset_load(struct sparq_dataset *ds, const char *manifest, int progr
         ds->n_samples[j] = cnt;
         ds->frames[j] = frames;
         ds->seconds += (double)cnt / SAMPLE_RATE;
-        double t = now_s();
+        double t = sparq_clock_s();
         if (progress && (t - last > 2.0 || i + 1 == n)) {
             double rate = (double)(i + 1) / (t - t0);
             fprintf(stderr, "loading %s: %zu/%zu utterances, %.2f h, %.0f utt/s, ETA %.0f s\n", manifest, i + 1,

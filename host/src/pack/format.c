@@ -308,18 +308,18 @@ void sparq_unpack_codes(const struct sparq_packed *p, int8_t *codes)
         }
 }
 
-void sparq_unpack(const struct sparq_packed *p, float *w)
+int sparq_unpack(const struct sparq_packed *p, float *w)
 {
     int8_t *codes = malloc((size_t)p->out * (size_t)p->in);
-    if (!codes) { // keep the void API total: fall back to a row at a time
-        memset(w, 0, sizeof(float) * (size_t)p->out * (size_t)p->in);
-        return;
-    }
+    if (!codes)
+        return sparq_fail(SPARQ_ENOMEM, "unpack: out of memory for %d x %d %s codes", p->out, p->in,
+                          p->type->name);
     sparq_unpack_codes(p, codes);
     for (int o = 0; o < p->out; o++)
         for (int k = 0; k < p->in; k++)
             w[(size_t)o * p->in + k] = (float)codes[(size_t)o * p->in + k] * p->scales[o];
     free(codes);
+    return SPARQ_OK;
 }
 
 void sparq_unpack_mask(const struct sparq_packed *p, uint8_t *mask)

@@ -7,9 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "sparq_backend.h"
+#include "sparq_clock.h"
 #include "sparq_device.h"
 #include "sparq_error.h"
 #include "sparq_export.h"
@@ -46,13 +46,6 @@ struct sparq_runtime {
     struct sparq_runtime_layer_stats *stats;
     int error;
 };
-
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 static int load_model(struct sparq_runtime *rt, const char *path)
 {
@@ -113,8 +106,9 @@ static int load_model(struct sparq_runtime *rt, const char *path)
                 break;
             memcpy(rw->p.bytes, ps->packed.bytes, ps->packed.size);
             memcpy(rw->p.scales, ps->packed.scales, sizeof(float) * (size_t)out);
-            sparq_unpack(&rw->p, dst); // dequantized weights for the host / float backend
             rw->packed = 1;
+            if ((rc = sparq_unpack(&rw->p, dst))) // dequantized weights for the host / float backend
+                break;
         } else {
             rc = sparq_mfile_get_f32(&f, path, t->name, t->size, &v);
             if (rc)
@@ -341,7 +335,7 @@ static int runtime_linear(void *ctx, float *out, const float *inp, const float *
         return 0;
     }
     quantize_rows(xq, rs, inp, N, IN);
-    double t0 = now_seconds();
+    double t0 = sparq_clock_s();
     int rc = SPARQ_OK;
     uint64_t cycles = 0, bout = 0, bin = 0, busy = 0, dmacs = 0, wout = 0, win = 0;
     if (rt->kind == BACKEND_CPU) {
@@ -374,7 +368,7 @@ static int runtime_linear(void *ctx, float *out, const float *inp, const float *
         }
         pthread_mutex_unlock(&rt->lock);
     }
-    double dt = now_seconds() - t0;
+    double dt = sparq_clock_s() - t0;
     if (rc) {
         rt->error = sparq_fail(rc, "runtime: %s on %s: %s", rt->stats[idx].name, rt->backend, sparq_last_error());
         memset(out, 0, sizeof(float) * (size_t)N * OUT);
@@ -510,9 +504,12 @@ int sparq_runtime_device_info(struct sparq_runtime *rt, struct sparq_device_info
     return rc;
 }
 
-void sparq_runtime_activate(struct sparq_runtime *rt) { sparq_set_linear_hook(runtime_linear, rt); }
+void sparq_runtime_activate(struct sparq_runtime *rt)
+{
+    rt->m.hooks.linear = (struct sparq_linear_hook){ runtime_linear, rt };
+}
+
 void sparq_runtime_deactivate(struct sparq_runtime *rt)
 {
-    (void)rt;
-    sparq_set_linear_hook(NULL, NULL);
+    rt->m.hooks.linear = (struct sparq_linear_hook){ NULL, NULL };
 }
