@@ -10,9 +10,11 @@
 #include <time.h>
 
 #include "sparq_backend.h"
+#include "sparq_clock.h"
 #include "sparq_device.h"
 #include "sparq_error.h"
 #include "sparq_gemm.h"
+#include "sparq_gemm_case.h"
 
 struct shape {
     const char *model, *what;
@@ -33,13 +35,6 @@ static const struct shape shapes[] = {
     { "d576", "conv 576->1152", 256, 576, 1152, 1 },
 };
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static double cpu_now(void)
 {
     struct timespec ts;
@@ -54,40 +49,21 @@ struct result {
 
 static int run(struct sparq_device *dev, const struct shape *s, int width, int kept, struct result *r)
 {
-    size_t nw = (size_t)s->out * (size_t)s->in;
-    float *wf = malloc(sizeof(float) * nw);
-    int8_t *x = malloc((size_t)s->t * (size_t)s->in);
-    int8_t *y = malloc((size_t)s->t * (size_t)s->out);
-    int8_t *want = malloc((size_t)s->t * (size_t)s->out);
-    int32_t *acc = malloc(sizeof(int32_t) * (size_t)s->t * (size_t)s->out);
-    struct sparq_requant_params *qp = malloc(sizeof *qp * (size_t)s->out);
-    struct sparq_packed w = { 0 };
-    int rc = SPARQ_ENOMEM;
-    if (!wf || !x || !y || !want || !acc || !qp)
-        goto done;
-    uint32_t seed = 12345;
-    for (size_t i = 0; i < nw; i++) {
-        seed = seed * 1664525u + 1013904223u;
-        wf[i] = (float)((int)(seed >> 20) - 2048);
-    }
-    for (size_t i = 0; i < (size_t)s->t * (size_t)s->in; i++) {
-        seed = seed * 1664525u + 1013904223u;
-        x[i] = (int8_t)(seed >> 24);
-    }
-    for (int o = 0; o < s->out; o++)
-        qp[o] = (struct sparq_requant_params){ 0, 1 << 30, 40 };
-    if ((rc = sparq_pack(&w, wf, NULL, width, kept, s->out, s->in, NULL)))
-        goto done;
+    uint64_t rng = 12345; // the same data every run
+    struct sparq_gemm_case c;
+    int rc = sparq_gemm_case_make(&c, s->t, s->out, s->in, width, kept, &rng);
+    if (rc)
+        return rc;
     struct sparq_device_counters c0, c1;
     const struct sparq_link_stats *link = sparq_device_link(dev);
     if ((rc = sparq_device_reset(dev)) || (rc = sparq_device_counters(dev, &c0)))
         goto done;
     uint64_t b0 = link->bytes_out + link->bytes_in, cyc0 = sparq_device_cycles(dev);
-    double t0 = now(), c0cpu = cpu_now();
+    double t0 = sparq_clock_s(), c0cpu = cpu_now();
     // Requantized int8 output: what the next layer consumes.
-    if ((rc = sparq_device_gemm_q8(dev, y, s->out, x, s->in, &w, s->t, qp)))
+    if ((rc = sparq_device_gemm_q8(dev, c.y8, s->out, c.x, s->in, &c.w, s->t, c.qp)))
         goto done;
-    r->secs = now() - t0;
+    r->secs = sparq_clock_s() - t0;
     r->cpu = cpu_now() - c0cpu;
     r->e2e = sparq_device_cycles(dev) - cyc0;
     r->bytes = link->bytes_out + link->bytes_in - b0;
@@ -95,19 +71,11 @@ static int run(struct sparq_device *dev, const struct shape *s, int width, int k
         goto done;
     r->busy = c1.busy - c0.busy;
     r->macs = c1.macs - c0.macs;
-    sparq_gemm_ref(acc, s->out, x, s->in, &w, s->t, 0);
-    sparq_requant_ref(want, s->out, acc, s->out, qp, s->t, s->out);
-    if (memcmp(y, want, (size_t)s->t * (size_t)s->out))
+    if (sparq_gemm_case_mismatches(&c, NULL, 0, c.y8))
         rc = sparq_fail(SPARQ_EDEVICE, "bench: %s %s: device result differs from sparq_gemm_ref", s->what,
-                        w.type->name);
+                        c.w.type->name);
 done:
-    sparq_packed_free(&w);
-    free(wf);
-    free(x);
-    free(y);
-    free(want);
-    free(acc);
-    free(qp);
+    sparq_gemm_case_free(&c);
     return rc;
 }
 

@@ -4,10 +4,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "sparq_audio.h"
+#include "sparq_clock.h"
 #include "sparq_error.h"
 #include "sparq_fbank.h"
 #include "sparq_rng.h"
@@ -23,13 +23,6 @@ static void usage(FILE *out)
                  "  -r, --repeat N   runs per measurement\n"
                  "  -j, --json FILE  JSON output\n"
                  "  -h, --help       this text\n");
-}
-
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
 // Voiced chirps with harmonics, noise bursts, and 20% exact zeros.
@@ -129,31 +122,31 @@ int cmd_bench_features(int argc, char **argv)
     uint64_t rng = 3;
     for (int it = 0; it < repeat && !failed; it++) {
         double t;
-        t = now();
+        t = sparq_clock_s();
         failed |= sparq_fbank_plan_run(plan0, x, n, 0, feats, &frames);
-        best[FBANK] = fmin(best[FBANK], now() - t);
-        t = now();
+        best[FBANK] = fmin(best[FBANK], sparq_clock_s() - t);
+        t = sparq_clock_s();
         failed |= sparq_fbank_plan_run(plan1, x, n, (uint64_t)it, feats, &frames);
-        best[FBANK_DITHER] = fmin(best[FBANK_DITHER], now() - t);
+        best[FBANK_DITHER] = fmin(best[FBANK_DITHER], sparq_clock_s() - t);
         float *y;
         size_t m;
-        t = now();
+        t = sparq_clock_s();
         failed |= sparq_audio_resample(x22, n22, rate_in, rate, &y, &m);
-        best[RESAMPLE] = fmin(best[RESAMPLE], now() - t);
+        best[RESAMPLE] = fmin(best[RESAMPLE], sparq_clock_s() - t);
         if (!failed)
             free(y);
-        t = now();
+        t = sparq_clock_s();
         failed |= sparq_audio_load(wav, rate, &y, &m);
-        best[LOAD] = fmin(best[LOAD], now() - t);
+        best[LOAD] = fmin(best[LOAD], sparq_clock_s() - t);
         if (!failed)
             free(y);
         sparq_cmvn_accumulate(&cmvn, feats, frames);
         sparq_cmvn_finalize(&cmvn);
-        t = now();
+        t = sparq_clock_s();
         sparq_cmvn_apply(&cmvn, feats, frames);
         sparq_specaugment(feats, frames, o.num_mel_bins, &sa, &rng);
-        best[CMVN_SPEC] = fmin(best[CMVN_SPEC], now() - t);
-        t = now();
+        best[CMVN_SPEC] = fmin(best[CMVN_SPEC], sparq_clock_s() - t);
+        t = sparq_clock_s();
         failed |= sparq_audio_load(wav, rate, &y, &m);
         if (!failed) {
             failed |= sparq_fbank_plan_run(plan1, y, m, (uint64_t)it, feats, &frames);
@@ -161,7 +154,7 @@ int cmd_bench_features(int argc, char **argv)
             sparq_specaugment(feats, frames, o.num_mel_bins, &sa, &rng);
             free(y);
         }
-        best[PIPELINE] = fmin(best[PIPELINE], now() - t);
+        best[PIPELINE] = fmin(best[PIPELINE], sparq_clock_s() - t);
     }
     unlink(wav);
     if (failed) {

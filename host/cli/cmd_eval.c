@@ -5,8 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "sparq_clock.h"
 #include "sparq_dist.h"
 #include "sparq_error.h"
 #include "sparq_report.h"
@@ -75,13 +75,6 @@ static int merge_runtime_stats(struct sparq_runtime *rt)
     return SPARQ_OK;
 }
 
-static double now_s(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
 int cmd_eval(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -148,7 +141,7 @@ int cmd_eval(int argc, char **argv)
                 ds.skipped, data);
     char **hyps = calloc(ds.n, sizeof(char *));
     sparq_dist_barrier();
-    double t0 = now_s();
+    double t0 = sparq_clock_s();
     if (rt)
         sparq_runtime_activate(rt);
     int rc = hyps ? sparq_decode_dataset_dist(mp, &ds, frames, beam, hyps) : SPARQ_ENOMEM;
@@ -163,7 +156,7 @@ int cmd_eval(int argc, char **argv)
     }
     if (rt)
         rc = merge_runtime_stats(rt);
-    double el = now_s() - t0;
+    double el = sparq_clock_s() - t0;
     struct sparq_score sc;
     memset(&sc, 0, sizeof sc);
     if (!root) // rank 0 scores, prints and writes

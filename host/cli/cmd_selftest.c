@@ -1,13 +1,13 @@
 // sparq-command: selftest: known-answer GEMM suite on a device backend vs the reference GEMM
 #include <getopt.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "sparq_backend.h"
 #include "sparq_device.h"
 #include "sparq_error.h"
 #include "sparq_gemm.h"
+#include "sparq_gemm_case.h"
 
 static void usage(FILE *out)
 {
@@ -20,61 +20,23 @@ static void usage(FILE *out)
                  "  -h, --help           this text\n");
 }
 
-// Deterministic pseudo-random data (xorshift), so a failure reproduces.
-static uint32_t next(uint32_t *s)
-{
-    *s ^= *s << 13;
-    *s ^= *s >> 17;
-    *s ^= *s << 5;
-    return *s;
-}
-
 static const int shapes[][3] = { { 1, 1, 1 }, { 7, 5, 20 }, { 16, 16, 64 }, { 33, 17, 70 }, { 40, 35, 144 } };
 #define NSHAPES ((int)(sizeof shapes / sizeof shapes[0]))
 
-// Returns the number of mismatching results (or -1 on a device error).
+// One random case (seeded, so a failure reproduces), raw int32 and
+// requantized int8. Returns the number of mismatching results (or -1 on a
+// device error).
 static long run_one(struct sparq_device *dev, const struct sparq_format_type *type, int t, int out, int in,
-                    uint32_t *seed)
+                    uint64_t *rng)
 {
-    float *wf = malloc(sizeof(float) * (size_t)out * (size_t)in);
-    int8_t *x = malloc((size_t)t * (size_t)in);
-    int32_t *y = malloc(sizeof(int32_t) * (size_t)t * (size_t)out);
-    int32_t *want = malloc(sizeof(int32_t) * (size_t)t * (size_t)out);
-    int8_t *y8 = malloc((size_t)t * (size_t)out), *want8 = malloc((size_t)t * (size_t)out);
-    struct sparq_requant_params *qp = malloc(sizeof *qp * (size_t)out);
-    struct sparq_packed w = { 0 };
+    struct sparq_gemm_case c;
+    if (sparq_gemm_case_make(&c, t, out, in, type->width, type->kept, rng))
+        return -1;
     long bad = -1;
-    if (!wf || !x || !y || !want || !y8 || !want8 || !qp)
-        goto done;
-    for (size_t i = 0; i < (size_t)out * (size_t)in; i++)
-        wf[i] = (float)((int)(next(seed) % 2001) - 1000);
-    for (size_t i = 0; i < (size_t)t * (size_t)in; i++)
-        x[i] = (int8_t)next(seed);
-    for (int o = 0; o < out; o++) {
-        qp[o].bias = (int32_t)(next(seed) % 20001) - 10000;
-        qp[o].mult = (int32_t)(next(seed) & 0x7FFFFFFF);
-        qp[o].shift = (int8_t)(30 + next(seed) % 12);
-    }
-    struct sparq_pack_options opt = { SPARQ_GRID_FULL, NULL };
-    if (sparq_pack(&w, wf, NULL, type->width, type->kept, out, in, &opt))
-        goto done;
-    sparq_gemm_ref(want, out, x, in, &w, t, 0);
-    sparq_requant_ref(want8, out, want, out, qp, t, out);
-    if (sparq_device_gemm(dev, y, out, x, in, &w, t, 0) ||
-        sparq_device_gemm_q8(dev, y8, out, x, in, &w, t, qp))
-        goto done;
-    bad = 0;
-    for (size_t i = 0; i < (size_t)t * (size_t)out; i++)
-        bad += (y[i] != want[i]) + (y8[i] != want8[i]);
-done:
-    sparq_packed_free(&w);
-    free(wf);
-    free(x);
-    free(y);
-    free(want);
-    free(y8);
-    free(want8);
-    free(qp);
+    if (!sparq_device_gemm(dev, c.y, out, c.x, in, &c.w, t, 0) &&
+        !sparq_device_gemm_q8(dev, c.y8, out, c.x, in, &c.w, t, c.qp))
+        bad = (long)sparq_gemm_case_mismatches(&c, c.y, 0, c.y8);
+    sparq_gemm_case_free(&c);
     return bad;
 }
 
@@ -116,13 +78,13 @@ int cmd_selftest(int argc, char **argv)
            "status");
     int count, failed = 0;
     const struct sparq_format_type *types = sparq_format_all(&count);
-    uint32_t seed = 0x5eed1234u;
+    uint64_t rng = 0x5eed1234u;
     for (int f = 0; f < count; f++) {
         struct sparq_device_counters c0, c1;
         long results = 0, bad = 0;
         int err = sparq_device_counters(dev, &c0);
         for (int s = 0; s < NSHAPES && !err; s++) {
-            long b = run_one(dev, &types[f], shapes[s][0], shapes[s][1], shapes[s][2], &seed);
+            long b = run_one(dev, &types[f], shapes[s][0], shapes[s][1], shapes[s][2], &rng);
             if (b < 0)
                 err = 1;
             else

@@ -13,6 +13,7 @@
 #include "sparq_error.h"
 #include "sparq_gemm.h"
 #include "sparq_protocol.h"
+#include "sparq_wire.h"
 
 #define MAX_STEPS 64
 
@@ -23,8 +24,6 @@ struct reply_log {
     uint16_t body_crc[MAX_STEPS];
 };
 
-static void wr16(uint8_t *p, unsigned v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); }
-static void wr32(uint8_t *p, uint32_t v) { wr16(p, v & 0xFFFF); wr16(p + 2, v >> 16); }
 
 // Frames a command into buf; returns its size. len_delta changes the length
 // field (header CRC still valid) without changing the bytes sent.
@@ -35,14 +34,14 @@ static size_t frame(uint8_t *buf, int op, int seq, const uint8_t *args, size_t n
     buf[1] = (uint8_t)op;
     buf[2] = (uint8_t)seq;
     buf[3] = 0;
-    wr32(buf + 4, (uint32_t)((int)(nargs + npay) + len_delta));
-    wr16(buf + 8, sparq_crc16(SPARQ_CRC16_INIT, buf, 8));
+    sparq_wr32(buf + 4, (uint32_t)((int)(nargs + npay) + len_delta));
+    sparq_wr16(buf + 8, sparq_crc16(SPARQ_CRC16_INIT, buf, 8));
     if (nargs)
         memcpy(buf + 10, args, nargs);
     if (npay)
         memcpy(buf + 10 + nargs, pay, npay);
     uint16_t c = sparq_crc16(SPARQ_CRC16_INIT, buf + 10, nargs + npay);
-    wr16(buf + 10 + nargs + npay, c);
+    sparq_wr16(buf + 10 + nargs + npay, c);
     return 12 + nargs + npay;
 }
 
@@ -111,11 +110,11 @@ static void run_faults(struct sparq_device *dev, struct reply_log *log, const st
     n = frame(buf, SPARQ_OP_RESET, seq, NULL, 0, NULL, 0, 0);
     expect(dev, log, buf, n, 0, SPARQ_ST_OK, seq++, "reset");
     memset(args, 0, sizeof args);
-    args[3] = 8; args[4] = 4; wr16(args + 6, 4); wr16(args + 8, 4); wr16(args + 10, 1);
+    args[3] = 8; args[4] = 4; sparq_wr16(args + 6, 4); sparq_wr16(args + 8, 4); sparq_wr16(args + 10, 1);
     n = frame(buf, SPARQ_OP_COMPUTE, seq, args, SPARQ_ARGS_COMPUTE, NULL, 0, 0);
     expect(dev, log, buf, n, 0, SPARQ_ST_STATE, seq++, "compute on empty banks");
     memset(args, 0, sizeof args);
-    wr16(args + 2, 1); wr16(args + 4, 1);
+    sparq_wr16(args + 2, 1); sparq_wr16(args + 4, 1);
     n = frame(buf, SPARQ_OP_READ, seq, args, SPARQ_ARGS_READ, NULL, 0, 0);
     expect(dev, log, buf, n, 0, SPARQ_ST_STATE, seq++, "read before any compute");
 
@@ -127,7 +126,7 @@ static void run_faults(struct sparq_device *dev, struct reply_log *log, const st
 
     // Body CRC on a write: the bank must not be used afterwards.
     memset(args, 0, sizeof args);
-    wr16(args + 2, 4); wr16(args + 4, 1); // bank 0, t=4, kblocks=1
+    sparq_wr16(args + 2, 4); sparq_wr16(args + 4, 1); // bank 0, t=4, kblocks=1
     memset(pay, 3, 64);
     n = frame(buf, SPARQ_OP_WRITE_X, seq, args, SPARQ_ARGS_WRITE_X, pay, 64, 0);
     buf[n - 1] ^= 0x01;
@@ -143,7 +142,7 @@ static void run_faults(struct sparq_device *dev, struct reply_log *log, const st
     n = frame(buf, SPARQ_OP_IDENTIFY, seq, NULL, 0, pay, 3, 0);
     expect(dev, log, buf, n, 0, SPARQ_ST_LENGTH, seq++, "identify with a 3-byte body");
     memset(args, 0, sizeof args);
-    args[1] = 8; args[2] = 2; wr16(args + 4, 1); wr16(args + 6, 1); // 1 col, 1 block: 10 bytes
+    args[1] = 8; args[2] = 2; sparq_wr16(args + 4, 1); sparq_wr16(args + 6, 1); // 1 col, 1 block: 10 bytes
     memset(pay, 0, 16);
     n = frame(buf, SPARQ_OP_WRITE_W, seq, args, SPARQ_ARGS_WRITE_W, pay, 11, 0);
     expect(dev, log, buf, n, 0, SPARQ_ST_LENGTH, seq++, "write-w with one byte too many");
@@ -153,24 +152,24 @@ static void run_faults(struct sparq_device *dev, struct reply_log *log, const st
 
     // Out-of-range shapes and formats.
     memset(args, 0, sizeof args);
-    args[3] = 8; args[4] = 4; wr16(args + 6, (unsigned)info->rdepth + 1); wr16(args + 8, 4); wr16(args + 10, 1);
+    args[3] = 8; args[4] = 4; sparq_wr16(args + 6, (unsigned)info->rdepth + 1); sparq_wr16(args + 8, 4); sparq_wr16(args + 10, 1);
     n = frame(buf, SPARQ_OP_COMPUTE, seq, args, SPARQ_ARGS_COMPUTE, NULL, 0, 0);
     expect(dev, log, buf, n, 0, SPARQ_ST_ARG, seq++, "compute with t > result depth");
     memset(args, 0, sizeof args);
-    args[1] = 8; args[2] = 4; wr16(args + 4, (unsigned)info->cols + 1); wr16(args + 6, 1);
+    args[1] = 8; args[2] = 4; sparq_wr16(args + 4, (unsigned)info->cols + 1); sparq_wr16(args + 6, 1);
     memset(pay, 0, (size_t)(16 * (info->cols + 1)));
     n = frame(buf, SPARQ_OP_WRITE_W, seq, args, SPARQ_ARGS_WRITE_W, pay, (size_t)(16 * (info->cols + 1)), 0);
     expect(dev, log, buf, n, 0, SPARQ_ST_ARG, seq++, "write-w with ncols > COLS (body skipped)");
     memset(args, 0, sizeof args);
-    wr16(args + 2, 1); wr16(args + 4, 0xFFFF);
+    sparq_wr16(args + 2, 1); sparq_wr16(args + 4, 0xFFFF);
     n = frame(buf, SPARQ_OP_WRITE_X, seq, args, SPARQ_ARGS_WRITE_X, NULL, 0, 0);
     expect(dev, log, buf, n, 0, SPARQ_ST_ARG, seq++, "write-x larger than the activation bank");
     memset(args, 0, sizeof args);
-    args[1] = 3; args[2] = 2; wr16(args + 4, 1); wr16(args + 6, 1);
+    args[1] = 3; args[2] = 2; sparq_wr16(args + 4, 1); sparq_wr16(args + 6, 1);
     n = frame(buf, SPARQ_OP_WRITE_W, seq, args, SPARQ_ARGS_WRITE_W, NULL, 0, 0);
     expect(dev, log, buf, n, 0, SPARQ_ST_ARG, seq++, "write-w with width 3");
     memset(args, 0, sizeof args);
-    wr16(args + 2, 1); wr16(args + 4, 0);
+    sparq_wr16(args + 2, 1); sparq_wr16(args + 4, 0);
     n = frame(buf, SPARQ_OP_READ, seq, args, SPARQ_ARGS_READ, NULL, 0, 0);
     expect(dev, log, buf, n, 0, SPARQ_ST_ARG, seq++, "read with ncols 0");
     CHECK(gemm_ok(dev, 8, 1), "%s: gemm correct after argument errors", be);
@@ -178,7 +177,7 @@ static void run_faults(struct sparq_device *dev, struct reply_log *log, const st
     // Positions: repeated (1,1) and unsorted (3,0) in an int8 2:4 block.
     for (int k = 0; k < 2; k++) {
         memset(args, 0, sizeof args);
-        args[0] = 1; args[1] = 8; args[2] = 2; wr16(args + 4, 1); wr16(args + 6, 1);
+        args[0] = 1; args[1] = 8; args[2] = 2; sparq_wr16(args + 4, 1); sparq_wr16(args + 6, 1);
         memset(pay, 1, 10);
         // group 0 positions in bits 0..3 of the first position byte
         pay[8] = k == 0 ? (uint8_t)(1 | 1 << 2 | 0x10 | 3 << 6) : (uint8_t)(3 | 0 << 2 | 0x10 | 3 << 6);
@@ -187,53 +186,53 @@ static void run_faults(struct sparq_device *dev, struct reply_log *log, const st
         expect(dev, log, buf, n, 0, SPARQ_ST_POSITIONS, seq++, k ? "unsorted positions" : "repeated positions");
     }
     memset(args, 0, sizeof args);
-    args[0] = 1; wr16(args + 2, 4); wr16(args + 4, 1);
+    args[0] = 1; sparq_wr16(args + 2, 4); sparq_wr16(args + 4, 1);
     memset(pay, 2, 64);
     n = frame(buf, SPARQ_OP_WRITE_X, seq, args, SPARQ_ARGS_WRITE_X, pay, 64, 0);
     expect(dev, log, buf, n, 0, SPARQ_ST_OK, seq++, "write-x bank 1");
     memset(args, 0, sizeof args);
-    args[0] = 1; args[1] = 1; args[3] = 8; args[4] = 2; wr16(args + 6, 4); wr16(args + 8, 1); wr16(args + 10, 1);
+    args[0] = 1; args[1] = 1; args[3] = 8; args[4] = 2; sparq_wr16(args + 6, 4); sparq_wr16(args + 8, 1); sparq_wr16(args + 10, 1);
     n = frame(buf, SPARQ_OP_COMPUTE, seq, args, SPARQ_ARGS_COMPUTE, NULL, 0, 0);
     expect(dev, log, buf, n, 0, SPARQ_ST_STATE, seq++, "compute on the rejected weight bank");
     // Same shape, valid positions: accepted, and accumulate onto it works.
     memset(args, 0, sizeof args);
-    args[0] = 1; args[1] = 8; args[2] = 2; wr16(args + 4, 1); wr16(args + 6, 1);
+    args[0] = 1; args[1] = 8; args[2] = 2; sparq_wr16(args + 4, 1); sparq_wr16(args + 6, 1);
     pay[8] = 0x1 << 2 | 0x1 << 6 | 0x0; // (0,1) (0,1)
     pay[9] = 0x1 << 2 | 0x1 << 6;
     n = frame(buf, SPARQ_OP_WRITE_W, seq, args, SPARQ_ARGS_WRITE_W, pay, 10, 0);
     expect(dev, log, buf, n, 0, SPARQ_ST_OK, seq++, "write-w with sorted positions");
     memset(args, 0, sizeof args);
-    args[0] = 1; args[1] = 1; args[3] = 8; args[4] = 2; wr16(args + 6, 4); wr16(args + 8, 1); wr16(args + 10, 1);
+    args[0] = 1; args[1] = 1; args[3] = 8; args[4] = 2; sparq_wr16(args + 6, 4); sparq_wr16(args + 8, 1); sparq_wr16(args + 10, 1);
     n = frame(buf, SPARQ_OP_COMPUTE, seq, args, SPARQ_ARGS_COMPUTE, NULL, 0, 0);
     expect(dev, log, buf, n, 0, SPARQ_ST_OK, seq++, "compute");
-    wr16(args + 12, 1); // activation offset past the bank's one block
+    sparq_wr16(args + 12, 1); // activation offset past the bank's one block
     n = frame(buf, SPARQ_OP_COMPUTE, seq, args, SPARQ_ARGS_COMPUTE, NULL, 0, 0);
     expect(dev, log, buf, n, 0, SPARQ_ST_STATE, seq++, "compute with xoffset beyond the activation rows");
     memset(args, 0, sizeof args);
-    args[0] = 1; wr16(args + 2, 4); wr16(args + 4, 1);
+    args[0] = 1; sparq_wr16(args + 2, 4); sparq_wr16(args + 4, 1);
     n = frame(buf, SPARQ_OP_READ, seq, args, SPARQ_ARGS_READ, NULL, 0, 0);
     expect(dev, log, buf, n, 0, SPARQ_ST_STATE, seq++, "requantized read without params");
 
     // Requant parameters out of range.
     memset(args, 0, sizeof args);
-    wr16(args, 1);
+    sparq_wr16(args, 1);
     memset(pay, 0, 9);
-    wr32(pay + 4, 0x80000000u);
+    sparq_wr32(pay + 4, 0x80000000u);
     n = frame(buf, SPARQ_OP_WRITE_Q, seq, args, SPARQ_ARGS_WRITE_Q, pay, 9, 0);
     expect(dev, log, buf, n, 0, SPARQ_ST_ARG, seq++, "write-q with mult >= 2^31");
-    wr32(pay + 4, 5);
+    sparq_wr32(pay + 4, 5);
     pay[8] = 63;
     n = frame(buf, SPARQ_OP_WRITE_Q, seq, args, SPARQ_ARGS_WRITE_Q, pay, 9, 0);
     expect(dev, log, buf, n, 0, SPARQ_ST_ARG, seq++, "write-q with shift 63");
 
     // Truncated write: header and half the payload, then silence.
     memset(args, 0, sizeof args);
-    args[0] = 1; wr16(args + 2, 4); wr16(args + 4, 1);
+    args[0] = 1; sparq_wr16(args + 2, 4); sparq_wr16(args + 4, 1);
     memset(pay, 9, 64);
     n = frame(buf, SPARQ_OP_WRITE_X, seq, args, SPARQ_ARGS_WRITE_X, pay, 64, 0);
     expect(dev, log, buf, n - 40, 1, SPARQ_ST_TRUNCATED, seq++, "truncated write-x");
     memset(args, 0, sizeof args);
-    args[0] = 1; args[1] = 1; args[3] = 8; args[4] = 2; wr16(args + 6, 4); wr16(args + 8, 1); wr16(args + 10, 1);
+    args[0] = 1; args[1] = 1; args[3] = 8; args[4] = 2; sparq_wr16(args + 6, 4); sparq_wr16(args + 8, 1); sparq_wr16(args + 10, 1);
     n = frame(buf, SPARQ_OP_COMPUTE, seq, args, SPARQ_ARGS_COMPUTE, NULL, 0, 0);
     expect(dev, log, buf, n, 0, SPARQ_ST_STATE, seq++, "compute on the truncated activation bank");
     // Truncated inside the header.

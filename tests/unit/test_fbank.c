@@ -10,6 +10,7 @@
 #include "sparq_audio.h"
 #include "sparq_error.h"
 #include "sparq_fbank.h"
+#include "sparq_file.h"
 #include "sparq_rng.h"
 
 #define FIX "tests/fixtures/fbank/"
@@ -25,16 +26,12 @@
 
 static float *read_f32(const char *path, size_t *n)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
+    char *data;
+    size_t len;
+    if (sparq_read_file(path, (size_t)1 << 30, &data, &len))
         return NULL;
-    fseek(f, 0, SEEK_END);
-    long len = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    float *v = malloc((size_t)len);
-    *n = fread(v, sizeof(float), (size_t)len / sizeof(float), f);
-    fclose(f);
-    return v;
+    *n = len / sizeof(float);
+    return (float *)(void *)data; // malloc'd: aligned for float
 }
 
 static double max_diff(const float *a, const float *b, size_t n, size_t *at)

@@ -5,6 +5,8 @@
 // that record what the firmware asked the chip to do.
 #include <string.h>
 
+#include "sparq_rng.h"
+
 #include "check.h"
 #include "../../firmware/fw_descriptors.c"
 #include "../../firmware/fw_requests.c"
@@ -52,10 +54,7 @@ static uint8_t run(uint8_t type, uint8_t req, uint16_t value, uint16_t index, ui
 static uint64_t rng_state;
 static uint32_t rnd(void)
 {
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return (uint32_t)(rng_state >> 16);
+    return (uint32_t)(sparq_rng_next(&rng_state) >> 32);
 }
 
 static void check_config(int hs, int other)
@@ -198,7 +197,7 @@ int main(void)
     CHECK(run(0x02, 1, 0, 0x04, 0, buf, &len) == FW_STALL, "CLEAR_FEATURE on a missing endpoint stalls");
 
     // --- randomised: every SETUP packet gets exactly one well-formed reply
-    rng_state = check_seed(0x5eed0f1fULL) | 1;
+    rng_state = check_seed(0x5eed0f1fULL);
     int bad = 0;
     for (int i = 0; i < 200000 && !bad; i++) {
         uint8_t rawp[8];

@@ -15,15 +15,14 @@
 #include "sparq_device.h"
 #include "sparq_error.h"
 #include "sparq_gemm.h"
+#include "sparq_gemm_case.h"
 #include "sparq_link.h"
+#include "sparq_rng.h"
 
 static uint64_t rng;
 static uint32_t rnd(void)
 {
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return (uint32_t)(rng >> 11);
+    return (uint32_t)(sparq_rng_next(&rng) >> 32);
 }
 static int rnd_in(int lo, int hi) { return lo + (int)(rnd() % (uint32_t)(hi - lo + 1)); }
 
@@ -44,59 +43,25 @@ static void one_gemm(struct sparq_device *dev, struct tally *t, int tmax, int in
     int width = widths[rnd() % 3], kept = kepts[rnd() % 3];
     int T = rnd_in(1, tmax), out = rnd_in(1, 10), in = rnd_in(1, inmax);
     int acc = rnd() % 2, q8 = rnd() % 4 == 0;
-    float *wf = malloc(sizeof(float) * (size_t)out * (size_t)in);
-    int8_t *x = malloc((size_t)T * (size_t)in);
-    int32_t *y = malloc(sizeof(int32_t) * (size_t)T * (size_t)out);
-    int32_t *want = malloc(sizeof(int32_t) * (size_t)T * (size_t)out);
-    int8_t *y8 = malloc((size_t)T * (size_t)out), *want8 = malloc((size_t)T * (size_t)out);
-    struct sparq_requant_params *qp = malloc(sizeof *qp * (size_t)out);
-    struct sparq_packed w;
-    memset(&w, 0, sizeof w);
-    for (int i = 0; i < out * in; i++)
-        wf[i] = (float)((int)(rnd() % 2001) - 1000) / 100.0f;
-    for (int i = 0; i < T * in; i++)
-        x[i] = (int8_t)rnd();
-    for (int i = 0; i < T * out; i++)
-        y[i] = want[i] = (int32_t)rnd();
-    for (int o = 0; o < out; o++) {
-        qp[o].bias = (int32_t)(rnd() % 20001) - 10000;
-        qp[o].mult = (int32_t)(rnd() & 0x7FFFFFFF);
-        qp[o].shift = (int8_t)rnd_in(20, 40);
-    }
-    struct sparq_pack_options po = { SPARQ_GRID_FULL, NULL };
-    if (sparq_pack(&w, wf, NULL, width, kept, out, in, &po)) {
+    struct sparq_gemm_case c;
+    if (sparq_gemm_case_make(&c, T, out, in, width, kept, &rng)) {
         t->reported++;
-        snprintf(t->first_error, sizeof t->first_error, "pack: %s", sparq_last_error());
-        goto out;
+        snprintf(t->first_error, sizeof t->first_error, "gemm case: %s", sparq_last_error());
+        return;
     }
     sparq_device_set_kchunk(dev, rnd_in(1, 2)); // forces accumulate COMPUTEs on the device
-    int rc;
-    if (q8) {
-        sparq_gemm_ref(want, out, x, in, &w, T, 0);
-        sparq_requant_ref(want8, out, want, out, qp, T, out);
-        rc = sparq_device_gemm_q8(dev, y8, out, x, in, &w, T, qp);
-    } else {
-        sparq_gemm_ref(want, out, x, in, &w, T, acc);
-        rc = sparq_device_gemm(dev, y, out, x, in, &w, T, acc);
-    }
+    int rc = q8 ? sparq_device_gemm_q8(dev, c.y8, out, c.x, in, &c.w, T, c.qp)
+                : sparq_device_gemm(dev, c.y, out, c.x, in, &c.w, T, acc);
     if (rc) {
         if (!t->reported)
             snprintf(t->first_error, sizeof t->first_error, "%s", sparq_last_error());
         t->reported++;
-    } else if (q8 ? memcmp(y8, want8, (size_t)T * (size_t)out) : memcmp(y, want, sizeof(int32_t) * (size_t)T * (size_t)out)) {
+    } else if (sparq_gemm_case_mismatches(&c, q8 ? NULL : c.y, acc, q8 ? c.y8 : NULL)) {
         t->wrong++;
     } else {
         t->ok++;
     }
-out:
-    sparq_packed_free(&w);
-    free(wf);
-    free(x);
-    free(y);
-    free(want);
-    free(y8);
-    free(want8);
-    free(qp);
+    sparq_gemm_case_free(&c);
 }
 
 struct session {
@@ -175,7 +140,7 @@ static struct sparq_fault_options one_fault(int which, double p)
 int main(void)
 {
     uint64_t seed = check_seed(20261126);
-    rng = seed * 2654435761u + 1;
+    rng = seed;
     const int gemms = 40;
 
     // --- clean link: no retries, every result exact

@@ -9,6 +9,7 @@
 #include "check.h"
 #include "sparq_audio.h"
 #include "sparq_error.h"
+#include "sparq_file.h"
 #include "sparq_manifest.h"
 
 static char root[] = "/tmp/sparq_manifest_XXXXXX";
@@ -44,14 +45,11 @@ static void write_audio(const char *path, int format, int rate, int ch, double s
 
 static void truncate_copy(const char *from, const char *to, double keep)
 {
-    FILE *f = fopen(from, "rb");
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = malloc((size_t)n);
-    size_t got = fread(b, 1, (size_t)n, f);
-    fclose(f);
-    f = fopen(to, "wb");
+    char *b;
+    size_t got;
+    if (sparq_read_file(from, (size_t)1 << 30, &b, &got))
+        return;
+    FILE *f = fopen(to, "wb");
     fwrite(b, 1, (size_t)(got * keep), f);
     fclose(f);
     free(b);
@@ -85,7 +83,7 @@ static char *read_all(FILE *f)
 
 static void test_jsonl(void)
 {
-    mkdir(P("m"), 0755);
+    sparq_mkdir_p(P("m"));
     write_audio(P("m/a.wav"), SF_FORMAT_WAV | SF_FORMAT_PCM_16, 16000, 1, 0.5);
     write_text(P("m/good.jsonl"),
                "{\"audio_filepath\": \"a.wav\", \"duration\": 0.5, \"text\": \"hello there\"}\n"
@@ -158,8 +156,7 @@ static void test_jsonl(void)
 
 static void test_kaldi(void)
 {
-    mkdir(P("k"), 0755);
-    mkdir(P("k/audio"), 0755);
+    sparq_mkdir_p(P("k/audio"));
     write_audio(P("k/audio/good.wav"), SF_FORMAT_WAV | SF_FORMAT_PCM_16, 16000, 1, 1.0);
     write_audio(P("k/audio/8k.wav"), SF_FORMAT_WAV | SF_FORMAT_PCM_16, 8000, 2, 0.75);
     write_audio(P("k/audio/full.wav"), SF_FORMAT_WAV | SF_FORMAT_PCM_16, 16000, 1, 1.0);
@@ -205,11 +202,8 @@ static void test_kaldi(void)
 
 static void test_librispeech(void)
 {
-    mkdir(P("ls"), 0755);
-    mkdir(P("ls/19"), 0755);
-    mkdir(P("ls/19/198"), 0755);
-    mkdir(P("ls/26"), 0755);
-    mkdir(P("ls/26/495"), 0755);
+    sparq_mkdir_p(P("ls/19/198"));
+    sparq_mkdir_p(P("ls/26/495"));
     write_audio(P("ls/19/198/19-198-0000.flac"), SF_FORMAT_FLAC | SF_FORMAT_PCM_16, 16000, 1, 0.5);
     write_audio(P("ls/19/198/19-198-0001.flac"), SF_FORMAT_FLAC | SF_FORMAT_PCM_16, 16000, 1, 1.5);
     truncate_copy(P("ls/19/198/19-198-0001.flac"), P("ls/19/198/19-198-0002.flac"), 0.4);
@@ -236,7 +230,7 @@ static void test_librispeech(void)
     fclose(log);
     if (!rc)
         sparq_manifest_free(&m);
-    mkdir(P("empty"), 0755);
+    sparq_mkdir_p(P("empty"));
     rc = sparq_import_librispeech(P("empty"), &m, &st, NULL);
     CHECK(rc != 0 && strstr(sparq_last_error(), "trans.txt"), "librispeech: a tree without transcripts is an error");
 }

@@ -5,12 +5,12 @@
 
 #include "check.h"
 #include "sparq_quant.h"
+#include "sparq_rng.h"
 
 static uint64_t rng_state;
 static float rndf(void)
 {
-    rng_state = rng_state * 6364136223846793005ULL + 1442695040888963407ULL;
-    return (float)(rng_state >> 40) / (float)(1 << 24) * 2.0f - 1.0f;
+    return (float)(sparq_rng_next(&rng_state) >> 40) / (float)(1 << 24) * 2.0f - 1.0f;
 }
 
 static void test_fake_quant_equals_pack(void)

@@ -6,6 +6,7 @@
 
 #include "check.h"
 #include "sparq_error.h"
+#include "sparq_rng.h"
 #include "sparq_wer.h"
 
 static void words(const char *ref, const char *hyp, int s, int d, int i, int n)
@@ -54,18 +55,16 @@ static void random_invariants(uint64_t seed)
     int bad = 0;
     for (int trial = 0; trial < 500; trial++) {
         const char *r[40], *h[40];
-        s = s * 6364136223846793005ull + 1442695040888963407ull;
-        int n = (int)((s >> 33) % 12), m = (int)((s >> 45) % 12);
+        uint64_t len_bits = sparq_rng_next(&s);
+        int n = (int)((len_bits >> 33) % 12), m = (int)((len_bits >> 45) % 12);
         char rs[128] = "", hs[128] = "";
         for (int i = 0; i < n; i++) {
-            s = s * 6364136223846793005ull + 1442695040888963407ull;
-            r[i] = vocab[(s >> 40) % 4];
+            r[i] = vocab[(sparq_rng_next(&s) >> 40) % 4];
             strcat(rs, r[i]);
             strcat(rs, " ");
         }
         for (int i = 0; i < m; i++) {
-            s = s * 6364136223846793005ull + 1442695040888963407ull;
-            h[i] = vocab[(s >> 40) % 4];
+            h[i] = vocab[(sparq_rng_next(&s) >> 40) % 4];
             strcat(hs, "  ");
             strcat(hs, h[i]);
         }

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "sparq_clock.h"
 #include "sparq_error.h"
 
 #ifdef SPARQ_MPI
@@ -57,13 +58,6 @@ int sparq_dist_require_single(const char *command)
 #define MAX_COUNT ((size_t)1 << 30)
 
 static int g_active = 0; // MPI_Init done by us (launched by an MPI launcher)
-
-static double now_s(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
 
 // Waits for requests with short sleeps instead of Open MPI's busy polling: a
 // rank that is early (or idle) then leaves its core to the others - on a
@@ -183,7 +177,7 @@ void sparq_dist_allreduce_f32_buckets(float *buf, size_t n, size_t bucket)
 {
     if (!g_active || g_size == 1)
         return;
-    double t0 = now_s();
+    double t0 = sparq_clock_s();
     if (bucket == 0 || bucket > MAX_COUNT)
         bucket = MAX_COUNT;
     size_t nb = (n + bucket - 1) / bucket;
@@ -201,7 +195,7 @@ void sparq_dist_allreduce_f32_buckets(float *buf, size_t n, size_t bucket)
         wait_all((int)nb, req);
         free(req);
     }
-    g_comm_s += now_s() - t0;
+    g_comm_s += sparq_clock_s() - t0;
 }
 
 void sparq_dist_bcast(void *buf, size_t bytes, int root)

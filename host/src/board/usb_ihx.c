@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "sparq_error.h"
+#include "sparq_file.h"
 #include "sparq_usb.h"
 
 static int hexval(char c)
@@ -93,39 +94,12 @@ int sparq_ihx_parse(struct sparq_ihx *img, const char *text, size_t n, const cha
 
 int sparq_ihx_load(struct sparq_ihx *img, const char *path)
 {
-    FILE *f = sparq_fopen(path, "rb");
-    if (!f)
-        return SPARQ_EIO;
-    char *buf = NULL;
-    size_t n = 0, cap = 0;
-    for (;;) {
-        if (n == cap) {
-            cap = cap ? cap * 2 : 65536;
-            if (cap > (64u << 20)) {
-                free(buf);
-                fclose(f);
-                return sparq_fail(SPARQ_EFORMAT, "%s: larger than 64 MB, not an FX2 image", path);
-            }
-            char *nb = realloc(buf, cap);
-            if (!nb) {
-                free(buf);
-                fclose(f);
-                return sparq_fail(SPARQ_ENOMEM, "%s: out of memory", path);
-            }
-            buf = nb;
-        }
-        size_t r = fread(buf + n, 1, cap - n, f);
-        n += r;
-        if (r == 0)
-            break;
-    }
-    int err = ferror(f);
-    fclose(f);
-    if (err) {
-        free(buf);
-        return sparq_fail(SPARQ_EIO, "%s: read error", path);
-    }
-    int rc = sparq_ihx_parse(img, buf, n, path);
+    char *buf;
+    size_t n;
+    int rc = sparq_read_file(path, 64u << 20, &buf, &n); // an FX2 image is a few tens of KB as hex
+    if (rc)
+        return rc;
+    rc = sparq_ihx_parse(img, buf, n, path);
     free(buf);
     return rc;
 }

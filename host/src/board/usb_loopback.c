@@ -1,8 +1,9 @@
 // Link check against the loopback bitstream: bytes out, the same bytes back.
 #include <stdlib.h>
-#include <time.h>
 
+#include "sparq_clock.h"
 #include "sparq_error.h"
+#include "sparq_rng.h"
 #include "sparq_usb.h"
 
 int sparq_usb_loopback(struct sparq_transport *tr, size_t bytes, uint64_t seed, double *mb_per_s)
@@ -14,18 +15,13 @@ int sparq_usb_loopback(struct sparq_transport *tr, size_t bytes, uint64_t seed, 
         free(in);
         return sparq_fail(SPARQ_ENOMEM, "loopback: out of memory");
     }
-    uint64_t x = seed * 0x9E3779B97F4A7C15ULL + 1;
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    uint64_t rng = seed;
+    double t0 = sparq_clock_s();
     int rc = SPARQ_OK;
     for (size_t done = 0; done < bytes && !rc;) {
         size_t n = bytes - done < chunk ? bytes - done : chunk;
-        for (size_t i = 0; i < n; i++) {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            out[i] = (uint8_t)(x >> 24);
-        }
+        for (size_t i = 0; i < n; i++)
+            out[i] = (uint8_t)(sparq_rng_next(&rng) >> 24);
         rc = tr->ops->send(tr->ctx, out, n);
         if (!rc)
             rc = tr->ops->recv(tr->ctx, in, n);
@@ -35,8 +31,7 @@ int sparq_usb_loopback(struct sparq_transport *tr, size_t bytes, uint64_t seed, 
                                 out[i]);
         done += n;
     }
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    double s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9;
+    double s = sparq_clock_s() - t0;
     if (mb_per_s)
         *mb_per_s = s > 0 ? (double)bytes / s / 1e6 : 0;
     free(out);

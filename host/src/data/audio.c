@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "sparq_error.h"
+#include "sparq_wire.h"
 
 #define MAX_CHANNELS 64
 #define MAX_RATE 384000
@@ -233,12 +234,6 @@ int sparq_audio_resample(const float *in, size_t n, int in_rate, int out_rate, f
     return SPARQ_OK;
 }
 
-static void put_le(unsigned char *p, uint32_t v, int bytes)
-{
-    for (int i = 0; i < bytes; i++)
-        p[i] = (unsigned char)(v >> (8 * i));
-}
-
 int sparq_audio_write_wav16(const char *path, const float *samples, size_t count, int rate)
 {
     if (count > (0xFFFFFFFFu - 44) / 2)
@@ -248,24 +243,24 @@ int sparq_audio_write_wav16(const char *path, const float *samples, size_t count
     if (!b)
         return SPARQ_ENOMEM;
     memcpy(b, "RIFF", 4);
-    put_le(b + 4, (uint32_t)(bytes - 8), 4);
+    sparq_wr32(b + 4, (uint32_t)(bytes - 8));
     memcpy(b + 8, "WAVEfmt ", 8);
-    put_le(b + 16, 16, 4);
-    put_le(b + 20, 1, 2); // PCM
-    put_le(b + 22, 1, 2); // mono
-    put_le(b + 24, (uint32_t)rate, 4);
-    put_le(b + 28, (uint32_t)rate * 2, 4);
-    put_le(b + 32, 2, 2);
-    put_le(b + 34, 16, 2);
+    sparq_wr32(b + 16, 16);
+    sparq_wr16(b + 20, 1); // PCM
+    sparq_wr16(b + 22, 1); // mono
+    sparq_wr32(b + 24, (uint32_t)rate);
+    sparq_wr32(b + 28, (uint32_t)rate * 2);
+    sparq_wr16(b + 32, 2);
+    sparq_wr16(b + 34, 16);
     memcpy(b + 36, "data", 4);
-    put_le(b + 40, (uint32_t)(count * 2), 4);
+    sparq_wr32(b + 40, (uint32_t)(count * 2));
     for (size_t i = 0; i < count; i++) {
         float v = roundf(samples[i]);
         if (v > 32767.0f)
             v = 32767.0f;
         if (v < -32768.0f)
             v = -32768.0f;
-        put_le(b + 44 + 2 * i, (uint32_t)(uint16_t)(int16_t)v, 2);
+        sparq_wr16(b + 44 + 2 * i, (uint32_t)(uint16_t)(int16_t)v);
     }
     int rc = sparq_write_file_atomic(path, b, bytes);
     free(b);

@@ -7,6 +7,7 @@
 #include "sparq_link.h"
 #include "sparq_error.h"
 #include "sparq_protocol.h"
+#include "sparq_wire.h"
 
 // Wire bytes of the COUNTERS exchange the reliability layer adds (sparq_link.h):
 // a command without a body (header + crc) and a 40-byte reply.
@@ -39,11 +40,6 @@ struct sparq_device {
     uint8_t q_last[SPARQ_Q_ENTRY_BYTES * 256];
 };
 
-static void wr16(uint8_t *p, unsigned v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); }
-static void wr32(uint8_t *p, uint32_t v) { wr16(p, v & 0xFFFF); wr16(p + 2, v >> 16); }
-static unsigned rd16(const uint8_t *p) { return (unsigned)p[0] | (unsigned)p[1] << 8; }
-static uint32_t rd32(const uint8_t *p) { return (uint32_t)rd16(p) | (uint32_t)rd16(p + 2) << 16; }
-static uint64_t rd64(const uint8_t *p) { return (uint64_t)rd32(p) | (uint64_t)rd32(p + 4) << 32; }
 
 const char *sparq_status_name(int status)
 {
@@ -106,11 +102,11 @@ static int send_command(struct sparq_device *d, int opcode, const uint8_t *args,
     h[1] = (uint8_t)opcode;
     h[2] = (uint8_t)d->seq;
     h[3] = 0;
-    wr32(h + 4, (uint32_t)len);
-    wr16(h + 8, sparq_crc16(SPARQ_CRC16_INIT, h, 8));
+    sparq_wr32(h + 4, (uint32_t)len);
+    sparq_wr16(h + 8, sparq_crc16(SPARQ_CRC16_INIT, h, 8));
     uint16_t crc = sparq_crc16(SPARQ_CRC16_INIT, args, nargs);
     crc = sparq_crc16(crc, payload, npayload);
-    wr16(c, crc);
+    sparq_wr16(c, crc);
     d->seq = (d->seq + 1) & 0xFF;
     d->link.commands++;
     int rc = send_bytes(d, h, sizeof h);
@@ -140,16 +136,16 @@ int sparq_device_recv(struct sparq_device *d, int *status, int *seq, int *opcode
         return rc;
     if (h[0] != SPARQ_MAGIC_REPLY)
         return sparq_fail(SPARQ_EDEVICE, "device: reply magic 0x%02x, expected 0x%02x", h[0], SPARQ_MAGIC_REPLY);
-    if (rd16(h + 8) != sparq_crc16(SPARQ_CRC16_INIT, h, 8))
+    if (sparq_rd16(h + 8) != sparq_crc16(SPARQ_CRC16_INIT, h, 8))
         return sparq_fail(SPARQ_EDEVICE, "device: reply header crc mismatch");
-    uint32_t n = rd32(h + 4);
+    uint32_t n = sparq_rd32(h + 4);
     if (n > cap)
         return sparq_fail(SPARQ_EDEVICE, "device: reply body of %u bytes, expected at most %zu", n, cap);
     if (n && (rc = recv_exact(d, body, n)))
         return rc;
     if ((rc = recv_exact(d, c, sizeof c)))
         return rc;
-    if (rd16(c) != sparq_crc16(SPARQ_CRC16_INIT, body, n))
+    if (sparq_rd16(c) != sparq_crc16(SPARQ_CRC16_INIT, body, n))
         return sparq_fail(SPARQ_EDEVICE, "device: reply body crc mismatch");
     *status = h[1];
     *seq = h[2];
@@ -169,7 +165,7 @@ static int model_command(struct sparq_device *d, int op, const uint8_t *args, si
     d->link.bytes_in += SPARQ_HEADER_BYTES + cap + SPARQ_CRC_BYTES;
     if (op == SPARQ_OP_COMPUTE) {
         int acc = args[2] & SPARQ_COMPUTE_ACCUMULATE, kept = args[4];
-        int t = (int)rd16(args + 6), ncols = (int)rd16(args + 8), kb = (int)rd16(args + 10);
+        int t = (int)sparq_rd16(args + 6), ncols = (int)sparq_rd16(args + 8), kb = (int)sparq_rd16(args + 10);
         d->mc.busy += sparq_devmodel_job_cycles(&d->cfg, t, kb, kept);
         d->mc.macs += (uint64_t)t * (uint64_t)ncols * (uint64_t)kb * 4u * (uint64_t)kept;
         if (d->model_link) { // the link reads the MAC counter before every COMPUTE
@@ -230,16 +226,16 @@ int sparq_device_identify(struct sparq_device *d, struct sparq_device_info *info
         return rc;
     if (n != SPARQ_IDENTIFY_BYTES)
         return sparq_fail(SPARQ_EDEVICE, "device: identify: %zu bytes, expected %d", n, SPARQ_IDENTIFY_BYTES);
-    info->version = (int)rd16(b + SPARQ_ID_VERSION);
-    info->rows = (int)rd16(b + SPARQ_ID_ROWS);
-    info->cols = (int)rd16(b + SPARQ_ID_COLS);
-    info->banks = (int)rd16(b + SPARQ_ID_BANKS);
-    info->wdepth = (int)rd32(b + SPARQ_ID_WDEPTH);
-    info->xdepth = (int)rd32(b + SPARQ_ID_XDEPTH);
-    info->rdepth = (int)rd32(b + SPARQ_ID_RDEPTH);
+    info->version = (int)sparq_rd16(b + SPARQ_ID_VERSION);
+    info->rows = (int)sparq_rd16(b + SPARQ_ID_ROWS);
+    info->cols = (int)sparq_rd16(b + SPARQ_ID_COLS);
+    info->banks = (int)sparq_rd16(b + SPARQ_ID_BANKS);
+    info->wdepth = (int)sparq_rd32(b + SPARQ_ID_WDEPTH);
+    info->xdepth = (int)sparq_rd32(b + SPARQ_ID_XDEPTH);
+    info->rdepth = (int)sparq_rd32(b + SPARQ_ID_RDEPTH);
     info->widths = b[SPARQ_ID_WIDTHS];
     info->sparsity = b[SPARQ_ID_SPARSITY];
-    info->timeout = (int)rd16(b + SPARQ_ID_TIMEOUT) * 256;
+    info->timeout = (int)sparq_rd16(b + SPARQ_ID_TIMEOUT) * 256;
     if (info->version != SPARQ_PROTO_VERSION)
         return sparq_fail(SPARQ_EDEVICE, "device: protocol version %d, host speaks %d", info->version,
                           SPARQ_PROTO_VERSION);
@@ -266,11 +262,11 @@ int sparq_device_counters(struct sparq_device *d, struct sparq_device_counters *
         return rc;
     if (n != SPARQ_COUNTERS_BYTES)
         return sparq_fail(SPARQ_EDEVICE, "device: counters: %zu bytes, expected %d", n, SPARQ_COUNTERS_BYTES);
-    c->total = rd64(b + SPARQ_CNT_TOTAL);
-    c->busy = rd64(b + SPARQ_CNT_BUSY);
-    c->stall_in = rd64(b + SPARQ_CNT_STALL_IN);
-    c->stall_out = rd64(b + SPARQ_CNT_STALL_OUT);
-    c->macs = rd64(b + SPARQ_CNT_MACS);
+    c->total = sparq_rd64(b + SPARQ_CNT_TOTAL);
+    c->busy = sparq_rd64(b + SPARQ_CNT_BUSY);
+    c->stall_in = sparq_rd64(b + SPARQ_CNT_STALL_IN);
+    c->stall_out = sparq_rd64(b + SPARQ_CNT_STALL_OUT);
+    c->macs = sparq_rd64(b + SPARQ_CNT_MACS);
     return SPARQ_OK;
 }
 
@@ -370,8 +366,8 @@ static int upload_x(struct sparq_device *d, int bank, const int8_t *x, int x_str
     }
     uint8_t a[SPARQ_ARGS_WRITE_X] = { 0 };
     a[0] = (uint8_t)bank;
-    wr16(a + 2, (unsigned)tn);
-    wr16(a + 4, (unsigned)kn);
+    sparq_wr16(a + 2, (unsigned)tn);
+    sparq_wr16(a + 4, (unsigned)kn);
     return command(d, SPARQ_OP_WRITE_X, a, sizeof a, d->buf, n, NULL, 0, NULL);
 }
 
@@ -387,8 +383,8 @@ static int upload_w(struct sparq_device *d, int bank, const struct sparq_packed 
     a[0] = (uint8_t)bank;
     a[1] = (uint8_t)w->type->width;
     a[2] = (uint8_t)w->type->kept;
-    wr16(a + 4, (unsigned)on);
-    wr16(a + 6, (unsigned)kn);
+    sparq_wr16(a + 4, (unsigned)on);
+    sparq_wr16(a + 6, (unsigned)kn);
     return command(d, SPARQ_OP_WRITE_W, a, sizeof a, d->buf, n, NULL, 0, NULL);
 }
 
@@ -401,10 +397,10 @@ static int compute(struct sparq_device *d, int wb, int xb, int acc, const struct
     a[2] = acc ? SPARQ_COMPUTE_ACCUMULATE : 0;
     a[3] = (uint8_t)w->type->width;
     a[4] = (uint8_t)w->type->kept;
-    wr16(a + 6, (unsigned)tn);
-    wr16(a + 8, (unsigned)on);
-    wr16(a + 10, (unsigned)kn);
-    wr16(a + 12, (unsigned)xoff);
+    sparq_wr16(a + 6, (unsigned)tn);
+    sparq_wr16(a + 8, (unsigned)on);
+    sparq_wr16(a + 10, (unsigned)kn);
+    sparq_wr16(a + 12, (unsigned)xoff);
     return command(d, SPARQ_OP_COMPUTE, a, sizeof a, NULL, 0, NULL, 0, NULL);
 }
 
@@ -417,11 +413,11 @@ static int read_results(struct sparq_device *d, const struct pending_read *p, in
         uint8_t a[SPARQ_ARGS_WRITE_Q] = { 0 };
         if (p->on > 256)
             return sparq_fail(SPARQ_EINVAL, "device: more than 256 columns per tile");
-        wr16(a, (unsigned)p->on);
+        sparq_wr16(a, (unsigned)p->on);
         for (int c = 0; c < p->on; c++) {
             const struct sparq_requant_params *r = &params[p->o0 + c];
-            wr32(q + c * SPARQ_Q_ENTRY_BYTES, (uint32_t)r->bias);
-            wr32(q + c * SPARQ_Q_ENTRY_BYTES + 4, (uint32_t)r->mult);
+            sparq_wr32(q + c * SPARQ_Q_ENTRY_BYTES, (uint32_t)r->bias);
+            sparq_wr32(q + c * SPARQ_Q_ENTRY_BYTES + 4, (uint32_t)r->mult);
             q[c * SPARQ_Q_ENTRY_BYTES + 8] = (uint8_t)r->shift;
         }
         // The device keeps its parameters until the next WRITE_Q or RESET:
@@ -442,8 +438,8 @@ static int read_results(struct sparq_device *d, const struct pending_read *p, in
         return rc;
     uint8_t a[SPARQ_ARGS_READ] = { 0 };
     a[0] = q8 ? SPARQ_READ_REQUANT : SPARQ_READ_RAW;
-    wr16(a + 2, (unsigned)p->tn);
-    wr16(a + 4, (unsigned)p->on);
+    sparq_wr16(a + 2, (unsigned)p->tn);
+    sparq_wr16(a + 4, (unsigned)p->on);
     if ((rc = command(d, SPARQ_OP_READ, a, sizeof a, NULL, 0, d->buf, n, &got)))
         return rc;
     if (got != n)
@@ -455,7 +451,7 @@ static int read_results(struct sparq_device *d, const struct pending_read *p, in
                 y8[(size_t)(p->t0 + r) * (size_t)y8_stride + (size_t)(p->o0 + c)] = (int8_t)b[0];
             } else {
                 int32_t *o = &y32[(size_t)(p->t0 + r) * (size_t)y32_stride + (size_t)(p->o0 + c)];
-                uint32_t v = rd32(b);
+                uint32_t v = sparq_rd32(b);
                 *o = (int32_t)(accumulate ? (uint32_t)*o + v : v);
             }
         }

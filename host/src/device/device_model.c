@@ -6,9 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sparq_bytequeue.h"
 #include "sparq_device.h"
 #include "sparq_error.h"
 #include "sparq_protocol.h"
+#include "sparq_wire.h"
 
 const struct sparq_device_config sparq_device_default_config = {
     .rows = 16, .cols = 16, .wdepth = 1024, .xdepth = 4096, .rdepth = 256, .timeout = 4096,
@@ -54,16 +56,9 @@ struct sparq_devmodel {
     int q_valid, q_ncols;
     uint64_t busy, macs;
 
-    // reply queue
-    uint8_t *out;
-    size_t out_len, out_head, out_cap;
+    struct sparq_bytequeue out; // reply bytes not yet taken
 };
 
-static unsigned rd16(const uint8_t *p) { return (unsigned)p[0] | (unsigned)p[1] << 8; }
-static uint32_t rd32(const uint8_t *p) { return (uint32_t)rd16(p) | (uint32_t)rd16(p + 2) << 16; }
-static void wr16(uint8_t *p, unsigned v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); }
-static void wr32(uint8_t *p, uint32_t v) { wr16(p, v & 0xFFFF); wr16(p + 2, v >> 16); }
-static void wr64(uint8_t *p, uint64_t v) { wr32(p, (uint32_t)v); wr32(p + 4, (uint32_t)(v >> 32)); }
 
 static int args_of(int op)
 {
@@ -91,26 +86,7 @@ uint64_t sparq_devmodel_job_cycles(const struct sparq_device_config *cfg, int t,
 
 static int push_out(struct sparq_devmodel *m, const uint8_t *d, size_t n)
 {
-    if (m->out_len + n > m->out_cap) {
-        if (m->out_head) { // compact first
-            memmove(m->out, m->out + m->out_head, m->out_len - m->out_head);
-            m->out_len -= m->out_head;
-            m->out_head = 0;
-        }
-        if (m->out_len + n > m->out_cap) {
-            size_t cap = m->out_cap ? m->out_cap : 4096;
-            while (cap < m->out_len + n)
-                cap *= 2;
-            uint8_t *p = realloc(m->out, cap);
-            if (!p)
-                return SPARQ_ENOMEM;
-            m->out = p;
-            m->out_cap = cap;
-        }
-    }
-    memcpy(m->out + m->out_len, d, n);
-    m->out_len += n;
-    return SPARQ_OK;
+    return sparq_bytequeue_push(&m->out, d, n);
 }
 
 static void reply(struct sparq_devmodel *m, int status, const uint8_t *body, size_t n)
@@ -120,10 +96,10 @@ static void reply(struct sparq_devmodel *m, int status, const uint8_t *body, siz
     h[1] = (uint8_t)status;
     h[2] = m->nhdr > SPARQ_HDR_SEQ ? m->hdr[SPARQ_HDR_SEQ] : 0;
     h[3] = m->nhdr > SPARQ_HDR_OPCODE ? m->hdr[SPARQ_HDR_OPCODE] : 0;
-    wr32(h + 4, (uint32_t)n);
-    wr16(h + 8, sparq_crc16(SPARQ_CRC16_INIT, h, 8));
+    sparq_wr32(h + 4, (uint32_t)n);
+    sparq_wr16(h + 8, sparq_crc16(SPARQ_CRC16_INIT, h, 8));
     uint8_t c[2];
-    wr16(c, sparq_crc16(SPARQ_CRC16_INIT, body, n));
+    sparq_wr16(c, sparq_crc16(SPARQ_CRC16_INIT, body, n));
     push_out(m, h, sizeof h);
     if (n)
         push_out(m, body, n);
@@ -149,7 +125,7 @@ static int check_args(struct sparq_devmodel *m, uint64_t *payload)
     *payload = 0;
     switch (m->op) {
     case SPARQ_OP_WRITE_W: {
-        int bank = a[0], width = a[1], kept = a[2], ncols = (int)rd16(a + 4), kb = (int)rd16(a + 6);
+        int bank = a[0], width = a[1], kept = a[2], ncols = (int)sparq_rd16(a + 4), kb = (int)sparq_rd16(a + 6);
         if (bank > 1 || !format_ok(width, kept) || ncols < 1 || ncols > c->cols || kb < 1 ||
             (uint64_t)kb * 4u * (uint64_t)kept > (uint64_t)c->wdepth)
             return SPARQ_ST_ARG;
@@ -157,7 +133,7 @@ static int check_args(struct sparq_devmodel *m, uint64_t *payload)
         break;
     }
     case SPARQ_OP_WRITE_X: {
-        int bank = a[0], t = (int)rd16(a + 2), kb = (int)rd16(a + 4);
+        int bank = a[0], t = (int)sparq_rd16(a + 2), kb = (int)sparq_rd16(a + 4);
         uint64_t tiles = (uint64_t)((t + c->rows - 1) / c->rows);
         if (bank > 1 || t < 1 || t > c->rdepth || kb < 1 || tiles * (uint64_t)kb * 4u > (uint64_t)c->xdepth)
             return SPARQ_ST_ARG;
@@ -165,7 +141,7 @@ static int check_args(struct sparq_devmodel *m, uint64_t *payload)
         break;
     }
     case SPARQ_OP_WRITE_Q: {
-        int ncols = (int)rd16(a);
+        int ncols = (int)sparq_rd16(a);
         if (ncols < 1 || ncols > c->cols)
             return SPARQ_ST_ARG;
         *payload = (uint64_t)ncols * SPARQ_Q_ENTRY_BYTES;
@@ -173,14 +149,14 @@ static int check_args(struct sparq_devmodel *m, uint64_t *payload)
     }
     case SPARQ_OP_COMPUTE: {
         int wb = a[0], xb = a[1], width = a[3], kept = a[4];
-        int t = (int)rd16(a + 6), ncols = (int)rd16(a + 8), kb = (int)rd16(a + 10);
+        int t = (int)sparq_rd16(a + 6), ncols = (int)sparq_rd16(a + 8), kb = (int)sparq_rd16(a + 10);
         if (wb > 1 || xb > 1 || !format_ok(width, kept) || t < 1 || t > c->rdepth || ncols < 1 ||
             ncols > c->cols || kb < 1)
             return SPARQ_ST_ARG;
         break;
     }
     case SPARQ_OP_READ: {
-        int mode = a[0], t = (int)rd16(a + 2), ncols = (int)rd16(a + 4);
+        int mode = a[0], t = (int)sparq_rd16(a + 2), ncols = (int)sparq_rd16(a + 4);
         if (mode > 1 || t < 1 || t > c->rdepth || ncols < 1 || ncols > c->cols)
             return SPARQ_ST_ARG;
         break;
@@ -224,7 +200,7 @@ static int exec_write_w(struct sparq_devmodel *m)
 {
     const uint8_t *a = m->args;
     struct wbank *b = &m->w[a[0]];
-    int width = a[1], kept = a[2], ncols = (int)rd16(a + 4), kb = (int)rd16(a + 6);
+    int width = a[1], kept = a[2], ncols = (int)sparq_rd16(a + 4), kb = (int)sparq_rd16(a + 6);
     const struct sparq_format_type *t = sparq_format_lookup(width, kept);
     uint8_t pos[SPARQ_BLOCK];
     int8_t val[SPARQ_BLOCK];
@@ -253,13 +229,13 @@ static int exec_write_w(struct sparq_devmodel *m)
 
 static int exec_write_q(struct sparq_devmodel *m)
 {
-    int ncols = (int)rd16(m->args), bad = 0;
+    int ncols = (int)sparq_rd16(m->args), bad = 0;
     for (int c = 0; c < ncols; c++) {
         const uint8_t *e = m->payload + (size_t)c * SPARQ_Q_ENTRY_BYTES;
-        m->qbias[c] = (int32_t)rd32(e);
-        m->qmult[c] = (int32_t)rd32(e + 4);
+        m->qbias[c] = (int32_t)sparq_rd32(e);
+        m->qmult[c] = (int32_t)sparq_rd32(e + 4);
         m->qshift[c] = (int8_t)e[8];
-        if (rd32(e + 4) >> 31 || e[8] > 62)
+        if (sparq_rd32(e + 4) >> 31 || e[8] > 62)
             bad = 1;
     }
     if (bad)
@@ -275,7 +251,7 @@ static int exec_compute(struct sparq_devmodel *m)
     const struct wbank *w = &m->w[a[0]];
     const struct xbank *x = &m->xb[a[1]];
     int acc = a[2] & SPARQ_COMPUTE_ACCUMULATE, width = a[3], kept = a[4];
-    int t = (int)rd16(a + 6), ncols = (int)rd16(a + 8), kb = (int)rd16(a + 10), xoff = (int)rd16(a + 12);
+    int t = (int)sparq_rd16(a + 6), ncols = (int)sparq_rd16(a + 8), kb = (int)sparq_rd16(a + 10), xoff = (int)sparq_rd16(a + 12);
     if (!w->valid || w->width != width || w->kept != kept || w->ncols != ncols || w->kblocks != kb ||
         !x->valid || x->t != t || x->kblocks < kb + xoff ||
         (acc && (!m->r_valid || m->r_t != t || m->r_ncols != ncols)))
@@ -302,7 +278,7 @@ static int exec_compute(struct sparq_devmodel *m)
 static void exec_read(struct sparq_devmodel *m)
 {
     const uint8_t *a = m->args;
-    int mode = a[0], t = (int)rd16(a + 2), ncols = (int)rd16(a + 4);
+    int mode = a[0], t = (int)sparq_rd16(a + 2), ncols = (int)sparq_rd16(a + 4);
     if (!m->r_valid || t > m->r_t || ncols > m->r_ncols ||
         (mode == SPARQ_READ_REQUANT && (!m->q_valid || ncols > m->q_ncols))) {
         reply(m, SPARQ_ST_STATE, NULL, 0);
@@ -317,7 +293,7 @@ static void exec_read(struct sparq_devmodel *m)
             int32_t v = m->res[(size_t)r * (size_t)m->cfg.cols + (size_t)c];
             uint8_t *o = body + ((size_t)r * (size_t)ncols + (size_t)c) * each;
             if (mode == SPARQ_READ_RAW)
-                wr32(o, (uint32_t)v);
+                sparq_wr32(o, (uint32_t)v);
             else
                 o[0] = (uint8_t)sparq_requant(v, m->qbias[c], m->qmult[c], m->qshift[c]);
         }
@@ -329,16 +305,16 @@ static void exec_identify(struct sparq_devmodel *m)
 {
     uint8_t b[SPARQ_IDENTIFY_BYTES];
     memset(b, 0, sizeof b);
-    wr16(b + SPARQ_ID_VERSION, SPARQ_PROTO_VERSION);
-    wr16(b + SPARQ_ID_ROWS, (unsigned)m->cfg.rows);
-    wr16(b + SPARQ_ID_COLS, (unsigned)m->cfg.cols);
-    wr16(b + SPARQ_ID_BANKS, 2);
-    wr32(b + SPARQ_ID_WDEPTH, (uint32_t)m->cfg.wdepth);
-    wr32(b + SPARQ_ID_XDEPTH, (uint32_t)m->cfg.xdepth);
-    wr32(b + SPARQ_ID_RDEPTH, (uint32_t)m->cfg.rdepth);
+    sparq_wr16(b + SPARQ_ID_VERSION, SPARQ_PROTO_VERSION);
+    sparq_wr16(b + SPARQ_ID_ROWS, (unsigned)m->cfg.rows);
+    sparq_wr16(b + SPARQ_ID_COLS, (unsigned)m->cfg.cols);
+    sparq_wr16(b + SPARQ_ID_BANKS, 2);
+    sparq_wr32(b + SPARQ_ID_WDEPTH, (uint32_t)m->cfg.wdepth);
+    sparq_wr32(b + SPARQ_ID_XDEPTH, (uint32_t)m->cfg.xdepth);
+    sparq_wr32(b + SPARQ_ID_RDEPTH, (uint32_t)m->cfg.rdepth);
     b[SPARQ_ID_WIDTHS] = 7;
     b[SPARQ_ID_SPARSITY] = 7;
-    wr16(b + SPARQ_ID_TIMEOUT, (unsigned)(m->cfg.timeout / 256));
+    sparq_wr16(b + SPARQ_ID_TIMEOUT, (unsigned)(m->cfg.timeout / 256));
     reply(m, SPARQ_ST_OK, b, sizeof b);
 }
 
@@ -360,7 +336,7 @@ static void packet_end(struct sparq_devmodel *m)
 
 static void finish(struct sparq_devmodel *m)
 {
-    int crc_ok = (unsigned)rd16(m->crcb) == m->crc;
+    int crc_ok = (unsigned)sparq_rd16(m->crcb) == m->crc;
     int st = !crc_ok ? SPARQ_ST_CRC : m->err ? m->err : (m->got < (uint32_t)m->argsize ? SPARQ_ST_LENGTH : 0);
     if (st) {
         reply(m, st, NULL, 0);
@@ -375,8 +351,8 @@ static void finish(struct sparq_devmodel *m)
         struct xbank *x = &m->xb[m->args[0]];
         memcpy(x->x, m->payload, m->npayload);
         x->valid = 1;
-        x->t = (int)rd16(m->args + 2);
-        x->kblocks = (int)rd16(m->args + 4);
+        x->t = (int)sparq_rd16(m->args + 2);
+        x->kblocks = (int)sparq_rd16(m->args + 4);
         reply(m, SPARQ_ST_OK, NULL, 0);
         break;
     }
@@ -386,8 +362,8 @@ static void finish(struct sparq_devmodel *m)
     case SPARQ_OP_COUNTERS: {
         uint8_t b[SPARQ_COUNTERS_BYTES];
         memset(b, 0, sizeof b); // total and stall counters: no cycles in this model
-        wr64(b + SPARQ_CNT_BUSY, m->busy);
-        wr64(b + SPARQ_CNT_MACS, m->macs);
+        sparq_wr64(b + SPARQ_CNT_BUSY, m->busy);
+        sparq_wr64(b + SPARQ_CNT_MACS, m->macs);
         reply(m, SPARQ_ST_OK, b, sizeof b);
         break;
     }
@@ -423,13 +399,13 @@ static void feed_byte(struct sparq_devmodel *m, uint8_t v)
         m->hdr[m->nhdr++] = v;
         if (m->nhdr < SPARQ_HEADER_BYTES)
             return;
-        if (rd16(m->hdr + SPARQ_HDR_CRC) != sparq_crc16(SPARQ_CRC16_INIT, m->hdr, 8)) {
+        if (sparq_rd16(m->hdr + SPARQ_HDR_CRC) != sparq_crc16(SPARQ_CRC16_INIT, m->hdr, 8)) {
             reply(m, SPARQ_ST_HEADER, NULL, 0);
             packet_end(m);
             return;
         }
         m->op = m->hdr[SPARQ_HDR_OPCODE];
-        m->len = rd32(m->hdr + SPARQ_HDR_LEN);
+        m->len = sparq_rd32(m->hdr + SPARQ_HDR_LEN);
         m->got = 0;
         m->crc = SPARQ_CRC16_INIT;
         m->ncrc = 0;
@@ -469,16 +445,7 @@ void sparq_devmodel_timeout(struct sparq_devmodel *m)
 
 size_t sparq_devmodel_take(struct sparq_devmodel *m, uint8_t *out, size_t n)
 {
-    size_t have = m->out_len - m->out_head;
-    if (n > have)
-        n = have;
-    if (n == 0) // no reply yet: the buffer may not exist (memcpy from NULL is UB)
-        return 0;
-    memcpy(out, m->out + m->out_head, n);
-    m->out_head += n;
-    if (m->out_head == m->out_len)
-        m->out_head = m->out_len = 0;
-    return n;
+    return sparq_bytequeue_pop(&m->out, out, n);
 }
 
 int sparq_devmodel_create(struct sparq_devmodel **dst, const struct sparq_device_config *cfg)
@@ -523,6 +490,6 @@ void sparq_devmodel_destroy(struct sparq_devmodel *m)
     free(m->qmult);
     free(m->qshift);
     free(m->payload);
-    free(m->out);
+    sparq_bytequeue_free(&m->out);
     free(m);
 }

@@ -6,9 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sparq_bytequeue.h"
 #include "sparq_error.h"
 #include "sparq_link.h"
 #include "sparq_protocol.h"
+#include "sparq_wire.h"
 
 #define LINK_MAX_BODY (1u << 26) // larger replies are garbage that passed a header CRC by chance
 #define PB_CAP 32
@@ -19,10 +21,8 @@ struct link {
     struct sparq_link_options opt;
     struct sparq_link_counts n;
 
-    uint8_t *tx;             // command bytes from the driver, not yet a whole packet
-    size_t tx_len, tx_cap;
-    uint8_t *rx;             // reply bytes for the driver
-    size_t rx_len, rx_head, rx_cap;
+    struct sparq_bytequeue tx; // command bytes from the driver, not yet a whole packet
+    struct sparq_bytequeue rx; // reply bytes for the driver
     uint8_t *body;           // body of the reply being read
     size_t body_cap;
     uint8_t pb[PB_CAP];      // bytes pushed back while resynchronising
@@ -34,11 +34,6 @@ struct link {
     int unverified;          // accumulate COMPUTEs since the last counter check
 };
 
-static unsigned rd16(const uint8_t *p) { return (unsigned)p[0] | (unsigned)p[1] << 8; }
-static uint32_t rd32(const uint8_t *p) { return (uint32_t)rd16(p) | (uint32_t)rd16(p + 2) << 16; }
-static uint64_t rd64(const uint8_t *p) { return (uint64_t)rd32(p) | (uint64_t)rd32(p + 4) << 32; }
-static void wr16(uint8_t *p, unsigned v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); }
-static void wr32(uint8_t *p, uint32_t v) { wr16(p, v & 0xFFFF); wr16(p + 2, v >> 16); }
 
 static int grow(uint8_t **buf, size_t *cap, size_t need)
 {
@@ -127,8 +122,8 @@ static int await_reply(struct link *l, uint8_t wseq, int op, struct reply *r)
         rc = get_bytes(l, h + 1, SPARQ_HEADER_BYTES - 1);
         if (rc)
             return rc == SPARQ_ETIMEOUT ? R_TIMEOUT : rc;
-        uint32_t len = rd32(h + SPARQ_HDR_LEN);
-        if (rd16(h + SPARQ_HDR_CRC) != sparq_crc16(SPARQ_CRC16_INIT, h, 8) || len > LINK_MAX_BODY) {
+        uint32_t len = sparq_rd32(h + SPARQ_HDR_LEN);
+        if (sparq_rd16(h + SPARQ_HDR_CRC) != sparq_crc16(SPARQ_CRC16_INIT, h, 8) || len > LINK_MAX_BODY) {
             l->n.skipped++;
             push_back(l, h + 1, SPARQ_HEADER_BYTES - 1);
             continue;
@@ -141,7 +136,7 @@ static int await_reply(struct link *l, uint8_t wseq, int op, struct reply *r)
         if (rc)
             return rc == SPARQ_ETIMEOUT ? R_TIMEOUT : rc;
         int ours = h[SPARQ_HDR_SEQ] == wseq && h[SPARQ_HDR_ECHO] == op;
-        if (rd16(c) != sparq_crc16(SPARQ_CRC16_INIT, l->body, len)) {
+        if (sparq_rd16(c) != sparq_crc16(SPARQ_CRC16_INIT, l->body, len)) {
             l->n.bad_replies++;
             if (ours)
                 return R_CORRUPT;
@@ -153,7 +148,7 @@ static int await_reply(struct link *l, uint8_t wseq, int op, struct reply *r)
         }
         r->status = h[SPARQ_HDR_OPCODE];
         r->len = len;
-        r->crc = (uint16_t)rd16(c);
+        r->crc = (uint16_t)sparq_rd16(c);
         return R_OK;
     }
 }
@@ -176,7 +171,7 @@ static int drain(struct link *l)
 // --- one command with retries -------------------------------------------------------
 static uint64_t compute_macs(const uint8_t *a)
 {
-    uint64_t kept = a[4], t = rd16(a + 6), ncols = rd16(a + 8), kb = rd16(a + 10);
+    uint64_t kept = a[4], t = sparq_rd16(a + 6), ncols = sparq_rd16(a + 8), kb = sparq_rd16(a + 10);
     return t * ncols * kb * 4u * kept;
 }
 
@@ -188,14 +183,14 @@ static int read_macs(struct link *l, uint64_t *macs)
     memset(pkt, 0, sizeof pkt);
     pkt[SPARQ_HDR_MAGIC] = SPARQ_MAGIC_CMD;
     pkt[SPARQ_HDR_OPCODE] = SPARQ_OP_COUNTERS;
-    wr16(pkt + SPARQ_HEADER_BYTES, SPARQ_CRC16_INIT); // crc of the empty body
+    sparq_wr16(pkt + SPARQ_HEADER_BYTES, SPARQ_CRC16_INIT); // crc of the empty body
     struct reply r;
     int rc = exchange(l, pkt, sizeof pkt, &r);
     if (rc)
         return rc;
     if (r.status != SPARQ_ST_OK || r.len != SPARQ_COUNTERS_BYTES)
         return sparq_fail(SPARQ_EDEVICE, "link: counters: status %s, %u bytes", sparq_status_name(r.status), r.len);
-    *macs = rd64(l->body + SPARQ_CNT_MACS);
+    *macs = sparq_rd64(l->body + SPARQ_CNT_MACS);
     return SPARQ_OK;
 }
 
@@ -241,7 +236,7 @@ static int exchange(struct link *l, uint8_t *pkt, size_t n, struct reply *r)
             l->n.retries++;
         uint8_t ws = l->wseq++;
         pkt[SPARQ_HDR_SEQ] = ws;
-        wr16(pkt + SPARQ_HDR_CRC, sparq_crc16(SPARQ_CRC16_INIT, pkt, 8));
+        sparq_wr16(pkt + SPARQ_HDR_CRC, sparq_crc16(SPARQ_CRC16_INIT, pkt, 8));
         if ((rc = inner_send(l, pkt, n)))
             return rc;
         int got = await_reply(l, ws, op, r);
@@ -312,22 +307,18 @@ static int exchange(struct link *l, uint8_t *pkt, size_t n, struct reply *r)
 
 static int deliver(struct link *l, uint8_t dseq, int op, const struct reply *r)
 {
-    size_t need = l->rx_len + SPARQ_HEADER_BYTES + r->len + SPARQ_CRC_BYTES;
-    int rc = grow(&l->rx, &l->rx_cap, need);
-    if (rc)
-        return rc;
-    uint8_t *h = l->rx + l->rx_len;
+    uint8_t h[SPARQ_HEADER_BYTES], crc[SPARQ_CRC_BYTES];
     h[SPARQ_HDR_MAGIC] = SPARQ_MAGIC_REPLY;
     h[SPARQ_HDR_OPCODE] = (uint8_t)r->status;
     h[SPARQ_HDR_SEQ] = dseq;
     h[SPARQ_HDR_ECHO] = (uint8_t)op;
-    wr32(h + SPARQ_HDR_LEN, r->len);
-    wr16(h + SPARQ_HDR_CRC, sparq_crc16(SPARQ_CRC16_INIT, h, 8));
-    if (r->len)
-        memcpy(h + SPARQ_HEADER_BYTES, l->body, r->len);
-    wr16(h + SPARQ_HEADER_BYTES + r->len, r->crc); // checked in await_reply: no second pass over the body
-    l->rx_len = need;
-    return SPARQ_OK;
+    sparq_wr32(h + SPARQ_HDR_LEN, r->len);
+    sparq_wr16(h + SPARQ_HDR_CRC, sparq_crc16(SPARQ_CRC16_INIT, h, 8));
+    sparq_wr16(crc, r->crc); // checked in await_reply: no second pass over the body
+    int rc = sparq_bytequeue_push(&l->rx, h, sizeof h);
+    if (!rc)
+        rc = sparq_bytequeue_push(&l->rx, l->body, r->len);
+    return rc ? rc : sparq_bytequeue_push(&l->rx, crc, sizeof crc);
 }
 
 static int transact(struct link *l, uint8_t *pkt, size_t n)
@@ -360,26 +351,23 @@ static int transact(struct link *l, uint8_t *pkt, size_t n)
 static int link_send(void *ctx, const uint8_t *data, size_t n)
 {
     struct link *l = ctx;
-    int rc = grow(&l->tx, &l->tx_cap, l->tx_len + n);
+    int rc = sparq_bytequeue_push(&l->tx, data, n);
     if (rc)
         return rc;
-    memcpy(l->tx + l->tx_len, data, n);
-    l->tx_len += n;
-    while (l->tx_len >= SPARQ_HEADER_BYTES) {
-        const uint8_t *h = l->tx;
-        uint32_t len = rd32(h + SPARQ_HDR_LEN);
-        if (h[0] != SPARQ_MAGIC_CMD || rd16(h + SPARQ_HDR_CRC) != sparq_crc16(SPARQ_CRC16_INIT, h, 8) ||
+    while (sparq_bytequeue_size(&l->tx) >= SPARQ_HEADER_BYTES) {
+        uint8_t *h = sparq_bytequeue_data(&l->tx);
+        uint32_t len = sparq_rd32(h + SPARQ_HDR_LEN);
+        if (h[0] != SPARQ_MAGIC_CMD || sparq_rd16(h + SPARQ_HDR_CRC) != sparq_crc16(SPARQ_CRC16_INIT, h, 8) ||
             len > LINK_MAX_BODY) {
-            l->tx_len = 0;
+            sparq_bytequeue_clear(&l->tx);
             return sparq_fail(SPARQ_EINVAL, "link: the driver sent a malformed command header (raw bytes cannot "
                                             "go through the reliability layer)");
         }
         size_t total = SPARQ_HEADER_BYTES + (size_t)len + SPARQ_CRC_BYTES;
-        if (l->tx_len < total)
+        if (sparq_bytequeue_size(&l->tx) < total)
             break;
-        rc = transact(l, l->tx, total);
-        memmove(l->tx, l->tx + total, l->tx_len - total);
-        l->tx_len -= total;
+        rc = transact(l, h, total); // may rewrite the sequence number in place
+        sparq_bytequeue_drop(&l->tx, total);
         if (rc)
             return rc;
     }
@@ -389,13 +377,10 @@ static int link_send(void *ctx, const uint8_t *data, size_t n)
 static int link_recv(void *ctx, uint8_t *data, size_t n)
 {
     struct link *l = ctx;
-    if (l->rx_len - l->rx_head < n)
+    if (sparq_bytequeue_size(&l->rx) < n)
         return sparq_fail(SPARQ_ETIMEOUT, "link: %zu reply bytes asked for, %zu available", n,
-                          l->rx_len - l->rx_head);
-    memcpy(data, l->rx + l->rx_head, n);
-    l->rx_head += n;
-    if (l->rx_head == l->rx_len)
-        l->rx_head = l->rx_len = 0;
+                          sparq_bytequeue_size(&l->rx));
+    sparq_bytequeue_pop(&l->rx, data, n);
     return SPARQ_OK;
 }
 
@@ -417,8 +402,8 @@ static void link_close(void *ctx)
     if (!l)
         return;
     l->inner.ops->close(l->inner.ctx);
-    free(l->tx);
-    free(l->rx);
+    sparq_bytequeue_free(&l->tx);
+    sparq_bytequeue_free(&l->rx);
     free(l->body);
     free(l);
 }

@@ -7,9 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sparq_bytequeue.h"
 #include "sparq_error.h"
 #include "sparq_link.h"
 #include "sparq_protocol.h"
+#include "sparq_rng.h"
+#include "sparq_wire.h"
 
 struct fault {
     struct sparq_transport inner;
@@ -17,47 +20,18 @@ struct fault {
     struct sparq_fault_options o;
     struct sparq_fault_counts n;
     uint64_t rng;
-    uint8_t *tx;   // command bytes being reassembled
-    size_t tx_len, tx_cap;
-    uint8_t *q;    // reply bytes ready for the reader
-    size_t q_len, q_head, q_cap;
-    uint8_t *held; // delayed reply packets
-    size_t held_len, held_cap;
+    struct sparq_bytequeue tx;   // command bytes being reassembled
+    struct sparq_bytequeue q;    // reply bytes ready for the reader
+    struct sparq_bytequeue held; // delayed reply packets
     uint8_t *pkt;  // reply packet being read
     size_t pkt_cap;
     int reset_done, swallow_seq;
     uint8_t last_seq;
 };
 
-static unsigned rd16(const uint8_t *p) { return (unsigned)p[0] | (unsigned)p[1] << 8; }
-static uint32_t rd32(const uint8_t *p) { return (uint32_t)rd16(p) | (uint32_t)rd16(p + 2) << 16; }
 
-static uint64_t next(struct fault *f)
-{
-    // xorshift64*
-    f->rng ^= f->rng >> 12;
-    f->rng ^= f->rng << 25;
-    f->rng ^= f->rng >> 27;
-    return f->rng * 0x2545F4914F6CDD1DULL;
-}
-static double uniform(struct fault *f) { return (double)(next(f) >> 11) * (1.0 / 9007199254740992.0); }
-
-static int append(uint8_t **buf, size_t *len, size_t *cap, const uint8_t *d, size_t n)
-{
-    if (*len + n > *cap) {
-        size_t c = *cap ? *cap : 1024;
-        while (c < *len + n)
-            c *= 2;
-        uint8_t *p = realloc(*buf, c);
-        if (!p)
-            return sparq_fail(SPARQ_ENOMEM, "fault injector: out of memory");
-        *buf = p;
-        *cap = c;
-    }
-    memcpy(*buf + *len, d, n);
-    *len += n;
-    return SPARQ_OK;
-}
+static uint64_t next(struct fault *f) { return sparq_rng_next(&f->rng); }
+static double uniform(struct fault *f) { return sparq_rng_uniform(&f->rng); }
 
 static void flip_bit(struct fault *f, uint8_t *p, size_t n)
 {
@@ -118,19 +92,19 @@ static int forward_cmd(struct fault *f, const uint8_t *pkt, size_t n)
 static int fault_send(void *ctx, const uint8_t *data, size_t n)
 {
     struct fault *f = ctx;
-    int rc = append(&f->tx, &f->tx_len, &f->tx_cap, data, n);
-    while (!rc && f->tx_len >= SPARQ_HEADER_BYTES) {
-        if (f->tx[0] != SPARQ_MAGIC_CMD) { // not framed: pass bytes through untouched
-            rc = f->inner.ops->send(f->inner.ctx, f->tx, f->tx_len);
-            f->tx_len = 0;
+    int rc = sparq_bytequeue_push(&f->tx, data, n);
+    while (!rc && sparq_bytequeue_size(&f->tx) >= SPARQ_HEADER_BYTES) {
+        const uint8_t *h = sparq_bytequeue_data(&f->tx);
+        if (h[0] != SPARQ_MAGIC_CMD) { // not framed: pass bytes through untouched
+            rc = f->inner.ops->send(f->inner.ctx, h, sparq_bytequeue_size(&f->tx));
+            sparq_bytequeue_clear(&f->tx);
             break;
         }
-        size_t total = SPARQ_HEADER_BYTES + (size_t)rd32(f->tx + SPARQ_HDR_LEN) + SPARQ_CRC_BYTES;
-        if (f->tx_len < total)
+        size_t total = SPARQ_HEADER_BYTES + (size_t)sparq_rd32(h + SPARQ_HDR_LEN) + SPARQ_CRC_BYTES;
+        if (sparq_bytequeue_size(&f->tx) < total)
             break;
-        rc = forward_cmd(f, f->tx, total);
-        memmove(f->tx, f->tx + total, f->tx_len - total);
-        f->tx_len -= total;
+        rc = forward_cmd(f, h, total);
+        sparq_bytequeue_drop(&f->tx, total);
     }
     return rc;
 }
@@ -143,12 +117,12 @@ static int pull_reply(struct fault *f)
     if (rc)
         return rc;
     if (h[0] != SPARQ_MAGIC_REPLY)
-        return append(&f->q, &f->q_len, &f->q_cap, h, 1);
+        return sparq_bytequeue_push(&f->q, h, 1);
     if ((rc = f->inner.ops->recv(f->inner.ctx, h + 1, SPARQ_HEADER_BYTES - 1)))
         return rc;
-    if (rd16(h + SPARQ_HDR_CRC) != sparq_crc16(SPARQ_CRC16_INIT, h, 8))
-        return append(&f->q, &f->q_len, &f->q_cap, h, sizeof h);
-    size_t n = SPARQ_HEADER_BYTES + (size_t)rd32(h + SPARQ_HDR_LEN) + SPARQ_CRC_BYTES;
+    if (sparq_rd16(h + SPARQ_HDR_CRC) != sparq_crc16(SPARQ_CRC16_INIT, h, 8))
+        return sparq_bytequeue_push(&f->q, h, sizeof h);
+    size_t n = SPARQ_HEADER_BYTES + (size_t)sparq_rd32(h + SPARQ_HDR_LEN) + SPARQ_CRC_BYTES;
     if (n > f->pkt_cap) {
         uint8_t *p = realloc(f->pkt, n);
         if (!p)
@@ -174,12 +148,12 @@ static int pull_reply(struct fault *f)
     }
     if (uniform(f) < f->o.delay_reply) {
         f->n.delayed_reply++;
-        return append(&f->held, &f->held_len, &f->held_cap, f->pkt, n);
+        return sparq_bytequeue_push(&f->held, f->pkt, n);
     }
-    rc = append(&f->q, &f->q_len, &f->q_cap, f->pkt, n);
+    rc = sparq_bytequeue_push(&f->q, f->pkt, n);
     if (!rc && uniform(f) < f->o.dup_reply) {
         f->n.duped_reply++;
-        rc = append(&f->q, &f->q_len, &f->q_cap, f->pkt, n);
+        rc = sparq_bytequeue_push(&f->q, f->pkt, n);
     }
     return rc;
 }
@@ -187,22 +161,19 @@ static int pull_reply(struct fault *f)
 static int fault_recv(void *ctx, uint8_t *data, size_t n)
 {
     struct fault *f = ctx;
-    while (f->q_len - f->q_head < n) {
+    while (sparq_bytequeue_size(&f->q) < n) {
         int rc = pull_reply(f);
-        if (rc == SPARQ_ETIMEOUT && f->held_len) {
+        if (rc == SPARQ_ETIMEOUT && sparq_bytequeue_size(&f->held)) {
             // The reader gave up; the late packets arrive now.
-            rc = append(&f->q, &f->q_len, &f->q_cap, f->held, f->held_len);
-            f->held_len = 0;
+            rc = sparq_bytequeue_push(&f->q, sparq_bytequeue_data(&f->held), sparq_bytequeue_size(&f->held));
+            sparq_bytequeue_clear(&f->held);
             if (!rc)
                 rc = sparq_fail(SPARQ_ETIMEOUT, "fault injector: reply delayed");
         }
         if (rc)
             return rc;
     }
-    memcpy(data, f->q + f->q_head, n);
-    f->q_head += n;
-    if (f->q_head == f->q_len)
-        f->q_head = f->q_len = 0;
+    sparq_bytequeue_pop(&f->q, data, n);
     return SPARQ_OK;
 }
 
@@ -224,9 +195,9 @@ static void fault_close(void *ctx)
     if (!f)
         return;
     f->inner.ops->close(f->inner.ctx);
-    free(f->tx);
-    free(f->q);
-    free(f->held);
+    sparq_bytequeue_free(&f->tx);
+    sparq_bytequeue_free(&f->q);
+    sparq_bytequeue_free(&f->held);
     free(f->pkt);
     free(f);
 }
@@ -242,7 +213,7 @@ int sparq_fault_wrap(struct sparq_transport *out, struct sparq_transport inner, 
     f->swallow_seq = -1;
     if (opt)
         f->o = *opt;
-    f->rng = f->o.seed * 0x9E3779B97F4A7C15ULL + 1;
+    f->rng = f->o.seed;
     f->ops.name = inner.ops->name;
     f->ops.send = fault_send;
     f->ops.recv = fault_recv;
