@@ -33,6 +33,7 @@ BOARD_LIBS += $(shell pkg-config --libs $(BOARD_PKGS))
 # Files named *_avx2.c hold AVX2 kernels; they are compiled for AVX2 and only
 # called after a run-time CPU check (__builtin_cpu_supports).
 SIMD_FLAGS_avx2 := -mavx2 -mfma
+SIMD_FLAGS_avx512 := -mavx512f -mavx512bw -mavx512vl -mavx512vnni
 
 $(BUILD)/obj/%_avx2.o: %_avx2.c | $(BUILD)/gen/sparq_commands.h
 	@mkdir -p $(dir $@)
@@ -40,6 +41,15 @@ $(BUILD)/obj/%_avx2.o: %_avx2.c | $(BUILD)/gen/sparq_commands.h
 $(BUILD)/asan/obj/%_avx2.o: %_avx2.c | $(BUILD)/gen/sparq_commands.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(SANITIZE) $(SIMD_FLAGS_avx2) -c $< -o $@
+$(BUILD)/obj/%_avx512.o: %_avx512.c | $(BUILD)/gen/sparq_commands.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(SIMD_FLAGS_avx512) -c $< -o $@
+$(BUILD)/asan/obj/%_avx512.o: %_avx512.c | $(BUILD)/gen/sparq_commands.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(SANITIZE) $(SIMD_FLAGS_avx512) -c $< -o $@
+# oneDNN (no pkg-config file in Debian): the int8 anchor of `sparq bench-gemm`,
+# so only the CLI links it.
+CLI_LIBS := -ldnnl
 
 $(BUILD)/obj/%.o: %.c | $(BUILD)/gen/sparq_commands.h
 	@mkdir -p $(dir $@)
@@ -69,7 +79,7 @@ $(BUILD)/gen/sparq_commands.h: $(CLI_SRCS) host/host.mk
 
 # BOARD_OBJS grows in fragments included later: expand it at build time.
 $(BUILD)/sparq: $(CLI_OBJS) $(LIBSPARQ) $$(BOARD_OBJS)
-	$(LINK) -o $@ $(CLI_OBJS) $(LIBSPARQ) $(BOARD_OBJS) $(BOARD_LIBS) $(LDLIBS)
+	$(LINK) -o $@ $(CLI_OBJS) $(LIBSPARQ) $(BOARD_OBJS) $(BOARD_LIBS) $(CLI_LIBS) $(LDLIBS)
 
 -include $(HOST_OBJS:.o=.d) $(HOST_ASAN_OBJS:.o=.d) $(CLI_OBJS:.o=.d)
 PKGS += fftw3
@@ -79,7 +89,7 @@ BENCH_TARGETS += bench-gemm
 .PHONY: bench-gemm
 bench-gemm: $(BUILD)/sparq
 	@mkdir -p $(BUILD)/bench
-	@echo "== GEMM kernel vs OpenBLAS sgemm"
+	@echo "== GEMM kernel vs OpenBLAS sgemm and oneDNN int8"
 	@$(BUILD)/sparq bench-gemm --json $(BUILD)/bench/gemm.json
 PKGS += zlib
 

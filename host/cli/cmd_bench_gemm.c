@@ -1,6 +1,7 @@
-// sparq-command: bench-gemm: time the fast N:M GEMM kernel against OpenBLAS sgemm
+// sparq-command: bench-gemm: time the fast N:M GEMM kernel against OpenBLAS sgemm and oneDNN int8
 #include <cblas.h>
 #include <cjson/cJSON.h>
+#include <dnnl.h>
 #include <getopt.h>
 #include <omp.h>
 #include <stdio.h>
@@ -20,14 +21,17 @@ static double now_seconds(void)
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: sparq bench-gemm [--frames T] [--threads N] [--min-time S] [--json FILE]\n"
-                 "Times the fast packed GEMM (every width and N:M) against OpenBLAS cblas_sgemm on\n"
-                 "the same logical shape Y[T][N] = X[T][K] * W[N][K]^T, in the same run, on\n"
-                 "Conformer-like shapes. Each timing is the fastest of 7 runs of at least S seconds.\n"
-                 "Weight preparation (a one-time repack) is not timed, like sgemm's weights.\n"
+    fprintf(out, "usage: sparq bench-gemm [--frames T] [--threads LIST] [--path P] [--min-time S] [--json FILE]\n"
+                 "Times the fast packed GEMM (every width and N:M) against two anchors on the same\n"
+                 "logical shape Y[T][N] = X[T][K] * W[N][K]^T, in the same run, on Conformer-like\n"
+                 "shapes: OpenBLAS cblas_sgemm (float) and oneDNN dnnl_gemm_u8s8s32 (dense int8,\n"
+                 "u8 activations). Each timing is the fastest call in 7 runs of at least S seconds.\n"
+                 "Weight preparation (a one-time repack) is not timed, like the anchors' weights;\n"
+                 "the per-call activation work of every side is.\n"
                  "  -t, --frames T     rows of X (default 256)\n"
-                 "  -n, --threads N    threads for both OpenBLAS and the fast kernel (default 1:\n"
-                 "                     per-core throughput, least disturbed by other load)\n"
+                 "  -n, --threads LIST thread counts, comma-separated, each used for all three\n"
+                 "                     (default 1,2; 1 is per-core throughput)\n"
+                 "  -p, --path P       kernel path: auto (default), scalar, avx2, avx512vnni\n"
                  "  -m, --min-time S   minimum seconds per timing run (default 0.05)\n"
                  "  -j, --json FILE    write results as JSON (atomically)\n"
                  "  -h, --help         this text\n");
@@ -35,24 +39,25 @@ static void usage(FILE *out)
 
 typedef void (*bench_fn)(void *ctx);
 
-// Fastest of 7 runs of the mean time per call, each run at least min_time
-// long. The minimum is the least disturbed by other load on a shared machine,
-// and both sides of every ratio are measured the same way.
+// Fastest single call over 7 runs of at least min_time each. On a shared
+// machine the fastest call is the one least disturbed by other load (a mean
+// over a run mostly measures the load), and both sides of every ratio are
+// measured the same way.
 #define BENCH_RUNS 7
 static double time_call(bench_fn fn, void *ctx, double min_time)
 {
     double best = 1e30;
     fn(ctx); // warm-up
     for (int r = 0; r < BENCH_RUNS; r++) {
-        int calls = 0;
         double start = now_seconds(), elapsed;
         do {
+            double t0 = now_seconds();
             fn(ctx);
-            calls++;
-            elapsed = now_seconds() - start;
+            double t1 = now_seconds();
+            if (t1 - t0 < best)
+                best = t1 - t0;
+            elapsed = t1 - start;
         } while (elapsed < min_time);
-        if (elapsed / calls < best)
-            best = elapsed / calls;
     }
     return best;
 }
@@ -63,6 +68,16 @@ static void run_sgemm(void *p)
     struct sgemm_ctx *c = p;
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, c->t, c->n, c->k, 1.0f, c->x, c->k, c->w, c->k, 0.0f, c->y,
                 c->n);
+}
+
+struct dnnl_ctx { int t, k, n; const uint8_t *x; const int8_t *w; int32_t *y; int failed; };
+static void run_dnnl(void *p)
+{
+    struct dnnl_ctx *c = p;
+    const int32_t co = 0;
+    if (dnnl_gemm_u8s8s32('N', 'T', 'F', c->t, c->n, c->k, 1.0f, c->x, c->k, 0, c->w, c->k, 0, 0.0f, c->y, c->n, &co) !=
+        dnnl_success)
+        c->failed = 1;
 }
 
 struct fast_ctx { int t, k, n; const int8_t *x; const struct sparq_gemm_prepared *w; int32_t *y; };
@@ -76,17 +91,31 @@ int cmd_bench_gemm(int argc, char **argv)
 {
     static const struct option opts[] = {
         { "frames", required_argument, NULL, 't' }, { "min-time", required_argument, NULL, 'm' },
-        { "threads", required_argument, NULL, 'n' },
+        { "threads", required_argument, NULL, 'n' }, { "path", required_argument, NULL, 'p' },
         { "json", required_argument, NULL, 'j' },   { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
-    int frames = 256, threads = 1;
+    int frames = 256, thread_list[8] = { 1, 2 }, nthread_list = 2, bad_threads = 0;
     double min_time = 0.05;
-    const char *json_path = NULL;
+    const char *json_path = NULL, *path = NULL;
     int c;
-    while ((c = getopt_long(argc, argv, "t:n:m:j:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "t:n:p:m:j:h", opts, NULL)) != -1) {
         switch (c) {
-        case 'n': threads = atoi(optarg); break;
+        case 'n': {
+            nthread_list = 0;
+            char *end = optarg;
+            do {
+                long v = strtol(end, &end, 10);
+                if (v < 1 || v > 256 || nthread_list == 8)
+                    bad_threads = 1;
+                else
+                    thread_list[nthread_list++] = (int)v;
+            } while (*end == ',' && *++end);
+            if (*end)
+                bad_threads = 1;
+            break;
+        }
+        case 'p': path = optarg; break;
         case 't': frames = atoi(optarg); break;
         case 'm': min_time = atof(optarg); break;
         case 'j': json_path = optarg; break;
@@ -94,12 +123,15 @@ int cmd_bench_gemm(int argc, char **argv)
         default: usage(stderr); return 2;
         }
     }
-    if (frames <= 0 || frames > 100000 || !(min_time > 0) || threads < 1 || threads > 256) {
-        fprintf(stderr, "sparq bench-gemm: --frames must be 1..100000, --threads 1..256, --min-time positive\n");
+    if (frames <= 0 || frames > 100000 || !(min_time > 0) || bad_threads) {
+        fprintf(stderr, "sparq bench-gemm: --frames must be 1..100000, --threads a list of 1..256 (at most 8), "
+                        "--min-time positive\n");
         return 2;
     }
-    omp_set_num_threads(threads);
-    openblas_set_num_threads(threads);
+    if (sparq_gemm_set_path(path)) {
+        fprintf(stderr, "sparq bench-gemm: --path: %s\n", sparq_last_error());
+        return 2;
+    }
     // (K = input channels, N = output channels) of the default Conformer
     // (d=144, FFN 576) and of a 4x wider one (d=576, FFN 2304 -> capped 1152).
     static const int shapes[][2] = { { 144, 144 }, { 144, 576 }, { 576, 144 }, { 576, 576 }, { 1152, 1152 } };
@@ -107,71 +139,91 @@ int cmd_bench_gemm(int argc, char **argv)
     int nformats;
     const struct sparq_format_type *formats = sparq_format_all(&nformats);
 
-    printf("fast kernel: %s, OpenMP threads: %d, OpenBLAS threads: %d, T = %d\n", sparq_gemm_fast_kernel(),
-           omp_get_max_threads(), openblas_get_num_threads(), frames);
-    printf("%-11s %-10s %10s %10s %10s %9s\n", "K x N", "format", "sgemm us", "fast us", "dense GOPS", "vs sgemm");
+    printf("fast kernel: %s, T = %d; vs = anchor time / sparq time (above 1: sparq faster)\n",
+           sparq_gemm_fast_kernel(), frames);
+    printf("%-3s %-10s %-10s %9s %9s %9s %10s %9s %9s\n", "thr", "K x N", "format", "sgemm us", "onednn us", "sparq us",
+           "dense GOPS", "vs sgemm", "vs onednn");
 
     cJSON *root = cJSON_CreateObject();
     cJSON_AddStringToObject(root, "benchmark", "gemm");
     cJSON_AddStringToObject(root, "kernel", sparq_gemm_fast_kernel());
     cJSON_AddNumberToObject(root, "frames", frames);
-    cJSON_AddNumberToObject(root, "omp_threads", omp_get_max_threads());
-    cJSON_AddNumberToObject(root, "openblas_threads", openblas_get_num_threads());
     cJSON *rows = cJSON_AddArrayToObject(root, "results");
 
-    unsigned seed = 1;
     int rc = 0;
-    for (int s = 0; s < nshapes && !rc; s++) {
-        int k = shapes[s][0], n = shapes[s][1];
-        float *xf = malloc(sizeof(float) * frames * k), *wf = malloc(sizeof(float) * n * k);
-        float *yf = malloc(sizeof(float) * frames * n);
-        int8_t *x8 = malloc((size_t)frames * k);
-        int32_t *y32 = malloc(sizeof(int32_t) * frames * n);
-        if (!xf || !wf || !yf || !x8 || !y32) {
-            fprintf(stderr, "sparq bench-gemm: out of memory\n");
-            rc = 1;
-        }
-        for (int i = 0; !rc && i < frames * k; i++) {
-            x8[i] = (int8_t)(rand_r(&seed) & 0xFF);
-            xf[i] = x8[i];
-        }
-        for (int i = 0; !rc && i < n * k; i++)
-            wf[i] = (float)(rand_r(&seed) % 2001 - 1000) / 1000.0f;
-        struct sgemm_ctx sc = { frames, k, n, xf, wf, yf };
-        double t_sgemm = rc ? 0 : time_call(run_sgemm, &sc, min_time);
-        for (int f = 0; f < nformats && !rc; f++) {
-            struct sparq_packed p;
-            struct sparq_gemm_prepared *prep = NULL;
-            if (sparq_pack(&p, wf, NULL, formats[f].width, formats[f].kept, n, k, NULL) ||
-                sparq_gemm_prepare(&prep, &p)) {
-                fprintf(stderr, "sparq bench-gemm: %s\n", sparq_last_error());
+    for (int ti = 0; ti < nthread_list && !rc; ti++) {
+        const int threads = thread_list[ti];
+        omp_set_num_threads(threads); // the fast kernel and oneDNN (built on OpenMP)
+        openblas_set_num_threads(threads);
+        unsigned seed = 1;
+        for (int s = 0; s < nshapes && !rc; s++) {
+            int k = shapes[s][0], n = shapes[s][1];
+            float *xf = malloc(sizeof(float) * frames * k), *wf = malloc(sizeof(float) * n * k);
+            float *yf = malloc(sizeof(float) * frames * n);
+            int8_t *x8 = malloc((size_t)frames * k), *w8 = malloc((size_t)n * k);
+            uint8_t *xu8 = malloc((size_t)frames * k);
+            int32_t *y32 = malloc(sizeof(int32_t) * frames * n);
+            if (!xf || !wf || !yf || !x8 || !y32 || !w8 || !xu8) {
+                fprintf(stderr, "sparq bench-gemm: out of memory\n");
                 rc = 1;
-                break;
             }
-            struct fast_ctx fc = { frames, k, n, x8, prep, y32 };
-            double t_fast = time_call(run_fast, &fc, min_time);
-            double gops = 2.0 * frames * (double)k * n / t_fast * 1e-9;
-            char shape[32];
-            snprintf(shape, sizeof shape, "%dx%d", k, n);
-            printf("%-11s %-10s %10.1f %10.1f %10.1f %8.2fx\n", shape, formats[f].name, t_sgemm * 1e6, t_fast * 1e6,
-                   gops, t_sgemm / t_fast);
-            cJSON *row = cJSON_CreateObject();
-            cJSON_AddNumberToObject(row, "k", k);
-            cJSON_AddNumberToObject(row, "n", n);
-            cJSON_AddStringToObject(row, "format", formats[f].name);
-            cJSON_AddNumberToObject(row, "sgemm_seconds", t_sgemm);
-            cJSON_AddNumberToObject(row, "fast_seconds", t_fast);
-            cJSON_AddNumberToObject(row, "dense_equivalent_gops", gops);
-            cJSON_AddNumberToObject(row, "speedup_vs_sgemm", t_sgemm / t_fast);
-            cJSON_AddItemToArray(rows, row);
-            sparq_gemm_prepared_free(prep);
-            sparq_packed_free(&p);
+            for (int i = 0; !rc && i < frames * k; i++) {
+                x8[i] = (int8_t)(rand_r(&seed) & 0xFF);
+                xf[i] = x8[i];
+                xu8[i] = (uint8_t)(x8[i] + 128);
+            }
+            for (int i = 0; !rc && i < n * k; i++) {
+                wf[i] = (float)(rand_r(&seed) % 2001 - 1000) / 1000.0f;
+                w8[i] = (int8_t)(rand_r(&seed) & 0xFF);
+            }
+            struct sgemm_ctx sc = { frames, k, n, xf, wf, yf };
+            double t_sgemm = rc ? 0 : time_call(run_sgemm, &sc, min_time);
+            struct dnnl_ctx dc = { frames, k, n, xu8, w8, y32, 0 };
+            double t_dnnl = rc ? 0 : time_call(run_dnnl, &dc, min_time);
+            if (!rc && dc.failed) {
+                fprintf(stderr, "sparq bench-gemm: dnnl_gemm_u8s8s32 failed on %dx%d\n", k, n);
+                rc = 1;
+            }
+            for (int f = 0; f < nformats && !rc; f++) {
+                struct sparq_packed p;
+                struct sparq_gemm_prepared *prep = NULL;
+                if (sparq_pack(&p, wf, NULL, formats[f].width, formats[f].kept, n, k, NULL) ||
+                    sparq_gemm_prepare(&prep, &p)) {
+                    fprintf(stderr, "sparq bench-gemm: %s\n", sparq_last_error());
+                    rc = 1;
+                    break;
+                }
+                struct fast_ctx fc = { frames, k, n, x8, prep, y32 };
+                double t_fast = time_call(run_fast, &fc, min_time);
+                double gops = 2.0 * frames * (double)k * n / t_fast * 1e-9;
+                char shape[32];
+                snprintf(shape, sizeof shape, "%dx%d", k, n);
+                printf("%-3d %-10s %-10s %9.1f %9.1f %9.1f %10.1f %8.2fx %8.2fx\n", threads, shape, formats[f].name,
+                       t_sgemm * 1e6, t_dnnl * 1e6, t_fast * 1e6, gops, t_sgemm / t_fast, t_dnnl / t_fast);
+                cJSON *row = cJSON_CreateObject();
+                cJSON_AddNumberToObject(row, "threads", threads);
+                cJSON_AddNumberToObject(row, "k", k);
+                cJSON_AddNumberToObject(row, "n", n);
+                cJSON_AddStringToObject(row, "format", formats[f].name);
+                cJSON_AddNumberToObject(row, "sgemm_seconds", t_sgemm);
+                cJSON_AddNumberToObject(row, "fast_seconds", t_fast);
+                cJSON_AddNumberToObject(row, "dense_equivalent_gops", gops);
+                cJSON_AddNumberToObject(row, "onednn_int8_seconds", t_dnnl);
+                cJSON_AddNumberToObject(row, "speedup_vs_sgemm", t_sgemm / t_fast);
+                cJSON_AddNumberToObject(row, "vs_sgemm", t_sgemm / t_fast);
+                cJSON_AddNumberToObject(row, "vs_onednn_int8", t_dnnl / t_fast);
+                cJSON_AddItemToArray(rows, row);
+                sparq_gemm_prepared_free(prep);
+                sparq_packed_free(&p);
+            }
+            free(xf);
+            free(wf);
+            free(yf);
+            free(x8);
+            free(w8);
+            free(xu8);
+            free(y32);
         }
-        free(xf);
-        free(wf);
-        free(yf);
-        free(x8);
-        free(y32);
     }
     if (!rc && json_path) {
         char *text = cJSON_Print(root);

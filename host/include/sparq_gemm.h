@@ -52,9 +52,19 @@ void sparq_gemm_prepared_free(struct sparq_gemm_prepared *p);
 // Same contract as sparq_gemm_ref. Bit-exact with it.
 int sparq_gemm_fast(int32_t *y, int y_stride, const int8_t *x, int x_stride,
                     const struct sparq_gemm_prepared *w, int t, int accumulate);
-// Name of the kernel sparq_gemm_fast runs on this CPU ("avx2", "portable").
+// Kernel paths: "scalar" (portable C), "avx2", "avx512vnni" (AVX-512 VNNI
+// vpdpbusd). sparq_gemm_fast runs the fastest this CPU has, unless the
+// environment variable SPARQ_GEMM_PATH (read at every call) or
+// sparq_gemm_set_path() names another; a bad SPARQ_GEMM_PATH makes
+// sparq_gemm_fast fail with a message naming it.
+// Name of the path sparq_gemm_fast runs now ("invalid" for a bad variable).
 const char *sparq_gemm_fast_kernel(void);
-// Forces the portable kernel (for tests of the fallback); 0 restores auto.
+// 1 if `name` is a path this CPU can run.
+int sparq_gemm_path_supported(const char *name);
+// Forces a path (over SPARQ_GEMM_PATH); NULL or "auto" restores the automatic
+// choice. SPARQ_EINVAL for an unknown name or a path the CPU lacks.
+int sparq_gemm_set_path(const char *name);
+// Forces the scalar path (for tests of the fallback); 0 restores auto.
 void sparq_gemm_force_portable(int on);
 // Turns off the u8 (vpmaddubsw) path for int4/int2 so the int16 path runs
 // (for tests and A/B timing); 0 restores it.

@@ -1,10 +1,11 @@
 // Reference GEMM against a dense computation from known codes; the fast
-// kernels (AVX2 and portable) against the reference; the requantization
+// kernels (every path the CPU has) against the reference; the requantization
 // formula against a 128-bit computation.
 #include <math.h>
 #include <string.h>
 
 #include "check.h"
+#include "sparq_error.h"
 #include "sparq_gemm.h"
 
 static uint64_t rng_state;
@@ -49,14 +50,24 @@ static int pack_codes(struct sparq_packed *p, const int8_t *codes, int out, int 
     return rc;
 }
 
+// Every kernel path the CPU has, on every format, against the reference on
+// random ragged shapes (T, N, K not multiples of any block; strides wider
+// than the rows; accumulate and overwrite). Every 20th case is large enough
+// to span many tiles and the kernels' OpenMP threshold.
+static const char *const paths[] = { "scalar", "avx2", "avx512vnni" };
+#define NPATHS 3
+
 static void test_gemm_kernels(void)
 {
     int count;
     const struct sparq_format_type *all = sparq_format_all(&count);
-    int ref_ok = 1, fast_ok = 1, wide_ok = 1, portable_ok = 1, cases = 0;
+    int ref_ok = 1, wide_ok = 1, cases = 0;
+    int bad[NPATHS][16] = { { 0 } }; // failing cases per path and format
     for (int iter = 0; iter < 180; iter++) {
         const struct sparq_format_type *ft = &all[iter % count];
-        int t = 1 + (int)(rnd() % 70), out = 1 + (int)(rnd() % 40), in = 1 + (int)(rnd() % 100);
+        int big = iter % 20 == 0;
+        int t = 1 + (int)(rnd() % (big ? 300 : 70)), out = 1 + (int)(rnd() % (big ? 200 : 40));
+        int in = 1 + (int)(rnd() % (big ? 300 : 100));
         int accumulate = (int)(rnd() & 1);
         int x_stride = in + (int)(rnd() % 3), y_stride = out + (int)(rnd() % 3);
         int8_t *codes = malloc((size_t)out * in), *x = malloc((size_t)t * x_stride);
@@ -86,23 +97,27 @@ static void test_gemm_kernels(void)
         ref_ok &= memcmp(y, expect, sizeof(int32_t) * t * y_stride) == 0;
 
         struct sparq_gemm_prepared *prep;
-        if (sparq_gemm_prepare(&prep, &p) == 0) {
+        int prepared = sparq_gemm_prepare(&prep, &p) == 0;
+        for (int k = 0; k < NPATHS; k++) {
+            if (!sparq_gemm_path_supported(paths[k]))
+                continue;
             memcpy(y, init, sizeof(int32_t) * t * y_stride);
-            sparq_gemm_fast(y, y_stride, x, x_stride, prep, t, accumulate);
-            fast_ok &= memcmp(y, expect, sizeof(int32_t) * t * y_stride) == 0;
+            int ok = prepared && sparq_gemm_set_path(paths[k]) == 0 &&
+                     sparq_gemm_fast(y, y_stride, x, x_stride, prep, t, accumulate) == 0 &&
+                     memcmp(y, expect, sizeof(int32_t) * t * y_stride) == 0;
+            bad[k][iter % count] += !ok;
+        }
+        if (sparq_gemm_path_supported("avx2")) {
+            sparq_gemm_set_path("avx2");
             sparq_gemm_disable_narrow(1);
             memcpy(y, init, sizeof(int32_t) * t * y_stride);
-            sparq_gemm_fast(y, y_stride, x, x_stride, prep, t, accumulate);
-            wide_ok &= memcmp(y, expect, sizeof(int32_t) * t * y_stride) == 0;
+            wide_ok &= prepared && sparq_gemm_fast(y, y_stride, x, x_stride, prep, t, accumulate) == 0 &&
+                       memcmp(y, expect, sizeof(int32_t) * t * y_stride) == 0;
             sparq_gemm_disable_narrow(0);
-            sparq_gemm_force_portable(1);
-            memcpy(y, init, sizeof(int32_t) * t * y_stride);
-            sparq_gemm_fast(y, y_stride, x, x_stride, prep, t, accumulate);
-            portable_ok &= memcmp(y, expect, sizeof(int32_t) * t * y_stride) == 0;
-            sparq_gemm_force_portable(0);
+        }
+        sparq_gemm_set_path(NULL);
+        if (prepared)
             sparq_gemm_prepared_free(prep);
-        } else
-            fast_ok = wide_ok = portable_ok = 0;
         cases++;
         sparq_packed_free(&p);
         free(codes);
@@ -112,9 +127,50 @@ static void test_gemm_kernels(void)
         free(init);
     }
     CHECK(ref_ok, "sparq_gemm_ref equals the dense GEMM of the codes (%d random cases, every format)", cases);
-    CHECK(fast_ok, "sparq_gemm_fast (%s) is bit-exact with the reference", sparq_gemm_fast_kernel());
-    CHECK(wide_ok, "fast kernel with the narrow u8 path disabled is bit-exact with the reference");
-    CHECK(portable_ok, "portable fast kernel is bit-exact with the reference");
+    for (int k = 0; k < NPATHS; k++) {
+        if (!sparq_gemm_path_supported(paths[k])) {
+            printf("# skip: kernel path %s is not supported by this CPU; not tested\n", paths[k]);
+            continue;
+        }
+        char failing[256] = "";
+        for (int f = 0; f < count; f++)
+            if (bad[k][f])
+                snprintf(failing + strlen(failing), sizeof failing - strlen(failing), " %s(%d)", all[f].name,
+                         bad[k][f]);
+        CHECK(!failing[0], "path %s is bit-exact with the reference on every format, ragged shapes%s%s", paths[k],
+              failing[0] ? "; failing:" : "", failing);
+    }
+    if (sparq_gemm_path_supported("avx2"))
+        CHECK(wide_ok, "avx2 path with the narrow u8 path disabled is bit-exact with the reference");
+    else
+        printf("# skip: avx2 wide variant (no avx2 on this CPU)\n");
+}
+
+// SPARQ_GEMM_PATH picks the path; a bad value is an error naming it.
+static void test_path_choice(void)
+{
+    const char *fastest = sparq_gemm_path_supported("avx512vnni") ? "avx512vnni"
+                          : sparq_gemm_path_supported("avx2")     ? "avx2"
+                                                                  : "scalar";
+    unsetenv("SPARQ_GEMM_PATH");
+    CHECK(strcmp(sparq_gemm_fast_kernel(), fastest) == 0, "automatic path is the fastest present (%s, got %s)", fastest,
+          sparq_gemm_fast_kernel());
+    setenv("SPARQ_GEMM_PATH", "scalar", 1);
+    CHECK(strcmp(sparq_gemm_fast_kernel(), "scalar") == 0, "SPARQ_GEMM_PATH=scalar selects the scalar path");
+    struct sparq_packed p;
+    int8_t codes[16] = { 1 }, x[16] = { 1 };
+    int32_t y[1];
+    struct sparq_gemm_prepared *prep = NULL;
+    int rc = pack_codes(&p, codes, 1, 16, 8, 4) || sparq_gemm_prepare(&prep, &p);
+    setenv("SPARQ_GEMM_PATH", "avx9000", 1);
+    rc = rc ? rc : sparq_gemm_fast(y, 1, x, 16, prep, 1, 0);
+    CHECK(rc == SPARQ_EINVAL && strstr(sparq_last_error(), "SPARQ_GEMM_PATH=avx9000"),
+          "a bad SPARQ_GEMM_PATH fails naming the variable (%s)", sparq_last_error());
+    unsetenv("SPARQ_GEMM_PATH");
+    CHECK(sparq_gemm_set_path("avx9000") == SPARQ_EINVAL && sparq_gemm_set_path("auto") == 0,
+          "sparq_gemm_set_path rejects an unknown path");
+    sparq_gemm_prepared_free(prep);
+    sparq_packed_free(&p);
 }
 
 // Independent requantization: exact 128-bit product, floor((v*m + 2^(s-1)) / 2^s).
@@ -171,6 +227,7 @@ int main(void)
 {
     rng_state = check_seed(777);
     test_gemm_kernels();
+    test_path_choice();
     test_requant();
     return check_done();
 }

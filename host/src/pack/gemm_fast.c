@@ -22,6 +22,48 @@ static int find_choice(const struct sparq_gemm_prepared *p, int a, int b)
     return -1;
 }
 
+static void *zalloc64(size_t bytes)
+{
+    bytes = (bytes + 63) / 64 * 64;
+    void *p = aligned_alloc(64, bytes ? bytes : 64);
+    if (p)
+        memset(p, 0, bytes);
+    return p;
+}
+
+// The VNNI layout (gemm_fast_internal.h): kept codes four to a dword lane, in
+// storage order, with the channel each one meets for the sparse vpshufb.
+static int prepare_vnni(struct sparq_gemm_prepared *p, const struct sparq_packed *w)
+{
+    const int kept = w->type->kept;
+    p->vn_steps = kept; // 4 * kept codes per 16-channel block, 4 per dword
+    p->vn_oblocks = (w->out + 15) / 16;
+    p->vn_kblocks = w->blocks_per_row;
+    size_t bytes = (size_t)p->vn_oblocks * p->vn_kblocks * kept * 64;
+    p->vn_w = zalloc64(bytes);
+    p->vn_idx = kept < 4 ? zalloc64(bytes) : NULL;
+    p->vn_corr = zalloc64(sizeof(int32_t) * 16 * (size_t)p->vn_oblocks);
+    if (!p->vn_w || (kept < 4 && !p->vn_idx) || !p->vn_corr)
+        return -1;
+    uint8_t pos[SPARQ_BLOCK];
+    int8_t val[SPARQ_BLOCK];
+    for (int o = 0; o < w->out; o++) {
+        p->vn_corr[o] = (int32_t)(128u * (uint32_t)p->rowsum[o]);
+        for (int b = 0; b < w->blocks_per_row; b++) {
+            const uint8_t *block = w->bytes + (size_t)o * w->row_bytes + (size_t)b * w->type->block_bytes;
+            int n = sparq_block_decode(w->type, block, pos, val);
+            for (int i = 0; i < n; i++) {
+                int s = i / 4, byte = i % 4;
+                size_t at = (((size_t)(o / 16) * p->vn_kblocks + b) * kept + s) * 64 + (size_t)(o % 16) * 4 + byte;
+                p->vn_w[at] = b * SPARQ_BLOCK + pos[i] < w->in ? val[i] : 0;
+                if (p->vn_idx)
+                    p->vn_idx[at] = pos[i];
+            }
+        }
+    }
+    return 0;
+}
+
 int sparq_gemm_prepare(struct sparq_gemm_prepared **dst, const struct sparq_packed *w)
 {
     *dst = NULL;
@@ -76,6 +118,10 @@ int sparq_gemm_prepare(struct sparq_gemm_prepared **dst, const struct sparq_pack
                 p->rowsum[o] += w1 + w2;
             }
         }
+    if (prepare_vnni(p, w)) {
+        sparq_gemm_prepared_free(p);
+        return SPARQ_ENOMEM;
+    }
     *dst = p;
     return SPARQ_OK;
 }
@@ -89,6 +135,9 @@ void sparq_gemm_prepared_free(struct sparq_gemm_prepared *p)
     free(p->nchoice);
     free(p->nweights);
     free(p->rowsum);
+    free(p->vn_w);
+    free(p->vn_idx);
+    free(p->vn_corr);
     free(p);
 }
 
@@ -135,21 +184,97 @@ void fast_block_portable(int32_t *y, int y_stride, const int16_t *table, const s
     }
 }
 
-static int force_portable, disable_narrow;
+// Kernel paths, slowest first. The fastest the CPU has runs unless
+// SPARQ_GEMM_PATH or sparq_gemm_set_path() names another.
+enum { PATH_SCALAR, PATH_AVX2, PATH_AVX512VNNI, PATH_COUNT };
+static const char *const path_names[PATH_COUNT] = { "scalar", "avx2", "avx512vnni" };
+static int disable_narrow;
+static int chosen_path = -1;  // -1: auto
 void sparq_gemm_disable_narrow(int on) { disable_narrow = on; }
-void sparq_gemm_force_portable(int on) { force_portable = on; }
 
-static int use_avx2(void)
+static int path_by_name(const char *name)
 {
-    return !force_portable && __builtin_cpu_supports("avx2");
+    if (!strcmp(name, "portable"))
+        return PATH_SCALAR;
+    for (int i = 0; i < PATH_COUNT; i++)
+        if (!strcmp(name, path_names[i]))
+            return i;
+    return -1;
 }
 
-const char *sparq_gemm_fast_kernel(void) { return use_avx2() ? "avx2" : "portable"; }
+static int cpu_has(int path)
+{
+    switch (path) {
+    case PATH_SCALAR: return 1;
+    case PATH_AVX2: return __builtin_cpu_supports("avx2");
+    case PATH_AVX512VNNI:
+        return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+               __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni");
+    default: return 0;
+    }
+}
+
+int sparq_gemm_path_supported(const char *name)
+{
+    int p = name ? path_by_name(name) : -1;
+    return p >= 0 && cpu_has(p);
+}
+
+int sparq_gemm_set_path(const char *name)
+{
+    if (!name || !strcmp(name, "auto")) {
+        chosen_path = -1;
+        return SPARQ_OK;
+    }
+    int p = path_by_name(name);
+    if (p < 0)
+        return sparq_fail(SPARQ_EINVAL, "gemm path '%s' unknown (scalar, avx2, avx512vnni, auto)", name);
+    if (!cpu_has(p))
+        return sparq_fail(SPARQ_EINVAL, "gemm path '%s' not supported by this CPU", name);
+    chosen_path = p;
+    return SPARQ_OK;
+}
+
+void sparq_gemm_force_portable(int on) { chosen_path = on ? PATH_SCALAR : -1; }
+
+// The path a call runs, or -1 when SPARQ_GEMM_PATH names no usable path.
+// The variable is read at every call (a few ns) so a test may change it.
+static int current_path(void)
+{
+    if (chosen_path >= 0)
+        return chosen_path;
+    const char *e = getenv("SPARQ_GEMM_PATH");
+    if (e && *e && strcmp(e, "auto")) {
+        int p = path_by_name(e);
+        return p >= 0 && cpu_has(p) ? p : -1;
+    }
+    for (int p = PATH_COUNT - 1; p > 0; p--)
+        if (cpu_has(p))
+            return p;
+    return PATH_SCALAR;
+}
+
+const char *sparq_gemm_fast_kernel(void)
+{
+    int p = current_path();
+    return p < 0 ? "invalid" : path_names[p];
+}
 
 int sparq_gemm_fast(int32_t *y, int y_stride, const int8_t *x, int x_stride,
                     const struct sparq_gemm_prepared *w, int t, int accumulate)
 {
-    const int avx2 = use_avx2();
+    const int path = current_path();
+    if (path < 0)
+        return sparq_fail(SPARQ_EINVAL, "SPARQ_GEMM_PATH=%s: unknown or unsupported path (scalar, avx2, avx512vnni)",
+                          getenv("SPARQ_GEMM_PATH"));
+    if (t <= 0)
+        return SPARQ_OK;
+    if (path == PATH_AVX512VNNI) {
+        if (fast_gemm_avx512vnni(y, y_stride, x, x_stride, w, t, accumulate))
+            return sparq_fail(SPARQ_ENOMEM, "gemm: out of memory for the activations");
+        return SPARQ_OK;
+    }
+    const int avx2 = path == PATH_AVX2;
     // Table elements: int16 tables have `slots` slots, the u8 table
     // chunks * NARROW_CHUNK (half-size elements).
     const size_t table_elems = (size_t)w->chunks * NARROW_CHUNK * w->choices * FAST_TBLOCK * 2;

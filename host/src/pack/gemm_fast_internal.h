@@ -39,6 +39,17 @@ struct sparq_gemm_prepared {
     uint8_t *nchoice;        // (chunks, out, NARROW_CHUNK)
     int16_t *nweights;       // (chunks, out, NARROW_CHUNK) w1 low byte, w2 high byte
     int32_t *rowsum;         // (out) sum of the row's codes
+    // AVX-512 VNNI layout (gemm_fast_avx512.c), built when the CPU has it.
+    // Per block of 16 outputs and 16-channel block: vn_steps zmm of weights,
+    // each lane (output) holding 4 kept codes in storage order; for sparse
+    // formats as many zmm of vpshufb indices (the channel, 0..15, in the
+    // block that each code meets). Output blocks are padded with zeros.
+    int vn_steps;            // 4 dense (no shuffle), 2 for 2:4, 1 for 1:4; 0 if not built
+    int vn_oblocks;          // ceil(out / 16)
+    int vn_kblocks;          // in_pad / 16
+    int8_t *vn_w;            // (oblocks, kblocks, steps, 16, 4), 64-byte aligned
+    uint8_t *vn_idx;         // same shape, NULL for dense
+    int32_t *vn_corr;        // (oblocks * 16) 128 * rowsum: removes the u8 offset
 };
 
 // Fills table (slots, choices, FAST_TBLOCK, 2) int16 for rows [t0, t0+rows)
@@ -63,5 +74,9 @@ void fast_fill_table_avx2(int16_t *table, int16_t *xt, const struct sparq_gemm_p
 // acc is scratch of out * FAST_TBLOCK int32.
 void fast_block_avx2_narrow(int32_t *y, int y_stride, const uint8_t *table, int32_t *acc,
                             const struct sparq_gemm_prepared *w, int t0, int rows, int accumulate);
+
+// Whole GEMM on the VNNI layout; 0 or -1 when out of memory.
+int fast_gemm_avx512vnni(int32_t *y, int y_stride, const int8_t *x, int x_stride,
+                         const struct sparq_gemm_prepared *w, int t, int accumulate);
 
 #endif

@@ -1,0 +1,164 @@
+// AVX-512 VNNI kernel of the fast GEMM (layout "vn_*" in gemm_fast_internal.h).
+// One vpdpbusd multiplies 4 u8 activations by 4 int8 weights in each of 16
+// output lanes and adds the sums into int32 (wrapping, like the reference).
+// Activations are offset to u8 once per call (x ^ 0x80 = x + 128); the
+// offset is removed at the store with 128 * (row sum of the codes).
+// Sparse rows pick their kept activations with one vpshufb per 4 kept
+// weights from a 16-channel block broadcast to every 128-bit lane, so a
+// 2:4 row costs half the vpdpbusd of a dense one and a 1:4 row a quarter.
+#include <immintrin.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gemm_fast_internal.h"
+
+// Tile: VN_NR blocks of 16 outputs x up to VN_MR rows of X, all accumulators
+// in registers: dense 8 x 3 (+ 3 weights + 1 broadcast of 32 zmm), sparse
+// 6 x 3 (+ 3 weights + 3 indices + 2).
+#define VN_MR 8
+#define VN_MR_SPARSE 6
+#define VN_NR 3
+
+// Converts x (t, in) to u8 (t, in_pad): x + 128, padding channels 128 (x = 0).
+static void offset_rows(uint8_t *xu, const int8_t *x, int x_stride, int t, int in, int in_pad)
+{
+    const __m512i flip = _mm512_set1_epi8((char)0x80);
+    for (int r = 0; r < t; r++)
+        for (int k = 0; k < in_pad; k += 64) {
+            int valid = in - k;
+            __mmask64 m = valid >= 64 ? ~(__mmask64)0 : valid > 0 ? ((__mmask64)1 << valid) - 1 : 0;
+            __m512i v = _mm512_maskz_loadu_epi8(m, x + (size_t)r * x_stride + k);
+            __mmask64 keep = in_pad - k >= 64 ? ~(__mmask64)0 : ((__mmask64)1 << (in_pad - k)) - 1;
+            _mm512_mask_storeu_epi8(xu + (size_t)r * in_pad + k, keep, _mm512_xor_si512(v, flip));
+        }
+}
+
+// acc += u8 x s8 dot products. Written in asm because GCC 12 treats the
+// intrinsic as non-destructive and copies and spills the accumulators.
+static inline __attribute__((always_inline)) __m512i dpbusd(__m512i acc, __m512i u8, __m512i s8)
+{
+    __asm__("vpdpbusd %2, %1, %0" : "+v"(acc) : "v"(u8), "vm"(s8));
+    return acc;
+}
+
+// One tile: MR rows of X from t0, NR blocks of 16 outputs from block ob.
+// STEPS dwords per 16-channel block; SHUF selects bytes with vpshufb.
+static inline __attribute__((always_inline)) void tile(const int MR, const int NR, const int STEPS, const int SHUF,
+                                                       int32_t *y, int y_stride, const uint8_t *xu, int ldx,
+                                                       const struct sparq_gemm_prepared *w, int t0, int ob,
+                                                       int accumulate)
+{
+    __m512i acc[VN_MR][VN_NR];
+#pragma GCC unroll 8
+    for (int i = 0; i < MR; i++)
+#pragma GCC unroll 4
+        for (int j = 0; j < NR; j++)
+            acc[i][j] = _mm512_setzero_si512();
+    const size_t oblock_bytes = (size_t)w->vn_kblocks * STEPS * 64;
+    const int8_t *wb = w->vn_w + (size_t)ob * oblock_bytes;
+    const uint8_t *ib = w->vn_idx ? w->vn_idx + (size_t)ob * oblock_bytes : NULL;
+    const uint8_t *xr = xu + (size_t)t0 * ldx;
+    for (int b = 0; b < w->vn_kblocks; b++) {
+#pragma GCC unroll 4
+        for (int s = 0; s < STEPS; s++) {
+            const size_t at = ((size_t)b * STEPS + s) * 64;
+            __m512i wv[VN_NR], iv[VN_NR];
+#pragma GCC unroll 4
+            for (int j = 0; j < NR; j++) {
+                wv[j] = _mm512_load_si512(wb + j * oblock_bytes + at);
+                if (SHUF)
+                    iv[j] = _mm512_load_si512(ib + j * oblock_bytes + at);
+            }
+#pragma GCC unroll 8
+            for (int i = 0; i < MR; i++) {
+                const uint8_t *xp = xr + (size_t)i * ldx + 16 * b;
+                if (SHUF) {
+                    __m512i xb = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)xp));
+#pragma GCC unroll 4
+                    for (int j = 0; j < NR; j++)
+                        acc[i][j] = dpbusd(acc[i][j], _mm512_shuffle_epi8(xb, iv[j]), wv[j]);
+                } else {
+                    int32_t q;
+                    memcpy(&q, xp + 4 * s, 4);
+                    __m512i xb = _mm512_set1_epi32(q);
+#pragma GCC unroll 4
+                    for (int j = 0; j < NR; j++)
+                        acc[i][j] = dpbusd(acc[i][j], xb, wv[j]);
+                }
+            }
+        }
+    }
+#pragma GCC unroll 4
+    for (int j = 0; j < NR; j++) {
+        const int o0 = (ob + j) * 16, left = w->out - o0;
+        const __mmask16 m = left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1);
+        const __m512i corr = _mm512_load_si512(w->vn_corr + o0);
+#pragma GCC unroll 8
+        for (int i = 0; i < MR; i++) {
+            int32_t *dst = y + (size_t)(t0 + i) * y_stride + o0;
+            __m512i v = _mm512_sub_epi32(acc[i][j], corr);
+            if (accumulate)
+                v = _mm512_add_epi32(v, _mm512_maskz_loadu_epi32(m, dst));
+            _mm512_mask_storeu_epi32(dst, m, v);
+        }
+    }
+}
+
+#define VN_ARGS y, y_stride, xu, ldx, w, t0, ob, accumulate
+#define VN_CASE(MR, NR) \
+    case MR * 4 + NR: tile(MR, NR, STEPS, SHUF, VN_ARGS); break;
+#define VN_CASES_6                                                                               \
+    VN_CASE(1, 1) VN_CASE(1, 2) VN_CASE(1, 3) VN_CASE(2, 1) VN_CASE(2, 2) VN_CASE(2, 3) VN_CASE(3, 1) \
+    VN_CASE(3, 2) VN_CASE(3, 3) VN_CASE(4, 1) VN_CASE(4, 2) VN_CASE(4, 3) VN_CASE(5, 1) VN_CASE(5, 2) \
+    VN_CASE(5, 3) VN_CASE(6, 1) VN_CASE(6, 2) VN_CASE(6, 3)
+#define VN_CASES_8 VN_CASES_6 VN_CASE(7, 1) VN_CASE(7, 2) VN_CASE(7, 3) VN_CASE(8, 1) VN_CASE(8, 2) VN_CASE(8, 3)
+#define VN_KIND(NAME, STEPS_, SHUF_, CASES)                                                                     \
+    static void NAME(int mr, int nr, int32_t *y, int y_stride, const uint8_t *xu, int ldx,               \
+                     const struct sparq_gemm_prepared *w, int t0, int ob, int accumulate)                \
+    {                                                                                                    \
+        enum { STEPS = STEPS_, SHUF = SHUF_ };                                                           \
+        switch (mr * 4 + nr) {                                                                           \
+            CASES                                                                                        \
+        default: break;                                                                                  \
+        }                                                                                                \
+    }
+VN_KIND(tile_dense, 4, 0, VN_CASES_8)
+VN_KIND(tile_2of4, 2, 1, VN_CASES_6)
+VN_KIND(tile_1of4, 1, 1, VN_CASES_6)
+
+int fast_gemm_avx512vnni(int32_t *y, int y_stride, const int8_t *x, int x_stride,
+                         const struct sparq_gemm_prepared *w, int t, int accumulate)
+{
+    // The u8 activations live in a per-thread buffer kept between calls, so
+    // a call costs no allocation (and no page faults) once warm.
+    static _Thread_local uint8_t *buf;
+    static _Thread_local size_t cap;
+    const size_t need = (size_t)t * w->in_pad + 64;
+    if (need > cap) {
+        free(buf);
+        cap = 0;
+        buf = aligned_alloc(64, (need + 63) / 64 * 64);
+        if (!buf)
+            return -1;
+        cap = need;
+    }
+    uint8_t *xu = buf;
+    offset_rows(xu, x, x_stride, t, w->in, w->in_pad);
+    void (*kind)(int, int, int32_t *, int, const uint8_t *, int, const struct sparq_gemm_prepared *, int, int, int) =
+        w->vn_steps == 4 ? tile_dense : w->vn_steps == 2 ? tile_2of4 : tile_1of4;
+    const int ldx = w->in_pad;
+    const int mr_max = w->vn_steps == 4 ? VN_MR : VN_MR_SPARSE;
+    const int otiles = (w->vn_oblocks + VN_NR - 1) / VN_NR, ttiles = (t + mr_max - 1) / mr_max;
+    // Threads only pay off on large products; small ones stay on the caller.
+    const int big = (double)t * w->out * w->in >= 4e6;
+    // Output tiles outer: one tile's weights stay in L1 while X rows stream.
+#pragma omp parallel for collapse(2) schedule(static) if (big)
+    for (int ot = 0; ot < otiles; ot++)
+        for (int tt = 0; tt < ttiles; tt++) {
+            int ob = ot * VN_NR, t0 = tt * mr_max;
+            int nr = w->vn_oblocks - ob < VN_NR ? w->vn_oblocks - ob : VN_NR;
+            int mr = t - t0 < mr_max ? t - t0 : mr_max;
+            kind(mr, nr, y, y_stride, xu, ldx, w, t0, ob, accumulate);
+        }
+    return 0;
+}
