@@ -1,40 +1,26 @@
-// Generator of the built-in TTS corpus (sparq_corpus.h): worker processes
-// run espeak-ng / flite / one persistent festival each, sox converts to
-// 16 kHz mono and applies augmentation; the parent hands out jobs and keeps
-// the manifests. docs/data.md has the design.
+// Generator of the built-in TTS corpus (sparq_corpus.h): this file plans
+// every utterance (text, voice, effects) from the seed, hands the jobs to
+// worker processes (corpus_worker.c) and keeps the manifests and reports.
+// docs/data.md has the design.
 #include "sparq_corpus.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <math.h>
 #include <poll.h>
-#include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "sparq_audio.h"
+#include "corpus_job.h"
+#include "sparq_clock.h"
+#include "sparq_file.h"
 #include "sparq_error.h"
 #include "sparq_manifest.h"
 #include "sparq_rng.h"
 #include "sparq_textsrc.h"
 
-extern char **environ;
-
-enum engine { ESPEAK, FLITE, FESTIVAL };
-// TEST is the held-out-voice split (test-voices.jsonl, also written as
-// test.jsonl for older scripts); TEST_TEXT speaks held-out text sources with
-// training voices.
-enum split { TRAIN, DEV, TEST, TEST_TEXT, NSPLITS };
 static const char *const split_names[NSPLITS] = { "train", "dev", "test-voices", "test-text" };
-// Channel effects: each augmented utterance gets every effect with its own
-// probability (docs/data.md), at least one.
-enum aug { AUG_SPEED, AUG_PITCH, AUG_REVERB, AUG_NOISE, AUG_PHONE, AUG_LOWPASS, AUG_GAIN, NAUG };
 static const char *const aug_names[NAUG] = { "speed", "pitch", "reverb", "noise", "phone", "lowpass", "gain" };
 static const double aug_prob[NAUG] = { 0.30, 0.20, 0.30, 0.40, 0.15, 0.10, 0.20 };
 
@@ -61,30 +47,6 @@ static const char *const flite_test[] = { "slt", "rms" };
 static const char *const festival_train[] = { "kal_diphone", "ked_diphone" };
 static const char *const festival_test[] = { "cmu_us_slt_arctic_hts" };
 #define NA(a) ((int)(sizeof a / sizeof a[0]))
-
-struct job {
-    int idx;            // index within its split
-    int split;
-    int engine;
-    char voice[40];     // espeak "en-us+m3", flite "awb", festival "kal_diphone"
-    int rate, pitch;    // espeak words/minute and pitch 0..99
-    float stretch;      // flite/festival duration stretch
-    unsigned aug;       // bit (1 << AUG_x) per channel effect
-    float aug_param[NAUG]; // speed factor, cents, reverberance %, SNR dB, -, low-pass Hz, peak dBFS
-    uint64_t seed;      // noise seed
-    int open;           // text from the open-vocabulary sources
-    char text[640];
-    char out[600];      // absolute output path
-};
-
-struct result {
-    int idx;
-    int ok;
-    double seconds;
-    char err[300];
-};
-
-_Static_assert(sizeof(struct job) < 4096, "job must fit one atomic pipe write (PIPE_BUF)");
 
 void sparq_corpus_default_options(struct sparq_corpus_options *o)
 {
@@ -205,316 +167,7 @@ static void voice_tag(const struct job *j, char *tag, size_t n)
             *p = '_';
 }
 
-// ---- worker side --------------------------------------------------------
-
-// Runs argv, stdout and stderr to /dev/null; 0 if it exited with status 0.
-static int run(char *const argv[])
-{
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-    posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-    pid_t pid;
-    int rc = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    if (rc != 0)
-        return -1;
-    int status;
-    while (waitpid(pid, &status, 0) < 0)
-        if (errno != EINTR)
-            return -1;
-    return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
-}
-
-struct festival {
-    pid_t pid;
-    FILE *in;   // commands
-    FILE *err;  // festival's stderr: unbuffered, so our markers arrive at once
-    char voice[40]; // voice selected now
-};
-
-static int festival_start(struct festival *f)
-{
-    int in[2], err[2];
-    if (pipe(in) || pipe(err))
-        return -1;
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, in[0], 0);
-    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-    posix_spawn_file_actions_adddup2(&fa, err[1], 2);
-    posix_spawn_file_actions_addclose(&fa, in[1]);
-    posix_spawn_file_actions_addclose(&fa, err[0]);
-    char *argv[] = { "festival", "--pipe", NULL };
-    int rc = posix_spawnp(&f->pid, "festival", &fa, NULL, argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    close(in[0]);
-    close(err[1]);
-    if (rc) {
-        close(in[1]);
-        close(err[0]);
-        return -1;
-    }
-    f->in = fdopen(in[1], "w");
-    f->err = fdopen(err[0], "r");
-    f->voice[0] = 0;
-    return 0;
-}
-
-static void festival_stop(struct festival *f)
-{
-    if (!f->pid)
-        return;
-    fclose(f->in);
-    fclose(f->err);
-    int status;
-    waitpid(f->pid, &status, 0);
-    f->pid = 0;
-}
-
-static int festival_say(struct festival *f, const struct job *j, const char *wav, char *err, size_t errn)
-{
-    if (!f->pid && festival_start(f)) {
-        snprintf(err, errn, "cannot start festival");
-        return -1;
-    }
-    if (strcmp(f->voice, j->voice)) {
-        fprintf(f->in, "(voice_%s)\n", j->voice);
-        snprintf(f->voice, sizeof f->voice, "%s", j->voice);
-    }
-    // Text is [a-z' ] only (normalised), so it needs no escaping inside "...".
-    fprintf(f->in,
-            "(Parameter.set 'Duration_Stretch %.3f)\n"
-            "(utt.save.wave (utt.synth (Utterance Text \"%s\")) \"%s\" 'riff)\n"
-            "(format stderr \"SPARQ-DONE %d\\n\")\n",
-            j->stretch, j->text, wav, j->idx);
-    fflush(f->in);
-    char line[512], want[64];
-    snprintf(want, sizeof want, "SPARQ-DONE %d\n", j->idx);
-    err[0] = 0;
-    while (fgets(line, sizeof line, f->err)) {
-        if (!strcmp(line, want))
-            return 0;
-        snprintf(err, errn, "festival: %.200s", line); // keep the last complaint
-    }
-    if (!err[0])
-        snprintf(err, errn, "festival exited unexpectedly");
-    festival_stop(f);
-    return -1;
-}
-
-// Adds Gaussian noise (white, or low-passed "brown" for half the seeds) at
-// `snr` dB relative to the power of the active (non-silent) speech.
-static int add_noise(const char *path, double snr, uint64_t seed, char *err, size_t errn)
-{
-    float *x;
-    size_t n;
-    int rate;
-    if (sparq_audio_load_ex(path, 0, &x, &n, &rate)) {
-        snprintf(err, errn, "%s", sparq_last_error());
-        return -1;
-    }
-    // Speech power: mean over 10 ms blocks whose energy is within 40 dB of the loudest.
-    size_t blk = (size_t)rate / 100, nb = n / blk;
-    double peak = 0, sum = 0;
-    size_t used = 0;
-    for (size_t b = 0; b < nb; b++) {
-        double e = 0;
-        for (size_t i = 0; i < blk; i++)
-            e += (double)x[b * blk + i] * x[b * blk + i];
-        peak = fmax(peak, e / blk);
-    }
-    for (size_t b = 0; b < nb; b++) {
-        double e = 0;
-        for (size_t i = 0; i < blk; i++)
-            e += (double)x[b * blk + i] * x[b * blk + i];
-        if (e / blk >= peak * 1e-4) {
-            sum += e / blk;
-            used++;
-        }
-    }
-    double power = used ? sum / used : 1.0;
-    double sigma = sqrt(power / pow(10.0, snr / 10.0));
-    uint64_t rng = seed;
-    int brown = (int)(seed & 1);
-    double state = 0, alpha = 0.95, gain = brown ? sqrt((1 - alpha * alpha)) : 1.0;
-    for (size_t i = 0; i < n; i++) {
-        double w = sparq_rng_normal(&rng);
-        if (brown) {
-            state = alpha * state + gain * w; // one-pole low-pass, unit variance
-            w = state;
-        }
-        x[i] += (float)(sigma * w);
-    }
-    int rc = sparq_audio_write_wav16(path, x, n, rate);
-    if (rc)
-        snprintf(err, errn, "%s", sparq_last_error());
-    free(x);
-    return rc ? -1 : 0;
-}
-
-static void do_job(const struct job *j, const char *tmpdir, struct festival *fest, struct result *r)
-{
-    memset(r, 0, sizeof *r);
-    r->idx = j->idx;
-    char raw[1200];
-    snprintf(raw, sizeof raw, "%s/raw.wav", tmpdir);
-    unlink(raw);
-    int rc;
-    char rate[16], pitch[16], stretch[48];
-    snprintf(rate, sizeof rate, "%d", j->rate);
-    snprintf(pitch, sizeof pitch, "%d", j->pitch);
-    if (j->engine == ESPEAK) {
-        char *argv[] = { "espeak-ng", "-v", (char *)j->voice, "-s", rate, "-p", pitch, "-w", raw, (char *)j->text, NULL };
-        rc = run(argv);
-        if (rc)
-            snprintf(r->err, sizeof r->err, "espeak-ng -v %s failed", j->voice);
-    } else if (j->engine == FLITE) {
-        snprintf(stretch, sizeof stretch, "duration_stretch=%.3f", j->stretch);
-        char *argv[] = { "flite", "-voice", (char *)j->voice, "--setf", stretch, "-t", (char *)j->text, "-o", raw, NULL };
-        rc = run(argv);
-        if (rc)
-            snprintf(r->err, sizeof r->err, "flite -voice %s failed", j->voice);
-    } else {
-        rc = festival_say(fest, j, raw, r->err, sizeof r->err);
-    }
-    if (rc)
-        return;
-    // sox: 16-bit mono; speed change (if any) at the source rate, then
-    // 16 kHz, then the other effects (a band-limit above the Nyquist
-    // frequency of flite's 8 kHz kal voice would fail before resampling),
-    // then a random peak level of -1..-10 dBFS, or the gain effect's level
-    // (quiet, or above full scale: clipped). The phone channel writes 8 kHz
-    // mu-law (G.711) and a second sox brings it back to 16 kHz 16-bit.
-    char gain[16], p[NAUG][32], tel[1200];
-    const float *ap = j->aug_param;
-    snprintf(gain, sizeof gain, "%d", -1 - (int)(j->seed % 10));
-    if (j->aug & (1u << AUG_GAIN))
-        snprintf(gain, sizeof gain, "%+.1f", ap[AUG_GAIN]);
-    snprintf(tel, sizeof tel, "%s/phone.wav", tmpdir);
-    int phone = (j->aug >> AUG_PHONE) & 1;
-    char *argv[40] = { "sox", "-R", "-q", raw, "-c", "1" };
-    int a = 6;
-    if (phone) {
-        argv[a++] = "-e", argv[a++] = "u-law", argv[a++] = "-b", argv[a++] = "8", argv[a++] = "-r";
-        argv[a++] = "8000", argv[a++] = tel;
-    } else
-        argv[a++] = "-b", argv[a++] = "16", argv[a++] = (char *)j->out;
-    if (j->aug & (1u << AUG_SPEED)) {
-        snprintf(p[AUG_SPEED], sizeof p[0], "%.3f", ap[AUG_SPEED]);
-        argv[a++] = "speed", argv[a++] = p[AUG_SPEED];
-    }
-    argv[a++] = "rate", argv[a++] = "16000";
-    if (j->aug & (1u << AUG_PITCH)) {
-        snprintf(p[AUG_PITCH], sizeof p[0], "%.0f", ap[AUG_PITCH]);
-        argv[a++] = "pitch", argv[a++] = p[AUG_PITCH];
-    }
-    if (j->aug & (1u << AUG_REVERB)) {
-        snprintf(p[AUG_REVERB], sizeof p[0], "%.0f", ap[AUG_REVERB]);
-        argv[a++] = "reverb", argv[a++] = p[AUG_REVERB];
-    }
-    if (phone)
-        argv[a++] = "sinc", argv[a++] = "300-3400";
-    else if (j->aug & (1u << AUG_LOWPASS)) {
-        snprintf(p[AUG_LOWPASS], sizeof p[0], "-%.0f", ap[AUG_LOWPASS]);
-        argv[a++] = "sinc", argv[a++] = p[AUG_LOWPASS];
-    }
-    argv[a++] = "gain", argv[a++] = "-n", argv[a++] = gain;
-    argv[a] = NULL;
-    int failed = run(argv);
-    if (!failed && phone) {
-        char *back[] = { "sox", "-R", "-q", tel, "-b", "16", "-c", "1", (char *)j->out, "rate", "16000", NULL };
-        failed = run(back);
-        unlink(tel);
-    }
-    if (failed) {
-        snprintf(r->err, sizeof r->err, "sox failed on %s output (augment mask 0x%x)", j->voice, j->aug);
-        return;
-    }
-    if ((j->aug & (1u << AUG_NOISE)) && add_noise(j->out, ap[AUG_NOISE], j->seed, r->err, sizeof r->err))
-        return;
-    struct sparq_audio_info info;
-    if (sparq_audio_probe(j->out, &info)) {
-        snprintf(r->err, sizeof r->err, "%s", sparq_last_error());
-        return;
-    }
-    r->seconds = info.seconds;
-    r->ok = 1;
-}
-
-static int read_full(int fd, void *buf, size_t n)
-{
-    char *p = buf;
-    while (n) {
-        ssize_t got = read(fd, p, n);
-        if (got < 0 && errno == EINTR)
-            continue;
-        if (got <= 0)
-            return -1;
-        p += got;
-        n -= (size_t)got;
-    }
-    return 0;
-}
-
-static int write_full(int fd, const void *buf, size_t n)
-{
-    const char *p = buf;
-    while (n) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -1;
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
-static void worker_main(int jobs_fd, int results_fd, const char *tmpdir)
-{
-    struct festival fest = { 0 };
-    struct job j;
-    while (read_full(jobs_fd, &j, sizeof j) == 0) {
-        struct result r;
-        do_job(&j, tmpdir, &fest, &r);
-        if (write_full(results_fd, &r, sizeof r))
-            break;
-    }
-    festival_stop(&fest);
-}
-
 // ---- parent side ----------------------------------------------------------
-
-struct worker {
-    pid_t pid;
-    int jobs_fd, results_fd;
-    int busy;
-};
-
-static int mkdir_p(const char *path)
-{
-    char tmp[1024];
-    snprintf(tmp, sizeof tmp, "%s", path);
-    for (char *p = tmp + 1; *p; p++)
-        if (*p == '/') {
-            *p = 0;
-            if (mkdir(tmp, 0755) && errno != EEXIST)
-                return sparq_fail(SPARQ_EIO, "%s: cannot create folder: %s", tmp, strerror(errno));
-            *p = '/';
-        }
-    if (mkdir(tmp, 0755) && errno != EEXIST)
-        return sparq_fail(SPARQ_EIO, "%s: cannot create folder: %s", tmp, strerror(errno));
-    return SPARQ_OK;
-}
-
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
 
 static void fmt_time(double s, char *buf, size_t n)
 {
@@ -579,12 +232,12 @@ static int generate_split(const struct sparq_corpus_options *o, const struct poo
                           struct worker *w, int nw, double *gen_seconds, int *voices, struct sparq_manifest *out)
 {
     struct split_state st = { 0 };
-    double t0 = now(), last_print = 0;
+    double t0 = sparq_clock_s(), last_print = 0;
     const double est = 2.5; // seconds per utterance, only to decide how many jobs to keep in flight
     int rc = SPARQ_OK, in_flight = 0;
     char dir[1100];
     snprintf(dir, sizeof dir, "%s/wav/%s", o->out_dir, split_names[split]);
-    if ((rc = mkdir_p(dir)))
+    if ((rc = sparq_mkdir_p(dir)))
         return rc;
     for (;;) {
         // Hand out jobs while the finished audio plus an estimate for the
@@ -601,7 +254,7 @@ static int generate_split(const struct sparq_corpus_options *o, const struct poo
             char tag[64];
             voice_tag(j, tag, sizeof tag);
             snprintf(j->out, sizeof j->out, "%.450s/%s-%06d-%s.wav", dir, split_names[split], j->idx, tag);
-            if (write_full(w[k].jobs_fd, j, sizeof *j)) {
+            if (corpus_write_full(w[k].jobs_fd, j, sizeof *j)) {
                 rc = sparq_fail(SPARQ_EIO, "worker %d stopped taking jobs", k);
                 break;
             }
@@ -622,7 +275,7 @@ static int generate_split(const struct sparq_corpus_options *o, const struct poo
             if (!(pf[k].revents & (POLLIN | POLLHUP | POLLERR)) || !w[k].busy)
                 continue;
             struct result r;
-            if (read_full(w[k].results_fd, &r, sizeof r) || r.idx < 0 || r.idx >= st.dispatched) {
+            if (corpus_read_full(w[k].results_fd, &r, sizeof r) || r.idx < 0 || r.idx >= st.dispatched) {
                 rc = sparq_fail(SPARQ_EIO, "worker %d died", k);
                 break;
             }
@@ -645,7 +298,7 @@ static int generate_split(const struct sparq_corpus_options *o, const struct poo
                             split_names[split], st.failed, st.completed);
             break;
         }
-        double t = now();
+        double t = sparq_clock_s();
         if (o->progress && (t - last_print > 0.5)) {
             last_print = t;
             double el = t - t0, speed = st.seconds_done / fmax(el, 1e-9);
@@ -709,7 +362,7 @@ static int generate_split(const struct sparq_corpus_options *o, const struct poo
         rc = sparq_write_file_atomic(path, info, ilen);
     }
     free(info);
-    *gen_seconds = now() - t0;
+    *gen_seconds = sparq_clock_s() - t0;
     if (o->progress)
         fprintf(stderr, "\r%-5s %6zu utts %7.3f h audio in %.1f s (%.1fx real time), %d voices, %d failed%30s\n",
                 split_names[split], out->count, sparq_manifest_hours(out), *gen_seconds,
@@ -720,7 +373,8 @@ static int generate_split(const struct sparq_corpus_options *o, const struct poo
     return rc;
 }
 
-int sparq_corpus_generate(const struct sparq_corpus_options *o)
+// Every option in range before any work starts.
+static int check_options(const struct sparq_corpus_options *o)
 {
     if (!o->out_dir || !o->out_dir[0])
         return sparq_fail(SPARQ_EINVAL, "corpus: no output folder");
@@ -735,15 +389,78 @@ int sparq_corpus_generate(const struct sparq_corpus_options *o)
         return sparq_fail(SPARQ_EINVAL, "corpus: augment fraction must be in [0, 1]");
     if (!(o->open_fraction >= 0 && o->open_fraction <= 1))
         return sparq_fail(SPARQ_EINVAL, "corpus: open-text fraction must be in [0, 1]");
-    double test_text_hours = o->test_text_hours < 0 ? o->test_hours : o->test_text_hours;
-    if (test_text_hours > 10000)
+    if (o->test_text_hours > 10000)
         return sparq_fail(SPARQ_EINVAL, "corpus: test-text hours must be at most 10000");
+    return SPARQ_OK;
+}
+
+struct oov {
+    double tokens, types; // fractions of running words / distinct words
+};
+
+// corpus.json: what was generated and how fast, for docs and reports, with
+// the words actually spoken in train and test-text's OOV against them.
+static int write_report(const struct sparq_corpus_options *o, int open_text, const struct pools *pl,
+                        const struct sparq_manifest m[NSPLITS], const double secs[NSPLITS], const int voices[NSPLITS],
+                        size_t train_text_words, struct oov pool_oov)
+{
+    int rc = SPARQ_OK;
+    struct sparq_wordset spoken = { 0 };
+    const char **tt = malloc((m[TRAIN].count + m[TEST_TEXT].count + 1) * sizeof *tt);
+    double oov_tok = 0, oov_type = 0;
+    if (!tt)
+        rc = sparq_fail(SPARQ_ENOMEM, "corpus: out of memory");
+    for (size_t i = 0; tt && i < m[TRAIN].count; i++)
+        tt[i] = m[TRAIN].utts[i].text;
+    for (size_t i = 0; tt && i < m[TEST_TEXT].count; i++)
+        tt[m[TRAIN].count + i] = m[TEST_TEXT].utts[i].text;
+    if (rc == SPARQ_OK)
+        rc = sparq_wordset_add(&spoken, tt, m[TRAIN].count);
+    if (rc == SPARQ_OK)
+        sparq_wordset_oov(&spoken, tt + m[TRAIN].count, m[TEST_TEXT].count, &oov_tok, &oov_type);
+    free(tt);
+    char buf[4096];
+    int n = snprintf(buf, sizeof buf,
+                     "{\n  \"format\": \"sparq-corpus\",\n  \"version\": 2,\n  \"seed\": %llu,\n  \"workers\": %d,\n"
+                     "  \"augment_fraction\": %.3f,\n  \"open_fraction\": %.3f,\n  \"text_sources\": \"%s\",\n"
+                     "  \"text\": {\"open_sentences\": {\"train\": %zu, \"dev\": %zu, \"test-voices\": %zu, "
+                     "\"test-text\": %zu},\n"
+                     "           \"train_text_words\": %zu, \"test_text_oov_vs_train_text\": {\"tokens\": %.4f, "
+                     "\"types\": %.4f},\n"
+                     "           \"train_spoken_words\": %zu, \"test_text_oov_vs_train_spoken\": {\"tokens\": %.4f, "
+                     "\"types\": %.4f}},\n"
+                     "  \"splits\": {\n",
+                     (unsigned long long)o->seed, o->workers, o->augment_fraction, o->open_fraction,
+                     open_text ? (o->text_sources ? o->text_sources : "default") : "none", pl->n[TRAIN], pl->n[DEV],
+                     pl->n[TEST], pl->n[TEST_TEXT], train_text_words, pool_oov.tokens, pool_oov.types, spoken.count,
+                     oov_tok, oov_type);
+    sparq_wordset_free(&spoken);
+    for (int s = 0; s < NSPLITS; s++)
+        n += snprintf(buf + n, sizeof buf - (size_t)n,
+                      "    \"%s\": {\"utterances\": %zu, \"hours\": %.4f, \"voices\": %d, "
+                      "\"generation_seconds\": %.2f, \"real_time_factor\": %.2f}%s\n",
+                      split_names[s], m[s].count, sparq_manifest_hours(&m[s]), voices[s], secs[s],
+                      sparq_manifest_hours(&m[s]) * 3600 / fmax(secs[s], 1e-9), s + 1 < NSPLITS ? "," : "");
+    n += snprintf(buf + n, sizeof buf - (size_t)n, "  }\n}\n");
+    char path[1100];
+    snprintf(path, sizeof path, "%s/corpus.json", o->out_dir);
+    if (rc == SPARQ_OK)
+        rc = sparq_write_file_atomic(path, buf, (size_t)n);
+    return rc;
+}
+
+int sparq_corpus_generate(const struct sparq_corpus_options *o)
+{
+    int rc = check_options(o);
+    if (rc)
+        return rc;
+    double test_text_hours = o->test_text_hours < 0 ? o->test_hours : o->test_text_hours;
     // Open text first: a missing source package is reported before any work.
     struct sparq_textsrc ts = { 0 };
     struct pools pl;
     memset(&pl, 0, sizeof pl);
     int open_text = !(o->text_sources && !strcmp(o->text_sources, "none"));
-    int rc = open_text ? sparq_textsrc_load(&ts, o->text_root, o->text_sources) : SPARQ_OK;
+    rc = open_text ? sparq_textsrc_load(&ts, o->text_root, o->text_sources) : SPARQ_OK;
     if (rc)
         return rc;
     for (int s = 0; s < NSPLITS && rc == SPARQ_OK; s++)
@@ -770,7 +487,7 @@ int sparq_corpus_generate(const struct sparq_corpus_options *o)
     if (rc == SPARQ_OK)
         sparq_wordset_oov(&train_words, pl.s[TEST_TEXT], pl.n[TEST_TEXT], &pool_oov_tok, &pool_oov_type);
     if (rc == SPARQ_OK)
-        rc = mkdir_p(o->out_dir);
+        rc = sparq_mkdir_p(o->out_dir);
     if (rc) {
         for (int s = 0; s < NSPLITS; s++)
             free(pl.s[s]);
@@ -778,39 +495,10 @@ int sparq_corpus_generate(const struct sparq_corpus_options *o)
         sparq_textsrc_free(&ts);
         return rc;
     }
-    char tmpdir[1100];
     struct worker w[16];
     int nw = 0;
-    signal(SIGPIPE, SIG_IGN);
-    fflush(NULL);
-    for (; nw < o->workers; nw++) {
-        int jp[2], rp[2];
-        snprintf(tmpdir, sizeof tmpdir, "%s/tmp/w%d", o->out_dir, nw);
-        if ((rc = mkdir_p(tmpdir)))
-            break;
-        if (pipe(jp) || pipe(rp)) {
-            rc = sparq_fail(SPARQ_EIO, "pipe: %s", strerror(errno));
-            break;
-        }
-        pid_t pid = fork();
-        if (pid < 0) {
-            rc = sparq_fail(SPARQ_EIO, "fork: %s", strerror(errno));
-            break;
-        }
-        if (pid == 0) {
-            close(jp[1]);
-            close(rp[0]);
-            for (int k = 0; k < nw; k++) {
-                close(w[k].jobs_fd);
-                close(w[k].results_fd);
-            }
-            worker_main(jp[0], rp[1], tmpdir);
-            _exit(0);
-        }
-        close(jp[0]);
-        close(rp[1]);
-        w[nw] = (struct worker){ pid, jp[1], rp[0], 0 };
-    }
+    if (rc == SPARQ_OK)
+        rc = corpus_workers_start(o->out_dir, o->workers, w, &nw);
     const double hours[NSPLITS] = { o->train_hours, o->dev_hours, o->test_hours, test_text_hours };
     double secs[NSPLITS] = { 0 };
     int voices[NSPLITS] = { 0 };
@@ -827,64 +515,10 @@ int sparq_corpus_generate(const struct sparq_corpus_options *o)
         if (rc == SPARQ_OK && s == TEST)
             rc = sparq_manifest_write(&m[s], path);
     }
-    for (int k = 0; k < nw; k++) {
-        close(w[k].jobs_fd);
-        close(w[k].results_fd);
-    }
-    for (int k = 0; k < nw; k++) {
-        int status;
-        waitpid(w[k].pid, &status, 0);
-        snprintf(tmpdir, sizeof tmpdir, "%s/tmp/w%d/raw.wav", o->out_dir, k);
-        unlink(tmpdir);
-        snprintf(tmpdir, sizeof tmpdir, "%s/tmp/w%d", o->out_dir, k);
-        rmdir(tmpdir);
-    }
-    snprintf(tmpdir, sizeof tmpdir, "%s/tmp", o->out_dir);
-    rmdir(tmpdir);
+    corpus_workers_stop(o->out_dir, w, nw);
     if (rc == SPARQ_OK) {
-        // corpus.json: what was generated and how fast, for docs and reports.
-        // Words actually spoken in train, and test-text's OOV against them.
-        struct sparq_wordset spoken = { 0 };
-        const char **tt = malloc((m[TRAIN].count + m[TEST_TEXT].count + 1) * sizeof *tt);
-        double oov_tok = 0, oov_type = 0;
-        if (!tt)
-            rc = sparq_fail(SPARQ_ENOMEM, "corpus: out of memory");
-        for (size_t i = 0; tt && i < m[TRAIN].count; i++)
-            tt[i] = m[TRAIN].utts[i].text;
-        for (size_t i = 0; tt && i < m[TEST_TEXT].count; i++)
-            tt[m[TRAIN].count + i] = m[TEST_TEXT].utts[i].text;
-        if (rc == SPARQ_OK)
-            rc = sparq_wordset_add(&spoken, tt, m[TRAIN].count);
-        if (rc == SPARQ_OK)
-            sparq_wordset_oov(&spoken, tt + m[TRAIN].count, m[TEST_TEXT].count, &oov_tok, &oov_type);
-        free(tt);
-        char buf[4096];
-        int n = snprintf(buf, sizeof buf,
-                         "{\n  \"format\": \"sparq-corpus\",\n  \"version\": 2,\n  \"seed\": %llu,\n  \"workers\": %d,\n"
-                         "  \"augment_fraction\": %.3f,\n  \"open_fraction\": %.3f,\n  \"text_sources\": \"%s\",\n"
-                         "  \"text\": {\"open_sentences\": {\"train\": %zu, \"dev\": %zu, \"test-voices\": %zu, "
-                         "\"test-text\": %zu},\n"
-                         "           \"train_text_words\": %zu, \"test_text_oov_vs_train_text\": {\"tokens\": %.4f, "
-                         "\"types\": %.4f},\n"
-                         "           \"train_spoken_words\": %zu, \"test_text_oov_vs_train_spoken\": {\"tokens\": %.4f, "
-                         "\"types\": %.4f}},\n"
-                         "  \"splits\": {\n",
-                         (unsigned long long)o->seed, o->workers, o->augment_fraction, o->open_fraction,
-                         open_text ? (o->text_sources ? o->text_sources : "default") : "none", pl.n[TRAIN], pl.n[DEV],
-                         pl.n[TEST], pl.n[TEST_TEXT], train_words.count, pool_oov_tok, pool_oov_type, spoken.count,
-                         oov_tok, oov_type);
-        sparq_wordset_free(&spoken);
-        for (int s = 0; s < NSPLITS; s++)
-            n += snprintf(buf + n, sizeof buf - (size_t)n,
-                          "    \"%s\": {\"utterances\": %zu, \"hours\": %.4f, \"voices\": %d, "
-                          "\"generation_seconds\": %.2f, \"real_time_factor\": %.2f}%s\n",
-                          split_names[s], m[s].count, sparq_manifest_hours(&m[s]), voices[s], secs[s],
-                          sparq_manifest_hours(&m[s]) * 3600 / fmax(secs[s], 1e-9), s + 1 < NSPLITS ? "," : "");
-        n += snprintf(buf + n, sizeof buf - (size_t)n, "  }\n}\n");
-        char path[1100];
-        snprintf(path, sizeof path, "%s/corpus.json", o->out_dir);
-        if (rc == SPARQ_OK)
-            rc = sparq_write_file_atomic(path, buf, (size_t)n);
+        struct oov pool_oov = { pool_oov_tok, pool_oov_type };
+        rc = write_report(o, open_text, &pl, m, secs, voices, train_words.count, pool_oov);
     }
     for (int s = 0; s < NSPLITS; s++) {
         sparq_manifest_free(&m[s]);
