@@ -51,6 +51,7 @@ include host/host.mk
 -include rtl/rtl.mk
 -include sim/sim.mk
 -include firmware/firmware.mk
+-include rtl/board/board.mk
 -include host/model.mk
 -include host/dist.mk
 include tests/tests.mk

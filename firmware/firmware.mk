@@ -1,6 +1,6 @@
-# firmware/: the FX2LP USB bridge (sdcc) and the FPGA board build (rtl/board).
+# firmware/: the FX2LP USB bridge (sdcc). The FPGA board build and its
+# simulation are in rtl/board/board.mk.
 #   make firmware   -> $(BUILD)/firmware/sparq_fx2.ihx
-#   make bitstream  -> $(BUILD)/board/sparq.bin  (rtl/board/board.mk)
 
 FW_DIR   := $(BUILD)/firmware
 FW_SRCS  := firmware/fx2_main.c firmware/fw_requests.c firmware/fw_descriptors.c
@@ -35,8 +35,6 @@ $(FW_DIR)/sparq_fx2.ihx: $(FW_RELS)
 # tests/unit/test_usb.c checks the built image; tests/board/devices.sh runs sparq.
 TEST_DEPS += $(FW_DIR)/sparq_fx2.ihx
 
--include rtl/board/board.mk
-
 # Link-bound throughput estimate for a USB board (table + JSON).
 BENCH_TARGETS += bench-link
 .PHONY: bench-link
@@ -44,22 +42,3 @@ bench-link: $(BUILD)/sparq
 	@mkdir -p $(BUILD)/bench
 	@echo "== USB board: link-bound time per GEMM (estimate from counted bytes and round trips)"
 	@$(BUILD)/sparq bench-link --json $(BUILD)/bench/board_link.json
-
-# The board design (FX2 adapter + accelerator) Verilated under a C++ model of
-# the FX2 FIFOs, driven by the host stack: tests/board/board_sim.sh.
-BSIM_DIR  := $(BUILD)/board/sim
-BSIM_RTL  := $(shell sed 's/#.*//' rtl/sparq_top.f) rtl/board/sparq_fx2_fifo.v tests/board/board_core.v
-BSIM_LIB  := $(BSIM_DIR)/Vsparq_board_core__ALL.a
-BSIM_SHIM := $(BSIM_DIR)/board_sim.o
-$(BSIM_LIB): $(BSIM_RTL) firmware/firmware.mk
-	@mkdir -p $(BSIM_DIR)
-	verilator --cc -O3 --x-assign fast --x-initial fast --top-module sparq_board_core -Wno-fatal \
-	  -Mdir $(BSIM_DIR) -CFLAGS -O2 $(BSIM_RTL) > $(BSIM_DIR)/verilator.log
-	$(MAKE) --no-print-directory -s -C $(BSIM_DIR) -f Vsparq_board_core.mk OPT_FAST=-O2 OPT_SLOW=-O1 \
-	  VM_PARALLEL_BUILDS=0 Vsparq_board_core__ALL.a > /dev/null
-$(BSIM_SHIM): tests/board/board_sim.cpp tests/board/board_sim.h $(BSIM_LIB)
-	$(CXX) -O2 -std=c++17 -Wall -Wextra -I$(BSIM_DIR) -Itests/board -isystem $(VERILATOR_ROOT)/include \
-	  -isystem $(VERILATOR_ROOT)/include/vltstd -c $< -o $@
-$(BUILD)/board/test_board_sim: tests/board/test_board_sim.c $(BSIM_SHIM) $(BSIM_LIB) $(LIBSPARQ) $(BOARD_OBJS)
-	$(CC) $(CFLAGS) -Itests/board -o $@ $< $(BSIM_SHIM) $(BSIM_LIB) $(LIBSPARQ) $(BOARD_OBJS) $(BOARD_LIBS) $(LDLIBS)
-TEST_DEPS += $(BUILD)/board/test_board_sim

@@ -4,6 +4,8 @@
 #                synth_ice40 for a 4x4 configuration; reports under $(BUILD)/synth/
 
 RTL_SRCS := $(shell sed 's/#.*//' rtl/sparq_top.f)
+# generated from host/include/sparq_protocol.h (scripts/gen_protocol_vh.sh; tests/rtl/protocol.sh)
+RTL_INCS := rtl/sparq_protocol.vh
 SYNTH_DIR := $(BUILD)/synth
 # Small configuration for iCE40 (fits block RAM: 4x4 PEs, shallow buffers).
 ICE40_PARAMS := -chparam ROWS 4 -chparam COLS 4 -chparam WDEPTH 256 -chparam XDEPTH 256 -chparam RDEPTH 64
@@ -17,14 +19,14 @@ synth: $(SYNTH_DIR)/generic_16x16.txt $(SYNTH_DIR)/ice40_4x4.txt
 	@echo "== synth_ice40, 4x4"
 	@sed -n '/=== sparq_top ===/,$$p' $(SYNTH_DIR)/ice40_4x4.txt.stat | grep -E 'Number of cells|SB_'
 
-$(SYNTH_DIR)/generic_16x16.txt: $(RTL_SRCS) rtl/rtl.mk
+$(SYNTH_DIR)/generic_16x16.txt: $(RTL_SRCS) $(RTL_INCS) rtl/rtl.mk
 	@mkdir -p $(dir $@)
 	yosys -q -l $@.tmp -p "read_verilog $(RTL_SRCS); hierarchy -top sparq_top; \
 	  synth -top sparq_top -run begin:fine; memory -nomap; opt -fast; techmap; opt -fast; abc -fast; \
 	  opt_clean; tee -o $@.stat stat" > /dev/null
 	@mv $@.tmp $@
 
-$(SYNTH_DIR)/ice40_4x4.txt: $(RTL_SRCS) rtl/rtl.mk
+$(SYNTH_DIR)/ice40_4x4.txt: $(RTL_SRCS) $(RTL_INCS) rtl/rtl.mk
 	@mkdir -p $(dir $@)
 	yosys -q -l $@.tmp -p "read_verilog $(RTL_SRCS); hierarchy -top sparq_top $(ICE40_PARAMS); \
 	  synth_ice40 -top sparq_top; tee -o $@.stat stat" > /dev/null

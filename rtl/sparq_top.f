@@ -5,5 +5,11 @@ rtl/sparq_requant_serial.v
 rtl/sparq_pe.v
 rtl/sparq_array.v
 rtl/sparq_engine.v
+rtl/sparq_ctrl_check.v
+rtl/sparq_ctrl_wload.v
+rtl/sparq_ctrl_xload.v
+rtl/sparq_ctrl_qload.v
+rtl/sparq_ctrl_reader.v
+rtl/sparq_ctrl_reply.v
 rtl/sparq_ctrl.v
 rtl/sparq_top.v

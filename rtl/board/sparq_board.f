@@ -5,8 +5,16 @@ rtl/sparq_requant_serial.v
 rtl/sparq_pe.v
 rtl/sparq_array.v
 rtl/sparq_engine.v
+rtl/sparq_ctrl_check.v
+rtl/sparq_ctrl_wload.v
+rtl/sparq_ctrl_xload.v
+rtl/sparq_ctrl_qload.v
+rtl/sparq_ctrl_reader.v
+rtl/sparq_ctrl_reply.v
 rtl/sparq_ctrl.v
 rtl/sparq_top.v
 rtl/board/sparq_fx2_fifo.v
 rtl/board/sparq_board_fdio.v
+rtl/board/sparq_board_reset.v
+rtl/board/sparq_board_core.v
 rtl/board/sparq_board_top.v

@@ -17,14 +17,8 @@ module sparq_board_loopback (
     output wire [1:0] led_o
 );
     wire clk = ifclk_i;
-    reg [7:0] por_q = 8'd0;
-    reg [1:0] rst_sync_q = 2'b11;
-    always @(posedge clk) begin
-        if (!por_q[7])
-            por_q <= por_q + 8'd1;
-        rst_sync_q <= {rst_sync_q[0], fpga_reset_i};
-    end
-    wire rst_n = por_q[7] && !rst_sync_q[1];
+    wire rst_n;
+    sparq_board_reset u_reset (.clk_i(clk), .fpga_reset_i(fpga_reset_i), .rst_no(rst_n));
 
     wire [7:0] fd_in, fd_out, data;
     wire       fd_oe, valid, ready;

@@ -3,8 +3,7 @@
 // iCE40 (HX8K CT256 reference wiring, docs/board.md; rtl/board/*.pcf).
 // One clock domain: IFCLK (30 MHz, driven by the FX2) clocks everything, so
 // no clock-domain crossing exists between the USB bridge and the array.
-// Reset: power-on counter, then the FX2's FPGA_RESET line (PD0, vendor
-// request SPARQ_REQ_FPGA_RESET), synchronised.
+// Pads, reset (sparq_board_reset) and LEDs around sparq_board_core.
 module sparq_board_top #(
     parameter ROWS    = 4,        // array rows (see board.mk for the built size)
     parameter COLS    = 4,        // array columns
@@ -32,50 +31,27 @@ module sparq_board_top #(
     output wire [1:0] led_o         // 0: in reset, 1: link activity
 );
     wire clk = ifclk_i;
+    wire rst_n;
+    sparq_board_reset u_reset (.clk_i(clk), .fpga_reset_i(fpga_reset_i), .rst_no(rst_n));
 
-    // --- reset -------------------------------------------------------------
-    reg [7:0] por_q = 8'd0; // iCE40 FFs power up as 0; the only initialised register
-    reg [1:0] rst_sync_q = 2'b11;
-    always @(posedge clk) begin
-        if (!por_q[7])
-            por_q <= por_q + 8'd1;
-        rst_sync_q <= {rst_sync_q[0], fpga_reset_i};
-    end
-    wire rst_n = por_q[7] && !rst_sync_q[1];
-
-    // --- FD bus ----------------------------------------------------------------
     wire [7:0] fd_in, fd_out;
-    wire       fd_oe;
-    sparq_board_fdio u_fdio (
-        .pad_io(fd_io), .out_i(fd_out), .oe_i(fd_oe), .in_o(fd_in)
-    );
-
-    wire [7:0] rx_data, tx_data;
-    wire       rx_valid, rx_ready, tx_valid, tx_ready;
-
-    sparq_fx2_fifo u_fifo (
-        .clk_i(clk), .rst_ni(rst_n),
-        .fd_i(fd_in), .fd_o(fd_out), .fd_oe_o(fd_oe),
-        .ep2_empty_ni(flaga_ni), .ep6_full_ni(flagb_ni),
-        .slrd_no(slrd_no), .slwr_no(slwr_no), .sloe_no(sloe_no), .pktend_no(pktend_no),
-        .fifoadr_o(fifoadr_o),
-        .rx_data_o(rx_data), .rx_valid_o(rx_valid), .rx_ready_i(rx_ready),
-        .tx_data_i(tx_data), .tx_valid_i(tx_valid), .tx_ready_o(tx_ready)
-    );
-
-    sparq_top #(
+    wire       fd_oe, activity;
+    sparq_board_fdio u_fdio (.pad_io(fd_io), .out_i(fd_out), .oe_i(fd_oe), .in_o(fd_in));
+    sparq_board_core #(
         .ROWS(ROWS), .COLS(COLS), .WDEPTH(WDEPTH), .XDEPTH(XDEPTH), .RDEPTH(RDEPTH), .TIMEOUT(TIMEOUT),
         .CNT_W(CNT_W), .RQ_SERIAL(RQ_SERIAL), .WL_DBUF(WL_DBUF), .CHK_REG(CHK_REG)
-    ) u_top (
+    ) u_core (
         .clk_i(clk), .rst_ni(rst_n),
-        .rx_data_i(rx_data), .rx_valid_i(rx_valid), .rx_ready_o(rx_ready),
-        .tx_data_o(tx_data), .tx_valid_o(tx_valid), .tx_ready_i(tx_ready)
+        .fd_i(fd_in), .fd_o(fd_out), .fd_oe_o(fd_oe),
+        .flaga_ni(flaga_ni), .flagb_ni(flagb_ni),
+        .slrd_no(slrd_no), .slwr_no(slwr_no), .sloe_no(sloe_no), .pktend_no(pktend_no),
+        .fifoadr_o(fifoadr_o), .activity_o(activity)
     );
 
     // --- LEDs: reset, and link activity stretched to ~0.5 s -------------------
     reg [23:0] act_q = 24'd0;
     always @(posedge clk) begin
-        if ((rx_valid && rx_ready) || (tx_valid && tx_ready))
+        if (activity)
             act_q <= 24'hFFFFFF;
         else if (act_q != 24'd0)
             act_q <= act_q - 24'd1;

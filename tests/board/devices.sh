@@ -4,28 +4,31 @@
 set -u
 BUILD=${BUILD:-build}
 S="$BUILD/sparq"
-n=0
-fail=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-notok() { n=$((n + 1)); fail=1; echo "not ok $n - $1"; }
+T=$(mktemp -d /tmp/sparq_devices.XXXXXX)
+trap 'rm -rf "$T"' EXIT
+. tests/lib/tap.shlib
 
-out=$("$S" devices 2>&1); rc=$?
-if [ $rc -eq 1 ] && echo "$out" | grep -q 'no sparq board found (looked for VID:PID 1209:0001 and bare FX2 04b4:8613)'; then
-    ok "sparq devices without a board: exit 1 and '$out'"
-elif [ $rc -eq 0 ]; then
-    echo "# a sparq board is attached: $out"
-    ok "sparq devices found a board"
-else
-    notok "sparq devices without a board: exit $rc, output: $out"
-fi
-out=$(SPARQ_USB_VID=1d50 SPARQ_USB_PID=6099 "$S" devices 2>&1); rc=$?
-if [ $rc -eq 1 ] && echo "$out" | grep -q '1d50:6099'; then ok "SPARQ_USB_VID/PID change the IDs looked for"; else notok "env IDs: exit $rc: $out"; fi
-out=$(SPARQ_USB_VID=nope "$S" devices 2>&1); rc=$?
-if [ $rc -eq 2 ] && echo "$out" | grep -q 'SPARQ_USB_VID'; then ok "bad SPARQ_USB_VID: exit 2 naming it"; else notok "bad env: exit $rc: $out"; fi
-out=$("$S" devices --pid 12345 2>&1); rc=$?
-if [ $rc -eq 2 ] && echo "$out" | grep -q -- '--pid'; then ok "bad --pid: exit 2 naming it"; else notok "bad --pid: exit $rc: $out"; fi
-"$S" devices --help > /dev/null 2>&1 && ok "sparq devices --help exits 0" || notok "sparq devices --help"
-out=$("$S" devices --firmware /nonexistent.ihx 2>&1); rc=$?
-if [ $rc -eq 1 ]; then ok "--firmware with no bare FX2 attached fails: $out"; else notok "--firmware: exit $rc: $out"; fi
+expect() { # exit status, pattern the output must contain ("" for any), command...
+    want=$1
+    pat=$2
+    shift 2
+    out=$("$@" 2>&1)
+    rc=$?
+    echo "exit $rc: $out"
+    [ "$rc" -eq "$want" ] && { [ -z "$pat" ] || echo "$out" | grep -q -- "$pat"; }
+}
+no_board() {
+    if "$S" devices > "$T/found" 2>&1; then
+        echo "# a sparq board is attached: $(cat "$T/found")" >&3
+        return 0
+    fi
+    expect 1 'no sparq board found (looked for VID:PID 1209:0001 and bare FX2 04b4:8613)' "$S" devices
+}
+check "sparq devices without a board: exit 1 naming the IDs looked for" no_board 3>&1
+check "SPARQ_USB_VID/PID change the IDs looked for" expect 1 '1d50:6099' env SPARQ_USB_VID=1d50 SPARQ_USB_PID=6099 "$S" devices
+check "bad SPARQ_USB_VID: exit 2 naming it" expect 2 'SPARQ_USB_VID' env SPARQ_USB_VID=nope "$S" devices
+check "bad --pid: exit 2 naming it" expect 2 '--pid' "$S" devices --pid 12345
+check "sparq devices --help exits 0" expect 0 '' "$S" devices --help
+check "--firmware with no bare FX2 attached fails" expect 1 '' "$S" devices --firmware /nonexistent.ihx
 echo "1..$n"
 exit $fail

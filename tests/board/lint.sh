@@ -3,33 +3,29 @@
 # `make bitstream`): verilator --lint-only -Wall of both board tops, the
 # pin file against the top-level ports, and the FX2 FIFO adapter testbench.
 set -u
-n=0
-fail=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-notok() { n=$((n + 1)); fail=1; echo "not ok $n - $1"; }
-BUILD=${BUILD:-build}
+T=$(mktemp -d /tmp/sparq_board_lint.XXXXXX)
+trap 'rm -rf "$T"' EXIT
+. tests/lib/tap.shlib
+. tests/rtl/tb.shlib
 SRCS=$(sed 's/#.*//' rtl/board/sparq_board.f | tr '\n' ' ')
-LOG=$(mktemp)
-trap 'rm -f "$LOG"' EXIT
+LOG="$T/lint.log"
 
 # Warnings inside the accelerator's own files (rtl/*.v) belong to its lint
 # (make lint); here only rtl/board/ must be clean.
-for top in sparq_board_top sparq_board_loopback; do
-    if [ "$top" = sparq_board_top ]; then files="$SRCS"; else
-        files="rtl/board/sparq_fx2_fifo.v rtl/board/sparq_board_fdio.v rtl/board/sparq_board_loopback.v"; fi
-    # shellcheck disable=SC2086
-    verilator --lint-only -Wall -Wno-fatal -Wno-DECLFILENAME --top-module "$top" tests/board/sb_io_stub.v $files \
+board_lint() { # top, files...: no warning or error in rtl/board/ (rtl/*.v is make lint's)
+    top=$1
+    shift
+    verilator --lint-only -Wall -Wno-fatal -Wno-DECLFILENAME --top-module "$top" tests/board/sb_io_stub.v "$@" \
         > "$LOG" 2>&1
     rc=$?
-    ours=$(grep -E '^%(Warning|Error)' "$LOG" | grep -c 'rtl/board/')
-    other=$(grep -E '^%(Warning|Error)' "$LOG" | grep -vc 'rtl/board/')
-    if [ "$ours" -eq 0 ] && ! grep -q '^%Error' "$LOG" && [ $rc -eq 0 ]; then
-        ok "verilator --lint-only -Wall: $top, rtl/board/ clean ($other warnings in accelerator files left to make lint)"
-    else
-        notok "verilator --lint-only -Wall: $top"
-        grep -E -A3 '^%(Warning|Error).*(rtl/board/|Error)' "$LOG" | sed 's/^/#   /' | head -20
-    fi
-done
+    echo "# $top: $(grep -E '^%(Warning|Error)' "$LOG" | grep -vc 'rtl/board/') warnings in accelerator files left to make lint"
+    grep -E -A3 '^%(Warning|Error).*(rtl/board/|Error)' "$LOG" | head -20
+    [ $rc -eq 0 ] && ! grep -q '^%Error' "$LOG" && ! grep -E '^%(Warning|Error)' "$LOG" | grep -q 'rtl/board/'
+}
+# shellcheck disable=SC2086
+check "verilator --lint-only -Wall: sparq_board_top, rtl/board/ clean" board_lint sparq_board_top $SRCS
+check "verilator --lint-only -Wall: sparq_board_loopback, rtl/board/ clean" board_lint sparq_board_loopback \
+    rtl/board/sparq_fx2_fifo.v rtl/board/sparq_board_fdio.v rtl/board/sparq_board_reset.v rtl/board/sparq_board_loopback.v
 
 # Every top-level port bit has a pin and every pin names a port.
 ports=$(sed -n '/^module sparq_board_top/,/^);/p' rtl/board/sparq_board_top.v |
@@ -39,40 +35,15 @@ ports=$(sed -n '/^module sparq_board_top/,/^);/p' rtl/board/sparq_board_top.v |
         if [ -z "$hi" ]; then echo "$name"; else i=0; while [ $i -le "$hi" ]; do echo "$name[$i]"; i=$((i + 1)); done; fi
     done | sort)
 pins=$(sed -n 's/^set_io *\([^ ]*\) .*/\1/p' rtl/board/sparq_hx8k_ct256.pcf | sort)
-if [ "$ports" = "$pins" ]; then
-    ok "sparq_hx8k_ct256.pcf assigns exactly the $(echo "$ports" | wc -l) port bits of sparq_board_top"
-else
-    notok "sparq_hx8k_ct256.pcf and sparq_board_top ports differ"
-    echo "$ports" > "$LOG.p"; echo "$pins" > "$LOG.q"; diff "$LOG.p" "$LOG.q" | sed 's/^/#   /'; rm -f "$LOG.p" "$LOG.q"
-fi
+echo "$ports" > "$T/ports"
+echo "$pins" > "$T/pins"
+check "sparq_hx8k_ct256.pcf assigns exactly the $(echo "$ports" | wc -l) port bits of sparq_board_top" \
+    diff "$T/ports" "$T/pins"
 balls=$(sed -n 's/^set_io *[^ ]* *\([A-Z0-9]*\).*/\1/p' rtl/board/sparq_hx8k_ct256.pcf | sort)
-if [ "$(echo "$balls" | uniq -d)" = "" ]; then ok "no ball assigned twice"; else notok "balls assigned twice: $(echo "$balls" | uniq -d | tr '\n' ' ')"; fi
+check "no ball assigned twice" sh -c "! echo '$balls' | uniq -d | grep ."
 
 # Testbenches (iverilog): the FX2 FIFO adapter against a cycle model of the
 # FX2's FIFOs, and the whole board design answering commands through it.
-run_tb() { # name, files...
-    name=$1
-    shift
-    mkdir -p "$BUILD/board"
-    if ! iverilog -g2012 -o "$BUILD/board/$name" "$@" > "$LOG" 2>&1; then
-        notok "iverilog compiles $name"
-        sed 's/^/#   /' "$LOG" | head -10
-        return
-    fi
-    vvp -n "$BUILD/board/$name" +seed="${SPARQ_SEED:-1}" > "$LOG" 2>&1
-    seen=0
-    while read -r line; do
-        case "$line" in
-            "ok "*) seen=1; ok "$name: ${line#ok*- }" ;;
-            "not ok "*) seen=1; notok "$name: ${line#not ok*- }" ;;
-            "#"*) echo "$line" ;;
-        esac
-    done < "$LOG"
-    if [ $seen -eq 0 ]; then
-        notok "$name produced no result"
-        tail -5 "$LOG" | sed 's/^/#   /'
-    fi
-}
 if command -v iverilog > /dev/null 2>&1; then
     run_tb tb_fx2_fifo tests/board/tb_fx2_fifo.v rtl/board/sparq_fx2_fifo.v
     # shellcheck disable=SC2086

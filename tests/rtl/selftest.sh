@@ -1,24 +1,15 @@
 #!/bin/sh
 # sparq selftest on both device backends (known-answer GEMM suite). TAP.
+set -u
 BUILD=${BUILD:-build}
-n=0
-status=0
+T=$(mktemp -d /tmp/sparq_selftest.XXXXXX)
+trap 'rm -rf "$T"' EXIT
+. tests/lib/tap.shlib
+
 for b in ref sim; do
-    n=$((n + 1))
-    if out=$("$BUILD/sparq" selftest --backend $b 2>&1); then
-        echo "ok $n - sparq selftest --backend $b"
-    else
-        echo "not ok $n - sparq selftest --backend $b"
-        status=1
-    fi
-    echo "$out" | sed 's/^/# /'
+    check "sparq selftest --backend $b" "$BUILD/sparq" selftest --backend $b
+    sed 's/^/# /' "$T/check.log"
 done
-n=$((n + 1))
-if "$BUILD/sparq" selftest --backend usb9 > /dev/null 2>&1; then
-    echo "not ok $n - unknown backend rejected"
-    status=1
-else
-    echo "ok $n - unknown backend rejected"
-fi
+check "unknown backend rejected" sh -c "! '$BUILD/sparq' selftest --backend usb9"
 echo "1..$n"
-exit $status
+exit $fail

@@ -1,0 +1,196 @@
+`default_nettype none
+// Weight loader of sparq_ctrl: collects each 16-channel block of a WRITE_W
+// payload (value bytes, then position bytes) in a block buffer and emits its
+// entries into the weight memory, one per cycle. A 2:4 block whose two
+// positions in a group do not increase sets pos_err_o (status POSITIONS).
+module sparq_ctrl_wload #(
+    parameter COLS    = 16,
+    parameter WDEPTH  = 1024,
+    parameter WL_DBUF = 1,                        // 1: receive block b+1 while emitting block b
+    parameter WA = $clog2(WDEPTH),                // derived
+    parameter CB = (COLS > 1) ? $clog2(COLS) : 1  // derived
+) (
+    input  wire          clk_i,
+    input  wire          rst_ni,
+    input  wire          start_i,     // a WRITE_W passed its checks: restart at column 0
+    input  wire          bank_i,
+    input  wire [7:0]    width_i,
+    input  wire [7:0]    kept_i,
+    input  wire [4:0]    blk_bytes_i, // bytes per block
+    input  wire [4:0]    val_bytes_i, // value bytes per block (positions follow)
+    input  wire [15:0]   kb_last_i,   // kblocks - 1
+    input  wire          byte_i,      // a payload byte arrives
+    input  wire [7:0]    data_i,
+    output wire          idle_o,      // nothing buffered or being emitted
+    output wire          block_o,     // the next payload byte must wait
+    output reg           pos_err_o,
+    output reg           w_we_o,
+    output reg  [CB-1:0] w_col_o,
+    output reg  [WA:0]   w_addr_o,
+    output reg  [9:0]    w_data_o
+);
+    localparam NW = CB + 1; // columns, ncols <= COLS
+
+    reg [NW-1:0] col_q, col_d;   // column being received
+    reg [WA-1:0] blk_q, blk_d;   // block within the column (kblocks <= WDEPTH/4)
+    reg [4:0]    bi_q, bi_d;     // byte within the block
+    reg [WA-1:0] base_q, base_d; // first entry of the block in the column
+    reg          bank_q;
+    reg [7:0]    width_q, kept_q;
+    reg [4:0]    bb_q, vb_q;
+    reg [127:0]  rb_val_q;       // block buffer: value bytes, positions
+    reg [15:0]   rb_pos_q;
+    reg          rb_full_q, rb_full_d;
+    reg [CB-1:0] rb_col_q, rb_col_d;
+    reg [WA-1:0] rb_base_q, rb_base_d;
+    reg          em_active_q, em_active_d;
+    reg [4:0]    em_i_q, em_i_d;
+    reg [CB-1:0] em_col_q, em_col_d;
+    reg [WA-1:0] em_base_q, em_base_d;
+    reg [1:0]    prevpos_q;
+    reg          pos_err_d;
+    wire [127:0] em_val;         // the emitted block's value bytes; entry em_i_q is read in place
+    wire [15:0]  em_pos;
+
+    wire [4:0] em_n = {kept_q[2:0], 2'b00};
+    wire       em_last = (em_i_q == em_n - 5'd1);
+    wire       em_free = !em_active_q || em_last;
+    wire       em_xfer = rb_full_q && em_free;
+    wire       blk_end = byte_i && bi_q == bb_q - 5'd1;
+    wire       rb_we = byte_i && bi_q < vb_q;
+    wire       pos_hi = (bi_q != vb_q); // second position byte
+    assign idle_o = !em_active_q && !rb_full_q;
+    // the block buffer is full (double buffer) or still being emitted (single
+    // buffer; the last entry is read in the same cycle the next byte is written)
+    assign block_o = (WL_DBUF != 0) ? (rb_full_q && !em_free) : (rb_full_q || (em_active_q && !em_last));
+
+    // Entry em_i_q of the block: byte em_i (int8), em_i/2 (int4) or em_i/4
+    // (int2), then the nibble / 2-bit slot within it; position em_i.
+    wire [1:0] em_posbits = (kept_q == 8'd4) ? em_i_q[1:0] : em_pos[{em_i_q[2:0], 1'b0} +: 2];
+    reg  [3:0] em_bidx;
+    reg  [7:0] em_byte;
+    reg  [7:0] em_code;
+    always @* begin
+        case (width_q)
+            8'd4:    em_bidx = {1'b0, em_i_q[3:1]};
+            8'd2:    em_bidx = {2'b00, em_i_q[3:2]};
+            default: em_bidx = em_i_q[3:0];
+        endcase
+        em_byte = em_val[{em_bidx, 3'b000} +: 8];
+        case (width_q)
+            8'd4:    em_code = {4'd0, em_i_q[0] ? em_byte[7:4] : em_byte[3:0]};
+            8'd2:    em_code = {6'd0, em_byte[{em_i_q[1:0], 1'b0} +: 2]};
+            default: em_code = em_byte;
+        endcase
+        w_we_o = em_active_q;
+        w_col_o = em_col_q;
+        w_addr_o = {bank_q, em_base_q + {{(WA-5){1'b0}}, em_i_q}};
+        w_data_o = {em_posbits, em_code};
+    end
+
+    always @* begin
+        col_d = col_q;
+        blk_d = blk_q;
+        bi_d = bi_q;
+        base_d = base_q;
+        rb_col_d = rb_col_q;
+        rb_base_d = rb_base_q;
+        pos_err_d = pos_err_o;
+        if (start_i) begin
+            col_d = {NW{1'b0}};
+            blk_d = {WA{1'b0}};
+            bi_d = 5'd0;
+            base_d = {WA{1'b0}};
+            pos_err_d = 1'b0;
+        end else if (byte_i) begin
+            if (blk_end) begin
+                bi_d = 5'd0;
+                rb_col_d = col_q[CB-1:0];
+                rb_base_d = base_q;
+                if ({{(16-WA){1'b0}}, blk_q} == kb_last_i) begin
+                    blk_d = {WA{1'b0}};
+                    base_d = {WA{1'b0}};
+                    col_d = col_q + {{(NW-1){1'b0}}, 1'b1};
+                end else begin
+                    blk_d = blk_q + {{(WA-1){1'b0}}, 1'b1};
+                    base_d = base_q + {{(WA-5){1'b0}}, em_n};
+                end
+            end else begin
+                bi_d = bi_q + 5'd1;
+            end
+        end
+        rb_full_d = blk_end ? 1'b1 : (em_xfer ? 1'b0 : rb_full_q);
+        em_active_d = em_active_q;
+        em_i_d = em_i_q;
+        em_col_d = em_col_q;
+        em_base_d = em_base_q;
+        if (em_xfer) begin
+            em_active_d = 1'b1;
+            em_i_d = 5'd0;
+            em_col_d = rb_col_q;
+            em_base_d = rb_base_q;
+        end else if (em_active_q) begin
+            if (em_last)
+                em_active_d = 1'b0;
+            em_i_d = em_i_q + 5'd1;
+        end
+        if (em_active_q && kept_q == 8'd2 && em_i_q[0] && em_posbits <= prevpos_q)
+            pos_err_d = 1'b1;
+    end
+
+    always @(posedge clk_i) begin
+        if (!rst_ni) begin
+            rb_full_q <= 1'b0;
+            em_active_q <= 1'b0;
+        end else begin
+            col_q <= col_d;
+            blk_q <= blk_d;
+            bi_q <= bi_d;
+            base_q <= base_d;
+            rb_col_q <= rb_col_d;
+            rb_base_q <= rb_base_d;
+            pos_err_o <= pos_err_d;
+            rb_full_q <= rb_full_d;
+            em_active_q <= em_active_d;
+            em_i_q <= em_i_d;
+            em_col_q <= em_col_d;
+            em_base_q <= em_base_d;
+            if (start_i) begin
+                bank_q <= bank_i;
+                width_q <= width_i;
+                kept_q <= kept_i;
+                bb_q <= blk_bytes_i;
+                vb_q <= val_bytes_i;
+            end
+            if (em_active_q)
+                prevpos_q <= em_posbits;
+            if (!start_i && byte_i && bi_q >= vb_q)
+                rb_pos_q[{pos_hi, 3'b000} +: 8] <= data_i;
+        end
+    end
+
+    // value bytes: one enable per byte, no shifter
+    integer k;
+    always @(posedge clk_i)
+        for (k = 0; k < 16; k = k + 1)
+            if (rb_we && bi_q[3:0] == k[3:0])
+                rb_val_q[8*k +: 8] <= data_i;
+
+    generate
+        if (WL_DBUF != 0) begin : g_dbuf
+            reg [127:0] em_val_q;
+            reg [15:0]  em_pos_q;
+            always @(posedge clk_i)
+                if (em_xfer) begin
+                    em_val_q <= rb_val_q;
+                    em_pos_q <= rb_pos_q;
+                end
+            assign em_val = em_val_q;
+            assign em_pos = em_pos_q;
+        end else begin : g_sbuf
+            assign em_val = rb_val_q;
+            assign em_pos = rb_pos_q;
+        end
+    endgenerate
+endmodule
+`default_nettype wire
