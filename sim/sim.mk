@@ -15,7 +15,7 @@ SIM_SHIM := $(SIM_DIR)/sparq_sim.o
 SIM_VFLAGS := --cc -O3 --x-assign fast --x-initial fast --trace-fst --top-module sparq_top \
               -Wno-fatal -CFLAGS -O3 -CFLAGS -fPIC
 
-$(SIM_LIB) $(SIM_VLIB) &: $(SIM_RTL) rtl/sparq_top.f sim/sim.mk
+$(SIM_LIB) $(SIM_VLIB) &: $(SIM_RTL) rtl/sparq_protocol.vh rtl/sparq_top.f sim/sim.mk
 	@mkdir -p $(SIM_MDIR)
 	$(VERILATOR) $(SIM_VFLAGS) -Mdir $(SIM_MDIR) -f rtl/sparq_top.f
 	$(MAKE) --no-print-directory -C $(SIM_MDIR) -f Vsparq_top.mk OPT_FAST=-O3 OPT_SLOW=-O1 OPT_GLOBAL=-O2 \
