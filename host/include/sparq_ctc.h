@@ -23,8 +23,37 @@ double sparq_ctc_batch(const float *logits, const int *out_lens, int B, int Tmax
 // Greedy decoding: best symbol per frame, repeats merged, blanks removed.
 // Writes a NUL-terminated string (at most cap-1 chars); returns its length.
 int sparq_ctc_greedy(const float *logits, int T, int V, char *out, size_t cap);
-// Prefix beam search (no language model) with `beam` prefixes kept per frame.
+
+// Prefix beam search (Hannun et al. 2014), optionally fused with a word
+// n-gram LM, lexicon-free: a prefix is ranked by
+//   ln P_ctc(prefix) + alpha * ln P_lm(completed words) + beta * (completed words)
+// where a word completes when a space is emitted; at the end of the
+// utterance the last partial word and </s> are scored too. Partial words are
+// never constrained; a word the LM lacks gets the <unk> probability.
+// Prefixes are identified by a 64-bit hash of their symbols (hashed lookup).
+// The beam is clamped to 1..SPARQ_CTC_MAX_BEAM.
+#define SPARQ_CTC_MAX_BEAM 1024
+struct sparq_lm;
+struct sparq_ctc_beam_options {
+    int beam;                  // prefixes kept per frame
+    const struct sparq_lm *lm; // NULL: no LM (beta still counts words)
+    double alpha;              // LM weight (on natural-log probabilities)
+    double beta;               // word insertion bonus (nats per word)
+};
+// Defaults: beam 16, no LM, alpha 0.5, beta 1.0.
+void sparq_ctc_beam_options_default(struct sparq_ctc_beam_options *o);
+// Writes the best prefix as a NUL-terminated string (at most cap-1 chars);
+// returns its length, or a negative sparq_error.h code (out = "").
+int sparq_ctc_beam_ex(const float *logits, int T, int V, const struct sparq_ctc_beam_options *o, char *out,
+                      size_t cap);
+
+// The library call eval and transcribe use: prefix beam search with `beam`
+// prefixes and the process-wide LM set by sparq_ctc_set_lm() (none by default).
 int sparq_ctc_beam(const float *logits, int T, int V, int beam, char *out, size_t cap);
+// Sets the LM (NULL = none), alpha and beta that sparq_ctc_beam() uses. Call
+// before decoding starts (decoding threads only read them); the caller keeps
+// `lm` alive while decoding.
+void sparq_ctc_set_lm(const struct sparq_lm *lm, double alpha, double beta);
 
 // Text -> label ids with sparq_vocab_index(); characters outside the
 // vocabulary are skipped. Returns the number of labels written (<= cap).
