@@ -28,9 +28,24 @@ int sparq_audio_probe(const char *path, struct sparq_audio_info *info);
 //    with sparq_audio_resample(); target_rate <= 0 keeps the file rate
 //    (then *rate_out, if not NULL, tells it);
 //  - empty, unreadable, truncated (fewer frames decoded than the header
-//    promises) or non-audio files fail with a message naming the file.
+//    promises) or non-audio files fail with a message naming the file;
+//  - a NaN or Inf sample (float formats) fails naming the file and the
+//    sample index.
 int sparq_audio_load(const char *path, int target_rate, float **samples, size_t *count);
 int sparq_audio_load_ex(const char *path, int target_rate, float **samples, size_t *count, int *rate_out);
+
+// Streaming read of a long file: sparq_audio_stream_open() checks the file
+// like sparq_audio_probe() and fills *info (rate = output rate, frames =
+// mono samples it will deliver); sparq_audio_stream_read() fills up to `max`
+// mono samples (same conversion as sparq_audio_load) and returns how many,
+// 0 at the end, or a negative error (truncated file, non-finite sample).
+// At the target rate the file is decoded chunk by chunk; a file that needs
+// resampling is resampled whole on open.
+struct sparq_audio_stream;
+int sparq_audio_stream_open(const char *path, int target_rate, struct sparq_audio_stream **s,
+                            struct sparq_audio_info *info);
+long sparq_audio_stream_read(struct sparq_audio_stream *s, float *out, size_t max);
+void sparq_audio_stream_close(struct sparq_audio_stream *s);
 
 // Band-limited resampling by windowed-sinc interpolation (Hann window,
 // 6 zero crossings, cutoff at 0.99 of the lower Nyquist frequency), the

@@ -22,8 +22,17 @@ struct sparq_manifest {
 };
 
 // Loads a JSONL manifest. A malformed line or missing field fails with
-// "path:line: ..." (nothing half-loaded is returned).
+// "path:line: ..." (nothing half-loaded is returned). The rules every
+// line-based reader (manifests, Kaldi wav.scp/text, score's id-text files)
+// shares: a NUL byte anywhere fails (sparq_manifest_line_check); a "\u0000"
+// escape in a JSON string fails; text after the object fails; blank lines
+// are skipped; an id appearing twice fails (sparq_manifest_check_unique).
 int sparq_manifest_load(const char *path, struct sparq_manifest *m);
+// One raw line of `len` bytes (as getline returned it): a NUL byte fails
+// with "path:line: NUL byte at column N".
+int sparq_manifest_line_check(const char *path, int lineno, const char *line, size_t len);
+// Fails with "path: utterance id 'X' appears twice (entries i and j)".
+int sparq_manifest_check_unique(const char *path, const struct sparq_manifest *m);
 // Appends a copy of the strings.
 int sparq_manifest_add(struct sparq_manifest *m, const char *id, const char *audio_path, double duration,
                        const char *text);

@@ -178,7 +178,61 @@ int main(void)
     fclose(f);
     expect_error(path("truncated.flac"), "truncated", 0);
 
-    const char *names[] = { "mono.wav", "copy.wav", "mono.flac", "stereo.wav", "8k.wav", "truncated.wav", "empty.wav",
+    // 7. Non-finite samples in a float WAV (NaN, Inf) are an error naming the
+    //    file and the index, for the whole-file loader and the stream reader.
+    {
+        float fx[1000];
+        for (int i = 0; i < 1000; i++)
+            fx[i] = 0.1f * sinf((float)i * 0.05f);
+        SF_INFO fi = { .samplerate = 16000, .channels = 1, .format = SF_FORMAT_WAV | SF_FORMAT_FLOAT };
+        const char *bad[] = { "nan.wav", "inf.wav", "allnan.wav", "huge.wav" };
+        for (int k = 0; k < 4; k++) {
+            if (k == 0)
+                fx[321] = NAN;
+            if (k == 1) {
+                fx[321] = 0.0f;
+                fx[777] = -INFINITY;
+            }
+            if (k == 2)
+                for (int i = 0; i < 1000; i++)
+                    fx[i] = NAN;
+            if (k == 3) // finite, but Inf once scaled to int16 range (found by fuzz_audio)
+                for (int i = 0; i < 1000; i++)
+                    fx[i] = i == 500 ? 1e38f : 0.1f;
+            SNDFILE *sf = sf_open(path(bad[k]), SFM_WRITE, &fi);
+            sf_writef_float(sf, fx, 1000);
+            sf_close(sf);
+            expect_error(path(bad[k]), k == 0   ? "NaN) at index 321"
+                                       : k == 1 ? "Inf) at index 777"
+                                       : k == 2 ? "at index 0"
+                                                : "sample at index 500 is too large",
+                         0);
+            struct sparq_audio_stream *st = NULL;
+            float chunk[2000];
+            long got = sparq_audio_stream_open(path(bad[k]), 16000, &st, NULL);
+            if (got == 0)
+                got = sparq_audio_stream_read(st, chunk, 2000);
+            sparq_audio_stream_close(st);
+            CHECK(got < 0 && strstr(sparq_last_error(), k == 3 ? "too large" : "non-finite"), "stream reader rejects %s: %s", bad[k],
+                  sparq_last_error());
+        }
+    }
+    // 8. The stream reader delivers the same samples as the loader, in pieces.
+    {
+        float *all = NULL, piece[777];
+        size_t n = 0, at = 0;
+        int same = sparq_audio_load(path("stereo.wav"), 16000, &all, &n) == 0;
+        struct sparq_audio_stream *st = NULL;
+        struct sparq_audio_info si;
+        same = same && sparq_audio_stream_open(path("stereo.wav"), 16000, &st, &si) == 0 && si.frames == (int64_t)n;
+        for (long got; same && (got = sparq_audio_stream_read(st, piece, 777)) > 0; at += (size_t)got)
+            same = at + (size_t)got <= n && memcmp(piece, all + at, (size_t)got * sizeof(float)) == 0;
+        CHECK(same && at == n, "stream reader: %zu of %zu samples equal to sparq_audio_load", at, n);
+        sparq_audio_stream_close(st);
+        free(all);
+    }
+
+    const char *names[] = { "nan.wav", "inf.wav", "allnan.wav", "huge.wav",  "mono.wav", "copy.wav", "mono.flac", "stereo.wav", "8k.wav", "truncated.wav", "empty.wav",
                             "text.wav", "zero.wav", "truncated.flac" };
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         unlink(path(names[i]));

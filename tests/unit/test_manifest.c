@@ -11,6 +11,7 @@
 #include "sparq_error.h"
 #include "sparq_file.h"
 #include "sparq_manifest.h"
+#include "sparq_wer.h"
 
 static char root[] = "/tmp/sparq_manifest_XXXXXX";
 
@@ -127,6 +128,9 @@ static void test_jsonl(void)
         { "{\"audio_filepath\": \"a.wav\", \"duration\": 1, \"text\": 5}", "text" },
         { "[1, 2]", "not a JSON object" },
         { "{\"audio_filepath\": \"a.wav\", \"duration\": 1, \"text\": \"x\"", "not a JSON object" },
+        { "{\"audio_filepath\": \"b.wav\", \"duration\": 1, \"text\": \"cut\\u0000here\"}", "u0000" },
+        { "{\"audio_filepath\": \"b.wav\", \"duration\": 1, \"text\": \"x\"} junk", "text after the JSON object" },
+        { "{\"audio_filepath\": \"b.wav\", \"duration\": 1, \"text\": \"x\"}{}", "column 56" },
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char text[512];
@@ -139,6 +143,42 @@ static void test_jsonl(void)
         CHECK(rc != 0 && m.count == 0 && strstr(sparq_last_error(), want) && strstr(sparq_last_error(), bad[i].want),
               "bad manifest line rejected: %s", sparq_last_error());
     }
+    // The same id twice (here from the file name) is an error, as in score.
+    write_text(P("m/dup.jsonl"), "{\"audio_filepath\": \"a.wav\", \"duration\": 0.5, \"text\": \"x\"}\n\n"
+                                 "{\"audio_filepath\": \"b.wav\", \"id\": \"a\", \"duration\": 0.5, \"text\": \"y\"}\n");
+    rc = sparq_manifest_load(P("m/dup.jsonl"), &m);
+    CHECK(rc != 0 && m.count == 0 && strstr(sparq_last_error(), "id 'a' appears twice (entries 1 and 2)"),
+          "duplicate ids rejected: %s", sparq_last_error());
+    // NUL bytes: a line starting with one, or one inside a line, is an error
+    // naming the line (not skipped, not truncated).
+    static const char nul1[] = "{\"audio_filepath\": \"a.wav\", \"duration\": 0.5, \"text\": \"x\"}\n\0junk\n";
+    static const char nul2[] = "{\"audio_filepath\": \"a.wav\", \"duration\": 0.5, \"text\": \"x\0y\"}\n";
+    const char *nuls[] = { nul1, nul2 };
+    const size_t nul_len[] = { sizeof nul1 - 1, sizeof nul2 - 1 };
+    const char *nul_want[] = { ":2: NUL byte at column 1", ":1: NUL byte at column 56" };
+    for (int k = 0; k < 2; k++) {
+        FILE *nf = fopen(P("m/nul.jsonl"), "wb");
+        fwrite(nuls[k], 1, nul_len[k], nf);
+        fclose(nf);
+        rc = sparq_manifest_load(P("m/nul.jsonl"), &m);
+        CHECK(rc != 0 && strstr(sparq_last_error(), nul_want[k]), "NUL byte rejected: %s", sparq_last_error());
+    }
+    // An escaped backslash before u0000 is plain text.
+    write_text(P("m/esc.jsonl"), "{\"audio_filepath\": \"a.wav\", \"duration\": 0.5, \"text\": \"a\\\\u0000b\"}\n");
+    rc = sparq_manifest_load(P("m/esc.jsonl"), &m);
+    CHECK(rc == 0 && m.count == 1 && !strcmp(m.utts[0].text, "a\\u0000b"), "escaped backslash + u0000 is text: %s",
+          rc ? sparq_last_error() : m.utts[0].text);
+    if (!rc)
+        sparq_manifest_free(&m);
+    // score's id-text reader on an empty file: an error, no undefined
+    // memcpy from a NULL id array (found by fuzz_manifest; UBSan build).
+    write_text(P("m/empty.txt"), "");
+    struct sparq_score sc;
+    rc = sparq_score_files(P("m/empty.txt"), P("m/empty.txt"), &sc);
+    CHECK(rc != 0 && strstr(sparq_last_error(), "empty.txt: no utterances"),
+          "empty id-text file is a one-line error, without undefined behaviour: %s", sparq_last_error());
+    if (!rc)
+        sparq_score_free(&sc);
     // A manifest whose duration disagrees with the file is caught by check.
     write_text(P("m/dur.jsonl"), "{\"audio_filepath\": \"a.wav\", \"duration\": 3.0, \"text\": \"hello\"}\n"
                                  "{\"audio_filepath\": \"a.wav\", \"id\": \"b\", \"duration\": 0.5, \"text\": \" ?! \"}\n");

@@ -8,6 +8,8 @@
 
 #include "check.h"
 #include "sparq_error.h"
+#include "sparq_layers.h"
+#include "sparq_modelfile.h"
 #include "sparq_runtime.h"
 
 // Relative error allowed between int8-activation and float-activation logits
@@ -25,6 +27,82 @@ static float rndf(void)
 {
     rng_state = rng_state * 6364136223846793005ULL + 1442695040888963407ULL;
     return (float)(rng_state >> 40) / (float)(1 << 24) * 2.0f - 1.0f;
+}
+
+// Round half to even written out (not rintf), for the independent check.
+static int round_half_even(float v)
+{
+    double f = floor((double)v), d = (double)v - f;
+    double r = d > 0.5 ? f + 1 : d < 0.5 ? f : (fmod(f, 2.0) == 0.0 ? f : f + 1);
+    return (int)(r > 127 ? 127 : r < -127 ? -127 : r);
+}
+
+// One packed layer of the cpu backend against an independent computation:
+// per-row scale max|x|/127, codes by round-half-even (row 0 hand-picked with
+// known codes, row 1 random), the int32 sum over the file's own codes, then
+// acc * (s_row * s_w[o]) + b[o]. Bit for bit.
+static void check_layer(struct sparq_runtime *rt, const char *path, const char *wname, const char *bname)
+{
+    struct sparq_model *mp = sparq_runtime_model(rt);
+    const float *w = NULL, *b = NULL;
+    for (int i = 0; i < mp->n_tensors; i++) {
+        if (!strcmp(mp->tensors[i].name, wname))
+            w = mp->param_mem + mp->tensors[i].offset;
+        if (!strcmp(mp->tensors[i].name, bname))
+            b = mp->param_mem + mp->tensors[i].offset;
+    }
+    struct sparq_mfile mf;
+    const struct sparq_mf_section *sec = NULL;
+    if (sparq_mfile_read(&mf, path) == 0)
+        sec = sparq_mfile_find(&mf, wname, SPARQ_MF_PACKED);
+    if (!w || !b || !sec || sec->packed.in != 16) {
+        CHECK(0, "layer %s: packed 16-input section and bias found", wname);
+        if (sec)
+            sparq_mfile_free(&mf);
+        return;
+    }
+    const int IN = 16, OUT = sec->packed.out;
+    static const float row0[16] = { 127, 3.5f, -1.5f, 0.7f, 2.5f, -126.5f, 0.5f, -0.5f,
+                                    1.5f, 10.49f, -10.51f, 64.5f, -0.7f, 4.5f, -3.5f, 0 };
+    static const int codes0[16] = { 127, 4, -2, 1, 2, -126, 0, 0, 2, 10, -11, 64, -1, 4, -4, 0 };
+    float x[32], xq[16];
+    int xc[32];
+    memcpy(x, row0, sizeof row0);
+    for (int k = 0; k < IN; k++)
+        x[IN + k] = 3.0f * rndf();
+    sparq_fake_quant_act(xq, row0, IN, 1.0f);
+    int kat = 1;
+    for (int k = 0; k < IN; k++)
+        kat = kat && xq[k] == (float)codes0[k];
+    CHECK(kat, "activation quantizer known answer: 3.5 -> 4, 2.5 -> 2, -1.5 -> -2, 0.7 -> 1, -126.5 -> -126");
+    float s[2];
+    for (int t = 0; t < 2; t++) {
+        float mx = 0;
+        for (int k = 0; k < IN; k++)
+            mx = fmaxf(mx, fabsf(x[t * IN + k]));
+        s[t] = mx / 127.0f;
+        for (int k = 0; k < IN; k++)
+            xc[t * IN + k] = t == 0 ? codes0[k] : round_half_even(x[t * IN + k] / s[t]);
+    }
+    int8_t *wc = malloc((size_t)OUT * IN);
+    float *want = malloc(sizeof(float) * 2 * (size_t)OUT), *got = malloc(sizeof(float) * 2 * (size_t)OUT);
+    sparq_unpack_codes(&sec->packed, wc);
+    for (int t = 0; t < 2; t++)
+        for (int o = 0; o < OUT; o++) {
+            int32_t acc = 0;
+            for (int k = 0; k < IN; k++)
+                acc += xc[t * IN + k] * wc[(size_t)o * IN + k];
+            want[t * OUT + o] = (float)acc * (s[t] * sec->packed.scales[o]) + b[o];
+        }
+    sparq_runtime_activate(rt);
+    linear_forward_hooked(&mp->hooks.linear, got, x, w, b, 2, IN, OUT);
+    sparq_runtime_deactivate(rt);
+    CHECK(memcmp(got, want, sizeof(float) * 2 * (size_t)OUT) == 0 && sparq_runtime_error(rt) == 0,
+          "cpu backend, layer %s: int8 activations and integer output == independent computation, bit for bit", wname);
+    free(wc);
+    free(want);
+    free(got);
+    sparq_mfile_free(&mf);
 }
 
 static void tiny_config(struct sparq_config *c)
@@ -248,6 +326,55 @@ int main(void)
     CHECK(pad_err <= PAD_TOLERANCE * pad_ref,
           "a padded batch gives each utterance the logits it gets alone (cpu backend): max diff %.2e of %.2f",
           pad_err, pad_ref);
+
+    if (rt_cpu)
+        check_layer(rt_cpu, path, "layer0.ffn1_w1", "layer0.ffn1_b1");
+
+    // Files that pass the CRC but do not fit their config, or hold values
+    // no trained model has: each is rejected naming the section.
+    static const struct {
+        const char *section, *want;
+        int index;
+        float value;
+    } edits[] = {
+        { "cmvn_istd", "'cmvn_istd': value[3] = -1", 3, -1.0f },
+        { "layer1.bn_var", "'layer1.bn_var': value[0] = -0.5", 0, -0.5f },
+        { "layer0.bn_var", "'layer0.bn_var': value[2] = 0", 2, 0.0f },
+        { "out_b", "'out_b': value[1] = nan", 1, NAN },
+        { "cmvn_mean", "'cmvn_mean': value[0] = inf", 0, INFINITY },
+        { "config", "'layer1.", 0, 0 },  // n_layers 2 -> 1: layer 1's sections are left over
+        { "config", "missing", 0, 0 },  // n_layers 2 -> 3: layer 2's are missing
+        { "junk", "section 'junk' is not part", 0, 0 },
+    };
+    char epath[] = "/tmp/sparq_rt_edit_XXXXXX";
+    close(mkstemp(epath));
+    for (size_t e = 0; e < sizeof edits / sizeof edits[0]; e++) {
+        struct sparq_mfile mf;
+        rc = sparq_mfile_read(&mf, path);
+        for (int s = 0; !rc && s < mf.count; s++) {
+            struct sparq_mf_section *sec = &mf.sections[s];
+            if (strcmp(sec->name, edits[e].section))
+                continue;
+            if (sec->kind == SPARQ_MF_F32)
+                ((float *)sec->data)[edits[e].index] = edits[e].value;
+            else { // config: n_layers
+                struct sparq_config ec;
+                sparq_spq_ints_to_config(&ec, sec->data);
+                ec.n_layers = strstr(edits[e].want, "missing") ? 3 : 1;
+                sparq_spq_config_to_ints(&ec, sec->data);
+            }
+        }
+        if (!rc && !strcmp(edits[e].section, "junk"))
+            rc = sparq_mfile_add_f32(&mf, "junk", (const float[]){ 1.0f }, 1);
+        rc = rc ? rc : sparq_mfile_write(&mf, epath);
+        sparq_mfile_free(&mf);
+        struct sparq_runtime *ed = NULL;
+        rc = rc ? rc : sparq_runtime_open(&ed, epath, "float");
+        CHECK(rc != 0 && ed == NULL && strstr(sparq_last_error(), epath) && strstr(sparq_last_error(), edits[e].want),
+              "edited model (%s) rejected: %s", edits[e].section, sparq_last_error());
+        sparq_runtime_close(ed);
+    }
+    unlink(epath);
 
     // Corrupt and truncated files.
     FILE *fp = fopen(path, "r+b");

@@ -120,11 +120,17 @@ int main(void)
 
     // --- no board attached
     sparq_usb_options_init(&opt);
-    struct sparq_usb_board boards[4];
+    struct sparq_usb_board boards[4], untouched[4];
+    memset(boards, 0x5A, sizeof boards);
+    memcpy(untouched, boards, sizeof boards);
     int count = -1;
     int rc = sparq_usb_list(boards, 4, &count, &opt);
     if (rc == SPARQ_OK && count == 0) {
-        CHECK(1, "enumeration on this host: no sparq board, no bare FX2");
+        // An empty list writes no entry, and listing again (max 0) agrees.
+        int again = -1;
+        int rc2 = sparq_usb_list(NULL, 0, &again, &opt);
+        CHECK(memcmp(boards, untouched, sizeof boards) == 0 && rc2 == SPARQ_OK && again == 0,
+              "enumeration on this host: no sparq board, no bare FX2 (no entry written, a second listing agrees)");
         struct sparq_device *dev = NULL;
         rc = sparq_device_open_usb(&dev, &opt);
         CHECK(rc == SPARQ_EDEVICE && strstr(sparq_last_error(), "no sparq board found") &&

@@ -58,6 +58,30 @@ static int open_checked(const char *path, SNDFILE **sf, SF_INFO *info)
     return SPARQ_OK;
 }
 
+// A float WAV may hold NaN or Inf; downstream they would turn into silence
+// or garbage, so they are an error naming the first bad sample (per channel
+// frame index, counted from the start of the file: `first` is the index of
+// buf[0]).
+static int check_finite(const char *path, const float *buf, size_t frames, int ch, size_t first)
+{
+    for (size_t i = 0; i < frames * (size_t)ch; i++)
+        if (!isfinite(buf[i]))
+            return sparq_fail(SPARQ_EFORMAT, "%s: non-finite sample (%s) at index %zu, channel %d", path,
+                              isnan(buf[i]) ? "NaN" : "Inf", first + i / (size_t)ch, (int)(i % (size_t)ch));
+    return SPARQ_OK;
+}
+
+// A finite float sample near FLT_MAX overflows to Inf once scaled to int16
+// range, averaged or resampled: checked again on the converted samples.
+static int check_converted(const char *path, const float *x, size_t n, size_t first)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(x[i]))
+            return sparq_fail(SPARQ_EFORMAT, "%s: sample at index %zu is too large (overflows after conversion)",
+                              path, first + i);
+    return SPARQ_OK;
+}
+
 int sparq_audio_probe(const char *path, struct sparq_audio_info *out)
 {
     SNDFILE *sf;
@@ -96,6 +120,10 @@ int sparq_audio_load_ex(const char *path, int target_rate, float **samples, size
         return sparq_fail(SPARQ_EFORMAT, "%s: truncated audio: header promises %zu samples, decoded %lld", path,
                           frames, (long long)got);
     }
+    if ((rc = check_finite(path, buf, frames, ch, 0))) {
+        free(buf);
+        return rc;
+    }
     // Downmix in place: average the channels.
     for (size_t i = 0; i < frames; i++) {
         float s = 0.0f;
@@ -104,6 +132,10 @@ int sparq_audio_load_ex(const char *path, int target_rate, float **samples, size
         buf[i] = s / (float)ch * INT16_SCALE;
     }
     int rate = info.samplerate;
+    if ((rc = check_converted(path, buf, frames, 0))) {
+        free(buf);
+        return rc;
+    }
     if (target_rate > 0 && target_rate != rate) {
         float *out;
         size_t n;
@@ -114,6 +146,10 @@ int sparq_audio_load_ex(const char *path, int target_rate, float **samples, size
         buf = out;
         frames = n;
         rate = target_rate;
+        if ((rc = check_converted(path, buf, frames, 0))) {
+            free(buf);
+            return rc;
+        }
     } else if (ch > 1) {
         float *shrunk = realloc(buf, frames * sizeof(float));
         if (shrunk)
@@ -129,6 +165,108 @@ int sparq_audio_load_ex(const char *path, int target_rate, float **samples, size
 int sparq_audio_load(const char *path, int target_rate, float **samples, size_t *count)
 {
     return sparq_audio_load_ex(path, target_rate, samples, count, NULL);
+}
+
+// Streaming reads: a file already at the target rate is decoded chunk by
+// chunk (memory bounded by the caller's buffer); one that needs resampling
+// is loaded and resampled whole (the resampler is not incremental), then
+// served from memory.
+struct sparq_audio_stream {
+    char *path;
+    SNDFILE *sf;        // NULL when served from `whole`
+    int channels;
+    size_t total, pos;  // mono samples at the output rate: promised, delivered
+    float *whole;       // resampled file (NULL when streaming)
+    float *chunk;       // interleaved read buffer (streaming)
+};
+
+#define STREAM_CHUNK 4096
+
+int sparq_audio_stream_open(const char *path, int target_rate, struct sparq_audio_stream **out,
+                            struct sparq_audio_info *info_out)
+{
+    *out = NULL;
+    SNDFILE *sf;
+    SF_INFO info;
+    int rc = open_checked(path, &sf, &info);
+    if (rc)
+        return rc;
+    struct sparq_audio_stream *s = calloc(1, sizeof *s);
+    char *name = strdup(path);
+    if (!s || !name) {
+        sf_close(sf);
+        free(s);
+        free(name);
+        return sparq_fail(SPARQ_ENOMEM, "%s: out of memory", path);
+    }
+    s->path = name;
+    s->channels = info.channels;
+    if (target_rate > 0 && target_rate != info.samplerate) {
+        sf_close(sf);
+        rc = sparq_audio_load(path, target_rate, &s->whole, &s->total);
+    } else {
+        s->sf = sf;
+        s->total = (size_t)info.frames;
+        s->chunk = sparq_malloc(STREAM_CHUNK * (size_t)info.channels * sizeof(float), path);
+        rc = s->chunk ? SPARQ_OK : SPARQ_ENOMEM;
+    }
+    if (rc) {
+        sparq_audio_stream_close(s);
+        return rc;
+    }
+    if (info_out) {
+        info_out->rate = target_rate > 0 ? target_rate : info.samplerate;
+        info_out->channels = info.channels;
+        info_out->frames = (int64_t)s->total;
+        info_out->seconds = (double)s->total / info_out->rate;
+    }
+    *out = s;
+    return SPARQ_OK;
+}
+
+long sparq_audio_stream_read(struct sparq_audio_stream *s, float *out, size_t max)
+{
+    size_t n = 0;
+    if (s->whole) {
+        n = s->total - s->pos < max ? s->total - s->pos : max;
+        memcpy(out, s->whole + s->pos, n * sizeof(float));
+        s->pos += n;
+        return (long)n;
+    }
+    const size_t ch = (size_t)s->channels;
+    while (n < max && s->pos < s->total) {
+        size_t want = max - n < STREAM_CHUNK ? max - n : STREAM_CHUNK;
+        sf_count_t got = sf_readf_float(s->sf, s->chunk, (sf_count_t)want);
+        if (got <= 0)
+            return sparq_fail(SPARQ_EFORMAT, "%s: truncated audio: header promises %zu samples, decoded %zu",
+                              s->path, s->total, s->pos);
+        int rc = check_finite(s->path, s->chunk, (size_t)got, (int)ch, s->pos);
+        if (rc)
+            return rc;
+        for (size_t i = 0; i < (size_t)got; i++) {
+            float v = 0.0f;
+            for (size_t c = 0; c < ch; c++)
+                v += s->chunk[i * ch + c];
+            out[n + i] = v / (float)ch * INT16_SCALE;
+        }
+        if ((rc = check_converted(s->path, out + n, (size_t)got, s->pos)))
+            return rc;
+        n += (size_t)got;
+        s->pos += (size_t)got;
+    }
+    return (long)n;
+}
+
+void sparq_audio_stream_close(struct sparq_audio_stream *s)
+{
+    if (!s)
+        return;
+    if (s->sf)
+        sf_close(s->sf);
+    free(s->whole);
+    free(s->chunk);
+    free(s->path);
+    free(s);
 }
 
 static long gcd_long(long a, long b)

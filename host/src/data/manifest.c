@@ -115,6 +115,53 @@ static char *dir_of(const char *path)
     return d;
 }
 
+int sparq_manifest_line_check(const char *path, int lineno, const char *line, size_t len)
+{
+    const char *nul = memchr(line, 0, len);
+    if (nul)
+        return sparq_fail(SPARQ_EFORMAT, "%s:%d: NUL byte at column %zu", path, lineno, (size_t)(nul - line) + 1);
+    return SPARQ_OK;
+}
+
+// "\u0000" in a JSON string decodes to NUL, which would end the C string
+// early (a truncated transcript); an escaped backslash before "u0000" is
+// just text. Outside strings a backslash is a JSON syntax error anyway.
+static const char *json_nul_escape(const char *p)
+{
+    for (; *p; p++)
+        if (*p == '\\') {
+            if (p[1] == 'u' && !strncmp(p + 2, "0000", 4))
+                return p;
+            if (p[1])
+                p++;
+        }
+    return NULL;
+}
+
+static int cmp_id_line(const void *a, const void *b)
+{
+    const struct sparq_utt *x = *(const struct sparq_utt *const *)a, *y = *(const struct sparq_utt *const *)b;
+    int c = strcmp(x->id, y->id);
+    return c ? c : (x < y ? -1 : x > y);
+}
+
+int sparq_manifest_check_unique(const char *path, const struct sparq_manifest *m)
+{
+    const struct sparq_utt **v = malloc((m->count + 1) * sizeof *v);
+    if (!v)
+        return sparq_fail(SPARQ_ENOMEM, "%s: out of memory", path);
+    for (size_t i = 0; i < m->count; i++)
+        v[i] = &m->utts[i];
+    qsort(v, m->count, sizeof *v, cmp_id_line);
+    int rc = SPARQ_OK;
+    for (size_t i = 1; i < m->count && !rc; i++)
+        if (!strcmp(v[i]->id, v[i - 1]->id))
+            rc = sparq_fail(SPARQ_EFORMAT, "%s: utterance id '%s' appears twice (entries %zu and %zu)", path,
+                            v[i]->id, (size_t)(v[i - 1] - m->utts) + 1, (size_t)(v[i] - m->utts) + 1);
+    free(v);
+    return rc;
+}
+
 int sparq_manifest_load(const char *path, struct sparq_manifest *m)
 {
     memset(m, 0, sizeof *m);
@@ -131,16 +178,32 @@ int sparq_manifest_load(const char *path, struct sparq_manifest *m)
     char *line = NULL;
     size_t cap = 0;
     int lineno = 0, rc = SPARQ_OK;
-    while (rc == SPARQ_OK && getline(&line, &cap, f) >= 0) {
+    ssize_t len;
+    while (rc == SPARQ_OK && (len = getline(&line, &cap, f)) >= 0) {
         lineno++;
+        if ((rc = sparq_manifest_line_check(path, lineno, line, (size_t)len)))
+            break;
         const char *p = line;
         while (*p && isspace((unsigned char)*p))
             p++;
         if (!*p)
             continue;
-        cJSON *j = cJSON_Parse(p);
+        if (json_nul_escape(p)) {
+            rc = sparq_fail(SPARQ_EFORMAT, "%s:%d: \\u0000 (NUL) in a string", path, lineno);
+            break;
+        }
+        const char *end = NULL;
+        cJSON *j = cJSON_ParseWithOpts(p, &end, 0);
         if (!j || !cJSON_IsObject(j)) {
             rc = sparq_fail(SPARQ_EFORMAT, "%s:%d: not a JSON object", path, lineno);
+            cJSON_Delete(j);
+            break;
+        }
+        while (end && *end && isspace((unsigned char)*end))
+            end++;
+        if (end && *end) {
+            rc = sparq_fail(SPARQ_EFORMAT, "%s:%d: text after the JSON object at column %zu", path, lineno,
+                            (size_t)(end - line) + 1);
             cJSON_Delete(j);
             break;
         }
@@ -173,6 +236,8 @@ int sparq_manifest_load(const char *path, struct sparq_manifest *m)
     free(line);
     free(dir);
     fclose(f);
+    if (rc == SPARQ_OK)
+        rc = sparq_manifest_check_unique(path, m);
     if (rc)
         sparq_manifest_free(m);
     return rc;
@@ -287,8 +352,10 @@ static int read_kv(const char *path, struct kv **out, size_t *count)
     size_t lcap = 0, cap = 0, n = 0;
     ssize_t len;
     struct kv *v = NULL;
-    int rc = SPARQ_OK;
+    int rc = SPARQ_OK, lineno = 0;
     while ((len = getline(&line, &lcap, f)) >= 0) {
+        if ((rc = sparq_manifest_line_check(path, ++lineno, line, (size_t)len)))
+            break;
         while (len && (line[len - 1] == '\n' || line[len - 1] == '\r' || line[len - 1] == ' ' || line[len - 1] == '\t'))
             line[--len] = 0;
         char *p = line;

@@ -262,6 +262,8 @@ static int read_idtext(const char *path, struct idtext *out)
     int lineno = 0, rc = SPARQ_OK;
     while ((len = getline(&line, &lcap, f)) >= 0) {
         lineno++;
+        if ((rc = sparq_manifest_line_check(path, lineno, line, (size_t)len)))
+            break;
         while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
             line[--len] = 0;
         char *p = line;
@@ -322,7 +324,8 @@ static int check_unique(const char *path, struct idtext *t)
     char **copy = malloc((t->n + 1) * sizeof(char *));
     if (!copy)
         return sparq_fail(SPARQ_ENOMEM, "%s: out of memory", path);
-    memcpy(copy, t->ids, t->n * sizeof(char *));
+    if (t->n) // an empty file has no id array (memcpy from NULL is undefined)
+        memcpy(copy, t->ids, t->n * sizeof(char *));
     qsort(copy, t->n, sizeof(char *), cmp_str);
     for (size_t i = 1; i < t->n; i++)
         if (!strcmp(copy[i], copy[i - 1])) {

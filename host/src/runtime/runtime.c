@@ -16,6 +16,7 @@
 #include "sparq_gemm.h"
 #include "sparq_layers.h"
 #include "sparq_modelfile.h"
+#include "sparq_spq_check.h"
 
 enum backend_kind { BACKEND_CPU, BACKEND_REF, BACKEND_SIM, BACKEND_USB, BACKEND_FLOAT };
 
@@ -131,6 +132,7 @@ static int load_model(struct sparq_runtime *rt, const char *path)
         st->in = in;
         rt->n_weights++;
     }
+    rc = rc ? rc : sparq_spq_check(&f, path, &rt->m);
     sparq_mfile_free(&f);
     return rc;
 }

@@ -1,0 +1,198 @@
+// Long-form transcription in bounded memory (sparq_longform.h).
+#include "sparq_longform.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "sparq_audio.h"
+#include "sparq_ctc.h"
+#include "sparq_error.h"
+#include "sparq_fbank.h"
+#include "sparq_runtime.h"
+
+#define RATE 16000
+#define BLOCK (RATE / 100) // 10 ms energy blocks
+#define SPAN 20            // the pause looked for: 200 ms
+#define MIN_FRAMES 7       // the subsampling front end needs 7 fbank frames
+
+void sparq_longform_default_options(struct sparq_longform_options *o)
+{
+    o->window_s = 30.0;
+    o->beam = 1;
+}
+
+size_t sparq_longform_cut(const float *x, size_t n, size_t lo, size_t block, size_t span)
+{
+    if (lo >= n || block == 0 || span == 0)
+        return n;
+    size_t nb = n / block, half = span / 2;
+    size_t first = lo / block > half ? lo / block - half : 0;
+    if (nb < span || first + span > nb)
+        return n;
+    double best = -1.0, sum = 0.0;
+    size_t at = n;
+    // Sliding sum of block energies over `span` blocks starting at b.
+    double *e = malloc(nb * sizeof(double));
+    if (!e)
+        return n;
+    for (size_t b = 0; b < nb; b++) {
+        double s = 0.0;
+        for (size_t i = 0; i < block; i++)
+            s += (double)x[b * block + i] * x[b * block + i];
+        e[b] = s;
+    }
+    for (size_t b = first; b < first + span; b++)
+        sum += e[b];
+    for (size_t b = first;; b++) {
+        size_t centre = (b + half) * block;
+        if (centre >= lo && centre < n && (best < 0 || sum < best)) {
+            best = sum;
+            at = centre;
+        }
+        if (b + span >= nb)
+            break;
+        sum += e[b + span] - e[b];
+    }
+    free(e);
+    return at;
+}
+
+// Appends " words" (or "words" first) to the growing transcript.
+static int append(char **text, size_t *len, size_t *cap, const char *words)
+{
+    size_t w = strlen(words);
+    if (w == 0)
+        return SPARQ_OK;
+    if (*len + w + 2 > *cap) {
+        size_t nc = (*cap + w + 2) * 2;
+        char *t = realloc(*text, nc);
+        if (!t)
+            return sparq_fail(SPARQ_ENOMEM, "out of memory for the transcript");
+        *text = t;
+        *cap = nc;
+    }
+    if (*len)
+        (*text)[(*len)++] = ' ';
+    memcpy(*text + *len, words, w + 1);
+    *len += w;
+    return SPARQ_OK;
+}
+
+// Decodes one window of samples into `out` (malloc'd). A window too short
+// for the front end (a tail under ~0.1 s) decodes to ""; a whole file
+// that short is an error.
+static int decode_window(struct sparq_model *m, struct sparq_runtime *rt, struct sparq_acts *a, const char *path,
+                         const float *x, size_t n, int whole, int beam, char **out)
+{
+    *out = NULL;
+    struct sparq_fbank_options fo;
+    sparq_fbank_default_options(&fo);
+    fo.num_mel_bins = m->cfg.n_mels;
+    if (sparq_fbank_num_frames(n, &fo) < MIN_FRAMES) {
+        if (whole)
+            return sparq_fail(SPARQ_EFORMAT, "%s: too short (%d feature frames, need %d)", path,
+                              sparq_fbank_num_frames(n, &fo), MIN_FRAMES);
+        *out = strdup("");
+        return *out ? SPARQ_OK : sparq_fail(SPARQ_ENOMEM, "out of memory");
+    }
+    float *feats = NULL;
+    int frames = 0;
+    int rc = sparq_fbank_compute(x, n, &fo, &feats, &frames);
+    if (rc)
+        return rc;
+    sparq_apply_cmvn(m, feats, frames);
+    int T2 = sparq_forward(m, a, feats, &frames, 1, frames, 0);
+    free(feats);
+    if (T2 >= 0 && rt && sparq_runtime_error(rt))
+        T2 = sparq_runtime_error(rt);
+    if (T2 < 0)
+        return sparq_fail(T2, "%s: %s", path, sparq_last_error());
+    char *t = malloc((size_t)T2 + 2);
+    if (!t)
+        return sparq_fail(SPARQ_ENOMEM, "out of memory");
+    if (beam > 1)
+        rc = sparq_ctc_beam(sparq_acts_logits(a), T2, m->cfg.vocab, beam, t, (size_t)T2 + 2);
+    else
+        rc = sparq_ctc_greedy(sparq_acts_logits(a), T2, m->cfg.vocab, t, (size_t)T2 + 2);
+    if (rc < 0) {
+        free(t);
+        return rc;
+    }
+    *out = t;
+    return SPARQ_OK;
+}
+
+int sparq_longform_transcribe(struct sparq_model *m, struct sparq_runtime *rt, const char *path,
+                              const struct sparq_longform_options *o, char **text, int *windows)
+{
+    *text = NULL;
+    *windows = 0;
+    if (!(o->window_s >= 1.0 && o->window_s <= 3600.0))
+        return sparq_fail(SPARQ_EINVAL, "window %g s out of range (1..3600)", o->window_s);
+    const size_t cap = (size_t)(o->window_s * RATE);
+    struct sparq_audio_stream *s = NULL;
+    int rc = sparq_audio_stream_open(path, RATE, &s, NULL);
+    if (rc)
+        return rc;
+    float *buf = sparq_malloc(cap * sizeof(float), "long-form window");
+    struct sparq_acts *a = sparq_acts_create(&m->cfg, 1, 64);
+    size_t fill = 0, len = 0, tcap = 0;
+    char *all = NULL;
+    if (!buf || !a)
+        rc = sparq_fail(SPARQ_ENOMEM, "%s: out of memory for a %g s window", path, o->window_s);
+    for (int eof = 0; rc == SPARQ_OK && !(eof && fill == 0);) {
+        while (!eof && fill < cap) {
+            long got = sparq_audio_stream_read(s, buf + fill, cap - fill);
+            if (got < 0) {
+                rc = (int)got;
+                break;
+            }
+            eof = got == 0;
+            fill += (size_t)got;
+        }
+        if (rc || (eof && fill == 0 && *windows > 0))
+            break;
+        // A full window ends at a pause in its last third; the last one at the end of the file.
+        size_t cut = eof ? fill : sparq_longform_cut(buf, fill, fill - fill / 3, BLOCK, SPAN);
+        char *words = NULL;
+        rc = decode_window(m, rt, a, path, buf, cut, eof && *windows == 0, o->beam, &words);
+        if (rc == SPARQ_OK)
+            rc = append(&all, &len, &tcap, words);
+        free(words);
+        memmove(buf, buf + cut, (fill - cut) * sizeof(float));
+        fill -= cut;
+        ++*windows;
+    }
+    sparq_acts_free(a);
+    free(buf);
+    sparq_audio_stream_close(s);
+    if (rc == SPARQ_OK && !all)
+        all = strdup("");
+    if (rc == SPARQ_OK && !all)
+        rc = sparq_fail(SPARQ_ENOMEM, "out of memory");
+    if (rc) {
+        free(all);
+        return rc;
+    }
+    *text = all;
+    return SPARQ_OK;
+}
+
+size_t sparq_longform_warn_long(const struct sparq_dataset *ds, const char *manifest, FILE *log)
+{
+    struct sparq_longform_options o;
+    sparq_longform_default_options(&o);
+    size_t n = 0, longest = 0;
+    for (size_t i = 0; i < ds->n; i++) {
+        if ((double)ds->n_samples[i] > o.window_s * RATE)
+            n++;
+        if (ds->n_samples[i] > longest)
+            longest = ds->n_samples[i];
+    }
+    if (n && log)
+        fprintf(log,
+                "sparq eval: warning: %s: %zu utterances longer than %g s (longest %.0f s) are decoded whole; "
+                "memory grows with length squared (sparq transcribe --window splits long audio)\n",
+                manifest, n, o.window_s, (double)longest / RATE);
+    return n;
+}
