@@ -5,6 +5,7 @@
 
 #include "ablate.h"
 #include "sparq_error.h"
+#include "sparq_parse.h"
 #include "sparq_search.h"
 
 // The paper's grid in order; mixed@B settings (one per --budgets value) and
@@ -31,10 +32,8 @@ static int add_setting(struct ablate *a, const char *name)
         s->kind = K_BASE;
         snprintf(s->spec, sizeof s->spec, "float");
     } else if (!strncmp(name, "mixed@", 6)) {
-        char *end;
         s->kind = K_MIXED;
-        s->budget = strtod(name + 6, &end);
-        if (end == name + 6 || *end || !(s->budget > 0 && s->budget <= 100))
+        if (sparq_parse_double("--settings mixed@", name + 6, 1e-6, 100, &s->budget))
             return sparq_fail(SPARQ_EINVAL, "--settings: '%s': expected mixed@PERCENT (0 < PERCENT <= 100)", name);
     } else {
         const char *spec = name;
@@ -69,9 +68,8 @@ int ablate_parse_budgets(const char *list, double *b, int *n)
     char buf[512];
     snprintf(buf, sizeof buf, "%s", list);
     for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-        char *end;
-        double v = strtod(tok, &end);
-        if (end == tok || *end || !(v > 0 && v <= 100) || *n == 16)
+        double v;
+        if (sparq_parse_double("--budgets", tok, 1e-6, 100, &v) || *n == 16)
             return sparq_fail(SPARQ_EINVAL, "--budgets: '%s' (expected up to 16 percentages in (0, 100])", tok);
         b[(*n)++] = v;
     }

@@ -21,6 +21,8 @@
 #include "sparq_dist.h"
 #include "sparq_error.h"
 #include "sparq_file.h"
+#include "sparq_parse.h"
+#include "sparq_paths.h"
 #include "sparq_search.h"
 #include "sparq_train.h"
 
@@ -139,37 +141,37 @@ static int parse_options(struct ablate *a, int argc, char **argv)
     a->lr = 2e-4;
     a->warmup = 10;
     const char *settings = NULL, *budgets_text = "9.4,6.25";
-    char *end;
-    int c;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    int c, bad = 0;
+    while (!bad && (c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
         case O_FROM: a->from = optarg; break;
         case O_CORPUS: a->corpus = optarg; break;
-        case O_STEPS: a->steps = strtoll(optarg, &end, 10); if (*end || a->steps < 1) goto bad; break;
-        case O_LR: a->lr = strtod(optarg, &end); if (*end || !(a->lr > 0)) goto bad; break;
-        case O_WARMUP: a->warmup = strtoll(optarg, &end, 10); if (*end || a->warmup < 0) goto bad; break;
-        case O_BATCH: a->batch_frames = (int)strtol(optarg, &end, 10); if (*end || a->batch_frames < 100) goto bad; break;
-        case O_EPOCHS: a->epochs = (int)strtol(optarg, &end, 10); if (*end || a->epochs < 1) goto bad; break;
-        case O_DISTILL: a->distill = strtod(optarg, &end); if (*end || a->distill < 0) goto bad; break;
+        case O_STEPS: bad = sparq_parse_i64("--steps", optarg, 1, INT64_MAX, &a->steps); break;
+        case O_LR: bad = sparq_parse_double("--lr", optarg, 1e-12, 10, &a->lr); break;
+        case O_WARMUP: bad = sparq_parse_i64("--warmup", optarg, 0, INT64_MAX, &a->warmup); break;
+        case O_BATCH: bad = sparq_parse_int("--batch-frames", optarg, 100, 100000000, &a->batch_frames); break;
+        case O_EPOCHS: bad = sparq_parse_int("--epochs", optarg, 1, 1000000, &a->epochs); break;
+        case O_DISTILL: bad = sparq_parse_double("--distill", optarg, 0, 1e6, &a->distill); break;
         case O_KEEP: a->keep = optarg; break;
         case O_SETTINGS: settings = optarg; break;
         case O_BUDGETS: budgets_text = optarg; break;
-        case O_THREADS: a->threads = (int)strtol(optarg, &end, 10); if (*end || a->threads < 0) goto bad; break;
+        case O_THREADS: bad = sparq_parse_int("--threads", optarg, 0, SPARQ_THREADS_MAX, &a->threads); break;
         case O_OUT: a->out = optarg; break;
         case O_RESULTS: a->results = optarg; break;
         case O_NORESULTS: a->results = NULL; break;
         case O_RESUME: a->resume = 1; break;
         case O_QUIET: a->quiet = 1; break;
         case O_VERBOSE: a->verbose = 1; break;
-        case O_SEARCH_UTTS: a->search_utts = (int)strtol(optarg, &end, 10); if (*end || a->search_utts < 0) goto bad; break;
+        case O_SEARCH_UTTS: bad = sparq_parse_int("--search-utts", optarg, 0, INT32_MAX, &a->search_utts); break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
-        bad:
-            for (const struct option *op = opts; op->name; op++)
-                if (op->val == c)
-                    fprintf(stderr, "sparq ablate: --%s '%s': not a number in range (see --help)\n", op->name, optarg);
-            return 2;
         }
+    }
+    const struct sparq_path_arg ins[] = { { "--from", a->from } };
+    const struct sparq_path_arg outs[] = { { "--results", a->results } };
+    if (bad || sparq_check_outputs(ins, 1, outs, 1)) {
+        fprintf(stderr, "sparq ablate: %s\n", sparq_last_error());
+        return 2;
     }
     if (optind < argc) {
         fprintf(stderr, "sparq ablate: unexpected argument '%s' (see --help)\n", argv[optind]);

@@ -9,6 +9,7 @@
 #include "sparq_audio.h"
 #include "sparq_clock.h"
 #include "sparq_error.h"
+#include "sparq_parse.h"
 #include "sparq_fbank.h"
 #include "sparq_rng.h"
 
@@ -60,15 +61,19 @@ int cmd_bench_features(int argc, char **argv)
         { NULL, 0, NULL, 0 },
     };
     double seconds = 60;
-    int repeat = 3, c;
+    int repeat = 3, c, bad = 0;
     const char *json = "build/bench/features.json";
     while ((c = getopt_long(argc, argv, "s:r:j:h", opts, NULL)) != -1) {
         switch (c) {
-        case 's': seconds = strtod(optarg, NULL); break;
-        case 'r': repeat = atoi(optarg); break;
+        case 's': bad = sparq_parse_double("--seconds", optarg, 1, 3600, &seconds); break;
+        case 'r': bad = sparq_parse_int("--repeat", optarg, 1, 100, &repeat); break;
         case 'j': json = optarg; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
+        }
+        if (bad) {
+            fprintf(stderr, "sparq bench-features: %s\n", sparq_last_error());
+            return 2;
         }
     }
     if (!(seconds >= 1 && seconds <= 3600) || repeat < 1 || repeat > 100 || optind != argc) {

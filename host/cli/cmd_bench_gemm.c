@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "sparq_error.h"
+#include "sparq_parse.h"
 #include "sparq_gemm.h"
 
 static double now_seconds(void)
@@ -102,30 +103,26 @@ int cmd_bench_gemm(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "t:n:p:m:j:h", opts, NULL)) != -1) {
         switch (c) {
         case 'n': {
+            char list[64];
             nthread_list = 0;
-            char *end = optarg;
-            do {
-                long v = strtol(end, &end, 10);
-                if (v < 1 || v > 256 || nthread_list == 8)
-                    bad_threads = 1;
-                else
-                    thread_list[nthread_list++] = (int)v;
-            } while (*end == ',' && *++end);
-            if (*end)
-                bad_threads = 1;
+            bad_threads = snprintf(list, sizeof list, "%s", optarg) >= (int)sizeof list;
+            for (char *save = NULL, *t = strtok_r(list, ",", &save); t && !bad_threads; t = strtok_r(NULL, ",", &save))
+                bad_threads = nthread_list == 8 ||
+                              sparq_parse_int("--threads", t, 1, SPARQ_THREADS_MAX, &thread_list[nthread_list++]);
+            bad_threads |= nthread_list == 0;
             break;
         }
         case 'p': path = optarg; break;
-        case 't': frames = atoi(optarg); break;
-        case 'm': min_time = atof(optarg); break;
+        case 't': bad_threads = sparq_parse_int("--frames", optarg, 1, 100000, &frames); break;
+        case 'm': bad_threads = sparq_parse_double("--min-time", optarg, 1e-6, 3600, &min_time); break;
         case 'j': json_path = optarg; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
     }
     if (frames <= 0 || frames > 100000 || !(min_time > 0) || bad_threads) {
-        fprintf(stderr, "sparq bench-gemm: --frames must be 1..100000, --threads a list of 1..256 (at most 8), "
-                        "--min-time positive\n");
+        fprintf(stderr, "sparq bench-gemm: %s (--frames 1..100000, --threads a list of at most 8 in 1..%d, "
+                        "--min-time positive)\n", sparq_last_error(), SPARQ_THREADS_MAX);
         return 2;
     }
     if (sparq_gemm_set_path(path)) {

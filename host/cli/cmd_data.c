@@ -13,6 +13,8 @@
 #include "sparq_error.h"
 #include "sparq_fbank.h"
 #include "sparq_manifest.h"
+#include "sparq_parse.h"
+#include "sparq_paths.h"
 
 static void usage(FILE *out)
 {
@@ -51,21 +53,19 @@ static int cmd_gen(int argc, char **argv)
     };
     struct sparq_corpus_options o;
     sparq_corpus_default_options(&o);
-    int c;
-    char *end;
+    int c, bad = 0;
     int force = 0;
     while ((c = getopt_long(argc, argv, "o:H:d:t:s:w:a:qfhT:O:S:R:", opts, NULL)) != -1) {
-        end = "";
         switch (c) {
         case 'o': o.out_dir = optarg; break;
-        case 'H': o.train_hours = strtod(optarg, &end); break;
-        case 'd': o.dev_hours = strtod(optarg, &end); break;
-        case 't': o.test_hours = strtod(optarg, &end); break;
-        case 's': o.seed = strtoull(optarg, &end, 0); break;
-        case 'w': o.workers = (int)strtol(optarg, &end, 10); break;
-        case 'a': o.augment_fraction = strtod(optarg, &end); break;
-        case 'T': o.test_text_hours = strtod(optarg, &end); break;
-        case 'O': o.open_fraction = strtod(optarg, &end); break;
+        case 'H': bad = sparq_parse_double("--hours", optarg, 0, 100000, &o.train_hours); break;
+        case 'd': bad = sparq_parse_double("--dev-hours", optarg, 0, 100000, &o.dev_hours); break;
+        case 't': bad = sparq_parse_double("--test-hours", optarg, 0, 100000, &o.test_hours); break;
+        case 's': bad = sparq_parse_u64("--seed", optarg, &o.seed); break;
+        case 'w': bad = sparq_parse_int("--workers", optarg, 1, SPARQ_THREADS_MAX, &o.workers); break;
+        case 'a': bad = sparq_parse_double("--augment", optarg, 0, 1, &o.augment_fraction); break;
+        case 'T': bad = sparq_parse_double("--test-text-hours", optarg, -1, 100000, &o.test_text_hours); break;
+        case 'O': bad = sparq_parse_double("--open-fraction", optarg, -1e300, 1e300, &o.open_fraction); break;
         case 'S': o.text_sources = optarg; continue;
         case 'R': o.text_root = optarg; continue;
         case 'q': o.progress = 0; continue;
@@ -73,8 +73,8 @@ static int cmd_gen(int argc, char **argv)
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
-        if (*end) {
-            fprintf(stderr, "sparq data gen: bad number '%s'\n", optarg);
+        if (bad) {
+            fprintf(stderr, "sparq data gen: %s\n", sparq_last_error());
             return 2;
         }
     }
@@ -126,6 +126,12 @@ static int cmd_import(int argc, char **argv)
         fprintf(stderr, "sparq data import: give exactly one of --kaldi DIR / --librispeech DIR, and --out FILE\n");
         return 2;
     }
+    const struct sparq_path_arg imp_in[] = { { "--kaldi", kaldi }, { "--librispeech", libri } };
+    const struct sparq_path_arg imp_out[] = { { "--out", out } };
+    if (sparq_check_outputs(imp_in, 2, imp_out, 1)) {
+        fprintf(stderr, "sparq data import: %s\n", sparq_last_error());
+        return 2;
+    }
     struct sparq_manifest m;
     struct sparq_import_stats st;
     int rc = kaldi ? sparq_import_kaldi(kaldi, &m, &st, stderr) : sparq_import_librispeech(libri, &m, &st, stderr);
@@ -170,6 +176,12 @@ static int cmd_check(int argc, char **argv)
         fprintf(stderr, "sparq data check: give one manifest\n");
         return 2;
     }
+    const struct sparq_path_arg chk_in[] = { { "MANIFEST", argv[optind] } };
+    const struct sparq_path_arg chk_out[] = { { "--out", out } };
+    if (sparq_check_outputs(chk_in, 1, chk_out, 1)) {
+        fprintf(stderr, "sparq data check: %s\n", sparq_last_error());
+        return 2;
+    }
     struct sparq_manifest m, keep;
     if (sparq_manifest_load(argv[optind], &m)) {
         fprintf(stderr, "sparq data check: %s\n", sparq_last_error());
@@ -202,17 +214,27 @@ static int cmd_features(int argc, char **argv)
     struct sparq_fbank_options fo;
     sparq_fbank_default_options(&fo);
     const char *cmvn_out = NULL;
-    long limit = -1;
-    int c;
+    int64_t limit = -1;
+    int c, bad_flag = 0;
     while ((c = getopt_long(argc, argv, "d:s:c:n:h", opts, NULL)) != -1) {
         switch (c) {
-        case 'd': fo.dither = strtof(optarg, NULL); break;
-        case 's': fo.seed = strtoull(optarg, NULL, 0); break;
+        case 'd': bad_flag = sparq_parse_float("--dither", optarg, 0, 32768, &fo.dither); break;
+        case 's': bad_flag = sparq_parse_u64("--seed", optarg, &fo.seed); break;
         case 'c': cmvn_out = optarg; break;
-        case 'n': limit = strtol(optarg, NULL, 10); break;
+        case 'n': bad_flag = sparq_parse_i64("--limit", optarg, 0, INT64_MAX, &limit); break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
+        if (bad_flag) {
+            fprintf(stderr, "sparq data features: %s\n", sparq_last_error());
+            return 2;
+        }
+    }
+    const struct sparq_path_arg ft_in[] = { { "MANIFEST", optind < argc ? argv[optind] : NULL } };
+    const struct sparq_path_arg ft_out[] = { { "--cmvn-out", cmvn_out } };
+    if (sparq_check_outputs(ft_in, 1, ft_out, 1)) {
+        fprintf(stderr, "sparq data features: %s\n", sparq_last_error());
+        return 2;
     }
     if (optind + 1 != argc || fo.dither < 0) {
         fprintf(stderr, "sparq data features: give one manifest (and dither >= 0)\n");

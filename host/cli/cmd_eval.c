@@ -9,6 +9,9 @@
 #include "sparq_clock.h"
 #include "sparq_dist.h"
 #include "sparq_error.h"
+#include "sparq_longform.h"
+#include "sparq_parse.h"
+#include "sparq_paths.h"
 #include "sparq_report.h"
 #include "sparq_runtime.h"
 #include "sparq_train.h"
@@ -90,23 +93,29 @@ int cmd_eval(int argc, char **argv)
     double clock_mhz = 100.0;
     struct sparq_runtime *rt = NULL;
     const char *model = NULL, *data = NULL, *hyp_path = NULL, *json = NULL;
-    int beam = 1, per_utt = 0, frames = 20000, threads = 0, c;
-    while ((c = getopt_long(argc, argv, "m:d:b:y:j:uf:t:B:r:c:h", opts, NULL)) != -1) {
+    int beam = 1, per_utt = 0, frames = 20000, threads = 0, c, bad = 0;
+    while (!bad && (c = getopt_long(argc, argv, "m:d:b:y:j:uf:t:B:r:c:h", opts, NULL)) != -1) {
         switch (c) {
         case 'm': model = optarg; break;
         case 'd': data = optarg; break;
-        case 'b': beam = atoi(optarg); break;
+        case 'b': bad = sparq_parse_int("--beam", optarg, 1, 1024, &beam); break;
         case 'y': hyp_path = optarg; break;
         case 'j': json = optarg; break;
         case 'u': per_utt = 1; break;
-        case 'f': frames = atoi(optarg); break;
-        case 't': threads = atoi(optarg); break;
+        case 'f': bad = sparq_parse_int("--batch-frames", optarg, 100, 100000000, &frames); break;
+        case 't': bad = sparq_parse_int("--threads", optarg, 0, SPARQ_THREADS_MAX, &threads); break;
         case 'B': backend = optarg; break;
         case 'r': report = optarg; break;
-        case 'c': clock_mhz = atof(optarg); break;
+        case 'c': bad = sparq_parse_double("--clock", optarg, 0.001, 100000, &clock_mhz); break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
+    }
+    const struct sparq_path_arg ins[] = { { "--model", model }, { "--data", data } };
+    const struct sparq_path_arg outs[] = { { "--hyp", hyp_path }, { "--json", json }, { "--report", report } };
+    if (bad || sparq_check_outputs(ins, 2, outs, 3)) {
+        fprintf(stderr, "sparq eval: %s\n", sparq_last_error());
+        return 2;
     }
     if (!model || !data || optind != argc || beam < 1 || frames < 100 || threads < 0) {
         fprintf(stderr, "sparq eval: --model and --data are required; --beam >= 1, --batch-frames >= 100\n");
@@ -139,6 +148,8 @@ int cmd_eval(int argc, char **argv)
     if (ds.skipped && root)
         fprintf(stderr, "sparq eval: note: %zu utterances of %s skipped (too short for their transcript)\n",
                 ds.skipped, data);
+    if (root)
+        sparq_longform_warn_long(&ds, data, stderr);
     char **hyps = calloc(ds.n, sizeof(char *));
     sparq_dist_barrier();
     double t0 = sparq_clock_s();

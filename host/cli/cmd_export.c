@@ -2,11 +2,12 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "sparq_error.h"
 #include "sparq_export_torch.h"
 #include "sparq_finetune.h"
+#include "sparq_parse.h"
+#include "sparq_paths.h"
 #include "sparq_runtime.h"
 #include "sparq_train.h"
 
@@ -47,15 +48,15 @@ int cmd_export(int argc, char **argv)
         default: usage(stderr); return 2;
         }
     }
+    const struct sparq_path_arg ins[] = { { "model (--model)", model } };
+    const struct sparq_path_arg outs[] = { { "--out", out } };
+    if (sparq_check_outputs(ins, 1, outs, 1)) {
+        fprintf(stderr, "sparq export: %s\n", sparq_last_error());
+        return 2;
+    }
     if (format) { // --format safetensors: no compression, a PyTorch state dict
-        struct stat in_st, out_st;
         if (strcmp(format, "safetensors") || spec_text || !model || !out || optind < argc) {
             fprintf(stderr, "sparq export: --format safetensors takes --model and --out only\n");
-            return 2;
-        }
-        if (!stat(model, &in_st) && !stat(out, &out_st) && in_st.st_ino == out_st.st_ino &&
-            in_st.st_dev == out_st.st_dev) {
-            fprintf(stderr, "sparq export: --out %s is the input model\n", out);
             return 2;
         }
         struct sparq_torch_export_report trep;

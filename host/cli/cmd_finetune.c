@@ -8,6 +8,8 @@
 
 #include "sparq_error.h"
 #include "sparq_finetune.h"
+#include "sparq_parse.h"
+#include "sparq_paths.h"
 #include "sparq_runtime.h"
 #include "sparq_train.h"
 
@@ -73,15 +75,15 @@ int cmd_finetune(int argc, char **argv)
         case O_DEV: o.dev_manifest = optarg; break;
         case O_OUT: o.out_dir = optarg; break;
         case O_RESUME: o.resume = 1; break;
-        case O_EPOCHS: o.epochs = atoi(optarg); break;
-        case O_MAXSTEPS: o.max_steps = atoll(optarg); break;
-        case O_LR: o.lr = strtof(optarg, NULL); break;
-        case O_WARMUP: o.warmup = atoll(optarg); break;
-        case O_BATCH: o.batch_frames = atoi(optarg); break;
+        case O_EPOCHS: bad = sparq_parse_int("--epochs", optarg, 1, 1000000, &o.epochs) != 0; break;
+        case O_MAXSTEPS: bad = sparq_parse_i64("--max-steps", optarg, 0, INT64_MAX, &o.max_steps) != 0; break;
+        case O_LR: bad = sparq_parse_float("--lr", optarg, 1e-12, 10, &o.lr) != 0; break;
+        case O_WARMUP: bad = sparq_parse_i64("--warmup", optarg, 0, INT64_MAX, &o.warmup) != 0; break;
+        case O_BATCH: bad = sparq_parse_int("--batch-frames", optarg, 100, 100000000, &o.batch_frames) != 0; break;
         case O_SCALES: bad |= sparq_scale_method_parse(optarg, &fo.scale_method) != 0; break;
         case O_SCHED: bad |= sparq_mask_schedule_parse(optarg, &fo.schedule) != 0; break;
-        case O_EVERY: fo.mask_every = atoll(optarg); break;
-        case O_GRADUAL: fo.gradual_steps = atoll(optarg); break;
+        case O_EVERY: bad = sparq_parse_i64("--mask-every", optarg, 1, INT64_MAX, &fo.mask_every) != 0; break;
+        case O_GRADUAL: bad = sparq_parse_i64("--gradual-steps", optarg, 1, INT64_MAX, &fo.gradual_steps) != 0; break;
         case O_MGRAD:
             if (!strcmp(optarg, "masked"))
                 fo.mask_grad = SPARQ_MASK_GRAD_MASKED;
@@ -92,14 +94,14 @@ int cmd_finetune(int argc, char **argv)
             else
                 bad |= sparq_fail(SPARQ_EINVAL, "--mask-grad '%s' (expected masked, ste or srste)", optarg) != 0;
             break;
-        case O_LAMBDA: fo.srste_lambda = strtof(optarg, NULL); break;
-        case O_FREEZE: fo.freeze_scales_at = atoll(optarg); break;
+        case O_LAMBDA: bad = sparq_parse_float("--srste-lambda", optarg, 0, 1e6, &fo.srste_lambda) != 0; break;
+        case O_FREEZE: bad = sparq_parse_i64("--freeze-at", optarg, 0, INT64_MAX, &fo.freeze_scales_at) != 0; break;
         case O_ACTQ: fo.act_quant = 1; break;
-        case O_SEED: o.seed = strtoull(optarg, NULL, 10); break;
-        case O_THREADS: threads = atoi(optarg); break;
-        case O_DEVMAX: o.dev_max_utts = atoi(optarg); break;
+        case O_SEED: bad = sparq_parse_u64("--seed", optarg, &o.seed) != 0; break;
+        case O_THREADS: bad = sparq_parse_int("--threads", optarg, 0, SPARQ_THREADS_MAX, &threads) != 0; break;
+        case O_DEVMAX: bad = sparq_parse_int("--dev-max-utts", optarg, 0, INT32_MAX, &o.dev_max_utts) != 0; break;
         case O_QUIET: o.progress = 0; break;
-        case O_DISTILL: fo.distill = strtof(optarg, NULL); break;
+        case O_DISTILL: bad = sparq_parse_float("--distill", optarg, 0, 1e6, &fo.distill) != 0; break;
         case O_TEACHER: fo.teacher = optarg; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
@@ -117,8 +119,11 @@ int cmd_finetune(int argc, char **argv)
         fprintf(stderr, "sparq finetune: --compress: %s\n", sparq_last_error());
         return 2;
     }
-    if (o.epochs < 1 || o.batch_frames < 100 || !(o.lr > 0) || o.max_steps < 0 || fo.distill < 0) {
-        fprintf(stderr, "sparq finetune: --epochs >= 1, --batch-frames >= 100, --lr > 0, --max-steps >= 0, --distill >= 0\n");
+    const struct sparq_path_arg ins[] = { { "--from", o.init_from }, { "--train", o.train_manifest },
+                                          { "--dev", o.dev_manifest }, { "--teacher", fo.teacher } };
+    static const char *const run_files[] = { "last.ckpt", "train_log.tsv", "model.sparq", "model.spq" };
+    if (sparq_check_out_dir(ins, 4, "--out", o.out_dir, run_files, 4)) {
+        fprintf(stderr, "sparq finetune: %s\n", sparq_last_error());
         return 2;
     }
     if (threads > 0)

@@ -3,6 +3,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "sparq_error.h"
+#include "sparq_parse.h"
 #include "sparq_format.h"
 
 static void usage(FILE *out)
@@ -24,14 +26,18 @@ int cmd_format_info(int argc, char **argv)
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
-    long out = 0, in = 0;
-    int c;
+    int64_t out = 0, in = 0;
+    int c, bad = 0;
     while ((c = getopt_long(argc, argv, "o:i:h", opts, NULL)) != -1) {
         switch (c) {
-        case 'o': out = strtol(optarg, NULL, 10); break;
-        case 'i': in = strtol(optarg, NULL, 10); break;
+        case 'o': bad = sparq_parse_i64("--out", optarg, 1, 1 << 24, &out); break;
+        case 'i': bad = sparq_parse_i64("--in", optarg, 1, 1 << 24, &in); break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
+        }
+        if (bad) {
+            fprintf(stderr, "sparq format-info: %s\n", sparq_last_error());
+            return 2;
         }
     }
     if ((out != 0) != (in != 0) || out < 0 || in < 0 || out > (1 << 24) || in > (1 << 24)) {

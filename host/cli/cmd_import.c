@@ -2,9 +2,9 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "sparq_error.h"
+#include "sparq_paths.h"
 #include "sparq_safetensors.h"
 #include "sparq_torch.h"
 #include "sparq_train.h"
@@ -15,13 +15,6 @@ static void usage(FILE *out)
                  "Reads the state dict of the PyTorch reference Conformer-CTC (docs/import.md) and writes a\n"
                  "float sparq model. CONFIG.json gives what the tensors do not carry (n_heads; n_mels unless\n"
                  "the file has sparq.cmvn_mean) and is checked against their shapes (docs/modelfile.md).\n");
-}
-
-// 1 if a and b name the same existing file.
-static int same_file(const char *a, const char *b)
-{
-    struct stat sa, sb;
-    return !stat(a, &sa) && !stat(b, &sb) && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
 
 int cmd_import(int argc, char **argv)
@@ -46,8 +39,10 @@ int cmd_import(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    if (same_file(out, from) || (config && same_file(out, config))) {
-        fprintf(stderr, "sparq import: --out %s is one of the inputs\n", out);
+    const struct sparq_path_arg ins[] = { { "--from", from }, { "--config", config } };
+    const struct sparq_path_arg outs[] = { { "--out", out } };
+    if (sparq_check_outputs(ins, 2, outs, 1)) {
+        fprintf(stderr, "sparq import: %s\n", sparq_last_error());
         return 2;
     }
     struct sparq_config hint;

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "sparq_error.h"
+#include "sparq_paths.h"
 #include "sparq_wer.h"
 
 static void usage(FILE *out)
@@ -45,6 +46,12 @@ int cmd_score(int argc, char **argv)
     }
     if (!ref || !hyp || optind != argc) {
         fprintf(stderr, "sparq score: --ref and --hyp are required\n");
+        return 2;
+    }
+    const struct sparq_path_arg ins[] = { { "--ref", ref }, { "--hyp", hyp } };
+    const struct sparq_path_arg outs[] = { { "--json", json } };
+    if (sparq_check_outputs(ins, 2, outs, 1)) {
+        fprintf(stderr, "sparq score: %s\n", sparq_last_error());
         return 2;
     }
     struct sparq_score s;

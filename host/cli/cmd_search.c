@@ -8,6 +8,8 @@
 #include "sparq_dist.h"
 #include "sparq_error.h"
 #include "sparq_finetune.h"
+#include "sparq_parse.h"
+#include "sparq_paths.h"
 #include "sparq_search.h"
 #include "sparq_train.h"
 
@@ -53,15 +55,15 @@ int cmd_search(int argc, char **argv)
         switch (c) {
         case O_FROM: from = optarg; break;
         case O_DEV: dev = optarg; break;
-        case O_BUDGET: so.budget_percent = atof(optarg); break;
+        case O_BUDGET: bad = sparq_parse_double("--budget", optarg, 1e-6, 100, &so.budget_percent) != 0; break;
         case O_CAND: bad |= sparq_search_parse_options(&so, optarg) != 0; break;
         case O_KEEP: bad |= *optarg && sparq_compress_spec_parse(&so.fixed, optarg) != 0; break;
-        case O_MAXU: so.max_utts = atoi(optarg); break;
+        case O_MAXU: bad = sparq_parse_int("--max-utts", optarg, 0, INT32_MAX, &so.max_utts) != 0; break;
         case O_SCALES:
             bad |= sparq_scale_method_parse(optarg, &so.scale_method) != 0 ||
                    (so.scale_method == SPARQ_SCALE_LSQ && sparq_fail(SPARQ_EINVAL, "--scales lsq needs training"));
             break;
-        case O_THREADS: threads = atoi(optarg); break;
+        case O_THREADS: bad = sparq_parse_int("--threads", optarg, 0, SPARQ_THREADS_MAX, &threads) != 0; break;
         case O_SPEC: spec_out = optarg; break;
         case O_JSON: json = optarg; break;
         case O_QUIET: so.progress = 0; break;
@@ -75,6 +77,12 @@ int cmd_search(int argc, char **argv)
     }
     if (optind < argc || !from || !dev || !(so.budget_percent > 0 && so.budget_percent <= 100) || so.max_utts < 0) {
         fprintf(stderr, "sparq search: --from and --dev are required; 0 < --budget <= 100 (see --help)\n");
+        return 2;
+    }
+    const struct sparq_path_arg ins[] = { { "--from", from }, { "--dev", dev } };
+    const struct sparq_path_arg outs[] = { { "--spec-out", spec_out }, { "--json", json } };
+    if (sparq_check_outputs(ins, 2, outs, 2)) {
+        fprintf(stderr, "sparq search: %s\n", sparq_last_error());
         return 2;
     }
     if (threads > 0)

@@ -18,8 +18,12 @@ enum {
     SPARQ_ETIMEOUT = -6, // device did not answer in time
 };
 
-// Records the message for the calling thread and returns `code`.
+// Records the message for the calling thread and returns `code`. The
+// arguments may include sparq_last_error() itself (formatted before copying).
 int sparq_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+// Prepends context to the last message: sparq_fail_wrap(rc, "%s: ", path)
+// turns "bad field" into "model.spq: bad field". Returns `code`.
+int sparq_fail_wrap(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 // The last message recorded by sparq_fail() on this thread ("" if none).
 const char *sparq_last_error(void);
 

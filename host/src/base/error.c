@@ -10,12 +10,30 @@
 
 static _Thread_local char last_error[512];
 
+// Callers often quote the previous message (sparq_fail(rc, "%s: %s", path,
+// sparq_last_error())): format into a scratch buffer first, because
+// vsnprintf from a buffer into itself is undefined and garbled the text.
 int sparq_fail(int code, const char *fmt, ...)
 {
+    char scratch[sizeof last_error];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(last_error, sizeof last_error, fmt, ap);
+    vsnprintf(scratch, sizeof scratch, fmt, ap);
     va_end(ap);
+    memcpy(last_error, scratch, sizeof last_error);
+    return code;
+}
+
+int sparq_fail_wrap(int code, const char *fmt, ...)
+{
+    char scratch[sizeof last_error];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(scratch, sizeof scratch, fmt, ap);
+    va_end(ap);
+    if (n >= 0 && (size_t)n < sizeof scratch)
+        snprintf(scratch + n, sizeof scratch - (size_t)n, "%s", last_error);
+    memcpy(last_error, scratch, sizeof last_error);
     return code;
 }
 

@@ -3,6 +3,8 @@
 // runtime reads what this writes; it is part of compression, not inference.
 #include "sparq_export.h"
 
+#include <ctype.h>
+#include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +31,9 @@ void sparq_spq_config_to_ints(const struct sparq_config *c, int32_t v[SPARQ_SPQ_
 
 void sparq_spq_ints_to_config(struct sparq_config *c, const int32_t v[SPARQ_SPQ_CONFIG_INTS])
 {
+    // Fields a .spq file does not store (dropout: training only) keep their
+    // defaults instead of whatever the caller's stack held.
+    sparq_config_default(c);
     c->n_mels = v[0];
     c->sub_channels = v[1];
     c->d_model = v[2];
@@ -70,6 +75,48 @@ static int add_buffers(struct sparq_mfile *f, const struct sparq_model *m)
     return rc;
 }
 
+// Appends `name` to the list in buf unless already there, with "layerN."
+// shown as "layer*." so the list stays short for deep models.
+static void list_add(char *buf, size_t size, const char *name)
+{
+    char shown[96];
+    const char *p = name;
+    if (!strncmp(p, "layer", 5) && isdigit((unsigned char)p[5])) {
+        for (p += 5; isdigit((unsigned char)*p); p++)
+            ;
+        snprintf(shown, sizeof shown, "layer*%s", p);
+    } else
+        snprintf(shown, sizeof shown, "%s", name);
+    size_t n = strlen(buf), k = strlen(shown);
+    for (const char *hit = strstr(buf, shown); hit; hit = strstr(hit + 1, shown))
+        if ((hit == buf || hit[-1] == ' ') && (hit[k] == ',' || hit[k] == 0))
+            return;
+    if (n + k + 3 < size)
+        snprintf(buf + n, size - n, "%s%s", n ? ", " : "", shown);
+}
+
+// A rule whose pattern names no weight matrix (a typo such as
+// `nosuch=int8`) would silently leave everything float: refuse it.
+static int check_spec_matches(const struct sparq_model *m, const struct sparq_compress_spec *spec)
+{
+    int out, in;
+    for (int r = 0; r < spec->count; r++) {
+        int hit = 0;
+        for (int i = 0; !hit && i < m->n_tensors; i++)
+            hit = sparq_tensor_is_matmul(&m->tensors[i], &out, &in) &&
+                  fnmatch(spec->rules[r].pattern, m->tensors[i].name, 0) == 0;
+        if (hit)
+            continue;
+        char names[384] = "";
+        for (int i = 0; i < m->n_tensors; i++)
+            if (sparq_tensor_is_matmul(&m->tensors[i], &out, &in))
+                list_add(names, sizeof names, m->tensors[i].name);
+        return sparq_fail(SPARQ_EINVAL, "compress spec: pattern '%s' matches no weight matrix (names: %s)",
+                          spec->rules[r].pattern, names);
+    }
+    return SPARQ_OK;
+}
+
 int sparq_export(const struct sparq_model *m, const struct sparq_compress_spec *spec,
                  const struct sparq_export_overrides *ov, enum sparq_scale_method method, const char *path,
                  struct sparq_export_report *report)
@@ -80,7 +127,8 @@ int sparq_export(const struct sparq_model *m, const struct sparq_compress_spec *
     memset(&rep, 0, sizeof rep);
     int32_t cfg[SPARQ_SPQ_CONFIG_INTS];
     sparq_spq_config_to_ints(&m->cfg, cfg);
-    int rc = sparq_mfile_add_text(&f, "kind", "sparq conformer-ctc");
+    int rc = check_spec_matches(m, spec);
+    rc = rc ? rc : sparq_mfile_add_text(&f, "kind", "sparq conformer-ctc");
     rc = rc ? rc : sparq_mfile_add_i32(&f, "config", cfg, SPARQ_SPQ_CONFIG_INTS);
     rc = rc ? rc : add_buffers(&f, m);
     for (int i = 0; !rc && i < m->n_tensors; i++) {

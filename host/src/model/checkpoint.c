@@ -127,6 +127,40 @@ static int read_all(const char *path, unsigned char **data, size_t *n)
     return SPARQ_OK;
 }
 
+// The hash only proves the bytes are as written, not that the writer was
+// sparq: a hand-edited file with a recomputed hash must still not steer the
+// trainer out of bounds (a negative batch indexed the batch order), so every
+// position and hyper-parameter is range-checked.
+#define CKPT_MAX_COUNT (1LL << 48)
+static int check_opt_fields(const char *path, uint64_t t, const float hp[4])
+{
+    if (t > (uint64_t)CKPT_MAX_COUNT)
+        return sparq_fail(SPARQ_EFORMAT, "%s: optimizer step %llu out of range 0..%lld", path, (unsigned long long)t,
+                          CKPT_MAX_COUNT);
+    static const char *const names[4] = { "beta1", "beta2", "eps", "weight decay" };
+    static const float lo[4] = { 0, 0, 0, 0 }, hi[4] = { 1, 1, 1, 11 }; // --weight-decay allows 0..10
+    for (int i = 0; i < 4; i++)
+        if (!(hp[i] >= lo[i] && hp[i] < hi[i]) || (i == 2 && !(hp[i] > 0)))
+            return sparq_fail(SPARQ_EFORMAT, "%s: optimizer %s %g out of range", path, names[i], (double)hp[i]);
+    return SPARQ_OK;
+}
+
+static int check_train_state(const char *path, const struct sparq_train_state *s)
+{
+    const int64_t v[3] = { s->step, s->epoch, s->batch };
+    static const char *const names[3] = { "step", "epoch", "batch" };
+    for (int i = 0; i < 3; i++)
+        if (v[i] < 0 || v[i] > CKPT_MAX_COUNT)
+            return sparq_fail(SPARQ_EFORMAT, "%s: training %s %lld out of range 0..%lld", path, names[i],
+                              (long long)v[i], CKPT_MAX_COUNT);
+    if (s->batch > s->step)
+        return sparq_fail(SPARQ_EFORMAT, "%s: training batch %lld is beyond step %lld", path, (long long)s->batch,
+                          (long long)s->step);
+    if (!(s->best_dev_wer >= 0 && s->best_dev_wer <= 1e9))
+        return sparq_fail(SPARQ_EFORMAT, "%s: best dev WER %g out of range 0..1e9", path, s->best_dev_wer);
+    return SPARQ_OK;
+}
+
 int sparq_checkpoint_load(const char *path, struct sparq_model *m, struct sparq_adamw *opt,
                           struct sparq_train_state *st)
 {
@@ -213,7 +247,8 @@ int sparq_checkpoint_load(const char *path, struct sparq_model *m, struct sparq_
         }
         uint64_t t;
         float hp[4];
-        if ((rc = get(&r, &t, 8, "optimizer step")) || (rc = get(&r, hp, 16, "optimizer hyper-parameters")))
+        if ((rc = get(&r, &t, 8, "optimizer step")) || (rc = get(&r, hp, 16, "optimizer hyper-parameters")) ||
+            (rc = check_opt_fields(path, t, hp)))
             goto out;
         if ((rc = sparq_adamw_init(opt, m, hp[0], hp[1], hp[2], hp[3])))
             goto out;
@@ -224,7 +259,7 @@ int sparq_checkpoint_load(const char *path, struct sparq_model *m, struct sparq_
         struct sparq_train_state s;
         if ((rc = get(&r, &s.step, 8, "step")) || (rc = get(&r, &s.epoch, 8, "epoch")) ||
             (rc = get(&r, &s.batch, 8, "batch")) || (rc = get(&r, &s.seed, 8, "seed")) ||
-            (rc = get(&r, &s.best_dev_wer, 8, "best dev WER")))
+            (rc = get(&r, &s.best_dev_wer, 8, "best dev WER")) || (rc = check_train_state(path, &s)))
             goto out;
         if (st)
             *st = s;

@@ -1,0 +1,166 @@
+#!/bin/sh
+# Hostile input (issue 14): every bad flag value, an output naming an input,
+# a run folder reused without --resume, an endless config file, a spec rule
+# matching nothing and a forged checkpoint must end in a clean one-line error
+# naming the flag or file: exit status 1..127 (never a signal), one line on
+# stderr, and no input or earlier output changed. Prints TAP lines. Run from
+# the repository root with BUILD set.
+set -u
+BUILD=${BUILD:-build}
+SPARQ=${SPARQ:-"$BUILD/sparq"}
+T=$(mktemp -d /tmp/sparq_badinput_test.XXXXXX)
+trap 'rm -rf "$T"' EXIT
+. tests/lib/tap.shlib
+
+"$SPARQ" data gen --out "$T/c" --hours 0.004 --dev-hours 0.001 --test-hours 0.001 --seed 5 --quiet --workers 1 \
+    > "$T/gen.log" 2>&1
+"$SPARQ" train --config configs/tiny.cfg --train "$T/c/train.jsonl" --out "$T/m" --epochs 1 --seed 3 --threads 1 \
+    --quiet > "$T/train.log" 2>&1
+check "tiny corpus and tiny float model" test -s "$T/m/model.sparq" -a -s "$T/m/last.ckpt" -a -s "$T/c/dev.jsonl"
+M="$T/m/model.sparq"
+D="$T/c/dev.jsonl"
+cp "$M" "$T/copy.sparq"
+printf 'u1 hello world\n' > "$T/ref.txt"
+printf 'u1 hello word\n' > "$T/hyp.txt"
+
+# Every file a command could damage; compared before and after each case.
+snapshot() { sha256sum "$T"/c/*.jsonl "$T"/m/* "$T"/copy.sparq "$T"/ref.txt "$T"/hyp.txt configs/tiny.cfg; }
+
+# refuses "description" PATTERN command...: status 1..127, exactly one stderr
+# line matching PATTERN (grep -e), every snapshotted file unchanged.
+refuses_case() {
+    pat=$1
+    shift
+    snapshot > "$T/before"
+    timeout -k 5 60 "$@" > "$T/out" 2> "$T/err"
+    rc=$?
+    snapshot > "$T/after"
+    [ $rc -ge 1 ] && [ $rc -lt 124 ] || { echo "exit status $rc"; cat "$T/err"; return 1; }
+    [ "$(wc -l < "$T/err")" -eq 1 ] || { echo "stderr is not one line:"; cat "$T/err"; return 1; }
+    grep -q -e "$pat" "$T/err" || { echo "stderr does not name '$pat':"; cat "$T/err"; return 1; }
+    cmp -s "$T/before" "$T/after" || { echo "an input or earlier output changed:"; diff "$T/before" "$T/after"; return 1; }
+}
+refuses() { desc=$1; shift; check "$desc" refuses_case "$@"; }
+
+# 1. numeric flags: junk, zero, negative, trailing junk, NaN/Inf, huge thread counts
+for v in abc 0 -1 5x ""; do
+    refuses "eval --beam '$v' refused" "--beam: '$v'" "$SPARQ" eval --model "$M" --data "$D" --beam "$v"
+done
+refuses "transcribe --beam 5x refused" "--beam: '5x'" "$SPARQ" transcribe --model "$M" --beam 5x "$T/c/wav/x.wav"
+for v in -5 nan inf; do
+    refuses "eval --clock $v refused" "--clock: '$v'" "$SPARQ" eval --model "$M" --data "$D" --clock "$v"
+done
+TR="--config configs/tiny.cfg --train $T/c/train.jsonl --out $T/new"
+refuses "train --lr inf refused" "--lr: 'inf'" "$SPARQ" train $TR --lr inf
+refuses "train --weight-decay nan refused" "--weight-decay: 'nan'" "$SPARQ" train $TR --weight-decay nan
+refuses "train --dither nan refused" "--dither: 'nan'" "$SPARQ" train $TR --dither nan
+refuses "train --epochs 2x refused" "--epochs: '2x'" "$SPARQ" train $TR --epochs 2x
+refuses "train --seed -1 refused" "--seed: '-1'" "$SPARQ" train $TR --seed -1
+refuses "train --threads 100000 refused (cap 64)" "--threads: '100000'.*64" "$SPARQ" train $TR --threads 100000
+refuses "finetune --threads 100000 refused" "--threads: '100000'" "$SPARQ" finetune --from "$M" \
+    --compress int8 --train "$D" --out "$T/ft" --threads 100000
+refuses "finetune --lr nan refused" "--lr: 'nan'" "$SPARQ" finetune --from "$M" --compress int8 --train "$D" \
+    --out "$T/ft" --lr nan
+refuses "search --budget nan refused" "--budget: 'nan'" "$SPARQ" search --from "$M" --dev "$D" --budget nan
+refuses "search --max-utts 3x refused" "--max-utts: '3x'" "$SPARQ" search --from "$M" --dev "$D" --max-utts 3x
+refuses "ablate --lr inf refused" "--lr: 'inf'" "$SPARQ" ablate --from "$M" --corpus "$T/c" --out "$T/ab" \
+    --no-results --lr inf
+refuses "ablate --threads 100000 refused" "--threads: '100000'" "$SPARQ" ablate --from "$M" --corpus "$T/c" \
+    --out "$T/ab" --no-results --threads 100000
+refuses "data gen --hours abc refused" "--hours: 'abc'" "$SPARQ" data gen --out "$T/g" --hours abc
+refuses "data gen --workers 100000 refused" "--workers: '100000'" "$SPARQ" data gen --out "$T/g" --workers 100000
+refuses "data features --dither nan refused" "--dither: 'nan'" "$SPARQ" data features "$D" --dither nan
+refuses "data features --limit 3x refused" "--limit: '3x'" "$SPARQ" data features "$D" --limit 3x
+refuses "format-info --out 5x refused" "--out: '5x'" "$SPARQ" format-info --out 5x --in 8
+refuses "bench-features --repeat 0 refused" "--repeat: '0'" "$SPARQ" bench-features --repeat 0
+refuses "bench-gemm --threads 1,100000 refused" "--threads: '100000'" "$SPARQ" bench-gemm --threads 1,100000
+
+# 2. no command writes over one of its own inputs
+refuses "export --out the input model refused" "--out .*--model" "$SPARQ" export --model "$T/copy.sparq" \
+    --compress int8 --out "$T/copy.sparq"
+refuses "export --format safetensors --out the input refused" "--out .*--model" "$SPARQ" export \
+    --model "$T/copy.sparq" --format safetensors --out "$T/copy.sparq"
+refuses "eval --hyp the manifest refused" "--hyp .*--data" "$SPARQ" eval --model "$M" --data "$D" --hyp "$D"
+refuses "eval --json the model refused" "--json .*--model" "$SPARQ" eval --model "$M" --data "$D" --json "$M"
+refuses "eval --hyp and --json the same file refused" "--json .*--hyp" "$SPARQ" eval --model "$M" --data "$D" \
+    --hyp "$T/h.txt" --json "$T/h.txt"
+refuses "score --json the reference refused" "--json .*--ref" "$SPARQ" score --ref "$T/ref.txt" \
+    --hyp "$T/hyp.txt" --json "$T/ref.txt"
+refuses "search --spec-out the dev manifest refused" "--spec-out .*--dev" "$SPARQ" search --from "$M" --dev "$D" \
+    --spec-out "$D"
+refuses "import --out the input refused" "--out .*--from" "$SPARQ" import --from "$T/copy.sparq" \
+    --out "$T/copy.sparq"
+refuses "data check --out the manifest refused" "--out .*MANIFEST" "$SPARQ" data check "$D" --out "$D"
+refuses "data features --cmvn-out the manifest refused" "--cmvn-out .*MANIFEST" "$SPARQ" data features "$D" \
+    --cmvn-out "$D"
+refuses "finetune --out over --from (DIR/model.sparq) refused" "--out .*--from" "$SPARQ" finetune --from "$M" \
+    --compress int8 --train "$D" --out "$T/m"
+refuses "ablate --results the model refused" "--results .*--from" "$SPARQ" ablate --from "$T/copy.sparq" \
+    --corpus "$T/c" --out "$T/ab" --results "$T/copy.sparq"
+
+# 3. a run folder is not restarted over without --resume or --force
+refuses "train into an existing run without --resume refused" "--out .*--resume.*--force" "$SPARQ" train \
+    --config configs/tiny.cfg --train "$T/c/train.jsonl" --out "$T/m" --epochs 1 --threads 1 --quiet
+
+# 4. an endless config is refused, not read forever
+refuses "train --config /dev/zero refused (bounded read)" "--config: /dev/zero" "$SPARQ" train \
+    --config /dev/zero --train "$T/c/train.jsonl" --out "$T/z" --quiet
+
+# 6. a spec rule that matches no weight matrix is an error listing the names
+refuses "export --compress nosuch=int8 refused with the names" "'nosuch' matches no weight matrix.*ff" "$SPARQ" \
+    export --model "$M" --compress nosuch=int8 --out "$T/nosuch.spq"
+check "  ... and wrote no file" test ! -e "$T/nosuch.spq"
+
+# 7. a forged checkpoint (batch -1, hash recomputed) is refused on load
+cat > "$T/poke.c" <<'CEOF'
+// poke FILE OFFSET_FROM_END VALUE: writes an int64 at size-OFFSET and
+// recomputes the trailing FNV-1a hash, as a forger would.
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+int main(int argc, char **argv)
+{
+    FILE *f = fopen(argv[1], "rb");
+    static unsigned char b[64 << 20];
+    size_t n = f ? fread(b, 1, sizeof b, f) : 0;
+    if (!f || argc != 4 || n < 64)
+        return 1;
+    fclose(f);
+    int64_t v = strtoll(argv[3], NULL, 10);
+    memcpy(b + n - strtoul(argv[2], NULL, 10), &v, 8);
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i + 8 < n; i++)
+        h = (h ^ b[i]) * 1099511628211ull;
+    memcpy(b + n - 8, &h, 8);
+    f = fopen(argv[1], "wb");
+    return !f || fwrite(b, 1, n, f) != n || fclose(f);
+}
+CEOF
+${CC:-cc} -std=c11 -O1 -o "$T/poke" "$T/poke.c" || echo "not ok - build poke.c"
+mkdir -p "$T/forged"
+cp "$T/m/last.ckpt" "$T/forged/last.ckpt"
+: > "$T/forged/train_log.tsv"
+# tail of a checkpoint: ... i64 step epoch batch, u64 seed, f64 best_dev_wer, u64 hash
+"$T/poke" "$T/forged/last.ckpt" 32 -1
+refuses "resume from a checkpoint with batch -1 refused" "last.ckpt: training batch -1 out of range" "$SPARQ" \
+    train --config configs/tiny.cfg --train "$T/c/train.jsonl" --out "$T/forged" --resume --threads 1 --quiet
+cp "$T/m/last.ckpt" "$T/forged/last.ckpt"
+"$T/poke" "$T/forged/last.ckpt" 48 -7
+refuses "resume from a checkpoint with step -7 refused" "last.ckpt: training step -7 out of range" "$SPARQ" \
+    train --config configs/tiny.cfg --train "$T/c/train.jsonl" --out "$T/forged" --resume --threads 1 --quiet
+
+# 7b. --resume with a config for another architecture is refused; stale
+# temporaries of an interrupted write are removed on start.
+sed 's/^d_model = 32/d_model = 48/' configs/tiny.cfg > "$T/other.cfg"
+refuses "train --resume with another architecture's --config refused" "other.cfg: d_model = 48, but .*32" "$SPARQ" \
+    train --config "$T/other.cfg" --train "$T/c/train.jsonl" --out "$T/m" --resume --epochs 1 --threads 1 --quiet
+cp -r "$T/m" "$T/stale"
+: > "$T/stale/last.ckpt.tmp.AbC123"
+"$SPARQ" train --config configs/tiny.cfg --train "$T/c/train.jsonl" --out "$T/stale" --resume --epochs 1 --threads 1 \
+    --quiet > /dev/null 2> "$T/stale.err"
+check "a stale last.ckpt.tmp.* is removed on start, and said so" sh -c \
+    "[ ! -e '$T/stale/last.ckpt.tmp.AbC123' ] && grep -q 'removed .*last.ckpt.tmp.AbC123' '$T/stale.err'"
+
+echo "1..$n"
+exit $fail
