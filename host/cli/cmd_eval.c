@@ -9,6 +9,8 @@
 #include "sparq_clock.h"
 #include "sparq_dist.h"
 #include "sparq_error.h"
+#include "sparq_decode.h"
+#include "sparq_lm.h"
 #include "sparq_longform.h"
 #include "sparq_parse.h"
 #include "sparq_paths.h"
@@ -29,6 +31,9 @@ static void usage(FILE *out)
                  "  -c, --clock MHZ     device clock for the report (100)\n"
                  "  -d, --data FILE     manifest (JSONL)\n"
                  "  -b, --beam N        prefix beam search with N prefixes (default 1 = greedy)\n"
+                 "  -l, --lm FILE       fuse a word n-gram LM (ARPA, sparq lm build) into the beam search\n"
+                 "                      (--beam defaults to 16 with an LM)\n"
+                 "      --lm-weight A   LM weight alpha (default 0.5); --word-bonus B (default 1.0)\n"
                  "  -y, --hyp FILE      write hypotheses as 'id text' lines (atomically)\n"
                  "  -j, --json FILE     write the score as JSON (atomically)\n"
                  "  -u, --per-utt       per-utterance rows in the table and JSON\n"
@@ -87,14 +92,19 @@ int cmd_eval(int argc, char **argv)
         { "batch-frames", required_argument, NULL, 'f' }, { "threads", required_argument, NULL, 't' },
         { "backend", required_argument, NULL, 'B' }, { "report", required_argument, NULL, 'r' },
         { "clock", required_argument, NULL, 'c' },
+        { "lm", required_argument, NULL, 'l' },    { "lm-weight", required_argument, NULL, 'A' },
+        { "word-bonus", required_argument, NULL, 'W' },
         { "help", no_argument, NULL, 'h' },        { NULL, 0, NULL, 0 },
     };
     const char *backend = NULL, *report = NULL;
     double clock_mhz = 100.0;
     struct sparq_runtime *rt = NULL;
     const char *model = NULL, *data = NULL, *hyp_path = NULL, *json = NULL;
-    int beam = 1, per_utt = 0, frames = 20000, threads = 0, c, bad = 0;
-    while (!bad && (c = getopt_long(argc, argv, "m:d:b:y:j:uf:t:B:r:c:h", opts, NULL)) != -1) {
+    int beam = 0, per_utt = 0, frames = 20000, threads = 0, c, bad = 0;
+    const char *lm_path = NULL;
+    struct sparq_ctc_beam_options dec;
+    sparq_ctc_beam_options_default(&dec);
+    while (!bad && (c = getopt_long(argc, argv, "m:d:b:y:j:uf:t:B:r:c:l:h", opts, NULL)) != -1) {
         switch (c) {
         case 'm': model = optarg; break;
         case 'd': data = optarg; break;
@@ -107,16 +117,22 @@ int cmd_eval(int argc, char **argv)
         case 'B': backend = optarg; break;
         case 'r': report = optarg; break;
         case 'c': bad = sparq_parse_double("--clock", optarg, 0.001, 100000, &clock_mhz); break;
+        case 'l': lm_path = optarg; break;
+        case 'A': bad = sparq_parse_double("--lm-weight", optarg, 0, 100, &dec.alpha); break;
+        case 'W': bad = sparq_parse_double("--word-bonus", optarg, -100, 100, &dec.beta); break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
     }
-    const struct sparq_path_arg ins[] = { { "--model", model }, { "--data", data } };
+    const struct sparq_path_arg ins[] = { { "--model", model }, { "--data", data }, { "--lm", lm_path } };
     const struct sparq_path_arg outs[] = { { "--hyp", hyp_path }, { "--json", json }, { "--report", report } };
-    if (bad || sparq_check_outputs(ins, 2, outs, 3)) {
+    if (bad || sparq_check_outputs(ins, 3, outs, 3)) {
         fprintf(stderr, "sparq eval: %s\n", sparq_last_error());
         return 2;
     }
+    if (!beam)
+        beam = lm_path ? 16 : 1;
+    dec.beam = beam;
     if (!model || !data || optind != argc || beam < 1 || frames < 100 || threads < 0) {
         fprintf(stderr, "sparq eval: --model and --data are required; --beam >= 1, --batch-frames >= 100\n");
         return 2;
@@ -131,8 +147,17 @@ int cmd_eval(int argc, char **argv)
     const int root = sparq_dist_is_root();
     struct sparq_model own, *mp = &own;
     struct sparq_dataset ds;
+    struct sparq_lm *lm = NULL;
+    if (lm_path && sparq_lm_read(&lm, lm_path)) {
+        fprintf(stderr, "sparq eval: %s\n", sparq_last_error());
+        return 1;
+    }
+    dec.lm = lm;
+    if (!lm) // the weight and bonus belong to the LM: a plain beam search without it
+        dec.alpha = dec.beta = 0.0;
     if (backend ? sparq_runtime_open(&rt, model, backend) : sparq_checkpoint_load(model, &own, NULL, NULL)) {
         fprintf(stderr, "sparq eval: %s\n", sparq_last_error());
+        sparq_lm_free(lm);
         return 1;
     }
     if (rt)
@@ -143,6 +168,7 @@ int cmd_eval(int argc, char **argv)
             sparq_runtime_close(rt);
         else
             sparq_model_free(&own);
+        sparq_lm_free(lm);
         return 1;
     }
     if (ds.skipped && root)
@@ -155,7 +181,7 @@ int cmd_eval(int argc, char **argv)
     double t0 = sparq_clock_s();
     if (rt)
         sparq_runtime_activate(rt);
-    int rc = hyps ? sparq_decode_dataset_dist(mp, &ds, frames, beam, hyps) : SPARQ_ENOMEM;
+    int rc = hyps ? sparq_decode_dataset_dist_ex(mp, &ds, frames, &dec, hyps) : SPARQ_ENOMEM;
     if (rt) {
         sparq_runtime_deactivate(rt);
         if (rc == SPARQ_OK && sparq_runtime_error(rt))
@@ -178,7 +204,7 @@ int cmd_eval(int argc, char **argv)
     if (rc == SPARQ_OK) {
         sparq_score_print_table(&sc, stdout, per_utt);
         printf("%zu utterances, %.1f s of audio decoded in %.1f s (%.1fx real time, %s", ds.n, ds.seconds, el,
-               ds.seconds / el, beam > 1 ? "prefix beam search" : "greedy");
+               ds.seconds / el, lm ? "prefix beam search + LM" : beam > 1 ? "prefix beam search" : "greedy");
         if (sparq_dist_size() > 1)
             printf(", %d MPI ranks", sparq_dist_size());
         printf(")\n");
@@ -223,5 +249,6 @@ done:
         sparq_runtime_close(rt);
     else
         sparq_model_free(&own);
+    sparq_lm_free(lm);
     return rc ? 1 : 0;
 }

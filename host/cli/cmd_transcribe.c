@@ -8,6 +8,7 @@
 #include "sparq_audio.h"
 #include "sparq_ctc.h"
 #include "sparq_error.h"
+#include "sparq_lm.h"
 #include "sparq_longform.h"
 #include "sparq_parse.h"
 #include "sparq_runtime.h"
@@ -23,6 +24,8 @@ static void usage(FILE *out)
                  "                     model), sim (Verilator RTL), usb (a board) or float (docs/runtime.md);\n"
                  "                     NAME:q8 reads results back as int8 (4x fewer bytes; cpu matches)\n"
                  "  -b, --beam N       prefix beam search with N prefixes (default 1 = greedy)\n"
+                 "  -l, --lm FILE      fuse a word n-gram LM (ARPA) into the beam search (--beam defaults to 16)\n"
+                 "      --lm-weight A  LM weight (default 0.5); --word-bonus B (default 1.0)\n"
                  "  -w, --window S     decode long audio in windows of at most S seconds, each ending\n"
                  "                     at a pause (default 30; memory is bounded by the window)\n"
                  "  -h, --help         this text\n");
@@ -35,14 +38,18 @@ int cmd_transcribe(int argc, char **argv)
         { "beam", required_argument, NULL, 'b' },
         { "backend", required_argument, NULL, 'B' },
         { "window", required_argument, NULL, 'w' },
+        { "lm", required_argument, NULL, 'l' },
+        { "lm-weight", required_argument, NULL, 'A' },
+        { "word-bonus", required_argument, NULL, 'W' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
     const char *model = NULL, *backend = NULL;
-    int beam = 1, c;
+    const char *lm_path = NULL;
+    int beam = 0, c;
     struct sparq_longform_options lo;
     sparq_longform_default_options(&lo);
-    while ((c = getopt_long(argc, argv, "m:b:B:w:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "m:b:B:w:l:h", opts, NULL)) != -1) {
         switch (c) {
         case 'm': model = optarg; break;
         case 'b':
@@ -52,19 +59,23 @@ int cmd_transcribe(int argc, char **argv)
             }
             break;
         case 'B': backend = optarg; break;
-        case 'w': {
-            char *end;
-            lo.window_s = strtod(optarg, &end);
-            if (end == optarg || *end || !(lo.window_s >= 1.0 && lo.window_s <= 3600.0)) {
-                fprintf(stderr, "sparq transcribe: --window: want seconds in 1..3600, got '%s'\n", optarg);
+        case 'w':
+        case 'A':
+        case 'W':
+            if (c == 'w' ? sparq_parse_double("--window", optarg, 1, 3600, &lo.window_s)
+                : c == 'A' ? sparq_parse_double("--lm-weight", optarg, 0, 100, &lo.lm_weight)
+                           : sparq_parse_double("--word-bonus", optarg, -100, 100, &lo.word_bonus)) {
+                fprintf(stderr, "sparq transcribe: %s\n", sparq_last_error());
                 return 2;
             }
             break;
-        }
+        case 'l': lm_path = optarg; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
     }
+    if (!beam)
+        beam = lm_path ? 16 : 1;
     if (!model || optind >= argc || beam < 1) {
         fprintf(stderr, "sparq transcribe: --model and at least one audio file are required\n");
         return 2;
@@ -72,8 +83,17 @@ int cmd_transcribe(int argc, char **argv)
     sparq_threads_init();
     struct sparq_model own, *mp = &own;
     struct sparq_runtime *rt = NULL;
+    struct sparq_lm *lm = NULL;
+    if (lm_path && sparq_lm_read(&lm, lm_path)) {
+        fprintf(stderr, "sparq transcribe: %s\n", sparq_last_error());
+        return 1;
+    }
+    lo.lm = lm;
+    if (!lm) // the weight and bonus belong to the LM: a plain beam search without it
+        lo.lm_weight = lo.word_bonus = 0.0;
     if (backend ? sparq_runtime_open(&rt, model, backend) : sparq_checkpoint_load(model, &own, NULL, NULL)) {
         fprintf(stderr, "sparq transcribe: %s\n", sparq_last_error());
+        sparq_lm_free(lm);
         return 1;
     }
     if (rt) {
@@ -102,5 +122,6 @@ int cmd_transcribe(int argc, char **argv)
         sparq_runtime_close(rt);
     } else
         sparq_model_free(&own);
+    sparq_lm_free(lm);
     return status;
 }

@@ -47,13 +47,8 @@ void sparq_ctc_beam_options_default(struct sparq_ctc_beam_options *o);
 int sparq_ctc_beam_ex(const float *logits, int T, int V, const struct sparq_ctc_beam_options *o, char *out,
                       size_t cap);
 
-// The library call eval and transcribe use: prefix beam search with `beam`
-// prefixes and the process-wide LM set by sparq_ctc_set_lm() (none by default).
+// Prefix beam search with `beam` prefixes, no LM and no word bonus.
 int sparq_ctc_beam(const float *logits, int T, int V, int beam, char *out, size_t cap);
-// Sets the LM (NULL = none), alpha and beta that sparq_ctc_beam() uses. Call
-// before decoding starts (decoding threads only read them); the caller keeps
-// `lm` alive while decoding.
-void sparq_ctc_set_lm(const struct sparq_lm *lm, double alpha, double beta);
 
 // Text -> label ids with sparq_vocab_index(); characters outside the
 // vocabulary are skipped. Returns the number of labels written (<= cap).

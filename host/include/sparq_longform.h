@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "sparq_ctc.h"
 #include "sparq_model.h"
 #include "sparq_train.h"
 
@@ -20,6 +21,8 @@ struct sparq_runtime;
 struct sparq_longform_options {
     double window_s; // longest window in seconds (30)
     int beam;        // 1 = greedy CTC, else prefix beam search
+    const struct sparq_lm *lm; // word LM fused into the beam search (NULL: none)
+    double lm_weight, word_bonus; // alpha and beta (sparq_ctc_beam_options)
 };
 void sparq_longform_default_options(struct sparq_longform_options *o);
 

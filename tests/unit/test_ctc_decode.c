@@ -306,11 +306,13 @@ int main(void)
         o.lm = lm2;
         sparq_ctc_beam_ex(y, 7, V, &o, b, sizeof b);
         CHECK(!strcmp(a, "cab ab") && !strcmp(b, "cba ab"), "fusion picks the in-LM word: '%s' (LM knows cab), '%s' (LM knows cba)", a, b);
-        // the process-wide LM reaches sparq_ctc_beam(), the call eval and transcribe use
-        sparq_ctc_set_lm(lm2, 1.0, 0.0);
+        // sparq_ctc_beam() is the plain beam: no LM reaches it (there is no
+        // process-wide LM; eval passes its options to the decoder)
+        char p[64];
+        struct sparq_ctc_beam_options plain = { 8, NULL, 1.0, 1.0 };
         sparq_ctc_beam(y, 7, V, 8, b, sizeof b);
-        sparq_ctc_set_lm(NULL, 0, 0);
-        CHECK(!strcmp(b, "cba ab"), "sparq_ctc_set_lm() applies to sparq_ctc_beam(): '%s'", b);
+        sparq_ctc_beam_ex(y, 7, V, &plain, p, sizeof p);
+        CHECK(!strcmp(b, p), "sparq_ctc_beam() equals the beam without an LM: '%s' '%s'", b, p);
 
         // alpha = beta = 0 with an LM is the plain beam search
         float z[20 * V];

@@ -377,19 +377,8 @@ int sparq_ctc_beam_ex(const float *logits, int T, int V, const struct sparq_ctc_
     return rc ? rc : n;
 }
 
-// The process-wide LM for sparq_ctc_beam(): set once before decoding.
-static const struct sparq_lm *default_lm;
-static double default_alpha, default_beta;
-
-void sparq_ctc_set_lm(const struct sparq_lm *lm, double alpha, double beta)
-{
-    default_lm = lm;
-    default_alpha = alpha;
-    default_beta = beta;
-}
-
 int sparq_ctc_beam(const float *logits, int T, int V, int beam, char *out, size_t cap)
 {
-    struct sparq_ctc_beam_options o = { beam, default_lm, default_alpha, default_beta };
+    struct sparq_ctc_beam_options o = { beam, NULL, 0.0, 0.0 }; // no LM, no word bonus
     return sparq_ctc_beam_ex(logits, T, V, &o, out, cap);
 }

@@ -5,12 +5,14 @@
 #include <string.h>
 
 #include "sparq_ctc.h"
+#include "sparq_decode.h"
 #include "sparq_dist.h"
 #include "sparq_error.h"
 #include "sparq_train.h"
 
 // Decodes batches rank, rank + size, ... of the length-sorted batches.
-static int decode_share(struct sparq_model *m, const struct sparq_dataset *ds, int max_frames, int beam, char **hyps,
+static int decode_share(struct sparq_model *m, const struct sparq_dataset *ds, int max_frames,
+                        const struct sparq_ctc_beam_options *dec, char **hyps,
                         int rank, int size)
 {
     const struct sparq_config *c = &m->cfg;
@@ -76,8 +78,8 @@ static int decode_share(struct sparq_model *m, const struct sparq_dataset *ds, i
             char *h = malloc(cap);
             const float *x = lg + k * (size_t)T2 * c->vocab;
             if (h) {
-                if (beam > 1)
-                    sparq_ctc_beam(x, ol[k], c->vocab, beam, h, cap);
+                if (dec && dec->beam > 1)
+                    sparq_ctc_beam_ex(x, ol[k], c->vocab, dec, h, cap);
                 else
                     sparq_ctc_greedy(x, ol[k], c->vocab, h, cap);
             }
@@ -96,20 +98,35 @@ out:
     return rc;
 }
 
+// Greedy (beam <= 1) or plain prefix beam search: no LM, no word bonus.
+static const struct sparq_ctc_beam_options *plain_beam(struct sparq_ctc_beam_options *o, int beam)
+{
+    *o = (struct sparq_ctc_beam_options){ beam, NULL, 0.0, 0.0 };
+    return o;
+}
+
 int sparq_decode_dataset(struct sparq_model *m, const struct sparq_dataset *ds, int max_frames, int beam,
                          char **hyps)
 {
-    return decode_share(m, ds, max_frames, beam, hyps, 0, 1);
+    struct sparq_ctc_beam_options o;
+    return decode_share(m, ds, max_frames, plain_beam(&o, beam), hyps, 0, 1);
 }
 
 int sparq_decode_dataset_dist(struct sparq_model *m, const struct sparq_dataset *ds, int max_frames, int beam,
                               char **hyps)
 {
+    struct sparq_ctc_beam_options o;
+    return sparq_decode_dataset_dist_ex(m, ds, max_frames, plain_beam(&o, beam), hyps);
+}
+
+int sparq_decode_dataset_dist_ex(struct sparq_model *m, const struct sparq_dataset *ds, int max_frames,
+                                 const struct sparq_ctc_beam_options *dec, char **hyps)
+{
     int rc = sparq_dist_init();
     const int rank = sparq_dist_rank(), size = sparq_dist_size();
     if (rc || size == 1)
-        return rc ? rc : decode_share(m, ds, max_frames, beam, hyps, 0, 1);
-    rc = decode_share(m, ds, max_frames, beam, hyps, rank, size);
+        return rc ? rc : decode_share(m, ds, max_frames, dec, hyps, 0, 1);
+    rc = decode_share(m, ds, max_frames, dec, hyps, rank, size);
     // This rank's hypotheses as records "index (u64) text NUL".
     size_t n = 0;
     for (size_t i = 0; rc == SPARQ_OK && i < ds->n; i++)

@@ -19,6 +19,9 @@ void sparq_longform_default_options(struct sparq_longform_options *o)
 {
     o->window_s = 30.0;
     o->beam = 1;
+    o->lm = NULL;
+    o->lm_weight = 0.5;
+    o->word_bonus = 1.0;
 }
 
 size_t sparq_longform_cut(const float *x, size_t n, size_t lo, size_t block, size_t span)
@@ -82,7 +85,7 @@ static int append(char **text, size_t *len, size_t *cap, const char *words)
 // for the front end (a tail under ~0.1 s) decodes to ""; a whole file
 // that short is an error.
 static int decode_window(struct sparq_model *m, struct sparq_runtime *rt, struct sparq_acts *a, const char *path,
-                         const float *x, size_t n, int whole, int beam, char **out)
+                         const float *x, size_t n, int whole, const struct sparq_ctc_beam_options *dec, char **out)
 {
     *out = NULL;
     struct sparq_fbank_options fo;
@@ -110,8 +113,8 @@ static int decode_window(struct sparq_model *m, struct sparq_runtime *rt, struct
     char *t = malloc((size_t)T2 + 2);
     if (!t)
         return sparq_fail(SPARQ_ENOMEM, "out of memory");
-    if (beam > 1)
-        rc = sparq_ctc_beam(sparq_acts_logits(a), T2, m->cfg.vocab, beam, t, (size_t)T2 + 2);
+    if (dec->beam > 1)
+        rc = sparq_ctc_beam_ex(sparq_acts_logits(a), T2, m->cfg.vocab, dec, t, (size_t)T2 + 2);
     else
         rc = sparq_ctc_greedy(sparq_acts_logits(a), T2, m->cfg.vocab, t, (size_t)T2 + 2);
     if (rc < 0) {
@@ -126,6 +129,7 @@ int sparq_longform_transcribe(struct sparq_model *m, struct sparq_runtime *rt, c
                               const struct sparq_longform_options *o, char **text, int *windows)
 {
     *text = NULL;
+    struct sparq_ctc_beam_options dec = { o->beam, o->lm, o->lm_weight, o->word_bonus };
     *windows = 0;
     if (!(o->window_s >= 1.0 && o->window_s <= 3600.0))
         return sparq_fail(SPARQ_EINVAL, "window %g s out of range (1..3600)", o->window_s);
@@ -155,7 +159,7 @@ int sparq_longform_transcribe(struct sparq_model *m, struct sparq_runtime *rt, c
         // A full window ends at a pause in its last third; the last one at the end of the file.
         size_t cut = eof ? fill : sparq_longform_cut(buf, fill, fill - fill / 3, BLOCK, SPAN);
         char *words = NULL;
-        rc = decode_window(m, rt, a, path, buf, cut, eof && *windows == 0, o->beam, &words);
+        rc = decode_window(m, rt, a, path, buf, cut, eof && *windows == 0, &dec, &words);
         if (rc == SPARQ_OK)
             rc = append(&all, &len, &tcap, words);
         free(words);
