@@ -55,6 +55,7 @@ include host/host.mk
 -include host/model.mk
 -include host/dist.mk
 include tests/tests.mk
+-include tests/board/uart.mk
 
 clean:
 	rm -rf $(BUILD)

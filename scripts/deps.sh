@@ -10,6 +10,8 @@ sdcc espeak-ng flite festival festvox-kallpc16k sox gnuplot-nox fonts-liberation
 openmpi-bin libopenmpi-dev libdnnl-dev"
 # Open-vocabulary corpus text and more English voices (docs/data.md, sparq data gen).
 PACKAGES="$PACKAGES fortunes-min fortunes wordnet-base festvox-kdlpc16k festvox-us-slt-hts"
+# The FX2 firmware run as 8051 code in ucsim (tests/firmware/s51.sh).
+PACKAGES="$PACKAGES sdcc-ucsim"
 
 missing=""
 for p in $PACKAGES; do

@@ -56,7 +56,8 @@ int cmd_selftest(int argc, char **argv)
         default: usage(stderr); return 2;
         }
     }
-    if (optind != argc || (strcmp(backend, "ref") && strcmp(backend, "sim") && strcmp(backend, "usb"))) {
+    if (optind != argc || (strcmp(backend, "ref") && strcmp(backend, "sim") && strcmp(backend, "usb") &&
+                             strncmp(backend, "uart:", 5))) {
         usage(stderr);
         return 2;
     }

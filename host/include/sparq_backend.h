@@ -7,8 +7,8 @@
 
 #include "sparq_device.h"
 
-// Opens "ref", "sim" or "usb" (the name is checked; a clear error
-// otherwise). Every backend goes through the reliability layer
+// Opens "ref", "sim", "usb" or "uart:PATH[@BAUD]" (sparq_uart.h; the name
+// is checked; a clear error otherwise). Every backend goes through the reliability layer
 // (sparq_link.h): one framing / CRC / retry path for every link.
 int sparq_device_open(struct sparq_device **dev, const char *backend);
 // "ref" or "sim" without the reliability layer: raw protocol tests that send

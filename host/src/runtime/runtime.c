@@ -18,7 +18,7 @@
 #include "sparq_modelfile.h"
 #include "sparq_spq_check.h"
 
-enum backend_kind { BACKEND_CPU, BACKEND_REF, BACKEND_SIM, BACKEND_USB, BACKEND_FLOAT };
+enum backend_kind { BACKEND_CPU, BACKEND_REF, BACKEND_SIM, BACKEND_USB, BACKEND_UART, BACKEND_FLOAT };
 
 // --- runtime -------------------------------------------------------------------
 
@@ -176,10 +176,12 @@ int sparq_runtime_open(struct sparq_runtime **dst, const char *model_path, const
 {
     *dst = NULL;
     enum backend_kind kind;
-    // "NAME" or "NAME:q8" (int8 read-out: docs/runtime.md).
+    // "NAME" or "NAME:q8" (int8 read-out: docs/runtime.md); a device spec
+    // "uart:PATH[@BAUD]" keeps its own colon ("uart:/dev/ttyUSB1:q8").
     char backend[16];
     enum sparq_readout readout = SPARQ_READOUT_I32;
-    const char *colon = strchr(backend_spec, ':');
+    int uart = !strncmp(backend_spec, "uart:", 5);
+    const char *colon = strchr(backend_spec + (uart ? 5 : 0), ':');
     size_t blen = colon ? (size_t)(colon - backend_spec) : strlen(backend_spec);
     if (blen >= sizeof backend)
         blen = sizeof backend - 1;
@@ -190,7 +192,10 @@ int sparq_runtime_open(struct sparq_runtime **dst, const char *model_path, const
     else if (colon && strcmp(colon + 1, "i32"))
         return sparq_fail(SPARQ_EINVAL, "backend '%s': unknown read-out '%s' (expected i32 or q8)", backend_spec,
                           colon + 1);
-    if (!strcmp(backend, "cpu"))
+    if (uart) {
+        kind = BACKEND_UART;
+        snprintf(backend, sizeof backend, "uart");
+    } else if (!strcmp(backend, "cpu"))
         kind = BACKEND_CPU;
     else if (!strcmp(backend, "ref"))
         kind = BACKEND_REF;
@@ -218,6 +223,12 @@ int sparq_runtime_open(struct sparq_runtime **dst, const char *model_path, const
             rc = make_requant(&rt->weights[i]);
     if (!rc && (kind == BACKEND_REF || kind == BACKEND_SIM || kind == BACKEND_USB))
         rc = sparq_device_open(&rt->dev, backend);
+    if (!rc && kind == BACKEND_UART) { // the spec without its read-out suffix
+        char spec[300];
+        int n = (int)(colon ? (size_t)(colon - backend_spec) : strlen(backend_spec));
+        snprintf(spec, sizeof spec, "%.*s", n, backend_spec);
+        rc = sparq_device_open(&rt->dev, spec);
+    }
     // The model device plans every call on the same hardware configuration
     // (the default one for cpu/float), behind the reliability layer.
     struct sparq_device_config cfg = sparq_device_default_config;
