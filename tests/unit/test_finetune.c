@@ -12,6 +12,7 @@
 #include "sparq_finetune.h"
 #include "sparq_runtime.h"
 #include "sparq_train.h"
+#include "tiny_model.h"
 
 static uint64_t rng_state;
 static float rndf(void)
@@ -125,14 +126,7 @@ int main(void)
 {
     rng_state = check_seed(2024);
     struct sparq_config cfg;
-    sparq_config_default(&cfg);
-    cfg.n_mels = 20;
-    cfg.sub_channels = 4;
-    cfg.d_model = 16;
-    cfg.n_heads = 2;
-    cfg.ffn_dim = 32;
-    cfg.kernel = 3;
-    cfg.n_layers = 2;
+    tiny_model_config(&cfg);
     struct sparq_model m;
     struct sparq_adamw opt;
     sparq_model_create(&m, &cfg);

@@ -11,6 +11,7 @@
 #include "sparq_layers.h"
 #include "sparq_modelfile.h"
 #include "sparq_runtime.h"
+#include "tiny_model.h"
 
 // Relative error allowed between int8-activation and float-activation logits
 // of the tiny random model: per-row int8 rounding (~0.4% of the row max per
@@ -105,18 +106,6 @@ static void check_layer(struct sparq_runtime *rt, const char *path, const char *
     sparq_mfile_free(&mf);
 }
 
-static void tiny_config(struct sparq_config *c)
-{
-    sparq_config_default(c);
-    c->n_mels = 20;
-    c->sub_channels = 4;
-    c->d_model = 16;
-    c->n_heads = 2;
-    c->ffn_dim = 32;
-    c->kernel = 3;
-    c->n_layers = 2;
-}
-
 // Logits of `m` for a batch; returns a malloc'd copy (B, T2, vocab).
 static float *run(struct sparq_model *m, const float *feats, const int *lens, int B, int T, int *T2)
 {
@@ -141,7 +130,7 @@ int main(void)
 {
     rng_state = check_seed(31337);
     struct sparq_config c;
-    tiny_config(&c);
+    tiny_model_config(&c);
     struct sparq_model m;
     if (sparq_model_create(&m, &c)) {
         CHECK(0, "tiny model: %s", sparq_last_error());

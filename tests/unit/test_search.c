@@ -11,6 +11,7 @@
 #include "sparq_error.h"
 #include "sparq_runtime.h"
 #include "sparq_search.h"
+#include "tiny_model.h"
 
 static uint64_t rng_state;
 static float rndf(void)
@@ -70,14 +71,8 @@ int main(void)
 {
     rng_state = check_seed(77);
     struct sparq_config cfg;
-    sparq_config_default(&cfg);
-    cfg.n_mels = 20;
-    cfg.sub_channels = 4;
-    cfg.d_model = 16;
-    cfg.n_heads = 2;
-    cfg.ffn_dim = 32;
-    cfg.kernel = 3;
-    cfg.n_layers = 1;
+    tiny_model_config(&cfg);
+    cfg.n_layers = 1; // one block is enough for the search
     struct sparq_model m;
     sparq_model_create(&m, &cfg);
     sparq_model_init(&m, 5);
