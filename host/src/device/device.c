@@ -509,73 +509,58 @@ static int run_gemm(struct sparq_device *d, int32_t *y32, int y32_stride, int ac
     // per 2*tc frames. The result buffer holds one chunk, so the first
     // chunk's results are read before the second chunk's COMPUTE.
     int pair = resident && nk == 1 && d->xbanks == 2;
-    if (pair) {
-        for (int t0 = 0; t0 < t && !rc; t0 += 2 * tc) {
-            int ta = t - t0 < tc ? t - t0 : tc, tb = t - t0 - ta < tc ? t - t0 - ta : tc;
-            int xa = d->xbank, xb = xa ^ 1;
-            rc = upload_x(d, xa, x, x_stride, w->in, t0, ta, 0, kb_total);
-            for (int o0 = 0; o0 < w->out && !rc; o0 += I->cols) {
-                int on = w->out - o0 < I->cols ? w->out - o0 : I->cols;
-                int wb = d->wbank;
-                d->wbank ^= 1;
-                rc = upload_w(d, wb, w, o0, on, 0, kb_total); // streams in while the last COMPUTE runs
-                if (!rc && pend.valid) {
-                    rc = read_results(d, &pend, y32, y32_stride, accumulate, y8, y8_stride, params);
-                    pend.valid = 0;
-                }
-                if (!rc)
-                    rc = compute(d, wb, xa, 0, w, ta, on, kb_total, 0);
-                pend = (struct pending_read){ 1, t0, ta, o0, on };
-                if (!rc && tb > 0 && o0 == 0) // the second chunk streams in during the first COMPUTE
-                    rc = upload_x(d, xb, x, x_stride, w->in, t0 + ta, tb, 0, kb_total);
-                if (!rc && tb > 0) {
-                    rc = read_results(d, &pend, y32, y32_stride, accumulate, y8, y8_stride, params);
-                    if (!rc)
-                        rc = compute(d, wb, xb, 0, w, tb, on, kb_total, 0);
-                    pend = (struct pending_read){ 1, t0 + ta, tb, o0, on };
-                }
-            }
-            if (tb == 0) // the last COMPUTE reads bank xa: the next chunk goes to the other one
-                d->xbank ^= 1;
+    int group = pair ? 2 : 1; // frame chunks that share each weight tile
+    for (int t0 = 0; t0 < t && !rc; t0 += group * tc) {
+        int tn[2], xb[2] = { -1, -1 }; // frames and activation bank of each chunk
+        tn[0] = t - t0 < tc ? t - t0 : tc;
+        tn[1] = pair ? (t - t0 - tn[0] < tc ? t - t0 - tn[0] : tc) : 0;
+        if (pair) {
+            xb[0] = d->xbank;
+            xb[1] = xb[0] ^ 1;
+            rc = upload_x(d, xb[0], x, x_stride, w->in, t0, tn[0], 0, kb_total);
         }
-        if (!rc && pend.valid)
-            rc = read_results(d, &pend, y32, y32_stride, accumulate, y8, y8_stride, params);
-        return rc;
-    }
-    for (int t0 = 0; t0 < t && !rc; t0 += tc) {
-        int tn = t - t0 < tc ? t - t0 : tc;
-        int xb = -1; // bank holding this chunk's resident activations
         for (int o0 = 0; o0 < w->out && !rc; o0 += I->cols) {
             int on = w->out - o0 < I->cols ? w->out - o0 : I->cols;
             for (int kc = 0; kc < nk && !rc; kc++) {
                 int k0 = kc * kbx, kn = kb_total - k0 < kbx ? kb_total - k0 : kbx, xoff = 0;
-                if (resident) {
+                if (pair) {
+                    // both chunks' activations are already (or about to be) in their banks
+                } else if (resident) {
                     xoff = k0;
-                    if (xb < 0) {
-                        xb = d->xbank;
+                    if (xb[0] < 0) {
+                        xb[0] = d->xbank;
                         d->xbank ^= 1;
-                        rc = upload_x(d, xb, x, x_stride, w->in, t0, tn, 0, kb_total);
+                        rc = upload_x(d, xb[0], x, x_stride, w->in, t0, tn[0], 0, kb_total);
                     }
-                } else if (nk > 1 || xb < 0) {
-                    xb = d->xbank;
+                } else if (nk > 1 || xb[0] < 0) {
+                    xb[0] = d->xbank;
                     d->xbank ^= 1;
-                    rc = upload_x(d, xb, x, x_stride, w->in, t0, tn, k0, kn);
+                    rc = upload_x(d, xb[0], x, x_stride, w->in, t0, tn[0], k0, kn);
                 }
                 int wb = d->wbank;
                 d->wbank ^= 1;
                 if (!rc)
-                    rc = upload_w(d, wb, w, o0, on, k0, kn);
-                // The previous tile's results are read now: its COMPUTE ran
-                // while the uploads above streamed in.
-                if (!rc && pend.valid) {
-                    rc = read_results(d, &pend, y32, y32_stride, accumulate, y8, y8_stride, params);
-                    pend.valid = 0;
+                    rc = upload_w(d, wb, w, o0, on, k0, kn); // streams in while the last COMPUTE runs
+                for (int c = 0; c < group && tn[c] > 0 && !rc; c++) {
+                    // The previous tile's results are read now: its COMPUTE
+                    // ran while the uploads above streamed in.
+                    if (pend.valid) {
+                        rc = read_results(d, &pend, y32, y32_stride, accumulate, y8, y8_stride, params);
+                        pend.valid = 0;
+                    }
+                    if (!rc)
+                        rc = compute(d, wb, xb[c], kc > 0, w, tn[c], on, kn, xoff);
+                    if (pair)
+                        pend = (struct pending_read){ 1, t0 + (c ? tn[0] : 0), tn[c], o0, on };
+                    if (!rc && c == 0 && tn[1] > 0 && o0 == 0) // the second chunk streams in during the first COMPUTE
+                        rc = upload_x(d, xb[1], x, x_stride, w->in, t0 + tn[0], tn[1], 0, kb_total);
                 }
-                if (!rc)
-                    rc = compute(d, wb, xb, kc > 0, w, tn, on, kn, xoff);
             }
-            pend = (struct pending_read){ 1, t0, tn, o0, on };
+            if (!pair)
+                pend = (struct pending_read){ 1, t0, tn[0], o0, on };
         }
+        if (pair && tn[1] == 0) // the last COMPUTE reads bank xb[0]: the next chunk goes to the other one
+            d->xbank ^= 1;
     }
     if (!rc && pend.valid)
         rc = read_results(d, &pend, y32, y32_stride, accumulate, y8, y8_stride, params);
