@@ -12,13 +12,7 @@
 #include "sparq_error.h"
 #include "sparq_parse.h"
 #include "sparq_gemm.h"
-
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
+#include "sparq_clock.h"
 
 static void usage(FILE *out)
 {
@@ -50,11 +44,11 @@ static double time_call(bench_fn fn, void *ctx, double min_time)
     double best = 1e30;
     fn(ctx); // warm-up
     for (int r = 0; r < BENCH_RUNS; r++) {
-        double start = now_seconds(), elapsed;
+        double start = sparq_clock_s(), elapsed;
         do {
-            double t0 = now_seconds();
+            double t0 = sparq_clock_s();
             fn(ctx);
-            double t1 = now_seconds();
+            double t1 = sparq_clock_s();
             if (t1 - t0 < best)
                 best = t1 - t0;
             elapsed = t1 - start;

@@ -15,6 +15,7 @@
 #include "sparq_manifest.h"
 #include "sparq_parse.h"
 #include "sparq_paths.h"
+#include "sparq_clock.h"
 
 static void usage(FILE *out)
 {
@@ -257,8 +258,7 @@ static int cmd_features(int argc, char **argv)
     int64_t floor_count = 0;
     size_t bad = 0;
     const float floor_value = logf(FLT_EPSILON) + 1e-3f;
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    double t0 = sparq_clock_s();
     for (size_t i = 0; i < n; i++) {
         float *x, *f;
         size_t count;
@@ -287,8 +287,7 @@ static int cmd_features(int argc, char **argv)
         free(x);
         free(f);
     }
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    double secs = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+    double secs = sparq_clock_s() - t0;
     int rc = 0;
     if (sparq_cmvn_finalize(&cmvn)) {
         fprintf(stderr, "sparq data features: %s: no frames\n", argv[optind]);

@@ -19,6 +19,7 @@
 
 #include "sparq_device.h"
 #include "sparq_uart.h"
+#include "sparq_clock.h"
 
 // --- the device behind the wire -----------------------------------------------
 // Whatever answers the bytes: the C device model now; the Verilator model
@@ -70,12 +71,7 @@ struct lane {
     double stall_until; // ms
 };
 
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
+static double now_ms(void) { return sparq_clock_s() * 1e3; }
 
 // Passes one byte through the faults into out (up to 17 bytes: a noise burst and the byte).
 static size_t corrupt_byte(struct faults *f, struct lane *l, uint8_t b, uint8_t *out, double t)

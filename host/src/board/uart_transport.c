@@ -15,6 +15,7 @@
 #include "sparq_error.h"
 #include "sparq_link.h"
 #include "sparq_uart.h"
+#include "sparq_clock.h"
 
 struct uart {
     int fd;
@@ -24,12 +25,7 @@ struct uart {
     char path[256];
 };
 
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
+static double now_ms(void) { return sparq_clock_s() * 1e3; }
 
 static double byte_ms(int baud) { return 10000.0 / baud; } // start + 8 data + stop bits
 

@@ -15,6 +15,7 @@
 #include "usb_backend.h"
 #include "usb_shared.h"
 #include "sparq_usb_protocol.h"
+#include "sparq_clock.h"
 
 #define MAX_TRANSFERS 32
 
@@ -335,12 +336,7 @@ static void cancel_and_drain(struct usb_tr *u)
     }
 }
 
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
+static double now_ms(void) { return sparq_clock_s() * 1e3; }
 
 // One round of event handling; returns an error for a failed transfer or
 // Ctrl-C.

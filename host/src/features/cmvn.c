@@ -6,6 +6,7 @@
 
 #include "sparq_error.h"
 #include "sparq_fbank.h"
+#include "sparq_file.h"
 
 int sparq_cmvn_init(struct sparq_cmvn *c, int dim)
 {
@@ -80,43 +81,14 @@ int sparq_cmvn_save(const struct sparq_cmvn *c, const char *path)
     return rc;
 }
 
-static char *slurp(const char *path, size_t *len)
-{
-    FILE *f = sparq_fopen(path, "rb");
-    if (!f)
-        return NULL;
-    size_t cap = 4096, n = 0;
-    char *buf = malloc(cap);
-    while (buf) {
-        size_t got = fread(buf + n, 1, cap - n - 1, f);
-        n += got;
-        if (n + 1 < cap)
-            break;
-        cap *= 2;
-        char *nb = realloc(buf, cap);
-        if (!nb) {
-            free(buf);
-            buf = NULL;
-        } else
-            buf = nb;
-    }
-    fclose(f);
-    if (!buf) {
-        sparq_fail(SPARQ_ENOMEM, "%s: out of memory reading file", path);
-        return NULL;
-    }
-    buf[n] = 0;
-    if (len)
-        *len = n;
-    return buf;
-}
-
 int sparq_cmvn_load(struct sparq_cmvn *c, const char *path)
 {
     memset(c, 0, sizeof *c);
-    char *text = slurp(path, NULL);
-    if (!text)
-        return SPARQ_EIO;
+    char *text = NULL;
+    size_t len = 0;
+    int rd = sparq_read_file(path, 1 << 20, &text, &len); // CMVN statistics are a few KB of JSON
+    if (rd)
+        return rd;
     cJSON *j = cJSON_Parse(text);
     free(text);
     if (!j)

@@ -10,6 +10,7 @@
 
 #include "sparq_error.h"
 #include "sparq_train.h"
+#include "sparq_file.h"
 
 #if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "checkpoint files are little-endian; add byte swapping for this host"
@@ -92,41 +93,6 @@ static int get(struct rbuf *r, void *dst, size_t n, const char *field)
     return SPARQ_OK;
 }
 
-static int read_all(const char *path, unsigned char **data, size_t *n)
-{
-    FILE *f = sparq_fopen(path, "rb");
-    if (!f)
-        return SPARQ_EIO;
-    size_t cap = 1 << 20, len = 0;
-    unsigned char *p = sparq_malloc(cap, path);
-    while (p) {
-        size_t got = fread(p + len, 1, cap - len, f);
-        len += got;
-        if (len < cap)
-            break;
-        unsigned char *q = realloc(p, cap * 2);
-        if (!q) {
-            free(p);
-            p = NULL;
-            sparq_fail(SPARQ_ENOMEM, "%s: out of memory reading the file", path);
-            break;
-        }
-        p = q;
-        cap *= 2;
-    }
-    int err = ferror(f);
-    fclose(f);
-    if (!p)
-        return SPARQ_ENOMEM;
-    if (err) {
-        free(p);
-        return sparq_fail(SPARQ_EIO, "%s: read error", path);
-    }
-    *data = p;
-    *n = len;
-    return SPARQ_OK;
-}
-
 // The hash only proves the bytes are as written, not that the writer was
 // sparq: a hand-edited file with a recomputed hash must still not steer the
 // trainer out of bounds (a negative batch indexed the batch order), so every
@@ -166,7 +132,9 @@ int sparq_checkpoint_load(const char *path, struct sparq_model *m, struct sparq_
 {
     unsigned char *data = NULL;
     size_t n = 0;
-    int rc = read_all(path, &data, &n);
+    // 4 GiB: far above any model sparq trains, low enough that a wrong path
+    // (a device, a huge file) cannot exhaust memory.
+    int rc = sparq_read_file(path, (size_t)1 << 32, (char **)&data, &n);
     if (rc)
         return rc;
     struct rbuf r = { data, n, 0, path };

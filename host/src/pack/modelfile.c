@@ -6,6 +6,7 @@
 #include <zlib.h>
 
 #include "sparq_error.h"
+#include "sparq_wire.h"
 
 void sparq_mfile_init(struct sparq_mfile *f) { memset(f, 0, sizeof *f); }
 
@@ -142,8 +143,6 @@ static void put_f32s(struct writer *w, const float *v, size_t n)
         put_u32(w, u);
     }
 }
-static uint32_t get_u32(const uint8_t *p) { return p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24; }
-static uint64_t get_u64(const uint8_t *p) { return get_u32(p) | (uint64_t)get_u32(p + 4) << 32; }
 static void set_u32(uint8_t *p, uint32_t v)
 {
     p[0] = (uint8_t)v;
@@ -236,21 +235,21 @@ int sparq_mfile_parse(struct sparq_mfile *f, const uint8_t *b, size_t size, cons
         return sparq_fail(SPARQ_EFORMAT, "%s: %zu bytes is too short for a sparq model file", label, size);
     if (memcmp(b, SPARQ_MF_MAGIC, 8) != 0)
         return sparq_fail(SPARQ_EFORMAT, "%s: not a sparq model file (bad magic)", label);
-    if (get_u32(b + 24) != crc32_of(b, 24))
+    if (sparq_rd32(b + 24) != crc32_of(b, 24))
         return sparq_fail(SPARQ_EFORMAT, "%s: header CRC mismatch", label);
-    uint32_t version = get_u32(b + 8);
+    uint32_t version = sparq_rd32(b + 8);
     if (version != SPARQ_MF_VERSION)
         return sparq_fail(SPARQ_EFORMAT, "%s: model file version %u, this sparq reads version %d", label, version,
                           SPARQ_MF_VERSION);
-    uint64_t total = get_u64(b + 16);
+    uint64_t total = sparq_rd64(b + 16);
     if (total != size)
         return sparq_fail(SPARQ_EFORMAT, "%s: file is %zu bytes, header says %llu (truncated or padded)", label, size,
                           (unsigned long long)total);
-    if (get_u32(b + size - 4) != crc32_of(b, size - 4))
+    if (sparq_rd32(b + size - 4) != crc32_of(b, size - 4))
         return sparq_fail(SPARQ_EFORMAT, "%s: file CRC mismatch (corrupted)", label);
-    if (get_u32(b + 28) != 0)
+    if (sparq_rd32(b + 28) != 0)
         return sparq_fail(SPARQ_EFORMAT, "%s: reserved header field is not zero", label);
-    uint32_t count = get_u32(b + 12);
+    uint32_t count = sparq_rd32(b + 12);
     size_t at = SPARQ_MF_HEADER_BYTES, end = size - 4;
     int rc = SPARQ_OK;
     for (uint32_t i = 0; i < count && rc == SPARQ_OK; i++) {
@@ -276,7 +275,7 @@ int sparq_mfile_parse(struct sparq_mfile *f, const uint8_t *b, size_t size, cons
             rc = sparq_fail(SPARQ_EFORMAT, "%s: section '%s': reserved byte is not zero", label, name);
             break;
         }
-        uint64_t bytes = get_u64(b + at + 2);
+        uint64_t bytes = sparq_rd64(b + at + 2);
         at += 10;
         if (bytes > end - at) {
             rc = sparq_fail(SPARQ_EFORMAT, "%s: section '%s': %llu bytes run past the end of the file", label, name,
@@ -297,7 +296,7 @@ int sparq_mfile_parse(struct sparq_mfile *f, const uint8_t *b, size_t size, cons
                 break;
             }
             for (size_t k = 0; k < n; k++) {
-                uint32_t u = get_u32(p + 4 * k);
+                uint32_t u = sparq_rd32(p + 4 * k);
                 memcpy(&tmp[k], &u, 4);
             }
             rc = kind == SPARQ_MF_F32 ? sparq_mfile_add_f32(f, name, (const float *)tmp, n)
@@ -322,7 +321,7 @@ int sparq_mfile_parse(struct sparq_mfile *f, const uint8_t *b, size_t size, cons
                 break;
             }
             const struct sparq_format_type *t = sparq_format_lookup(p[0], p[1]);
-            uint32_t out = get_u32(p + 4), in = get_u32(p + 8);
+            uint32_t out = sparq_rd32(p + 4), in = sparq_rd32(p + 8);
             if (!t || p[2] || p[3] || out == 0 || in == 0 || out > (1u << 24) || in > (1u << 24)) {
                 rc = sparq_fail(SPARQ_EFORMAT, "%s: section '%s': bad packed header (int%u %u:4, %u x %u)", label,
                                 name, p[0], p[1], out, in);
@@ -339,7 +338,7 @@ int sparq_mfile_parse(struct sparq_mfile *f, const uint8_t *b, size_t size, cons
             if ((rc = sparq_packed_init(&tmp, t->width, t->kept, (int)out, (int)in)))
                 break;
             for (uint32_t o = 0; o < out; o++) {
-                uint32_t u = get_u32(p + 12 + 4 * o);
+                uint32_t u = sparq_rd32(p + 12 + 4 * o);
                 memcpy(&tmp.scales[o], &u, 4);
             }
             memcpy(tmp.bytes, p + 12 + 4 * (size_t)out, tmp.size);
