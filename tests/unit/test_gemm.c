@@ -7,12 +7,12 @@
 #include "check.h"
 #include "sparq_error.h"
 #include "sparq_gemm.h"
+#include "sparq_rng.h"
 
 static uint64_t rng_state;
 static uint32_t rnd(void)
 {
-    rng_state = rng_state * 6364136223846793005ULL + 1442695040888963407ULL;
-    return (uint32_t)(rng_state >> 33);
+    return (uint32_t)(sparq_rng_next(&rng_state) >> 32);
 }
 
 // Random codes obeying N:M (zero outside the kept positions), in the range

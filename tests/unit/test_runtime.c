@@ -12,6 +12,7 @@
 #include "sparq_modelfile.h"
 #include "sparq_runtime.h"
 #include "tiny_model.h"
+#include "sparq_rng.h"
 
 // Relative error allowed between int8-activation and float-activation logits
 // of the tiny random model: per-row int8 rounding (~0.4% of the row max per
@@ -26,8 +27,7 @@
 static uint64_t rng_state;
 static float rndf(void)
 {
-    rng_state = rng_state * 6364136223846793005ULL + 1442695040888963407ULL;
-    return (float)(rng_state >> 40) / (float)(1 << 24) * 2.0f - 1.0f;
+    return (float)(2.0 * sparq_rng_uniform(&rng_state) - 1.0);
 }
 
 // Round half to even written out (not rintf), for the independent check.

@@ -12,12 +12,12 @@
 #include "sparq_runtime.h"
 #include "sparq_search.h"
 #include "tiny_model.h"
+#include "sparq_rng.h"
 
 static uint64_t rng_state;
 static float rndf(void)
 {
-    rng_state = rng_state * 6364136223846793005ULL + 1442695040888963407ULL;
-    return (float)(rng_state >> 40) / (float)(1 << 24) * 2.0f - 1.0f;
+    return (float)(2.0 * sparq_rng_uniform(&rng_state) - 1.0);
 }
 
 enum { UTTS = 6 };

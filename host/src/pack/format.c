@@ -368,6 +368,19 @@ int sparq_validate(const struct sparq_format_type *t, int out, int in,
                     return sparq_fail(SPARQ_EFORMAT, "validate: row %d: nonzero value in padding channel %d", o,
                                       b * SPARQ_BLOCK + pos[i]);
             }
+            // Canonical padding (docs/format.md section 2): a group that uses a
+            // padding channel keeps its lowest `kept` positions, as the packer
+            // writes it, so every accepted matrix has one meaning.
+            for (int i = 0; i < n; i++) {
+                int g0 = i - i % t->kept, base = (i / t->kept) * 4, lowest = 1;
+                for (int j = 0; j < t->kept; j++)
+                    lowest &= pos[g0 + j] == base + j;
+                if (b * SPARQ_BLOCK + pos[i] >= in && !lowest)
+                    return sparq_fail(SPARQ_EFORMAT,
+                                      "validate: row %d block %d group %d: uses padding channel %d but does not keep "
+                                      "its lowest %d positions",
+                                      o, b, i / t->kept, b * SPARQ_BLOCK + pos[i], t->kept);
+            }
         }
     }
     return SPARQ_OK;
