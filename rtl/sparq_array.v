@@ -10,12 +10,13 @@ module sparq_array #(
 ) (
     input  wire                 clk_i,
     input  wire                 rst_ni,
-    input  wire [ROWS*128-1:0]  x_i,      // row r: bits [128r +: 128], 4 lane words
+    input  wire [1:0]           width_i,
+    input  wire [ROWS*32-1:0]   x_i,      // row r: bits [32r +: 32]
     input  wire [ROWS-1:0]      xv_i,
     input  wire [ROWS-1:0]      first_i,
     input  wire [ROWS-1:0]      last_i,
-    input  wire [COLS*16-1:0]   w_i,      // column c: lane codes [16c +: 16]
-    input  wire [COLS*8-1:0]    pos_i,    // column c: lane positions [8c +: 8]
+    input  wire [COLS*8-1:0]    w_i,      // column c: bits [8c +: 8]
+    input  wire [COLS*2-1:0]    pos_i,
     output wire [COLS*32-1:0]   res_o,    // result leaving the top of column c
     output wire [COLS-1:0]      res_v_o
 );
@@ -33,20 +34,20 @@ module sparq_array #(
             for (c = 0; c < COLS; c = c + 1) begin : g_col
                 // the right column's x_o and the bottom row's w_o lead nowhere
                 /* verilator lint_off UNUSEDSIGNAL */
-                wire [127:0] x_o;
+                wire [31:0] x_o;
                 wire        xv_o, first_o, last_o;
-                wire [15:0] w_o;
-                wire [7:0]  pos_o;
+                wire [7:0]  w_o;
+                wire [1:0]  pos_o;
                 /* verilator lint_on UNUSEDSIGNAL */
                 wire [ACC_W-1:0] chain_o;
                 wire        chain_v_o;
-                wire [127:0] x_in;
+                wire [31:0] x_in;
                 wire        xv_in, first_in, last_in, chain_v_in;
-                wire [15:0] w_in;
-                wire [7:0]  pos_in;
+                wire [7:0]  w_in;
+                wire [1:0]  pos_in;
                 wire [ACC_W-1:0] chain_in;
                 if (c == 0) begin : g_left
-                    assign x_in = x_i[128*r +: 128];
+                    assign x_in = x_i[32*r +: 32];
                     assign xv_in = xv_i[r];
                     assign first_in = first_i[r];
                     assign last_in = last_i[r];
@@ -57,8 +58,8 @@ module sparq_array #(
                     assign last_in = g_row[r].g_col[c-1].last_o;
                 end
                 if (r == 0) begin : g_top
-                    assign w_in = w_i[16*c +: 16];
-                    assign pos_in = pos_i[8*c +: 8];
+                    assign w_in = w_i[8*c +: 8];
+                    assign pos_in = pos_i[2*c +: 2];
                     if (ACC_W < 32) begin : g_ext
                         assign res_o[32*c +: 32] = {{(32-ACC_W){chain_o[ACC_W-1]}}, chain_o};
                     end else begin : g_full
@@ -79,6 +80,7 @@ module sparq_array #(
                 sparq_pe #(.ACC_W(ACC_W)) u_pe (
                     .clk_i     (clk_i),
                     .rst_ni    (rst_ni),
+                    .width_i   (width_i),
                     .x_i       (x_in),
                     .xv_i      (xv_in),
                     .first_i   (first_in),

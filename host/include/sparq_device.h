@@ -55,11 +55,7 @@ void sparq_devmodel_feed(struct sparq_devmodel *m, const uint8_t *data, size_t n
 void sparq_devmodel_timeout(struct sparq_devmodel *m);
 // Moves up to n queued reply bytes to out; returns how many.
 size_t sparq_devmodel_take(struct sparq_devmodel *m, uint8_t *out, size_t n);
-// Cycles the RTL engine spends on one COMPUTE job (the busy counter) with
-// weights of `width` bits (8, 4, 2): a step carries 8/width kept weights.
-uint64_t sparq_devmodel_format_cycles(const struct sparq_device_config *cfg, int t, int kblocks, int kept,
-                                      int width);
-// The same for int8 weights, the longest job of a shape.
+// Cycles the RTL engine spends on one COMPUTE job (the busy counter).
 uint64_t sparq_devmodel_job_cycles(const struct sparq_device_config *cfg, int t, int kblocks, int kept);
 
 int sparq_transport_ref(struct sparq_transport *tr, const struct sparq_device_config *cfg);

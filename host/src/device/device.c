@@ -164,9 +164,9 @@ static int model_command(struct sparq_device *d, int op, const uint8_t *args, si
     d->link.bytes_out += SPARQ_HEADER_BYTES + nargs + npayload + SPARQ_CRC_BYTES;
     d->link.bytes_in += SPARQ_HEADER_BYTES + cap + SPARQ_CRC_BYTES;
     if (op == SPARQ_OP_COMPUTE) {
-        int acc = args[2] & SPARQ_COMPUTE_ACCUMULATE, width = args[3], kept = args[4];
+        int acc = args[2] & SPARQ_COMPUTE_ACCUMULATE, kept = args[4];
         int t = (int)sparq_rd16(args + 6), ncols = (int)sparq_rd16(args + 8), kb = (int)sparq_rd16(args + 10);
-        d->mc.busy += sparq_devmodel_format_cycles(&d->cfg, t, kb, kept, width);
+        d->mc.busy += sparq_devmodel_job_cycles(&d->cfg, t, kb, kept);
         d->mc.macs += (uint64_t)t * (uint64_t)ncols * (uint64_t)kb * 4u * (uint64_t)kept;
         if (d->model_link) { // the link reads the MAC counter before every COMPUTE
             d->model_wire_out += LINK_CHECK_BYTES_OUT;

@@ -73,23 +73,15 @@ static int args_of(int op)
     }
 }
 
-uint64_t sparq_devmodel_format_cycles(const struct sparq_device_config *cfg, int t, int kblocks, int kept,
-                                      int width)
-{
-    // One step per 8/width kept entries of a tile row (the PE's lanes: 1
-    // int8, 2 int4 or 4 int2 weights a step); a tile lasts at least 2*ROWS
-    // steps so the result shift chain of the previous tile has drained; then
-    // the pipeline drains (rtl/sparq_engine.v, DRAIN_CYCLES).
-    uint64_t lanes = width == 2 ? 4u : width == 4 ? 2u : 1u;
-    uint64_t tiles = (uint64_t)((t + cfg->rows - 1) / cfg->rows);
-    uint64_t steps = (uint64_t)kblocks * 4u * (uint64_t)kept / lanes;
-    uint64_t period = steps > (uint64_t)(2 * cfg->rows) ? steps : (uint64_t)(2 * cfg->rows);
-    return tiles * period + (uint64_t)(2 * cfg->rows + cfg->cols + 4);
-}
-
 uint64_t sparq_devmodel_job_cycles(const struct sparq_device_config *cfg, int t, int kblocks, int kept)
 {
-    return sparq_devmodel_format_cycles(cfg, t, kblocks, kept, 8);
+    // One step per kept entry of a tile row; a tile lasts at least 2*ROWS
+    // steps so the result shift chain of the previous tile has drained; then
+    // the pipeline drains (rtl/sparq_engine.v, DRAIN_CYCLES).
+    uint64_t tiles = (uint64_t)((t + cfg->rows - 1) / cfg->rows);
+    uint64_t steps = (uint64_t)kblocks * 4u * (uint64_t)kept;
+    uint64_t period = steps > (uint64_t)(2 * cfg->rows) ? steps : (uint64_t)(2 * cfg->rows);
+    return tiles * period + (uint64_t)(2 * cfg->rows + cfg->cols + 4);
 }
 
 static int push_out(struct sparq_devmodel *m, const uint8_t *d, size_t n)
@@ -278,7 +270,7 @@ static int exec_compute(struct sparq_devmodel *m)
     m->r_valid = 1;
     m->r_t = t;
     m->r_ncols = ncols;
-    m->busy += sparq_devmodel_format_cycles(&m->cfg, t, kb, kept, width);
+    m->busy += sparq_devmodel_job_cycles(&m->cfg, t, kb, kept);
     m->macs += (uint64_t)t * (uint64_t)ncols * (uint64_t)entries;
     return SPARQ_ST_OK;
 }
