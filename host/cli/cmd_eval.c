@@ -83,7 +83,15 @@ static int merge_runtime_stats(struct sparq_runtime *rt)
     return SPARQ_OK;
 }
 
-int cmd_eval(int argc, char **argv)
+struct eval_args {
+    const char *model, *data, *backend, *report, *hyp, *json, *lm;
+    double clock_mhz;
+    int beam, per_utt, frames, threads;
+    struct sparq_ctc_beam_options dec;
+};
+
+// Options into *a; returns -1 to go on, else the exit status (0 for --help).
+static int parse_args(int argc, char **argv, struct eval_args *a)
 {
     static const struct option opts[] = {
         { "model", required_argument, NULL, 'm' }, { "data", required_argument, NULL, 'd' },
@@ -96,47 +104,59 @@ int cmd_eval(int argc, char **argv)
         { "word-bonus", required_argument, NULL, 'W' },
         { "help", no_argument, NULL, 'h' },        { NULL, 0, NULL, 0 },
     };
-    const char *backend = NULL, *report = NULL;
-    double clock_mhz = 100.0;
-    struct sparq_runtime *rt = NULL;
-    const char *model = NULL, *data = NULL, *hyp_path = NULL, *json = NULL;
-    int beam = 0, per_utt = 0, frames = 20000, threads = 0, c, bad = 0;
-    const char *lm_path = NULL;
-    struct sparq_ctc_beam_options dec;
-    sparq_ctc_beam_options_default(&dec);
+    memset(a, 0, sizeof *a);
+    a->clock_mhz = 100.0;
+    a->frames = 20000;
+    sparq_ctc_beam_options_default(&a->dec);
+    int c, bad = 0;
     while (!bad && (c = getopt_long(argc, argv, "m:d:b:y:j:uf:t:B:r:c:l:h", opts, NULL)) != -1) {
         switch (c) {
-        case 'm': model = optarg; break;
-        case 'd': data = optarg; break;
-        case 'b': bad = sparq_parse_int("--beam", optarg, 1, 1024, &beam); break;
-        case 'y': hyp_path = optarg; break;
-        case 'j': json = optarg; break;
-        case 'u': per_utt = 1; break;
-        case 'f': bad = sparq_parse_int("--batch-frames", optarg, 100, 100000000, &frames); break;
-        case 't': bad = sparq_parse_int("--threads", optarg, 0, SPARQ_THREADS_MAX, &threads); break;
-        case 'B': backend = optarg; break;
-        case 'r': report = optarg; break;
-        case 'c': bad = sparq_parse_double("--clock", optarg, 0.001, 100000, &clock_mhz); break;
-        case 'l': lm_path = optarg; break;
-        case 'A': bad = sparq_parse_double("--lm-weight", optarg, 0, 100, &dec.alpha); break;
-        case 'W': bad = sparq_parse_double("--word-bonus", optarg, -100, 100, &dec.beta); break;
+        case 'm': a->model = optarg; break;
+        case 'd': a->data = optarg; break;
+        case 'b': bad = sparq_parse_int("--beam", optarg, 1, 1024, &a->beam); break;
+        case 'y': a->hyp = optarg; break;
+        case 'j': a->json = optarg; break;
+        case 'u': a->per_utt = 1; break;
+        case 'f': bad = sparq_parse_int("--batch-frames", optarg, 100, 100000000, &a->frames); break;
+        case 't': bad = sparq_parse_int("--threads", optarg, 0, SPARQ_THREADS_MAX, &a->threads); break;
+        case 'B': a->backend = optarg; break;
+        case 'r': a->report = optarg; break;
+        case 'c': bad = sparq_parse_double("--clock", optarg, 0.001, 100000, &a->clock_mhz); break;
+        case 'l': a->lm = optarg; break;
+        case 'A': bad = sparq_parse_double("--lm-weight", optarg, 0, 100, &a->dec.alpha); break;
+        case 'W': bad = sparq_parse_double("--word-bonus", optarg, -100, 100, &a->dec.beta); break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
     }
-    const struct sparq_path_arg ins[] = { { "--model", model }, { "--data", data }, { "--lm", lm_path } };
-    const struct sparq_path_arg outs[] = { { "--hyp", hyp_path }, { "--json", json }, { "--report", report } };
+    const struct sparq_path_arg ins[] = { { "--model", a->model }, { "--data", a->data }, { "--lm", a->lm } };
+    const struct sparq_path_arg outs[] = { { "--hyp", a->hyp }, { "--json", a->json }, { "--report", a->report } };
     if (bad || sparq_check_outputs(ins, 3, outs, 3)) {
         fprintf(stderr, "sparq eval: %s\n", sparq_last_error());
         return 2;
     }
-    if (!beam)
-        beam = lm_path ? 16 : 1;
-    dec.beam = beam;
-    if (!model || !data || optind != argc || beam < 1 || frames < 100 || threads < 0) {
+    if (!a->beam)
+        a->beam = a->lm ? 16 : 1;
+    a->dec.beam = a->beam;
+    if (!a->model || !a->data || optind != argc || a->beam < 1 || a->frames < 100 || a->threads < 0) {
         fprintf(stderr, "sparq eval: --model and --data are required; --beam >= 1, --batch-frames >= 100\n");
         return 2;
     }
+    return -1;
+}
+
+int cmd_eval(int argc, char **argv)
+{
+    struct eval_args a;
+    int prc = parse_args(argc, argv, &a);
+    if (prc >= 0)
+        return prc;
+    const char *backend = a.backend, *report = a.report, *model = a.model, *data = a.data, *hyp_path = a.hyp,
+               *json = a.json, *lm_path = a.lm;
+    double clock_mhz = a.clock_mhz;
+    int beam = a.beam, per_utt = a.per_utt, frames = a.frames, threads = a.threads;
+    struct sparq_ctc_beam_options dec = a.dec;
+    struct sparq_runtime *rt = NULL;
     if (threads)
         omp_set_num_threads(threads);
     sparq_threads_init();
