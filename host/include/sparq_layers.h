@@ -8,6 +8,7 @@
 #define SPARQ_LAYERS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 // C(M,N) = alpha * op(A) op(B) + beta * C with OpenBLAS, rows of C split
 // across the OpenMP threads (OpenBLAS itself runs single-threaded).
@@ -49,6 +50,15 @@ void silu_backward(float *dinp, const float *dout, const float *inp, size_t n);
 void relu_forward(float *out, const float *inp, size_t n);
 // ReLU backward from its output: dinp += dout where out > 0.
 void relu_backward(float *dinp, const float *dout, const float *out, size_t n);
+
+// Inverted dropout in place: element i is kept iff a hash of (seed, i) is
+// >= p (as a uniform [0,1) draw) and then scaled by 1/(1-p), else set to 0.
+// The mask is a pure function of (seed, i): backward calls the same function
+// on the gradient instead of storing the mask, and no thread count changes
+// it. p <= 0 leaves x untouched.
+void dropout_apply(float *x, size_t n, float p, uint64_t seed);
+// The keep decision for element i (what dropout_apply uses).
+int dropout_keep(uint64_t seed, size_t i, float p);
 
 // GLU over channels: inp (N, 2C) = [a | g], out (N, C) = a * sigmoid(g).
 void glu_forward(float *out, const float *inp, int N, int C);

@@ -25,6 +25,12 @@ struct sparq_config {
     int kernel;       // depthwise conv kernel, odd
     int n_layers;     // Conformer blocks
     int vocab;        // output symbols incl. blank (29)
+    // Training only (config key `dropout`, default 0): inverted dropout
+    // probability at torchaudio's places (FFN hidden and output, after the
+    // attention out-projection, end of the conv module). Not part of the model
+    // file: sparq_config_format() leaves it out, so models and checkpoints are
+    // unchanged, and `sparq train --resume` takes it from --config again.
+    float dropout;
 };
 
 // Frequency bins after each stride-2 3x3 conv without padding.
@@ -144,6 +150,9 @@ struct sparq_model {
     size_t n_buffers;
     float *buffer_mem;
     struct sparq_buffers buf;
+    // Seed of the dropout masks of the next training forward (the trainer
+    // sets it per step, so a run replays); unused when cfg.dropout is 0.
+    uint64_t dropout_seed;
 };
 
 // Checks the config; message names the bad key.
@@ -151,7 +160,8 @@ int sparq_config_validate(const struct sparq_config *c);
 // Default configuration (= configs/base.cfg): d=144, 4 heads, ffn 576, kernel 15, 4 layers.
 void sparq_config_default(struct sparq_config *c);
 // Reads "key = value" lines (# comments) over the defaults. Keys: n_mels,
-// sub_channels, d_model, n_heads, ffn_dim, kernel, n_layers.
+// sub_channels, d_model, n_heads, ffn_dim, kernel, n_layers (integers),
+// dropout (a number in [0, 1)).
 int sparq_config_load(struct sparq_config *c, const char *path);
 int sparq_config_format(const struct sparq_config *c, char *dst, size_t cap);
 
@@ -176,7 +186,8 @@ void sparq_acts_free(struct sparq_acts *a);
 
 // Forward pass. feats (B, T, n_mels) already normalised (CMVN applied),
 // lens (B) valid input frames. training != 0 uses batch statistics in
-// BatchNorm (over valid frames only) and updates the running statistics.
+// BatchNorm (over valid frames only) and updates the running statistics, and
+// applies dropout (cfg.dropout, masks from m->dropout_seed); eval mode never drops.
 // Writes logits (B, T2max, vocab) and out_lens (B); returns T2max or a
 // negative error code. Frames at or past out_lens[b] hold unspecified values.
 int sparq_forward(struct sparq_model *m, struct sparq_acts *a, const float *feats, const int *lens,

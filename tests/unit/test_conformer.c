@@ -32,6 +32,11 @@
 #define TOL_ADAM_LOSS 1e-4
 #define TOL_ADAM_PARAM 2e-3 // max |diff| / max |ref| per tensor after 3 steps
 #define TOL_PAD 1e-5       // padded batch vs one utterance alone (eval mode)
+// Dropout gradient check: central differences (float32 forward, double CTC)
+// on the largest-gradient entries of the tensors dropout sits after or before.
+#define DROP_P 0.2f
+#define DROP_FD_STEP 5e-3
+#define TOL_DROP_FD 5e-3 // |fd - analytic| / |analytic|
 
 struct rec { char name[64]; int n; float *v; };
 static struct rec recs[512];
@@ -129,6 +134,93 @@ static int count_linear(void *ctx, float *out, const float *inp, const float *w,
     return 0;
 }
 
+static double train_loss(struct sparq_model *m, struct sparq_acts *a, const float *x, const int *lens, int B, int T,
+                         const int *tg, const int *tl, float *dlog)
+{
+    int T2 = sparq_forward(m, a, x, lens, B, T, 1);
+    return sparq_ctc_batch(sparq_acts_logits(a), sparq_acts_out_lens(a), B, T2, m->cfg.vocab, tg, tl, dlog, NULL);
+}
+
+// Dropout (cfg.dropout): eval mode ignores it, a seed replays its masks, and
+// backward applies the forward's masks (finite differences with the same seed).
+static void check_dropout(struct sparq_model *m, struct sparq_acts *a, const float *x, const int *lens, int B, int T,
+                          const int *tg, const int *tl)
+{
+    size_t nl = (size_t)B * T * m->cfg.vocab; // >= B*T2*vocab
+    float *ref = malloc(sizeof(float) * nl), *dlog = calloc(nl, sizeof(float));
+    float *g0 = malloc(sizeof(float) * m->n_params);
+    int T2 = sparq_forward(m, a, x, lens, B, T, 0);
+    size_t nv = (size_t)B * T2 * m->cfg.vocab;
+    memcpy(ref, sparq_acts_logits(a), sizeof(float) * nv);
+    m->cfg.dropout = DROP_P;
+    m->dropout_seed = 11;
+    sparq_forward(m, a, x, lens, B, T, 0);
+    CHECK(!memcmp(ref, sparq_acts_logits(a), sizeof(float) * nv), "eval mode ignores dropout %.1f (logits identical)",
+          (double)DROP_P);
+    m->cfg.dropout = 0.0f;
+    double l0 = train_loss(m, a, x, lens, B, T, tg, tl, dlog);
+    sparq_model_zero_grad(m);
+    sparq_backward(m, a, dlog);
+    memcpy(g0, m->grad_mem, sizeof(float) * m->n_params);
+    m->cfg.dropout = DROP_P;
+    double l1 = train_loss(m, a, x, lens, B, T, tg, tl, dlog);
+    memcpy(ref, sparq_acts_logits(a), sizeof(float) * nv);
+    double l2 = train_loss(m, a, x, lens, B, T, tg, tl, dlog);
+    int same = !memcmp(ref, sparq_acts_logits(a), sizeof(float) * nv);
+    m->dropout_seed = 12;
+    double l3 = train_loss(m, a, x, lens, B, T, tg, tl, NULL);
+    CHECK(l1 != l0 && l1 == l2 && same && l3 != l1,
+          "training-mode dropout changes the loss (%.6f -> %.6f), replays with its seed (%.6f), another seed "
+          "draws other masks (%.6f)", l0, l1, l2, l3);
+    m->dropout_seed = 11;
+    train_loss(m, a, x, lens, B, T, tg, tl, dlog);
+    sparq_model_zero_grad(m);
+    sparq_backward(m, a, dlog);
+    double gdiff = 0.0;
+    for (size_t i = 0; i < m->n_params; i++)
+        gdiff = fmax(gdiff, fabs(m->grad_mem[i] - g0[i]));
+    const char *names[] = { "layer0.ffn1_w1", "layer0.ffn1_w2", "layer0.att_out_w", "layer0.conv_pw2_w",
+                            "layer1.ffn2_w1", "layer1.ffn2_w2", "layer1.att_in_w", "layer1.conv_pw1_w" };
+    double worst = 0.0;
+    const char *worst_name = "";
+    for (size_t k = 0; k < sizeof names / sizeof *names; k++) {
+        const struct sparq_tensor_info *t = NULL;
+        for (int i = 0; i < m->n_tensors; i++)
+            if (!strcmp(m->tensors[i].name, names[k]))
+                t = &m->tensors[i];
+        if (!t) {
+            CHECK(0, "tensor %s in the table", names[k]);
+            continue;
+        }
+        // the 3 largest |gradient| entries: above the finite-difference noise
+        size_t top[3] = { 0, 0, 0 };
+        const float *g = m->grad_mem + t->offset;
+        for (int r = 0; r < 3; r++)
+            for (size_t j = 0; j < t->size; j++)
+                if ((r < 1 || j != top[0]) && (r < 2 || j != top[1]) && fabsf(g[j]) > fabsf(g[top[r]]))
+                    top[r] = j;
+        for (int r = 0; r < 3; r++) {
+            float *p = m->param_mem + t->offset + top[r], keep = *p;
+            double an = g[top[r]];
+            *p = keep + (float)DROP_FD_STEP;
+            double lp = train_loss(m, a, x, lens, B, T, tg, tl, NULL);
+            *p = keep - (float)DROP_FD_STEP;
+            double lm = train_loss(m, a, x, lens, B, T, tg, tl, NULL);
+            *p = keep;
+            double fd = (lp - lm) / (2 * DROP_FD_STEP), e = fabs(fd - an) / fmax(fabs(an), 1e-6);
+            if (e > worst)
+                worst = e, worst_name = t->name;
+        }
+    }
+    CHECK(gdiff > 0 && worst < TOL_DROP_FD,
+          "dropout %.1f backward vs central differences with the same masks: worst %.2e (%s, tol %.0e)",
+          (double)DROP_P, worst, worst_name, TOL_DROP_FD);
+    m->cfg.dropout = 0.0f;
+    free(ref);
+    free(dlog);
+    free(g0);
+}
+
 int main(void)
 {
     if (load_fixture(FIXTURE) <= 0) {
@@ -138,7 +230,7 @@ int main(void)
     sparq_threads_init();
     const float *cf = get("config")->v;
     struct sparq_config cfg = { (int)cf[0], (int)cf[1], (int)cf[2], (int)cf[3], (int)cf[4], (int)cf[5], (int)cf[6],
-                                SPARQ_VOCAB };
+                                SPARQ_VOCAB, 0.0f };
     struct sparq_model m;
     CHECK(sparq_model_create(&m, &cfg) == SPARQ_OK, "create tiny model (%zu parameters)", m.n_params);
 
@@ -302,6 +394,7 @@ int main(void)
     CHECK(calls == 0 && untouched, "and never by another model's forward (%d calls, logits %s)", calls,
           untouched ? "unchanged" : "changed");
     sparq_model_free(&other);
+    check_dropout(&m, a, x, lens, B, T, tg, tl);
 
     free(batch_logits);
     free(dlog);

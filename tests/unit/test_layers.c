@@ -394,6 +394,48 @@ static void test_ctc(void)
     free(s.x), free(g);
 }
 
+// Inverted dropout: kept values scaled by exactly 1/(1-p), about p dropped,
+// the same seed gives the same mask, p = 0 changes nothing.
+static void test_dropout(void)
+{
+    const size_t n = 200000;
+    const float p = 0.25f;
+    uint64_t seed = sparq_rng_next(&rng);
+    float *x = malloc(sizeof(float) * n), *y = malloc(sizeof(float) * n);
+    for (size_t i = 0; i < n; i++)
+        x[i] = y[i] = 1.0f + (float)(i % 7);
+    dropout_apply(x, n, p, seed);
+    size_t kept = 0, bad = 0;
+    for (size_t i = 0; i < n; i++) {
+        float want = (1.0f + (float)(i % 7)) * (1.0f / (1.0f - p));
+        if (x[i] != 0.0f) {
+            kept++;
+            bad += x[i] != want;
+        }
+    }
+    double frac = (double)kept / (double)n; // binomial sd 0.001
+    CHECK(bad == 0 && fabs(frac - (1.0 - p)) < 0.01,
+          "dropout %.2f: kept %.4f of the values, each scaled by 1/(1-p) (%zu wrong)", (double)p, frac, bad);
+    dropout_apply(y, n, p, seed);
+    int same = !memcmp(x, y, sizeof(float) * n);
+    for (size_t i = 0; i < n; i++)
+        y[i] = 1.0f + (float)(i % 7);
+    dropout_apply(y, n, p, seed + 1);
+    size_t differ = 0;
+    for (size_t i = 0; i < n; i++)
+        differ += (x[i] == 0.0f) != (y[i] == 0.0f);
+    for (size_t i = 0; i < n; i++)
+        y[i] = 1.0f + (float)(i % 7);
+    dropout_apply(y, n, 0.0f, seed);
+    size_t touched = 0;
+    for (size_t i = 0; i < n; i++)
+        touched += y[i] != 1.0f + (float)(i % 7);
+    CHECK(same && differ > n / 4 && touched == 0,
+          "dropout masks replay with their seed, another seed differs in %zu places, p = 0 changes nothing", differ);
+    free(x);
+    free(y);
+}
+
 int main(void)
 {
     rng = check_seed(20261126);
@@ -406,5 +448,6 @@ int main(void)
     test_hooks();
     test_conv2d();
     test_ctc();
+    test_dropout();
     return check_done();
 }

@@ -149,6 +149,44 @@ static long file_size(const char *path)
     return n;
 }
 
+// Dropout (config key) in a real run: it changes the losses, and a run
+// stopped by --max-steps and resumed (which takes dropout from --config
+// again, since model files do not store it) replays the same masks.
+static void check_dropout_resume(void)
+{
+    struct sparq_train_options o;
+    char tr[512], cf[512], e[512], f[512], pe[600], pf[600], pa[600], dcfg[600], line[256];
+    snprintf(dcfg, sizeof dcfg, "%s/tiny_drop.cfg", dir);
+    snprintf(pa, sizeof pa, "%s/tiny.cfg", dir);
+    FILE *in = fopen(pa, "r"), *out = fopen(dcfg, "w");
+    while (in && out && fgets(line, sizeof line, in))
+        fputs(line, out);
+    if (out)
+        fputs("dropout = 0.2\n", out);
+    if (in)
+        fclose(in);
+    if (out)
+        fclose(out);
+    snprintf(e, sizeof e, "%s/runE", dir);
+    snprintf(f, sizeof f, "%s/runF", dir);
+    options(&o, e, tr, cf);
+    o.config_path = dcfg;
+    int rc = sparq_train_run(&o);
+    options(&o, f, tr, cf);
+    o.config_path = dcfg;
+    o.max_steps = 3;
+    int rc2 = sparq_train_run(&o);
+    options(&o, f, tr, cf);
+    o.config_path = dcfg;
+    o.resume = 1;
+    int rc3 = sparq_train_run(&o);
+    snprintf(pe, sizeof pe, "%s/train_log.tsv", e);
+    snprintf(pf, sizeof pf, "%s/train_log.tsv", f);
+    snprintf(pa, sizeof pa, "%s/runA/train_log.tsv", dir);
+    CHECK(rc == SPARQ_OK && rc2 == 1 && rc3 == SPARQ_OK && same_file(pe, pf) && !same_file(pe, pa),
+          "dropout 0.2: losses differ from dropout 0; stopped at step 3 and resumed, identical step log");
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 3 && !strcmp(argv[1], "--sigint-child"))
@@ -298,6 +336,8 @@ int main(int argc, char **argv)
     CHECK(rc == SPARQ_OK, "model file loads");
     if (rc == SPARQ_OK)
         sparq_model_free(&m);
+
+    check_dropout_resume();
 
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);

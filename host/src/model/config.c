@@ -18,6 +18,7 @@ void sparq_config_default(struct sparq_config *c)
     c->kernel = 15;
     c->n_layers = 4;
     c->vocab = SPARQ_VOCAB;
+    c->dropout = 0.0f;
 }
 
 int sparq_config_validate(const struct sparq_config *c)
@@ -36,6 +37,8 @@ int sparq_config_validate(const struct sparq_config *c)
         return sparq_fail(SPARQ_EINVAL, "config: kernel = %d (need an odd number 1..255)", c->kernel);
     if (c->n_layers < 0 || c->n_layers > SPARQ_MAX_LAYERS)
         return sparq_fail(SPARQ_EINVAL, "config: n_layers = %d (need 0..%d)", c->n_layers, SPARQ_MAX_LAYERS);
+    if (!(c->dropout >= 0.0f && c->dropout < 1.0f))
+        return sparq_fail(SPARQ_EINVAL, "config: dropout = %g (need 0 <= p < 1)", (double)c->dropout);
     if (c->vocab != SPARQ_VOCAB)
         return sparq_fail(SPARQ_EINVAL, "config: vocab = %d (the character set has %d symbols)", c->vocab,
                           SPARQ_VOCAB);
@@ -76,6 +79,15 @@ int sparq_config_load(struct sparq_config *c, const char *path)
         *eq = 0;
         char *key = trim(s), *val = trim(eq + 1), *end;
         errno = 0;
+        if (!strcmp(key, "dropout")) {
+            double p = strtod(val, &end);
+            if (!*val || *end || errno || !(p >= 0.0 && p < 1.0)) {
+                rc = sparq_fail(SPARQ_EFORMAT, "%s:%d: dropout: '%s' is not a number in [0, 1)", path, lineno, val);
+                break;
+            }
+            c->dropout = (float)p;
+            continue;
+        }
         long v = strtol(val, &end, 10);
         if (!*val || *end || errno || v < -1000000 || v > 1000000) {
             rc = sparq_fail(SPARQ_EFORMAT, "%s:%d: %s: '%s' is not an integer", path, lineno, key, val);

@@ -173,6 +173,8 @@ struct sparq_layer_acts {
 struct sparq_acts {
     int B, T, T1, T2; // the current batch: utterances and padded frame counts
     int training;     // mode of the last forward
+    float drop_p;       // dropout of the last forward (0 in eval mode)
+    uint64_t drop_seed; // its mask seed; backward regenerates the same masks
     struct sparq_config cfg;
     int cap_B;        // utterances the length arrays hold
     size_t cap_floats; // floats allocated in mem
@@ -294,6 +296,18 @@ const int *sparq_acts_out_lens(const struct sparq_acts *a) { return a->out_lens;
 
 // ---- forward -------------------------------------------------------------
 
+// Dropout places of a block (torchaudio ConformerLayer; its attention-weight
+// dropout inside MultiheadAttention is not modelled, see docs/model.md).
+enum { DROP_FFN1_HID, DROP_FFN1_OUT, DROP_ATT_OUT, DROP_CONV_OUT, DROP_FFN2_HID, DROP_FFN2_OUT, DROP_SITES };
+
+// Applies (forward) or re-applies to a gradient (backward) the mask of
+// layer l's dropout place `site`: the same (seed, element) gives the same mask.
+static void drop(const struct sparq_acts *a, int l, int site, float *x, size_t n)
+{
+    if (a->drop_p > 0.0f)
+        dropout_apply(x, n, a->drop_p, a->drop_seed ^ ((uint64_t)(l * DROP_SITES + site + 1) << 40));
+}
+
 static void add_scaled(float *out, const float *x, const float *y, float s, size_t n)
 {
 #pragma omp parallel for if (n > 65536)
@@ -301,14 +315,17 @@ static void add_scaled(float *out, const float *x, const float *y, float s, size
         out[i] = x[i] + s * y[i];
 }
 
-static void ffn_forward(const struct sparq_linear_hook *hook, float *xout, float *ln, float *lnm, float *lnr,
-                        float *h, float *act, float *tmp, const float *x, const float *lnw, const float *lnb,
-                        const float *w1, const float *b1, const float *w2, const float *b2, int N, int d, int F)
+static void ffn_forward(const struct sparq_acts *a, int l, int site, const struct sparq_linear_hook *hook,
+                        float *xout, float *ln, float *lnm, float *lnr, float *h, float *act, float *tmp,
+                        const float *x, const float *lnw, const float *lnb, const float *w1, const float *b1,
+                        const float *w2, const float *b2, int N, int d, int F)
 {
     layernorm_forward(ln, lnm, lnr, x, lnw, lnb, N, d);
     linear_forward_hooked(hook, h, ln, w1, b1, N, d, F);
     silu_forward(act, h, (size_t)N * F);
+    drop(a, l, site, act, (size_t)N * F); // act keeps the dropped values: w2's input
     linear_forward_hooked(hook, tmp, act, w2, b2, N, F, d);
+    drop(a, l, site + 1, tmp, (size_t)N * d);
     add_scaled(xout, x, tmp, 0.5f, (size_t)N * d);
 }
 
@@ -323,13 +340,14 @@ static void block_forward(struct sparq_model *m, struct sparq_acts *a, int l, co
     float *tmp = a->g_c;
     const struct sparq_linear_hook *hook = &m->hooks.linear;
 
-    ffn_forward(hook, s->x1, s->ln1, s->ln1_mean, s->ln1_rstd, s->h1, s->a1, tmp, x, p->ffn1_ln_w, p->ffn1_ln_b,
-                p->ffn1_w1, p->ffn1_b1, p->ffn1_w2, p->ffn1_b2, N, d, F);
+    ffn_forward(a, l, DROP_FFN1_HID, hook, s->x1, s->ln1, s->ln1_mean, s->ln1_rstd, s->h1, s->a1, tmp, x,
+                p->ffn1_ln_w, p->ffn1_ln_b, p->ffn1_w1, p->ffn1_b1, p->ffn1_w2, p->ffn1_b2, N, d, F);
 
     layernorm_forward(s->lna, s->lna_mean, s->lna_rstd, s->x1, p->att_ln_w, p->att_ln_b, N, d);
     linear_forward_hooked(hook, s->qkv, s->lna, p->att_in_w, p->att_in_b, N, d, 3 * d);
     attention_forward(s->attv, s->att, s->qkv, lens, B, T, d, c->n_heads);
     linear_forward_hooked(hook, tmp, s->attv, p->att_out_w, p->att_out_b, N, d, d);
+    drop(a, l, DROP_ATT_OUT, tmp, Nd);
     add_scaled(s->x2, s->x1, tmp, 1.0f, Nd);
 
     layernorm_forward(s->lnc, s->lnc_mean, s->lnc_rstd, s->x2, p->conv_ln_w, p->conv_ln_b, N, d);
@@ -341,10 +359,11 @@ static void block_forward(struct sparq_model *m, struct sparq_acts *a, int l, co
                       &m->hooks.batch_sum);
     silu_forward(s->sil, s->bn, Nd);
     linear_forward_hooked(hook, tmp, s->sil, p->conv_pw2_w, p->conv_pw2_b, N, d, d);
+    drop(a, l, DROP_CONV_OUT, tmp, Nd);
     add_scaled(s->x3, s->x2, tmp, 1.0f, Nd);
 
-    ffn_forward(hook, s->x4, s->ln2, s->ln2_mean, s->ln2_rstd, s->h2, s->a2, tmp, s->x3, p->ffn2_ln_w, p->ffn2_ln_b,
-                p->ffn2_w1, p->ffn2_b1, p->ffn2_w2, p->ffn2_b2, N, d, F);
+    ffn_forward(a, l, DROP_FFN2_HID, hook, s->x4, s->ln2, s->ln2_mean, s->ln2_rstd, s->h2, s->a2, tmp, s->x3,
+                p->ffn2_ln_w, p->ffn2_ln_b, p->ffn2_w1, p->ffn2_b1, p->ffn2_w2, p->ffn2_b2, N, d, F);
     layernorm_forward(s->out, s->lnf_mean, s->lnf_rstd, s->x4, p->final_ln_w, p->final_ln_b, N, d);
 }
 
@@ -370,6 +389,8 @@ int sparq_forward(struct sparq_model *m, struct sparq_acts *a, const float *feat
     a->T1 = T1;
     a->T2 = T2;
     a->training = training;
+    a->drop_p = training ? c->dropout : 0.0f;
+    a->drop_seed = m->dropout_seed;
     int D = c->n_mels, C = c->sub_channels, F1 = sparq_sub_f1(c), F2 = sparq_sub_f2(c), d = c->d_model;
     int N = B * T2;
     memcpy(a->in, feats, sizeof(float) * (size_t)B * T * D);
@@ -402,21 +423,35 @@ static void zero(float *p, size_t n) { memset(p, 0, sizeof(float) * n); }
 
 // dx (N, d) holds d(loss)/d(xout) and receives d(loss)/d(x) added in place:
 // xout = x + 0.5 * FFN(x).
-static void ffn_backward(float *dx, float *g_a, float *g_b, const float *x, const float *ln, const float *lnm,
-                         const float *lnr, const float *h, const float *act, const float *lnw, const float *w1,
+static void ffn_backward(const struct sparq_acts *a, int l, int site, float *dx, float *g_a, float *g_b,
+                         const float *x, const float *ln, const float *lnm, const float *lnr, const float *h,
+                         const float *act, const float *lnw, const float *w1,
                          const float *w2, float *dlnw, float *dlnb, float *dw1, float *db1, float *dw2, float *db2,
                          int N, int d, int F)
 {
     size_t Nd = (size_t)N * d, NF = (size_t)N * F;
     for (size_t i = 0; i < Nd; i++)
         g_b[i] = 0.5f * dx[i];
+    drop(a, l, site + 1, g_b, Nd);
     zero(g_a, NF);
     linear_backward(g_a, dw2, db2, g_b, act, w2, N, F, d);
+    drop(a, l, site, g_a, NF);
     zero(g_b, NF);
     silu_backward(g_b, g_a, h, NF);
     zero(g_a, Nd);
     linear_backward(g_a, dw1, db1, g_b, ln, w1, N, d, F);
     layernorm_backward(dx, dlnw, dlnb, g_a, x, lnw, lnm, lnr, N, d);
+}
+
+// The gradient reaching a dropout place's input: dx itself without dropout,
+// else dx through the place's mask, written to scratch.
+static const float *dropped(const struct sparq_acts *a, int l, int site, float *scratch, const float *dx, size_t n)
+{
+    if (!(a->drop_p > 0.0f))
+        return dx;
+    memcpy(scratch, dx, sizeof(float) * n);
+    drop(a, l, site, scratch, n);
+    return scratch;
 }
 
 // On entry *R holds d(loss)/d(block output); on return d(loss)/d(block input).
@@ -438,11 +473,13 @@ static void block_backward(struct sparq_model *m, struct sparq_acts *a, int l, c
     *S = t;
     float *dx = *R;
 
-    ffn_backward(dx, ga, gb, s->x3, s->ln2, s->ln2_mean, s->ln2_rstd, s->h2, s->a2, p->ffn2_ln_w, p->ffn2_w1,
-                 p->ffn2_w2, g->ffn2_ln_w, g->ffn2_ln_b, g->ffn2_w1, g->ffn2_b1, g->ffn2_w2, g->ffn2_b2, N, d, F);
+    ffn_backward(a, l, DROP_FFN2_HID, dx, ga, gb, s->x3, s->ln2, s->ln2_mean, s->ln2_rstd, s->h2, s->a2,
+                 p->ffn2_ln_w, p->ffn2_w1, p->ffn2_w2, g->ffn2_ln_w, g->ffn2_ln_b, g->ffn2_w1, g->ffn2_b1,
+                 g->ffn2_w2, g->ffn2_b2, N, d, F);
 
     zero(ga, Nd);
-    linear_backward(ga, g->conv_pw2_w, g->conv_pw2_b, dx, s->sil, p->conv_pw2_w, N, d, d);
+    linear_backward(ga, g->conv_pw2_w, g->conv_pw2_b, dropped(a, l, DROP_CONV_OUT, gb, dx, Nd), s->sil,
+                    p->conv_pw2_w, N, d, d);
     zero(gb, Nd);
     silu_backward(gb, ga, s->bn, Nd);
     zero(ga, Nd);
@@ -457,15 +494,17 @@ static void block_backward(struct sparq_model *m, struct sparq_acts *a, int l, c
     layernorm_backward(dx, g->conv_ln_w, g->conv_ln_b, gb, s->x2, p->conv_ln_w, s->lnc_mean, s->lnc_rstd, N, d);
 
     zero(ga, Nd);
-    linear_backward(ga, g->att_out_w, g->att_out_b, dx, s->attv, p->att_out_w, N, d, d);
+    linear_backward(ga, g->att_out_w, g->att_out_b, dropped(a, l, DROP_ATT_OUT, gb, dx, Nd), s->attv,
+                    p->att_out_w, N, d, d);
     zero(gb, 3 * Nd);
     attention_backward(gb, ga, s->qkv, s->att, lens, B, T, d, c->n_heads);
     zero(ga, Nd);
     linear_backward(ga, g->att_in_w, g->att_in_b, gb, s->lna, p->att_in_w, N, d, 3 * d);
     layernorm_backward(dx, g->att_ln_w, g->att_ln_b, ga, s->x1, p->att_ln_w, s->lna_mean, s->lna_rstd, N, d);
 
-    ffn_backward(dx, ga, gb, x, s->ln1, s->ln1_mean, s->ln1_rstd, s->h1, s->a1, p->ffn1_ln_w, p->ffn1_w1,
-                 p->ffn1_w2, g->ffn1_ln_w, g->ffn1_ln_b, g->ffn1_w1, g->ffn1_b1, g->ffn1_w2, g->ffn1_b2, N, d, F);
+    ffn_backward(a, l, DROP_FFN1_HID, dx, ga, gb, x, s->ln1, s->ln1_mean, s->ln1_rstd, s->h1, s->a1,
+                 p->ffn1_ln_w, p->ffn1_w1, p->ffn1_w2, g->ffn1_ln_w, g->ffn1_ln_b, g->ffn1_w1, g->ffn1_b1,
+                 g->ffn1_w2, g->ffn1_b2, N, d, F);
 }
 
 static void relu_mask(float *g, const float *out, size_t n)

@@ -191,6 +191,26 @@ void relu_backward(float *dinp, const float *dout, const float *out, size_t n)
             dinp[i] += dout[i];
 }
 
+int dropout_keep(uint64_t seed, size_t i, float p)
+{
+    // splitmix64 finalizer of a counter: independent of evaluation order.
+    uint64_t z = seed + ((uint64_t)i + 1) * 0x9e3779b97f4a7c15ull;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    z ^= z >> 31;
+    return (double)(z >> 11) * 0x1.0p-53 >= (double)p;
+}
+
+void dropout_apply(float *x, size_t n, float p, uint64_t seed)
+{
+    if (!(p > 0.0f))
+        return;
+    float scale = 1.0f / (1.0f - p);
+#pragma omp parallel for if (n > 65536)
+    for (size_t i = 0; i < n; i++)
+        x[i] = dropout_keep(seed, i, p) ? x[i] * scale : 0.0f;
+}
+
 void glu_forward(float *out, const float *inp, int N, int C)
 {
 #pragma omp parallel for if ((size_t)N * C > 65536)

@@ -268,6 +268,14 @@ static int run_load_model(struct train_run *r)
         if ((rc = sparq_adamw_init(&r->opt, &r->m, 0.9f, 0.98f, 1e-9f, o->weight_decay)))
             return rc;
     }
+    // Dropout is a training setting, not stored in model files: a resumed or
+    // fine-tuned run takes it from --config again.
+    if ((o->resume || o->init_from) && o->config_path) {
+        struct sparq_config cfg;
+        if ((rc = sparq_config_load(&cfg, o->config_path)))
+            return rc;
+        r->m.cfg.dropout = cfg.dropout;
+    }
     // BatchNorm statistics of the global batch when the batch is split.
     if (r->nranks > 1)
         r->m.hooks.batch_sum = (struct sparq_batch_sum){ dist_batch_sum, NULL };
@@ -368,6 +376,8 @@ static int run_load_batch(struct train_run *r, size_t s0, size_t B, int *T)
 static int run_forward_backward(struct train_run *r, size_t B, size_t Bg, int T, double *loss)
 {
     struct sparq_model *m = &r->m;
+    // Dropout masks from (seed, step, rank): a resumed run draws the same ones.
+    m->dropout_seed = mix(mix(r->st.seed ^ 0xd409u, (uint64_t)r->st.step + 1), (uint64_t)r->rank + 1);
     int T2 = sparq_forward(m, r->acts, r->feats, r->lens, (int)B, T, 1);
     if (T2 < 0)
         return T2;
