@@ -276,11 +276,10 @@ int lm_read_file(const char *path, char **buf, size_t *len)
 
 // ---- perplexity ----
 
-int sparq_lm_perplexity_text(const struct sparq_lm *lm, const char *text, struct sparq_lm_ppl *out)
+int lm_each_sentence(const char *text, int (*fn)(void *ctx, const char *sentence), void *ctx)
 {
-    memset(out, 0, sizeof *out);
-    int hist[MAXN];
-    for (const char *p = text; *p;) {
+    int rc = SPARQ_OK;
+    for (const char *p = text; *p && rc == SPARQ_OK;) {
         const char *e = strchr(p, '\n');
         size_t len = e ? (size_t)(e - p) : strlen(p);
         char *line = sparq_malloc(len + 1, "text line");
@@ -292,36 +291,61 @@ int sparq_lm_perplexity_text(const struct sparq_lm *lm, const char *text, struct
         free(line);
         if (!norm)
             return sparq_fail(SPARQ_ENOMEM, "out of memory normalising text");
-        int nh = 0;
-        size_t nw = 0;
-        hist[nh++] = lm->bos;
-        for (const char *q = norm; *q;) {
-            while (*q == ' ')
-                q++;
-            const char *s = q;
-            while (*q && *q != ' ')
-                q++;
-            if (q == s)
-                break;
-            int id = lm_vocab_find(lm, s, (size_t)(q - s));
-            out->oovs += id < 0;
-            id = id < 0 ? lm->unk : id;
-            out->log10_prob += sparq_lm_logp(lm, hist, nh, id);
-            out->words++;
-            nw++;
-            if (nh == MAXN) {
-                memmove(hist, hist + 1, sizeof(int) * (MAXN - 1));
-                nh--;
-            }
-            hist[nh++] = id;
-        }
-        if (nw) { // empty lines are not sentences
-            out->log10_prob += sparq_lm_logp(lm, hist, nh, lm->eos);
-            out->sentences++;
-        }
+        rc = fn(ctx, norm);
         free(norm);
         p += len + (e != NULL);
     }
+    return rc;
+}
+
+struct ppl_ctx {
+    const struct sparq_lm *lm;
+    struct sparq_lm_ppl *out;
+};
+
+static int ppl_sentence(void *vctx, const char *norm)
+{
+    const struct ppl_ctx *c = vctx;
+    const struct sparq_lm *lm = c->lm;
+    struct sparq_lm_ppl *out = c->out;
+    int hist[MAXN];
+    int nh = 0;
+    size_t nw = 0;
+    hist[nh++] = lm->bos;
+    for (const char *q = norm; *q;) {
+        while (*q == ' ')
+            q++;
+        const char *s = q;
+        while (*q && *q != ' ')
+            q++;
+        if (q == s)
+            break;
+        int id = lm_vocab_find(lm, s, (size_t)(q - s));
+        out->oovs += id < 0;
+        id = id < 0 ? lm->unk : id;
+        out->log10_prob += sparq_lm_logp(lm, hist, nh, id);
+        out->words++;
+        nw++;
+        if (nh == MAXN) {
+            memmove(hist, hist + 1, sizeof(int) * (MAXN - 1));
+            nh--;
+        }
+        hist[nh++] = id;
+    }
+    if (nw) { // empty lines are not sentences
+        out->log10_prob += sparq_lm_logp(lm, hist, nh, lm->eos);
+        out->sentences++;
+    }
+    return SPARQ_OK;
+}
+
+int sparq_lm_perplexity_text(const struct sparq_lm *lm, const char *text, struct sparq_lm_ppl *out)
+{
+    memset(out, 0, sizeof *out);
+    struct ppl_ctx c = { lm, out };
+    int rc = lm_each_sentence(text, ppl_sentence, &c);
+    if (rc)
+        return rc;
     size_t tokens = out->words + out->sentences;
     out->perplexity = tokens ? pow(10.0, -out->log10_prob / (double)tokens) : NAN;
     return SPARQ_OK;

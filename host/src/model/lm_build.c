@@ -160,27 +160,9 @@ static int count_sentence(struct sparq_lm *lm, const char *norm)
     return SPARQ_OK;
 }
 
-static int count_text(struct sparq_lm *lm, const char *text)
-{
-    int rc = SPARQ_OK;
-    for (const char *p = text; *p && rc == SPARQ_OK;) {
-        const char *e = strchr(p, '\n');
-        size_t len = e ? (size_t)(e - p) : strlen(p);
-        char *line = sparq_malloc(len + 1, "text line");
-        if (!line)
-            return SPARQ_ENOMEM;
-        memcpy(line, p, len);
-        line[len] = 0;
-        char *norm = sparq_text_normalize(line);
-        free(line);
-        if (!norm)
-            return sparq_fail(SPARQ_ENOMEM, "out of memory normalising text");
-        rc = count_sentence(lm, norm);
-        free(norm);
-        p += len + (e != NULL);
-    }
-    return rc;
-}
+static int count_one(void *lm, const char *sentence) { return count_sentence(lm, sentence); }
+
+static int count_text(struct sparq_lm *lm, const char *text) { return lm_each_sentence(text, count_one, lm); }
 
 static int lm_begin(struct sparq_lm **out, int order)
 {

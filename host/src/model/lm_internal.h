@@ -47,5 +47,9 @@ int lm_vocab_add(struct sparq_lm *lm, const char *s, size_t len);
 struct sparq_lm *lm_new(int order);
 // The whole text file, NUL-terminated (a NUL inside is refused).
 int lm_read_file(const char *path, char **buf, size_t *len);
+// Calls fn(ctx, sentence) for every line of text, normalised with
+// sparq_text_normalize (building and perplexity read text the same way);
+// stops at the first non-zero return and returns it.
+int lm_each_sentence(const char *text, int (*fn)(void *ctx, const char *sentence), void *ctx);
 
 #endif
