@@ -23,7 +23,7 @@ BASE_SPARQ ?= $(BUILD)/sparq
 BASE_MODEL ?= models/base.sparq
 BASE_TRAIN_FLAGS ?= --epochs $(BASE_EPOCHS) --lr 2e-3 --warmup 500 --batch-frames 6000 --seed 1
 
-.PHONY: base-model bench-train
+.PHONY: base-model bench-train bench-asr
 base-model: $(BASE_MODEL)
 
 $(BASE_CORPUS)/corpus.json: | $(BASE_SPARQ)
@@ -54,3 +54,11 @@ bench-train: $(BUILD)/sparq
 	    --steps 5 --c-json $(BUILD)/bench/train_c.json --out $(BUILD)/bench/train.json; \
 	else echo "bench-train: /usr/bin/python3 has no torch; PyTorch side skipped"; \
 	  cp $(BUILD)/bench/train_c.json $(BUILD)/bench/train.json; fi
+
+# make bench-asr: sparq (greedy, beam + LM) beside PocketSphinx on dev, test-voices,
+# test-text of the base corpus and pocketsphinx-testdata's human recordings; WER,
+# CER and CPU real-time factor; table + build/bench/asr.json (scripts/bench_asr.sh).
+# Not part of `make bench`: it needs the base corpus (make base-model generates it)
+# and installs PocketSphinx from Debian when it is missing.
+bench-asr: $(BUILD)/sparq
+	@BUILD=$(BUILD) ASR_CORPUS=$(BASE_CORPUS) ASR_MODEL=$(BASE_MODEL) sh scripts/bench_asr.sh
