@@ -34,11 +34,3 @@ $(FW_DIR)/sparq_fx2.ihx: $(FW_RELS)
 
 # tests/unit/test_usb.c checks the built image; tests/board/devices.sh runs sparq.
 TEST_DEPS += $(FW_DIR)/sparq_fx2.ihx
-
-# Link-bound throughput estimate for a USB board (table + JSON).
-BENCH_TARGETS += bench-link
-.PHONY: bench-link
-bench-link: $(BUILD)/sparq
-	@mkdir -p $(BUILD)/bench
-	@echo "== USB board: link-bound time per GEMM (estimate from counted bytes and round trips)"
-	@$(BUILD)/sparq bench-link --json $(BUILD)/bench/board_link.json

@@ -99,3 +99,11 @@ bench-features: $(BUILD)/sparq
 	@mkdir -p $(BUILD)/bench
 	@echo "== feature extraction speed"
 	@$(BUILD)/sparq bench-features --json $(BUILD)/bench/features.json
+
+# Link-bound throughput estimate for a board (FX2, FT601, UART; table + JSON).
+BENCH_TARGETS += bench-link
+.PHONY: bench-link
+bench-link: $(BUILD)/sparq
+	@mkdir -p $(BUILD)/bench
+	@echo "== board link: link-bound time per GEMM over FX2, FT601 and UART (estimate from counted bytes and round trips)"
+	@$(BUILD)/sparq bench-link --json $(BUILD)/bench/board_link.json
