@@ -107,3 +107,11 @@ bench-link: $(BUILD)/sparq
 	@mkdir -p $(BUILD)/bench
 	@echo "== board link: link-bound time per GEMM over FX2, FT601 and UART (estimate from counted bytes and round trips)"
 	@$(BUILD)/sparq bench-link --json $(BUILD)/bench/board_link.json
+
+# The CLI built with ASan+UBSan (issue 14): tests/cli/badinput.sh runs a few
+# hostile-input cases with it. Same objects as build/sparq, sanitized.
+CLI_ASAN_OBJS := $(CLI_SRCS:%.c=$(BUILD)/asan/obj/%.o)
+$(BUILD)/asan/sparq: $(CLI_ASAN_OBJS) $(LIBSPARQ_ASAN) $$(BOARD_OBJS)
+	$(LINK) $(SANITIZE) -o $@ $(CLI_ASAN_OBJS) $(LIBSPARQ_ASAN) $(BOARD_OBJS) $(BOARD_LIBS) $(CLI_LIBS) $(LDLIBS)
+TEST_DEPS += $(BUILD)/asan/sparq
+-include $(CLI_ASAN_OBJS:.o=.d)

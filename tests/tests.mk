@@ -38,7 +38,7 @@ test-only: $(TEST_DEPS)
 # libFuzzer targets (clang), each run for FUZZ_SECONDS.
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
-FUZZ_LIB_SRCS = host/src/pack/format.c host/src/pack/gemm_ref.c host/src/base/error.c host/src/pack/modelfile.c host/src/model/safetensors.c host/src/base/file.c host/src/data/manifest.c host/src/data/audio.c host/src/data/text.c host/src/data/wer.c
+FUZZ_LIB_SRCS = host/src/pack/format.c host/src/pack/gemm_ref.c host/src/base/error.c host/src/pack/modelfile.c host/src/model/safetensors.c host/src/base/file.c host/src/data/manifest.c host/src/data/audio.c host/src/data/text.c host/src/data/wer.c host/src/model/checkpoint.c host/src/model/config.c host/src/model/conformer.c host/src/model/adamw.c host/src/base/rng.c host/src/model/layers.c
 $(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_SRCS) | $(BUILD)/gen/sparq_commands.h
 	@mkdir -p $(dir $@)
 	clang $(CSTD) $(WARN) -g -O1 $(INCLUDES) $(PKG_CFLAGS) -fsanitize=fuzzer,address,undefined \

@@ -162,7 +162,13 @@ void sparq_config_default(struct sparq_config *c);
 // Reads "key = value" lines (# comments) over the defaults. Keys: n_mels,
 // sub_channels, d_model, n_heads, ffn_dim, kernel, n_layers (integers),
 // dropout (a number in [0, 1)).
+// Reads at most SPARQ_CONFIG_MAX_BYTES (a longer file, /dev/zero or an
+// endless pipe is an error); a key given twice, NUL bytes or an unknown key
+// is an error naming the file and line.
+#define SPARQ_CONFIG_MAX_BYTES (64 * 1024)
 int sparq_config_load(struct sparq_config *c, const char *path);
+// The same from `len` bytes of text; `name` (a path) starts every message.
+int sparq_config_parse(struct sparq_config *c, const char *text, size_t len, const char *name);
 int sparq_config_format(const struct sparq_config *c, char *dst, size_t cap);
 
 // Number of floats the table gives for `c`; fills `out` (may be NULL).

@@ -33,6 +33,18 @@ double sparq_clip_grad_norm(struct sparq_model *m, double max_norm);
 // peak*final_ratio at `total` steps (constant after).
 float sparq_lr_at(int64_t step, float peak, int64_t warmup, int64_t total, float final_ratio);
 
+// The settings a run was started with, saved in its checkpoints (version 2)
+// so that --resume can warn about each one given differently.
+struct sparq_run_info {
+    int valid;               // 0: not recorded (a version 1 checkpoint)
+    uint64_t data_hash;      // sparq_dataset_hash() of the training set
+    uint64_t n_utts;         // its utterances
+    float lr, final_lr_ratio, clip, dither;
+    int64_t warmup;
+    int32_t epochs, batch_frames, max_utts, specaug;
+    char manifest[1024];     // the training manifest's path, for messages
+};
+
 // Training state saved with a checkpoint beside the model.
 struct sparq_train_state {
     int64_t step;       // optimizer steps done
@@ -40,6 +52,7 @@ struct sparq_train_state {
     int64_t batch;      // batches of this epoch already done
     uint64_t seed;      // run seed: shuffles and augmentation derive from (seed, epoch, batch)
     double best_dev_wer; // best dev WER so far (1e9 if none)
+    struct sparq_run_info run;
 };
 
 // Checkpoint/model file: magic "SPARQCKP", version, config text, parameters,
@@ -49,9 +62,15 @@ int sparq_checkpoint_save(const char *path, const struct sparq_model *m, const s
                           const struct sparq_train_state *st);
 // Loads a file written by sparq_checkpoint_save(); creates the model from the
 // stored config. If opt is not NULL the file must hold optimizer state
-// (opt is initialised from it). Errors name the file and the field.
+// (opt is initialised from it). Errors name the file and the field. Every
+// value is checked even when the hash matches (a hash proves integrity, not
+// sanity): parameters and moments finite, BatchNorm variances >= 0, CMVN
+// 1/std > 0, positions and hyper-parameters in range, no bytes left over.
 int sparq_checkpoint_load(const char *path, struct sparq_model *m, struct sparq_adamw *opt,
                           struct sparq_train_state *st);
+// The same from n bytes in memory; `name` starts every message.
+int sparq_checkpoint_parse(const void *data, size_t n, const char *name, struct sparq_model *m,
+                           struct sparq_adamw *opt, struct sparq_train_state *st);
 
 
 
@@ -75,6 +94,8 @@ struct sparq_dataset {
 // Entries shorter than the model's minimum (7 frames) or whose transcript
 // cannot be aligned (more labels than output frames) are skipped and counted.
 int sparq_dataset_load(struct sparq_dataset *ds, const char *manifest, int progress);
+// FNV-1a over every utterance's id, text and sample count: which data a run saw.
+uint64_t sparq_dataset_hash(const struct sparq_dataset *ds);
 void sparq_dataset_free(struct sparq_dataset *ds);
 
 // Normalised features of utterance i: fbank (dither seeded with `seed` if
@@ -150,8 +171,15 @@ void sparq_train_default_options(struct sparq_train_options *o);
 // Installs SIGINT/SIGTERM handlers that set the returned flag: point
 // o->stop at it so Ctrl-C saves a checkpoint and returns (train, finetune).
 volatile sig_atomic_t *sparq_train_stop_on_signals(void);
+// A second signal exits at once (status 128 + signal) without saving.
+// Steps with a non-finite loss or gradient norm are skipped; this many in a
+// row end the run with an error (nothing saved: last.ckpt is the last good one).
+#define SPARQ_TRAIN_MAX_NONFINITE 10
 // Returns SPARQ_OK when all epochs are done, 1 when stopped early (max_steps
-// or *stop) after saving out_dir/last.ckpt, or a negative error code.
+// or *stop) after saving out_dir/last.ckpt, or a negative error code. A failed
+// write of train_log.tsv is an error (the run stops; last.ckpt is kept). On
+// --resume the checkpoint is trusted over the log (a shorter log is kept, with
+// a warning) and each setting that differs from the checkpoint's is warned about.
 // out_dir/train_log.tsv gets one line per step: step epoch loss grad_norm lr.
 // out_dir/model.sparq is the model with the best dev WER (or the last one
 // without a dev set).

@@ -3,8 +3,10 @@
 # a run folder reused without --resume, an endless config file, a spec rule
 # matching nothing and a forged checkpoint must end in a clean one-line error
 # naming the flag or file: exit status 1..127 (never a signal), one line on
-# stderr, and no input or earlier output changed. Prints TAP lines. Run from
-# the repository root with BUILD set.
+# stderr, and no input or earlier output changed. Also: a model file with a
+# NaN value, an endless FIFO config, a full disk under train_log.tsv, a
+# second SIGINT, and a few cases under the ASan+UBSan CLI ($BUILD/asan/sparq,
+# when built). Prints TAP lines. Run from the repository root with BUILD set.
 set -u
 BUILD=${BUILD:-build}
 SPARQ=${SPARQ:-"$BUILD/sparq"}
@@ -161,6 +163,78 @@ cp -r "$T/m" "$T/stale"
     --quiet > /dev/null 2> "$T/stale.err"
 check "a stale last.ckpt.tmp.* is removed on start, and said so" sh -c \
     "[ ! -e '$T/stale/last.ckpt.tmp.AbC123' ] && grep -q 'removed .*last.ckpt.tmp.AbC123' '$T/stale.err'"
+
+# 8. a float model whose values make no sense (hash recomputed) is refused on load
+cp "$M" "$T/nan.sparq"
+# tail of a model file: ... f32 cmvn_istd[n_mels], u64 hash; 0x7fc00000 is a float NaN
+"$T/poke" "$T/nan.sparq" 16 2143289344
+refuses "eval of a model with a NaN CMVN 1/std refused" "nan.sparq: CMVN 1/std\[78\] is nan" "$SPARQ" eval \
+    --model "$T/nan.sparq" --data "$D"
+
+# 9. an endless FIFO as --config is a prompt error
+mkfifo "$T/fifo.cfg"
+( yes 'n_mels = 80' > "$T/fifo.cfg" ) 2> /dev/null &
+yes_pid=$!
+refuses "train --config FIFO that never ends refused (bounded read)" "fifo.cfg: larger than 65536 bytes" "$SPARQ" \
+    train --config "$T/fifo.cfg" --train "$T/c/train.jsonl" --out "$T/z" --quiet
+kill $yes_pid 2> /dev/null
+wait $yes_pid 2> /dev/null
+
+# 10. a write error on train_log.tsv (a full disk) stops training with an error naming it
+mkdir -p "$T/full"
+ln -s /dev/full "$T/full/train_log.tsv"
+refuses "train with train_log.tsv on a full disk stops with an error" "train_log.tsv: write failed: No space left" \
+    "$SPARQ" train --config configs/tiny.cfg --train "$T/c/train.jsonl" --out "$T/full" --force --epochs 1 \
+    --threads 1 --quiet
+check "  ... and wrote no checkpoint" test ! -e "$T/full/last.ckpt"
+
+# 11. a second signal (during the step or the save the first one asked for)
+# exits at once without saving. The run is stopped (SIGSTOP) while both are
+# queued, so they arrive back to back: SIGINT asks for a save, SIGTERM ends it.
+second_signal_case() {
+    rm -rf "$T/sig"
+    "$SPARQ" train --config configs/tiny.cfg --train "$T/c/train.jsonl" --out "$T/sig" --epochs 1000 --threads 1 \
+        > /dev/null 2> "$T/sig.err" &
+    pid=$!
+    i=0
+    while [ $i -lt 600 ] && ! grep -q . "$T/sig/train_log.tsv" 2> /dev/null; do sleep 0.1; i=$((i + 1)); done
+    kill -STOP $pid
+    before=$(cat "$T/sig/last.ckpt" 2> /dev/null | cksum)
+    kill -INT $pid
+    kill -TERM $pid
+    kill -CONT $pid
+    wait $pid
+    rc=$?
+    after=$(cat "$T/sig/last.ckpt" 2> /dev/null | cksum)
+    tail -n 3 "$T/sig.err"
+    echo "status $rc"
+    { [ $rc -eq 130 ] || [ $rc -eq 143 ]; } && grep -q "second signal: exiting without saving" "$T/sig.err" &&
+        ! grep -q "stopped at step" "$T/sig.err" && [ "$before" = "$after" ]
+}
+check "a second signal exits at once (status 130 or 143, last.ckpt unchanged)" second_signal_case
+
+# 12. a few of the cases above under the ASan+UBSan build of the CLI (make $BUILD/asan/sparq)
+if [ -x "$BUILD/asan/sparq" ]; then
+    A="$BUILD/asan/sparq"
+    export ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=print_stacktrace=1
+    refuses "asan: eval --beam abc refused" "--beam: 'abc'" "$A" eval --model "$M" --data "$D" --beam abc
+    refuses "asan: eval --beam 1000000000 refused" "--beam: '1000000000'" "$A" eval --model "$M" --data "$D" \
+        --beam 1000000000
+    refuses "asan: train --threads 100000 refused" "--threads: '100000'" "$A" train $TR --threads 100000
+    refuses "asan: train --config /dev/zero refused" "--config: /dev/zero" "$A" train --config /dev/zero \
+        --train "$T/c/train.jsonl" --out "$T/z" --quiet
+    cp "$T/m/last.ckpt" "$T/forged/last.ckpt"
+    "$T/poke" "$T/forged/last.ckpt" 32 -1
+    refuses "asan: resume from a checkpoint with batch -1 refused" "training batch -1 out of range" "$A" train \
+        --config configs/tiny.cfg --train "$T/c/train.jsonl" --out "$T/forged" --resume --threads 1 --quiet
+    refuses "asan: eval of a model with a NaN CMVN 1/std refused" "CMVN 1/std\[78\] is nan" "$A" eval \
+        --model "$T/nan.sparq" --data "$D"
+    refuses "asan: export --compress nosuch=int8 refused" "'nosuch' matches no weight matrix" "$A" export \
+        --model "$M" --compress nosuch=int8 --out "$T/nosuch.spq"
+    refuses "asan: eval --hyp the manifest refused" "--hyp .*--data" "$A" eval --model "$M" --data "$D" --hyp "$D"
+else
+    echo "# $BUILD/asan/sparq not built: ASan+UBSan CLI cases skipped (make $BUILD/asan/sparq)"
+fi
 
 echo "1..$n"
 exit $fail

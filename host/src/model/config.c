@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "sparq_error.h"
+#include "sparq_file.h"
 #include "sparq_model.h"
 
 void sparq_config_default(struct sparq_config *c)
@@ -55,65 +56,85 @@ static char *trim(char *s)
     return s;
 }
 
-int sparq_config_load(struct sparq_config *c, const char *path)
+// One "key = value" line (comment already cut, trimmed, not empty) into c.
+static int parse_line(struct sparq_config *c, char *s, const char *name, int lineno, int *seen)
+{
+    static const char *const keys[] = { "n_mels", "sub_channels", "d_model", "n_heads", "ffn_dim",
+                                        "kernel", "n_layers", "vocab", "dropout" };
+    int *const dst[] = { &c->n_mels, &c->sub_channels, &c->d_model, &c->n_heads, &c->ffn_dim,
+                         &c->kernel, &c->n_layers, &c->vocab, NULL };
+    char *eq = strchr(s, '=');
+    if (!eq)
+        return sparq_fail(SPARQ_EFORMAT, "%s:%d: expected 'key = value'", name, lineno);
+    *eq = 0;
+    char *key = trim(s), *val = trim(eq + 1), *end;
+    int k = 0;
+    while (k < (int)(sizeof keys / sizeof *keys) && strcmp(key, keys[k]))
+        k++;
+    if (k == (int)(sizeof keys / sizeof *keys))
+        return sparq_fail(SPARQ_EFORMAT, "%s:%d: unknown key '%.64s'", name, lineno, key);
+    // A key given twice is a mistake (which one was meant?), not an override.
+    if (seen[k])
+        return sparq_fail(SPARQ_EFORMAT, "%s:%d: %s given twice (first on line %d)", name, lineno, key, seen[k]);
+    seen[k] = lineno;
+    errno = 0;
+    if (!dst[k]) {
+        double p = strtod(val, &end);
+        if (!*val || *end || errno || !(p >= 0.0 && p < 1.0))
+            return sparq_fail(SPARQ_EFORMAT, "%s:%d: dropout: '%.64s' is not a number in [0, 1)", name, lineno, val);
+        c->dropout = (float)p;
+        return SPARQ_OK;
+    }
+    long v = strtol(val, &end, 10);
+    if (!*val || *end || errno || v < -1000000 || v > 1000000)
+        return sparq_fail(SPARQ_EFORMAT, "%s:%d: %s: '%.64s' is not an integer", name, lineno, key, val);
+    *dst[k] = (int)v;
+    return SPARQ_OK;
+}
+
+int sparq_config_parse(struct sparq_config *c, const char *text, size_t len, const char *name)
 {
     sparq_config_default(c);
-    FILE *f = sparq_fopen(path, "r");
-    if (!f)
-        return SPARQ_EIO;
-    char line[512];
-    int lineno = 0, rc = SPARQ_OK;
-    while (fgets(line, sizeof line, f)) {
+    if (len > SPARQ_CONFIG_MAX_BYTES)
+        return sparq_fail(SPARQ_EFORMAT, "%s: %zu bytes; a config is at most %d", name, len, SPARQ_CONFIG_MAX_BYTES);
+    if (memchr(text, 0, len))
+        return sparq_fail(SPARQ_EFORMAT, "%s: holds NUL bytes; not a text config", name);
+    char *buf = sparq_malloc(len + 1, "config text");
+    if (!buf)
+        return SPARQ_ENOMEM;
+    memcpy(buf, text, len);
+    buf[len] = 0;
+    int lineno = 0, rc = SPARQ_OK, seen[9] = { 0 };
+    for (char *line = buf, *next; line && rc == SPARQ_OK; line = next) {
+        next = strchr(line, '\n');
+        if (next)
+            *next++ = 0;
         lineno++;
         char *hash = strchr(line, '#');
         if (hash)
             *hash = 0;
         char *s = trim(line);
-        if (!*s)
-            continue;
-        char *eq = strchr(s, '=');
-        if (!eq) {
-            rc = sparq_fail(SPARQ_EFORMAT, "%s:%d: expected 'key = value'", path, lineno);
-            break;
-        }
-        *eq = 0;
-        char *key = trim(s), *val = trim(eq + 1), *end;
-        errno = 0;
-        if (!strcmp(key, "dropout")) {
-            double p = strtod(val, &end);
-            if (!*val || *end || errno || !(p >= 0.0 && p < 1.0)) {
-                rc = sparq_fail(SPARQ_EFORMAT, "%s:%d: dropout: '%s' is not a number in [0, 1)", path, lineno, val);
-                break;
-            }
-            c->dropout = (float)p;
-            continue;
-        }
-        long v = strtol(val, &end, 10);
-        if (!*val || *end || errno || v < -1000000 || v > 1000000) {
-            rc = sparq_fail(SPARQ_EFORMAT, "%s:%d: %s: '%s' is not an integer", path, lineno, key, val);
-            break;
-        }
-        int *dst = !strcmp(key, "n_mels")         ? &c->n_mels
-                   : !strcmp(key, "sub_channels") ? &c->sub_channels
-                   : !strcmp(key, "d_model")      ? &c->d_model
-                   : !strcmp(key, "n_heads")      ? &c->n_heads
-                   : !strcmp(key, "ffn_dim")      ? &c->ffn_dim
-                   : !strcmp(key, "kernel")       ? &c->kernel
-                   : !strcmp(key, "n_layers")     ? &c->n_layers
-                   : !strcmp(key, "vocab")        ? &c->vocab
-                                                  : NULL;
-        if (!dst) {
-            rc = sparq_fail(SPARQ_EFORMAT, "%s:%d: unknown key '%s'", path, lineno, key);
-            break;
-        }
-        *dst = (int)v;
+        if (*s)
+            rc = parse_line(c, s, name, lineno, seen);
     }
-    fclose(f);
-    if (rc == SPARQ_OK && (rc = sparq_config_validate(c)) != SPARQ_OK) {
-        char msg[400];
-        snprintf(msg, sizeof msg, "%s", sparq_last_error());
-        rc = sparq_fail(rc, "%s: %s", path, msg);
-    }
+    free(buf);
+    if (rc == SPARQ_OK && (rc = sparq_config_validate(c)) != SPARQ_OK)
+        sparq_fail_wrap(rc, "%s: ", name);
+    return rc;
+}
+
+int sparq_config_load(struct sparq_config *c, const char *path)
+{
+    sparq_config_default(c);
+    char *text = NULL;
+    size_t len = 0;
+    // Bounded: `--config /dev/zero` or an endless pipe is an error after
+    // SPARQ_CONFIG_MAX_BYTES, not a loop. A signal (SIGTERM while waiting on a
+    // FIFO) interrupts the read, which is then an error too.
+    int rc = sparq_read_file(path, SPARQ_CONFIG_MAX_BYTES, &text, &len);
+    if (rc == SPARQ_OK)
+        rc = sparq_config_parse(c, text, len, path);
+    free(text);
     return rc;
 }
 

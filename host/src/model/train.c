@@ -8,8 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "sparq_clock.h"
 #include "sparq_ctc.h"
@@ -19,6 +19,7 @@
 #include "sparq_train.h"
 #include "sparq_wer.h"
 #include "sparq_rng.h"
+#include "train_internal.h"
 
 void sparq_train_default_options(struct sparq_train_options *o)
 {
@@ -38,9 +39,18 @@ void sparq_train_default_options(struct sparq_train_options *o)
 }
 
 static volatile sig_atomic_t stop_requested;
+// The first signal asks for a checkpoint and a clean stop; a second one (the
+// save of a big model takes a while, and a user presses Ctrl-C again) exits
+// at once: last.ckpt is replaced by rename only, so it stays the previous
+// one, and the next start removes the half-written temporary.
 static void on_stop_signal(int sig)
 {
-    (void)sig;
+    if (stop_requested) {
+        static const char msg[] = "sparq: second signal: exiting without saving (the last checkpoint is kept)\n";
+        ssize_t w = write(2, msg, sizeof msg - 1);
+        (void)w;
+        _exit(128 + sig);
+    }
     stop_requested = 1;
 }
 
@@ -69,47 +79,6 @@ static void fmt_secs(char *buf, size_t n, double s)
         snprintf(buf, n, "%dh%02dm", (int)(s / 3600), (int)fmod(s / 60, 60));
     else
         snprintf(buf, n, "%dm%02ds", (int)(s / 60), (int)fmod(s, 60));
-}
-
-// Keeps the log up to the `lines`-th step line and the comment lines (dev
-// results) right after it: a crash may have left lines past the checkpoint.
-static int truncate_log(const char *path, int64_t lines)
-{
-    size_t n = 0;
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return lines == 0 ? SPARQ_OK : sparq_fail(SPARQ_EIO, "%s: missing although resuming at step %lld", path,
-                                                  (long long)lines);
-    size_t cap = 1 << 16;
-    char *buf = malloc(cap), line[1024];
-    int64_t seen = 0;
-    while (buf && fgets(line, sizeof line, f)) {
-        int comment = line[0] == '#';
-        if (!comment && seen == lines)
-            break;
-        size_t l = strlen(line);
-        if (n + l + 1 > cap) {
-            char *nb = realloc(buf, cap * 2 + l);
-            if (!nb) {
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            buf = nb;
-            cap = cap * 2 + l;
-        }
-        memcpy(buf + n, line, l);
-        n += l;
-        seen += !comment;
-    }
-    fclose(f);
-    if (!buf)
-        return sparq_fail(SPARQ_ENOMEM, "%s: out of memory", path);
-    int rc = seen == lines ? sparq_write_file_atomic(path, buf, n)
-                           : sparq_fail(SPARQ_EFORMAT, "%s: %lld step lines, checkpoint is at step %lld", path,
-                                        (long long)seen, (long long)lines);
-    free(buf);
-    return rc;
 }
 
 // Global CMVN over the training set (features dithered with a fixed seed).
@@ -190,10 +159,7 @@ static int save_ckpt(const struct sparq_train_hooks *hooks, const char *dir, con
     return rc ? rc : sparq_checkpoint_save(path, m, opt, st);
 }
 
-// Floats per gradient allreduce bucket (4 MB): several in flight at once.
-#define GRAD_BUCKET ((size_t)1 << 20)
-
-static void dist_batch_sum(void *ctx, double *buf, size_t n)
+void train_dist_batch_sum(void *ctx, double *buf, size_t n)
 {
     (void)ctx;
     sparq_dist_allreduce_f64(buf, n);
@@ -224,11 +190,14 @@ struct train_run {
     struct sparq_specaug_options sa;
     struct sparq_acts *acts;
     float *feats, *dlogits;
+    float *buf_backup; // the model's buffers before this step (a skipped step restores them)
     int *lens, *tl, *tg;
     size_t *perm;
     FILE *log;
     int rank, nranks, root, progress;
     char path[4096], logpath[4096];
+    struct sparq_run_info run_now; // this session's settings (checkpoints record them)
+    int nonfinite;                 // consecutive steps with a non-finite loss or gradient norm
     int64_t total_steps, end_step;
     // Progress since this run started, and the loss of the current epoch.
     double t_start, t_last, audio_here, utts_here, loss_sum;
@@ -244,7 +213,9 @@ static int run_load_model(struct train_run *r)
     if (o->resume) {
         if ((rc = sparq_checkpoint_load(r->path, &r->m, &r->opt, &r->st)))
             return rc;
-        if (r->root && (rc = truncate_log(r->logpath, r->st.step)))
+        if (r->root)
+            train_warn_resume(r->path, &r->st, &r->run_now, o->seed);
+        if (r->root && (rc = train_log_rewind(r->logpath, r->st.step)))
             return rc;
         if (r->hooks && r->hooks->load && (rc = r->hooks->load(r->hooks->ctx, o->out_dir)))
             return rc;
@@ -278,7 +249,7 @@ static int run_load_model(struct train_run *r)
     }
     // BatchNorm statistics of the global batch when the batch is split.
     if (r->nranks > 1)
-        r->m.hooks.batch_sum = (struct sparq_batch_sum){ dist_batch_sum, NULL };
+        r->m.hooks.batch_sum = (struct sparq_batch_sum){ train_dist_batch_sum, NULL };
     struct sparq_fbank_options fo;
     sparq_fbank_default_options(&fo);
     fo.num_mel_bins = r->m.cfg.n_mels;
@@ -290,6 +261,8 @@ static int run_load_model(struct train_run *r)
     if (!o->resume && r->root && !o->init_from && (rc = compute_cmvn(&r->m, &r->train, r->plan, o->seed ^ 0xc3c3)))
         return rc;
     share_state(&r->m, &r->opt, &r->st);
+    // Checkpoints from now on record this session's settings.
+    r->st.run = r->run_now;
     return SPARQ_OK;
 }
 
@@ -329,8 +302,9 @@ static int run_alloc(struct train_run *r)
     r->tl = sparq_malloc(sizeof(int) * maxb, "target lengths");
     r->tg = sparq_malloc(sizeof(int) * (size_t)(maxl + 1), "targets");
     r->perm = sparq_malloc(sizeof(size_t) * r->bt.n, "batch permutation");
+    r->buf_backup = sparq_malloc(sizeof(float) * r->m.n_buffers, "buffer backup");
     r->acts = sparq_acts_create(c, 1, 64);
-    if (!r->feats || !r->dlogits || !r->lens || !r->tl || !r->tg || !r->perm || !r->acts)
+    if (!r->feats || !r->dlogits || !r->lens || !r->tl || !r->tg || !r->perm || !r->buf_backup || !r->acts)
         return SPARQ_ENOMEM;
     sparq_specaug_default_options(&r->sa);
     return SPARQ_OK;
@@ -434,6 +408,7 @@ static int run_step(struct train_run *r, int64_t bi, int *stop_now)
         return rc;
     double loss = 0.0;
     sparq_model_zero_grad(m);
+    memcpy(r->buf_backup, m->buffer_mem, sizeof(float) * m->n_buffers);
     if (B > 0) {
         if ((rc = run_forward_backward(r, B, Bg, T, &loss)))
             return rc;
@@ -458,15 +433,25 @@ static int run_step(struct train_run *r, int64_t bi, int *stop_now)
         r->hooks->pre_step(r->hooks->ctx, m);
     double gnorm = sparq_clip_grad_norm(m, o->clip);
     float lr = sparq_lr_at(r->st.step, o->lr, o->warmup, r->total_steps, o->final_lr_ratio);
-    if (isfinite(gnorm))
+    // A non-finite step is skipped: the weights, and the BatchNorm running
+    // statistics its forward pass updated, stay as they were (so a checkpoint
+    // never holds a NaN). Many in a row mean the run diverged: it stops
+    // without saving anything.
+    int finite = isfinite(gnorm) && isfinite(loss);
+    r->nonfinite = finite ? 0 : r->nonfinite + 1;
+    if (finite)
         sparq_adamw_step(&r->opt, m, lr);
+    else
+        memcpy(m->buffer_mem, r->buf_backup, sizeof(float) * m->n_buffers);
     r->st.step++;
     r->st.batch = bi + 1;
-    if (r->log) {
-        fprintf(r->log, "%lld\t%lld\t%.9g\t%.9g\t%.9g\n", (long long)r->st.step, (long long)r->st.epoch, loss, gnorm,
-                (double)lr);
-        fflush(r->log);
-    }
+    if (r->log && (rc = train_log_printf(r->log, r->logpath, "%lld\t%lld\t%.9g\t%.9g\t%.9g\n", (long long)r->st.step,
+                                         (long long)r->st.epoch, loss, gnorm, (double)lr)))
+        return rc;
+    if (r->nonfinite >= SPARQ_TRAIN_MAX_NONFINITE)
+        return sparq_fail(SPARQ_EINVAL, "training diverged: %d steps in a row up to step %lld had a non-finite loss "
+                          "or gradient (loss %g, |g| %g); stopping without saving, %s is the last good checkpoint "
+                          "(try a lower --lr)", r->nonfinite, (long long)r->st.step, loss, gnorm, r->path);
     r->loss_sum += loss;
     r->loss_n++;
     r->steps_here++;
@@ -530,10 +515,9 @@ static int run_epoch_end(struct train_run *r)
         if (r->progress)
             fprintf(stderr, "epoch %lld done: train loss %.4f, dev WER %.2f%% CER %.2f%%\n", (long long)r->st.epoch,
                     r->loss_n ? r->loss_sum / (double)r->loss_n : 0.0, 100 * wer, 100 * cer);
-        if (r->log) {
-            fprintf(r->log, "# epoch %lld dev_wer %.6f dev_cer %.6f\n", (long long)r->st.epoch, wer, cer);
-            fflush(r->log);
-        }
+        if (r->log && (rc = train_log_printf(r->log, r->logpath, "# epoch %lld dev_wer %.6f dev_cer %.6f\n",
+                                             (long long)r->st.epoch, wer, cer)))
+            return rc;
     }
     int better = !o->dev_manifest || wer < r->st.best_dev_wer;
     if (o->dev_manifest && better)
@@ -568,6 +552,7 @@ static int run_setup(struct train_run *r)
     if (r->progress && o->dev_manifest)
         fprintf(stderr, "; dev: %zu utterances (%.2f h, %zu skipped)\n", r->dev.n, r->dev.seconds / 3600,
                 r->dev.skipped);
+    train_run_info(&r->run_now, o, &r->train);
     if ((rc = run_load_model(r)) || (rc = run_open_log(r)) || (rc = run_alloc(r)))
         return rc;
     r->total_steps = (int64_t)o->epochs * (int64_t)r->bt.n;
@@ -591,6 +576,7 @@ static void run_free(struct train_run *r)
     free(r->tl);
     free(r->tg);
     free(r->perm);
+    free(r->buf_backup);
     sparq_acts_free(r->acts);
     sparq_fbank_plan_free(r->plan);
     sparq_batches_free(&r->bt);
@@ -612,7 +598,7 @@ int sparq_train_run(const struct sparq_train_options *o)
         return SPARQ_ENOMEM;
     r->o = o;
     r->hooks = o->hooks;
-    r->st = (struct sparq_train_state){ 0, 0, 0, o->seed, 1e9 };
+    r->st = (struct sparq_train_state){ .seed = o->seed, .best_dev_wer = 1e9 };
     // Data parallel (docs/scaling.md): every rank holds the whole model and
     // takes a contiguous share of each global batch; only rank 0 writes files
     // or prints progress.
@@ -641,131 +627,5 @@ int sparq_train_run(const struct sparq_train_options *o)
         sparq_dist_abort(1);
     }
     run_free(r);
-    return rc;
-}
-
-void sparq_bench_batch(int B, int *lens, int *target_lens)
-{
-    for (int b = 0; b < B; b++) {
-        lens[b] = 400 - 8 * (b % 25);
-        target_lens[b] = lens[b] / 10;
-    }
-}
-
-int sparq_train_bench(const struct sparq_config *c, int B, int steps, struct sparq_bench_result *r)
-{
-    int rc = sparq_dist_init();
-    if (rc)
-        return rc;
-    const int rank = sparq_dist_rank(), nranks = sparq_dist_size();
-    struct sparq_model m;
-    if ((rc = sparq_model_create(&m, c)))
-        return rc;
-    sparq_model_init(&m, 1);
-    struct sparq_adamw opt;
-    int *lens = malloc(sizeof(int) * (size_t)B), *tl = malloc(sizeof(int) * (size_t)B);
-    if (!lens || !tl || (rc = sparq_adamw_init(&opt, &m, 0.9f, 0.98f, 1e-9f, 0.01f))) {
-        free(lens);
-        free(tl);
-        sparq_model_free(&m);
-        return rc ? rc : SPARQ_ENOMEM;
-    }
-    sparq_bench_batch(B, lens, tl);
-    int T = lens[0], nt = 0;
-    for (int b = 0; b < B; b++)
-        nt += tl[b];
-    // The global batch is generated identically on every rank; each rank
-    // trains on its contiguous share, padded to its own longest utterance.
-    size_t lo, hi;
-    sparq_dist_share((size_t)B, rank, nranks, &lo, &hi);
-    int Bl = (int)(hi - lo), Tl = 0, to = 0;
-    for (int b = 0; b < (int)lo; b++)
-        to += tl[b];
-    for (int b = (int)lo; b < (int)hi; b++)
-        Tl = lens[b] > Tl ? lens[b] : Tl;
-    float *x = malloc(sizeof(float) * (size_t)B * T * c->n_mels);
-    float *xl = malloc(sizeof(float) * ((size_t)Bl * Tl * c->n_mels + 1));
-    int *tg = malloc(sizeof(int) * (size_t)nt);
-    float *dl = malloc(sizeof(float) * ((size_t)Bl * sparq_sub_frames(Tl > 7 ? Tl : 7) * c->vocab + 1));
-    struct sparq_acts *a = sparq_acts_create(c, Bl > 0 ? Bl : 1, Tl > 7 ? Tl : 7);
-    uint64_t rng = 42;
-    for (size_t i = 0; x && i < (size_t)B * T * c->n_mels; i++)
-        x[i] = (float)sparq_rng_normal(&rng);
-    for (int i = 0; tg && i < nt; i++)
-        tg[i] = 1 + (int)(sparq_rng_next(&rng) % (uint64_t)(c->vocab - 1));
-    for (int k = 0; x && xl && k < Bl; k++)
-        memcpy(xl + (size_t)k * Tl * c->n_mels, x + (lo + (size_t)k) * T * c->n_mels,
-               sizeof(float) * (size_t)Tl * c->n_mels);
-    memset(r, 0, sizeof *r);
-    r->B = B;
-    r->steps = steps;
-    r->ranks = nranks;
-    for (int b = 0; b < B; b++)
-        r->audio_s += lens[b] * 0.01;
-    if (nranks > 1)
-        m.hooks.batch_sum = (struct sparq_batch_sum){ dist_batch_sum, NULL };
-    double t0 = 0, c0 = 0;
-    int ok = x && xl && tg && dl && a;
-    for (int s = 0; ok && s <= steps; s++) {
-        if (s == 1) {
-            sparq_dist_barrier();
-            t0 = sparq_clock_s();
-            c0 = sparq_dist_comm_seconds();
-        }
-        double loss = 0.0;
-        sparq_model_zero_grad(&m);
-        if (Bl > 0) {
-            int T2 = sparq_forward(&m, a, xl, lens + lo, Bl, Tl, 1);
-            loss = sparq_ctc_batch(sparq_acts_logits(a), sparq_acts_out_lens(a), Bl, T2, c->vocab, tg + to,
-                                   tl + lo, dl, NULL);
-            if (Bl != B) {
-                float w = (float)Bl / (float)B;
-                for (size_t i = 0; i < (size_t)Bl * T2 * c->vocab; i++)
-                    dl[i] *= w;
-                loss *= (double)Bl / B;
-            }
-            sparq_backward(&m, a, dl);
-        } else {
-            for (int l = 0; l < c->n_layers; l++)
-                batchnorm_forward_idle(&m.hooks.batch_sum, c->d_model);
-            for (int l = 0; l < c->n_layers; l++)
-                batchnorm_backward_idle(&m.hooks.batch_sum, c->d_model);
-        }
-        if (nranks > 1) {
-            // Time waiting for the slower rank apart from the allreduce itself.
-            double tw = sparq_clock_s();
-            sparq_dist_barrier();
-            if (s > 0)
-                r->wait_s += sparq_clock_s() - tw;
-            sparq_dist_allreduce_f32_buckets(m.grad_mem, m.n_params, GRAD_BUCKET);
-            sparq_dist_allreduce_f64(&loss, 1);
-        }
-        sparq_clip_grad_norm(&m, 5.0);
-        sparq_adamw_step(&opt, &m, 1e-3f);
-        if (s == 0)
-            r->loss_first = loss;
-        r->loss_last = loss;
-    }
-    sparq_dist_barrier();
-    r->step_s = (sparq_clock_s() - t0) / steps;
-    // Means over the ranks (the slowest rank itself never waits).
-    double times[2] = { (sparq_dist_comm_seconds() - c0) / steps, r->wait_s / steps };
-    sparq_dist_allreduce_f64(times, 2);
-    r->comm_s = times[0] / nranks;
-    r->wait_s = times[1] / nranks;
-    r->audio_per_s = r->audio_s / r->step_s;
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    r->peak_rss_mb = (double)ru.ru_maxrss / 1024.0;
-    rc = ok ? SPARQ_OK : sparq_fail(SPARQ_ENOMEM, "out of memory for the benchmark batch");
-    free(x);
-    free(xl);
-    free(tg);
-    free(dl);
-    free(lens);
-    free(tl);
-    sparq_acts_free(a);
-    sparq_adamw_free(&opt);
-    sparq_model_free(&m);
     return rc;
 }

@@ -111,6 +111,27 @@ int sparq_dataset_load(struct sparq_dataset *ds, const char *manifest, int progr
     return rc;
 }
 
+static uint64_t fnv_bytes(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ b[i]) * 1099511628211ull;
+    return h;
+}
+
+uint64_t sparq_dataset_hash(const struct sparq_dataset *ds)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < ds->n; i++) {
+        // Each string with its NUL, so "ab"+"c" and "a"+"bc" differ.
+        h = fnv_bytes(h, ds->ids[i], strlen(ds->ids[i]) + 1);
+        h = fnv_bytes(h, ds->texts[i], strlen(ds->texts[i]) + 1);
+        uint64_t ns = ds->n_samples[i];
+        h = fnv_bytes(h, &ns, sizeof ns);
+    }
+    return h;
+}
+
 int sparq_dataset_features(const struct sparq_dataset *ds, size_t i, const struct sparq_fbank_plan *plan,
                            uint64_t seed, const struct sparq_model *m, float *out)
 {

@@ -14,6 +14,13 @@
 #define BLOCK (RATE / 100) // 10 ms energy blocks
 #define SPAN 20            // the pause looked for: 200 ms
 #define MIN_FRAMES 7       // the subsampling front end needs 7 fbank frames
+// Segments of a long file end at the first pause at least MIN_SEG into them:
+// PAUSE_BLOCKS blocks (120 ms) whose mean square is below QUIET (30 dB in
+// int16 units, -60 dBFS) or 10 dB over the quietest block, whichever is
+// higher, and in any case 20 dB under the loudest block.
+#define MIN_SEG (RATE * 3 / 2)
+#define PAUSE_BLOCKS 12
+#define QUIET 1000.0
 
 void sparq_longform_default_options(struct sparq_longform_options *o)
 {
@@ -55,6 +62,40 @@ size_t sparq_longform_cut(const float *x, size_t n, size_t lo, size_t block, siz
         if (b + span >= nb)
             break;
         sum += e[b + span] - e[b];
+    }
+    free(e);
+    return at;
+}
+
+size_t sparq_longform_pause(const float *x, size_t n, size_t from, size_t block, size_t min_blocks)
+{
+    size_t nb = block ? n / block : 0;
+    if (nb == 0 || min_blocks == 0)
+        return n;
+    double *e = malloc(nb * sizeof(double)), floor = -1.0, loud = 0.0;
+    if (!e)
+        return n;
+    for (size_t b = 0; b < nb; b++) {
+        double s = 0.0;
+        for (size_t i = 0; i < block; i++)
+            s += (double)x[b * block + i] * x[b * block + i];
+        e[b] = s / (double)block;
+        floor = floor < 0 || e[b] < floor ? e[b] : floor;
+        loud = e[b] > loud ? e[b] : loud;
+    }
+    // Never within 20 dB of the loudest block: a steady sound has no pauses.
+    double quiet = floor * 10.0 > QUIET ? floor * 10.0 : QUIET;
+    quiet = quiet < loud / 100.0 ? quiet : loud / 100.0;
+    size_t at = n, run = 0;
+    for (size_t b = 0; b <= nb && at == n; b++) {
+        if (b < nb && e[b] < quiet) {
+            run++;
+            continue;
+        }
+        size_t centre = (b - run + b) * block / 2;
+        if (run >= min_blocks && centre >= from)
+            at = centre;
+        run = 0;
     }
     free(e);
     return at;
@@ -156,8 +197,14 @@ int sparq_longform_transcribe(struct sparq_model *m, struct sparq_runtime *rt, c
         }
         if (rc || (eof && fill == 0 && *windows > 0))
             break;
-        // A full window ends at a pause in its last third; the last one at the end of the file.
-        size_t cut = eof ? fill : sparq_longform_cut(buf, fill, fill - fill / 3, BLOCK, SPAN);
+        // A file that fits in one window is decoded whole. A longer one is
+        // cut into segments at pauses (the model was trained on utterances,
+        // not on minutes: neighbours in one window cost accuracy); a window
+        // with no pause after its first MIN_SEG ends at the quietest 200 ms
+        // of its last third, and the last segment at the end of the file.
+        size_t cut = eof && *windows == 0 ? fill : sparq_longform_pause(buf, fill, MIN_SEG, BLOCK, PAUSE_BLOCKS);
+        if (cut >= fill)
+            cut = eof ? fill : sparq_longform_cut(buf, fill, fill - fill / 3, BLOCK, SPAN);
         char *words = NULL;
         rc = decode_window(m, rt, a, path, buf, cut, eof && *windows == 0, &dec, &words);
         if (rc == SPARQ_OK)
