@@ -23,7 +23,7 @@
 struct sparq_uart_options {
     char path[256];
     int baud;       // bits per second; one byte is 10 bits (8N1)
-    int timeout_ms; // silence that ends a read; 0: derived from the baud rate
+    int timeout_ms; // silence that ends a read; 0: $SPARQ_UART_TIMEOUT_MS, else derived from the baud rate
 };
 
 // Parses "PATH[@BAUD]" (the part after "uart:"). Errors name the field.

@@ -1,8 +1,14 @@
 # rtl/board: the iCE40 bitstream and the board simulation (included by the
 # top Makefile after sim/sim.mk, whose Verilator settings it uses).
-#   make bitstream                      HX8K CT256, the board configuration below
-#   make bitstream BOARD_ROWS=8 ...     another array size
-#   make bitstream-up5k                 iCE40 UP5K (SG48) second target, same flow
+#   make bitstream                      all three images: HX8K CT256 behind the FX2 (the board
+#                                       configuration below), iCEBreaker UP5K (UART) and the
+#                                       HX8K breakout's own UART; a summary line each
+#   make bitstream BOARD_ROWS=8 ...     another array size (FX2 image)
+#   make bitstream-icebreaker           one UART image (ICEB_* / HX8KU_* sizes below)
+#   make bitstream-hx8k-uart
+#   make bitstream-up5k                 the FX2 design on a UP5K (fit/Fmax report only)
+#   make synth-ecp5                     Yosys synth_ecp5 of the ULX3S-85F top: resources, fit
+#   make bitstream-ecp5                 nextpnr-ecp5 + ecppack if installed (Debian 12 has neither)
 # Yosys synth_ice40 -> nextpnr-ice40 -> icepack; reports under $(BUILD)/board/.
 # Not part of `make test` (place and route takes minutes); tests/board/lint.sh is.
 #   tests/board/board_sim.sh            the board design under an FX2 model (built for make test)
@@ -39,7 +45,8 @@ $(BOARD_DIR)/loopback.bin: $(BOARD_DIR)/loopback.asc
 	icepack $< $@
 	@sh rtl/board/report.sh $(BOARD_DIR) loopback "none" 48
 
-bitstream: $(BOARD_DIR)/sparq.bin
+bitstream: $(BOARD_DIR)/sparq.bin $(BOARD_DIR)/icebreaker.bin $(BOARD_DIR)/hx8k_uart.bin
+	@cat $(BOARD_DIR)/hx8k_summary.txt $(BOARD_DIR)/icebreaker_summary.txt $(BOARD_DIR)/hx8k_uart_summary.txt
 
 $(BOARD_DIR)/hx8k.json: $(BOARD_SRCS) $(BOARD_INCS) rtl/board/board.mk
 	@mkdir -p $(BOARD_DIR)
@@ -99,3 +106,96 @@ TEST_DEPS += $(BUILD)/board/test_board_sim
 # The accelerator's Verilog includes the generated protocol constants;
 # sim/sim.mk lists only the .v files, so its model is rebuilt from here.
 $(SIM_LIB) $(SIM_VLIB): $(BOARD_INCS)
+
+# --- UART boards (sparq_board_uart_top: oscillator [-> PLL] -> UART -> accelerator) ---
+# iCEBreaker: UP5K SG48, PE multipliers in SB_MAC16 (-dsp), LEDs active low.
+# It runs on the 12 MHz oscillator itself (4 clocks per bit at the host's
+# default 3 Mbaud): the 2x2 image routes at about 17 MHz (the controller's
+# header -> argument-size -> loader-enable path, docs/board.md), the PLL
+# cannot make less than 16 MHz, and 3 Mbaud needs a multiple of 3 MHz.
+ICEB_ROWS ?= 2
+ICEB_COLS ?= 2
+ICEB_MHZ  ?= 12
+ICEB_PARAMS = -set ROWS $(ICEB_ROWS) -set COLS $(ICEB_COLS) -set WDEPTH 256 -set XDEPTH 256 -set RDEPTH 64 \
+              -set CLK_HZ $(ICEB_MHZ)000000 -set USE_PLL 0 -set LED_ON 0
+# HX8K breakout (CT256), its FT2232H channel B as the UART; no DSPs on the HX.
+# 12 MHz oscillator -> PLL -> 24 MHz (icepll -i 12 -o 24: DIVR 0, DIVF 63,
+# DIVQ 5), 8 clocks per bit at 3 Mbaud.
+HX8KU_ROWS ?= 4
+HX8KU_COLS ?= 2
+HX8KU_MHZ  ?= 24
+HX8KU_PARAMS = -set ROWS $(HX8KU_ROWS) -set COLS $(HX8KU_COLS) -set WDEPTH 256 -set XDEPTH 256 -set RDEPTH 64 \
+               -set CLK_HZ $(HX8KU_MHZ)000000 -set PLL_DIVR 0 -set PLL_DIVF 63 -set PLL_DIVQ 5 -set PLL_FILTER 1 \
+               -set LED_ON 1
+UART_SRCS := $(shell sed 's/\#.*//' rtl/sparq_top.f) rtl/board/sparq_board_reset.v rtl/board/sparq_uart_rx.v \
+             rtl/board/sparq_uart_tx.v rtl/board/sparq_uart_fifo.v rtl/board/sparq_board_uart_core.v \
+             rtl/board/sparq_board_uart_pll.v rtl/board/sparq_board_uart_top.v
+
+.PHONY: bitstream-icebreaker bitstream-hx8k-uart synth-ecp5 bitstream-ecp5
+bitstream-icebreaker: $(BOARD_DIR)/icebreaker.bin
+bitstream-hx8k-uart: $(BOARD_DIR)/hx8k_uart.bin
+
+$(BOARD_DIR)/icebreaker.json: $(UART_SRCS) $(BOARD_INCS) rtl/board/board.mk
+	@mkdir -p $(BOARD_DIR)
+	yosys -q -l $(BOARD_DIR)/icebreaker_yosys.log -p "read_verilog $(UART_SRCS); \
+	  chparam $(ICEB_PARAMS) sparq_board_uart_top; \
+	  synth_ice40 -dsp -top sparq_board_uart_top -json $@; stat"
+$(BOARD_DIR)/hx8k_uart.json: $(UART_SRCS) $(BOARD_INCS) rtl/board/board.mk
+	@mkdir -p $(BOARD_DIR)
+	yosys -q -l $(BOARD_DIR)/hx8k_uart_yosys.log -p "read_verilog $(UART_SRCS); \
+	  chparam $(HX8KU_PARAMS) sparq_board_uart_top; \
+	  synth_ice40 -top sparq_board_uart_top -json $@; stat"
+
+# nextpnr's own timing check is what fails a build that misses the clock.
+$(BOARD_DIR)/icebreaker.asc: $(BOARD_DIR)/icebreaker.json rtl/board/sparq_icebreaker.pcf
+	@nextpnr-ice40 -q --up5k --package sg48 --pcf rtl/board/sparq_icebreaker.pcf --freq $(ICEB_MHZ) \
+	  --seed $(BOARD_SEED) --json $< --asc $@ --report $(BOARD_DIR)/icebreaker_report.json \
+	  -l $(BOARD_DIR)/icebreaker_nextpnr.log || { sh rtl/board/report.sh $(BOARD_DIR) icebreaker \
+	  "$(ICEB_ROWS)x$(ICEB_COLS)" $(ICEB_MHZ); echo "bitstream: nextpnr failed for the iCEBreaker image (log:"; \
+	  echo "  $(BOARD_DIR)/icebreaker_nextpnr.log)"; exit 1; }
+$(BOARD_DIR)/hx8k_uart.asc: $(BOARD_DIR)/hx8k_uart.json rtl/board/sparq_hx8k_uart.pcf
+	@nextpnr-ice40 -q --hx8k --package ct256 --pcf rtl/board/sparq_hx8k_uart.pcf --freq $(HX8KU_MHZ) \
+	  --seed $(BOARD_SEED) --json $< --asc $@ --report $(BOARD_DIR)/hx8k_uart_report.json \
+	  -l $(BOARD_DIR)/hx8k_uart_nextpnr.log || { sh rtl/board/report.sh $(BOARD_DIR) hx8k_uart \
+	  "$(HX8KU_ROWS)x$(HX8KU_COLS)" $(HX8KU_MHZ); echo "bitstream: nextpnr failed for the HX8K UART image (log:"; \
+	  echo "  $(BOARD_DIR)/hx8k_uart_nextpnr.log)"; exit 1; }
+$(BOARD_DIR)/icebreaker.bin: $(BOARD_DIR)/icebreaker.asc
+	icepack $< $@
+	@sh rtl/board/report.sh $(BOARD_DIR) icebreaker "$(ICEB_ROWS)x$(ICEB_COLS)" $(ICEB_MHZ)
+$(BOARD_DIR)/hx8k_uart.bin: $(BOARD_DIR)/hx8k_uart.asc
+	icepack $< $@
+	@sh rtl/board/report.sh $(BOARD_DIR) hx8k_uart "$(HX8KU_ROWS)x$(HX8KU_COLS)" $(HX8KU_MHZ)
+
+# --- ECP5: ULX3S-85F (sparq_ulx3s_top.v, sparq_ulx3s.lpf) ------------------------------
+# synth-ecp5 synthesises the 16x16 array with the simulation's buffer sizes
+# (the generic build) behind the ULX3S UART and reports what it takes of the
+# LFE5U-85F; ECP5_* pick another configuration. No place and route here.
+ECP5_ROWS   ?= 16
+ECP5_COLS   ?= 16
+ECP5_WDEPTH ?= 1024
+ECP5_XDEPTH ?= 4096
+ECP5_RDEPTH ?= 256
+ECP5_PARAMS  = -set ROWS $(ECP5_ROWS) -set COLS $(ECP5_COLS) -set WDEPTH $(ECP5_WDEPTH) \
+               -set XDEPTH $(ECP5_XDEPTH) -set RDEPTH $(ECP5_RDEPTH)
+ECP5_TAG     = $(ECP5_ROWS)x$(ECP5_COLS)_w$(ECP5_WDEPTH)_x$(ECP5_XDEPTH)_r$(ECP5_RDEPTH)
+ECP5_SRCS   := $(shell sed 's/\#.*//' rtl/sparq_top.f) rtl/board/sparq_board_reset.v rtl/board/sparq_uart_rx.v \
+               rtl/board/sparq_uart_tx.v rtl/board/sparq_uart_fifo.v rtl/board/sparq_board_uart_core.v \
+               rtl/board/sparq_ulx3s_top.v
+synth-ecp5: $(BOARD_DIR)/ulx3s_$(ECP5_TAG).json
+	@sh rtl/board/report_ecp5.sh $(BOARD_DIR)/ulx3s_$(ECP5_TAG)_yosys.log "$(ECP5_ROWS)x$(ECP5_COLS)" \
+	  "WDEPTH $(ECP5_WDEPTH) XDEPTH $(ECP5_XDEPTH) RDEPTH $(ECP5_RDEPTH)"
+$(BOARD_DIR)/ulx3s_$(ECP5_TAG).json: $(ECP5_SRCS) $(BOARD_INCS) rtl/board/board.mk
+	@mkdir -p $(BOARD_DIR)
+	yosys -q -l $(BOARD_DIR)/ulx3s_$(ECP5_TAG)_yosys.log -p "read_verilog $(ECP5_SRCS); \
+	  chparam $(ECP5_PARAMS) sparq_ulx3s_top; synth_ecp5 -top sparq_ulx3s_top -json $@; stat"
+
+# Place and route needs nextpnr-ecp5 and ecppack (prjtrellis), which Debian
+# 12 does not package: without them this target says so and exits 2. The
+# 16x16 generic build does not fit the 85F (MULT18X18D and DP16KD, see
+# docs/board.md); the image is 16x8 with XDEPTH 2048, which does.
+ULX3S_COLS   ?= 8
+ULX3S_XDEPTH ?= 2048
+bitstream-ecp5:
+	@sh rtl/board/bitstream_ecp5.sh "$(BOARD_DIR)" \
+	  "$(ECP5_ROWS)x$(ULX3S_COLS)_w$(ECP5_WDEPTH)_x$(ULX3S_XDEPTH)_r$(ECP5_RDEPTH)" \
+	  "$(MAKE) --no-print-directory synth-ecp5 ECP5_COLS=$(ULX3S_COLS) ECP5_XDEPTH=$(ULX3S_XDEPTH)"

@@ -5,7 +5,11 @@
 // faults on the wire: dropped and corrupted bytes, noise bursts, stalls.
 //
 // usage: uart_board_sim [--baud B] [--seed S] [--drop P] [--corrupt P] [--noise P] [--stall P] [--seconds N]
+//                       [--rtl [--stop-fault P]]
 //   P: probability per byte. Runs until SIGTERM/SIGINT or N seconds.
+//   --rtl (uart_rtl_sim, the same file built with SPARQ_UART_RTL): the board
+//   RTL behind the wire instead of the C model; --stop-fault drives a byte's
+//   stop bit low at the bit level (the RTL receiver must drop it).
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -20,19 +24,9 @@
 #include "sparq_device.h"
 #include "sparq_uart.h"
 #include "sparq_clock.h"
+#include "wire_device.h"
 
-// --- the device behind the wire -----------------------------------------------
-// Whatever answers the bytes: the C device model now; the Verilator model
-// (sim/sparq_sim.h: push, run, pull) can implement the same four calls.
-struct wire_device {
-    const char *name;
-    void *ctx;
-    void (*feed)(void *ctx, const uint8_t *data, size_t n);
-    void (*quiet)(void *ctx); // the host has been silent for the rx timeout
-    size_t (*take)(void *ctx, uint8_t *out, size_t n);
-    void (*close)(void *ctx);
-};
-
+// --- the device behind the wire (wire_device.h) --------------------------------
 static void model_feed(void *ctx, const uint8_t *d, size_t n) { sparq_devmodel_feed(ctx, d, n); }
 static void model_quiet(void *ctx) { sparq_devmodel_timeout(ctx); }
 static size_t model_take(void *ctx, uint8_t *o, size_t n) { return sparq_devmodel_take(ctx, o, n); }
@@ -43,7 +37,7 @@ static int wire_device_model(struct wire_device *d)
     struct sparq_devmodel *m;
     if (sparq_devmodel_create(&m, NULL))
         return -1;
-    *d = (struct wire_device){ "C device model", m, model_feed, model_quiet, model_take, model_close };
+    *d = (struct wire_device){ "C device model", m, model_feed, model_quiet, model_take, NULL, model_close };
     return 0;
 }
 
@@ -105,7 +99,7 @@ static void on_signal(int s) { (void)s; stop = 1; }
 static int usage(void)
 {
     fprintf(stderr, "usage: uart_board_sim [--baud B] [--seed S] [--drop P] [--corrupt P] [--noise P] [--stall P] "
-                    "[--seconds N]\n");
+                    "[--seconds N] [--rtl [--stop-fault P]]\n");
     return 2;
 }
 
@@ -115,9 +109,12 @@ int main(int argc, char **argv)
     double seconds = 600;
     struct faults f = { 0 };
     uint64_t seed = 1;
+    int rtl = 0;
+    double stop_fault = 0;
     static const struct option opts[] = {
         { "baud", 1, 0, 'b' },  { "seed", 1, 0, 's' },  { "drop", 1, 0, 'd' },    { "corrupt", 1, 0, 'c' },
-        { "noise", 1, 0, 'n' }, { "stall", 1, 0, 't' }, { "seconds", 1, 0, 'S' }, { 0, 0, 0, 0 },
+        { "noise", 1, 0, 'n' }, { "stall", 1, 0, 't' }, { "seconds", 1, 0, 'S' }, { "rtl", 0, 0, 'r' },
+        { "stop-fault", 1, 0, 'f' }, { 0, 0, 0, 0 },
     };
     int c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -129,6 +126,8 @@ int main(int argc, char **argv)
         case 'n': f.noise = atof(optarg); break;
         case 't': f.stall = atof(optarg); break;
         case 'S': seconds = atof(optarg); break;
+        case 'r': rtl = 1; break;
+        case 'f': stop_fault = atof(optarg); break;
         default: return usage();
         }
     }
@@ -153,10 +152,19 @@ int main(int argc, char **argv)
     }
     fcntl(m, F_SETFL, fcntl(m, F_GETFL) | O_NONBLOCK);
     struct wire_device dev;
+#ifdef SPARQ_UART_RTL
+    if (rtl ? wire_device_rtl(&dev, stop_fault, seed) : wire_device_model(&dev)) {
+#else
+    if (rtl || stop_fault > 0) {
+        fprintf(stderr, "uart_board_sim: built without the RTL (use uart_rtl_sim)\n");
+        return 2;
+    }
     if (wire_device_model(&dev)) {
+#endif
         fprintf(stderr, "uart_board_sim: cannot create the device model\n");
         return 1;
     }
+    fprintf(stderr, "uart_board_sim: device: %s\n", dev.name);
     signal(SIGTERM, on_signal);
     signal(SIGINT, on_signal);
     printf("%s\n", slave);
@@ -196,6 +204,7 @@ int main(int argc, char **argv)
             partial = 0;
         }
         // device -> host
+        int busy = dev.step ? dev.step(dev.ctx) : 0;
         if (tx.len < sizeof tx.q / 2) {
             uint8_t buf[1024];
             size_t k = dev.take(dev.ctx, buf, sizeof buf);
@@ -219,7 +228,7 @@ int main(int argc, char **argv)
         }
         // sleep a tick; wake early for host bytes only if the line can take them
         struct pollfd p = { m, (short)(now_ms() >= rx.stall_until && rx.credit >= 1 ? POLLIN : 0), 0 };
-        poll(&p, 1, 1);
+        poll(&p, 1, busy ? 0 : 1);
     }
     fprintf(stderr,
             "uart_board_sim: %llu bytes in, %llu out; faults: %lu dropped, %lu corrupted, %lu noise bursts, "

@@ -289,7 +289,11 @@ int sparq_transport_uart(struct sparq_transport *tr, const struct sparq_uart_opt
         return sparq_fail(SPARQ_ENOMEM, "uart: out of memory");
     snprintf(u->path, sizeof u->path, "%s", opt->path);
     u->baud = opt->baud;
-    u->quiet_ms = opt->timeout_ms > 0 ? opt->timeout_ms : sparq_uart_quiet_ms(opt->baud);
+    // SPARQ_UART_TIMEOUT_MS: for a board slower than its line rate (the
+    // bit-level RTL simulation, tests/board/uart_rtl.sh); probes set their own.
+    const char *env = getenv("SPARQ_UART_TIMEOUT_MS");
+    int env_ms = env ? atoi(env) : 0;
+    u->quiet_ms = opt->timeout_ms > 0 ? opt->timeout_ms : env_ms > 0 ? env_ms : sparq_uart_quiet_ms(opt->baud);
     u->fd = open_port(opt);
     if (u->fd < 0) {
         free(u);
