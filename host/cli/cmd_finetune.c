@@ -32,6 +32,8 @@ static void usage(FILE *out)
             "  --mask-grad masked|ste|srste (masked)         --srste-lambda X (2e-4)\n"
             "  --freeze-at N        freeze masks and scales from step N (0: never)\n"
             "  --act-quant          simulate the runtime's per-row int8 activations\n"
+            "  --readout q8|i32     q8: also the device's int8 read-out, clip levels calibrated and\n"
+            "                       stored in model.spq (implies --act-quant; docs/compression.md)\n"
             "  --distill W          add W x KL(teacher || student) per frame to the CTC loss (0: off)\n"
             "  --teacher FILE       float teacher for --distill (default: the --from model)\n"
             "  --seed N, --threads N, --dev-max-utts N, --quiet\n");
@@ -41,7 +43,7 @@ int cmd_finetune(int argc, char **argv)
 {
     enum { O_FROM = 256, O_COMPRESS, O_TRAIN, O_DEV, O_OUT, O_RESUME, O_EPOCHS, O_MAXSTEPS, O_LR, O_WARMUP, O_BATCH,
            O_SCALES, O_SCHED, O_EVERY, O_GRADUAL, O_MGRAD, O_LAMBDA, O_FREEZE, O_ACTQ, O_SEED, O_THREADS, O_DEVMAX,
-           O_QUIET, O_DISTILL, O_TEACHER };
+           O_QUIET, O_DISTILL, O_TEACHER, O_READOUT };
     static const struct option opts[] = {
         { "from", required_argument, NULL, O_FROM },         { "compress", required_argument, NULL, O_COMPRESS },
         { "train", required_argument, NULL, O_TRAIN },       { "dev", required_argument, NULL, O_DEV },
@@ -56,6 +58,7 @@ int cmd_finetune(int argc, char **argv)
         { "threads", required_argument, NULL, O_THREADS },   { "dev-max-utts", required_argument, NULL, O_DEVMAX },
         { "quiet", no_argument, NULL, O_QUIET },             { "help", no_argument, NULL, 'h' },
         { "distill", required_argument, NULL, O_DISTILL },   { "teacher", required_argument, NULL, O_TEACHER },
+        { "readout", required_argument, NULL, O_READOUT },
         { NULL, 0, NULL, 0 },
     };
     struct sparq_train_options o;
@@ -97,6 +100,14 @@ int cmd_finetune(int argc, char **argv)
         case O_LAMBDA: bad = sparq_parse_float("--srste-lambda", optarg, 0, 1e6, &fo.srste_lambda) != 0; break;
         case O_FREEZE: bad = sparq_parse_i64("--freeze-at", optarg, 0, INT64_MAX, &fo.freeze_scales_at) != 0; break;
         case O_ACTQ: fo.act_quant = 1; break;
+        case O_READOUT:
+            if (!strcmp(optarg, "q8"))
+                fo.readout_q8 = fo.act_quant = 1;
+            else if (!strcmp(optarg, "i32"))
+                fo.readout_q8 = 0;
+            else
+                bad |= sparq_fail(SPARQ_EINVAL, "--readout '%s' (expected q8 or i32)", optarg) != 0;
+            break;
         case O_SEED: bad = sparq_parse_u64("--seed", optarg, &o.seed) != 0; break;
         case O_THREADS: bad = sparq_parse_int("--threads", optarg, 0, SPARQ_THREADS_MAX, &threads) != 0; break;
         case O_DEVMAX: bad = sparq_parse_int("--dev-max-utts", optarg, 0, INT32_MAX, &o.dev_max_utts) != 0; break;

@@ -23,10 +23,13 @@ void sparq_spq_ints_to_config(struct sparq_config *c, const int32_t v[SPARQ_SPQ_
 int sparq_tensor_is_matmul(const struct sparq_tensor_info *t, int *out, int *in);
 
 // Per-tensor overrides from compression-aware fine-tuning: the masks and
-// scales the model was trained with (NULL entries: computed at export).
+// scales the model was trained with (NULL entries: computed at export), and
+// the int8 read-out's clip levels it calibrated (sparq_readout.h; written
+// for packed tensors only, NULL entries or a NULL array: none).
 struct sparq_export_overrides {
     const uint8_t *const *masks;  // (n_tensors) each (out, in) or NULL
     const float *const *scales;   // (n_tensors) each (out) or NULL
+    const float *const *readout_clips; // (n_tensors) each (out) or NULL
 };
 
 struct sparq_export_report {

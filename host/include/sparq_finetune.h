@@ -38,6 +38,9 @@ struct sparq_finetune_options {
     float srste_lambda;      // SR-STE decay on pruned weights
     float lsq_lr;            // learning rate of the LSQ scales (Adam)
     int act_quant;           // simulate the runtime's per-row int8 activations in the forward pass
+    int readout_q8;          // also the device's int8 read-out of every packed matmul (sparq_readout.h):
+                             // clip levels calibrated (EMA of the per-step max |acc|, frozen with the
+                             // scales) and exported; the forward pass is the integer runtime's q8 path
     float distill;           // weight of the distillation term (0 = off)
     const char *teacher;     // float teacher for distillation (NULL: the model fine-tuning starts from)
 };
@@ -56,7 +59,8 @@ void sparq_compressor_pre_step(struct sparq_compressor *c, struct sparq_model *m
 // Puts the master weights back after a forward-only use of pre_forward
 // (dev evaluation) without touching gradients or scales.
 void sparq_compressor_restore(struct sparq_compressor *c, struct sparq_model *m);
-// Masks and scales as export overrides (valid while the compressor lives).
+// Masks, scales and (readout_q8, once calibrated) read-out clip levels as
+// export overrides (valid while the compressor lives).
 void sparq_compressor_overrides(const struct sparq_compressor *c, struct sparq_export_overrides *ov);
 // Number of compressed matmuls.
 int sparq_compressor_count(const struct sparq_compressor *c);

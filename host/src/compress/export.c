@@ -11,6 +11,7 @@
 
 #include "sparq_error.h"
 #include "sparq_modelfile.h"
+#include "sparq_readout.h"
 
 int sparq_tensor_is_matmul(const struct sparq_tensor_info *t, int *out, int *in)
 {
@@ -183,6 +184,8 @@ int sparq_export(const struct sparq_model *m, const struct sparq_compress_spec *
         rc = sparq_pack(&p, w, use_mask, s.width, s.kept, out, in, &opt);
         if (rc == SPARQ_OK) {
             rc = sparq_mfile_add_packed(&f, t->name, &p);
+            if (!rc && ov && ov->readout_clips && ov->readout_clips[i])
+                rc = sparq_readout_add(&f, t->name, ov->readout_clips[i], out);
             rep.param_bytes += p.size + 4 * (size_t)out;
             rep.matmul_bytes += p.size + 4 * (size_t)out;
             sparq_packed_free(&p);

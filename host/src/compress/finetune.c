@@ -1,5 +1,6 @@
 // Compression-aware fine-tuning state and hooks (sparq_finetune.h).
 #include "sparq_finetune.h"
+#include "finetune_internal.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -50,35 +51,6 @@ int sparq_scale_method_parse(const char *s, enum sparq_scale_method *out)
 
 #define SCALE_EVERY 20 // steps between MSE scale searches
 
-struct ft_tensor {
-    int index;               // in the model's tensor table
-    int out, in;
-    struct sparq_layer_setting s;
-    int kept_now;            // current N (GRADUAL may be above the target)
-    uint8_t *mask;           // (out, in)
-    float *scales;           // (out)
-    float *master;           // (out, in) float weights the optimizer owns
-    float *dscale, *sm, *sv; // LSQ gradient and Adam moments (out)
-};
-
-struct act_hook_ctx {
-    const struct sparq_compressor *c;
-    const struct sparq_model *m;
-};
-
-struct sparq_compressor {
-    struct sparq_finetune_options o;
-    struct act_hook_ctx act; // the linear hook's context (o.act_quant)
-    int n;
-    struct ft_tensor *t;
-    const uint8_t **mask_ptrs; // (n_tensors) for export overrides
-    const float **scale_ptrs;
-    int n_tensors;
-    int64_t lsq_t;
-    int masks_ready;
-    float *grad_copy; // (largest compressed tensor) scratch of pre_step
-};
-
 int sparq_compressor_count(const struct sparq_compressor *c) { return c->n; }
 
 void sparq_compressor_free(struct sparq_compressor *c)
@@ -92,11 +64,13 @@ void sparq_compressor_free(struct sparq_compressor *c)
         free(c->t[i].dscale);
         free(c->t[i].sm);
         free(c->t[i].sv);
+        ft_readout_free(&c->t[i]);
     }
     free(c->t);
     free(c->grad_copy);
     free(c->mask_ptrs);
     free(c->scale_ptrs);
+    free(c->clip_ptrs);
     free(c);
 }
 
@@ -112,7 +86,8 @@ int sparq_compressor_create(struct sparq_compressor **dst, const struct sparq_mo
     c->t = sparq_calloc((size_t)m->n_tensors, sizeof *c->t, "compressor tensors");
     c->mask_ptrs = sparq_calloc((size_t)m->n_tensors, sizeof *c->mask_ptrs, "compressor masks");
     c->scale_ptrs = sparq_calloc((size_t)m->n_tensors, sizeof *c->scale_ptrs, "compressor scales");
-    if (!c->t || !c->mask_ptrs || !c->scale_ptrs) {
+    c->clip_ptrs = sparq_calloc((size_t)m->n_tensors, sizeof *c->clip_ptrs, "compressor clip levels");
+    if (!c->t || !c->mask_ptrs || !c->scale_ptrs || !c->clip_ptrs) {
         sparq_compressor_free(c);
         return SPARQ_ENOMEM;
     }
@@ -136,7 +111,8 @@ int sparq_compressor_create(struct sparq_compressor **dst, const struct sparq_mo
         t->dscale = sparq_calloc((size_t)out, sizeof(float), "scale gradients");
         t->sm = sparq_calloc((size_t)out, sizeof(float), "scale moments");
         t->sv = sparq_calloc((size_t)out, sizeof(float), "scale moments");
-        if (!t->mask || !t->scales || !t->master || !t->dscale || !t->sm || !t->sv) {
+        if (!t->mask || !t->scales || !t->master || !t->dscale || !t->sm || !t->sv ||
+            (o->readout_q8 && s.width > 0 && ft_readout_alloc(t))) {
             sparq_compressor_free(c);
             return SPARQ_ENOMEM;
         }
@@ -172,23 +148,27 @@ static int gradual_kept(const struct sparq_compressor *c, const struct ft_tensor
     return kept < t->s.kept ? t->s.kept : kept;
 }
 
-static int frozen(const struct sparq_compressor *c, int64_t step)
+int ft_frozen(const struct sparq_compressor *c, int64_t step)
 {
     return c->o.freeze_scales_at > 0 && step >= c->o.freeze_scales_at;
 }
 
 // Activation fake-quantization in the forward pass: the runtime's per-row int8
-// rounding applied to the input of every compressed matmul. The model's
-// linear hook points at the compressor's act_hook_ctx while it is on.
+// rounding applied to the input of every compressed matmul, and with
+// readout_q8 the device's int8 read-out of its output (finetune_readout.c).
+// The model's linear hook points at the compressor's act_hook_ctx while it is on.
 static int act_quant_linear(void *ctx, float *out, const float *inp, const float *w, const float *b, int N, int IN,
                             int OUT)
 {
     const struct act_hook_ctx *a = ctx;
-    int hit = 0;
+    struct ft_tensor *hit = NULL;
     for (int i = 0; i < a->c->n && !hit; i++)
-        hit = a->m->param_mem + a->m->tensors[a->c->t[i].index].offset == w && a->c->t[i].s.width > 0;
+        if (a->m->param_mem + a->m->tensors[a->c->t[i].index].offset == w && a->c->t[i].s.width > 0)
+            hit = &a->c->t[i];
     if (!hit)
         return 0;
+    if (hit->codes)
+        return ft_readout_linear(hit, out, inp, b, N);
     float *xq = malloc(sizeof(float) * (size_t)N * IN);
     if (!xq)
         return 0;
@@ -211,7 +191,7 @@ int sparq_compressor_pre_forward(struct sparq_compressor *c, struct sparq_model 
         int kept = gradual_kept(c, t, step);
         int remask = !c->masks_ready || kept != t->kept_now ||
                      (c->o.schedule == SPARQ_MASK_RECOMPUTE && c->o.mask_every > 0 && step % c->o.mask_every == 0);
-        if (remask && !frozen(c, step)) {
+        if (remask && !ft_frozen(c, step)) {
             t->kept_now = kept;
             if (kept < 4) {
                 int rc = sparq_nm_mask(t->mask, t->master, t->out, t->in, kept);
@@ -226,16 +206,19 @@ int sparq_compressor_pre_forward(struct sparq_compressor *c, struct sparq_model 
         // The MSE search costs 80 quantizations of the matrix, so it runs every
         // SCALE_EVERY steps (weights move little between); max-abs every step.
         int periodic = c->o.scale_method == SPARQ_SCALE_MAXABS || step % SCALE_EVERY == 0;
-        int rescale = t->s.width > 0 && !frozen(c, step) &&
+        int rescale = t->s.width > 0 && !ft_frozen(c, step) &&
                       (c->o.scale_method == SPARQ_SCALE_LSQ ? !c->masks_ready || remask
                                                             : !c->masks_ready || remask || periodic);
         if (rescale)
             sparq_quant_scales(t->scales, t->master, t->mask, t->out, t->in, &q,
                                c->o.scale_method == SPARQ_SCALE_MAXABS ? SPARQ_SCALE_MAXABS : SPARQ_SCALE_MSE);
         sparq_fake_quant_forward(w, t->master, t->mask, t->scales, t->out, t->in, &q);
+        if (t->codes)
+            ft_readout_pre_forward(t, w);
     }
     c->masks_ready = 1;
-    if (c->o.act_quant) {
+    c->step = step;
+    if (c->o.act_quant || c->o.readout_q8) {
         c->act.c = c;
         c->act.m = m;
         m->hooks.linear = (struct sparq_linear_hook){ act_quant_linear, &c->act };
@@ -245,7 +228,7 @@ int sparq_compressor_pre_forward(struct sparq_compressor *c, struct sparq_model 
 
 void sparq_compressor_pre_step(struct sparq_compressor *c, struct sparq_model *m)
 {
-    if (c->o.act_quant)
+    if (c->o.act_quant || c->o.readout_q8)
         m->hooks.linear = (struct sparq_linear_hook){ NULL, NULL };
     const int lsq = c->o.scale_method == SPARQ_SCALE_LSQ;
     if (lsq)
@@ -264,7 +247,7 @@ void sparq_compressor_pre_step(struct sparq_compressor *c, struct sparq_model *m
         sparq_fake_quant_backward(g, lsq ? t->dscale : NULL, gq, t->master, t->mask, t->scales, t->out, t->in, &q,
                                   c->o.mask_grad, c->o.srste_lambda);
         memcpy(w, t->master, sizeof(float) * n); // the optimizer updates the master weights
-        if (lsq && t->s.width > 0 && !frozen(c, c->lsq_t)) {
+        if (lsq && t->s.width > 0 && !ft_frozen(c, c->lsq_t)) {
             // Adam on the scales, kept positive.
             const float b1 = 0.9f, b2 = 0.999f, eps = 1e-12f;
             float c1 = 1.0f - powf(b1, (float)c->lsq_t), c2 = 1.0f - powf(b2, (float)c->lsq_t);
@@ -277,12 +260,13 @@ void sparq_compressor_pre_step(struct sparq_compressor *c, struct sparq_model *m
                 t->scales[o] = ns > 1e-3f * t->scales[o] ? ns : 1e-3f * t->scales[o];
             }
         }
+        ft_readout_post_step(c, i);
     }
 }
 
 void sparq_compressor_restore(struct sparq_compressor *c, struct sparq_model *m)
 {
-    if (c->o.act_quant)
+    if (c->o.act_quant || c->o.readout_q8)
         m->hooks.linear = (struct sparq_linear_hook){ NULL, NULL };
     for (int i = 0; i < c->n; i++)
         memcpy(m->param_mem + m->tensors[c->t[i].index].offset, c->t[i].master,
@@ -293,6 +277,7 @@ void sparq_compressor_overrides(const struct sparq_compressor *c, struct sparq_e
 {
     ov->masks = c->mask_ptrs;
     ov->scales = c->scale_ptrs;
+    ov->readout_clips = c->clip_ptrs;
 }
 
 int sparq_compressor_save(const struct sparq_compressor *c, const char *path)
@@ -328,6 +313,7 @@ int sparq_compressor_save(const struct sparq_compressor *c, const char *path)
     }
     int32_t lsq_t[2] = { (int32_t)c->lsq_t, c->masks_ready };
     rc = rc ? rc : sparq_mfile_add_i32(&f, "lsq_t", lsq_t, 2);
+    rc = rc ? rc : ft_readout_save(c, &f);
     rc = rc ? rc : sparq_mfile_write(&f, path);
     sparq_mfile_free(&f);
     return rc;
@@ -376,6 +362,9 @@ int sparq_compressor_load(struct sparq_compressor *c, const char *path)
     if (!rc) {
         c->lsq_t = ((int32_t *)lt->data)[0];
         c->masks_ready = ((int32_t *)lt->data)[1];
+        rc = ft_readout_load(c, &f);
+        if (rc)
+            rc = sparq_fail(rc, "%s: %s", path, sparq_last_error());
     }
     sparq_mfile_free(&f);
     return rc;

@@ -6,6 +6,8 @@
 #include <string.h>
 
 #include "sparq_error.h"
+#include "sparq_export.h"
+#include "sparq_readout.h"
 
 enum rule { ANY_FINITE, POSITIVE };
 
@@ -39,7 +41,16 @@ static int expected(const struct sparq_model *m, const char *name, enum rule *ru
             *count = m->tensors[i].size;
             return 1;
         }
-    return 0;
+    // The int8 read-out's version and per-matmul clip levels (sparq_readout.h).
+    char tensor[64];
+    int out, in, kind = sparq_readout_section(name, tensor, sizeof tensor);
+    for (int i = 0; kind == 2 && i < m->n_tensors; i++)
+        if (!strcmp(tensor, m->tensors[i].name) && sparq_tensor_is_matmul(&m->tensors[i], &out, &in)) {
+            *rule = POSITIVE;
+            *count = (size_t)out;
+            return 1;
+        }
+    return kind == 1;
 }
 
 static int check_values(const char *path, const char *name, const float *v, size_t n, enum rule rule,
