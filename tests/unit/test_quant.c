@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "sparq_gemm.h"
 #include "sparq_quant.h"
 #include "sparq_rng.h"
 
@@ -121,11 +122,48 @@ static void test_scales(void)
           "activation fake-quant rounds half to even and clamps to +-127");
 }
 
+// Activation fake-quant (vectorized, through sparq_gemm_act.h) against its
+// scalar definition c * s, c = clamp(rintf(x / s), +-127), bit for bit on
+// every GEMM path: signed zeros, half-integer quotients, long rows.
+static void test_act_fake_quant_bits(void)
+{
+    static const char *const paths[] = { "scalar", "avx2", "avx512vnni" };
+    int bad = 0, tested = 0;
+    for (int p = 0; p < 3; p++) {
+        if (sparq_gemm_set_path(paths[p])) {
+            printf("# skip: path %s is not supported by this CPU\n", paths[p]);
+            continue;
+        }
+        tested++;
+        for (int iter = 0; iter < 40; iter++) {
+            int n = 1 + (iter * 37) % 700;
+            float *x = malloc(sizeof(float) * n), *got = malloc(sizeof(float) * n), *want = malloc(sizeof(float) * n);
+            for (int i = 0; i < n; i++)
+                x[i] = iter % 2 ? rndf() * 3.0f : (float)((i % 9) - 4) * 0.25f; // halves at s = 0.5
+            float s = iter % 2 ? sparq_act_row_scale(x, n) : 0.5f;
+            for (int i = 0; i < n; i++) {
+                float c = rintf(x[i] / s);
+                c = c < -127.0f ? -127.0f : c > 127.0f ? 127.0f : c;
+                want[i] = c * s;
+            }
+            sparq_fake_quant_act(got, x, n, s);
+            bad += memcmp(got, want, sizeof(float) * n) != 0;
+            free(x);
+            free(got);
+            free(want);
+        }
+    }
+    sparq_gemm_set_path(NULL);
+    CHECK(tested && !bad, "activation fake-quant equals c * s bit for bit (signed zeros too) on %d paths: %d wrong",
+          tested, bad);
+}
+
 int main(void)
 {
     rng_state = check_seed(4242);
     test_fake_quant_equals_pack();
     test_ste();
     test_scales();
+    test_act_fake_quant_bits();
     return check_done();
 }

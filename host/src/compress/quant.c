@@ -4,6 +4,8 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include "sparq_gemm_act.h"
+
 int sparq_quant_qmax(const struct sparq_quantizer *q) { return (1 << (q->width - 1)) - 1; }
 int sparq_quant_qmin(const struct sparq_quantizer *q)
 {
@@ -97,19 +99,22 @@ void sparq_fake_quant_backward(float *dw, float *dscales, const float *dwq, cons
     }
 }
 
-float sparq_act_row_scale(const float *x, int n)
-{
-    float maxabs = 0.0f;
-    for (int k = 0; k < n; k++)
-        maxabs = fmaxf(maxabs, fabsf(x[k]));
-    return maxabs > 0.0f ? maxabs / 127.0f : 1.0f;
-}
+// Both run the integer runtime's vectorized stages (sparq_gemm_act.h: the
+// same bits as the scalar definitions), so fine-tuning's activation
+// fake-quant costs what the runtime's quantization does.
+float sparq_act_row_scale(const float *x, int n) { return sparq_act_scale(x, n); }
 
 void sparq_fake_quant_act(float *xq, const float *x, int n, float scale)
 {
-    for (int i = 0; i < n; i++) {
-        float c = rintf(x[i] / scale);
-        c = c < -127.0f ? -127.0f : c > 127.0f ? 127.0f : c;
-        xq[i] = c * scale;
+    int8_t codes[256];
+    for (int i = 0; i < n; i += 256) {
+        int len = n - i < 256 ? n - i : 256;
+        sparq_act_quantize(codes, x + i, len, scale);
+        // As c * scale with c = the clamped rintf(x / scale): a NaN stays NaN
+        // (the runtime's code is 0) and a zero code keeps the quotient's sign.
+        for (int j = 0; j < len; j++) {
+            float v = x[i + j];
+            xq[i + j] = v != v ? v : codes[j] ? (float)codes[j] * scale : copysignf(0.0f, v / scale) * scale;
+        }
     }
 }

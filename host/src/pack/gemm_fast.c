@@ -186,7 +186,7 @@ void fast_block_portable(int32_t *y, int y_stride, const int16_t *table, const s
 
 // Kernel paths, slowest first. The fastest the CPU has runs unless
 // SPARQ_GEMM_PATH or sparq_gemm_set_path() names another.
-enum { PATH_SCALAR, PATH_AVX2, PATH_AVX512VNNI, PATH_COUNT };
+enum { PATH_SCALAR = FAST_PATH_SCALAR, PATH_AVX2 = FAST_PATH_AVX2, PATH_AVX512VNNI = FAST_PATH_AVX512VNNI, PATH_COUNT };
 static const char *const path_names[PATH_COUNT] = { "scalar", "avx2", "avx512vnni" };
 static int disable_narrow;
 static int chosen_path = -1;  // -1: auto
@@ -253,6 +253,8 @@ static int current_path(void)
             return p;
     return PATH_SCALAR;
 }
+
+int fast_path_now(void) { return current_path(); }
 
 const char *sparq_gemm_fast_kernel(void)
 {

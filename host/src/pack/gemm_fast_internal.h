@@ -52,6 +52,12 @@ struct sparq_gemm_prepared {
     int32_t *vn_corr;        // (oblocks * 16) 128 * rowsum: removes the u8 offset
 };
 
+
+// Kernel paths, slowest first (gemm_fast.c chooses; sparq_gemm.h).
+enum { FAST_PATH_SCALAR, FAST_PATH_AVX2, FAST_PATH_AVX512VNNI };
+// The path a call runs now, -1 when SPARQ_GEMM_PATH names no usable path.
+int fast_path_now(void);
+
 // Fills table (slots, choices, FAST_TBLOCK, 2) int16 for rows [t0, t0+rows)
 // of x; rows beyond `rows` are zero.
 void fast_fill_table(int16_t *table, const struct sparq_gemm_prepared *w, const int8_t *x, int x_stride,

@@ -14,9 +14,11 @@
 #include "sparq_error.h"
 #include "sparq_export.h"
 #include "sparq_gemm.h"
+#include "sparq_gemm_act.h"
 #include "sparq_layers.h"
 #include "sparq_modelfile.h"
 #include "sparq_spq_check.h"
+#include "scratch.h"
 
 enum backend_kind { BACKEND_CPU, BACKEND_REF, BACKEND_SIM, BACKEND_USB, BACKEND_UART, BACKEND_FLOAT };
 
@@ -45,6 +47,7 @@ struct sparq_runtime {
     int n_weights;
     struct rt_weight *weights;
     struct sparq_runtime_layer_stats *stats;
+    struct rt_scratch_pool scratch; // per-call buffers, kept between calls
     int error;
 };
 
@@ -214,6 +217,7 @@ int sparq_runtime_open(struct sparq_runtime **dst, const char *model_path, const
     rt->readout = kind == BACKEND_FLOAT ? SPARQ_READOUT_I32 : readout;
     snprintf(rt->backend, sizeof rt->backend, "%s", backend);
     pthread_mutex_init(&rt->lock, NULL);
+    rt_scratch_pool_init(&rt->scratch);
     int rc = load_model(rt, model_path);
     for (int i = 0; !rc && kind == BACKEND_CPU && i < rt->n_weights; i++)
         if (rt->weights[i].packed)
@@ -273,6 +277,7 @@ void sparq_runtime_close(struct sparq_runtime *rt)
         sparq_device_close(rt->plan);
     if (rt->model_ok)
         sparq_model_free(&rt->m);
+    rt_scratch_pool_destroy(&rt->scratch);
     pthread_mutex_destroy(&rt->lock);
     free(rt);
 }
@@ -299,104 +304,47 @@ void sparq_runtime_reset_stats(struct sparq_runtime *rt)
     }
 }
 
-// Per-row dynamic int8 quantization of the matmul input.
-static void quantize_rows(int8_t *q, float *row_scale, const float *x, int N, int IN)
+// Device-side measurements of one call (ref/sim/usb; zero on cpu).
+struct call_meas {
+    uint64_t cycles, bout, bin, busy, dmacs, wire;
+};
+
+// The integer results of one call on a device backend, with what its
+// counters and link saw. Serialised: one device, one call at a time.
+static int device_call(struct sparq_runtime *rt, struct rt_weight *rw, int32_t *acc, int8_t *y8, const int8_t *xq,
+                       int N, struct call_meas *cm)
 {
-    for (int t = 0; t < N; t++) {
-        const float *xr = x + (size_t)t * IN;
-        float s = sparq_act_row_scale(xr, IN);
-        row_scale[t] = s;
-        int8_t *qr = q + (size_t)t * IN;
-        for (int k = 0; k < IN; k++) {
-            float c = rintf(xr[k] / s);
-            qr[k] = (int8_t)(c > 127.0f ? 127 : c < -127.0f ? -127 : (int)c);
-        }
+    const int q8 = rt->readout == SPARQ_READOUT_Q8;
+    pthread_mutex_lock(&rt->lock);
+    struct sparq_device_counters k0, k1;
+    int rc = sparq_device_counters(rt->dev, &k0);
+    uint64_t c0 = sparq_device_cycles(rt->dev), w0o, w0i, w1o, w1i;
+    struct sparq_link_stats l0 = *sparq_device_link(rt->dev);
+    sparq_device_wire(rt->dev, &w0o, &w0i);
+    if (!rc)
+        rc = q8 ? sparq_device_gemm_q8(rt->dev, y8, rw->out, xq, rw->in, &rw->p, N, rw->rq)
+                : sparq_device_gemm(rt->dev, acc, rw->out, xq, rw->in, &rw->p, N, 0);
+    cm->cycles = sparq_device_cycles(rt->dev) - c0;
+    cm->bout = sparq_device_link(rt->dev)->bytes_out - l0.bytes_out;
+    cm->bin = sparq_device_link(rt->dev)->bytes_in - l0.bytes_in;
+    sparq_device_wire(rt->dev, &w1o, &w1i);
+    cm->wire = (w1o - w0o) + (w1i - w0i);
+    rc = rc ? rc : sparq_device_counters(rt->dev, &k1);
+    if (rc == SPARQ_OK) {
+        cm->busy = k1.busy - k0.busy;
+        cm->dmacs = k1.macs - k0.macs;
     }
+    pthread_mutex_unlock(&rt->lock);
+    return rc;
 }
 
-static int runtime_linear(void *ctx, float *out, const float *inp, const float *w, const float *b, int N, int IN,
-                          int OUT)
+// The call's statistics, with what the job-cycle and link model says it
+// costs (every backend).
+static void account(struct sparq_runtime *rt, int idx, int N, const struct call_meas *cm, double seconds)
 {
-    struct sparq_runtime *rt = ctx;
-    if (rt->kind == BACKEND_FLOAT || N <= 0)
-        return 0;
-    int idx = -1;
-    for (int i = 0; i < rt->n_weights; i++)
-        if (rt->weights[i].w == w) {
-            idx = i;
-            break;
-        }
-    if (idx < 0 || !rt->weights[idx].packed)
-        return 0; // not a compressed matmul: the float path computes it
     struct rt_weight *rw = &rt->weights[idx];
-    if (rw->out != OUT || rw->in != IN) {
-        rt->error = sparq_fail(SPARQ_EINVAL, "runtime: %s called as %d x %d, packed as %d x %d", rt->stats[idx].name,
-                               OUT, IN, rw->out, rw->in);
-        return 0;
-    }
-    int q8 = rt->readout == SPARQ_READOUT_Q8;
-    int8_t *xq = malloc((size_t)N * IN);
-    float *rs = malloc(sizeof(float) * (size_t)N);
-    int32_t *acc = malloc(sizeof(int32_t) * (size_t)N * OUT);
-    int8_t *y8 = q8 ? malloc((size_t)N * OUT) : NULL;
-    if (!xq || !rs || !acc || (q8 && !y8)) {
-        free(xq);
-        free(rs);
-        free(acc);
-        free(y8);
-        rt->error = sparq_fail(SPARQ_ENOMEM, "runtime: out of memory for a %d x %d matmul", N, OUT);
-        return 0;
-    }
-    quantize_rows(xq, rs, inp, N, IN);
-    double t0 = sparq_clock_s();
-    int rc = SPARQ_OK;
-    uint64_t cycles = 0, bout = 0, bin = 0, busy = 0, dmacs = 0, wout = 0, win = 0;
-    if (rt->kind == BACKEND_CPU) {
-        rc = sparq_gemm_fast(acc, OUT, xq, IN, rw->prep, N, 0);
-        // The device's read-out, step for step (sparq_requant, docs/format.md §5).
-        for (size_t e = 0; q8 && rc == SPARQ_OK && e < (size_t)N * OUT; e++) {
-            const struct sparq_requant_params *q = &rw->rq[e % (size_t)OUT];
-            y8[e] = sparq_requant(acc[e], q->bias, q->mult, q->shift);
-        }
-    } else {
-        pthread_mutex_lock(&rt->lock);
-        struct sparq_device_counters k0, k1;
-        rc = sparq_device_counters(rt->dev, &k0);
-        uint64_t c0 = sparq_device_cycles(rt->dev), w0o, w0i, w1o, w1i;
-        struct sparq_link_stats l0 = *sparq_device_link(rt->dev);
-        sparq_device_wire(rt->dev, &w0o, &w0i);
-        if (!rc)
-            rc = q8 ? sparq_device_gemm_q8(rt->dev, y8, OUT, xq, IN, &rw->p, N, rw->rq)
-                    : sparq_device_gemm(rt->dev, acc, OUT, xq, IN, &rw->p, N, 0);
-        cycles = sparq_device_cycles(rt->dev) - c0;
-        bout = sparq_device_link(rt->dev)->bytes_out - l0.bytes_out;
-        bin = sparq_device_link(rt->dev)->bytes_in - l0.bytes_in;
-        sparq_device_wire(rt->dev, &w1o, &w1i);
-        wout = w1o - w0o;
-        win = w1i - w0i;
-        rc = rc ? rc : sparq_device_counters(rt->dev, &k1);
-        if (rc == SPARQ_OK) {
-            busy = k1.busy - k0.busy;
-            dmacs = k1.macs - k0.macs;
-        }
-        pthread_mutex_unlock(&rt->lock);
-    }
-    double dt = sparq_clock_s() - t0;
-    if (rc) {
-        rt->error = sparq_fail(rc, "runtime: %s on %s: %s", rt->stats[idx].name, rt->backend, sparq_last_error());
-        memset(out, 0, sizeof(float) * (size_t)N * OUT);
-    } else if (q8)
-        for (int t = 0; t < N; t++)
-            for (int o = 0; o < OUT; o++)
-                out[(size_t)t * OUT + o] =
-                    (float)y8[(size_t)t * OUT + o] * (rs[t] * rw->rq_scale[o]) + (b ? b[o] : 0.0f);
-    else
-        for (int t = 0; t < N; t++)
-            for (int o = 0; o < OUT; o++)
-                out[(size_t)t * OUT + o] =
-                    (float)acc[(size_t)t * OUT + o] * (rs[t] * rw->p.scales[o]) + (b ? b[o] : 0.0f);
+    const int q8 = rt->readout == SPARQ_READOUT_Q8, IN = rw->in, OUT = rw->out;
     pthread_mutex_lock(&rt->lock);
-    // What the job-cycle and link model says this call costs (every backend).
     struct sparq_device_counters m0, m1;
     uint64_t p0o, p0i, p1o, p1i;
     sparq_device_counters(rt->plan, &m0);
@@ -412,21 +360,87 @@ static int runtime_linear(void *ctx, float *out, const float *inp, const float *
     s->rows += (uint64_t)N;
     s->macs += (uint64_t)N * OUT * (uint64_t)(((IN + 3) / 4) * rw->p.type->kept);
     s->dense_macs += (uint64_t)N * OUT * IN;
-    s->device_cycles += cycles;
-    s->busy_cycles += busy;
-    s->device_macs += dmacs;
-    s->bytes_out += bout;
-    s->bytes_in += bin;
-    s->wire_bytes += wout + win;
+    s->device_cycles += cm->cycles;
+    s->busy_cycles += cm->busy;
+    s->device_macs += cm->dmacs;
+    s->bytes_out += cm->bout;
+    s->bytes_in += cm->bin;
+    s->wire_bytes += cm->wire;
     s->model_busy += m1.busy - m0.busy;
     s->model_macs += m1.macs - m0.macs;
     s->model_bytes += (p1o - p0o) + (p1i - p0i);
-    s->seconds += dt;
+    s->seconds += seconds;
     pthread_mutex_unlock(&rt->lock);
-    free(xq);
-    free(rs);
-    free(acc);
-    free(y8);
+}
+
+// Read-out: the integer results back to float, y = r * (s_row * s_col[o]) + b[o]
+// with r the int32 accumulator (i32) or the device's int8 (q8, s_col then
+// folds in the requantization: rq_scale).
+static void read_out(const struct sparq_runtime *rt, const struct rt_weight *rw, float *out, const int32_t *acc,
+                     const int8_t *y8, const float *rs, const float *b, int N)
+{
+    if (rt->readout == SPARQ_READOUT_Q8)
+        sparq_gemm_readout_q8(out, rw->out, y8, rw->out, rs, rw->rq_scale, b, N, rw->out);
+    else
+        sparq_gemm_readout_i32(out, rw->out, acc, rw->out, rs, rw->p.scales, b, N, rw->out);
+}
+
+static int find_weight(const struct sparq_runtime *rt, const float *w)
+{
+    for (int i = 0; i < rt->n_weights; i++)
+        if (rt->weights[i].w == w)
+            return rt->weights[i].packed ? i : -1;
+    return -1;
+}
+
+// The linear hook: quantize the input per row (sparq_gemm_act.h), run the
+// integer GEMM on the backend, read the results out. Buffers come from the
+// runtime's scratch pool, so a warm call allocates nothing.
+static int runtime_linear(void *ctx, float *out, const float *inp, const float *w, const float *b, int N, int IN,
+                          int OUT)
+{
+    struct sparq_runtime *rt = ctx;
+    if (rt->kind == BACKEND_FLOAT || N <= 0)
+        return 0;
+    const int idx = find_weight(rt, w);
+    if (idx < 0)
+        return 0; // not a compressed matmul: the float path computes it
+    struct rt_weight *rw = &rt->weights[idx];
+    if (rw->out != OUT || rw->in != IN) {
+        rt->error = sparq_fail(SPARQ_EINVAL, "runtime: %s called as %d x %d, packed as %d x %d", rt->stats[idx].name,
+                               OUT, IN, rw->out, rw->in);
+        return 0;
+    }
+    const int q8 = rt->readout == SPARQ_READOUT_Q8;
+    struct rt_scratch *sc = rt_scratch_take(&rt->scratch);
+    int8_t *xq = sc ? rt_scratch_get(sc, 0, (size_t)N * IN) : NULL;
+    float *rs = sc ? rt_scratch_get(sc, 1, sizeof(float) * (size_t)N) : NULL;
+    int32_t *acc = sc ? rt_scratch_get(sc, 2, sizeof(int32_t) * (size_t)N * OUT) : NULL;
+    int8_t *y8 = sc && q8 ? rt_scratch_get(sc, 3, (size_t)N * OUT) : NULL;
+    if (!xq || !rs || !acc || (q8 && !y8)) {
+        rt_scratch_give(&rt->scratch, sc);
+        rt->error = sparq_fail(SPARQ_ENOMEM, "runtime: out of memory for a %d x %d matmul", N, OUT);
+        return 0;
+    }
+    sparq_act_quantize_rows(xq, IN, rs, inp, IN, N, IN);
+    double t0 = sparq_clock_s();
+    struct call_meas cm = { 0 };
+    int rc;
+    if (rt->kind == BACKEND_CPU) {
+        rc = sparq_gemm_fast(acc, OUT, xq, IN, rw->prep, N, 0);
+        // The device's read-out, step for step (sparq_requant, docs/format.md §5).
+        if (q8 && rc == SPARQ_OK)
+            sparq_requant_rows(y8, OUT, acc, OUT, rw->rq, N, OUT);
+    } else
+        rc = device_call(rt, rw, acc, y8, xq, N, &cm);
+    double dt = sparq_clock_s() - t0;
+    if (rc) {
+        rt->error = sparq_fail(rc, "runtime: %s on %s: %s", rt->stats[idx].name, rt->backend, sparq_last_error());
+        memset(out, 0, sizeof(float) * (size_t)N * OUT);
+    } else
+        read_out(rt, rw, out, acc, y8, rs, b, N);
+    rt_scratch_give(&rt->scratch, sc);
+    account(rt, idx, N, &cm, dt);
     return 1;
 }
 

@@ -1,0 +1,127 @@
+// Activation quantization and result read-out around the integer GEMM
+// (sparq_gemm_act.h): the scalar definitions, and the run-time choice of a
+// vector version (the GEMM's path), which gives the same bits.
+#include "sparq_gemm_act.h"
+
+#include <math.h>
+#include <omp.h>
+
+#include "gemm_act_internal.h"
+#include "gemm_fast_internal.h"
+
+static float act_scale_scalar(const float *x, int n)
+{
+    float maxabs = 0.0f;
+    for (int k = 0; k < n; k++)
+        maxabs = fmaxf(maxabs, fabsf(x[k]));
+    return maxabs > 0.0f ? maxabs / 127.0f : 1.0f;
+}
+
+static void act_quantize_scalar(int8_t *q, const float *x, int n, float s)
+{
+    for (int k = 0; k < n; k++) {
+        float c = rintf(x[k] / s);
+        q[k] = (int8_t)(c != c ? 0 : c > 127.0f ? 127 : c < -127.0f ? -127 : (int)c);
+    }
+}
+
+static void readout_i32_scalar(float *y, int ldy, const int32_t *acc, int ldacc, const float *rs, const float *cs,
+                               const float *bias, int rows, int cols)
+{
+    for (int t = 0; t < rows; t++)
+        for (int o = 0; o < cols; o++)
+            y[(size_t)t * ldy + o] = (float)acc[(size_t)t * ldacc + o] * (rs[t] * cs[o]) + (bias ? bias[o] : 0.0f);
+}
+
+static void readout_q8_scalar(float *y, int ldy, const int8_t *q, int ldq, const float *rs, const float *cs,
+                              const float *bias, int rows, int cols)
+{
+    for (int t = 0; t < rows; t++)
+        for (int o = 0; o < cols; o++)
+            y[(size_t)t * ldy + o] = (float)q[(size_t)t * ldq + o] * (rs[t] * cs[o]) + (bias ? bias[o] : 0.0f);
+}
+
+// Elements below which a stage stays on the calling thread (a parallel
+// region costs a few microseconds; the subsampling convs call from inside
+// one, where a nested region runs on one thread anyway).
+#define PARALLEL_MIN 65536.0
+
+// Rows [t0, t0 + n) of a (rows, cols) stage, for the row-parallel wrappers.
+#define ROW_SPLIT(rows, cols, BODY)                                                                        \
+    _Pragma("omp parallel if ((double)(rows) * (cols) >= PARALLEL_MIN)")                                    \
+    {                                                                                                       \
+        int nth_ = omp_get_num_threads(), id_ = omp_get_thread_num();                                       \
+        int t0 = (int)((long long)(rows) * id_ / nth_), n = (int)((long long)(rows) * (id_ + 1) / nth_) - t0; \
+        if (n > 0) {                                                                                        \
+            BODY;                                                                                           \
+        }                                                                                                   \
+    }
+
+// A bad SPARQ_GEMM_PATH makes the GEMM fail; these stages cannot fail, so
+// they fall back to scalar code.
+static int path(void)
+{
+    int p = fast_path_now();
+    return p < 0 ? FAST_PATH_SCALAR : p;
+}
+
+float sparq_act_scale(const float *x, int n)
+{
+    switch (path()) {
+    case FAST_PATH_AVX512VNNI: return act_scale_avx512(x, n);
+    case FAST_PATH_AVX2: return act_scale_avx2(x, n);
+    default: return act_scale_scalar(x, n);
+    }
+}
+
+void sparq_act_quantize(int8_t *q, const float *x, int n, float s)
+{
+    switch (path()) {
+    case FAST_PATH_AVX512VNNI: act_quantize_avx512(q, x, n, s); break;
+    case FAST_PATH_AVX2: act_quantize_avx2(q, x, n, s); break;
+    default: act_quantize_scalar(q, x, n, s); break;
+    }
+}
+
+void sparq_act_quantize_rows(int8_t *q, int ldq, float *scales, const float *x, int ldx, int rows, int n)
+{
+    const int p = path(); // once per call, not per row
+    float (*scale)(const float *, int) = p == FAST_PATH_AVX512VNNI ? act_scale_avx512
+                                         : p == FAST_PATH_AVX2     ? act_scale_avx2
+                                                                   : act_scale_scalar;
+    void (*quantize)(int8_t *, const float *, int, float) = p == FAST_PATH_AVX512VNNI ? act_quantize_avx512
+                                                            : p == FAST_PATH_AVX2     ? act_quantize_avx2
+                                                                                      : act_quantize_scalar;
+#pragma omp parallel for schedule(static) if ((double)rows * n >= PARALLEL_MIN)
+    for (int t = 0; t < rows; t++) {
+        const float *xr = x + (size_t)t * ldx;
+        scales[t] = scale(xr, n);
+        quantize(q + (size_t)t * ldq, xr, n, scales[t]);
+    }
+}
+
+void sparq_gemm_readout_i32(float *y, int ldy, const int32_t *acc, int ldacc, const float *rs, const float *cs,
+                       const float *bias, int rows, int cols)
+{
+    const int p = path();
+    void (*f)(float *, int, const int32_t *, int, const float *, const float *, const float *, int, int) =
+        p == FAST_PATH_AVX512VNNI ? readout_i32_avx512 : p == FAST_PATH_AVX2 ? readout_i32_avx2 : readout_i32_scalar;
+    ROW_SPLIT(rows, cols, f(y + (size_t)t0 * ldy, ldy, acc + (size_t)t0 * ldacc, ldacc, rs + t0, cs, bias, n, cols))
+}
+
+void sparq_gemm_readout_q8(float *y, int ldy, const int8_t *q, int ldq, const float *rs, const float *cs,
+                      const float *bias, int rows, int cols)
+{
+    const int p = path();
+    void (*f)(float *, int, const int8_t *, int, const float *, const float *, const float *, int, int) =
+        p == FAST_PATH_AVX512VNNI ? readout_q8_avx512 : p == FAST_PATH_AVX2 ? readout_q8_avx2 : readout_q8_scalar;
+    ROW_SPLIT(rows, cols, f(y + (size_t)t0 * ldy, ldy, q + (size_t)t0 * ldq, ldq, rs + t0, cs, bias, n, cols))
+}
+
+void sparq_requant_rows(int8_t *y8, int ldy8, const int32_t *acc, int ldacc, const struct sparq_requant_params *p,
+                        int rows, int cols)
+{
+    void (*f)(int8_t *, int, const int32_t *, int, const struct sparq_requant_params *, int, int) =
+        path() == FAST_PATH_AVX512VNNI ? requant_rows_avx512 : sparq_requant_ref;
+    ROW_SPLIT(rows, cols, f(y8 + (size_t)t0 * ldy8, ldy8, acc + (size_t)t0 * ldacc, ldacc, p, n, cols))
+}

@@ -1,0 +1,24 @@
+// Vector versions of the GEMM's input and output stages (sparq_gemm_act.h),
+// one set per instruction set; gemm_act.c holds the scalar definitions and
+// picks a set by the GEMM's path.
+#ifndef SPARQ_GEMM_ACT_INTERNAL_H
+#define SPARQ_GEMM_ACT_INTERNAL_H
+
+#include "sparq_gemm_act.h"
+
+#define ACT_FUNCS(SUFFIX)                                                                                          \
+    float act_scale_##SUFFIX(const float *x, int n);                                                               \
+    void act_quantize_##SUFFIX(int8_t *q, const float *x, int n, float s);                                         \
+    void readout_i32_##SUFFIX(float *y, int ldy, const int32_t *acc, int ldacc, const float *rs, const float *cs,  \
+                              const float *bias, int rows, int cols);                                              \
+    void readout_q8_##SUFFIX(float *y, int ldy, const int8_t *q, int ldq, const float *rs, const float *cs,         \
+                             const float *bias, int rows, int cols);
+ACT_FUNCS(avx2)
+ACT_FUNCS(avx512)
+#undef ACT_FUNCS
+// The requantization needs 64-bit lanes with per-lane arithmetic shifts
+// (vpsravq): AVX-512 only.
+void requant_rows_avx512(int8_t *y8, int ldy8, const int32_t *acc, int ldacc, const struct sparq_requant_params *p,
+                         int rows, int cols);
+
+#endif
