@@ -17,6 +17,7 @@
 #include "sparq_gemm_act.h"
 #include "sparq_layers.h"
 #include "sparq_modelfile.h"
+#include "sparq_readout.h"
 #include "sparq_spq_check.h"
 #include "scratch.h"
 
@@ -32,6 +33,7 @@ struct rt_weight {
     struct sparq_gemm_prepared *prep; // cpu backend
     struct sparq_requant_params *rq;  // (out) int8 read-out (readout q8)
     float *rq_scale;                  // (out) s_w[o] * 2^shift / mult: dequantizes a q8 result
+    float *clip;                      // (out) calibrated read-out clip levels from the file, or NULL
 };
 
 struct sparq_runtime {
@@ -40,6 +42,7 @@ struct sparq_runtime {
     enum backend_kind kind;
     char backend[16];
     enum sparq_readout readout;
+    int calibrated; // the file carries read-out clip levels (sparq_readout.h)
     struct sparq_device *dev;
     struct sparq_device *plan; // model device: what each call costs by the job-cycle and link model
     struct sparq_device_config cfg; // the hardware the model device stands for
@@ -113,6 +116,15 @@ static int load_model(struct sparq_runtime *rt, const char *path)
             rw->packed = 1;
             if ((rc = sparq_unpack(&rw->p, dst))) // dequantized weights for the host / float backend
                 break;
+            const float *clip;
+            if ((rc = sparq_readout_get(&f, path, t->name, out, &clip)))
+                break;
+            if (clip && !(rw->clip = sparq_malloc(sizeof(float) * (size_t)out, "read-out clip levels"))) {
+                rc = SPARQ_ENOMEM;
+                break;
+            }
+            if (clip)
+                memcpy(rw->clip, clip, sizeof(float) * (size_t)out);
         } else {
             rc = sparq_mfile_get_f32(&f, path, t->name, t->size, &v);
             if (rc)
@@ -136,11 +148,13 @@ static int load_model(struct sparq_runtime *rt, const char *path)
         rt->n_weights++;
     }
     rc = rc ? rc : sparq_spq_check(&f, path, &rt->m);
+    rc = rc ? rc : sparq_readout_present(&f, path, &rt->calibrated);
     sparq_mfile_free(&f);
     return rc;
 }
 
-// Clip level of channel o's int8 read-out, in accumulator units: KAPPA times
+// Clip level of channel o's int8 read-out, in accumulator units: the level
+// fine-tuning calibrated (stored in the model file), else KAPPA times
 // the accumulator of a row at its int8 maximum (127) along the weight
 // code's direction, 127 * ||code_o||_2. See docs/runtime.md ("Read-out").
 // 4: on the demo model under 0.1% of outputs clip in every layer (2 clips
@@ -156,21 +170,16 @@ static int make_requant(struct rt_weight *rw)
         return SPARQ_ENOMEM;
     for (int o = 0; o < out; o++) {
         double ss = 0, sw = rw->p.scales[o];
-        for (int k = 0; k < in; k++) {
+        for (int k = 0; !rw->clip && k < in; k++) {
             double c = rw->w[(size_t)o * in + k] / sw; // the integer code (dequantized weights are code * s_w)
             ss += c * c;
         }
-        double clip = READOUT_Q8_KAPPA * 127.0 * sqrt(ss);
+        double clip = rw->clip ? rw->clip[o] : READOUT_Q8_KAPPA * 127.0 * sqrt(ss);
         if (!(clip > 0))
             clip = 127.0; // an all-zero channel: any scale reads back 0
-        struct sparq_requant_params *q = &rw->rq[o];
-        q->bias = 0;
-        int shift;
-        int rc = sparq_requant_from_scale(127.0 / clip, &q->mult, &shift);
+        int rc = sparq_readout_channel(clip, rw->p.scales[o], &rw->rq[o], &rw->rq_scale[o]);
         if (rc)
             return rc;
-        q->shift = (int8_t)shift;
-        rw->rq_scale[o] = (float)(sw * ldexp(1.0, q->shift) / (double)q->mult);
     }
     return SPARQ_OK;
 }
@@ -179,10 +188,11 @@ int sparq_runtime_open(struct sparq_runtime **dst, const char *model_path, const
 {
     *dst = NULL;
     enum backend_kind kind;
-    // "NAME" or "NAME:q8" (int8 read-out: docs/runtime.md); a device spec
-    // "uart:PATH[@BAUD]" keeps its own colon ("uart:/dev/ttyUSB1:q8").
+    // "NAME", "NAME:q8" or "NAME:i32" (read-out: docs/runtime.md; without
+    // one, q8 when the model carries calibrated clip levels, else i32); a
+    // device spec "uart:PATH[@BAUD]" keeps its own colon ("uart:/dev/ttyUSB1:q8").
     char backend[16];
-    enum sparq_readout readout = SPARQ_READOUT_I32;
+    int readout = -1;
     int uart = !strncmp(backend_spec, "uart:", 5);
     const char *colon = strchr(backend_spec + (uart ? 5 : 0), ':');
     size_t blen = colon ? (size_t)(colon - backend_spec) : strlen(backend_spec);
@@ -192,7 +202,9 @@ int sparq_runtime_open(struct sparq_runtime **dst, const char *model_path, const
     backend[blen] = 0;
     if (colon && !strcmp(colon + 1, "q8"))
         readout = SPARQ_READOUT_Q8;
-    else if (colon && strcmp(colon + 1, "i32"))
+    else if (colon && !strcmp(colon + 1, "i32"))
+        readout = SPARQ_READOUT_I32;
+    else if (colon)
         return sparq_fail(SPARQ_EINVAL, "backend '%s': unknown read-out '%s' (expected i32 or q8)", backend_spec,
                           colon + 1);
     if (uart) {
@@ -214,11 +226,13 @@ int sparq_runtime_open(struct sparq_runtime **dst, const char *model_path, const
     if (!rt)
         return SPARQ_ENOMEM;
     rt->kind = kind;
-    rt->readout = kind == BACKEND_FLOAT ? SPARQ_READOUT_I32 : readout;
     snprintf(rt->backend, sizeof rt->backend, "%s", backend);
     pthread_mutex_init(&rt->lock, NULL);
     rt_scratch_pool_init(&rt->scratch);
     int rc = load_model(rt, model_path);
+    if (readout < 0)
+        readout = rt->calibrated ? SPARQ_READOUT_Q8 : SPARQ_READOUT_I32;
+    rt->readout = kind == BACKEND_FLOAT ? SPARQ_READOUT_I32 : (enum sparq_readout)readout;
     for (int i = 0; !rc && kind == BACKEND_CPU && i < rt->n_weights; i++)
         if (rt->weights[i].packed)
             rc = sparq_gemm_prepare(&rt->weights[i].prep, &rt->weights[i].p);
@@ -265,6 +279,7 @@ void sparq_runtime_close(struct sparq_runtime *rt)
         sparq_gemm_prepared_free(rt->weights[i].prep);
         free(rt->weights[i].rq);
         free(rt->weights[i].rq_scale);
+        free(rt->weights[i].clip);
     }
     // A half-built entry (load failed while packing) may hold bytes too.
     if (rt->weights && rt->model_ok && rt->n_weights < rt->m.n_tensors)
