@@ -1,7 +1,8 @@
 # rtl/: the accelerator in Verilog (filelist rtl/sparq_top.f).
 #   make lint    verilator --lint-only -Wall (also run by make test: tests/rtl/lint.sh)
-#   make synth   Yosys: generic cell counts for the default 16x16 array and
-#                synth_ice40 for a 4x4 configuration; reports under $(BUILD)/synth/
+#   make synth   Yosys: generic cell counts for the 16x16 array with LANES=4 (the
+#                simulated configuration) and synth_ice40 for a 4x4 one-lane
+#                configuration; reports under $(BUILD)/synth/
 
 RTL_SRCS := $(shell sed 's/#.*//' rtl/sparq_top.f)
 # generated from host/include/sparq_protocol.h (scripts/gen_protocol_vh.sh; tests/rtl/protocol.sh)
@@ -14,14 +15,14 @@ lint:
 	@sh tests/rtl/lint.sh
 
 synth: $(SYNTH_DIR)/generic_16x16.txt $(SYNTH_DIR)/ice40_4x4.txt
-	@echo "== generic cells, 16x16 (memories kept as \$$mem cells)"
+	@echo "== generic cells, 16x16, LANES=4 (memories kept as \$$mem cells)"
 	@sed -n '/=== design hierarchy ===/,$$p' $(SYNTH_DIR)/generic_16x16.txt.stat | grep -E 'Number of cells|\$$'
 	@echo "== synth_ice40, 4x4"
 	@sed -n '/=== sparq_top ===/,$$p' $(SYNTH_DIR)/ice40_4x4.txt.stat | grep -E 'Number of cells|SB_'
 
 $(SYNTH_DIR)/generic_16x16.txt: $(RTL_SRCS) $(RTL_INCS) rtl/rtl.mk
 	@mkdir -p $(dir $@)
-	yosys -q -l $@.tmp -p "read_verilog $(RTL_SRCS); hierarchy -top sparq_top; \
+	yosys -q -l $@.tmp -p "read_verilog $(RTL_SRCS); hierarchy -top sparq_top -chparam LANES 4; \
 	  synth -top sparq_top -run begin:fine; memory -nomap; opt -fast; techmap; opt -fast; abc -fast; \
 	  opt_clean; tee -o $@.stat stat" > /dev/null
 	@mv $@.tmp $@

@@ -3,25 +3,30 @@
 // left edge, column c its weight stream on the top edge (both already skewed
 // by the engine: row r is r cycles late, column c is c cycles late, so PE
 // (r,c) sees step s at cycle s+r+c). Results leave at the top of each column.
+// LANES (1 or 4): MAC lanes per PE (sparq_pe), which set the edge widths.
 module sparq_array #(
     parameter ROWS  = 16, // frames per tile
     parameter COLS  = 16, // output channels per tile
-    parameter ACC_W = 32  // PE accumulator bits (sparq_pe); results leave sign-extended to 32
+    parameter ACC_W = 32, // PE accumulator bits (sparq_pe); results leave sign-extended to 32
+    parameter LANES = 1,  // MAC lanes per PE
+    parameter XB = 32 * LANES,            // derived: activation bits per row
+    parameter WB = (LANES == 1) ? 8 : 16, // derived: weight code bits per column
+    parameter PB = 2 * LANES              // derived: position bits per column
 ) (
     input  wire                 clk_i,
     input  wire                 rst_ni,
-    input  wire [1:0]           width_i,
-    input  wire [ROWS*32-1:0]   x_i,      // row r: bits [32r +: 32]
+    input  wire                 en_i,     // a job runs (sparq_pe)
+    input  wire [ROWS*XB-1:0]   x_i,      // row r: bits [XB*r +: XB], one word per lane
     input  wire [ROWS-1:0]      xv_i,
     input  wire [ROWS-1:0]      first_i,
     input  wire [ROWS-1:0]      last_i,
-    input  wire [COLS*8-1:0]    w_i,      // column c: bits [8c +: 8]
-    input  wire [COLS*2-1:0]    pos_i,
+    input  wire [COLS*WB-1:0]   w_i,      // column c: lane codes [WB*c +: WB]
+    input  wire [COLS*PB-1:0]   pos_i,    // column c: lane positions [PB*c +: PB]
     output wire [COLS*32-1:0]   res_o,    // result leaving the top of column c
     output wire [COLS-1:0]      res_v_o
 );
     generate
-        if (ROWS < 1 || COLS < 1 || ACC_W < 17 || ACC_W > 32) begin : g_bad_params
+        if (ROWS < 1 || COLS < 1 || ACC_W < 17 || ACC_W > 32 || (LANES != 1 && LANES != 4)) begin : g_bad_params
             sparq_array_illegal_parameters u_stop ();
         end
     endgenerate
@@ -34,20 +39,20 @@ module sparq_array #(
             for (c = 0; c < COLS; c = c + 1) begin : g_col
                 // the right column's x_o and the bottom row's w_o lead nowhere
                 /* verilator lint_off UNUSEDSIGNAL */
-                wire [31:0] x_o;
+                wire [XB-1:0] x_o;
                 wire        xv_o, first_o, last_o;
-                wire [7:0]  w_o;
-                wire [1:0]  pos_o;
+                wire [WB-1:0] w_o;
+                wire [PB-1:0] pos_o;
                 /* verilator lint_on UNUSEDSIGNAL */
                 wire [ACC_W-1:0] chain_o;
                 wire        chain_v_o;
-                wire [31:0] x_in;
+                wire [XB-1:0] x_in;
                 wire        xv_in, first_in, last_in, chain_v_in;
-                wire [7:0]  w_in;
-                wire [1:0]  pos_in;
+                wire [WB-1:0] w_in;
+                wire [PB-1:0] pos_in;
                 wire [ACC_W-1:0] chain_in;
                 if (c == 0) begin : g_left
-                    assign x_in = x_i[32*r +: 32];
+                    assign x_in = x_i[XB*r +: XB];
                     assign xv_in = xv_i[r];
                     assign first_in = first_i[r];
                     assign last_in = last_i[r];
@@ -58,8 +63,8 @@ module sparq_array #(
                     assign last_in = g_row[r].g_col[c-1].last_o;
                 end
                 if (r == 0) begin : g_top
-                    assign w_in = w_i[8*c +: 8];
-                    assign pos_in = pos_i[2*c +: 2];
+                    assign w_in = w_i[WB*c +: WB];
+                    assign pos_in = pos_i[PB*c +: PB];
                     if (ACC_W < 32) begin : g_ext
                         assign res_o[32*c +: 32] = {{(32-ACC_W){chain_o[ACC_W-1]}}, chain_o};
                     end else begin : g_full
@@ -77,10 +82,10 @@ module sparq_array #(
                     assign chain_in = g_row[r+1].g_col[c].chain_o;
                     assign chain_v_in = g_row[r+1].g_col[c].chain_v_o;
                 end
-                sparq_pe #(.ACC_W(ACC_W)) u_pe (
+                sparq_pe #(.ACC_W(ACC_W), .LANES(LANES)) u_pe (
                     .clk_i     (clk_i),
                     .rst_ni    (rst_ni),
-                    .width_i   (width_i),
+                    .en_i      (en_i),
                     .x_i       (x_in),
                     .xv_i      (xv_in),
                     .first_i   (first_in),

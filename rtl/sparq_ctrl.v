@@ -22,6 +22,7 @@ module sparq_ctrl #(
     parameter RQ_SERIAL = 0,  // 1: multi-cycle requantizer (sparq_requant_serial, small FPGAs)
     parameter WL_DBUF = 1,    // 1: the weight loader receives block b+1 while emitting block b;
                               // 0: one block buffer (144 fewer flip-flops, rx waits while it emits)
+    parameter LANES   = 1,    // MAC lanes per PE (sparq_engine); IDENTIFY reports it
     parameter CHK_REG = 0,    // 1: register the argument/length checks (one more cycle per
                               // command; cuts the longest path for slow FPGAs)
     parameter WA = $clog2(WDEPTH),                // derived
@@ -306,7 +307,7 @@ module sparq_ctrl #(
     wire       reply_start = timeout || hdr_bad || ex_go;
     wire [7:0] reply_status = timeout ? ST_TRUNCATED : (hdr_bad ? ST_HEADER : ex_status);
     sparq_ctrl_reply #(.ROWS(ROWS), .COLS(COLS), .WDEPTH(WDEPTH), .XDEPTH(XDEPTH), .RDEPTH(RDEPTH),
-                       .TIMEOUT(TIMEOUT), .CNT_W(CNT_W), .BLW(BLW)) u_reply (
+                       .TIMEOUT(TIMEOUT), .CNT_W(CNT_W), .LANES(LANES), .BLW(BLW)) u_reply (
         .clk_i(clk_i), .rst_ni(rst_ni), .start_i(reply_start), .status_i(reply_status),
         .op_i(hdr_q[1]), .seq_i(hdr_q[2]), .read_len_i(rd_n << (args_q[0][0] ? 0 : 2)),
         .active_i(st_q == S_REPLY), .done_o(reply_done),

@@ -11,6 +11,7 @@ module sparq_ctrl_reply #(
     parameter RDEPTH  = 256,
     parameter TIMEOUT = 4096,
     parameter CNT_W   = 64,
+    parameter LANES   = 1,   // MAC lanes per PE; 1 answers IDENTIFY as protocol version 1
     parameter BLW     = 16   // reply body length bits
 ) (
     input  wire           clk_i,
@@ -40,7 +41,12 @@ module sparq_ctrl_reply #(
     localparam [1:0] SRC_NONE = 2'd0, SRC_ID = 2'd1, SRC_CNT = 2'd2, SRC_READ = 2'd3;
     localparam [1:0] PH_HDR = 2'd0, PH_BODY = 2'd1, PH_CRC = 2'd2;
     localparam [BLW-1:0] BL_1 = 1, BL_8 = 8, BL_9 = 9;
-    localparam [BLW-1:0] BL_ID = IDENTIFY_BYTES[BLW-1:0], BL_CNT = COUNTERS_BYTES[BLW-1:0];
+    // A one-lane device is a version-1 device (24-byte IDENTIFY without lanes).
+    localparam integer ID_BYTES = (LANES == 1) ? IDENTIFY_BYTES_V1 : IDENTIFY_BYTES;
+    localparam [7:0] ID_VERSION = (LANES == 1) ? PROTO_VERSION_MIN : PROTO_VERSION;
+    localparam integer LANES_INT = LANES;
+    localparam [7:0] LANES8 = LANES_INT[7:0];
+    localparam [BLW-1:0] BL_ID = ID_BYTES[BLW-1:0], BL_CNT = COUNTERS_BYTES[BLW-1:0];
     localparam integer TIMEOUT_DIV = TIMEOUT / 256;
     localparam integer ROWS_INT = ROWS, COLS_INT = COLS;
     localparam [15:0] ROWS16 = ROWS_INT[15:0], COLS16 = COLS_INT[15:0], TIMEOUT_ID = TIMEOUT_DIV[15:0];
@@ -171,7 +177,7 @@ module sparq_ctrl_reply #(
     reg [7:0] id_byte;
     always @* begin
         case (idx_q[4:0])
-            5'd0:  id_byte = PROTO_VERSION;
+            5'd0:  id_byte = ID_VERSION;
             5'd1:  id_byte = 8'd0;
             5'd2:  id_byte = ROWS16[7:0];
             5'd3:  id_byte = ROWS16[15:8];
@@ -195,6 +201,7 @@ module sparq_ctrl_reply #(
             5'd21: id_byte = 8'd7;  // 4:4, 2:4, 1:4
             5'd22: id_byte = TIMEOUT_ID[7:0];
             5'd23: id_byte = TIMEOUT_ID[15:8];
+            5'd24: id_byte = LANES8;  // version 2 only (BL_ID ends the body before)
             default: id_byte = 8'd0;
         endcase
     end

@@ -4,12 +4,22 @@
 // per-column result writers (overwrite or accumulate).
 //
 // Schedule of a job (t frames, kblocks blocks of 16 input channels, kept
-// weights per group of 4): the frames are cut into tiles of ROWS; a tile
-// takes S = kblocks*4*kept steps, one kept weight per step, and lasts
-// P = max(S, 2*ROWS) cycles (the result chain needs 2*ROWS cycles per tile).
-// After the last tile the pipeline drains for DRAIN_CYCLES. The busy counter
-// thus grows by tiles*P + DRAIN_CYCLES per job; sparq_model_job_cycles() in
-// host/src/device_model.c is the same formula.
+// weights per group of 4, weight width int8/int4/int2): the frames are cut
+// into tiles of ROWS; a step carries L consecutive kept weights, so a tile
+// takes S = kblocks*4*kept / L steps and lasts P = max(S, 2*ROWS) cycles
+// (the result chain needs 2*ROWS cycles per tile). L = 1 with LANES = 1;
+// with LANES = 4, L = 1, 2 or 4 for int8, int4, int2. After the last tile
+// the pipeline drains for DRAIN_CYCLES. The busy counter thus grows by
+// tiles*P + DRAIN_CYCLES per job; sparq_devmodel_format_cycles() in
+// host/src/device/device_model.c is the same formula.
+//
+// Feeding L weights per step (LANES = 4): each column's weight memory is 4
+// banks by entry index mod 4, so the L entries of a step (L-aligned) are one
+// read. Those L entries span up to L / kept groups of 4 channels (int2 1:4:
+// 4 groups), so each row's activation memory is 4 banks by word mod 4 too
+// (frames and block offsets are whole blocks of 4 words) and the row feeder
+// hands lane i the word of the group its weight falls in: group i / kept.
+// LANES = 1 keeps one memory per row and per column.
 //
 // Memories are double-banked (bank = address MSB): the controller fills one
 // bank while a job reads the other.
@@ -20,6 +30,7 @@ module sparq_engine #(
     parameter XDEPTH = 4096, // activation words (4 x int8) per row per bank
     parameter RDEPTH = 256,  // result frames per column
     parameter CNT_W  = 64,   // busy / MAC counter bits (the protocol zero-extends to 64)
+    parameter LANES  = 1,    // MAC lanes per PE: 1, or 4 (an int4 step does 2, an int2 step 4 MACs)
     parameter WA = $clog2(WDEPTH),          // derived: entry address bits
     parameter XA = $clog2(XDEPTH),          // derived: activation address bits
     parameter RA = $clog2(RDEPTH),          // derived: result address bits
@@ -75,7 +86,7 @@ module sparq_engine #(
     localparam TW = RA + 1;                             // frames (t <= RDEPTH)
     localparam NW = CB + 1;                             // columns (ncols <= COLS)
     localparam XW = XA + 1;                             // activation word addresses
-    localparam MW = RB + CB + 2;                        // MACs per step
+    localparam MW = RB + CB + 4;                        // MACs per step (<= 4 per PE)
     localparam DL = (ROWS > COLS) ? ROWS : COLS; // skew delay line length
     localparam BW = 3 + XA + WA;                 // bundle: valid, first, last, xaddr, waddr
     localparam integer ROWS_INT = ROWS;
@@ -88,10 +99,10 @@ module sparq_engine #(
         if ((ROWS & (ROWS - 1)) != 0 || ROWS < 2 || COLS < 2 || WDEPTH < 32 || XDEPTH < 4 ||
             RDEPTH < ROWS || (WDEPTH & (WDEPTH - 1)) != 0 || (XDEPTH & (XDEPTH - 1)) != 0 ||
             (RDEPTH & (RDEPTH - 1)) != 0 || CNT_W < 32 || CNT_W > 64 || RDEPTH > 32768 ||
-            WDEPTH > 262144 || XDEPTH > 262144) begin : g_bad_params
+            WDEPTH > 262144 || XDEPTH > 262144 || (LANES != 1 && LANES != 4)) begin : g_bad_params
             // ROWS and the depths must be powers of two, ROWS, COLS >= 2, RDEPTH >= ROWS,
             // WDEPTH >= 32 (the weight loader adds a 5-bit entry count to a bank address),
-            // counters 32..64 bits.
+            // counters 32..64 bits, 1 or 4 lanes.
             sparq_engine_illegal_parameters u_stop ();
         end
     endgenerate
@@ -101,7 +112,9 @@ module sparq_engine #(
     reg [1:0]  state_q, state_d;
     reg        wbank_q, xbank_q, acc_q;
     reg [1:0]  width_q;
-    reg [2:0]  kept_q;
+    /* verilator lint_off UNUSEDSIGNAL */
+    reg [2:0]  kept_q;        // bit 0 only steers the LANES = 4 row feeders
+    /* verilator lint_on UNUSEDSIGNAL */
     reg [TW-1:0] t_q;
     reg [NW-1:0] ncols_q;
     reg [XW-1:0] xstride_q;   // activation words per frame
@@ -109,16 +122,12 @@ module sparq_engine #(
     reg [SW-1:0] period_q;    // P
     reg [TW-1:0] tiles_q, tile_q;
     reg [SW-1:0] p_q, e_q;
-    reg [XW-1:0] g_q;         // group of 4 channels within the frame
-    reg [2:0]    j_q;
     reg [XW-1:0] xbase_q;
     reg [TW-1:0] rem_q;       // frames left from this tile on
     reg [7:0]    drain_q;
 
     reg [TW-1:0] tiles_d, tile_d;
     reg [SW-1:0] p_d, e_d;
-    reg [XW-1:0] g_d;
-    reg [2:0]    j_d;
     reg [XW-1:0] xbase_d;
     reg [TW-1:0] rem_d;
     reg [7:0]    drain_d;
@@ -139,12 +148,19 @@ module sparq_engine #(
     wire          ifirst = (e_q == {SW{1'b0}});
     wire          ilast  = (e_q == steps_q - {{(SW-1){1'b0}}, 1'b1});
     /* verilator lint_off UNUSEDSIGNAL */
-    wire [XW-1:0] ixaddr = xbase_q + g_q;  // < XDEPTH by the controller's checks
+    // first kept entry of this step (L-aligned) and the group it falls in
+    wire [1:0]    lshift_q = (LANES == 4) ? width_q : 2'd0;  // log2 L
+    wire [1:0]    lshift_i = (LANES == 4) ? width_i : 2'd0;
+    wire [WA-1:0] ient   = e_q[WA-1:0] << lshift_q;
+    wire [WA-1:0] igroup = ient >> {kept_q[2], kept_q[1]};
+    wire [31:0]   igroup32 = {{(32-WA){1'b0}}, igroup};
+    wire [XW-1:0] ixaddr = xbase_q + igroup32[XW-1:0];  // < XDEPTH by the controller's checks
     /* verilator lint_on UNUSEDSIGNAL */
     wire [RB:0]   rows_valid = (rem_q > ROWS_T) ? ROWS_T[RB:0] : rem_q[RB:0];
-    wire [MW-1:0] tile_macs = {{(MW-RB-1){1'b0}}, rows_valid} * {{(MW-NW){1'b0}}, ncols_q};
+    wire [MW-1:0] tile_macs = ({{(MW-RB-1){1'b0}}, rows_valid} * {{(MW-NW){1'b0}}, ncols_q}) << lshift_q;
 
-    wire [SW-1:0] steps_new = {kb_in[SW-3:0], 2'b00} * {{(SW-3){1'b0}}, kept_i};
+    wire [SW-1:0] entries_new = {kb_in[SW-3:0], 2'b00} * {{(SW-3){1'b0}}, kept_i};
+    wire [SW-1:0] steps_new = entries_new >> lshift_i;
     /* verilator lint_off UNUSEDSIGNAL */
     wire [TW:0]   t_plus = {1'b0, t_in} + {1'b0, ROWS_T} - {{TW{1'b0}}, 1'b1};
     wire [TW:0]   tiles_new = t_plus >> RB;
@@ -156,8 +172,6 @@ module sparq_engine #(
         tile_d = tile_q;
         p_d = p_q;
         e_d = e_q;
-        g_d = g_q;
-        j_d = j_q;
         xbase_d = xbase_q;
         rem_d = rem_q;
         drain_d = drain_q;
@@ -169,8 +183,6 @@ module sparq_engine #(
                     tile_d = {TW{1'b0}};
                     p_d = {SW{1'b0}};
                     e_d = {SW{1'b0}};
-                    g_d = {XW{1'b0}};
-                    j_d = 3'd0;
                     xbase_d = xoff_in;
                     rem_d = t_in;
                 end
@@ -186,20 +198,11 @@ module sparq_engine #(
                         rem_d = rem_q - ROWS_T;
                         p_d = {SW{1'b0}};
                         e_d = {SW{1'b0}};
-                        g_d = {XW{1'b0}};
-                        j_d = 3'd0;
                     end
                 end else begin
                     p_d = p_q + {{(SW-1){1'b0}}, 1'b1};
-                    if (iv) begin
+                    if (iv)
                         e_d = e_q + {{(SW-1){1'b0}}, 1'b1};
-                        if (j_q == kept_q - 3'd1) begin
-                            j_d = 3'd0;
-                            g_d = g_q + {{(XW-1){1'b0}}, 1'b1};
-                        end else begin
-                            j_d = j_q + 3'd1;
-                        end
-                    end
                 end
             end
             ST_DRAIN: begin
@@ -236,8 +239,6 @@ module sparq_engine #(
         tile_q <= tile_d;
         p_q <= p_d;
         e_q <= e_d;
-        g_q <= g_d;
-        j_q <= j_d;
         xbase_q <= xbase_d;
         rem_q <= rem_d;
         drain_q <= drain_d;
@@ -260,7 +261,7 @@ module sparq_engine #(
     assign xbank_o = xbank_q;
 
     // ---- skew delay line of the step bundle -------------------------------
-    wire [BW-1:0] issue = {iv, ifirst, ilast, ixaddr[XA-1:0], e_q[WA-1:0]};
+    wire [BW-1:0] issue = {iv, ifirst, ilast, ixaddr[XA-1:0], ient};
     reg  [BW-1:0] dl_q [1:DL-1];
     wire [BW-1:0] tap  [0:DL-1];
     assign tap[0] = issue;
@@ -277,21 +278,62 @@ module sparq_engine #(
         end
     endgenerate
 
-    // ---- activation feeders (one memory per row) ---------------------------
-    wire [ROWS*32-1:0] arr_x;
+    // ---- activation and weight feeders --------------------------------------
+    // The feeder memories are read only while a job runs (the array uses
+    // their words only on valid steps); that also spares the Verilator
+    // model 2 x 16 x 4 memory reads a cycle when idle.
+    localparam XB = 32 * LANES, WB = (LANES == 1) ? 8 : 16, PB = 2 * LANES;
+    wire [ROWS*XB-1:0] arr_x;
     reg  [ROWS-1:0]    arr_xv, arr_first, arr_last;
-    genvar r;
+    wire [COLS*WB-1:0] arr_w;
+    wire [COLS*PB-1:0] arr_pos;
+    genvar r, c, mb;
     generate
         for (r = 0; r < ROWS; r = r + 1) begin : g_xrow
             wire [BW-1:0] b = tap[r];
-            sparq_ram #(.WIDTH(32), .DEPTH(2 * XDEPTH)) u_xmem (
-                .clk_i   (clk_i),
-                .we_i    (x_we_i && (x_row_i == r[RB-1:0])),
-                .waddr_i (x_addr_i),
-                .wdata_i (x_data_i),
-                .raddr_i ({xbank_q, b[WA +: XA]}),
-                .rdata_o (arr_x[32*r +: 32])
-            );
+            wire [XA-1:0] xaddr = b[WA +: XA];
+            if (LANES == 1) begin : g_x1
+                sparq_ram #(.WIDTH(32), .DEPTH(2 * XDEPTH)) u_xmem (
+                    .clk_i   (clk_i),
+                    .we_i    (x_we_i && (x_row_i == r[RB-1:0])),
+                    .re_i    (busy_o),
+                    .waddr_i (x_addr_i),
+                    .wdata_i (x_data_i),
+                    .raddr_i ({xbank_q, xaddr}),
+                    .rdata_o (arr_x[32*r +: 32])
+                );
+            end else begin : g_x4
+                // 4 word banks; lane i's word is the group its weight falls
+                // in: group i / kept of the step's window (kept 4: all lanes
+                // group 0; kept 2: 0,0,1,1; kept 1: 0..3).
+                wire [1:0] grp1 = kept_q[0] ? 2'd1 : 2'd0;
+                wire [1:0] grp2 = kept_q[0] ? 2'd2 : kept_q[1] ? 2'd1 : 2'd0;
+                wire [1:0] grp3 = kept_q[0] ? 2'd3 : kept_q[1] ? 2'd1 : 2'd0;
+                wire [127:0] quad;   // words 4q .. 4q+3 of the read quad
+                reg  [1:0]   word_q; // the step's first word within the quad
+                for (mb = 0; mb < 4; mb = mb + 1) begin : g_xbank
+                    sparq_ram #(.WIDTH(32), .DEPTH(2 * XDEPTH / 4)) u_xmem (
+                        .clk_i   (clk_i),
+                        .we_i    (x_we_i && (x_row_i == r[RB-1:0]) && (x_addr_i[1:0] == mb[1:0])),
+                        .re_i    (busy_o),
+                        .waddr_i (x_addr_i[XA:2]),
+                        .wdata_i (x_data_i),
+                        .raddr_i ({xbank_q, xaddr[XA-1:2]}),
+                        .rdata_o (quad[32*mb +: 32])
+                    );
+                end
+                always @(posedge clk_i)
+                    word_q <= xaddr[1:0];
+                wire [1:0] s0 = word_q, s1 = word_q + grp1, s2 = word_q + grp2, s3 = word_q + grp3;
+                wire [127:0] lanes_x = {quad[32*s3 +: 32], quad[32*s2 +: 32], quad[32*s1 +: 32],
+                                        quad[32*s0 +: 32]};
+`ifdef VERILATOR
+                // the model skips the word mux while idle (used on valid steps only)
+                assign arr_x[128*r +: 128] = busy_o ? lanes_x : 128'd0;
+`else
+                assign arr_x[128*r +: 128] = lanes_x;
+`endif
+            end
             always @(posedge clk_i) begin
                 if (!rst_ni) begin
                     arr_xv[r] <= 1'b0;
@@ -302,36 +344,86 @@ module sparq_engine #(
                 arr_last[r] <= b[BW-3];
             end
         end
-    endgenerate
 
-    // ---- weight feeders (one memory per column) ----------------------------
-    wire [COLS*8-1:0] arr_w;
-    wire [COLS*2-1:0] arr_pos;
-    genvar c;
-    generate
+        // Weight feeders and the lane split: entry j of a step goes to lane
+        // j (int8 lane 0; int4 lanes 0-1; int2 lanes 0-3), sign-extended to
+        // its lane's width (lane 0: 8 bits, lane 1: 4). A narrow code keeps
+        // its packed width in the low bits of its entry.
         for (c = 0; c < COLS; c = c + 1) begin : g_wcol
-            wire [WA-1:0] waddr_c = tap[c][WA-1:0];
-            wire [9:0] wdata;
-            sparq_ram #(.WIDTH(10), .DEPTH(2 * WDEPTH)) u_wmem (
-                .clk_i   (clk_i),
-                .we_i    (w_we_i && (w_col_i == c[CB-1:0])),
-                .waddr_i (w_addr_i),
-                .wdata_i (w_data_i),
-                .raddr_i ({wbank_q, waddr_c}),
-                .rdata_o (wdata)
-            );
-            assign arr_w[8*c +: 8] = wdata[7:0];
-            assign arr_pos[2*c +: 2] = wdata[9:8];
+            wire [WA-1:0] ent_c = tap[c][WA-1:0];
+            if (LANES == 1) begin : g_w1
+                wire [9:0] e;
+                sparq_ram #(.WIDTH(10), .DEPTH(2 * WDEPTH)) u_wmem (
+                    .clk_i   (clk_i),
+                    .we_i    (w_we_i && (w_col_i == c[CB-1:0])),
+                    .re_i    (busy_o),
+                    .waddr_i (w_addr_i),
+                    .wdata_i (w_data_i),
+                    .raddr_i ({wbank_q, ent_c}),
+                    .rdata_o (e)
+                );
+                assign arr_w[8*c +: 8] = (width_q == 2'd1) ? {{4{e[3]}}, e[3:0]} :
+                                         (width_q == 2'd2) ? {{6{e[1]}}, e[1:0]} : e[7:0];
+                assign arr_pos[2*c +: 2] = e[9:8];
+            end else begin : g_w4
+                wire [39:0] quad;   // entries 4q .. 4q+3, {pos, code} each
+                reg  [1:0]  ent_q;  // the step's first entry within the quad
+                for (mb = 0; mb < 4; mb = mb + 1) begin : g_wbank
+                    sparq_ram #(.WIDTH(10), .DEPTH(2 * WDEPTH / 4)) u_wmem (
+                        .clk_i   (clk_i),
+                        .we_i    (w_we_i && (w_col_i == c[CB-1:0]) && (w_addr_i[1:0] == mb[1:0])),
+                        .re_i    (busy_o),
+                        .waddr_i (w_addr_i[WA:2]),
+                        .wdata_i (w_data_i),
+                        .raddr_i ({wbank_q, ent_c[WA-1:2]}),
+                        .rdata_o (quad[10*mb +: 10])
+                    );
+                end
+                always @(posedge clk_i)
+                    ent_q <= ent_c[1:0];
+                /* verilator lint_off UNUSEDSIGNAL */
+                wire [9:0] e8  = quad[10*ent_q +: 10];             // int8: one entry
+                wire [9:0] e40 = quad[10*{ent_q[1], 1'b0} +: 10];  // int4: two entries
+                wire [9:0] e41 = quad[10*{ent_q[1], 1'b1} +: 10];
+                wire [9:0] q0 = quad[9:0], q1 = quad[19:10], q2 = quad[29:20], q3 = quad[39:30];
+                /* verilator lint_on UNUSEDSIGNAL */
+                reg  [15:0] lw;
+                reg  [7:0]  lp;
+                always @* begin
+                    lw = 16'd0;
+                    lp = 8'd0;
+`ifdef VERILATOR
+                    // the model skips the lane split while idle (used on valid steps only)
+                    if (busy_o)
+`endif
+                    case (width_q)
+                        2'd1: begin
+                            lw = {4'd0, e41[3:0], {4{e40[3]}}, e40[3:0]};
+                            lp = {4'd0, e41[9:8], e40[9:8]};
+                        end
+                        2'd2: begin
+                            lw = {q3[1:0], q2[1:0], {2{q1[1]}}, q1[1:0], {6{q0[1]}}, q0[1:0]};
+                            lp = {q3[9:8], q2[9:8], q1[9:8], q0[9:8]};
+                        end
+                        default: begin
+                            lw = {8'd0, e8[7:0]};
+                            lp = {6'd0, e8[9:8]};
+                        end
+                    endcase
+                end
+                assign arr_w[16*c +: 16] = lw;
+                assign arr_pos[8*c +: 8] = lp;
+            end
         end
     endgenerate
 
     // ---- the array ----------------------------------------------------------
     wire [COLS*32-1:0] res;
     wire [COLS-1:0]    res_v;
-    sparq_array #(.ROWS(ROWS), .COLS(COLS), .ACC_W(ACC_W)) u_array (
+    sparq_array #(.ROWS(ROWS), .COLS(COLS), .ACC_W(ACC_W), .LANES(LANES)) u_array (
         .clk_i   (clk_i),
         .rst_ni  (rst_ni),
-        .width_i (width_q),
+        .en_i    (busy_o),
         .x_i     (arr_x),
         .xv_i    (arr_xv),
         .first_i (arr_first),
@@ -370,6 +462,7 @@ module sparq_engine #(
             sparq_ram #(.WIDTH(32), .DEPTH(RDEPTH)) u_rmem (
                 .clk_i   (clk_i),
                 .we_i    (a_v_q),
+                .re_i    (1'b1),
                 .waddr_i (a_addr_q),
                 .wdata_i ((acc_q ? rdata[c] : 32'd0) + a_item_q),
                 .raddr_i (busy_o ? fr_q[RA-1:0] : r_addr_i),

@@ -1,110 +1,144 @@
 `default_nettype none
 // One processing element of the output-stationary array. Each step it gets
-// the 4 int8 activations of one group of 4 input channels from the left and
-// one kept weight (raw code bits + its 2-bit position in the group) from the
-// top, selects the activation the position names (the weight stays
-// compressed: a 2:4 row takes 2 steps per group, a 1:4 row 1 step), and
-// accumulates the product in int32. Activations move right and weights move
-// down one PE per cycle. On the last step of a tile the sum enters the
-// result chain, which moves results up to the result writer.
+// activations from the left and kept weights (raw code + 2-bit position in
+// its group of 4 input channels) from the top and multiply-accumulates them
+// into its output: frame r of the tile, output channel c. The weights stay
+// compressed: a 2:4 row takes half, a 1:4 row a quarter of the steps.
+//
+// LANES = 1: one int8 x int8 MAC a step. x_i is one group of 4 activations,
+// w_i one code already sign-extended to 8 bits by the column feeder.
+// LANES = 4 (precision-scalable): a step carries 1 int8, 2 int4 or 4 int2
+// weights of consecutive kept entries, one per lane. x_i holds 4 words of 4
+// activations, word i for lane i (the row feeder already picked the group
+// each lane's weight falls in); w_i is the lane-split code word: lane 0 an
+// int8 (int4/int2 codes arrive sign-extended), lane 1 a signed int4, lanes 2
+// and 3 signed int2. Unused lanes carry code 0. Narrow multipliers for the
+// narrow lanes: 8x8 + 8x4 + 2 x 8x2 per PE instead of 4 x 8x8.
+//
+// Activations move right and weights move down one PE per cycle. On the last
+// step of a tile the sum enters the result chain, which moves results up.
+// en_i (the engine runs a job) holds every register otherwise: functionally
+// the array is quiet then anyway, and Verilator skips an idle array's PEs
+// in one test each instead of evaluating their datapaths.
 //
 // ACC_W < 32 narrows the accumulator and the result chain when a tile's sum
 // provably fits (the engine derives it from the weight depth: at most WDEPTH
 // products of magnitude <= 2^14); the result writer sign-extends it to int32.
 module sparq_pe #(
-    parameter ACC_W = 32 // accumulator / result chain bits, 17..32
+    parameter ACC_W = 32,                   // accumulator / result chain bits, 17..32
+    parameter LANES = 1,                    // MAC lanes: 1 or 4
+    parameter XB = 32 * LANES,              // derived: activation bits
+    parameter WB = (LANES == 1) ? 8 : 16,   // derived: lane code bits
+    parameter PB = 2 * LANES                // derived: lane position bits
 ) (
-    input  wire        clk_i,
-    input  wire        rst_ni,
-    input  wire [1:0]  width_i,   // 0: int8, 1: int4, 2: int2 weight codes
+    input  wire          clk_i,
+    input  wire          rst_ni,
+    input  wire          en_i,      // a job runs: registers may move
     // from the left neighbour / the row feeder
-    input  wire [31:0] x_i,       // activations of channels 4g..4g+3, channel 4g in [7:0]
-    input  wire        xv_i,      // step valid
-    input  wire        first_i,   // first step of a tile: restart the sum
-    input  wire        last_i,    // last step of a tile: emit the sum
+    input  wire [XB-1:0] x_i,       // lane i's group of 4 activations in [32i +: 32], channel 4g in [7:0]
+    input  wire          xv_i,      // step valid
+    input  wire          first_i,   // first step of a tile: restart the sum
+    input  wire          last_i,    // last step of a tile: emit the sum
     // from the upper neighbour / the column feeder
-    input  wire [7:0]  w_i,       // weight code bits, zero above the width
-    input  wire [1:0]  pos_i,     // position of the weight in its group
+    input  wire [WB-1:0] w_i,       // lane codes: [7:0] int8, [11:8] int4, [13:12], [15:14] int2
+    input  wire [PB-1:0] pos_i,     // lane i's position in its group: [2i +: 2]
     // result chain from the PE below
     input  wire [ACC_W-1:0] chain_i,
-    input  wire        chain_v_i,
+    input  wire          chain_v_i,
     // to the right / lower neighbour
-    output reg  [31:0] x_o,
-    output reg         xv_o,
-    output reg         first_o,
-    output reg         last_o,
-    output reg  [7:0]  w_o,
-    output reg  [1:0]  pos_o,
+    output reg  [XB-1:0] x_o,
+    output reg           xv_o,
+    output reg           first_o,
+    output reg           last_o,
+    output reg  [WB-1:0] w_o,
+    output reg  [PB-1:0] pos_o,
     // result chain towards the top of the column
     output reg  [ACC_W-1:0] chain_o,
-    output reg         chain_v_o
+    output reg           chain_v_o
 );
-    reg signed [7:0]  w_ext;
-    reg signed [7:0]  x_sel;
-    reg signed [15:0] prod;
-    reg        [ACC_W-1:0] acc_q, acc_d;
-    reg        [ACC_W-1:0] chain_d;
-    reg                    chain_v_d;
-
     generate
-        if (ACC_W < 17 || ACC_W > 32) begin : g_bad_params
+        if (ACC_W < 17 || ACC_W > 32 || (LANES != 1 && LANES != 4)) begin : g_bad_params
             sparq_pe_illegal_parameters u_stop ();
         end
     endgenerate
 
-    // Everything below the valid test is skipped by an idle PE (the
-    // simulation of an idle array stays cheap; the logic is the same).
-    always @* begin
-        w_ext = 8'sd0;
-        x_sel = 8'sd0;
-        prod = 16'sd0;
-        acc_d = acc_q;
-        chain_d = chain_i;
-        chain_v_d = chain_v_i;
-        if (xv_i) begin
-            case (width_i)
-                2'd1:    w_ext = {{4{w_i[3]}}, w_i[3:0]};
-                2'd2:    w_ext = {{6{w_i[1]}}, w_i[1:0]};
-                default: w_ext = w_i;
-            endcase
-            case (pos_i)
-                2'd0:    x_sel = x_i[7:0];
-                2'd1:    x_sel = x_i[15:8];
-                2'd2:    x_sel = x_i[23:16];
-                default: x_sel = x_i[31:24];
-            endcase
-            prod = x_sel * w_ext;
-            acc_d = (first_i ? {ACC_W{1'b0}} : acc_q) + {{(ACC_W-16){prod[15]}}, prod};
-            if (last_i) begin
-                chain_d = acc_d;
-                chain_v_d = 1'b1;
-            end
+    // the activation a lane's position names within its word
+    function automatic signed [7:0] pick(input [31:0] word, input [1:0] pos);
+        case (pos)
+            2'd0:    pick = word[7:0];
+            2'd1:    pick = word[15:8];
+            2'd2:    pick = word[23:16];
+            default: pick = word[31:24];
+        endcase
+    endfunction
+
+    // The step's sum of products, |sum| <= 128*(128+8+2+2) < 2^15, on the
+    // 4-lane word layout (a one-lane PE's inputs arrive zero-padded, so its
+    // lanes 1-3 multiply by 0 and are optimised away).
+    function automatic signed [15:0] step_sum(input [127:0] x, input [15:0] w, input [7:0] pos);
+        reg signed [15:0] p0;
+        reg signed [11:0] p1;
+        reg signed [9:0]  p2, p3;
+        begin
+            p0 = pick(x[31:0], pos[1:0]) * $signed(w[7:0]);
+            p1 = pick(x[63:32], pos[3:2]) * $signed(w[11:8]);
+            p2 = pick(x[95:64], pos[5:4]) * $signed(w[13:12]);
+            p3 = pick(x[127:96], pos[7:6]) * $signed(w[15:14]);
+            step_sum = p0 + {{4{p1[11]}}, p1} + {{6{p2[9]}}, p2} + {{6{p3[9]}}, p3};
         end
-    end
+    endfunction
+
+    wire [127:0] x4;
+    wire [15:0]  w4;
+    wire [7:0]   pos4;
+    generate
+        if (LANES == 4) begin : g_lanes4
+            assign x4 = x_i;
+            assign w4 = w_i;
+            assign pos4 = pos_i;
+        end else begin : g_lane1
+            assign x4 = {96'd0, x_i};
+            assign w4 = {8'd0, w_i};
+            assign pos4 = {6'd0, pos_i};
+        end
+    endgenerate
+
+    reg [ACC_W-1:0] acc_q;
+    // The new sum is written where it is used, inside the clocked block's
+    // tests: a Verilator model evaluates every continuous assignment of
+    // every PE every cycle (a wire acc_d cost 2.5x of the simulation time
+    // when the array is idle), but a clocked block's branch only when taken.
+    function automatic [ACC_W-1:0] acc_next(input first, input [ACC_W-1:0] acc, input signed [15:0] sum);
+        acc_next = (first ? {ACC_W{1'b0}} : acc) + {{(ACC_W-16){sum[15]}}, sum};
+    endfunction
 
     always @(posedge clk_i) begin
         if (!rst_ni) begin
             xv_o <= 1'b0;
             chain_v_o <= 1'b0;
-        end else begin
+        end else if (en_i) begin
             xv_o <= xv_i;
-            chain_v_o <= chain_v_d;
+            chain_v_o <= chain_v_i || (xv_i && last_i);
         end
     end
 
     // Datapath registers: no reset; they only move with a valid step or
-    // result (this also keeps an idle array cheap to simulate).
+    // result (this also keeps a running array's idle PEs cheap to simulate).
     always @(posedge clk_i) begin
-        if (xv_i) begin
-            x_o <= x_i;
-            first_o <= first_i;
-            last_o <= last_i;
-            w_o <= w_i;
-            pos_o <= pos_i;
-            acc_q <= acc_d;
+        if (en_i) begin
+            if (xv_i) begin
+                x_o <= x_i;
+                first_o <= first_i;
+                last_o <= last_i;
+                w_o <= w_i;
+                pos_o <= pos_i;
+                acc_q <= acc_next(first_i, acc_q, step_sum(x4, w4, pos4));
+            end
+            if (xv_i && last_i)
+                chain_o <= acc_next(first_i, acc_q, step_sum(x4, w4, pos4));
+            else if (chain_v_i)
+                chain_o <= chain_i;
         end
-        if (chain_v_d)
-            chain_o <= chain_d;
     end
 endmodule
 `default_nettype wire

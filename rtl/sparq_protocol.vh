@@ -1,7 +1,8 @@
 // Generated from host/include/sparq_protocol.h by scripts/gen_protocol_vh.sh; do not edit.
 // Included inside each module that needs it (localparams, hence no include guard).
 /* verilator lint_off UNUSEDPARAM */
-localparam [7:0] PROTO_VERSION = 8'd1;
+localparam [7:0] PROTO_VERSION = 8'd2;
+localparam [7:0] PROTO_VERSION_MIN = 8'd1;
 localparam [7:0] MAGIC_CMD = 8'hA5;
 localparam [7:0] MAGIC_REPLY = 8'h5A;
 localparam [15:0] CRC16_INIT = 16'hFFFF;
@@ -22,6 +23,7 @@ localparam [7:0] ST_ARG = 8'h05;
 localparam [7:0] ST_STATE = 8'h06;
 localparam [7:0] ST_POSITIONS = 8'h07;
 localparam [7:0] ST_TRUNCATED = 8'h08;
-localparam integer IDENTIFY_BYTES = 24;
+localparam integer IDENTIFY_BYTES = 26;
+localparam integer IDENTIFY_BYTES_V1 = 24;
 localparam integer COUNTERS_BYTES = 40;
 /* verilator lint_on UNUSEDPARAM */

@@ -1,6 +1,7 @@
 `default_nettype none
 // Simple dual-port RAM: one write port, one registered read port (one
-// cycle latency), the shape Yosys maps onto FPGA block RAM.
+// cycle latency) with a read enable (the output holds while re_i is low),
+// the shape Yosys maps onto FPGA block RAM.
 module sparq_ram #(
     parameter WIDTH = 32,  // bits per word
     parameter DEPTH = 256, // words
@@ -8,6 +9,7 @@ module sparq_ram #(
 ) (
     input  wire             clk_i,
     input  wire             we_i,
+    input  wire             re_i,
     input  wire [AW-1:0]    waddr_i,
     input  wire [WIDTH-1:0] wdata_i,
     input  wire [AW-1:0]    raddr_i,
@@ -23,7 +25,8 @@ module sparq_ram #(
     always @(posedge clk_i) begin
         if (we_i)
             mem_q[waddr_i] <= wdata_i;
-        rdata_o <= mem_q[raddr_i];
+        if (re_i)
+            rdata_o <= mem_q[raddr_i];
     end
 endmodule
 `default_nettype wire

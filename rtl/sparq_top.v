@@ -16,7 +16,9 @@ module sparq_top #(
                               //    32x31 multiplier; for iCE40, docs/board.md)
     parameter WL_DBUF = 1,    // 1: double-buffered weight-block loader; 0: single buffer (rx waits
                               //    while a block's entries are written; 144 fewer flip-flops)
-    parameter CHK_REG = 0     // 1: argument/length checks registered (+1 cycle per command)
+    parameter CHK_REG = 0,    // 1: argument/length checks registered (+1 cycle per command)
+    parameter LANES   = 1     // MAC lanes per PE: 1 (one int8 MAC a cycle, the iCE40 board) or 4
+                              //    (precision-scalable: int4 2, int2 4 MACs a cycle; sim/sim.mk)
 ) (
     input  wire       clk_i,
     input  wire       rst_ni,
@@ -50,7 +52,8 @@ module sparq_top #(
 
     sparq_ctrl #(
         .ROWS(ROWS), .COLS(COLS), .WDEPTH(WDEPTH), .XDEPTH(XDEPTH), .RDEPTH(RDEPTH), .TIMEOUT(TIMEOUT),
-        .CNT_W(CNT_W), .RQ_SERIAL(RQ_SERIAL), .WL_DBUF(WL_DBUF), .CHK_REG(CHK_REG)
+        .CNT_W(CNT_W), .RQ_SERIAL(RQ_SERIAL), .WL_DBUF(WL_DBUF), .CHK_REG(CHK_REG),
+        .LANES(LANES)
     ) u_ctrl (
         .clk_i(clk_i), .rst_ni(rst_ni),
         .rx_data_i(rx_data_i), .rx_valid_i(rx_valid_i), .rx_ready_o(rx_ready_o),
@@ -66,7 +69,8 @@ module sparq_top #(
     );
 
     sparq_engine #(
-        .ROWS(ROWS), .COLS(COLS), .WDEPTH(WDEPTH), .XDEPTH(XDEPTH), .RDEPTH(RDEPTH), .CNT_W(CNT_W)
+        .ROWS(ROWS), .COLS(COLS), .WDEPTH(WDEPTH), .XDEPTH(XDEPTH), .RDEPTH(RDEPTH), .CNT_W(CNT_W),
+        .LANES(LANES)
     ) u_engine (
         .clk_i(clk_i), .rst_ni(rst_ni),
         .start_i(eng_start), .wbank_i(eng_wbank), .xbank_i(eng_xbank), .acc_i(eng_acc),

@@ -16,14 +16,14 @@ sp='[[:space:]]'
     echo "// Included inside each module that needs it (localparams, hence no include guard)."
     echo "/* verilator lint_off UNUSEDPARAM */"
     sed -n -E \
-        -e "s/^#define${sp}+SPARQ_(PROTO_VERSION)${sp}+([0-9]+)(${sp}.*)?\$/localparam [7:0] \\1 = 8'd\\2;/p" \
+        -e "s/^#define${sp}+SPARQ_(PROTO_VERSION(_MIN)?)${sp}+([0-9]+)(${sp}.*)?\$/localparam [7:0] \\1 = 8'd\\3;/p" \
         -e "s/^#define${sp}+SPARQ_(MAGIC_[A-Z]+|OP_[A-Z0-9_]+|ST_[A-Z0-9_]+)${sp}+0x([0-9A-Fa-f]{2})(${sp}.*)?\$/localparam [7:0] \\1 = 8'h\\2;/p" \
         -e "s/^#define${sp}+SPARQ_(CRC16_INIT)${sp}+0x([0-9A-Fa-f]{4})(${sp}.*)?\$/localparam [15:0] \\1 = 16'h\\2;/p" \
-        -e "s/^#define${sp}+SPARQ_(IDENTIFY_BYTES|COUNTERS_BYTES)${sp}+([0-9]+)(${sp}.*)?\$/localparam integer \\1 = \\2;/p" \
+        -e "s/^#define${sp}+SPARQ_(IDENTIFY_BYTES(_V1)?|COUNTERS_BYTES)${sp}+([0-9]+)(${sp}.*)?\$/localparam integer \\1 = \\3;/p" \
         "$in"
     echo "/* verilator lint_on UNUSEDPARAM */"
 } > "$tmp"
-for want in PROTO_VERSION MAGIC_CMD MAGIC_REPLY CRC16_INIT OP_IDENTIFY ST_OK IDENTIFY_BYTES COUNTERS_BYTES; do
+for want in PROTO_VERSION PROTO_VERSION_MIN MAGIC_CMD MAGIC_REPLY CRC16_INIT OP_IDENTIFY ST_OK IDENTIFY_BYTES IDENTIFY_BYTES_V1 COUNTERS_BYTES; do
     grep -q " $want = " "$tmp" || { echo "gen_protocol_vh: $in: no SPARQ_$want in the expected form" >&2; exit 1; }
 done
 mv "$tmp" "$out"

@@ -1,5 +1,8 @@
 # sim/: the Verilator model of rtl/sparq_top.v, linked into build/sparq and
 # every test binary as the "sim" device backend (host/src/board/sim_transport.c).
+# The default build is the 16x16 array with LANES=4 (precision-scalable PE);
+# a second, small one-lane build (Vsparq_top1: 4x4, LANES=1 as on the iCE40
+# board) is linked in for the co-simulation (sparq_sim_create_model).
 # Built -O3 with Verilator's OPT_FAST=-O3, single-threaded (faster than
 # --threads for this size), FST tracing compiled in but off unless
 # SPARQ_TRACE=file.fst is set.
@@ -14,22 +17,32 @@ SIM_VLIB := $(SIM_MDIR)/libverilated.a
 SIM_SHIM := $(SIM_DIR)/sparq_sim.o
 SIM_VFLAGS := --cc -O3 --x-assign fast --x-initial fast --trace-fst --top-module sparq_top \
               -Wno-fatal -CFLAGS -O3 -CFLAGS -fPIC
+SIM_PARAMS  := -GLANES=4
+SIM1_MDIR   := $(SIM_DIR)/obj1
+SIM1_LIB    := $(SIM1_MDIR)/Vsparq_top1__ALL.a
+SIM1_PARAMS := -GLANES=1 -GROWS=4 -GCOLS=4 -GWDEPTH=256 -GXDEPTH=256 -GRDEPTH=64
 
 $(SIM_LIB) $(SIM_VLIB) &: $(SIM_RTL) rtl/sparq_protocol.vh rtl/sparq_top.f sim/sim.mk
 	@mkdir -p $(SIM_MDIR)
-	$(VERILATOR) $(SIM_VFLAGS) -Mdir $(SIM_MDIR) -f rtl/sparq_top.f
+	$(VERILATOR) $(SIM_VFLAGS) $(SIM_PARAMS) -Mdir $(SIM_MDIR) -f rtl/sparq_top.f
 	$(MAKE) --no-print-directory -C $(SIM_MDIR) -f Vsparq_top.mk OPT_FAST=-O3 OPT_SLOW=-O1 OPT_GLOBAL=-O2 \
 	  VM_PARALLEL_BUILDS=0 Vsparq_top__ALL.a verilated.o verilated_fst_c.o verilated_threads.o
 	cd $(SIM_MDIR) && rm -f libverilated.a && ar rcs libverilated.a verilated.o verilated_fst_c.o verilated_threads.o
 
-$(SIM_SHIM): sim/sparq_sim.cpp host/include/sparq_sim.h $(SIM_LIB)
+$(SIM1_LIB): $(SIM_RTL) rtl/sparq_protocol.vh rtl/sparq_top.f sim/sim.mk
+	@mkdir -p $(SIM1_MDIR)
+	$(VERILATOR) $(SIM_VFLAGS) $(SIM1_PARAMS) --prefix Vsparq_top1 -Mdir $(SIM1_MDIR) -f rtl/sparq_top.f
+	$(MAKE) --no-print-directory -C $(SIM1_MDIR) -f Vsparq_top1.mk OPT_FAST=-O3 OPT_SLOW=-O1 OPT_GLOBAL=-O2 \
+	  VM_PARALLEL_BUILDS=0 Vsparq_top1__ALL.a
+
+$(SIM_SHIM): sim/sparq_sim.cpp host/include/sparq_sim.h $(SIM_LIB) $(SIM1_LIB)
 	@mkdir -p $(dir $@)
-	$(CXX) -O3 -std=c++17 -Wall -Wextra -Ihost/include -I$(SIM_MDIR) -isystem $(VERILATOR_ROOT)/include \
-	  -isystem $(VERILATOR_ROOT)/include/vltstd -c $< -o $@
+	$(CXX) -O3 -std=c++17 -Wall -Wextra -Ihost/include -I$(SIM_MDIR) -I$(SIM1_MDIR) \
+	  -isystem $(VERILATOR_ROOT)/include -isystem $(VERILATOR_ROOT)/include/vltstd -c $< -o $@
 
 # The sim objects are plain C++; C binaries keep linking with $(CC) plus
 # libstdc++ (LINK = $(CXX) would compile tests/unit/*.c as C++).
-BOARD_OBJS += $(SIM_SHIM) $(SIM_LIB) $(SIM_VLIB)
+BOARD_OBJS += $(SIM_SHIM) $(SIM_LIB) $(SIM1_LIB) $(SIM_VLIB)
 BOARD_LIBS += -lstdc++ -lz -pthread
 
 # bench-accel: cycles, utilisation, sparsity speedups, link bytes and

@@ -1,20 +1,34 @@
 // Verilator harness of rtl/sparq_top.v behind a thin extern "C" shim, so the
 // host library drives the RTL exactly as it would drive a board: bytes in,
-// bytes out, one byte per clock per direction.
+// bytes out, one byte per clock per direction. Two builds of the RTL are
+// linked in (sim/sim.mk): the default 16x16 4-lane array (Vsparq_top) and a
+// small one-lane array (Vsparq_top1) that co-simulates LANES = 1.
 #include "sparq_sim.h"
 
 #include <cstdlib>
-#include <deque>
 #include <memory>
 #include <vector>
 
 #include "Vsparq_top.h"
+#include "Vsparq_top1.h"
 #include "verilated.h"
 #include "verilated_fst_c.h"
 
+struct sparq_sim;
+
+// One verilated model behind a virtual clock: the two builds are distinct
+// C++ classes with the same ports.
+struct sim_model {
+    virtual ~sim_model() = default;
+    virtual void cycle(sparq_sim *s) = 0;
+    virtual void reset(int on) = 0;
+    virtual void trace(VerilatedFstC *t) = 0;
+    virtual void finish() = 0;
+};
+
 struct sparq_sim {
     std::unique_ptr<VerilatedContext> ctx;
-    std::unique_ptr<Vsparq_top> top;
+    std::unique_ptr<sim_model> model;
     std::unique_ptr<VerilatedFstC> trace;
     std::vector<uint8_t> rx;  // bytes to the device
     size_t rx_head = 0;
@@ -24,67 +38,85 @@ struct sparq_sim {
     int throttle = 0;
 };
 
-static void half(sparq_sim *s, int clk)
-{
-    s->top->clk_i = (uint8_t)clk;
-    s->top->eval();
-    if (s->trace)
-        s->trace->dump(s->ctx->time());
-    s->ctx->timeInc(1);
-}
-
-static void cycle(sparq_sim *s)
-{
-    Vsparq_top *t = s->top.get();
-    int have = s->rx_head < s->rx.size();
-    t->rx_valid_i = (uint8_t)have;
-    t->rx_data_i = have ? s->rx[s->rx_head] : 0;
-    t->tx_ready_i = (uint8_t)(s->throttle ? (s->cycles & 1) : 1);
-    half(s, 0);
-    // Handshakes are decided by the values just before the rising edge.
-    int take = have && t->rx_ready_o;
-    int give = t->tx_valid_o && t->tx_ready_i;
-    uint8_t out = t->tx_data_o;
-    half(s, 1);
-    if (take && ++s->rx_head == s->rx.size()) {
-        s->rx.clear();
-        s->rx_head = 0;
+template <class M> struct model_of : sim_model {
+    std::unique_ptr<M> top;
+    explicit model_of(VerilatedContext *ctx) : top(new M(ctx, "top"))
+    {
+        top->rst_ni = 0;
+        top->rx_valid_i = 0;
+        top->tx_ready_i = 1;
     }
-    if (give)
-        s->tx.push_back(out);
-    s->cycles++;
-}
+    void half(sparq_sim *s, int clk)
+    {
+        top->clk_i = (uint8_t)clk;
+        top->eval();
+        if (s->trace)
+            s->trace->dump(s->ctx->time());
+        s->ctx->timeInc(1);
+    }
+    void cycle(sparq_sim *s) override
+    {
+        M *t = top.get();
+        int have = s->rx_head < s->rx.size();
+        t->rx_valid_i = (uint8_t)have;
+        t->rx_data_i = have ? s->rx[s->rx_head] : 0;
+        t->tx_ready_i = (uint8_t)(s->throttle ? (s->cycles & 1) : 1);
+        half(s, 0);
+        // Handshakes are decided by the values just before the rising edge.
+        int take = have && t->rx_ready_o;
+        int give = t->tx_valid_o && t->tx_ready_i;
+        uint8_t out = t->tx_data_o;
+        half(s, 1);
+        if (take && ++s->rx_head == s->rx.size()) {
+            s->rx.clear();
+            s->rx_head = 0;
+        }
+        if (give)
+            s->tx.push_back(out);
+        s->cycles++;
+    }
+    void reset(int on) override { top->rst_ni = (uint8_t)!on; }
+    void trace(VerilatedFstC *t) override { top->trace(t, 99); }
+    void finish() override { top->final(); }
+};
+
+static void cycle(sparq_sim *s) { s->model->cycle(s); }
 
 extern "C" {
 
-struct sparq_sim *sparq_sim_create(void)
+struct sparq_sim *sparq_sim_create_model(int which)
 {
+    if (which != SPARQ_SIM_DEFAULT && which != SPARQ_SIM_LANES1)
+        return nullptr;
     sparq_sim *s = new sparq_sim;
     s->ctx.reset(new VerilatedContext);
     const char *trace = std::getenv("SPARQ_TRACE");
     if (trace && *trace)
         s->ctx->traceEverOn(true);
-    s->top.reset(new Vsparq_top(s->ctx.get(), "top"));
+    if (which == SPARQ_SIM_LANES1)
+        s->model.reset(new model_of<Vsparq_top1>(s->ctx.get()));
+    else
+        s->model.reset(new model_of<Vsparq_top>(s->ctx.get()));
     if (trace && *trace) {
         s->trace.reset(new VerilatedFstC);
-        s->top->trace(s->trace.get(), 99);
+        s->model->trace(s->trace.get());
         s->trace->open(trace);
     }
-    s->top->rst_ni = 0;
-    s->top->rx_valid_i = 0;
-    s->top->tx_ready_i = 1;
+    s->model->reset(1);
     for (int i = 0; i < 4; i++)
         cycle(s);
-    s->top->rst_ni = 1;
+    s->model->reset(0);
     s->cycles = 0;
     return s;
 }
+
+struct sparq_sim *sparq_sim_create(void) { return sparq_sim_create_model(SPARQ_SIM_DEFAULT); }
 
 void sparq_sim_destroy(struct sparq_sim *s)
 {
     if (!s)
         return;
-    s->top->final();
+    s->model->finish();
     if (s->trace)
         s->trace->close();
     delete s;

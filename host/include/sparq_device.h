@@ -42,8 +42,10 @@ struct sparq_device_config {
     int xdepth;      // activation words (4 int8) per row per bank
     int rdepth;      // result frames
     int timeout;     // rx idle cycles before a partial packet is dropped
+    int lanes;       // MAC lanes per PE (RTL LANES): 4, or 1 (also when 0)
 };
-// The default 16x16 configuration, identical to rtl/sparq_top.v's defaults.
+// The default configuration: the 16x16, 4-lane array that sim/sim.mk builds
+// (rtl/sparq_top.v's own default is LANES = 1, for the iCE40 board).
 extern const struct sparq_device_config sparq_device_default_config;
 
 // The C device model: consumes command bytes, produces reply bytes, no cycles.
@@ -55,7 +57,12 @@ void sparq_devmodel_feed(struct sparq_devmodel *m, const uint8_t *data, size_t n
 void sparq_devmodel_timeout(struct sparq_devmodel *m);
 // Moves up to n queued reply bytes to out; returns how many.
 size_t sparq_devmodel_take(struct sparq_devmodel *m, uint8_t *out, size_t n);
-// Cycles the RTL engine spends on one COMPUTE job (the busy counter).
+// Cycles the RTL engine spends on one COMPUTE job (the busy counter) with
+// weights of `width` bits (8, 4, 2): a step carries min(lanes, 8/width)
+// kept weights.
+uint64_t sparq_devmodel_format_cycles(const struct sparq_device_config *cfg, int t, int kblocks, int kept,
+                                      int width);
+// The same for int8 weights, the longest job of a shape.
 uint64_t sparq_devmodel_job_cycles(const struct sparq_device_config *cfg, int t, int kblocks, int kept);
 
 int sparq_transport_ref(struct sparq_transport *tr, const struct sparq_device_config *cfg);
@@ -95,6 +102,9 @@ void sparq_device_close(struct sparq_device *dev);
 const char *sparq_device_backend(const struct sparq_device *dev);
 
 int sparq_device_identify(struct sparq_device *dev, struct sparq_device_info *info);
+// MAC lanes per PE of the opened device (IDENTIFY; 1 for a protocol-version-1
+// device): an int4 step does min(2, lanes), an int2 step lanes MACs.
+int sparq_device_lanes(const struct sparq_device *dev);
 int sparq_device_reset(struct sparq_device *dev);
 int sparq_device_counters(struct sparq_device *dev, struct sparq_device_counters *c);
 const struct sparq_link_stats *sparq_device_link(const struct sparq_device *dev);

@@ -13,7 +13,12 @@
 #ifndef SPARQ_PROTOCOL_H
 #define SPARQ_PROTOCOL_H
 
-#define SPARQ_PROTO_VERSION 1
+#define SPARQ_PROTO_VERSION 2
+/* Oldest version a host still drives. Version 2 adds the IDENTIFY field
+ * lanes; a device with one MAC lane per PE answers exactly as version 1
+ * (24-byte IDENTIFY, version 1), and a host treats a version-1 device as
+ * one lane. */
+#define SPARQ_PROTO_VERSION_MIN 1
 
 /* First byte of every packet. Bytes that are not a magic byte where a
  * header must start are skipped (resynchronisation). */
@@ -68,8 +73,9 @@
 #define SPARQ_ST_POSITIONS 0x07 /* weight positions repeated or not increasing */
 #define SPARQ_ST_TRUNCATED 0x08 /* packet stopped mid-way (rx idle timeout) */
 
-/* IDENTIFY reply body (24 bytes). */
-#define SPARQ_IDENTIFY_BYTES 24
+/* IDENTIFY reply body (26 bytes; 24 from a version-1 device). */
+#define SPARQ_IDENTIFY_BYTES    26
+#define SPARQ_IDENTIFY_BYTES_V1 24
 #define SPARQ_ID_VERSION  0  /* u16 protocol version */
 #define SPARQ_ID_ROWS     2  /* u16 array rows (frames per tile) */
 #define SPARQ_ID_COLS     4  /* u16 array columns (output channels per tile) */
@@ -80,6 +86,8 @@
 #define SPARQ_ID_WIDTHS   20 /* u8 bit0 int8, bit1 int4, bit2 int2 */
 #define SPARQ_ID_SPARSITY 21 /* u8 bit0 4:4, bit1 2:4, bit2 1:4 */
 #define SPARQ_ID_TIMEOUT  22 /* u16 rx idle timeout in cycles / 256 */
+#define SPARQ_ID_LANES    24 /* u16 MAC lanes per PE (version >= 2): an int8 step does 1, int4
+                                min(2, lanes), int2 lanes multiply-accumulates per PE */
 
 /* COUNTERS reply body: five u64. */
 #define SPARQ_COUNTERS_BYTES 40

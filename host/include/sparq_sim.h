@@ -17,6 +17,13 @@ struct sparq_sim;
 // Creates the model and holds reset for a few cycles. FST waves go to the
 // file named by the environment variable SPARQ_TRACE, if set.
 struct sparq_sim *sparq_sim_create(void);
+// The RTL builds sim/sim.mk links in: the default (16x16, LANES = 4, what
+// sparq_device_default_config describes) and a one-lane array (LANES = 1,
+// 4x4, WDEPTH = XDEPTH = 256, RDEPTH = 64, timeout 4096) for co-simulating
+// the board's lane count. NULL for an unknown one.
+#define SPARQ_SIM_DEFAULT 0
+#define SPARQ_SIM_LANES1  1
+struct sparq_sim *sparq_sim_create_model(int which);
 // Runs final(), closes the trace, frees the model.
 void sparq_sim_destroy(struct sparq_sim *s);
 // Queues bytes for the device's rx port.

@@ -1,6 +1,6 @@
 #!/bin/sh
 # verilator --lint-only -Wall over rtl/ for the default top, small
-# configurations and the board's; TAP output.
+# configurations (one lane and four) and the board's; TAP output.
 set -u
 T=$(mktemp -d /tmp/sparq_rtl_lint.XXXXXX)
 trap 'rm -rf "$T"' EXIT
@@ -11,7 +11,10 @@ lint() { # any output at all (a warning) is a failure
     echo "$out" | head -30
     [ -z "$out" ]
 }
-check "verilator --lint-only -Wall sparq_top" lint
+check "verilator --lint-only -Wall sparq_top (LANES=1)" lint
+check "verilator --lint-only -Wall sparq_top -GLANES=4 (the simulated build)" lint -GLANES=4
+check "verilator --lint-only -Wall sparq_top -GLANES=4 -GROWS=4 -GCOLS=4 -GWDEPTH=256 -GXDEPTH=256 -GRDEPTH=64" \
+    lint -GLANES=4 -GROWS=4 -GCOLS=4 -GWDEPTH=256 -GXDEPTH=256 -GRDEPTH=64
 check "verilator --lint-only -Wall sparq_top -GROWS=4 -GCOLS=4 -GWDEPTH=256 -GXDEPTH=256 -GRDEPTH=64" \
     lint -GROWS=4 -GCOLS=4 -GWDEPTH=256 -GXDEPTH=256 -GRDEPTH=64
 check "verilator --lint-only -Wall sparq_top -GROWS=8 -GCOLS=12" lint -GROWS=8 -GCOLS=12

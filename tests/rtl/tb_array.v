@@ -1,6 +1,6 @@
 // Edge testbench of rtl/sparq_array.v (4 x 3): skewed feeding as the engine
 // does it (row r late by r cycles, column c by c), tiles back to back at the
-// minimum period of 2*ROWS steps and at a longer one, int4 weights. Checks
+// minimum period of 2*ROWS steps and at a longer one, int2 weights (4 lanes a step). Checks
 // that every column emits exactly one result per row per tile, in row
 // order, each equal to the integer dot product computed here. TAP output.
 `timescale 1ns/1ps
@@ -8,26 +8,30 @@
 module tb_array;
     localparam ROWS = 4, COLS = 3, NT = 6, MAXG = 200;
     reg clk = 0, rst_n = 0;
-    reg [ROWS*32-1:0] x;
+    reg [ROWS*128-1:0] x;
     reg [ROWS-1:0] xv, first, last;
-    reg [COLS*8-1:0] w;
-    reg [COLS*2-1:0] pos;
+    reg [COLS*16-1:0] w;
+    reg [COLS*8-1:0] pos;
     wire [COLS*32-1:0] res;
     wire [COLS-1:0] res_v;
 
-    sparq_array #(.ROWS(ROWS), .COLS(COLS)) dut (.clk_i(clk), .rst_ni(rst_n), .width_i(2'd1), .x_i(x),
+    sparq_array #(.ROWS(ROWS), .COLS(COLS), .LANES(4)) dut (.clk_i(clk), .rst_ni(rst_n), .en_i(1'b1), .x_i(x),
         .xv_i(xv), .first_i(first), .last_i(last), .w_i(w), .pos_i(pos), .res_o(res), .res_v_o(res_v));
     always #5 clk = ~clk;
 
     integer seed = 7;
-    reg [31:0] xg [0:ROWS-1][0:MAXG-1];
-    reg [3:0]  wg [0:COLS-1][0:MAXG-1];
-    reg [1:0]  pg [0:COLS-1][0:MAXG-1];
+    reg [127:0] xg [0:ROWS-1][0:MAXG-1];
+    reg [7:0]  wg [0:COLS-1][0:MAXG-1];  // 4 int2 codes, lane l in [2l +: 2]
+    reg [7:0]  pg [0:COLS-1][0:MAXG-1];
     integer tile_len [0:NT-1];
     integer tile_start [0:NT-1];
     integer expect [0:NT-1][0:ROWS-1][0:COLS-1];
     integer got_n [0:COLS-1];
-    integer total, n, r, c, k, s, g, bad, xs, wsx;
+    integer total, n, r, c, k, s, g, bad, xs, wsx, l;
+    // the lane split's word: lane 0 sign-extended to 8 bits, lane 1 to 4
+    function [15:0] lane_word(input [7:0] q);
+        lane_word = {q[7:6], q[5:4], {2{q[3]}}, q[3:2], {6{q[1]}}, q[1:0]};
+    endfunction
 
     function integer step_first(input integer gi);
         integer kk;
@@ -68,7 +72,7 @@ module tb_array;
             total = total + tile_len[k];
         end
         for (g = 0; g < total; g = g + 1) begin
-            for (r = 0; r < ROWS; r = r + 1) xg[r][g] = $random(seed);
+            for (r = 0; r < ROWS; r = r + 1) xg[r][g] = {$random(seed), $random(seed), $random(seed), $random(seed)};
             for (c = 0; c < COLS; c = c + 1) begin
                 wg[c][g] = $random(seed);
                 pg[c][g] = $random(seed);
@@ -78,14 +82,15 @@ module tb_array;
             for (r = 0; r < ROWS; r = r + 1)
                 for (c = 0; c < COLS; c = c + 1) begin
                     expect[k][r][c] = 0;
-                    for (s = 0; s < tile_len[k]; s = s + 1) begin
-                        g = tile_start[k] + s;
-                        xs = (xg[r][g] >> (8 * pg[c][g])) & 255;
-                        if (xs > 127) xs = xs - 256;
-                        wsx = wg[c][g];
-                        if (wsx > 7) wsx = wsx - 16;
-                        expect[k][r][c] = expect[k][r][c] + xs * wsx;
-                    end
+                    for (s = 0; s < tile_len[k]; s = s + 1)
+                        for (l = 0; l < 4; l = l + 1) begin
+                            g = tile_start[k] + s;
+                            xs = (xg[r][g] >> (32 * l + 8 * ((pg[c][g] >> (2 * l)) & 3))) & 255;
+                            if (xs > 127) xs = xs - 256;
+                            wsx = (wg[c][g] >> (2 * l)) & 3;
+                            if (wsx > 1) wsx = wsx - 4;
+                            expect[k][r][c] = expect[k][r][c] + xs * wsx;
+                        end
                 end
         x = 0; xv = 0; first = 0; last = 0; w = 0; pos = 0;
         repeat (3) @(posedge clk);
@@ -95,14 +100,14 @@ module tb_array;
             for (r = 0; r < ROWS; r = r + 1) begin
                 g = n - r;
                 xv[r] = (g >= 0 && g < total);
-                x[32*r +: 32] = xv[r] ? xg[r][g] : 32'hx;
+                x[128*r +: 128] = xv[r] ? xg[r][g] : 128'hx;
                 first[r] = xv[r] ? step_first(g) : 1'b0;
                 last[r] = xv[r] ? step_last(g) : 1'b0;
             end
             for (c = 0; c < COLS; c = c + 1) begin
                 g = n - c;
-                w[8*c +: 8] = (g >= 0 && g < total) ? {4'd0, wg[c][g]} : 8'hx;
-                pos[2*c +: 2] = (g >= 0 && g < total) ? pg[c][g] : 2'bx;
+                w[16*c +: 16] = (g >= 0 && g < total) ? lane_word(wg[c][g]) : 16'hx;
+                pos[8*c +: 8] = (g >= 0 && g < total) ? pg[c][g] : 8'hx;
             end
         end
         for (c = 0; c < COLS; c = c + 1)

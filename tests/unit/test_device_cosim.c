@@ -5,7 +5,10 @@
 // with sparq_gemm_ref / sparq_requant_ref. Finally the data-independent
 // counters (busy cycles, MACs) of both backends must agree, with each other
 // and with the model device (job-cycle model and wire-byte accounting).
-// SPARQ_SEED replays a run; SPARQ_COSIM_N sets the number of GEMMs.
+// Twice: the default 16x16 array with 4 MAC lanes per PE, and a 4x4 one-lane
+// build (LANES = 1, the iCE40 board's; a protocol-version-1 device).
+// SPARQ_SEED replays a run; SPARQ_COSIM_N sets the number of GEMMs (the
+// one-lane array runs a quarter of them).
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,6 +18,7 @@
 #include "sparq_error.h"
 #include "sparq_gemm.h"
 #include "sparq_rng.h"
+#include "sparq_sim.h"
 
 static uint64_t rng_state;
 static uint32_t rnd(void)
@@ -128,22 +132,63 @@ static int run_case(struct sparq_device *dev, const struct gemm_case *g, int32_t
     return 1;
 }
 
-int main(void)
+// The one-lane RTL build (sim/sim.mk, SPARQ_SIM_LANES1) and its C model twin.
+static const struct sparq_device_config lanes1_cfg = {
+    .rows = 4, .cols = 4, .wdepth = 256, .xdepth = 256, .rdepth = 64, .timeout = 4096, .lanes = 1,
+};
+
+static int sim1_send(void *ctx, const uint8_t *data, size_t n)
 {
-    rng_state = check_seed(20261126);
-    const char *ns = getenv("SPARQ_COSIM_N");
-#ifdef __SANITIZE_ADDRESS__
-    int n = ns ? atoi(ns) : 450; // the sanitizer build checks the C side; fewer GEMMs
-#else
-    int n = ns ? atoi(ns) : 1800;
-#endif
+    sparq_sim_push(ctx, data, n);
+    return SPARQ_OK;
+}
+static int sim1_recv(void *ctx, uint8_t *data, size_t n)
+{
+    const struct sparq_device_config *c = &lanes1_cfg; // the longest silence, as sim_transport.c
+    uint64_t quiet = 2 * (sparq_devmodel_job_cycles(c, c->rdepth, c->wdepth / 16, 4) + (uint64_t)c->timeout) + 4096;
+    if (sparq_sim_run_until(ctx, n, quiet) < n)
+        return sparq_fail(SPARQ_ETIMEOUT, "sim lanes1: no reply");
+    sparq_sim_pull(ctx, data, n);
+    return SPARQ_OK;
+}
+static int sim1_idle(void *ctx)
+{
+    sparq_sim_step(ctx, (uint64_t)lanes1_cfg.timeout + 64);
+    return SPARQ_OK;
+}
+static uint64_t sim1_cycles(void *ctx) { return sparq_sim_cycles(ctx); }
+static void sim1_close(void *ctx) { sparq_sim_destroy(ctx); }
+static const struct sparq_transport_ops sim1_ops = {
+    .name = "sim", .send = sim1_send, .recv = sim1_recv, .idle = sim1_idle, .cycles = sim1_cycles, .close = sim1_close,
+};
+
+// Opens the ref and sim devices of one configuration: NULL the default.
+static int open_pair(struct sparq_device *dev[2], const struct sparq_device_config *cfg)
+{
+    if (!cfg)
+        return sparq_device_open(&dev[0], "ref") || sparq_device_open(&dev[1], "sim");
+    struct sparq_transport tr[2] = { { NULL, NULL }, { &sim1_ops, sparq_sim_create_model(SPARQ_SIM_LANES1) } };
+    if (!tr[1].ctx || sparq_transport_ref(&tr[0], cfg))
+        return SPARQ_EDEVICE;
+    return sparq_device_open_transport(&dev[0], tr[0]) || sparq_device_open_transport(&dev[1], tr[1]);
+}
+
+// n random GEMMs on one configuration's ref and sim devices.
+static void cosim(const char *label, const struct sparq_device_config *cfg, int n)
+{
     const char *backends[2] = { "ref", "sim" };
     struct sparq_device *dev[2] = { NULL, NULL };
+    int rc = open_pair(dev, cfg);
+    CHECK(rc == SPARQ_OK, "%s: open ref and sim devices (%s)", label, rc ? sparq_last_error() : "ok");
+    if (rc)
+        return;
+    const struct sparq_device_config *c = cfg ? cfg : &sparq_device_default_config;
     for (int b = 0; b < 2; b++) {
-        int rc = sparq_device_open(&dev[b], backends[b]);
-        CHECK(rc == SPARQ_OK, "open %s device (%s)", backends[b], rc ? sparq_last_error() : "ok");
-        if (rc)
-            return check_done();
+        struct sparq_device_info info;
+        CHECK(sparq_device_identify(dev[b], &info) == SPARQ_OK && info.rows == c->rows &&
+                  sparq_device_lanes(dev[b]) == c->lanes && info.version == (c->lanes > 1 ? 2 : 1),
+              "%s: %s identifies as %dx%d, %d lanes, protocol version %d", label, backends[b], info.rows, info.cols,
+              sparq_device_lanes(dev[b]), info.version);
     }
     int count;
     const struct sparq_format_type *types = sparq_format_all(&count);
@@ -151,7 +196,9 @@ int main(void)
     // The model device (job-cycle model, the driver's own byte accounting)
     // sees the same GEMMs and must count what the devices counted.
     struct sparq_device *model = NULL;
-    CHECK(sparq_device_open_model(&model, NULL, 1) == SPARQ_OK, "open model device");
+    // (with the reliability layer's bytes when the devices have one: those
+    // sparq_device_open() made, not the raw one-lane transports)
+    CHECK(sparq_device_open_model(&model, cfg, cfg == NULL) == SPARQ_OK, "%s: open model device", label);
     struct sparq_device_counters c0[2];
     for (int b = 0; b < 2; b++)
         sparq_device_counters(dev[b], &c0[b]);
@@ -177,40 +224,52 @@ int main(void)
     }
     for (int f = 0; f < count; f++)
         for (int b = 0; b < 2; b++)
-            CHECK(good[f][b] == run[f][b], "%s on %s: %d of %d GEMMs bit-exact", types[f].name, backends[b],
-                  good[f][b], run[f][b]);
+            CHECK(good[f][b] == run[f][b], "%s: %s on %s: %d of %d GEMMs bit-exact", label, types[f].name,
+                  backends[b], good[f][b], run[f][b]);
     uint64_t w1[3][2];
     for (int b = 0; b < 2; b++)
         sparq_device_wire(dev[b], &w1[b][0], &w1[b][1]);
     if (model)
         sparq_device_wire(model, &w1[2][0], &w1[2][1]);
-    struct sparq_device_counters c[2], cm;
+    struct sparq_device_counters cn[2], cm;
     for (int b = 0; b < 2; b++)
-        CHECK(sparq_device_counters(dev[b], &c[b]) == SPARQ_OK, "%s counters", backends[b]);
+        CHECK(sparq_device_counters(dev[b], &cn[b]) == SPARQ_OK, "%s: %s counters", label, backends[b]);
     if (model)
         sparq_device_counters(model, &cm);
     for (int b = 0; b < 2; b++) {
         uint64_t out = w1[b][0] - w0[b][0], in = w1[b][1] - w0[b][1];
         CHECK(model && out == w1[2][0] && in == w1[2][1],
-              "%s wire bytes %llu out / %llu in == model device %llu / %llu", backends[b], (unsigned long long)out,
-              (unsigned long long)in, (unsigned long long)(model ? w1[2][0] : 0),
+              "%s: %s wire bytes %llu out / %llu in == model device %llu / %llu", label, backends[b],
+              (unsigned long long)out, (unsigned long long)in, (unsigned long long)(model ? w1[2][0] : 0),
               (unsigned long long)(model ? w1[2][1] : 0));
-        CHECK(model && c[b].busy - c0[b].busy == cm.busy && c[b].macs - c0[b].macs == cm.macs,
-              "%s busy cycles %llu and MACs %llu == job-cycle model %llu / %llu", backends[b],
-              (unsigned long long)(c[b].busy - c0[b].busy), (unsigned long long)(c[b].macs - c0[b].macs),
+        CHECK(model && cn[b].busy - c0[b].busy == cm.busy && cn[b].macs - c0[b].macs == cm.macs,
+              "%s: %s busy cycles %llu and MACs %llu == job-cycle model %llu / %llu", label, backends[b],
+              (unsigned long long)(cn[b].busy - c0[b].busy), (unsigned long long)(cn[b].macs - c0[b].macs),
               (unsigned long long)(model ? cm.busy : 0), (unsigned long long)(model ? cm.macs : 0));
     }
     sparq_device_close(model);
-    CHECK(c[0].macs == c[1].macs && c[0].macs > 0, "MAC counters agree: ref %llu, sim %llu",
-          (unsigned long long)c[0].macs, (unsigned long long)c[1].macs);
-    CHECK(c[0].busy == c[1].busy && c[0].busy > 0, "busy cycles agree: ref %llu, sim %llu",
-          (unsigned long long)c[0].busy, (unsigned long long)c[1].busy);
-    CHECK(c[1].total >= c[1].busy, "sim total cycles %llu >= busy",
-          (unsigned long long)c[1].total);
-    printf("# sim: %llu cycles\n", (unsigned long long)sparq_device_cycles(dev[1]));
+    CHECK(cn[0].macs == cn[1].macs && cn[0].macs > 0, "%s: MAC counters agree: ref %llu, sim %llu", label,
+          (unsigned long long)cn[0].macs, (unsigned long long)cn[1].macs);
+    CHECK(cn[0].busy == cn[1].busy && cn[0].busy > 0, "%s: busy cycles agree: ref %llu, sim %llu", label,
+          (unsigned long long)cn[0].busy, (unsigned long long)cn[1].busy);
+    CHECK(cn[1].total >= cn[1].busy, "%s: sim total cycles %llu >= busy", label, (unsigned long long)cn[1].total);
+    printf("# %s sim: %llu cycles\n", label, (unsigned long long)sparq_device_cycles(dev[1]));
     free(y);
     free(y8);
     sparq_device_close(dev[0]);
     sparq_device_close(dev[1]);
+}
+
+int main(void)
+{
+    rng_state = check_seed(20261126);
+    const char *ns = getenv("SPARQ_COSIM_N");
+#ifdef __SANITIZE_ADDRESS__
+    int n = ns ? atoi(ns) : 450; // the sanitizer build checks the C side; fewer GEMMs
+#else
+    int n = ns ? atoi(ns) : 1800;
+#endif
+    cosim("16x16, 4 lanes", NULL, n);
+    cosim("4x4, 1 lane", &lanes1_cfg, (n + 3) / 4);
     return check_done();
 }

@@ -17,6 +17,7 @@
 struct sparq_device {
     struct sparq_transport tr;
     struct sparq_device_info info;
+    int lanes; // MAC lanes per PE (IDENTIFY version 2; 1 for version 1)
     struct sparq_link_stats link;
     int seq;
     int kchunk;
@@ -164,9 +165,9 @@ static int model_command(struct sparq_device *d, int op, const uint8_t *args, si
     d->link.bytes_out += SPARQ_HEADER_BYTES + nargs + npayload + SPARQ_CRC_BYTES;
     d->link.bytes_in += SPARQ_HEADER_BYTES + cap + SPARQ_CRC_BYTES;
     if (op == SPARQ_OP_COMPUTE) {
-        int acc = args[2] & SPARQ_COMPUTE_ACCUMULATE, kept = args[4];
+        int acc = args[2] & SPARQ_COMPUTE_ACCUMULATE, width = args[3], kept = args[4];
         int t = (int)sparq_rd16(args + 6), ncols = (int)sparq_rd16(args + 8), kb = (int)sparq_rd16(args + 10);
-        d->mc.busy += sparq_devmodel_job_cycles(&d->cfg, t, kb, kept);
+        d->mc.busy += sparq_devmodel_format_cycles(&d->cfg, t, kb, kept, width);
         d->mc.macs += (uint64_t)t * (uint64_t)ncols * (uint64_t)kb * 4u * (uint64_t)kept;
         if (d->model_link) { // the link reads the MAC counter before every COMPUTE
             d->model_wire_out += LINK_CHECK_BYTES_OUT;
@@ -217,14 +218,15 @@ int sparq_device_identify(struct sparq_device *d, struct sparq_device_info *info
 {
     if (d->model) {
         *info = d->info;
-        return model_command(d, SPARQ_OP_IDENTIFY, NULL, 0, 0, SPARQ_IDENTIFY_BYTES, NULL);
+        return model_command(d, SPARQ_OP_IDENTIFY, NULL, 0, 0,
+                             d->lanes > 1 ? SPARQ_IDENTIFY_BYTES : SPARQ_IDENTIFY_BYTES_V1, NULL);
     }
     uint8_t b[SPARQ_IDENTIFY_BYTES];
     size_t n;
     int rc = command(d, SPARQ_OP_IDENTIFY, NULL, 0, NULL, 0, b, sizeof b, &n);
     if (rc)
         return rc;
-    if (n != SPARQ_IDENTIFY_BYTES)
+    if (n < SPARQ_IDENTIFY_BYTES_V1)
         return sparq_fail(SPARQ_EDEVICE, "device: identify: %zu bytes, expected %d", n, SPARQ_IDENTIFY_BYTES);
     info->version = (int)sparq_rd16(b + SPARQ_ID_VERSION);
     info->rows = (int)sparq_rd16(b + SPARQ_ID_ROWS);
@@ -236,13 +238,23 @@ int sparq_device_identify(struct sparq_device *d, struct sparq_device_info *info
     info->widths = b[SPARQ_ID_WIDTHS];
     info->sparsity = b[SPARQ_ID_SPARSITY];
     info->timeout = (int)sparq_rd16(b + SPARQ_ID_TIMEOUT) * 256;
-    if (info->version != SPARQ_PROTO_VERSION)
-        return sparq_fail(SPARQ_EDEVICE, "device: protocol version %d, host speaks %d", info->version,
-                          SPARQ_PROTO_VERSION);
-    if (info->rows < 1 || info->cols < 1 || info->wdepth < 16 || info->xdepth < 4 || info->rdepth < info->rows)
+    // Version 1 (24 bytes) has no lanes field: one lane. Version 2: 26 bytes.
+    size_t want = info->version == SPARQ_PROTO_VERSION_MIN ? SPARQ_IDENTIFY_BYTES_V1 : SPARQ_IDENTIFY_BYTES;
+    if (info->version < SPARQ_PROTO_VERSION_MIN || info->version > SPARQ_PROTO_VERSION)
+        return sparq_fail(SPARQ_EDEVICE, "device: protocol version %d, host speaks %d..%d", info->version,
+                          SPARQ_PROTO_VERSION_MIN, SPARQ_PROTO_VERSION);
+    if (n != want)
+        return sparq_fail(SPARQ_EDEVICE, "device: identify: %zu bytes, expected %zu for version %d", n, want,
+                          info->version);
+    int lanes = want == SPARQ_IDENTIFY_BYTES ? (int)sparq_rd16(b + SPARQ_ID_LANES) : 1;
+    if (info->rows < 1 || info->cols < 1 || info->wdepth < 16 || info->xdepth < 4 || info->rdepth < info->rows ||
+        (lanes != 1 && lanes != 4))
         return sparq_fail(SPARQ_EDEVICE, "device: identify: implausible sizes");
+    d->lanes = lanes;
     return SPARQ_OK;
 }
+
+int sparq_device_lanes(const struct sparq_device *d) { return d->lanes; }
 
 int sparq_device_reset(struct sparq_device *d)
 {
@@ -326,7 +338,9 @@ int sparq_device_open_model(struct sparq_device **dst, const struct sparq_device
     d->model_link = link;
     d->xbanks = 2;
     d->cfg = cfg ? *cfg : sparq_device_default_config;
-    d->info = (struct sparq_device_info){ SPARQ_PROTO_VERSION, d->cfg.rows, d->cfg.cols, 2, d->cfg.wdepth,
+    d->lanes = d->cfg.lanes > 1 ? d->cfg.lanes : 1;
+    d->info = (struct sparq_device_info){ d->lanes > 1 ? SPARQ_PROTO_VERSION : SPARQ_PROTO_VERSION_MIN,
+                                          d->cfg.rows, d->cfg.cols, 2, d->cfg.wdepth,
                                           d->cfg.xdepth, d->cfg.rdepth, 7, 7, d->cfg.timeout };
     *dst = d;
     return SPARQ_OK;

@@ -13,7 +13,7 @@
 #include "sparq_wire.h"
 
 const struct sparq_device_config sparq_device_default_config = {
-    .rows = 16, .cols = 16, .wdepth = 1024, .xdepth = 4096, .rdepth = 256, .timeout = 4096,
+    .rows = 16, .cols = 16, .wdepth = 1024, .xdepth = 4096, .rdepth = 256, .timeout = 4096, .lanes = 4,
 };
 
 enum { PH_HEADER, PH_BODY, PH_CRC };
@@ -73,15 +73,26 @@ static int args_of(int op)
     }
 }
 
-uint64_t sparq_devmodel_job_cycles(const struct sparq_device_config *cfg, int t, int kblocks, int kept)
+uint64_t sparq_devmodel_format_cycles(const struct sparq_device_config *cfg, int t, int kblocks, int kept,
+                                      int width)
 {
-    // One step per kept entry of a tile row; a tile lasts at least 2*ROWS
-    // steps so the result shift chain of the previous tile has drained; then
-    // the pipeline drains (rtl/sparq_engine.v, DRAIN_CYCLES).
+    // A step carries L = min(lanes, 8/width) kept entries of a tile row (4
+    // lanes: 1 int8, 2 int4 or 4 int2 weights a step); a tile lasts at least
+    // 2*ROWS steps so the result shift chain of the previous tile has
+    // drained; then the pipeline drains (rtl/sparq_engine.v, DRAIN_CYCLES).
+    uint64_t per_step = width == 2 ? 4u : width == 4 ? 2u : 1u;
+    uint64_t lanes = cfg->lanes > 1 ? (uint64_t)cfg->lanes : 1u;
+    if (lanes > per_step)
+        lanes = per_step;
     uint64_t tiles = (uint64_t)((t + cfg->rows - 1) / cfg->rows);
-    uint64_t steps = (uint64_t)kblocks * 4u * (uint64_t)kept;
+    uint64_t steps = (uint64_t)kblocks * 4u * (uint64_t)kept / lanes;
     uint64_t period = steps > (uint64_t)(2 * cfg->rows) ? steps : (uint64_t)(2 * cfg->rows);
     return tiles * period + (uint64_t)(2 * cfg->rows + cfg->cols + 4);
+}
+
+uint64_t sparq_devmodel_job_cycles(const struct sparq_device_config *cfg, int t, int kblocks, int kept)
+{
+    return sparq_devmodel_format_cycles(cfg, t, kblocks, kept, 8);
 }
 
 static int push_out(struct sparq_devmodel *m, const uint8_t *d, size_t n)
@@ -270,7 +281,7 @@ static int exec_compute(struct sparq_devmodel *m)
     m->r_valid = 1;
     m->r_t = t;
     m->r_ncols = ncols;
-    m->busy += sparq_devmodel_job_cycles(&m->cfg, t, kb, kept);
+    m->busy += sparq_devmodel_format_cycles(&m->cfg, t, kb, kept, width);
     m->macs += (uint64_t)t * (uint64_t)ncols * (uint64_t)entries;
     return SPARQ_ST_OK;
 }
@@ -303,9 +314,11 @@ static void exec_read(struct sparq_devmodel *m)
 
 static void exec_identify(struct sparq_devmodel *m)
 {
+    // One lane: a version-1 device, whose IDENTIFY ends before the lanes field.
+    int v1 = m->cfg.lanes <= 1;
     uint8_t b[SPARQ_IDENTIFY_BYTES];
     memset(b, 0, sizeof b);
-    sparq_wr16(b + SPARQ_ID_VERSION, SPARQ_PROTO_VERSION);
+    sparq_wr16(b + SPARQ_ID_VERSION, v1 ? SPARQ_PROTO_VERSION_MIN : SPARQ_PROTO_VERSION);
     sparq_wr16(b + SPARQ_ID_ROWS, (unsigned)m->cfg.rows);
     sparq_wr16(b + SPARQ_ID_COLS, (unsigned)m->cfg.cols);
     sparq_wr16(b + SPARQ_ID_BANKS, 2);
@@ -315,7 +328,9 @@ static void exec_identify(struct sparq_devmodel *m)
     b[SPARQ_ID_WIDTHS] = 7;
     b[SPARQ_ID_SPARSITY] = 7;
     sparq_wr16(b + SPARQ_ID_TIMEOUT, (unsigned)(m->cfg.timeout / 256));
-    reply(m, SPARQ_ST_OK, b, sizeof b);
+    if (!v1)
+        sparq_wr16(b + SPARQ_ID_LANES, (unsigned)m->cfg.lanes);
+    reply(m, SPARQ_ST_OK, b, v1 ? SPARQ_IDENTIFY_BYTES_V1 : SPARQ_IDENTIFY_BYTES);
 }
 
 static void reset_state(struct sparq_devmodel *m)

@@ -258,6 +258,7 @@ int sparq_runtime_open(struct sparq_runtime **dst, const char *model_path, const
         cfg.xdepth = info.xdepth;
         cfg.rdepth = info.rdepth;
         cfg.timeout = info.timeout;
+        cfg.lanes = sparq_device_lanes(rt->dev); // a one-lane board runs int4/int2 at the int8 rate
     }
     rt->cfg = cfg;
     if (!rc)
