@@ -12,6 +12,7 @@
 #include "sparq_finetune.h"
 #include "sparq_runtime.h"
 #include "sparq_train.h"
+#include "finetune_steps.h"
 #include "tiny_model.h"
 #include "sparq_rng.h"
 
@@ -28,28 +29,17 @@ struct batch {
     int lens[B], labels[B * L], label_lens[B];
 };
 
+// The batch as the shared step loop sees it.
+static struct ft_batch as_ft(const struct batch *bt)
+{
+    return (struct ft_batch){ bt->feats, bt->lens, bt->labels, bt->label_lens, B, T };
+}
+
 static double train_steps(struct sparq_model *m, struct sparq_adamw *opt, struct sparq_compressor *c,
                           const struct batch *bt, int steps, int64_t *step)
 {
-    struct sparq_acts *a = sparq_acts_create(&m->cfg, B, T);
-    float *dlogits = malloc(sizeof(float) * B * T * m->cfg.vocab);
-    double loss = 0;
-    for (int i = 0; i < steps; i++, (*step)++) {
-        if (c)
-            sparq_compressor_pre_forward(c, m, *step);
-        int T2 = sparq_forward(m, a, bt->feats, bt->lens, B, T, 1);
-        loss = sparq_ctc_batch(sparq_acts_logits(a), sparq_acts_out_lens(a), B, T2, m->cfg.vocab, bt->labels,
-                               bt->label_lens, dlogits, NULL);
-        sparq_model_zero_grad(m);
-        sparq_backward(m, a, dlogits);
-        if (c)
-            sparq_compressor_pre_step(c, m);
-        sparq_clip_grad_norm(m, 5.0);
-        sparq_adamw_step(opt, m, 3e-3f);
-    }
-    free(dlogits);
-    sparq_acts_free(a);
-    return loss;
+    struct ft_batch fb = as_ft(bt);
+    return ft_train_steps(m, opt, c, &fb, steps, step);
 }
 
 static double eval_loss(struct sparq_model *m, const struct batch *bt)

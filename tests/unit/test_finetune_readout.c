@@ -20,6 +20,7 @@
 #include "sparq_rng.h"
 #include "sparq_spq_check.h"
 #include "sparq_train.h"
+#include "finetune_steps.h"
 #include "tiny_model.h"
 
 static uint64_t rng;
@@ -32,23 +33,8 @@ static int lens[B] = { T, T - 8 }, labels[B * L], label_lens[B] = { L, L };
 static void train_steps(struct sparq_model *m, struct sparq_adamw *opt, struct sparq_compressor *c, int steps,
                         int64_t *step)
 {
-    struct sparq_acts *a = sparq_acts_create(&m->cfg, B, T);
-    float *dlogits = malloc(sizeof(float) * B * T * m->cfg.vocab);
-    for (int i = 0; i < steps; i++, (*step)++) {
-        if (c)
-            sparq_compressor_pre_forward(c, m, *step);
-        int T2 = sparq_forward(m, a, feats, lens, B, T, 1);
-        sparq_ctc_batch(sparq_acts_logits(a), sparq_acts_out_lens(a), B, T2, m->cfg.vocab, labels, label_lens,
-                        dlogits, NULL);
-        sparq_model_zero_grad(m);
-        sparq_backward(m, a, dlogits);
-        if (c)
-            sparq_compressor_pre_step(c, m);
-        sparq_clip_grad_norm(m, 5.0);
-        sparq_adamw_step(opt, m, 3e-3f);
-    }
-    free(dlogits);
-    sparq_acts_free(a);
+    const struct ft_batch fb = { feats, lens, labels, label_lens, B, T };
+    ft_train_steps(m, opt, c, &fb, steps, step);
 }
 
 // The runtime's q8 path for packed tensor p with clip levels from the file.
