@@ -188,6 +188,13 @@ void sparq_model_zero_grad(struct sparq_model *m);
 struct sparq_acts;
 struct sparq_acts *sparq_acts_create(const struct sparq_config *c, int B, int T);
 int sparq_acts_reserve(struct sparq_acts *a, int B, int T);
+// Eval-only (decode) activations: sparq_forward with training = 0 keeps no
+// layer's activations but reuses a few buffers across the blocks (same
+// logits, bit for bit, through the same linear hook; far less memory and no
+// fresh pages per layer). A training forward on them is an error and
+// sparq_backward on them aborts. sparq_acts_reserve grows them as above:
+// reserve the largest batch first and decoding touches new memory only once.
+struct sparq_acts *sparq_acts_create_eval(const struct sparq_config *c, int B, int T);
 void sparq_acts_free(struct sparq_acts *a);
 
 // Forward pass. feats (B, T, n_mels) already normalised (CMVN applied),

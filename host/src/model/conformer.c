@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "forward_eval.h"
 #include "sparq_error.h"
 #include "sparq_layers.h"
 #include "sparq_rng.h"
@@ -161,10 +162,17 @@ void sparq_apply_cmvn(const struct sparq_model *m, float *feats, int frames)
     X(ln2, N * d) X(ln2_mean, N) X(ln2_rstd, N) X(h2, N * F) X(a2, N * F) X(x4, N * d)              \
     X(lnf_mean, N) X(lnf_rstd, N) X(out, N * d)
 
-#define SPARQ_GLOBAL_ACTS(X)                                                                         \
-    X(in, (size_t)B * T * D) X(c1, (size_t)B * T1 * F1 * C) X(c2, (size_t)B * T2 * F2 * C) X(x0, N * d) \
-    X(logits, N * V) X(g_res, N * d) X(g_c, N * d) X(g_a, N * W) X(g_b, N * W)                       \
-    X(dc2, (size_t)B * T2 * F2 * C) X(dc1, NT * T1 * F1 * C) X(col, NT * S) X(dcol, NT * S) X(gsub, NT * G)
+// K = 1 for acts that keep what backward needs, 0 for eval-only acts (their
+// training-only buffers are empty, and the first conv's output is one
+// utterance per thread); E the other way round: the buffers the eval-only
+// forward reuses across blocks (struct sparq_eval_bufs, x0 its x).
+#define SPARQ_GLOBAL_ACTS(X)                                                                           \
+    X(in, K * B * T * D) X(c1, (K * B + E * NT) * T1 * F1 * C) X(c2, (size_t)B * T2 * F2 * C) X(x0, N * d) \
+    X(logits, N * V) X(g_res, K * N * d) X(g_c, K * N * d) X(g_a, K * N * W) X(g_b, K * N * W)          \
+    X(dc2, K * B * T2 * F2 * C) X(dc1, K * NT * T1 * F1 * C) X(col, NT * S) X(dcol, K * NT * S)          \
+    X(gsub, K * NT * G)                                                                                  \
+    X(e_ln, E * N * d) X(e_tmp, E * N * d) X(e_big, E * N * W) X(e_att, E * NT * T2 * T2) X(e_mean, E * N)        \
+    X(e_rstd, E * N) X(e_bn_mean, E * d) X(e_bn_rstd, E * d)
 
 #define SPARQ_ACT_FIELD(name, n) float *name;
 struct sparq_layer_acts {
@@ -173,6 +181,8 @@ struct sparq_layer_acts {
 struct sparq_acts {
     int B, T, T1, T2; // the current batch: utterances and padded frame counts
     int training;     // mode of the last forward
+    int eval_only;    // from sparq_acts_create_eval: no per-layer activations
+    struct sparq_eval_bufs ev; // eval_only: the buffers every block reuses
     float drop_p;       // dropout of the last forward (0 in eval mode)
     uint64_t drop_seed; // its mask seed; backward regenerates the same masks
     struct sparq_config cfg;
@@ -209,10 +219,11 @@ static size_t acts_layout(struct sparq_acts *a, int B, int T, int carve)
     // Subsampling runs one utterance per thread; each thread has its own
     // scratch and its own copy of the conv gradients (summed in thread order).
     size_t NT = (size_t)a->nt, G = a->gsub_size;
+    size_t E = a->eval_only ? 1 : 0, K = 1 - E, LK = a->eval_only ? 0 : (size_t)c->n_layers;
     size_t total = 0;
 #define SPARQ_ACT_COUNT(name, n) total += (n);
     SPARQ_GLOBAL_ACTS(SPARQ_ACT_COUNT)
-    for (int l = 0; l < c->n_layers; l++) {
+    for (size_t l = 0; l < LK; l++) {
         SPARQ_LAYER_ACTS(SPARQ_ACT_COUNT)
     }
 #undef SPARQ_ACT_COUNT
@@ -226,11 +237,13 @@ static size_t acts_layout(struct sparq_acts *a, int B, int T, int carve)
         struct sparq_acts *dst = a;
         SPARQ_GLOBAL_ACTS(SPARQ_ACT_CARVE)
     }
-    for (int l = 0; l < c->n_layers; l++) {
+    for (size_t l = 0; l < LK; l++) {
         struct sparq_layer_acts *dst = &a->layer[l];
         SPARQ_LAYER_ACTS(SPARQ_ACT_CARVE)
     }
 #undef SPARQ_ACT_CARVE
+    a->ev = (struct sparq_eval_bufs){ a->x0, a->e_ln, a->e_tmp, a->e_big, a->e_att,
+                                      a->e_mean, a->e_rstd, a->e_bn_mean, a->e_bn_rstd, a->nt };
     a->col_size = S;
     return total;
 }
@@ -260,12 +273,13 @@ int sparq_acts_reserve(struct sparq_acts *a, int B, int T)
     return SPARQ_OK;
 }
 
-struct sparq_acts *sparq_acts_create(const struct sparq_config *c, int B, int T)
+static struct sparq_acts *acts_create(const struct sparq_config *c, int B, int T, int eval_only)
 {
     struct sparq_acts *a = sparq_calloc(1, sizeof *a, "activations");
     if (!a)
         return NULL;
     a->cfg = *c;
+    a->eval_only = eval_only;
     a->nt = omp_get_max_threads();
     struct sparq_tensor_info *tab = malloc(sizeof *tab * (size_t)sparq_tensor_table(c, NULL, NULL));
     if (!tab) {
@@ -280,6 +294,13 @@ struct sparq_acts *sparq_acts_create(const struct sparq_config *c, int B, int T)
         return NULL;
     }
     return a;
+}
+
+struct sparq_acts *sparq_acts_create(const struct sparq_config *c, int B, int T) { return acts_create(c, B, T, 0); }
+
+struct sparq_acts *sparq_acts_create_eval(const struct sparq_config *c, int B, int T)
+{
+    return acts_create(c, B, T, 1);
 }
 
 void sparq_acts_free(struct sparq_acts *a)
@@ -373,6 +394,8 @@ int sparq_forward(struct sparq_model *m, struct sparq_acts *a, const float *feat
     const struct sparq_config *c = &m->cfg;
     if (B < 1)
         return sparq_fail(SPARQ_EINVAL, "empty batch");
+    if (training && a->eval_only)
+        return sparq_fail(SPARQ_EINVAL, "a training forward on eval-only activations");
     int rc = sparq_acts_reserve(a, B, T);
     if (rc)
         return rc;
@@ -393,12 +416,16 @@ int sparq_forward(struct sparq_model *m, struct sparq_acts *a, const float *feat
     a->drop_seed = m->dropout_seed;
     int D = c->n_mels, C = c->sub_channels, F1 = sparq_sub_f1(c), F2 = sparq_sub_f2(c), d = c->d_model;
     int N = B * T2;
-    memcpy(a->in, feats, sizeof(float) * (size_t)B * T * D);
+    // Backward reads the input again; an eval-only forward reads the caller's copy.
+    const float *inp = a->eval_only ? feats : a->in;
+    if (!a->eval_only)
+        memcpy(a->in, feats, sizeof(float) * (size_t)B * T * D);
 #pragma omp parallel for schedule(static) num_threads(a->nt)
     for (int b = 0; b < B; b++) {
         float *col = a->col + (size_t)omp_get_thread_num() * a->col_size;
-        float *in = a->in + (size_t)b * T * D;
-        float *c1 = a->c1 + (size_t)b * T1 * F1 * C, *c2 = a->c2 + (size_t)b * T2 * F2 * C;
+        const float *in = inp + (size_t)b * T * D;
+        size_t slot = a->eval_only ? (size_t)omp_get_thread_num() : (size_t)b; // backward reads every c1
+        float *c1 = a->c1 + slot * T1 * F1 * C, *c2 = a->c2 + (size_t)b * T2 * F2 * C;
         int t1 = a->lens1[b], t2 = a->out_lens[b];
         conv2d_s2_forward(&m->hooks.linear, c1, in, m->p.sub1_w, m->p.sub1_b, col, t1, D, 1, C);
         relu_forward(c1, c1, (size_t)t1 * F1 * C);
@@ -410,6 +437,11 @@ int sparq_forward(struct sparq_model *m, struct sparq_acts *a, const float *feat
     linear_forward_hooked(&m->hooks.linear, a->x0, a->c2, m->p.sub_lin_w, m->p.sub_lin_b, N, F2 * C, d);
     const float *x = a->x0;
     for (int l = 0; l < c->n_layers; l++) {
+        if (a->eval_only) {
+            sparq_block_forward_eval(m, l, &a->ev, a->out_lens, B, T2);
+            x = a->ev.x;
+            continue;
+        }
         block_forward(m, a, l, x, training);
         x = a->layer[l].out;
     }
@@ -516,6 +548,8 @@ static void relu_mask(float *g, const float *out, size_t n)
 
 void sparq_backward(struct sparq_model *m, struct sparq_acts *a, const float *dlogits)
 {
+    if (a->eval_only)
+        abort(); // a programming error: eval-only activations keep nothing to differentiate
     const struct sparq_config *c = &m->cfg;
     int B = a->B, T = a->T, T1 = a->T1, T2 = a->T2, N = B * T2, d = c->d_model, L = c->n_layers;
     int D = c->n_mels, C = c->sub_channels, F1 = sparq_sub_f1(c), F2 = sparq_sub_f2(c);

@@ -28,7 +28,10 @@ static int decode_share(struct sparq_model *m, const struct sparq_dataset *ds, i
         sparq_fbank_plan_free(plan);
         return rc;
     }
-    struct sparq_acts *a = sparq_acts_create(c, 1, 64);
+    // Decode-only activations, reserved up front for this share's largest
+    // batch: length-sorted batches grow, and growing per batch would hand the
+    // forward fresh (page-faulting) memory again and again.
+    struct sparq_acts *a = sparq_acts_create_eval(c, 1, 64);
     float *feats = NULL;
     size_t feats_cap = 0;
     int *lens = malloc(sizeof(int) * (ds->n + 1));
@@ -36,6 +39,16 @@ static int decode_share(struct sparq_model *m, const struct sparq_dataset *ds, i
         rc = SPARQ_ENOMEM;
         goto out;
     }
+    for (size_t bi = (size_t)rank; bi < bt.n && rc == SPARQ_OK; bi += (size_t)size) {
+        size_t s0 = bt.start[bi], B = bt.start[bi + 1] - s0;
+        int T = 0;
+        for (size_t k = 0; k < B; k++)
+            T = ds->frames[bt.order[s0 + k]] > T ? ds->frames[bt.order[s0 + k]] : T;
+        rc = sparq_acts_reserve(a, (int)B, T);
+        feats_cap = B * (size_t)T * c->n_mels > feats_cap ? B * (size_t)T * c->n_mels : feats_cap;
+    }
+    if (rc == SPARQ_OK && feats_cap && !(feats = sparq_malloc(sizeof(float) * feats_cap, "features")))
+        rc = SPARQ_ENOMEM;
     for (size_t bi = (size_t)rank; bi < bt.n && rc == SPARQ_OK; bi += (size_t)size) {
         size_t s0 = bt.start[bi], B = bt.start[bi + 1] - s0;
         int T = 0;
