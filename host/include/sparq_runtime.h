@@ -62,6 +62,10 @@ struct sparq_runtime;
 // itself, so cpu, ref and sim stay identical with either read-out.
 int sparq_runtime_open(struct sparq_runtime **rt, const char *model_path, const char *backend);
 enum sparq_readout sparq_runtime_readout(const struct sparq_runtime *rt);
+// Multiplier lanes per PE of the hardware the calls are planned on (the
+// device's IDENTIFY, or the default configuration for cpu/float): a step of
+// W-bit weights does min(lanes, 8 / W) multiply-accumulates per PE.
+int sparq_runtime_lanes(const struct sparq_runtime *rt);
 void sparq_runtime_close(struct sparq_runtime *rt);
 // The float model carrying the host-side parameters (dequantized weights).
 struct sparq_model *sparq_runtime_model(struct sparq_runtime *rt);

@@ -43,6 +43,17 @@ static void add_layer(struct board_time *b, const struct sparq_report_options *o
     }
 }
 
+// MACs a PE can do per busy cycle on a layer of this format ("int4-2:4"):
+// min(lanes, 8 / weight bits), so utilisation stays a fraction of the peak.
+static double peak_macs_per_pe(const char *format, int lanes)
+{
+    int bits = 8;
+    if (sscanf(format, "int%d", &bits) != 1 || bits < 1 || bits > 8)
+        bits = 8;
+    int per = 8 / bits;
+    return per < lanes ? per : lanes;
+}
+
 static const char *readout_name(enum sparq_readout r) { return r == SPARQ_READOUT_Q8 ? "int8 (q8)" : "int32"; }
 
 // The batch-size sweep: table, JSON array, and a .sweep.dat for gnuplot.
@@ -130,6 +141,7 @@ int sparq_report_print(struct sparq_runtime *rt, const struct sparq_report_optio
         info = (struct sparq_device_info){ 1, c->rows, c->cols, 2, c->wdepth, c->xdepth, c->rdepth, 7, 7, c->timeout };
     }
     double pes = (double)info.rows * info.cols;
+    int lanes = sparq_runtime_lanes(rt);
     double hz = o->clock_mhz * 1e6;
     cJSON *root = cJSON_CreateObject();
     cJSON_AddStringToObject(root, "backend", sparq_runtime_backend(rt));
@@ -140,11 +152,12 @@ int sparq_report_print(struct sparq_runtime *rt, const struct sparq_report_optio
     cJSON_AddNumberToObject(root, "link1_mbps", o->link_mbps[1]);
     cJSON_AddNumberToObject(root, "array_rows", info.rows);
     cJSON_AddNumberToObject(root, "array_cols", info.cols);
+    cJSON_AddNumberToObject(root, "lanes", lanes);
     cJSON *layers = cJSON_AddArrayToObject(root, "layers");
-    fprintf(out, "\nthroughput on backend %s (%s; read-out %s), %dx%d array at %.0f MHz; link %s %.0f MB/s / %s %.0f "
-                 "MB/s\n",
+    fprintf(out, "\nthroughput on backend %s (%s; read-out %s), %dx%d array (%d lane%s per PE) at %.0f MHz; link %s "
+                 "%.0f MB/s / %s %.0f MB/s\n",
             sparq_runtime_backend(rt), measured ? "device counters, wire bytes" : "job-cycle and link model",
-            readout_name(sparq_runtime_readout(rt)), info.rows, info.cols, o->clock_mhz, o->link_names[0],
+            readout_name(sparq_runtime_readout(rt)), info.rows, info.cols, lanes, lanes > 1 ? "s" : "", o->clock_mhz, o->link_names[0],
             o->link_mbps[0], o->link_names[1], o->link_mbps[1]);
     fprintf(out, "%-22s %-10s %7s %12s %12s %6s %12s %9s %9s %9s %-7s\n", "matmul", "format", "calls", "MACs",
             "busy cyc", "util", "link bytes", "comp ms", "FX2 ms", "FT601 ms", "bound");
@@ -160,7 +173,7 @@ int sparq_report_print(struct sparq_runtime *rt, const struct sparq_report_optio
     }
     struct board_time tot;
     memset(&tot, 0, sizeof tot);
-    double dev_macs = 0, model_busy = 0, model_bytes = 0, driver_bytes = 0;
+    double dev_macs = 0, peak_macs = 0, model_busy = 0, model_bytes = 0, driver_bytes = 0;
     for (int i = 0; i < count; i++) {
         const struct sparq_runtime_layer_stats *s = &st[i];
         if (!s->calls)
@@ -170,10 +183,12 @@ int sparq_report_print(struct sparq_runtime *rt, const struct sparq_report_optio
         double dmacs = (double)(measured ? s->device_macs : s->model_macs);
         double comp = busy / hz;
         double link0 = bytes / (o->link_mbps[0] * 1e6), link1 = bytes / (o->link_mbps[1] * 1e6);
-        double util = busy > 0 ? dmacs / (busy * pes) : 0;
+        double peak = busy * pes * peak_macs_per_pe(s->format, lanes);
+        double util = peak > 0 ? dmacs / peak : 0;
         double t0 = comp > link0 ? comp : link0, t1 = comp > link1 ? comp : link1;
         add_layer(&tot, o, (double)s->macs, (double)s->dense_macs, busy, bytes);
         dev_macs += dmacs;
+        peak_macs += peak;
         model_busy += (double)s->model_busy;
         model_bytes += (double)s->model_bytes;
         driver_bytes += (double)(s->bytes_out + s->bytes_in);
@@ -182,7 +197,7 @@ int sparq_report_print(struct sparq_runtime *rt, const struct sparq_report_optio
                 1e3 * t0, 1e3 * t1, comp >= link0 ? "compute" : "link");
         if (dat && bytes > 0 && t0 > 0)
             fprintf(dat, "%s %.6g %.6g %.6g %.6g %.6g %.6g\n", s->name, dmacs / bytes, dmacs / t0, dmacs / t1,
-                    pes * hz, o->link_mbps[0] * 1e6, o->link_mbps[1] * 1e6);
+                    pes * hz * peak_macs_per_pe(s->format, lanes), o->link_mbps[0] * 1e6, o->link_mbps[1] * 1e6);
         cJSON *l = cJSON_CreateObject();
         cJSON_AddStringToObject(l, "name", s->name);
         cJSON_AddStringToObject(l, "format", s->format);
@@ -207,7 +222,7 @@ int sparq_report_print(struct sparq_runtime *rt, const struct sparq_report_optio
     }
     if (dat)
         fclose(dat);
-    double util = tot.busy > 0 ? dev_macs / (tot.busy * pes) : 0;
+    double util = peak_macs > 0 ? dev_macs / peak_macs : 0;
     fprintf(out, "%-22s %-10s %7s %12.0f %12.0f %5.1f%% %12.0f %9.3f %9.3f %9.3f\n", "total", "", "", tot.macs,
             tot.busy, 100 * util, tot.bytes, 1e3 * tot.comp, 1e3 * tot.t[0], 1e3 * tot.t[1]);
     fprintf(out, "MACs done %.0f of %.0f dense (%.1f%%: sparsity skips the rest)\n", tot.macs, tot.dense,

@@ -301,6 +301,8 @@ void sparq_runtime_close(struct sparq_runtime *rt)
 struct sparq_model *sparq_runtime_model(struct sparq_runtime *rt) { return &rt->m; }
 const char *sparq_runtime_backend(const struct sparq_runtime *rt) { return rt->backend; }
 enum sparq_readout sparq_runtime_readout(const struct sparq_runtime *rt) { return rt->readout; }
+
+int sparq_runtime_lanes(const struct sparq_runtime *rt) { return rt->cfg.lanes > 1 ? rt->cfg.lanes : 1; }
 int sparq_runtime_error(const struct sparq_runtime *rt) { return rt->error; }
 
 const struct sparq_runtime_layer_stats *sparq_runtime_stats(const struct sparq_runtime *rt, int *count)
