@@ -28,7 +28,7 @@ int sparq_teacher_open(struct sparq_teacher **dst, const char *path, const struc
         free(t);
         return sparq_fail(SPARQ_EINVAL, "teacher %s: vocabulary/feature size differ from the student's", path);
     }
-    t->acts = sparq_acts_create(&t->m.cfg, 1, 64);
+    t->acts = sparq_acts_create_eval(&t->m.cfg, 1, 64); // the teacher only decodes
     if (!t->acts) {
         sparq_model_free(&t->m);
         free(t);

@@ -335,7 +335,7 @@ int sparq_search_run(struct sparq_model *m, const struct sparq_dataset *dev, con
         sparq_search_result_free(r);
         return rc;
     }
-    struct sparq_acts *a = sparq_acts_create(&m->cfg, 1, 64);
+    struct sparq_acts *a = sparq_acts_create_eval(&m->cfg, 1, 64); // logits only: the eval-only layout
     float *orig = malloc(sizeof(float) * max_size), *scales = malloc(sizeof(float) * max_size);
     uint8_t *mask = malloc(max_size);
     if (!a || !orig || !scales || !mask)

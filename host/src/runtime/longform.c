@@ -180,7 +180,7 @@ int sparq_longform_transcribe(struct sparq_model *m, struct sparq_runtime *rt, c
     if (rc)
         return rc;
     float *buf = sparq_malloc(cap * sizeof(float), "long-form window");
-    struct sparq_acts *a = sparq_acts_create(&m->cfg, 1, 64);
+    struct sparq_acts *a = sparq_acts_create_eval(&m->cfg, 1, 64); // logits only: the eval-only layout
     size_t fill = 0, len = 0, tcap = 0;
     char *all = NULL;
     if (!buf || !a)
