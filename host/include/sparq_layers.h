@@ -71,6 +71,9 @@ void glu_backward(float *dinp, const float *dout, const float *inp, int N, int C
 void attention_forward(float *out, float *att, const float *qkv, const int *lens, int B, int T, int d, int H);
 void attention_backward(float *dqkv, const float *dout, const float *qkv, const float *att, const int *lens,
                         int B, int T, int d, int H);
+// One (utterance, head) of attention_forward (q: that head's slice of the qkv rows, L valid
+// frames): P (T x T workspace) gets the probabilities, o (row stride d) the output.
+void attention_head(float *o, float *P, const float *q, int L, int T, int d, int dh, float scale);
 
 // Depthwise conv over time, kernel K (odd), 'same' zero padding, applied to
 // each utterance alone: frames t >= lens[b] read as zero and are output as 0.

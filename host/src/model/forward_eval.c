@@ -26,8 +26,8 @@ static void residual_add(float *x, const float *y, float s, size_t n)
 
 // layers.c's attention_forward with the weights of each (utterance, head)
 // in the running thread's T x T scratch instead of a kept (B, H, T, T) array
-// (nothing reads them after the head's output): the same cblas calls on the
-// same operands (leading dimension T), the same softmax, so the same output.
+// (nothing reads them after the head's output): the same attention_head on
+// the same operands, so the same output.
 static void attention_eval(float *out, float *scratch, int nt, const float *qkv, const int *lens, int B, int T,
                            int d, int H)
 {
@@ -38,27 +38,8 @@ static void attention_eval(float *out, float *scratch, int nt, const float *qkv,
         for (int h = 0; h < H; h++) {
             int L = lens[b];
             const float *q = qkv + (size_t)b * T * ld + h * dh;
-            const float *k = q + d, *v = q + 2 * d;
             float *P = scratch + (size_t)omp_get_thread_num() * T * T;
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, L, L, dh, scale, q, ld, k, ld, 0.0f, P, T);
-            for (int i = 0; i < L; i++) {
-                float *row = P + (size_t)i * T, mx = row[0];
-                for (int j = 1; j < L; j++)
-                    mx = row[j] > mx ? row[j] : mx;
-                float s = 0.0f;
-                for (int j = 0; j < L; j++) {
-                    row[j] = expf(row[j] - mx);
-                    s += row[j];
-                }
-                float inv = 1.0f / s;
-                for (int j = 0; j < L; j++)
-                    row[j] *= inv;
-            }
-            float *o = out + (size_t)b * T * d + h * dh;
-            if (L > 0)
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, L, dh, L, 1.0f, P, T, v, ld, 0.0f, o, d);
-            for (int i = L; i < T; i++)
-                memset(o + (size_t)i * d, 0, sizeof(float) * dh);
+            attention_head(out + (size_t)b * T * d + h * dh, P, q, L, T, d, dh, scale);
         }
     }
 }

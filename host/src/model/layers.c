@@ -237,6 +237,33 @@ void glu_backward(float *dinp, const float *dout, const float *inp, int N, int C
     }
 }
 
+// One head of one utterance (q, k, v interleaved in rows of 3d): P = softmax(q k^T * scale)
+// over the L valid frames (row stride T), o = P v (row stride d); output rows from L on are
+// zero. The training forward keeps P for the backward pass, the eval forward reuses it.
+void attention_head(float *o, float *P, const float *q, int L, int T, int d, int dh, float scale)
+{
+    int ld = 3 * d;
+    const float *k = q + d, *v = q + 2 * d;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, L, L, dh, scale, q, ld, k, ld, 0.0f, P, T);
+    for (int i = 0; i < L; i++) {
+        float *row = P + (size_t)i * T, mx = row[0];
+        for (int j = 1; j < L; j++)
+            mx = row[j] > mx ? row[j] : mx;
+        float s = 0.0f;
+        for (int j = 0; j < L; j++) {
+            row[j] = expf(row[j] - mx);
+            s += row[j];
+        }
+        float inv = 1.0f / s;
+        for (int j = 0; j < L; j++)
+            row[j] *= inv;
+    }
+    if (L > 0)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, L, dh, L, 1.0f, P, T, v, ld, 0.0f, o, d);
+    for (int i = L; i < T; i++)
+        memset(o + (size_t)i * d, 0, sizeof(float) * dh);
+}
+
 void attention_forward(float *out, float *att, const float *qkv, const int *lens, int B, int T, int d, int H)
 {
     int dh = d / H, ld = 3 * d;
@@ -246,28 +273,9 @@ void attention_forward(float *out, float *att, const float *qkv, const int *lens
         for (int h = 0; h < H; h++) {
             int L = lens[b];
             const float *q = qkv + (size_t)b * T * ld + h * dh;
-            const float *k = q + d, *v = q + 2 * d;
             float *P = att + ((size_t)b * H + h) * T * T;
             memset(P, 0, sizeof(float) * T * T);
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, L, L, dh, scale, q, ld, k, ld, 0.0f, P, T);
-            for (int i = 0; i < L; i++) {
-                float *row = P + (size_t)i * T, mx = row[0];
-                for (int j = 1; j < L; j++)
-                    mx = row[j] > mx ? row[j] : mx;
-                float s = 0.0f;
-                for (int j = 0; j < L; j++) {
-                    row[j] = expf(row[j] - mx);
-                    s += row[j];
-                }
-                float inv = 1.0f / s;
-                for (int j = 0; j < L; j++)
-                    row[j] *= inv;
-            }
-            float *o = out + (size_t)b * T * d + h * dh;
-            if (L > 0)
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, L, dh, L, 1.0f, P, T, v, ld, 0.0f, o, d);
-            for (int i = L; i < T; i++)
-                memset(o + (size_t)i * d, 0, sizeof(float) * dh);
+            attention_head(out + (size_t)b * T * d + h * dh, P, q, L, T, d, dh, scale);
         }
     }
 }
