@@ -47,6 +47,11 @@
 #define SPARQ_OP_COMPUTE  0x06 /* args 14; no payload */
 #define SPARQ_OP_READ     0x07 /* args 8; reply body t * ncols * (4 raw | 1 requant) */
 #define SPARQ_OP_COUNTERS 0x08 /* args 0; reply body SPARQ_COUNTERS_BYTES */
+/* Version 3 (caps bits in IDENTIFY say which a device has). */
+#define SPARQ_OP_STORE_W   0x09 /* args 12; payload as WRITE_W, into the weight store */
+#define SPARQ_OP_COMPUTE_S 0x0A /* args 16; COMPUTE with the weights from the store */
+#define SPARQ_OP_WRITE_LUT 0x0B /* args 4; payload 256 int8 */
+#define SPARQ_OP_EPILOGUE  0x0C /* args 14; results -> requant -> table -> activation bank */
 
 #define SPARQ_ARGS_WRITE_W 8 /* u8 bank, u8 width, u8 kept, u8 0, u16 ncols, u16 kblocks */
 #define SPARQ_ARGS_WRITE_X 8 /* u8 bank, u8 0, u16 t, u16 kblocks, u16 0 */
@@ -54,11 +59,21 @@
 #define SPARQ_ARGS_COMPUTE 14 /* u8 wbank, u8 xbank, u8 flags, u8 width, u8 kept, u8 0,
                                  u16 t, u16 ncols, u16 kblocks, u16 xoffset: first block
                                  of the activation rows to use */
-#define SPARQ_ARGS_READ 8    /* u8 mode, u8 0, u16 t, u16 ncols, u16 0 */
+#define SPARQ_ARGS_READ 8    /* u8 mode, u8 rbuf (v3), u16 t, u16 ncols, u16 qaddr (v3) */
+#define SPARQ_ARGS_STORE_W 12   /* u8 width, u8 kept, u16 ncols, u16 kblocks, u16 0, u32 addr */
+#define SPARQ_ARGS_COMPUTE_S 16 /* u32 addr, u8 xbank, u8 flags, u8 width, u8 kept,
+                                   u16 t, u16 ncols, u16 kblocks, u16 xoffset */
+#define SPARQ_ARGS_WRITE_LUT 4  /* u8 lut, u8 0, u16 0 */
+#define SPARQ_ARGS_EPILOGUE 14  /* u8 rbuf, u8 dst, u8 lut (0xFF none), u8 0, u16 t,
+                                   u16 ncols, u16 qaddr, u16 dblock, u16 dkblocks */
+#define SPARQ_LUT_ENTRIES 256   /* entry i: output for input code i - 128 */
+#define SPARQ_LUT_NONE    0xFF  /* EPILOGUE lut: no table */
+#define SPARQ_EPILOGUE_CYCLES 4 /* busy cycles of an EPILOGUE: t + this */
 
 #define SPARQ_Q_ENTRY_BYTES 9 /* i32 bias, i32 mult (< 2^31), u8 shift (<= 62) */
 
 #define SPARQ_COMPUTE_ACCUMULATE 0x01 /* flags bit: add into the result buffer */
+#define SPARQ_COMPUTE_RBUF       0x02 /* flags bit (v3): result buffer 1 instead of 0 */
 #define SPARQ_READ_RAW     0 /* int32 little-endian per result */
 #define SPARQ_READ_REQUANT 1 /* int8 per result, sparq_requant() with WRITE_Q params */
 
@@ -88,6 +103,19 @@
 #define SPARQ_ID_TIMEOUT  22 /* u16 rx idle timeout in cycles / 256 */
 #define SPARQ_ID_LANES    24 /* u16 MAC lanes per PE (version >= 2): an int8 step does 1, int4
                                 min(2, lanes), int2 lanes multiply-accumulates per PE */
+
+/* Version 3 IDENTIFY fields (42 bytes). A device without any v3 feature
+ * answers as version 2 (or 1). */
+#define SPARQ_IDENTIFY_BYTES_V3 42
+#define SPARQ_ID_XBANKS 26 /* u16 activation banks */
+#define SPARQ_ID_RBUFS  28 /* u16 result buffers */
+#define SPARQ_ID_WSTORE 30 /* u32 weight-store entries per column (0: no store) */
+#define SPARQ_ID_QDEPTH 34 /* u16 requant parameter entries */
+#define SPARQ_ID_LUTS   36 /* u16 epilogue tables */
+#define SPARQ_ID_CAPS   38 /* u32 SPARQ_CAP_* */
+#define SPARQ_CAP_STORE    0x01 /* STORE_W, COMPUTE_S */
+#define SPARQ_CAP_EPILOGUE 0x02 /* WRITE_LUT, EPILOGUE */
+#define SPARQ_CAP_RBUF2    0x04 /* two result buffers */
 
 /* COUNTERS reply body: five u64. */
 #define SPARQ_COUNTERS_BYTES 40
