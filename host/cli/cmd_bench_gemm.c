@@ -16,7 +16,8 @@
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: sparq bench-gemm [--frames T] [--threads LIST] [--path P] [--min-time S] [--json FILE]\n"
+    fprintf(out, "usage: sparq bench-gemm [--frames T] [--threads LIST] [--path P] [--frame24] [--min-time S]\n"
+                 "                        [--json FILE]\n"
                  "Times the fast packed GEMM (every width and N:M) against two anchors on the same\n"
                  "logical shape Y[T][N] = X[T][K] * W[N][K]^T, in the same run, on Conformer-like\n"
                  "shapes: OpenBLAS cblas_sgemm (float) and oneDNN dnnl_gemm_u8s8s32 (dense int8,\n"
@@ -27,6 +28,8 @@ static void usage(FILE *out)
                  "  -n, --threads LIST thread counts, comma-separated, each used for all three\n"
                  "                     (default 1,2; 1 is per-core throughput)\n"
                  "  -p, --path P       kernel path: auto (default), scalar, avx2, avx512vnni\n"
+                 "  -F, --frame24      2:4 formats through the experimental frame kernel of the\n"
+                 "                     avx512vnni path (docs/kernel.md; needs AVX-512 VBMI)\n"
                  "  -m, --min-time S   minimum seconds per timing run (default 0.05)\n"
                  "  -j, --json FILE    write results as JSON (atomically)\n"
                  "  -h, --help         this text\n");
@@ -88,13 +91,14 @@ int cmd_bench_gemm(int argc, char **argv)
         { "frames", required_argument, NULL, 't' }, { "min-time", required_argument, NULL, 'm' },
         { "threads", required_argument, NULL, 'n' }, { "path", required_argument, NULL, 'p' },
         { "json", required_argument, NULL, 'j' },   { "help", no_argument, NULL, 'h' },
+        { "frame24", no_argument, NULL, 'F' },
         { NULL, 0, NULL, 0 },
     };
-    int frames = 256, thread_list[8] = { 1, 2 }, nthread_list = 2, bad_threads = 0;
+    int frames = 256, thread_list[8] = { 1, 2 }, nthread_list = 2, bad_threads = 0, frame24 = 0;
     double min_time = 0.05;
     const char *json_path = NULL, *path = NULL;
     int c;
-    while ((c = getopt_long(argc, argv, "t:n:p:m:j:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "t:n:p:m:j:Fh", opts, NULL)) != -1) {
         switch (c) {
         case 'n': {
             char list[64];
@@ -107,6 +111,7 @@ int cmd_bench_gemm(int argc, char **argv)
             break;
         }
         case 'p': path = optarg; break;
+        case 'F': frame24 = 1; break;
         case 't': bad_threads = sparq_parse_int("--frames", optarg, 1, 100000, &frames); break;
         case 'm': bad_threads = sparq_parse_double("--min-time", optarg, 1e-6, 3600, &min_time); break;
         case 'j': json_path = optarg; break;
@@ -123,6 +128,10 @@ int cmd_bench_gemm(int argc, char **argv)
         fprintf(stderr, "sparq bench-gemm: --path: %s\n", sparq_last_error());
         return 2;
     }
+    if (frame24 && sparq_gemm_frame24(1)) {
+        fprintf(stderr, "sparq bench-gemm: --frame24: %s\n", sparq_last_error());
+        return 2;
+    }
     // (K = input channels, N = output channels) of the default Conformer
     // (d=144, FFN 576) and of a 4x wider one (d=576, FFN 2304 -> capped 1152).
     static const int shapes[][2] = { { 144, 144 }, { 144, 576 }, { 576, 144 }, { 576, 576 }, { 1152, 1152 } };
@@ -130,14 +139,15 @@ int cmd_bench_gemm(int argc, char **argv)
     int nformats;
     const struct sparq_format_type *formats = sparq_format_all(&nformats);
 
-    printf("fast kernel: %s, T = %d; vs = anchor time / sparq time (above 1: sparq faster)\n",
-           sparq_gemm_fast_kernel(), frames);
+    printf("fast kernel: %s%s, T = %d; vs = anchor time / sparq time (above 1: sparq faster)\n",
+           sparq_gemm_fast_kernel(), frame24 ? " (2:4 frame kernel)" : "", frames);
     printf("%-3s %-10s %-10s %9s %9s %9s %10s %9s %9s\n", "thr", "K x N", "format", "sgemm us", "onednn us", "sparq us",
            "dense GOPS", "vs sgemm", "vs onednn");
 
     cJSON *root = cJSON_CreateObject();
     cJSON_AddStringToObject(root, "benchmark", "gemm");
     cJSON_AddStringToObject(root, "kernel", sparq_gemm_fast_kernel());
+    cJSON_AddBoolToObject(root, "frame24", frame24);
     cJSON_AddNumberToObject(root, "frames", frames);
     cJSON *rows = cJSON_AddArrayToObject(root, "results");
 

@@ -69,5 +69,10 @@ void sparq_gemm_force_portable(int on);
 // Turns off the u8 (vpmaddubsw) path for int4/int2 so the int16 path runs
 // (for tests and A/B timing); 0 restores it.
 void sparq_gemm_disable_narrow(int on);
+// Turns on (1) or off (0, the default) the experimental 2:4 kernel of the
+// avx512vnni path with frames as the vector dimension (calls with >= 32 rows;
+// slower than the default shuffle kernel on the machines measured,
+// docs/kernel.md). SPARQ_EINVAL if the CPU lacks AVX-512 VBMI.
+int sparq_gemm_frame24(int on);
 
 #endif

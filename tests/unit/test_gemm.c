@@ -61,7 +61,8 @@ static void test_gemm_kernels(void)
 {
     int count;
     const struct sparq_format_type *all = sparq_format_all(&count);
-    int ref_ok = 1, wide_ok = 1, cases = 0;
+    int ref_ok = 1, wide_ok = 1, f24_ok = 1, f24_cases = 0, cases = 0;
+    const int has_f24 = sparq_gemm_path_supported("avx512vnni") && __builtin_cpu_supports("avx512vbmi");
     int bad[NPATHS][16] = { { 0 } }; // failing cases per path and format
     for (int iter = 0; iter < 180; iter++) {
         const struct sparq_format_type *ft = &all[iter % count];
@@ -107,6 +108,15 @@ static void test_gemm_kernels(void)
                      memcmp(y, expect, sizeof(int32_t) * t * y_stride) == 0;
             bad[k][iter % count] += !ok;
         }
+        if (has_f24) { // the opt-in 2:4 frame kernel (rows >= 32) beside the default kernels
+            sparq_gemm_set_path("avx512vnni");
+            sparq_gemm_frame24(1);
+            memcpy(y, init, sizeof(int32_t) * t * y_stride);
+            f24_ok &= prepared && sparq_gemm_fast(y, y_stride, x, x_stride, prep, t, accumulate) == 0 &&
+                      memcmp(y, expect, sizeof(int32_t) * t * y_stride) == 0;
+            f24_cases += ft->kept == 2 && t >= 32;
+            sparq_gemm_frame24(0);
+        }
         if (sparq_gemm_path_supported("avx2")) {
             sparq_gemm_set_path("avx2");
             sparq_gemm_disable_narrow(1);
@@ -140,6 +150,11 @@ static void test_gemm_kernels(void)
         CHECK(!failing[0], "path %s is bit-exact with the reference on every format, ragged shapes%s%s", paths[k],
               failing[0] ? "; failing:" : "", failing);
     }
+    if (has_f24)
+        CHECK(f24_ok && f24_cases > 0, "avx512vnni path with the 2:4 frame kernel on is bit-exact with the reference "
+              "(%d cases reach it)", f24_cases);
+    else
+        printf("# skip: the 2:4 frame kernel needs AVX-512 VNNI and VBMI; not tested\n");
     if (sparq_gemm_path_supported("avx2"))
         CHECK(wide_ok, "avx2 path with the narrow u8 path disabled is bit-exact with the reference");
     else

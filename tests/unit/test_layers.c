@@ -11,6 +11,7 @@
 #include "sparq_fbank.h"
 #include "sparq_layers.h"
 #include "sparq_rng.h"
+#include "sparq_vmath.h"
 
 // Float32 forward passes: step 1e-2 keeps the rounding error of (L+ - L-)
 // well below the O(h^2) truncation error for these smooth functions.
@@ -436,6 +437,142 @@ static void test_dropout(void)
     free(y);
 }
 
+// ---- vectorized exp and the ops built on it (sparq_vmath.h) -------------
+// Error of sparq_expf in ulps of the correctly rounded float exp (from
+// double exp: off by at most one double ulp, far below a float ulp).
+static double exp_ulps(float x)
+{
+    double ref = exp((double)x);
+    float rf = (float)ref;
+    double ulp = (double)nextafterf(rf, INFINITY) - (double)rf;
+    if (!(ulp > 0))
+        ulp = ldexp(1.0, -149);
+    return fabs((double)sparq_expf(x) - ref) / ulp;
+}
+
+// 2 ulp: the documented bound (sparq_vmath.h); SPARQ_VMATH_EXHAUSTIVE=1 sweeps
+// every float of [-87.3, 88.7] instead of a random million.
+#define EXP_MAX_ULPS 2.0
+static void test_vmath_exp(void)
+{
+    double worst = 0;
+    float at = 0;
+    if (getenv("SPARQ_VMATH_EXHAUSTIVE")) {
+        for (float x = -87.3f; x <= 88.7f; x = nextafterf(x, INFINITY)) {
+            double e = exp_ulps(x);
+            if (e > worst)
+                worst = e, at = x;
+        }
+    } else {
+        for (int i = 0; i < 1000000; i++) {
+            float x = (float)(-87.3 + 176.0 * sparq_rng_uniform(&rng));
+            double e = exp_ulps(x);
+            if (e > worst)
+                worst = e, at = x;
+        }
+    }
+    printf("# sparq_expf: max %.3f ulp at %.9g\n", worst, at);
+    CHECK(worst <= EXP_MAX_ULPS, "sparq_expf within %.1f ulp on [-87.3, 88.7] (max %.3f at %.9g)", EXP_MAX_ULPS,
+          worst, at);
+    double sub = 0; // subnormal results: absolute error in units of 2^-149
+    for (float x = -103.9f; x < -87.4f; x += 0.0137f) {
+        double e = fabs((double)sparq_expf(x) - exp((double)x)) / ldexp(1.0, -149);
+        sub = e > sub ? e : sub;
+    }
+    CHECK(sub <= 1.0, "sparq_expf subnormal range within 2^-149 (max %.3f)", sub);
+    CHECK(sparq_expf(0.0f) == 1.0f && sparq_expf(-INFINITY) == 0.0f && sparq_expf(INFINITY) == INFINITY &&
+              sparq_expf(89.0f) == INFINITY && sparq_expf(-105.0f) == 0.0f && isnan(sparq_expf(NAN)) &&
+              sparq_expf(88.7f) < INFINITY,
+          "sparq_expf special values (0, +-inf, NaN, overflow, underflow)");
+}
+
+static int same_bits(const float *a, const float *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!(isnan(a[i]) && isnan(b[i])) && memcmp(&a[i], &b[i], sizeof(float)))
+            return 0;
+    return 1;
+}
+
+// Every path against the scalar definitions, bit for bit, on ragged lengths
+// with special values mixed in.
+static void test_vmath_paths(void)
+{
+    static const char *const paths[] = { "avx2", "avx512" };
+    enum { MAXN = 300 };
+    float x[MAXN], g[MAXN], w[MAXN], b[MAXN], want[MAXN], got[MAXN];
+    for (int p = 0; p < 2; p++) {
+        if (!sparq_vmath_path_supported(paths[p])) {
+            printf("# skip vmath path %s: not supported by this CPU\n", paths[p]);
+            continue;
+        }
+        int bad[6] = { 0 };
+        for (int trial = 0; trial < 200; trial++) {
+            int n = 1 + (int)(sparq_rng_next(&rng) % (trial < 100 ? 40 : MAXN));
+            float scale = trial % 3 == 0 ? 100.0f : 8.0f;
+            fill(x, MAXN, scale), fill(g, MAXN, scale), fill(w, MAXN, 1), fill(b, MAXN, 1);
+            if (trial % 4 == 1) { // specials, not in softmax/layernorm rows
+                x[sparq_rng_next(&rng) % n] = NAN;
+                x[sparq_rng_next(&rng) % n] = -INFINITY;
+                g[sparq_rng_next(&rng) % n] = INFINITY;
+                x[sparq_rng_next(&rng) % n] = -0.0f;
+            }
+            void (*un[3])(float *, const float *, size_t) = { sparq_vexp, sparq_vsigmoid, sparq_vsilu };
+            for (int f = 0; f < 3; f++) {
+                sparq_vmath_set_path("scalar");
+                un[f](want, x, (size_t)n);
+                sparq_vmath_set_path(paths[p]);
+                memcpy(got, want, sizeof got);
+                un[f](got, x, (size_t)n);
+                bad[f] += !same_bits(want, got, (size_t)n);
+            }
+            sparq_vmath_set_path("scalar");
+            sparq_vglu(want, x, g, (size_t)n);
+            sparq_vmath_set_path(paths[p]);
+            sparq_vglu(got, x, g, (size_t)n);
+            bad[3] += !same_bits(want, got, (size_t)n);
+            if (trial % 4 != 1) {
+                memcpy(want, x, sizeof x), memcpy(got, x, sizeof x);
+                sparq_vmath_set_path("scalar");
+                sparq_vsoftmax(want, n);
+                sparq_vmath_set_path(paths[p]);
+                sparq_vsoftmax(got, n);
+                bad[4] += !same_bits(want, got, (size_t)n);
+                float m0, r0, m1, r1;
+                sparq_vmath_set_path("scalar");
+                sparq_vlayernorm(want, &m0, &r0, x, w, b, n, 1e-5f);
+                sparq_vmath_set_path(paths[p]);
+                sparq_vlayernorm(got, &m1, &r1, x, w, b, n, 1e-5f);
+                bad[5] += !same_bits(want, got, (size_t)n) || m0 != m1 || r0 != r1;
+            }
+        }
+        sparq_vmath_set_path(NULL);
+        static const char *const what[6] = { "exp", "sigmoid", "silu", "glu", "softmax", "layernorm" };
+        for (int f = 0; f < 6; f++)
+            CHECK(bad[f] == 0, "vmath %s: %s bit-identical to scalar (%d of 200 trials differ)", paths[p], what[f],
+                  bad[f]);
+    }
+    // The ops against plain float formulas (libm exp), loosely: a wrong
+    // formula (say the softmax not normalised) is far outside these bounds.
+    fill(x, MAXN, 6), fill(w, MAXN, 1), fill(b, MAXN, 1);
+    double e_sm = 0, e_ln = 0, sum = 0, mx = x[0], mean = 0, var = 0;
+    for (int i = 0; i < 77; i++)
+        mx = x[i] > mx ? x[i] : mx, mean += x[i];
+    mean /= 77;
+    for (int i = 0; i < 77; i++)
+        sum += exp(x[i] - mx), var += (x[i] - mean) * (x[i] - mean);
+    var /= 77;
+    memcpy(got, x, sizeof x);
+    sparq_vsoftmax(got, 77);
+    float m, r;
+    sparq_vlayernorm(want, &m, &r, x, w, b, 77, 1e-5f);
+    for (int i = 0; i < 77; i++) {
+        e_sm = fmax(e_sm, fabs(got[i] - exp(x[i] - mx) / sum));
+        e_ln = fmax(e_ln, fabs(want[i] - ((x[i] - mean) / sqrt(var + 1e-5) * w[i] + b[i])));
+    }
+    CHECK(e_sm < 1e-6 && e_ln < 1e-5, "vmath softmax / layernorm match double formulas (%.2g, %.2g)", e_sm, e_ln);
+}
+
 int main(void)
 {
     rng = check_seed(20261126);
@@ -449,5 +586,7 @@ int main(void)
     test_conv2d();
     test_ctc();
     test_dropout();
+    test_vmath_exp();
+    test_vmath_paths();
     return check_done();
 }

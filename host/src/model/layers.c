@@ -1,5 +1,6 @@
 // Conformer building blocks: forward/backward pairs (see sparq_layers.h).
 #include "sparq_layers.h"
+#include "sparq_vmath.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -95,25 +96,8 @@ void layernorm_forward(float *out, float *mean, float *rstd, const float *inp, c
                        int N, int C)
 {
 #pragma omp parallel for if ((size_t)N * C > 65536)
-    for (int i = 0; i < N; i++) {
-        const float *x = inp + (size_t)i * C;
-        float *o = out + (size_t)i * C;
-        float m = 0.0f;
-        for (int j = 0; j < C; j++)
-            m += x[j];
-        m /= C;
-        float v = 0.0f;
-        for (int j = 0; j < C; j++) {
-            float d = x[j] - m;
-            v += d * d;
-        }
-        v /= C;
-        float s = 1.0f / sqrtf(v + LN_EPS);
-        for (int j = 0; j < C; j++)
-            o[j] = (x[j] - m) * s * w[j] + b[j];
-        mean[i] = m;
-        rstd[i] = s;
-    }
+    for (int i = 0; i < N; i++)
+        sparq_vlayernorm(out + (size_t)i * C, &mean[i], &rstd[i], inp + (size_t)i * C, w, b, C, LN_EPS);
 }
 
 void layernorm_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp, const float *w,
@@ -159,21 +143,27 @@ void layernorm_backward(float *dinp, float *dw, float *db, const float *dout, co
     }
 }
 
-static inline float sigmoidf(float x) { return 1.0f / (1.0f + expf(-x)); }
+// Elementwise ops run in chunks: vectorized exp (sparq_vmath.h), chunks split
+// over the threads for large tensors; a backward recomputes the sigmoid of
+// its forward with the same function.
+#define EW_CHUNK 1024
 
 void silu_forward(float *out, const float *inp, size_t n)
 {
 #pragma omp parallel for if (n > 65536)
-    for (size_t i = 0; i < n; i++)
-        out[i] = inp[i] * sigmoidf(inp[i]);
+    for (size_t c = 0; c < n; c += EW_CHUNK)
+        sparq_vsilu(out + c, inp + c, n - c < EW_CHUNK ? n - c : EW_CHUNK);
 }
 
 void silu_backward(float *dinp, const float *dout, const float *inp, size_t n)
 {
 #pragma omp parallel for if (n > 65536)
-    for (size_t i = 0; i < n; i++) {
-        float s = sigmoidf(inp[i]);
-        dinp[i] += dout[i] * s * (1.0f + inp[i] * (1.0f - s));
+    for (size_t c = 0; c < n; c += EW_CHUNK) {
+        float s[EW_CHUNK];
+        size_t len = n - c < EW_CHUNK ? n - c : EW_CHUNK;
+        sparq_vsigmoid(s, inp + c, len);
+        for (size_t i = 0; i < len; i++)
+            dinp[c + i] += dout[c + i] * s[i] * (1.0f + inp[c + i] * (1.0f - s[i]));
     }
 }
 
@@ -215,10 +205,8 @@ void glu_forward(float *out, const float *inp, int N, int C)
 {
 #pragma omp parallel for if ((size_t)N * C > 65536)
     for (int i = 0; i < N; i++) {
-        const float *a = inp + (size_t)i * 2 * C, *g = a + C;
-        float *o = out + (size_t)i * C;
-        for (int j = 0; j < C; j++)
-            o[j] = a[j] * sigmoidf(g[j]);
+        const float *a = inp + (size_t)i * 2 * C;
+        sparq_vglu(out + (size_t)i * C, a, a + C, (size_t)C);
     }
 }
 
@@ -229,10 +217,15 @@ void glu_backward(float *dinp, const float *dout, const float *inp, int N, int C
         const float *a = inp + (size_t)i * 2 * C, *g = a + C;
         float *da = dinp + (size_t)i * 2 * C, *dg = da + C;
         const float *d = dout + (size_t)i * C;
-        for (int j = 0; j < C; j++) {
-            float s = sigmoidf(g[j]);
-            da[j] += d[j] * s;
-            dg[j] += d[j] * a[j] * s * (1.0f - s);
+        for (int j0 = 0; j0 < C; j0 += EW_CHUNK) {
+            float s[EW_CHUNK];
+            int len = C - j0 < EW_CHUNK ? C - j0 : EW_CHUNK;
+            sparq_vsigmoid(s, g + j0, (size_t)len);
+            for (int jj = 0; jj < len; jj++) {
+                int j = j0 + jj;
+                da[j] += d[j] * s[jj];
+                dg[j] += d[j] * a[j] * s[jj] * (1.0f - s[jj]);
+            }
         }
     }
 }
@@ -245,19 +238,8 @@ void attention_head(float *o, float *P, const float *q, int L, int T, int d, int
     int ld = 3 * d;
     const float *k = q + d, *v = q + 2 * d;
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, L, L, dh, scale, q, ld, k, ld, 0.0f, P, T);
-    for (int i = 0; i < L; i++) {
-        float *row = P + (size_t)i * T, mx = row[0];
-        for (int j = 1; j < L; j++)
-            mx = row[j] > mx ? row[j] : mx;
-        float s = 0.0f;
-        for (int j = 0; j < L; j++) {
-            row[j] = expf(row[j] - mx);
-            s += row[j];
-        }
-        float inv = 1.0f / s;
-        for (int j = 0; j < L; j++)
-            row[j] *= inv;
-    }
+    for (int i = 0; i < L; i++)
+        sparq_vsoftmax(P + (size_t)i * T, L);
     if (L > 0)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, L, dh, L, 1.0f, P, T, v, ld, 0.0f, o, d);
     for (int i = L; i < T; i++)

@@ -64,6 +64,45 @@ static int prepare_vnni(struct sparq_gemm_prepared *p, const struct sparq_packed
     return 0;
 }
 
+// The 2:4 frame kernel's layout (gemm_fast_internal.h): per 8-channel slot
+// the pattern (first group's pair * 6 + second group's) and the 4 codes.
+static int prepare_f24(struct sparq_gemm_prepared *p, const struct sparq_packed *w)
+{
+    p->f24_slots = w->in_pad / 8;
+    p->f24_ogroups = 2 * ((w->out + 15) / 16);
+    size_t n = (size_t)p->f24_ogroups * p->f24_slots * F24_NO;
+    p->f24_w = zalloc64(n * sizeof(int32_t));
+    p->f24_off = zalloc64(n * sizeof(uint16_t));
+    if (!p->f24_w || !p->f24_off)
+        return 1;
+    uint8_t pos[SPARQ_BLOCK];
+    int8_t val[SPARQ_BLOCK];
+    for (int o = 0; o < w->out; o++)
+        for (int b = 0; b < w->blocks_per_row; b++) {
+            const uint8_t *block = w->bytes + (size_t)o * w->row_bytes + (size_t)b * w->type->block_bytes;
+            sparq_block_decode(w->type, block, pos, val); // 8 values, 2 per group, position order
+            for (int h = 0; h < 2; h++) {
+                int slot = 2 * b + h, pattern = 0;
+                uint32_t codes = 0;
+                for (int g = 0; g < 2; g++) {
+                    int i = 4 * h + 2 * g;
+                    int c = find_choice(p, pos[i] % 4, pos[i + 1] % 4);
+                    if (c < 0 || pos[i] / 4 != 2 * h + g || pos[i + 1] / 4 != 2 * h + g)
+                        return sparq_fail(SPARQ_EFORMAT, "gemm prepare: row %d block %d: invalid positions", o, b);
+                    pattern = pattern * 6 + c;
+                    for (int e = 0; e < 2; e++) {
+                        int k = b * SPARQ_BLOCK + pos[i + e];
+                        codes |= (uint32_t)(uint8_t)(k < w->in ? val[i + e] : 0) << (8 * (2 * g + e));
+                    }
+                }
+                size_t at = ((size_t)(o / F24_NO) * p->f24_slots + slot) * F24_NO + o % F24_NO;
+                p->f24_w[at] = (int32_t)codes;
+                p->f24_off[at] = (uint16_t)(pattern * 128);
+            }
+        }
+    return 0;
+}
+
 int sparq_gemm_prepare(struct sparq_gemm_prepared **dst, const struct sparq_packed *w)
 {
     *dst = NULL;
@@ -122,6 +161,13 @@ int sparq_gemm_prepare(struct sparq_gemm_prepared **dst, const struct sparq_pack
         sparq_gemm_prepared_free(p);
         return SPARQ_ENOMEM;
     }
+    if (w->type->kept == 2) {
+        int rc = prepare_f24(p, w);
+        if (rc) {
+            sparq_gemm_prepared_free(p);
+            return rc > 0 ? SPARQ_ENOMEM : rc;
+        }
+    }
     *dst = p;
     return SPARQ_OK;
 }
@@ -138,6 +184,8 @@ void sparq_gemm_prepared_free(struct sparq_gemm_prepared *p)
     free(p->vn_w);
     free(p->vn_idx);
     free(p->vn_corr);
+    free(p->f24_w);
+    free(p->f24_off);
     free(p);
 }
 
@@ -188,7 +236,21 @@ void fast_block_portable(int32_t *y, int y_stride, const int16_t *table, const s
 // SPARQ_GEMM_PATH or sparq_gemm_set_path() names another.
 enum { PATH_SCALAR = FAST_PATH_SCALAR, PATH_AVX2 = FAST_PATH_AVX2, PATH_AVX512VNNI = FAST_PATH_AVX512VNNI, PATH_COUNT };
 static const char *const path_names[PATH_COUNT] = { "scalar", "avx2", "avx512vnni" };
-static int disable_narrow;
+static int disable_narrow, enable_f24;
+int sparq_gemm_frame24(int on)
+{
+    if (on && !__builtin_cpu_supports("avx512vbmi"))
+        return sparq_fail(SPARQ_EINVAL, "gemm: the 2:4 frame kernel needs AVX-512 VBMI");
+    enable_f24 = on;
+    return SPARQ_OK;
+}
+
+// The 2:4 frame kernel (opt-in, see gemm_fast24_avx512.c) works on blocks of
+// 32 frames and needs VBMI (vpermt2b) besides the VNNI path's instructions.
+int fast_f24_wanted(const struct sparq_gemm_prepared *w, int t)
+{
+    return enable_f24 && w->f24_slots > 0 && t >= 32;
+}
 static int chosen_path = -1;  // -1: auto
 void sparq_gemm_disable_narrow(int on) { disable_narrow = on; }
 

@@ -129,6 +129,8 @@ VN_KIND(tile_1of4, 1, 1, VN_CASES_6)
 int fast_gemm_avx512vnni(int32_t *y, int y_stride, const int8_t *x, int x_stride,
                          const struct sparq_gemm_prepared *w, int t, int accumulate)
 {
+    if (fast_f24_wanted(w, t))
+        return fast_gemm_f24_avx512(y, y_stride, x, x_stride, w, t, accumulate);
     // The u8 activations live in a per-thread buffer kept between calls, so
     // a call costs no allocation (and no page faults) once warm.
     static _Thread_local uint8_t *buf;

@@ -50,7 +50,18 @@ struct sparq_gemm_prepared {
     int8_t *vn_w;            // (oblocks, kblocks, steps, 16, 4), 64-byte aligned
     uint8_t *vn_idx;         // same shape, NULL for dense
     int32_t *vn_corr;        // (oblocks * 16) 128 * rowsum: removes the u8 offset
+    // 2:4 with frames as the vector dimension (gemm_fast24_avx512.c): per
+    // group of F24_NO outputs and 8-channel slot, each output's 4 kept codes
+    // (a dword, storage order) and the byte offset of its kept-position
+    // pattern's line in the per-call table (pattern * 128). Output groups
+    // cover a multiple of 16 outputs; the extra ones hold weight 0.
+    int f24_slots;           // in_pad / 8; 0 if not built (not 2:4)
+    int f24_ogroups;         // 2 * ceil(out / 16)
+    int32_t *f24_w;          // (ogroups, slots, F24_NO)
+    uint16_t *f24_off;       // (ogroups, slots, F24_NO)
 };
+#define F24_NO 8        // outputs per group in the 2:4 frame kernel
+#define F24_PATTERNS 36 // kept-position patterns of 8 channels under 2:4
 
 
 // Kernel paths, slowest first (gemm_fast.c chooses; sparq_gemm.h).
@@ -82,6 +93,11 @@ void fast_block_avx2_narrow(int32_t *y, int y_stride, const uint8_t *table, int3
                             const struct sparq_gemm_prepared *w, int t0, int rows, int accumulate);
 
 // Whole GEMM on the VNNI layout; 0 or -1 when out of memory.
+// The 2:4 frame kernel; needs AVX-512 VBMI besides VNNI, and f24_slots > 0.
+int fast_gemm_f24_avx512(int32_t *y, int y_stride, const int8_t *x, int x_stride, const struct sparq_gemm_prepared *w,
+                         int t, int accumulate);
+// 1 if fast_gemm_avx512vnni hands 2:4 GEMMs of t frames to the frame kernel.
+int fast_f24_wanted(const struct sparq_gemm_prepared *w, int t);
 int fast_gemm_avx512vnni(int32_t *y, int y_stride, const int8_t *x, int x_stride,
                          const struct sparq_gemm_prepared *w, int t, int accumulate);
 
