@@ -52,6 +52,7 @@ include host/host.mk
 -include sim/sim.mk
 -include firmware/firmware.mk
 -include rtl/board/board.mk
+-include explore.mk
 -include host/model.mk
 -include host/dist.mk
 include tests/tests.mk

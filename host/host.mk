@@ -2,10 +2,11 @@
 # per layer (docs/dev.md: the layer order and the check that enforces it).
 #   libsparq_core.a   base data features model pack compress device: plain C,
 #                     no Verilator, no libusb; most unit tests link only this
-#   libsparq_board.a  board runtime: the transports that need Verilator (sim)
-#                     or libusb (usb), backends by name, and the runtime
+#   libsparq_board.a  board runtime explore: the transports that need Verilator
+#                     (sim) or libusb (usb), backends by name, the runtime, and
+#                     the design-space exploration above it
 CORE_LAYERS  := base data features model pack compress device
-BOARD_LAYERS := board runtime
+BOARD_LAYERS := board runtime explore
 
 CORE_SRCS  := $(foreach l,$(CORE_LAYERS),$(wildcard host/src/$(l)/*.c))
 BOARD_SRCS := $(foreach l,$(BOARD_LAYERS),$(wildcard host/src/$(l)/*.c))

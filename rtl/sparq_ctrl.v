@@ -11,6 +11,12 @@
 // Buffers written by a command are invalid from the moment their payload
 // starts until the whole packet has arrived with a good CRC, so a bad or
 // truncated write can never feed a later COMPUTE.
+//
+// Protocol version 3 (any of XBANKS != 2, RBUFS != 1, WSTORE, QDEPTH > COLS,
+// LUTS): more activation banks, a second result buffer, the weight store
+// (STORE_W, COMPUTE_S), a QDEPTH-entry parameter memory (sparq_ctrl_qmem,
+// WRITE_Q / READ qaddr) and the epilogue (WRITE_LUT, EPILOGUE). Without
+// them the controller is the version 1/2 one, reserved bytes ignored.
 module sparq_ctrl #(
     parameter ROWS    = 16,   // array rows; a power of two
     parameter COLS    = 16,   // array columns
@@ -25,11 +31,20 @@ module sparq_ctrl #(
     parameter LANES   = 1,    // MAC lanes per PE (sparq_engine); IDENTIFY reports it
     parameter CHK_REG = 0,    // 1: register the argument/length checks (one more cycle per
                               // command; cuts the longest path for slow FPGAs)
+    parameter XBANKS  = 2,    // activation banks
+    parameter RBUFS   = 1,    // result buffers (1 or 2)
+    parameter WSTORE  = 0,    // weight-store entries per column (0: none)
+    parameter QDEPTH  = COLS, // requant parameter entries
+    parameter LUTS    = 0,    // epilogue tables (0: no EPILOGUE)
     parameter WA = $clog2(WDEPTH),                // derived
     parameter XA = $clog2(XDEPTH),                // derived
     parameter RA = $clog2(RDEPTH),                // derived
     parameter CB = (COLS > 1) ? $clog2(COLS) : 1, // derived
-    parameter RB = (ROWS > 1) ? $clog2(ROWS) : 1  // derived
+    parameter RB = (ROWS > 1) ? $clog2(ROWS) : 1, // derived
+    parameter XBB = (XBANKS > 1) ? $clog2(XBANKS) : 1, // derived
+    parameter SA = (WSTORE > 1) ? $clog2(WSTORE) : 1,  // derived
+    parameter LB = (LUTS > 1) ? $clog2(LUTS) : 1,      // derived
+    parameter EL = (COLS < 16) ? COLS : 16             // derived
 ) (
     input  wire          clk_i,
     input  wire          rst_ni,
@@ -43,8 +58,12 @@ module sparq_ctrl #(
     input  wire          tx_ready_i,
     // engine
     output wire          eng_start_o,
+    output reg  [1:0]    eng_job_o,      // 0 COMPUTE, 1 COMPUTE_S, 2 EPILOGUE
     output wire          eng_wbank_o,
-    output wire          eng_xbank_o,
+    output wire [XBB-1:0] eng_xbank_o,
+    output wire          eng_rbuf_o,
+    output wire [SA-1:0] eng_saddr_o,
+    output wire [7:0]    eng_lut_o,
     output wire          eng_acc_o,
     output reg  [1:0]    eng_width_o,
     output wire [2:0]    eng_kept_o,
@@ -54,19 +73,29 @@ module sparq_ctrl #(
     output wire [19:0]   eng_xstride_o,  // activation words per frame in the bank
     output wire [19:0]   eng_xoff_o,     // first activation word of each frame
     input  wire          eng_busy_i,
+    input  wire [1:0]    eng_job_i,
     input  wire          eng_wbank_i,
-    input  wire          eng_xbank_i,
+    input  wire [XBB-1:0] eng_xbank_i,
+    input  wire          eng_rbuf_i,
     output wire          w_we_o,
+    output wire          w_st_o,
     output wire [CB-1:0] w_col_o,
     output wire [WA:0]   w_addr_o,
+    output wire [SA-1:0] w_saddr_o,
     output wire [9:0]    w_data_o,
     output wire          x_we_o,
     output wire [RB-1:0] x_row_o,
-    output wire [XA:0]   x_addr_o,
+    output wire [XBB+XA-1:0] x_addr_o,
     output wire [31:0]   x_data_o,
+    output wire          r_buf_o,
     output wire [RA-1:0] r_addr_o,
     output wire [CB-1:0] r_col_o,
     input  wire [31:0]   r_data_i,
+    input  wire          qb_re_i,        // the epilogue reads its parameters
+    output wire [EL*69-1:0] qb_data_o,
+    output wire          lut_we_o,
+    output wire [LB+7:0] lut_waddr_o,
+    output wire [7:0]    lut_wdata_o,
     output wire          cnt_clear_o,
     input  wire [CNT_W-1:0] busy_cnt_i,
     input  wire [CNT_W-1:0] macs_cnt_i
@@ -76,7 +105,12 @@ module sparq_ctrl #(
     // error before any product needs its high bits).
     localparam TW  = RA + 1;                   // frames, t <= RDEPTH
     localparam NW  = CB + 1;                   // columns, ncols <= COLS
-    localparam integer BLMAX = (RDEPTH * COLS * 4 > 40) ? RDEPTH * COLS * 4 : 40;
+    localparam integer BLMAX = (RDEPTH * COLS * 4 > 42) ? RDEPTH * COLS * 4 : 42;
+    localparam V3 = (XBANKS != 2 || RBUFS != 1 || WSTORE != 0 || QDEPTH > COLS || LUTS != 0) ? 1 : 0;
+    localparam QA = V3 ? $clog2(QDEPTH) : CB;  // parameter entry index bits
+    localparam HAS_S = (WSTORE > 0) ? 1 : 0, HAS_E = (LUTS > 0) ? 1 : 0, RB2 = (RBUFS > 1) ? 1 : 0;
+    localparam LV = 1 << LB;                    // table valid flags (LUTS rounded up)
+    localparam [1:0] JOB_BANK = 2'd0, JOB_STORE = 2'd1, JOB_EPI = 2'd2;
     localparam BLW = $clog2(BLMAX + 1);        // reply body bytes, index within a reply
     localparam TMW = $clog2(TIMEOUT);          // rx idle counter
     localparam PWW = NW + WA - 1 + 5;          // WRITE_W payload bytes
@@ -85,7 +119,9 @@ module sparq_ctrl #(
     generate
         if (TIMEOUT < 256 || (TIMEOUT % 256) != 0 || TIMEOUT > 65535 * 256 || COLS > 65535 ||
             RDEPTH > 32768 || CNT_W < 32 || CNT_W > 64 || PWW > 31 || PWX > 31 || BLW > 31 ||
-            RQ_SERIAL < 0 || RQ_SERIAL > 1 || WL_DBUF < 0 || WL_DBUF > 1 || CHK_REG < 0 || CHK_REG > 1) begin : g_bad_params
+            RQ_SERIAL < 0 || RQ_SERIAL > 1 || WL_DBUF < 0 || WL_DBUF > 1 || CHK_REG < 0 || CHK_REG > 1 ||
+            QDEPTH < COLS || QDEPTH > 32768 || (V3 != 0 && (QDEPTH < 32 || (QDEPTH & (QDEPTH - 1)) != 0))) begin : g_bad_params
+            // version 3: QDEPTH a power of two >= 32 (sparq_ctrl_qmem's 16 banks)
             sparq_ctrl_illegal_parameters u_stop ();
         end
     endgenerate
@@ -103,7 +139,7 @@ module sparq_ctrl #(
     reg [3:0]  hcnt_q, hcnt_d;
     reg [15:0] rcrc_q, rcrc_d;
     reg [31:0] got_q, got_d;     // body bytes received
-    reg [7:0]  args_q [0:13];
+    reg [7:0]  args_q [0:15];
     reg [7:0]  err_q, err_d;     // status decided before the body ended
     reg        started_q, started_d; // the payload goes to its buffer
     reg [7:0]  crc_lo_q;
@@ -126,6 +162,11 @@ module sparq_ctrl #(
     wire [15:0] a16_0  = {args_q[1], args_q[0]}; // only its checked low bits are kept
     /* verilator lint_on UNUSEDSIGNAL */
     wire [15:0] a16_12 = {args_q[13], args_q[12]};
+    wire [15:0] a16_14 = {args_q[15], args_q[14]};
+    /* verilator lint_off UNUSEDSIGNAL */
+    wire [31:0] a32_0 = {args_q[3], args_q[2], args_q[1], args_q[0]};   // COMPUTE_S addr
+    wire [31:0] a32_8 = {args_q[11], args_q[10], args_q[9], args_q[8]}; // STORE_W addr
+    /* verilator lint_on UNUSEDSIGNAL */
 
     reg  [4:0] argsize;
     reg        known;
@@ -134,8 +175,10 @@ module sparq_ctrl #(
         case (op)
             OP_IDENTIFY, OP_RESET, OP_COUNTERS: argsize = 5'd0;
             OP_WRITE_W, OP_WRITE_X, OP_READ:    argsize = 5'd8;
-            OP_WRITE_Q:                         argsize = 5'd4;
-            OP_COMPUTE:                         argsize = 5'd14;
+            OP_WRITE_Q, OP_WRITE_LUT:           argsize = 5'd4;
+            OP_COMPUTE, OP_EPILOGUE:            argsize = 5'd14;
+            OP_STORE_W:                         argsize = 5'd12;
+            OP_COMPUTE_S:                       argsize = 5'd16;
             default: begin
                 argsize = 5'd0;
                 known = 1'b0;
@@ -149,14 +192,16 @@ module sparq_ctrl #(
     // used from the second (args and len do not change in S_CHECK).
     wire [7:0] chk_err_c;
     wire [4:0] wblk_bytes, wval_bytes;
-    wire [95:0] args_flat;
+    wire [127:0] args_flat;
     genvar ga;
     generate
-        for (ga = 0; ga < 12; ga = ga + 1) begin : g_args
+        for (ga = 0; ga < 16; ga = ga + 1) begin : g_args
             assign args_flat[8*ga +: 8] = args_q[ga];
         end
     endgenerate
-    sparq_ctrl_check #(.ROWS(ROWS), .COLS(COLS), .WDEPTH(WDEPTH), .XDEPTH(XDEPTH), .RDEPTH(RDEPTH)) u_check (
+    sparq_ctrl_check #(.ROWS(ROWS), .COLS(COLS), .WDEPTH(WDEPTH), .XDEPTH(XDEPTH), .RDEPTH(RDEPTH),
+                       .XBANKS(XBANKS), .RBUFS(RBUFS), .WSTORE(WSTORE), .QDEPTH(QDEPTH), .LUTS(LUTS),
+                       .V3(V3)) u_check (
         .op_i(op), .len_i(len), .argsize_i(argsize), .args_i(args_flat), .err_o(chk_err_c),
         .wblk_bytes_o(wblk_bytes), .wval_bytes_o(wval_bytes)
     );
@@ -172,14 +217,18 @@ module sparq_ctrl #(
     // shapes of valid buffers, stored in the bits their checked ranges need
     reg [NW-1:0] w_ncols_q [0:1];
     reg [WA-2:0] w_kb_q [0:1];     // kblocks <= WDEPTH/4
-    reg        xv_q [0:1];
-    reg [TW-1:0] x_t_q [0:1];
-    reg [XA-2:0] x_kb_q [0:1];     // kblocks <= XDEPTH/4
-    reg        r_valid_q;
-    reg [TW-1:0] r_t_q;
-    reg [NW-1:0] r_ncols_q;
+    reg        xv_q [0:XBANKS-1];
+    reg [TW-1:0] x_t_q [0:XBANKS-1];
+    reg [XA-2:0] x_kb_q [0:XBANKS-1];   // kblocks <= XDEPTH/4
+    reg        x_ep_q [0:XBANKS-1];     // being built by EPILOGUEs (not by a WRITE_X)
+    reg [XA-2:0] x_next_q [0:XBANKS-1]; // ... its next block
+    reg        r_valid_q [0:RBUFS-1];
+    reg [TW-1:0] r_t_q [0:RBUFS-1];
+    reg [NW-1:0] r_ncols_q [0:RBUFS-1];
     reg        q_valid_q;
     reg [NW-1:0] q_ncols_q;
+    reg        s_valid_q;               // the weight store holds what the last STORE_Ws wrote
+    reg [LV-1:0] lut_v_q;               // table loaded
 
     // ---- body byte classification ---------------------------------------------
     wire in_args    = (got_q[31:5] == 27'd0) && (got_q[4:0] < argsize);
@@ -189,52 +238,120 @@ module sparq_ctrl #(
 
     // ---- sub-units --------------------------------------------------------------
     wire wl_idle, wl_block, pos_err, q_err, wl_start;
-    sparq_ctrl_wload #(.COLS(COLS), .WDEPTH(WDEPTH), .WL_DBUF(WL_DBUF)) u_wload (
+    // STORE_W: width, kept, ncols, kblocks in bytes 0, 1, 2-3, 4-5 (WRITE_W: 1, 2, 4-5, 6-7)
+    wire is_sw = (HAS_S != 0) && (op == OP_STORE_W);
+    wire is_w = (op == OP_WRITE_W) || is_sw;
+    sparq_ctrl_wload #(.COLS(COLS), .WDEPTH(WDEPTH), .WL_DBUF(WL_DBUF), .WSTORE(WSTORE)) u_wload (
         .clk_i(clk_i), .rst_ni(rst_ni), .start_i(wl_start), .bank_i(args_q[0][0]),
-        .width_i(args_q[1]), .kept_i(args_q[2]),
+        .store_i(is_sw), .saddr_i(a32_8[SA-1:0]),
+        .width_i(is_sw ? args_q[0] : args_q[1]), .kept_i(is_sw ? args_q[1] : args_q[2]),
         .blk_bytes_i(wblk_bytes), .val_bytes_i(wval_bytes),
-        .kb_last_i(a16_6 - 16'd1), .byte_i(pay_fire && op == OP_WRITE_W), .data_i(rx_data_i),
+        .kb_last_i((is_sw ? a16_4 : a16_6) - 16'd1), .byte_i(pay_fire && is_w), .data_i(rx_data_i),
         .idle_o(wl_idle), .block_o(wl_block), .pos_err_o(pos_err),
-        .w_we_o(w_we_o), .w_col_o(w_col_o), .w_addr_o(w_addr_o), .w_data_o(w_data_o)
+        .w_we_o(w_we_o), .w_st_o(w_st_o), .w_col_o(w_col_o), .w_addr_o(w_addr_o), .w_saddr_o(w_saddr_o),
+        .w_data_o(w_data_o)
     );
     // activation words per frame - 1 (kblocks*4 <= XDEPTH once WRITE_X passed its checks)
     wire [XA:0] xl_words_m1 = {a16_4[XA-2:0], 2'b00} - {{XA{1'b0}}, 1'b1};
-    sparq_ctrl_xload #(.ROWS(ROWS), .XDEPTH(XDEPTH)) u_xload (
+    sparq_ctrl_xload #(.ROWS(ROWS), .XDEPTH(XDEPTH), .XBANKS(XBANKS)) u_xload (
         .clk_i(clk_i), .rst_ni(rst_ni), .start_i(st_q == S_CHECK && op == OP_WRITE_X),
-        .bank_i(args_q[0][0]), .words_m1_i(xl_words_m1), .byte_i(pay_fire && op == OP_WRITE_X),
+        .bank_i(args_q[0][XBB-1:0]), .words_m1_i(xl_words_m1), .byte_i(pay_fire && op == OP_WRITE_X),
         .data_i(rx_data_i), .x_we_o(x_we_o), .x_row_o(x_row_o), .x_addr_o(x_addr_o), .x_data_o(x_data_o)
     );
-    wire [CB-1:0] q_col;
+    // requant parameters: COLS registers (v1/v2) or the QDEPTH-entry memory (v3)
+    wire [QA-1:0] q_idx;   // entry the read streamer asks for (data the next cycle)
+    /* verilator lint_off UNUSEDSIGNAL */
+    wire          q_re;       // (the v1/v2 registers need no read enable)
+    reg  [QA-1:0] ep_qaddr_q; // first parameter entry of the running epilogue
+    /* verilator lint_on UNUSEDSIGNAL */
     wire [31:0]   q_bias;
     wire [30:0]   q_mult;
     wire [5:0]    q_shift;
-    sparq_ctrl_qload #(.COLS(COLS)) u_qload (
-        .clk_i(clk_i), .rst_ni(rst_ni), .start_i(st_q == S_CHECK && op == OP_WRITE_Q),
-        .byte_i(pay_fire && op == OP_WRITE_Q), .data_i(rx_data_i), .err_o(q_err),
-        .col_i(q_col), .bias_o(q_bias), .mult_o(q_mult), .shift_o(q_shift)
-    );
+    generate
+        if (V3 != 0) begin : g_qmem
+            sparq_ctrl_qmem #(.QDEPTH(QDEPTH), .EL(EL)) u_qmem (
+                .clk_i(clk_i), .rst_ni(rst_ni), .start_i(st_q == S_CHECK && op == OP_WRITE_Q),
+                .qaddr_i(a16_2[QA-1:0]), .byte_i(pay_fire && op == OP_WRITE_Q), .data_i(rx_data_i),
+                .err_o(q_err), .a_re_i(q_re), .a_addr_i(q_idx), .a_bias_o(q_bias), .a_mult_o(q_mult),
+                .a_shift_o(q_shift), .b_re_i(qb_re_i), .b_base_i(ep_qaddr_q), .b_data_o(qb_data_o)
+            );
+            always @(posedge clk_i)
+                if (eng_start_o)
+                    ep_qaddr_q <= a16_8[QA-1:0];
+        end else begin : g_qload
+            reg [CB-1:0] q_col_q;
+            always @(posedge clk_i)
+                q_col_q <= q_idx[CB-1:0];
+            sparq_ctrl_qload #(.COLS(COLS)) u_qload (
+                .clk_i(clk_i), .rst_ni(rst_ni), .start_i(st_q == S_CHECK && op == OP_WRITE_Q),
+                .byte_i(pay_fire && op == OP_WRITE_Q), .data_i(rx_data_i), .err_o(q_err),
+                .col_i(q_col_q), .bias_o(q_bias), .mult_o(q_mult), .shift_o(q_shift)
+            );
+            assign qb_data_o = {(EL*69){1'b0}};
+            always @(posedge clk_i)
+                ep_qaddr_q <= {QA{1'b0}};
+        end
+    endgenerate
+    // WRITE_LUT: payload byte i is entry i of the table
+    reg [7:0] lut_i_q;
+    always @(posedge clk_i)
+        if (st_q == S_CHECK)
+            lut_i_q <= 8'd0;
+        else if (pay_fire)
+            lut_i_q <= lut_i_q + 8'd1;
+    assign lut_we_o = (HAS_E != 0) && pay_fire && op == OP_WRITE_LUT;
+    assign lut_waddr_o = {args_q[0][LB-1:0], lut_i_q};
+    assign lut_wdata_o = rx_data_i;
 
     // ---- exec: status of a complete packet --------------------------------------
     wire crc_ok = (crc_rx_q == rcrc_q);
-    wire [15:0] c_t = a16_6, c_ncols = a16_8, c_kb = a16_10, c_xoff = a16_12;
-    wire c_wb = args_q[0][0], c_xb = args_q[1][0], c_acc = args_q[2][0];
+    // COMPUTE and COMPUTE_S: the same fields at other offsets
+    wire is_cs = (HAS_S != 0) && (op == OP_COMPUTE_S);
+    wire is_ep = (HAS_E != 0) && (op == OP_EPILOGUE);
+    /* verilator lint_off UNUSEDSIGNAL */
+    wire [7:0]  c_flags = is_cs ? args_q[5] : args_q[2];  // bit 0 accumulate, bit 1 result buffer
+    /* verilator lint_on UNUSEDSIGNAL */
+    wire [7:0]  c_width = is_cs ? args_q[6] : args_q[3];
+    wire [7:0]  c_kept  = is_cs ? args_q[7] : args_q[4];
+    wire [15:0] c_t     = is_cs ? a16_8 : a16_6;
+    wire [15:0] c_ncols = is_cs ? a16_10 : a16_8;
+    wire [15:0] c_kb    = is_cs ? a16_12 : a16_10;
+    wire [15:0] c_xoff  = is_cs ? a16_14 : a16_12;
+    wire c_wb = args_q[0][0], c_acc = c_flags[0];
+    wire [XBB-1:0] c_xb = is_cs ? args_q[4][XBB-1:0] : args_q[1][XBB-1:0];
+    wire c_rb = (RB2 != 0) && c_flags[1];
     wire [15:0] w_ncols_c = {{(16-NW){1'b0}}, w_ncols_q[c_wb]};
     wire [15:0] w_kb_c    = {{(17-WA){1'b0}}, w_kb_q[c_wb]};
     wire [15:0] x_t_c     = {{(16-TW){1'b0}}, x_t_q[c_xb]};
     wire [15:0] x_kb_c    = {{(17-XA){1'b0}}, x_kb_q[c_xb]};
-    wire [15:0] r_t16     = {{(16-TW){1'b0}}, r_t_q};
-    wire [15:0] r_ncols16 = {{(16-NW){1'b0}}, r_ncols_q};
+    wire [15:0] r_t16     = {{(16-TW){1'b0}}, r_t_q[c_rb]};
+    wire [15:0] r_ncols16 = {{(16-NW){1'b0}}, r_ncols_q[c_rb]};
     wire compute_state_ok =
-        wv_q[c_wb] && w_width_q[c_wb] == args_q[3] && w_kept_q[c_wb] == args_q[4] &&
-        w_ncols_c == c_ncols && w_kb_c == c_kb &&
+        (is_cs ? s_valid_q :
+                 (wv_q[c_wb] && w_width_q[c_wb] == c_width && w_kept_q[c_wb] == c_kept &&
+                  w_ncols_c == c_ncols && w_kb_c == c_kb)) &&
         xv_q[c_xb] && x_t_c == c_t && c_kb[15:XA-1] == {(17-XA){1'b0}} && c_xoff[15:XA-1] == {(17-XA){1'b0}} &&
         {1'b0, x_kb_q[c_xb]} >= {1'b0, c_kb[XA-2:0]} + {1'b0, c_xoff[XA-2:0]} &&
-        (!c_acc || (r_valid_q && r_t16 == c_t && r_ncols16 == c_ncols));
+        (!c_acc || (r_valid_q[c_rb] && r_t16 == c_t && r_ncols16 == c_ncols));
+    // READ (v3: result buffer in byte 1, parameter entry of column 0 in bytes 6-7)
+    wire rd_rb = (V3 != 0) && (RB2 != 0) && args_q[1][0];
     wire read_nc_ok = a16_4[15:NW] == {(16-NW){1'b0}};
-    wire read_state_ok = r_valid_q && a16_2[15:TW] == {(16-TW){1'b0}} && a16_2[TW-1:0] <= r_t_q &&
-                         read_nc_ok && a16_4[NW-1:0] <= r_ncols_q &&
-                         (!args_q[0][0] || (q_valid_q && a16_4[NW-1:0] <= q_ncols_q));
-    wire needs_idle = (op == OP_RESET || op == OP_COMPUTE || op == OP_READ || op == OP_COUNTERS);
+    wire read_state_ok = r_valid_q[rd_rb] && a16_2[15:TW] == {(16-TW){1'b0}} && a16_2[TW-1:0] <= r_t_q[rd_rb] &&
+                         read_nc_ok && a16_4[NW-1:0] <= r_ncols_q[rd_rb] &&
+                         (!args_q[0][0] || (q_valid_q && (V3 != 0 || a16_4[NW-1:0] <= q_ncols_q)));
+    // EPILOGUE: rbuf, dst, lut, -, t, ncols, qaddr, dblock, dkblocks (all range-checked)
+    wire ep_rb = (RB2 != 0) && args_q[0][0];
+    wire [XBB-1:0] ep_dst = args_q[1][XBB-1:0];
+    wire [7:0] ep_lut = args_q[2];
+    wire ep_lut_ok = (ep_lut == LUT_NONE) || lut_v_q[ep_lut[LB-1:0]];  // ep_lut < LUTS (checked)
+    wire epi_state_ok =
+        r_valid_q[ep_rb] && {{(16-TW){1'b0}}, r_t_q[ep_rb]} == a16_4 &&
+        {{(16-NW){1'b0}}, r_ncols_q[ep_rb]} >= a16_6 && q_valid_q && ep_lut_ok &&
+        (a16_10 == 16'd0 ||
+         (x_ep_q[ep_dst] && {{(17-XA){1'b0}}, x_next_q[ep_dst]} == a16_10 &&
+          {{(16-TW){1'b0}}, x_t_q[ep_dst]} == a16_4 && {{(17-XA){1'b0}}, x_kb_q[ep_dst]} == a16_12));
+    wire read_wait = eng_busy_i && (RB2 == 0 || eng_rbuf_i == rd_rb);
+    wire needs_idle = (op == OP_RESET || op == OP_COMPUTE || op == OP_COUNTERS || is_cs || is_ep);
     reg  [7:0] ex_status;
     always @* begin
         if (!crc_ok)
@@ -245,10 +362,14 @@ module sparq_ctrl #(
             ex_status = ST_LENGTH;
         else begin
             case (op)
-                OP_WRITE_W: ex_status = pos_err ? ST_POSITIONS : ST_OK;
+                OP_WRITE_W, OP_STORE_W: ex_status = pos_err ? ST_POSITIONS : ST_OK;
                 OP_WRITE_Q: ex_status = q_err ? ST_ARG : ST_OK;
                 OP_COMPUTE: ex_status = compute_state_ok ? ST_OK : ST_STATE;
                 OP_READ:    ex_status = read_state_ok ? ST_OK : ST_STATE;
+                // (a device without the feature answered ARG already; the constant
+                // lets synthesis drop the unused state of a v1/v2 build)
+                OP_COMPUTE_S: ex_status = (HAS_S != 0 && compute_state_ok) ? ST_OK : ST_STATE;
+                OP_EPILOGUE: ex_status = (HAS_E != 0 && epi_state_ok) ? ST_OK : ST_STATE;
                 default:    ex_status = ST_OK;
             endcase
         end
@@ -256,38 +377,55 @@ module sparq_ctrl #(
     wire ex_ok = (ex_status == ST_OK);
     // READ: t x ncols results (both range-checked, so the product fits BLW bits)
     wire [BLW-1:0] rd_n = {{(BLW-TW){1'b0}}, a16_2[TW-1:0]} * {{(BLW-NW){1'b0}}, a16_4[NW-1:0]};
-    wire ex_go = (st_q == S_EXEC) && !(op == OP_WRITE_W && !wl_idle) &&
-                 !(ex_ok && needs_idle && eng_busy_i);
+    wire ex_go = (st_q == S_EXEC) && !(is_w && !wl_idle) &&
+                 !(ex_ok && ((needs_idle && eng_busy_i) || (op == OP_READ && read_wait)));
 
-    assign eng_start_o   = ex_go && ex_ok && op == OP_COMPUTE;
+    assign eng_start_o   = ex_go && ex_ok && (op == OP_COMPUTE || is_cs || is_ep);
+    always @* begin
+        if (is_ep)
+            eng_job_o = JOB_EPI;
+        else if (is_cs)
+            eng_job_o = JOB_STORE;
+        else
+            eng_job_o = JOB_BANK;
+    end
     assign eng_wbank_o   = c_wb;
-    assign eng_xbank_o   = c_xb;
+    assign eng_xbank_o   = is_ep ? ep_dst : c_xb;
+    assign eng_rbuf_o    = is_ep ? ep_rb : c_rb;
+    assign eng_saddr_o   = a32_0[SA-1:0];
+    assign eng_lut_o     = ep_lut;
     assign eng_acc_o     = c_acc;
-    assign eng_kept_o    = args_q[4][2:0];
-    assign eng_t_o       = c_t;
-    assign eng_ncols_o   = c_ncols;
+    assign eng_kept_o    = c_kept[2:0];
+    assign eng_t_o       = is_ep ? a16_4 : c_t;
+    assign eng_ncols_o   = is_ep ? a16_6 : c_ncols;
     assign eng_kblocks_o = c_kb;
-    assign eng_xstride_o = {2'b00, x_kb_c, 2'b00};
-    assign eng_xoff_o    = {2'b00, c_xoff, 2'b00};
+    // epilogue: the destination's words per frame and its block's first word
+    assign eng_xstride_o = is_ep ? {2'b00, a16_12, 2'b00} : {2'b00, x_kb_c, 2'b00};
+    assign eng_xoff_o    = is_ep ? {2'b00, a16_10, 2'b00} : {2'b00, c_xoff, 2'b00};
     assign cnt_clear_o   = ex_go && ex_ok && op == OP_RESET;
     always @* begin
-        case (args_q[3])
+        case (c_width)
             8'd4:    eng_width_o = 2'd1;
             8'd2:    eng_width_o = 2'd2;
             default: eng_width_o = 2'd0;
         endcase
     end
 
-    // S_CHECK may start a write now? (the engine must not be reading the bank)
+    // S_CHECK may start a write now? (the engine must not be reading the bank;
+    // an epilogue also holds the activation write port, the tables and the
+    // parameter memory)
+    wire ep_run = (HAS_E != 0) && eng_busy_i && eng_job_i == JOB_EPI;
     wire chk_wait = (chk_err == ST_OK) &&
                     ((op == OP_WRITE_W && ((eng_busy_i && eng_wbank_i == args_q[0][0]) || !wl_idle)) ||
-                     (op == OP_WRITE_X && eng_busy_i && eng_xbank_i == args_q[0][0]));
+                     (op == OP_WRITE_X && ((eng_busy_i && eng_xbank_i == args_q[0][XBB-1:0]) || ep_run)) ||
+                     (is_sw && ((eng_busy_i && eng_job_i == JOB_STORE) || !wl_idle)) ||
+                     ((op == OP_WRITE_Q || op == OP_WRITE_LUT) && ep_run));
 
     // ---- rx ready -------------------------------------------------------------
     always @* begin
         case (st_q)
             S_HDR, S_CRC: rx_ready_o = 1'b1;
-            S_BODY:       rx_ready_o = !(body_pay && op == OP_WRITE_W && wl_block);
+            S_BODY:       rx_ready_o = !(body_pay && is_w && wl_block);
             default:      rx_ready_o = 1'b0;
         endcase
     end
@@ -298,16 +436,19 @@ module sparq_ctrl #(
     wire       reply_done, pop;
     wire [7:0] fifo_byte;
     wire       fifo_nonempty;
-    sparq_ctrl_reader #(.COLS(COLS), .RDEPTH(RDEPTH), .RQ_SERIAL(RQ_SERIAL), .BLW(BLW)) u_reader (
+    sparq_ctrl_reader #(.COLS(COLS), .RDEPTH(RDEPTH), .RQ_SERIAL(RQ_SERIAL), .BLW(BLW), .QA(QA)) u_reader (
         .clk_i(clk_i), .rst_ni(rst_ni), .start_i(ex_go && ex_ok && op == OP_READ), .n_i(rd_n),
-        .ncols_i(a16_4[NW-1:0]), .mode_i(args_q[0][0]), .r_addr_o(r_addr_o), .r_col_o(r_col_o),
-        .r_data_i(r_data_i), .q_col_o(q_col), .q_bias_i(q_bias), .q_mult_i(q_mult), .q_shift_i(q_shift),
+        .ncols_i(a16_4[NW-1:0]), .mode_i(args_q[0][0]), .rbuf_i(rd_rb),
+        .qaddr_i((V3 != 0) ? a16_6[QA-1:0] : {QA{1'b0}}), .hold_i((V3 != 0) && qb_re_i),
+        .r_addr_o(r_addr_o), .r_col_o(r_col_o), .r_buf_o(r_buf_o),
+        .r_data_i(r_data_i), .q_idx_o(q_idx), .q_re_o(q_re), .q_bias_i(q_bias), .q_mult_i(q_mult), .q_shift_i(q_shift),
         .byte_o(fifo_byte), .nonempty_o(fifo_nonempty), .pop_i(pop)
     );
     wire       reply_start = timeout || hdr_bad || ex_go;
     wire [7:0] reply_status = timeout ? ST_TRUNCATED : (hdr_bad ? ST_HEADER : ex_status);
     sparq_ctrl_reply #(.ROWS(ROWS), .COLS(COLS), .WDEPTH(WDEPTH), .XDEPTH(XDEPTH), .RDEPTH(RDEPTH),
-                       .TIMEOUT(TIMEOUT), .CNT_W(CNT_W), .LANES(LANES), .BLW(BLW)) u_reply (
+                       .TIMEOUT(TIMEOUT), .CNT_W(CNT_W), .LANES(LANES), .XBANKS(XBANKS), .RBUFS(RBUFS),
+                       .WSTORE(WSTORE), .QDEPTH(QDEPTH), .LUTS(LUTS), .V3(V3), .BLW(BLW)) u_reply (
         .clk_i(clk_i), .rst_ni(rst_ni), .start_i(reply_start), .status_i(reply_status),
         .op_i(hdr_q[1]), .seq_i(hdr_q[2]), .read_len_i(rd_n << (args_q[0][0] ? 0 : 2)),
         .active_i(st_q == S_REPLY), .done_o(reply_done),
@@ -321,7 +462,7 @@ module sparq_ctrl #(
     wire [15:0] rcrc_next;
     sparq_crc16 u_rcrc (.crc_i(rcrc_q), .data_i(rx_data_i), .crc_o(rcrc_next));
     wire chk_pass = (st_q == S_CHECK) && chk_go && chk_err == ST_OK && !chk_wait; // the payload may start
-    assign wl_start = chk_pass && op == OP_WRITE_W;
+    assign wl_start = chk_pass && is_w;
     always @* begin
         st_d = st_q;
         hcnt_d = hcnt_q;
@@ -416,12 +557,17 @@ module sparq_ctrl #(
             started_q <= 1'b0;
             chk_rdy_q <= 1'b0;
             tmo_q <= {TMW{1'b0}};
-            for (i = 0; i < 2; i = i + 1) begin
+            for (i = 0; i < 2; i = i + 1)
                 wv_q[i] <= 1'b0;
+            for (i = 0; i < XBANKS; i = i + 1) begin
                 xv_q[i] <= 1'b0;
+                x_ep_q[i] <= 1'b0;
             end
-            r_valid_q <= 1'b0;
+            for (i = 0; i < RBUFS; i = i + 1)
+                r_valid_q[i] <= 1'b0;
             q_valid_q <= 1'b0;
+            s_valid_q <= 1'b0;
+            lut_v_q <= {LV{1'b0}};
         end else begin
             st_q <= st_d;
             hcnt_q <= hcnt_d;
@@ -448,19 +594,41 @@ module sparq_ctrl #(
             // payload until its packet checked out
             if (chk_pass && op == OP_WRITE_W)
                 wv_q[args_q[0][0]] <= 1'b0;
-            if (chk_pass && op == OP_WRITE_X)
-                xv_q[args_q[0][0]] <= 1'b0;
+            if (chk_pass && op == OP_WRITE_X) begin
+                xv_q[args_q[0][XBB-1:0]] <= 1'b0;
+                x_ep_q[args_q[0][XBB-1:0]] <= 1'b0;
+            end
             if (chk_pass && op == OP_WRITE_Q)
                 q_valid_q <= 1'b0;
+            // the store also loses its contents with a STORE_W of the wrong length
+            if (is_sw && (chk_pass || (st_q == S_CHECK && chk_go && chk_err == ST_LENGTH)))
+                s_valid_q <= 1'b0;
+            if (HAS_E != 0 && chk_pass && op == OP_WRITE_LUT)
+                lut_v_q[args_q[0][LB-1:0]] <= 1'b0;
             if (ex_go && ex_ok) begin
                 case (op)
                     OP_RESET: begin
-                        for (i = 0; i < 2; i = i + 1) begin
+                        for (i = 0; i < 2; i = i + 1)
                             wv_q[i] <= 1'b0;
+                        for (i = 0; i < XBANKS; i = i + 1) begin
                             xv_q[i] <= 1'b0;
+                            x_ep_q[i] <= 1'b0;
                         end
-                        r_valid_q <= 1'b0;
+                        for (i = 0; i < RBUFS; i = i + 1)
+                            r_valid_q[i] <= 1'b0;
                         q_valid_q <= 1'b0;
+                        s_valid_q <= 1'b0;
+                        lut_v_q <= {LV{1'b0}};
+                    end
+                    OP_STORE_W: s_valid_q <= 1'b1;
+                    OP_WRITE_LUT: lut_v_q[args_q[0][LB-1:0]] <= 1'b1;
+                    OP_EPILOGUE: if (HAS_E != 0) begin
+                        // dblock 0 (re)starts the bank; valid once its last block is in
+                        x_ep_q[ep_dst] <= 1'b1;
+                        x_t_q[ep_dst] <= a16_4[TW-1:0];
+                        x_kb_q[ep_dst] <= a16_12[XA-2:0];
+                        x_next_q[ep_dst] <= a16_10[XA-2:0] + {{(XA-2){1'b0}}, 1'b1};
+                        xv_q[ep_dst] <= (a16_10[XA-2:0] + {{(XA-2){1'b0}}, 1'b1} == a16_12[XA-2:0]);
                     end
                     OP_WRITE_W: begin
                         wv_q[args_q[0][0]] <= 1'b1;
@@ -470,18 +638,18 @@ module sparq_ctrl #(
                         w_kb_q[args_q[0][0]] <= a16_6[WA-2:0];
                     end
                     OP_WRITE_X: begin
-                        xv_q[args_q[0][0]] <= 1'b1;
-                        x_t_q[args_q[0][0]] <= a16_2[TW-1:0];
-                        x_kb_q[args_q[0][0]] <= a16_4[XA-2:0];
+                        xv_q[args_q[0][XBB-1:0]] <= 1'b1;
+                        x_t_q[args_q[0][XBB-1:0]] <= a16_2[TW-1:0];
+                        x_kb_q[args_q[0][XBB-1:0]] <= a16_4[XA-2:0];
                     end
                     OP_WRITE_Q: begin
                         q_valid_q <= 1'b1;
                         q_ncols_q <= a16_0[NW-1:0];
                     end
-                    OP_COMPUTE: begin
-                        r_valid_q <= 1'b1;
-                        r_t_q <= c_t[TW-1:0];
-                        r_ncols_q <= c_ncols[NW-1:0];
+                    OP_COMPUTE, OP_COMPUTE_S: if (op == OP_COMPUTE || HAS_S != 0) begin
+                        r_valid_q[c_rb] <= 1'b1;
+                        r_t_q[c_rb] <= c_t[TW-1:0];
+                        r_ncols_q[c_rb] <= c_ncols[NW-1:0];
                     end
                     default: ;
                 endcase

@@ -8,6 +8,12 @@ module sparq_ctrl_check #(
     parameter WDEPTH = 1024,
     parameter XDEPTH = 4096,
     parameter RDEPTH = 256,
+    parameter XBANKS = 2,
+    parameter RBUFS  = 1,
+    parameter WSTORE = 0,
+    parameter QDEPTH = 16,
+    parameter LUTS   = 0,
+    parameter V3     = 0,                         // protocol version 3 (a v3 feature is on)
     parameter WA = $clog2(WDEPTH),                // derived
     parameter XA = $clog2(XDEPTH),                // derived
     parameter RA = $clog2(RDEPTH),                // derived
@@ -17,7 +23,7 @@ module sparq_ctrl_check #(
     input  wire [7:0]   op_i,
     input  wire [31:0]  len_i,        // body bytes
     input  wire [4:0]   argsize_i,    // argument bytes of op_i
-    input  wire [95:0]  args_i,       // argument byte k in [8k+7:8k] (bytes 12, 13 unchecked)
+    input  wire [127:0] args_i,       // argument byte k in [8k+7:8k]
     output wire [7:0]   err_o,        // ST_OK, ST_ARG or ST_LENGTH
     output wire [4:0]   wblk_bytes_o, // WRITE_W bytes per block
     output wire [4:0]   wval_bytes_o  // ... of which values
@@ -40,10 +46,10 @@ module sparq_ctrl_check #(
     wire [7:0]  op = op_i;
     wire [31:0] len = len_i;
     wire [4:0]  argsize = argsize_i;
-    wire [7:0]  args_q [0:11];
+    wire [7:0]  args_q [0:15];
     genvar g;
     generate
-        for (g = 0; g < 12; g = g + 1) begin : g_args
+        for (g = 0; g < 16; g = g + 1) begin : g_args
             assign args_q[g] = args_i[8*g +: 8];
         end
     endgenerate
@@ -53,6 +59,27 @@ module sparq_ctrl_check #(
     wire [15:0] a16_6 = {args_q[7], args_q[6]};
     wire [15:0] a16_8 = {args_q[9], args_q[8]};
     wire [15:0] a16_10 = {args_q[11], args_q[10]};
+    wire [15:0] a16_12 = {args_q[13], args_q[12]};
+    wire [31:0] a32_0 = {args_q[3], args_q[2], args_q[1], args_q[0]};
+    wire [31:0] a32_8 = {args_q[11], args_q[10], args_q[9], args_q[8]};
+    localparam integer EPI_COLS = (COLS < 16) ? COLS : 16;
+    localparam [15:0] EPI_COLS16 = EPI_COLS[15:0];
+    localparam integer QDEPTH_INT = QDEPTH;
+    localparam [31:0] WSTORE32 = WSTORE;
+    localparam [16:0] QDEPTH17 = QDEPTH_INT[16:0];
+    localparam integer XBANKS_M1 = XBANKS - 1, RBUFS_M1 = RBUFS - 1, LUTS_M1 = LUTS - 1;
+    localparam [7:0] XBANKS_MAX = XBANKS_M1[7:0], RBUFS_MAX = RBUFS_M1[7:0];
+    localparam [7:0] LUTS_MAX = LUTS_M1[7:0]; // LUTS > 0 wherever it is used
+    // store tile: addr + kblocks*4*kept > WSTORE (ARG; kept is 4, 2 or 1 when it matters)
+    /* verilator lint_off UNUSEDSIGNAL */
+    function automatic store_big(input [31:0] addr, input [15:0] kb, input [7:0] kept);
+        reg [33:0] e;
+        begin
+            e = {16'd0, kb, 2'b00} * {31'd0, kept[2:0]};
+            store_big = ({2'b00, addr} + e) > {2'b00, WSTORE32};
+        end
+    endfunction
+    /* verilator lint_on UNUSEDSIGNAL */
     // a > c as plain logic, MSB first: with c constant it folds into a few
     // LUTs, where the > operator becomes a carry chain as wide as a
     function automatic gtc(input [31:0] a, input [31:0] c);
@@ -100,11 +127,17 @@ module sparq_ctrl_check #(
     reg        w_kb_big;
     wire       big_cols4 = gtc({16'd0, a16_4}, {16'd0, COLS16});
     wire       big_t2 = gtc({16'd0, a16_2}, {16'd0, RDEPTH16});
+    // the activation bank a WRITE_X (t, kblocks) or an EPILOGUE (t, dkblocks) fills
+    wire       is_epi = (LUTS > 0) && (op == OP_EPILOGUE);
+    wire [15:0] xt = is_epi ? a16_4 : a16_2;
+    wire [15:0] xkb = is_epi ? a16_12 : a16_4;
+    wire       x_big = xkb == 16'd0 || gtc({16'd0, xkb}, {16'd0, X_KB_MAX}) ||
+                       gtc({{(29-XA-TW){1'b0}}, x_words, 2'b00}, {{(31-XA-TW){1'b0}}, XDEPTH_P});
     always @* begin
         chk_err_c = ST_OK;
         payload = 32'd0;
-        tiles_x = ({1'b0, a16_2[TW-1:0]} + ROWS_M1_T) >> RB;
-        x_words = {{(XA+1){1'b0}}, tiles_x[TW-1:0]} * {{(TW+2){1'b0}}, a16_4[XA-2:0]};
+        tiles_x = ({1'b0, xt[TW-1:0]} + ROWS_M1_T) >> RB;
+        x_words = {{(XA+1){1'b0}}, tiles_x[TW-1:0]} * {{(TW+2){1'b0}}, xkb[XA-2:0]};
         // kblocks * 4 * kept > WDEPTH, for kept 4, 2 or 1 (other kept values are ARG anyway)
         case (args_q[2])
             8'd4:    w_kb_big = gtc({16'd0, a16_6}, {16'd0, W_KB_MAX4});
@@ -120,26 +153,57 @@ module sparq_ctrl_check #(
                                    {{(PWW-5){1'b0}}, blk_bytes(args_q[1], args_q[2])};
             end
             OP_WRITE_X: begin
-                if (args_q[0][7:1] != 7'd0 || a16_2 == 16'd0 || big_t2 || a16_4 == 16'd0 ||
-                    gtc({16'd0, a16_4}, {16'd0, X_KB_MAX}) ||
-                    gtc({{(29-XA-TW){1'b0}}, x_words, 2'b00}, {{(31-XA-TW){1'b0}}, XDEPTH_P}))
+                if (args_q[0] > XBANKS_MAX || a16_2 == 16'd0 || big_t2 || x_big)
                     chk_err_c = ST_ARG;
                 payload[PWX-1:0] = {{(PWX-TW){1'b0}}, a16_2[TW-1:0]} * {{(PWX-XA+1){1'b0}}, a16_4[XA-2:0]} *
                                    {{(PWX-5){1'b0}}, 5'd16};
             end
             OP_WRITE_Q: begin
-                if (a16_0 == 16'd0 || gtc({16'd0, a16_0}, {16'd0, COLS16}))
+                if (a16_0 == 16'd0 || gtc({16'd0, a16_0}, {16'd0, COLS16}) ||
+                    (V3 != 0 && {1'b0, a16_2} + {1'b0, a16_0} > QDEPTH17))
                     chk_err_c = ST_ARG;
                 payload[NW+3:0] = {4'd0, a16_0[NW-1:0]} * {{NW{1'b0}}, 4'd9};
             end
             OP_COMPUTE: begin
-                if (args_q[0][7:1] != 7'd0 || args_q[1][7:1] != 7'd0 || !fmt_ok(args_q[3], args_q[4]) ||
+                if (args_q[0][7:1] != 7'd0 || args_q[1] > XBANKS_MAX || !fmt_ok(args_q[3], args_q[4]) ||
+                    (V3 != 0 && RBUFS == 1 && args_q[2][1]) ||
                     a16_6 == 16'd0 || gtc({16'd0, a16_6}, {16'd0, RDEPTH16}) || a16_8 == 16'd0 ||
                     gtc({16'd0, a16_8}, {16'd0, COLS16}) || a16_10 == 16'd0)
                     chk_err_c = ST_ARG;
             end
             OP_READ: begin
-                if (args_q[0][7:1] != 7'd0 || a16_2 == 16'd0 || big_t2 || a16_4 == 16'd0 || big_cols4)
+                if (args_q[0][7:1] != 7'd0 || a16_2 == 16'd0 || big_t2 || a16_4 == 16'd0 || big_cols4 ||
+                    (V3 != 0 && (args_q[1] > RBUFS_MAX ||
+                                 (args_q[0][0] && {1'b0, a16_6} + {1'b0, a16_4} > QDEPTH17))))
+                    chk_err_c = ST_ARG;
+            end
+            OP_STORE_W: begin
+                if (WSTORE == 0 || !fmt_ok(args_q[0], args_q[1]) || a16_2 == 16'd0 ||
+                    gtc({16'd0, a16_2}, {16'd0, COLS16}) || a16_4 == 16'd0 || store_big(a32_8, a16_4, args_q[1]))
+                    chk_err_c = ST_ARG;
+                if (WSTORE > 0)
+                    payload = {{(32-NW){1'b0}}, a16_2[NW-1:0]} * {16'd0, a16_4} *
+                              {27'd0, blk_bytes(args_q[0], args_q[1])};
+            end
+            OP_COMPUTE_S: begin
+                if (WSTORE == 0 || args_q[4] > XBANKS_MAX || (RBUFS == 1 && args_q[5][1]) ||
+                    !fmt_ok(args_q[6], args_q[7]) || a16_8 == 16'd0 || gtc({16'd0, a16_8}, {16'd0, RDEPTH16}) ||
+                    {args_q[11], args_q[10]} == 16'd0 || gtc({16'd0, args_q[11], args_q[10]}, {16'd0, COLS16}) ||
+                    a16_12 == 16'd0 || store_big(a32_0, a16_12, args_q[7]))
+                    chk_err_c = ST_ARG;
+            end
+            OP_WRITE_LUT: begin
+                if (LUTS == 0 || args_q[0] > LUTS_MAX)
+                    chk_err_c = ST_ARG;
+                if (LUTS > 0)
+                    payload = 32'd256;
+            end
+            OP_EPILOGUE: begin
+                if (LUTS == 0 || args_q[0] > RBUFS_MAX || args_q[1] > XBANKS_MAX ||
+                    (args_q[2] > LUTS_MAX && args_q[2] != 8'hFF) ||
+                    a16_4 == 16'd0 || gtc({16'd0, a16_4}, {16'd0, RDEPTH16}) ||
+                    a16_6 == 16'd0 || gtc({16'd0, a16_6}, {16'd0, EPI_COLS16}) ||
+                    {1'b0, a16_8} + {1'b0, a16_6} > QDEPTH17 || x_big || a16_10 >= a16_12)
                     chk_err_c = ST_ARG;
             end
             default: ;
@@ -149,7 +213,9 @@ module sparq_ctrl_check #(
     end
     /* verilator lint_on UNUSEDSIGNAL */
     assign err_o = chk_err_c;
-    assign wblk_bytes_o = blk_bytes(args_q[1], args_q[2]);
-    assign wval_bytes_o = val_bytes(args_q[1], args_q[2]);
+    // WRITE_W: width, kept in bytes 1, 2; STORE_W in bytes 0, 1
+    wire st = (WSTORE > 0) && (op == OP_STORE_W);
+    assign wblk_bytes_o = st ? blk_bytes(args_q[0], args_q[1]) : blk_bytes(args_q[1], args_q[2]);
+    assign wval_bytes_o = st ? val_bytes(args_q[0], args_q[1]) : val_bytes(args_q[1], args_q[2]);
 endmodule
 `default_nettype wire

@@ -3,12 +3,14 @@
 // frame, reads each from the result memory, requantizes it (mode 1) or
 // splits it into 4 bytes (mode 0), and queues the bytes in an 8-byte FIFO
 // that the reply sender drains. A result is issued only when its bytes
-// (and those in flight) fit the FIFO.
+// (and those in flight) fit the FIFO. Version 3: from result buffer rbuf,
+// with the requant parameters of entry qaddr + column.
 module sparq_ctrl_reader #(
     parameter COLS      = 16,
     parameter RDEPTH    = 256,
     parameter RQ_SERIAL = 0,                       // 1: multi-cycle requantizer
     parameter BLW       = 16,                      // result counter bits
+    parameter QA        = 4,                       // requant parameter index bits
     parameter RA = $clog2(RDEPTH),                 // derived
     parameter CB = (COLS > 1) ? $clog2(COLS) : 1   // derived
 ) (
@@ -18,11 +20,16 @@ module sparq_ctrl_reader #(
     input  wire [BLW-1:0] n_i,     // results to send
     input  wire [CB:0]   ncols_i,
     input  wire          mode_i,   // 1: requantized int8, 0: raw int32
+    input  wire          rbuf_i,   // result buffer
+    input  wire [QA-1:0] qaddr_i,  // parameter entry of column 0
+    input  wire          hold_i,   // the parameter memory is taken this cycle: issue nothing
     output wire [RA-1:0] r_addr_o,
     output wire [CB-1:0] r_col_o,
+    output reg           r_buf_o,
     input  wire [31:0]   r_data_i,
-    // requant parameters of column q_col_o
-    output reg  [CB-1:0] q_col_o,
+    // requant parameters of entry q_idx_o (asked when q_re_o), the cycle after
+    output wire [QA-1:0] q_idx_o,
+    output wire          q_re_o,
     input  wire [31:0]   q_bias_i,
     input  wire [30:0]   q_mult_i,
     input  wire [5:0]    q_shift_i,
@@ -39,6 +46,7 @@ module sparq_ctrl_reader #(
     reg [BLW-1:0] left_q, left_d;
     reg [NW-1:0]  ncols_q;
     reg           mode_q;
+    reg [QA-1:0]  qaddr_q;
     reg           rq_v_q;   // a result leaves the memory this cycle
     reg [7:0]     fifo_q [0:7];
     reg [2:0]     fwp_q, frp_q;
@@ -48,9 +56,14 @@ module sparq_ctrl_reader #(
     wire       rq_wait;   // serial requantizer: a result still in flight
     wire       rq_pend;   // ... its byte not yet counted in the FIFO
     wire [3:0] inflight = (rq_v_q || rq_pend) ? bpv : 4'd0;
-    wire       issue = (left_q != {BLW{1'b0}}) && !rq_wait && (fcnt_q + inflight + bpv <= 4'd8);
+    wire       issue = (left_q != {BLW{1'b0}}) && !rq_wait && !hold_i && (fcnt_q + inflight + bpv <= 4'd8);
     assign r_addr_o = f_q[RA-1:0];
     assign r_col_o = c_q[CB-1:0];
+    /* verilator lint_off UNUSEDSIGNAL */
+    wire [31:0] qsum = {{(32-QA){1'b0}}, qaddr_q} + {{(32-NW){1'b0}}, c_q}; // < QDEPTH (checked)
+    /* verilator lint_on UNUSEDSIGNAL */
+    assign q_idx_o = qsum[QA-1:0];
+    assign q_re_o = issue;
     assign byte_o = fifo_q[frp_q];
     assign nonempty_o = (fcnt_q != 4'd0);
 
@@ -126,9 +139,10 @@ module sparq_ctrl_reader #(
             if (start_i) begin
                 ncols_q <= ncols_i;
                 mode_q <= mode_i;
+                qaddr_q <= qaddr_i;
+                r_buf_o <= rbuf_i;
             end
             rq_v_q <= issue;
-            q_col_o <= c_q[CB-1:0];
             for (i = 0; i < 4; i = i + 1)
                 if (i < push_n)
                     fifo_q[fwp_q + i[2:0]] <= push_bytes[8*i +: 8];

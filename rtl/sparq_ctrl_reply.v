@@ -12,6 +12,12 @@ module sparq_ctrl_reply #(
     parameter TIMEOUT = 4096,
     parameter CNT_W   = 64,
     parameter LANES   = 1,   // MAC lanes per PE; 1 answers IDENTIFY as protocol version 1
+    parameter XBANKS  = 2,   // version-3 sizes (IDENTIFY bytes 26..41)
+    parameter RBUFS   = 1,
+    parameter WSTORE  = 0,
+    parameter QDEPTH  = 16,
+    parameter LUTS    = 0,
+    parameter V3      = 0,   // a version-3 feature is on: IDENTIFY is version 3
     parameter BLW     = 16   // reply body length bits
 ) (
     input  wire           clk_i,
@@ -41,9 +47,18 @@ module sparq_ctrl_reply #(
     localparam [1:0] SRC_NONE = 2'd0, SRC_ID = 2'd1, SRC_CNT = 2'd2, SRC_READ = 2'd3;
     localparam [1:0] PH_HDR = 2'd0, PH_BODY = 2'd1, PH_CRC = 2'd2;
     localparam [BLW-1:0] BL_1 = 1, BL_8 = 8, BL_9 = 9;
-    // A one-lane device is a version-1 device (24-byte IDENTIFY without lanes).
-    localparam integer ID_BYTES = (LANES == 1) ? IDENTIFY_BYTES_V1 : IDENTIFY_BYTES;
-    localparam [7:0] ID_VERSION = (LANES == 1) ? PROTO_VERSION_MIN : PROTO_VERSION;
+    // Version 3 (42 bytes) with any v3 feature; otherwise a one-lane device is
+    // a version-1 device (24 bytes, no lanes) and a 4-lane one version 2 (26).
+    // The version numbers are this file's, not SPARQ_PROTO_VERSION (the
+    // newest version a host speaks).
+    localparam integer ID_BYTES = (V3 != 0) ? IDENTIFY_BYTES_V3 : (LANES == 1) ? IDENTIFY_BYTES_V1 : ID_XBANKS;
+    localparam [7:0] ID_VER = (V3 != 0) ? 8'd3 : (LANES == 1) ? 8'd1 : 8'd2;
+    // (zero unless version 3, so a v1/v2 device's identify table stays as small as before)
+    localparam [31:0] XBANKS32 = (V3 != 0) ? XBANKS : 0, RBUFS32 = (V3 != 0) ? RBUFS : 0,
+                      WSTORE32 = (V3 != 0) ? WSTORE : 0, QDEPTH32 = (V3 != 0) ? QDEPTH : 0,
+                      LUTS32 = (V3 != 0) ? LUTS : 0;
+    localparam [7:0] CAPS8 = ((WSTORE > 0) ? CAP_STORE : 8'd0) | ((LUTS > 0) ? CAP_EPILOGUE : 8'd0) |
+                             ((RBUFS > 1) ? CAP_RBUF2 : 8'd0);
     localparam integer LANES_INT = LANES;
     localparam [7:0] LANES8 = LANES_INT[7:0];
     localparam [BLW-1:0] BL_ID = ID_BYTES[BLW-1:0], BL_CNT = COUNTERS_BYTES[BLW-1:0];
@@ -176,32 +191,46 @@ module sparq_ctrl_reply #(
     endgenerate
     reg [7:0] id_byte;
     always @* begin
-        case (idx_q[4:0])
-            5'd0:  id_byte = ID_VERSION;
-            5'd1:  id_byte = 8'd0;
-            5'd2:  id_byte = ROWS16[7:0];
-            5'd3:  id_byte = ROWS16[15:8];
-            5'd4:  id_byte = COLS16[7:0];
-            5'd5:  id_byte = COLS16[15:8];
-            5'd6:  id_byte = 8'd2;  // banks
-            5'd7:  id_byte = 8'd0;
-            5'd8:  id_byte = WDEPTH32[7:0];
-            5'd9:  id_byte = WDEPTH32[15:8];
-            5'd10: id_byte = WDEPTH32[23:16];
-            5'd11: id_byte = WDEPTH32[31:24];
-            5'd12: id_byte = XDEPTH32[7:0];
-            5'd13: id_byte = XDEPTH32[15:8];
-            5'd14: id_byte = XDEPTH32[23:16];
-            5'd15: id_byte = XDEPTH32[31:24];
-            5'd16: id_byte = RDEPTH32[7:0];
-            5'd17: id_byte = RDEPTH32[15:8];
-            5'd18: id_byte = RDEPTH32[23:16];
-            5'd19: id_byte = RDEPTH32[31:24];
-            5'd20: id_byte = 8'd7;  // int8, int4, int2
-            5'd21: id_byte = 8'd7;  // 4:4, 2:4, 1:4
-            5'd22: id_byte = TIMEOUT_ID[7:0];
-            5'd23: id_byte = TIMEOUT_ID[15:8];
-            5'd24: id_byte = LANES8;  // version 2 only (BL_ID ends the body before)
+        case (idx_q[5:0])
+            6'd0:  id_byte = ID_VER;
+            6'd1:  id_byte = 8'd0;
+            6'd2:  id_byte = ROWS16[7:0];
+            6'd3:  id_byte = ROWS16[15:8];
+            6'd4:  id_byte = COLS16[7:0];
+            6'd5:  id_byte = COLS16[15:8];
+            6'd6:  id_byte = 8'd2;  // banks
+            6'd7:  id_byte = 8'd0;
+            6'd8:  id_byte = WDEPTH32[7:0];
+            6'd9:  id_byte = WDEPTH32[15:8];
+            6'd10: id_byte = WDEPTH32[23:16];
+            6'd11: id_byte = WDEPTH32[31:24];
+            6'd12: id_byte = XDEPTH32[7:0];
+            6'd13: id_byte = XDEPTH32[15:8];
+            6'd14: id_byte = XDEPTH32[23:16];
+            6'd15: id_byte = XDEPTH32[31:24];
+            6'd16: id_byte = RDEPTH32[7:0];
+            6'd17: id_byte = RDEPTH32[15:8];
+            6'd18: id_byte = RDEPTH32[23:16];
+            6'd19: id_byte = RDEPTH32[31:24];
+            6'd20: id_byte = 8'd7;  // int8, int4, int2
+            6'd21: id_byte = 8'd7;  // 4:4, 2:4, 1:4
+            6'd22: id_byte = TIMEOUT_ID[7:0];
+            6'd23: id_byte = TIMEOUT_ID[15:8];
+            6'd24: id_byte = LANES8;  // version >= 2 only (BL_ID ends the body before)
+            6'd25: id_byte = 8'd0;
+            6'd26: id_byte = XBANKS32[7:0];  // version 3 only
+            6'd27: id_byte = XBANKS32[15:8];
+            6'd28: id_byte = RBUFS32[7:0];
+            6'd29: id_byte = RBUFS32[15:8];
+            6'd30: id_byte = WSTORE32[7:0];
+            6'd31: id_byte = WSTORE32[15:8];
+            6'd32: id_byte = WSTORE32[23:16];
+            6'd33: id_byte = WSTORE32[31:24];
+            6'd34: id_byte = QDEPTH32[7:0];
+            6'd35: id_byte = QDEPTH32[15:8];
+            6'd36: id_byte = LUTS32[7:0];
+            6'd37: id_byte = LUTS32[15:8];
+            6'd38: id_byte = CAPS8;
             default: id_byte = 8'd0;
         endcase
     end

@@ -3,17 +3,23 @@
 // payload (value bytes, then position bytes) in a block buffer and emits its
 // entries into the weight memory, one per cycle. A 2:4 block whose two
 // positions in a group do not increase sets pos_err_o (status POSITIONS).
+// STORE_W (store_i) writes the same entries to the weight store, each column
+// from entry saddr_i on, instead of a bank.
 module sparq_ctrl_wload #(
     parameter COLS    = 16,
     parameter WDEPTH  = 1024,
     parameter WL_DBUF = 1,                        // 1: receive block b+1 while emitting block b
+    parameter WSTORE  = 0,                        // weight-store entries per column
     parameter WA = $clog2(WDEPTH),                // derived
-    parameter CB = (COLS > 1) ? $clog2(COLS) : 1  // derived
+    parameter CB = (COLS > 1) ? $clog2(COLS) : 1, // derived
+    parameter SA = (WSTORE > 1) ? $clog2(WSTORE) : 1 // derived
 ) (
     input  wire          clk_i,
     input  wire          rst_ni,
     input  wire          start_i,     // a WRITE_W passed its checks: restart at column 0
     input  wire          bank_i,
+    input  wire          store_i,     // STORE_W: into the store from entry saddr_i
+    input  wire [SA-1:0] saddr_i,
     input  wire [7:0]    width_i,
     input  wire [7:0]    kept_i,
     input  wire [4:0]    blk_bytes_i, // bytes per block
@@ -25,28 +31,33 @@ module sparq_ctrl_wload #(
     output wire          block_o,     // the next payload byte must wait
     output reg           pos_err_o,
     output reg           w_we_o,
+    output reg           w_st_o,
     output reg  [CB-1:0] w_col_o,
     output reg  [WA:0]   w_addr_o,
+    output reg  [SA-1:0] w_saddr_o,
     output reg  [9:0]    w_data_o
 );
     localparam NW = CB + 1; // columns, ncols <= COLS
+    // entry address bits: a bank tile has <= WDEPTH entries, a store tile ends below WSTORE
+    localparam EW = (WSTORE > 0 && SA > WA) ? SA : WA;
 
     reg [NW-1:0] col_q, col_d;   // column being received
-    reg [WA-1:0] blk_q, blk_d;   // block within the column (kblocks <= WDEPTH/4)
+    reg [EW-1:0] blk_q, blk_d;   // block within the column (kblocks*4 <= 2^EW)
     reg [4:0]    bi_q, bi_d;     // byte within the block
-    reg [WA-1:0] base_q, base_d; // first entry of the block in the column
-    reg          bank_q;
+    reg [EW-1:0] base_q, base_d; // first entry of the block in the column
+    reg          bank_q, store_q;
+    reg [EW-1:0] col_base_q;     // first entry of every column (store: saddr, bank: 0)
     reg [7:0]    width_q, kept_q;
     reg [4:0]    bb_q, vb_q;
     reg [127:0]  rb_val_q;       // block buffer: value bytes, positions
     reg [15:0]   rb_pos_q;
     reg          rb_full_q, rb_full_d;
     reg [CB-1:0] rb_col_q, rb_col_d;
-    reg [WA-1:0] rb_base_q, rb_base_d;
+    reg [EW-1:0] rb_base_q, rb_base_d;
     reg          em_active_q, em_active_d;
     reg [4:0]    em_i_q, em_i_d;
     reg [CB-1:0] em_col_q, em_col_d;
-    reg [WA-1:0] em_base_q, em_base_d;
+    reg [EW-1:0] em_base_q, em_base_d;
     reg [1:0]    prevpos_q;
     reg          pos_err_d;
     wire [127:0] em_val;         // the emitted block's value bytes; entry em_i_q is read in place
@@ -70,6 +81,10 @@ module sparq_ctrl_wload #(
     reg  [3:0] em_bidx;
     reg  [7:0] em_byte;
     reg  [7:0] em_code;
+    /* verilator lint_off UNUSEDSIGNAL */
+    reg  [EW-1:0] em_addr;
+    /* verilator lint_on UNUSEDSIGNAL */
+    wire [EW-1:0] saddr_e = (WSTORE > 0 && store_i) ? {{(EW-SA){1'b0}}, saddr_i} : {EW{1'b0}};
     always @* begin
         case (width_q)
             8'd4:    em_bidx = {1'b0, em_i_q[3:1]};
@@ -82,9 +97,12 @@ module sparq_ctrl_wload #(
             8'd2:    em_code = {6'd0, em_byte[{em_i_q[1:0], 1'b0} +: 2]};
             default: em_code = em_byte;
         endcase
+        em_addr = em_base_q + {{(EW-5){1'b0}}, em_i_q};
         w_we_o = em_active_q;
+        w_st_o = store_q;
         w_col_o = em_col_q;
-        w_addr_o = {bank_q, em_base_q + {{(WA-5){1'b0}}, em_i_q}};
+        w_addr_o = {bank_q, em_addr[WA-1:0]};
+        w_saddr_o = em_addr[SA-1:0];
         w_data_o = {em_posbits, em_code};
     end
 
@@ -98,22 +116,22 @@ module sparq_ctrl_wload #(
         pos_err_d = pos_err_o;
         if (start_i) begin
             col_d = {NW{1'b0}};
-            blk_d = {WA{1'b0}};
+            blk_d = {EW{1'b0}};
             bi_d = 5'd0;
-            base_d = {WA{1'b0}};
+            base_d = saddr_e;
             pos_err_d = 1'b0;
         end else if (byte_i) begin
             if (blk_end) begin
                 bi_d = 5'd0;
                 rb_col_d = col_q[CB-1:0];
                 rb_base_d = base_q;
-                if ({{(16-WA){1'b0}}, blk_q} == kb_last_i) begin
-                    blk_d = {WA{1'b0}};
-                    base_d = {WA{1'b0}};
+                if ({{(32-EW){1'b0}}, blk_q} == {16'd0, kb_last_i}) begin
+                    blk_d = {EW{1'b0}};
+                    base_d = col_base_q;
                     col_d = col_q + {{(NW-1){1'b0}}, 1'b1};
                 end else begin
-                    blk_d = blk_q + {{(WA-1){1'b0}}, 1'b1};
-                    base_d = base_q + {{(WA-5){1'b0}}, em_n};
+                    blk_d = blk_q + {{(EW-1){1'b0}}, 1'b1};
+                    base_d = base_q + {{(EW-5){1'b0}}, em_n};
                 end
             end else begin
                 bi_d = bi_q + 5'd1;
@@ -157,6 +175,8 @@ module sparq_ctrl_wload #(
             em_base_q <= em_base_d;
             if (start_i) begin
                 bank_q <= bank_i;
+                store_q <= (WSTORE > 0) && store_i;
+                col_base_q <= saddr_e;
                 width_q <= width_i;
                 kept_q <= kept_i;
                 bb_q <= blk_bytes_i;

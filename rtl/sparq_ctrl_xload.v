@@ -5,19 +5,21 @@
 module sparq_ctrl_xload #(
     parameter ROWS   = 16,
     parameter XDEPTH = 4096,
+    parameter XBANKS = 2,
     parameter XA = $clog2(XDEPTH),                // derived
-    parameter RB = (ROWS > 1) ? $clog2(ROWS) : 1  // derived
+    parameter RB = (ROWS > 1) ? $clog2(ROWS) : 1, // derived
+    parameter XBB = (XBANKS > 1) ? $clog2(XBANKS) : 1 // derived
 ) (
     input  wire          clk_i,
     input  wire          rst_ni,
     input  wire          start_i,    // a WRITE_X is being checked: restart at frame 0
-    input  wire          bank_i,
+    input  wire [XBB-1:0] bank_i,
     input  wire [XA:0]   words_m1_i, // words per frame - 1
     input  wire          byte_i,     // a payload byte arrives
     input  wire [7:0]    data_i,
     output wire          x_we_o,
     output wire [RB-1:0] x_row_o,
-    output wire [XA:0]   x_addr_o,
+    output wire [XBB+XA-1:0] x_addr_o,
     output wire [31:0]   x_data_o
 );
     localparam integer ROWS_M1 = ROWS - 1;
@@ -28,7 +30,7 @@ module sparq_ctrl_xload #(
     reg [XA:0]   base_q, base_d; // first word of the tile
     reg [1:0]    bi_q, bi_d;     // byte within the word
     reg [23:0]   word_q, word_d; // its first three bytes
-    reg          bank_q;
+    reg [XBB-1:0] bank_q;
 
     assign x_we_o = byte_i && bi_q == 2'd3;
     assign x_row_o = r_q;

@@ -21,8 +21,18 @@
 // hands lane i the word of the group its weight falls in: group i / kept.
 // LANES = 1 keeps one memory per row and per column.
 //
-// Memories are double-banked (bank = address MSB): the controller fills one
-// bank while a job reads the other.
+// Memories are banked (bank = address MSBs): the controller fills one bank
+// while a job reads another. Weights: 2 banks, plus (WSTORE > 0) a weight
+// store a COMPUTE_S job reads at any entry address; activations: XBANKS
+// banks; results: RBUFS buffers, each a memory per column, so a READ of one
+// streams while a job writes the other.
+//
+// An EPILOGUE job (LUTS > 0, sparq_epilogue) turns one result buffer into
+// one 16-channel block of an activation bank, a frame per cycle: cycle 0
+// reads the requant parameters, cycle 1+f reads frame f of every column, 2+f
+// requantizes, 3+f looks up the table, 4+f writes the block's 4 words into
+// row f mod ROWS. So it is busy t + 4 cycles (SPARQ_EPILOGUE_CYCLES) and
+// does no MACs.
 module sparq_engine #(
     parameter ROWS   = 16,   // array rows (frames per tile); a power of two
     parameter COLS   = 16,   // array columns (output channels per job)
@@ -31,64 +41,95 @@ module sparq_engine #(
     parameter RDEPTH = 256,  // result frames per column
     parameter CNT_W  = 64,   // busy / MAC counter bits (the protocol zero-extends to 64)
     parameter LANES  = 1,    // MAC lanes per PE: 1, or 4 (an int4 step does 2, an int2 step 4 MACs)
+    parameter XBANKS = 2,    // activation banks (power of two)
+    parameter RBUFS  = 1,    // result buffers: 1 or 2
+    parameter WSTORE = 0,    // weight-store entries per column (0: none)
+    parameter LUTS   = 0,    // epilogue tables (0: no EPILOGUE)
+    parameter QW     = 69,   // requant parameter entry bits {shift[5:0], mult[30:0], bias[31:0]}
     parameter WA = $clog2(WDEPTH),          // derived: entry address bits
     parameter XA = $clog2(XDEPTH),          // derived: activation address bits
     parameter RA = $clog2(RDEPTH),          // derived: result address bits
     parameter CB = (COLS > 1) ? $clog2(COLS) : 1, // derived: column index bits
-    parameter RB = (ROWS > 1) ? $clog2(ROWS) : 1  // derived: row index bits
+    parameter RB = (ROWS > 1) ? $clog2(ROWS) : 1, // derived: row index bits
+    parameter XBB = (XBANKS > 1) ? $clog2(XBANKS) : 1, // derived: activation bank bits
+    parameter SA = (WSTORE > 1) ? $clog2(WSTORE) : 1,  // derived: store entry bits
+    parameter LB = (LUTS > 1) ? $clog2(LUTS) : 1,      // derived: table index bits
+    parameter EL = (COLS < 16) ? COLS : 16             // derived: epilogue channels per cycle
 ) (
     input  wire              clk_i,
     input  wire              rst_ni,
     // job
     input  wire              start_i,
+    input  wire [1:0]        job_i,      // JOB_BANK (COMPUTE), JOB_STORE (COMPUTE_S), JOB_EPI (EPILOGUE)
     input  wire              wbank_i,
-    input  wire              xbank_i,
+    input  wire [XBB-1:0]    xbank_i,    // activation bank read (compute) or written (epilogue)
+    input  wire              rbuf_i,     // result buffer written (compute) or read (epilogue)
+    input  wire [SA-1:0]     saddr_i,    // store entry of the tile (COMPUTE_S)
+    input  wire [7:0]        lut_i,      // epilogue table, 0xFF none
     input  wire              acc_i,      // add into the result memory
     input  wire [1:0]        width_i,    // 0 int8, 1 int4, 2 int2
     input  wire [2:0]        kept_i,     // 4, 2 or 1
     // the controller bounds the job fields; the engine keeps the bits the depths need
     /* verilator lint_off UNUSEDSIGNAL */
     input  wire [15:0]       t_i,        // frames, 1..RDEPTH
-    input  wire [15:0]       ncols_i,    // output channels, 1..COLS
+    input  wire [15:0]       ncols_i,    // output channels, 1..COLS (epilogue: 1..EL)
     input  wire [15:0]       kblocks_i,  // blocks of 16 input channels
     input  wire [19:0]       xstride_i,  // activation words per frame in the bank
-    input  wire [19:0]       xoff_i,     // first activation word used in each frame
+    input  wire [19:0]       xoff_i,     // first activation word used (epilogue: written) in each frame
     /* verilator lint_on UNUSEDSIGNAL */
     output wire              busy_o,
-    output wire              wbank_o,    // banks the running job reads
-    output wire              xbank_o,
+    output wire [1:0]        job_o,      // the running job's kind and buffers
+    output wire              wbank_o,
+    output wire [XBB-1:0]    xbank_o,
+    output wire              rbuf_o,
     // weight memory write port: entry = {pos[1:0], code[7:0]}
     input  wire              w_we_i,
+    input  wire              w_st_i,     // 1: into the store at w_saddr_i, 0: bank memory at w_addr_i
     input  wire [CB-1:0]     w_col_i,
     input  wire [WA:0]       w_addr_i,   // {bank, entry}
+    /* verilator lint_off UNUSEDSIGNAL */ // (without a store / an epilogue / two result buffers)
+    input  wire [SA-1:0]     w_saddr_i,
+    /* verilator lint_on UNUSEDSIGNAL */
     input  wire [9:0]        w_data_i,
-    // activation memory write port
+    // activation memory write port (the controller does not write while an epilogue runs)
     input  wire              x_we_i,
     input  wire [RB-1:0]     x_row_i,
-    input  wire [XA:0]       x_addr_i,   // {bank, word}
+    input  wire [XBB+XA-1:0] x_addr_i,   // {bank, word}
     input  wire [31:0]       x_data_i,
-    // result read port (only while not busy); data one cycle later
+    // result read port (buffer r_buf_i, not the one a running job uses); data one cycle later
+    input  wire              r_buf_i,
     input  wire [RA-1:0]     r_addr_i,
     input  wire [CB-1:0]     r_col_i,
     output wire [31:0]       r_data_o,
+    // epilogue: requant parameters (the controller's memory: read request in cycle 0,
+    // the EL entries in cycle 1) and the table write port
+    output wire              qb_re_o,
+    /* verilator lint_off UNUSEDSIGNAL */
+    input  wire [EL*QW-1:0]  qb_data_i,
+    input  wire              lut_we_i,
+    input  wire [LB+7:0]     lut_waddr_i, // {table, entry}
+    input  wire [7:0]        lut_wdata_i,
+    /* verilator lint_on UNUSEDSIGNAL */
     // counters
     input  wire              cnt_clear_i,
     output reg  [CNT_W-1:0]  busy_cnt_o,
     output reg  [CNT_W-1:0]  macs_cnt_o
 );
     localparam DRAIN_CYCLES = 2 * ROWS + COLS + 4;
-    // A tile has at most WDEPTH steps (the controller checks
-    // kblocks*4*kept <= WDEPTH), each adding a product of magnitude <= 2^14:
-    // the PE accumulator needs WA + 16 bits, not 32.
-    localparam ACC_W = (WA + 16 > 32) ? 32 : WA + 16;
+    // Entry address bits of a job: a bank tile has at most WDEPTH entries, a
+    // store tile at most WSTORE (the controller checks both).
+    localparam EA = (WSTORE > 0 && SA > WA) ? SA : WA;
+    // A tile has at most 2^EA steps, each adding a product of magnitude
+    // <= 2^14: the PE accumulator needs EA + 16 bits, not 32.
+    localparam ACC_W = (EA + 16 > 32) ? 32 : EA + 16;
     // Internal counter widths from the depths (the ports stay 16/20 bits).
-    localparam SW = ((WA > RB + 1) ? WA : RB + 1) + 1;   // steps, period, step index
+    localparam SW = ((EA > RB + 1) ? EA : RB + 1) + 1;   // steps, period, step index
     localparam TW = RA + 1;                             // frames (t <= RDEPTH)
     localparam NW = CB + 1;                             // columns (ncols <= COLS)
     localparam XW = XA + 1;                             // activation word addresses
     localparam MW = RB + CB + 4;                        // MACs per step (<= 4 per PE)
     localparam DL = (ROWS > COLS) ? ROWS : COLS; // skew delay line length
-    localparam BW = 3 + XA + WA;                 // bundle: valid, first, last, xaddr, waddr
+    localparam BW = 3 + XA + EA;                 // bundle: valid, first, last, xaddr, waddr
     localparam integer ROWS_INT = ROWS;
     localparam integer MIN_PERIOD_INT = 2 * ROWS;
     localparam [TW-1:0] ROWS_T = ROWS_INT[TW-1:0];
@@ -99,18 +140,32 @@ module sparq_engine #(
         if ((ROWS & (ROWS - 1)) != 0 || ROWS < 2 || COLS < 2 || WDEPTH < 32 || XDEPTH < 4 ||
             RDEPTH < ROWS || (WDEPTH & (WDEPTH - 1)) != 0 || (XDEPTH & (XDEPTH - 1)) != 0 ||
             (RDEPTH & (RDEPTH - 1)) != 0 || CNT_W < 32 || CNT_W > 64 || RDEPTH > 32768 ||
-            WDEPTH > 262144 || XDEPTH > 262144 || (LANES != 1 && LANES != 4)) begin : g_bad_params
+            WDEPTH > 262144 || XDEPTH > 262144 || (LANES != 1 && LANES != 4) ||
+            XBANKS < 2 || (XBANKS & (XBANKS - 1)) != 0 || XBANKS > 16 || RBUFS < 1 || RBUFS > 2 ||
+            (WSTORE != 0 && (WSTORE < 16 || (WSTORE & (WSTORE - 1)) != 0 || WSTORE > 16777216)) ||
+            LUTS < 0 || LUTS > 255 || (LUTS > 0 && LANES != 4)) begin : g_bad_params
             // ROWS and the depths must be powers of two, ROWS, COLS >= 2, RDEPTH >= ROWS,
             // WDEPTH >= 32 (the weight loader adds a 5-bit entry count to a bank address),
-            // counters 32..64 bits, 1 or 4 lanes.
+            // counters 32..64 bits, 1 or 4 lanes; 2..16 activation banks (a power of two),
+            // 1 or 2 result buffers, a store of 0 or a power of two >= 16 entries; the
+            // epilogue writes a 16-channel block in one cycle, so it needs the 4 word banks
+            // of LANES = 4.
             sparq_engine_illegal_parameters u_stop ();
         end
     endgenerate
 
-    localparam [1:0] ST_IDLE = 2'd0, ST_RUN = 2'd1, ST_DRAIN = 2'd2;
+    localparam [1:0] ST_IDLE = 2'd0, ST_RUN = 2'd1, ST_DRAIN = 2'd2, ST_EPI = 2'd3;
+    localparam [1:0] JOB_BANK = 2'd0, JOB_STORE = 2'd1, JOB_EPI = 2'd2;
 
     reg [1:0]  state_q, state_d;
-    reg        wbank_q, xbank_q, acc_q;
+    reg        wbank_q, acc_q, rbuf_q;
+    reg [XBB-1:0] xbank_q;
+    reg [1:0]  job_q;
+    reg [SA-1:0] saddr_q;
+    /* verilator lint_off UNUSEDSIGNAL */
+    reg [7:0]  lut_q;
+    /* verilator lint_on UNUSEDSIGNAL */
+    reg [TW+1:0] epn_q, epn_d; // epilogue cycle, 0 .. t + 3
     reg [1:0]  width_q;
     /* verilator lint_off UNUSEDSIGNAL */
     reg [2:0]  kept_q;        // bit 0 only steers the LANES = 4 row feeders
@@ -138,7 +193,8 @@ module sparq_engine #(
     /* verilator lint_off UNUSEDSIGNAL */
     wire [TW-1:0] t_in       = t_i[TW-1:0];
     wire [NW-1:0] ncols_in   = ncols_i[NW-1:0];
-    wire [SW-1:0] kb_in      = kblocks_i[SW-1:0];
+    wire [31:0]   kb32       = {16'd0, kblocks_i};
+    wire [SW-1:0] kb_in      = kb32[SW-1:0];
     wire [XW-1:0] xstride_in = xstride_i[XW-1:0];
     wire [XW-1:0] xoff_in    = xoff_i[XW-1:0];
     /* verilator lint_on UNUSEDSIGNAL */
@@ -151,9 +207,12 @@ module sparq_engine #(
     // first kept entry of this step (L-aligned) and the group it falls in
     wire [1:0]    lshift_q = (LANES == 4) ? width_q : 2'd0;  // log2 L
     wire [1:0]    lshift_i = (LANES == 4) ? width_i : 2'd0;
-    wire [WA-1:0] ient   = e_q[WA-1:0] << lshift_q;
-    wire [WA-1:0] igroup = ient >> {kept_q[2], kept_q[1]};
-    wire [31:0]   igroup32 = {{(32-WA){1'b0}}, igroup};
+    wire [EA-1:0] ient   = e_q[EA-1:0] << lshift_q;
+    wire [EA-1:0] igroup = ient >> {kept_q[2], kept_q[1]};
+    wire [31:0]   igroup32 = {{(32-EA){1'b0}}, igroup};
+    wire [31:0]   ient32 = {{(32-EA){1'b0}}, ient} +
+                           ((job_q == JOB_STORE) ? {{(32-SA){1'b0}}, saddr_q} : 32'd0);
+    wire [EA-1:0] iaddr  = ient32[EA-1:0];  // entry in the bank, or in the store (< WSTORE)
     wire [XW-1:0] ixaddr = xbase_q + igroup32[XW-1:0];  // < XDEPTH by the controller's checks
     /* verilator lint_on UNUSEDSIGNAL */
     wire [RB:0]   rows_valid = (rem_q > ROWS_T) ? ROWS_T[RB:0] : rem_q[RB:0];
@@ -175,9 +234,13 @@ module sparq_engine #(
         xbase_d = xbase_q;
         rem_d = rem_q;
         drain_d = drain_q;
+        epn_d = epn_q;
         case (state_q)
             ST_IDLE: begin
-                if (start_i) begin
+                epn_d = {(TW+2){1'b0}};
+                if (start_i && job_i == JOB_EPI && LUTS > 0) begin
+                    state_d = ST_EPI;
+                end else if (start_i) begin
                     state_d = ST_RUN;
                     tiles_d = tiles_new[TW-1:0];
                     tile_d = {TW{1'b0}};
@@ -211,7 +274,12 @@ module sparq_engine #(
                 else
                     drain_d = drain_q - 8'd1;
             end
-            default: state_d = ST_IDLE;
+            default: begin // ST_EPI: t + 4 cycles (unreachable without tables)
+                if (LUTS == 0 || epn_q == {2'b00, t_q} + {{TW{1'b0}}, 2'd3})
+                    state_d = ST_IDLE;
+                else
+                    epn_d = epn_q + {{(TW+1){1'b0}}, 1'b1};
+            end
         endcase
     end
 
@@ -242,7 +310,12 @@ module sparq_engine #(
         xbase_q <= xbase_d;
         rem_q <= rem_d;
         drain_q <= drain_d;
+        epn_q <= epn_d;
         if (state_q == ST_IDLE && start_i) begin
+            job_q <= job_i;
+            rbuf_q <= (RBUFS > 1) ? rbuf_i : 1'b0;
+            saddr_q <= saddr_i;
+            lut_q <= lut_i;
             wbank_q <= wbank_i;
             xbank_q <= xbank_i;
             acc_q <= acc_i;
@@ -257,11 +330,15 @@ module sparq_engine #(
     end
 
     assign busy_o = (state_q != ST_IDLE);
+    assign job_o = job_q;
     assign wbank_o = wbank_q;
     assign xbank_o = xbank_q;
+    assign rbuf_o = rbuf_q;
+    wire run_store = busy_o && (job_q == JOB_STORE);
+    wire run_bank = busy_o && (job_q == JOB_BANK);
 
     // ---- skew delay line of the step bundle -------------------------------
-    wire [BW-1:0] issue = {iv, ifirst, ilast, ixaddr[XA-1:0], ient};
+    wire [BW-1:0] issue = {iv, ifirst, ilast, ixaddr[XA-1:0], iaddr};
     reg  [BW-1:0] dl_q [1:DL-1];
     wire [BW-1:0] tap  [0:DL-1];
     assign tap[0] = issue;
@@ -291,12 +368,12 @@ module sparq_engine #(
     generate
         for (r = 0; r < ROWS; r = r + 1) begin : g_xrow
             wire [BW-1:0] b = tap[r];
-            wire [XA-1:0] xaddr = b[WA +: XA];
+            wire [XA-1:0] xaddr = b[EA +: XA];
             if (LANES == 1) begin : g_x1
-                sparq_ram #(.WIDTH(32), .DEPTH(2 * XDEPTH)) u_xmem (
+                sparq_ram #(.WIDTH(32), .DEPTH(XBANKS * XDEPTH)) u_xmem (
                     .clk_i   (clk_i),
                     .we_i    (x_we_i && (x_row_i == r[RB-1:0])),
-                    .re_i    (busy_o),
+                    .re_i    (run_bank || run_store),
                     .waddr_i (x_addr_i),
                     .wdata_i (x_data_i),
                     .raddr_i ({xbank_q, xaddr}),
@@ -311,13 +388,15 @@ module sparq_engine #(
                 wire [1:0] grp3 = kept_q[0] ? 2'd3 : kept_q[1] ? 2'd1 : 2'd0;
                 wire [127:0] quad;   // words 4q .. 4q+3 of the read quad
                 reg  [1:0]   word_q; // the step's first word within the quad
+                // the epilogue writes a whole block (4 words, one per bank) of a frame
+                wire ep_row = ep_we && (ep_row_q == r[RB-1:0]);
                 for (mb = 0; mb < 4; mb = mb + 1) begin : g_xbank
-                    sparq_ram #(.WIDTH(32), .DEPTH(2 * XDEPTH / 4)) u_xmem (
+                    sparq_ram #(.WIDTH(32), .DEPTH(XBANKS * XDEPTH / 4)) u_xmem (
                         .clk_i   (clk_i),
-                        .we_i    (x_we_i && (x_row_i == r[RB-1:0]) && (x_addr_i[1:0] == mb[1:0])),
-                        .re_i    (busy_o),
-                        .waddr_i (x_addr_i[XA:2]),
-                        .wdata_i (x_data_i),
+                        .we_i    (ep_row || (x_we_i && (x_row_i == r[RB-1:0]) && (x_addr_i[1:0] == mb[1:0]))),
+                        .re_i    (run_bank || run_store),
+                        .waddr_i (ep_row ? {xbank_q, ep_quad_q} : x_addr_i[XBB+XA-1:2]),
+                        .wdata_i (ep_row ? ep_word[32*mb +: 32] : x_data_i),
                         .raddr_i ({xbank_q, xaddr[XA-1:2]}),
                         .rdata_o (quad[32*mb +: 32])
                     );
@@ -350,48 +429,105 @@ module sparq_engine #(
         // its lane's width (lane 0: 8 bits, lane 1: 4). A narrow code keeps
         // its packed width in the low bits of its entry.
         for (c = 0; c < COLS; c = c + 1) begin : g_wcol
-            wire [WA-1:0] ent_c = tap[c][WA-1:0];
+            /* verilator lint_off UNUSEDSIGNAL */
+            wire [EA-1:0] ent_a = tap[c][EA-1:0]; // bank entry (low WA bits) or store entry
+            /* verilator lint_on UNUSEDSIGNAL */
+            wire [WA-1:0] ent_c = ent_a[WA-1:0];
+            wire          wcol = w_we_i && (w_col_i == c[CB-1:0]);
             if (LANES == 1) begin : g_w1
-                wire [9:0] e;
+                wire [9:0] eb, e;
                 sparq_ram #(.WIDTH(10), .DEPTH(2 * WDEPTH)) u_wmem (
                     .clk_i   (clk_i),
-                    .we_i    (w_we_i && (w_col_i == c[CB-1:0])),
-                    .re_i    (busy_o),
+                    .we_i    (wcol && !w_st_i),
+                    .re_i    (run_bank),
                     .waddr_i (w_addr_i),
                     .wdata_i (w_data_i),
                     .raddr_i ({wbank_q, ent_c}),
-                    .rdata_o (e)
+                    .rdata_o (eb)
                 );
+                if (WSTORE > 0) begin : g_st1
+                    wire [9:0] es;
+                    sparq_ram #(.WIDTH(10), .DEPTH(WSTORE)) u_smem (
+                        .clk_i   (clk_i),
+                        .we_i    (wcol && w_st_i),
+                        .re_i    (run_store),
+                        .waddr_i (w_saddr_i),
+                        .wdata_i (w_data_i),
+                        .raddr_i (ent_a[SA-1:0]),
+                        .rdata_o (es)
+                    );
+                    assign e = (job_q == JOB_STORE) ? es : eb;
+                end else begin : g_nost1
+                    assign e = eb;
+                end
                 assign arr_w[8*c +: 8] = (width_q == 2'd1) ? {{4{e[3]}}, e[3:0]} :
                                          (width_q == 2'd2) ? {{6{e[1]}}, e[1:0]} : e[7:0];
                 assign arr_pos[2*c +: 2] = e[9:8];
             end else begin : g_w4
-                wire [39:0] quad;   // entries 4q .. 4q+3, {pos, code} each
+                wire [39:0] bquad;  // entries 4q .. 4q+3, {pos, code} each
                 reg  [1:0]  ent_q;  // the step's first entry within the quad
                 for (mb = 0; mb < 4; mb = mb + 1) begin : g_wbank
                     sparq_ram #(.WIDTH(10), .DEPTH(2 * WDEPTH / 4)) u_wmem (
                         .clk_i   (clk_i),
-                        .we_i    (w_we_i && (w_col_i == c[CB-1:0]) && (w_addr_i[1:0] == mb[1:0])),
-                        .re_i    (busy_o),
+                        .we_i    (wcol && !w_st_i && (w_addr_i[1:0] == mb[1:0])),
+                        .re_i    (run_bank),
                         .waddr_i (w_addr_i[WA:2]),
                         .wdata_i (w_data_i),
                         .raddr_i ({wbank_q, ent_c[WA-1:2]}),
-                        .rdata_o (quad[10*mb +: 10])
+                        .rdata_o (bquad[10*mb +: 10])
                     );
                 end
                 always @(posedge clk_i)
                     ent_q <= ent_c[1:0];
-                /* verilator lint_off UNUSEDSIGNAL */
-                wire [9:0] e8  = quad[10*ent_q +: 10];             // int8: one entry
-                wire [9:0] e40 = quad[10*{ent_q[1], 1'b0} +: 10];  // int4: two entries
-                wire [9:0] e41 = quad[10*{ent_q[1], 1'b1} +: 10];
-                wire [9:0] q0 = quad[9:0], q1 = quad[19:10], q2 = quad[29:20], q3 = quad[39:30];
-                /* verilator lint_on UNUSEDSIGNAL */
+                // Store (WSTORE > 0): 4 banks by entry mod 4 too, but a tile may start
+                // at any entry, so bank b reads the row of the first of the step's 4
+                // entries that falls in it and the quad is rotated to start at the
+                // step's first entry (offset 0).
+                wire [39:0] squad;
+                if (WSTORE > 0) begin : g_st4
+                    wire [SA-1:0] sa = ent_a[SA-1:0];
+                    wire [39:0]   sraw;
+                    reg  [1:0]    sa_q;
+                    for (mb = 0; mb < 4; mb = mb + 1) begin : g_sbank
+                        /* verilator lint_off CMPCONST */
+                        wire [SA-3:0] row = sa[SA-1:2] + {{(SA-3){1'b0}}, (mb[1:0] < sa[1:0])};
+                        /* verilator lint_on CMPCONST */
+                        sparq_ram #(.WIDTH(10), .DEPTH(WSTORE / 4)) u_smem (
+                            .clk_i   (clk_i),
+                            .we_i    (wcol && w_st_i && (w_saddr_i[1:0] == mb[1:0])),
+                            .re_i    (run_store),
+                            .waddr_i (w_saddr_i[SA-1:2]),
+                            .wdata_i (w_data_i),
+                            .raddr_i (row),
+                            .rdata_o (sraw[10*mb +: 10])
+                        );
+                    end
+                    always @(posedge clk_i)
+                        sa_q <= sa[1:0];
+                    wire [1:0] s1 = sa_q + 2'd1, s2 = sa_q + 2'd2, s3 = sa_q + 2'd3;
+                    assign squad = {sraw[10*s3 +: 10], sraw[10*s2 +: 10], sraw[10*s1 +: 10], sraw[10*sa_q +: 10]};
+                end else begin : g_nost4
+                    assign squad = 40'd0;
+                end
                 reg  [15:0] lw;
                 reg  [7:0]  lp;
+                /* verilator lint_off UNUSEDSIGNAL */
+                reg  [39:0] quad;
+                reg  [1:0]  off;
+                reg  [9:0]  e8, e40, e41, q0, q1, q2, q3;
+                /* verilator lint_on UNUSEDSIGNAL */
                 always @* begin
                     lw = 16'd0;
                     lp = 8'd0;
+                    quad = (WSTORE > 0 && job_q == JOB_STORE) ? squad : bquad;
+                    off = (WSTORE > 0 && job_q == JOB_STORE) ? 2'd0 : ent_q;
+                    e8  = quad[10*off +: 10];             // int8: one entry
+                    e40 = quad[10*{off[1], 1'b0} +: 10];  // int4: two entries
+                    e41 = quad[10*{off[1], 1'b1} +: 10];
+                    q0 = quad[9:0];
+                    q1 = quad[19:10];
+                    q2 = quad[29:20];
+                    q3 = quad[39:30];
 `ifdef VERILATOR
                     // the model skips the lane split while idle (used on valid steps only)
                     if (busy_o)
@@ -423,7 +559,7 @@ module sparq_engine #(
     sparq_array #(.ROWS(ROWS), .COLS(COLS), .ACC_W(ACC_W), .LANES(LANES)) u_array (
         .clk_i   (clk_i),
         .rst_ni  (rst_ni),
-        .en_i    (busy_o),
+        .en_i    (run_bank || run_store),
         .x_i     (arr_x),
         .xv_i    (arr_xv),
         .first_i (arr_first),
@@ -434,11 +570,73 @@ module sparq_engine #(
         .res_v_o (res_v)
     );
 
-    // ---- result writers: read-modify-write, one column memory each ---------
-    reg  [CB-1:0] r_col_q;
+    // ---- epilogue: frame f of the result buffer -> block of activation bank --
+    // Cycle 1+f reads frame f of every column (ep_rv), 2+f requantizes, 3+f
+    // looks up the table, 4+f writes (ep_we): see the header.
+    wire [RA-1:0] ep_raddr = epn_q[RA-1:0] - {{(RA-1){1'b0}}, 1'b1};
+    wire          ep_rv = (state_q == ST_EPI) && (epn_q != {(TW+2){1'b0}}) && (epn_q <= {2'b00, t_q});
+    assign qb_re_o = (state_q == ST_EPI) && (epn_q == {(TW+2){1'b0}});
+    /* verilator lint_off UNUSEDSIGNAL */
+    wire [127:0]  ep_word;
+    wire          ep_we;
+    reg  [RB-1:0] ep_row_q;   // row of the frame written next (frame mod ROWS)
+    reg  [XA-3:0] ep_quad_q;  // its block's quad address in the bank (the same for a tile's frames)
+    wire [31:0]   rd_ep [0:EL-1];
+    reg           ep_rv_q;    // frame data leaves the result memories
+    /* verilator lint_on UNUSEDSIGNAL */
+    generate
+        if (LUTS > 0) begin : g_epi
+            wire [EL*32-1:0] ep_r;
+            for (c = 0; c < EL; c = c + 1) begin : g_epr
+                assign ep_r[32*c +: 32] = rd_ep[c];
+            end
+            // per-frame words are kblocks*4 apart, the block at dblock*4 (multiples of 4)
+            /* verilator lint_off UNUSEDSIGNAL */
+            wire [XW-1:0] xs4 = xstride_q >> 2;
+            wire [XW-1:0] xo4 = xoff_i[XW-1:0] >> 2;
+            /* verilator lint_on UNUSEDSIGNAL */
+            always @(posedge clk_i) begin
+                if (state_q == ST_IDLE) begin
+                    ep_row_q <= {RB{1'b0}};
+                    ep_quad_q <= xo4[XA-3:0];
+                end else if (ep_we) begin
+                    ep_row_q <= ep_row_q + {{(RB-1){1'b0}}, 1'b1};
+                    if (ep_row_q == ROWS_T[RB-1:0] - {{(RB-1){1'b0}}, 1'b1})
+                        ep_quad_q <= ep_quad_q + xs4[XA-3:0];
+                end
+            end
+            sparq_epilogue #(.EL(EL), .LUTS(LUTS), .QW(QW), .NW(NW)) u_epi (
+                .clk_i(clk_i), .rst_ni(rst_ni),
+                .pload_i(state_q == ST_EPI && epn_q == {{(TW+1){1'b0}}, 1'b1}), .params_i(qb_data_i),
+                .lut_i(lut_q), .ncols_i(ncols_q),
+                .v_i(ep_rv_q), .r_i(ep_r), .v_o(ep_we), .word_o(ep_word),
+                .lut_we_i(lut_we_i), .lut_waddr_i(lut_waddr_i), .lut_wdata_i(lut_wdata_i)
+            );
+        end else begin : g_noepi
+            assign ep_we = 1'b0;
+            assign ep_word = 128'd0;
+            always @(posedge clk_i) begin
+                ep_row_q <= {RB{1'b0}};
+                ep_quad_q <= {(XA-2){1'b0}};
+            end
+        end
+    endgenerate
     always @(posedge clk_i)
+        ep_rv_q <= ep_rv;
+
+    // ---- result writers: read-modify-write, one column memory each ---------
+    // (one per result buffer; the job's buffer is read at the job's address,
+    // the other at the READ streamer's)
+    reg  [CB-1:0] r_col_q;
+    /* verilator lint_off UNUSEDSIGNAL */
+    reg           r_buf_q;
+    /* verilator lint_on UNUSEDSIGNAL */
+    always @(posedge clk_i) begin
         r_col_q <= r_col_i;
+        r_buf_q <= r_buf_i;
+    end
     wire [31:0] rdata [0:COLS-1];
+    wire [31:0] rdata_rd [0:COLS-1];
     generate
         for (c = 0; c < COLS; c = c + 1) begin : g_rcol
             reg  [TW-1:0] fr_q;  // frame of the next result leaving this column
@@ -459,17 +657,40 @@ module sparq_engine #(
                 a_addr_q <= fr_q[RA-1:0];
                 a_item_q <= res[32*c +: 32];
             end
+            wire [RA-1:0] job_raddr = (job_q == JOB_EPI) ? ep_raddr : fr_q[RA-1:0];
+            wire [31:0]   wdata = (acc_q ? rdata[c] : 32'd0) + a_item_q;
+            wire [31:0]   rd0;
             sparq_ram #(.WIDTH(32), .DEPTH(RDEPTH)) u_rmem (
                 .clk_i   (clk_i),
-                .we_i    (a_v_q),
+                .we_i    (a_v_q && !rbuf_q),
                 .re_i    (1'b1),
                 .waddr_i (a_addr_q),
-                .wdata_i ((acc_q ? rdata[c] : 32'd0) + a_item_q),
-                .raddr_i (busy_o ? fr_q[RA-1:0] : r_addr_i),
-                .rdata_o (rdata[c])
+                .wdata_i (wdata),
+                .raddr_i ((busy_o && !rbuf_q) ? job_raddr : r_addr_i),
+                .rdata_o (rd0)
             );
+            if (RBUFS > 1) begin : g_rbuf2
+                wire [31:0] rd1;
+                sparq_ram #(.WIDTH(32), .DEPTH(RDEPTH)) u_rmem1 (
+                    .clk_i   (clk_i),
+                    .we_i    (a_v_q && rbuf_q),
+                    .re_i    (1'b1),
+                    .waddr_i (a_addr_q),
+                    .wdata_i (wdata),
+                    .raddr_i ((busy_o && rbuf_q) ? job_raddr : r_addr_i),
+                    .rdata_o (rd1)
+                );
+                assign rdata[c] = rbuf_q ? rd1 : rd0;
+                assign rdata_rd[c] = r_buf_q ? rd1 : rd0;
+            end else begin : g_rbuf1
+                assign rdata[c] = rd0;
+                assign rdata_rd[c] = rd0;
+            end
+            if (c < EL) begin : g_ep
+                assign rd_ep[c] = rdata[c];
+            end
         end
     endgenerate
-    assign r_data_o = rdata[r_col_q];
+    assign r_data_o = rdata_rd[r_col_q];
 endmodule
 `default_nettype wire

@@ -1,7 +1,7 @@
 // Generated from host/include/sparq_protocol.h by scripts/gen_protocol_vh.sh; do not edit.
 // Included inside each module that needs it (localparams, hence no include guard).
 /* verilator lint_off UNUSEDPARAM */
-localparam [7:0] PROTO_VERSION = 8'd2;
+localparam [7:0] PROTO_VERSION = 8'd3;
 localparam [7:0] PROTO_VERSION_MIN = 8'd1;
 localparam [7:0] MAGIC_CMD = 8'hA5;
 localparam [7:0] MAGIC_REPLY = 8'h5A;
@@ -18,6 +18,8 @@ localparam [7:0] OP_STORE_W = 8'h09;
 localparam [7:0] OP_COMPUTE_S = 8'h0A;
 localparam [7:0] OP_WRITE_LUT = 8'h0B;
 localparam [7:0] OP_EPILOGUE = 8'h0C;
+localparam [7:0] LUT_NONE = 8'hFF;
+localparam integer EPILOGUE_CYCLES = 4;
 localparam [7:0] ST_OK = 8'h00;
 localparam [7:0] ST_HEADER = 8'h01;
 localparam [7:0] ST_CRC = 8'h02;
@@ -29,5 +31,26 @@ localparam [7:0] ST_POSITIONS = 8'h07;
 localparam [7:0] ST_TRUNCATED = 8'h08;
 localparam integer IDENTIFY_BYTES = 26;
 localparam integer IDENTIFY_BYTES_V1 = 24;
+localparam integer ID_VERSION = 0;
+localparam integer ID_ROWS = 2;
+localparam integer ID_COLS = 4;
+localparam integer ID_BANKS = 6;
+localparam integer ID_WDEPTH = 8;
+localparam integer ID_XDEPTH = 12;
+localparam integer ID_RDEPTH = 16;
+localparam integer ID_WIDTHS = 20;
+localparam integer ID_SPARSITY = 21;
+localparam integer ID_TIMEOUT = 22;
+localparam integer ID_LANES = 24;
+localparam integer IDENTIFY_BYTES_V3 = 42;
+localparam integer ID_XBANKS = 26;
+localparam integer ID_RBUFS = 28;
+localparam integer ID_WSTORE = 30;
+localparam integer ID_QDEPTH = 34;
+localparam integer ID_LUTS = 36;
+localparam integer ID_CAPS = 38;
+localparam [7:0] CAP_STORE = 8'h01;
+localparam [7:0] CAP_EPILOGUE = 8'h02;
+localparam [7:0] CAP_RBUF2 = 8'h04;
 localparam integer COUNTERS_BYTES = 40;
 /* verilator lint_on UNUSEDPARAM */

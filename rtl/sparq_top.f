@@ -4,11 +4,13 @@ rtl/sparq_requant.v
 rtl/sparq_requant_serial.v
 rtl/sparq_pe.v
 rtl/sparq_array.v
+rtl/sparq_epilogue.v
 rtl/sparq_engine.v
 rtl/sparq_ctrl_check.v
 rtl/sparq_ctrl_wload.v
 rtl/sparq_ctrl_xload.v
 rtl/sparq_ctrl_qload.v
+rtl/sparq_ctrl_qmem.v
 rtl/sparq_ctrl_reader.v
 rtl/sparq_ctrl_reply.v
 rtl/sparq_ctrl.v

@@ -33,13 +33,15 @@ fi
 wc -l "$OUT/data/train.jsonl" "$OUT/data/test.jsonl"
 
 step "2/5 fine-tuning $BASE with simulated compression ($FT_STEPS steps each)"
-# int4 2:4 also calibrates its int8 read-out (--readout q8: per-channel clips stored
-# in the .spq, the device's requantization simulated while fine-tuning), so its
-# results leave the device as int8 by default; int8 keeps the int32 read-out.
+# Both calibrate what the device runs (--readout chain): the int8 read-out of
+# every matmul (per-channel clips) and each feed-forward module as one device
+# chain with static scales (A_in, A_1 per FFN), all stored in the .spq and
+# simulated while fine-tuning, so results leave the device as int8 and the FFN
+# hidden activations never cross the link (docs/compression.md).
 for spec in int8 int4-2:4; do
     dir="$OUT/ft-$(echo "$spec" | tr ':' '_')"
     rm -rf "$dir"
-    readout=""; [ "$spec" = int4-2:4 ] && readout="--readout q8"
+    readout="--readout chain"
     # shellcheck disable=SC2086
     "$SPARQ" finetune --from "$BASE" --compress "$spec,sub1_w=int8" --train "$OUT/data/train.jsonl" \
         --out "$dir" --epochs 50 --max-steps "$FT_STEPS" --lr 2e-4 --warmup 10 --batch-frames 6000 $readout \
@@ -65,6 +67,9 @@ echo "fast CPU kernel: int8, int4 2:4 (post-training and fine-tuned: calibrated 
     --hyp "$OUT/hyp-cpu.txt" > "$OUT/eval-int4.txt"
 "$SPARQ" eval --model "$OUT/ft-int4-2_4/model.spq" --backend cpu:i32 --data "$OUT/data/test.jsonl" \
     > "$OUT/eval-int4-i32.txt"
+# The same model without its chains (every matmul alone, per-row scales, q8 read-out): the dataflow before.
+"$SPARQ" eval --model "$OUT/ft-int4-2_4/model.spq" --backend cpu:q8 --data "$OUT/data/test.jsonl" \
+    > "$OUT/eval-int4-q8.txt"
 "$SPARQ" eval --model "$OUT/ft-int4-2_4/model.spq" --backend float --data "$OUT/data/test.jsonl" \
     > "$OUT/eval-int4-fq.txt"
 echo "C device model (every matmul through the byte protocol): $(wc -l < "$OUT/data/test.jsonl") utterances"
@@ -84,7 +89,14 @@ else
 fi
 "$SPARQ" eval --model "$OUT/ft-int4-2_4/model.spq" --backend ref --data "$OUT/data/test-sim.jsonl" \
     --hyp "$OUT/hyp-ref-head.txt" > "$OUT/eval-int4-ref-head.txt"
-if cmp -s "$OUT/hyp-sim.txt" "$OUT/hyp-ref-head.txt" &&
+# Counters and bytes match only when the RTL has the C model's features
+# (weight store, epilogue): the report's residency line says what each had.
+feat() { grep -E '^link bytes .*resident' "$1" | sed 's/.*resident in the store: //'; }
+if cmp -s "$OUT/hyp-sim.txt" "$OUT/hyp-ref-head.txt" && [ "$(feat "$OUT/eval-int4-sim.txt")" != "$(feat "$OUT/eval-int4-ref-head.txt")" ]; then
+    echo "sim == ref on the first $SIM_UTTS utterances (transcripts); counters not compared: the RTL lacks protocol-v3 features the C model has"
+    echo "  sim: $(feat "$OUT/eval-int4-sim.txt")"
+    echo "  ref: $(feat "$OUT/eval-int4-ref-head.txt")"
+elif cmp -s "$OUT/hyp-sim.txt" "$OUT/hyp-ref-head.txt" &&
    [ "$(grep '^total' "$OUT/eval-int4-sim.txt")" = "$(grep '^total' "$OUT/eval-int4-ref-head.txt")" ]; then
     echo "sim == ref on the first $SIM_UTTS utterances (transcripts, MACs, busy cycles, link bytes)"
 else
@@ -106,7 +118,8 @@ row() {
 row "float (base)" "$OUT/eval-float.txt" "100%"
 row "int8 fine-tuned" "$OUT/eval-int8.txt" "$(pct_of "$OUT/ft-int8.log")"
 row "int4 2:4 post-training" "$OUT/eval-ptq.txt" "$(pct_of "$OUT/ptq.log")"
-row "int4 2:4 fine-tuned (int8 read-out)" "$OUT/eval-int4.txt" "$(pct_of "$OUT/ft-int4-2_4.log")"
+row "int4 2:4 fine-tuned (FFN chains)" "$OUT/eval-int4.txt" "$(pct_of "$OUT/ft-int4-2_4.log")"
+row "int4 2:4 fine-tuned, unchained q8" "$OUT/eval-int4-q8.txt" "$(pct_of "$OUT/ft-int4-2_4.log")"
 row "int4 2:4 fine-tuned, int32 read-out" "$OUT/eval-int4-i32.txt" "$(pct_of "$OUT/ft-int4-2_4.log")"
 row "int4 2:4 fine-tuned, fake-quant" "$OUT/eval-int4-fq.txt" "$(pct_of "$OUT/ft-int4-2_4.log")"
 echo
@@ -125,17 +138,25 @@ cmp_row() {
                      v["macs"] / 1e9, v["busy"] / 1e6, v["bytes"] / 1e6, v["comp_s"] / a, v["link0_s"] / a,
                      v["link1_s"] / a, wer }' "$2"
 }
-cmp_row "int8 dense (fine-tuned)" "$OUT/eval-int8.txt" "$OUT/ft-int8.log"
+cmp_row "int8 dense (fine-tuned, chains)" "$OUT/eval-int8.txt" "$OUT/ft-int8.log"
 cmp_row "int4 dense (post-training)" "$OUT/eval-ptq-int4.txt" "$OUT/ptq-int4.log"
 cmp_row "int4 2:4 (fine-tuned), int32 out" "$OUT/eval-int4-i32.txt" "$OUT/ft-int4-2_4.log"
 cmp_row "int2 1:4 (post-training)" "$OUT/eval-ptq-int2.txt" "$OUT/ptq-int2.log"
-cmp_row "int4 2:4 (fine-tuned), int8 out" "$OUT/eval-int4.txt" "$OUT/ft-int4-2_4.log"
+cmp_row "int4 2:4 (fine-tuned), q8 unchained" "$OUT/eval-int4-q8.txt" "$OUT/ft-int4-2_4.log"
+cmp_row "int4 2:4 (fine-tuned), FFN chains" "$OUT/eval-int4.txt" "$OUT/ft-int4-2_4.log"
+# Issue 16's goals on this run (link1 = FT601): int4 2:4 over int8 dense end
+# to end, and wire bytes per second of audio.
+awk '/^summary:/ { for (i = 2; i < NF; i += 2) v[FILENAME, $i] = $(i + 1) }
+     END { a = "'"$OUT/eval-int8.txt"'"; b = "'"$OUT/eval-int4.txt"'"
+           printf "int4 2:4 over int8 dense at FT601: %.2fx end to end (compute only %.2fx); wire bytes per audio second %.3f MB/s\n",
+                  v[a, "link1_s"] / v[b, "link1_s"], v[a, "comp_s"] / v[b, "comp_s"], v[b, "bytes"] / v[b, "audio_s"] / 1e6 }' \
+    "$OUT/eval-int8.txt" "$OUT/eval-int4.txt"
 echo
 echo "int4 2:4 on the C device model, measured (device counters, wire bytes):"
 grep -E '^(total|MACs done|model check|real-time)' "$OUT/eval-int4-ref.txt"
 sed -n '/^batch-size sweep/,$p' "$OUT/eval-int4-ref.txt"
 echo "full per-layer tables: $OUT/eval-*.txt; JSON: $OUT/throughput.json"
 if command -v gnuplot >/dev/null; then
-    gnuplot -e "dat='$OUT/throughput.json.dat'; sweep='$OUT/throughput.json.sweep.dat'; out='$OUT/roofline.png'" \
-        scripts/roofline.gp && echo "roofline and batch-size sweep plot: $OUT/roofline.png"
+    gnuplot -e "dat='$OUT/throughput.json.dat'; sweep='$OUT/throughput.json.sweep.dat'; out='$OUT/roofline.png'; before='$OUT/throughput.json.v2.dat'; after='$OUT/throughput.json.v3.dat'" \
+        scripts/roofline.gp && echo "roofline (before/after) and batch-size sweep plot: $OUT/roofline.png"
 fi

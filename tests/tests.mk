@@ -10,7 +10,7 @@ TEST_DEPS += $(BUILD)/sparq $(UNIT_BINS) $(ASAN_BINS)
 
 # A test that includes a board-layer header (docs/dev.md) links the board
 # library with Verilator and libusb; every other test links only the core.
-BOARD_HEADERS := $(shell grep -l '^// sparq-layer: \(board\|runtime\)' host/include/*.h)
+BOARD_HEADERS := $(shell grep -l '^// sparq-layer: \(board\|runtime\|explore\)' host/include/*.h)
 BOARD_TESTS   := $(shell grep -l $(foreach h,$(BOARD_HEADERS),-e '#include "$(notdir $(h))"') $(UNIT_SRCS))
 CORE_TESTS    := $(filter-out $(BOARD_TESTS),$(UNIT_SRCS))
 

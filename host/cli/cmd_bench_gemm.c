@@ -85,6 +85,25 @@ static void run_fast(void *p)
     sparq_gemm_fast(c->y, c->n, c->x, c->k, c->w, c->t, 0);
 }
 
+// One result row of the JSON: both anchors' times and the ratios against them.
+static void add_row(cJSON *rows, int threads, int k, int n, const char *format, double t_sgemm, double t_dnnl,
+                    double t_fast, double gops)
+{
+    cJSON *row = cJSON_CreateObject();
+    cJSON_AddNumberToObject(row, "threads", threads);
+    cJSON_AddNumberToObject(row, "k", k);
+    cJSON_AddNumberToObject(row, "n", n);
+    cJSON_AddStringToObject(row, "format", format);
+    cJSON_AddNumberToObject(row, "sgemm_seconds", t_sgemm);
+    cJSON_AddNumberToObject(row, "fast_seconds", t_fast);
+    cJSON_AddNumberToObject(row, "dense_equivalent_gops", gops);
+    cJSON_AddNumberToObject(row, "onednn_int8_seconds", t_dnnl);
+    cJSON_AddNumberToObject(row, "speedup_vs_sgemm", t_sgemm / t_fast);
+    cJSON_AddNumberToObject(row, "vs_sgemm", t_sgemm / t_fast);
+    cJSON_AddNumberToObject(row, "vs_onednn_int8", t_dnnl / t_fast);
+    cJSON_AddItemToArray(rows, row);
+}
+
 int cmd_bench_gemm(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -201,19 +220,7 @@ int cmd_bench_gemm(int argc, char **argv)
                 snprintf(shape, sizeof shape, "%dx%d", k, n);
                 printf("%-3d %-10s %-10s %9.1f %9.1f %9.1f %10.1f %8.2fx %8.2fx\n", threads, shape, formats[f].name,
                        t_sgemm * 1e6, t_dnnl * 1e6, t_fast * 1e6, gops, t_sgemm / t_fast, t_dnnl / t_fast);
-                cJSON *row = cJSON_CreateObject();
-                cJSON_AddNumberToObject(row, "threads", threads);
-                cJSON_AddNumberToObject(row, "k", k);
-                cJSON_AddNumberToObject(row, "n", n);
-                cJSON_AddStringToObject(row, "format", formats[f].name);
-                cJSON_AddNumberToObject(row, "sgemm_seconds", t_sgemm);
-                cJSON_AddNumberToObject(row, "fast_seconds", t_fast);
-                cJSON_AddNumberToObject(row, "dense_equivalent_gops", gops);
-                cJSON_AddNumberToObject(row, "onednn_int8_seconds", t_dnnl);
-                cJSON_AddNumberToObject(row, "speedup_vs_sgemm", t_sgemm / t_fast);
-                cJSON_AddNumberToObject(row, "vs_sgemm", t_sgemm / t_fast);
-                cJSON_AddNumberToObject(row, "vs_onednn_int8", t_dnnl / t_fast);
-                cJSON_AddItemToArray(rows, row);
+                add_row(rows, threads, k, n, formats[f].name, t_sgemm, t_dnnl, t_fast, gops);
                 sparq_gemm_prepared_free(prep);
                 sparq_packed_free(&p);
             }

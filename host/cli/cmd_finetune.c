@@ -32,8 +32,10 @@ static void usage(FILE *out)
             "  --mask-grad masked|ste|srste (masked)         --srste-lambda X (2e-4)\n"
             "  --freeze-at N        freeze masks and scales from step N (0: never)\n"
             "  --act-quant          simulate the runtime's per-row int8 activations\n"
-            "  --readout q8|i32     q8: also the device's int8 read-out, clip levels calibrated and\n"
-            "                       stored in model.spq (implies --act-quant; docs/compression.md)\n"
+            "  --readout q8|chain|i32  q8: also the device's int8 read-out, clip levels calibrated and\n"
+            "                       stored in model.spq (implies --act-quant; docs/compression.md);\n"
+            "                       chain: q8 plus each feed-forward module as the device's chain with\n"
+            "                       static scales A_in, A_1 calibrated and stored (sparq_chain.h)\n"
             "  --distill W          add W x KL(teacher || student) per frame to the CTC loss (0: off)\n"
             "  --teacher FILE       float teacher for --distill (default: the --from model)\n"
             "  --seed N, --threads N, --dev-max-utts N, --quiet\n");
@@ -101,12 +103,13 @@ int cmd_finetune(int argc, char **argv)
         case O_FREEZE: bad = sparq_parse_i64("--freeze-at", optarg, 0, INT64_MAX, &fo.freeze_scales_at) != 0; break;
         case O_ACTQ: fo.act_quant = 1; break;
         case O_READOUT:
-            if (!strcmp(optarg, "q8"))
+            fo.chain = !strcmp(optarg, "chain");
+            if (!strcmp(optarg, "q8") || fo.chain)
                 fo.readout_q8 = fo.act_quant = 1;
             else if (!strcmp(optarg, "i32"))
                 fo.readout_q8 = 0;
             else
-                bad |= sparq_fail(SPARQ_EINVAL, "--readout '%s' (expected q8 or i32)", optarg) != 0;
+                bad |= sparq_fail(SPARQ_EINVAL, "--readout '%s' (expected q8, chain or i32)", optarg) != 0;
             break;
         case O_SEED: bad = sparq_parse_u64("--seed", optarg, &o.seed) != 0; break;
         case O_THREADS: bad = sparq_parse_int("--threads", optarg, 0, SPARQ_THREADS_MAX, &threads) != 0; break;

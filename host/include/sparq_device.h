@@ -43,9 +43,18 @@ struct sparq_device_config {
     int rdepth;      // result frames
     int timeout;     // rx idle cycles before a partial packet is dropped
     int lanes;       // MAC lanes per PE (RTL LANES): 4, or 1 (also when 0)
+    // Protocol version 3 (docs/protocol.md). 0 everywhere = none of its
+    // features: the device answers IDENTIFY as version 2 (1 with one lane).
+    int xbanks;      // activation banks (RTL XBANKS): 2 when 0; at most 255
+    int rbufs;       // result buffers (RTL RBUFS): 1 or 2; 1 when 0
+    int wstore;      // weight-store entries per column (RTL WSTORE); 0 = no store
+    int qdepth;      // requant parameter entries (RTL QDEPTH); cols when < cols
+    int luts;        // 256-entry epilogue tables (RTL LUTS); 0 = no EPILOGUE
 };
-// The default configuration: the 16x16, 4-lane array that sim/sim.mk builds
-// (rtl/sparq_top.v's own default is LANES = 1, for the iCE40 board).
+// The default configuration: the 16x16, 4-lane array that sim/sim.mk builds,
+// with the version-3 features (xbanks 4, rbufs 2, wstore 262144, qdepth
+// 16384, luts 16). rtl/sparq_top.v's own default is the iCE40 board's
+// (LANES = 1, no version-3 features).
 extern const struct sparq_device_config sparq_device_default_config;
 
 // The C device model: consumes command bytes, produces reply bytes, no cycles.
@@ -74,6 +83,13 @@ struct sparq_device_info {
     int widths;    // bit0 int8, bit1 int4, bit2 int2
     int sparsity;  // bit0 4:4, bit1 2:4, bit2 1:4
     int timeout;   // rx idle timeout, cycles
+    // Version 3 (IDENTIFY bytes 26..41); a version-1/2 device reports
+    // xbanks 2, rbufs 1, wstore 0, qdepth cols, luts 0, caps 0.
+    int xbanks, rbufs;
+    int wstore;    // weight-store entries per column
+    int qdepth;    // requant parameter entries
+    int luts;      // epilogue tables
+    int caps;      // SPARQ_CAP_* (sparq_protocol.h): store, epilogue, two result buffers
 };
 
 struct sparq_device_counters {
@@ -90,9 +106,11 @@ struct sparq_device;
 
 // Opening a backend by name ("ref", "sim", "usb"): sparq_backend.h.
 // A model device: executes nothing, answers every command OK and counts what
-// the real one would see: the driver's link bytes, COMPUTE busy cycles
-// (sparq_devmodel_job_cycles) and MACs, and with link != 0 also the
-// reliability layer's MAC-counter reads (sparq_device_wire). The throughput
+// the real one would see: the driver's link bytes, COMPUTE / COMPUTE_S busy
+// cycles (sparq_devmodel_format_cycles) and MACs, EPILOGUE busy cycles (t +
+// SPARQ_EPILOGUE_CYCLES), and with link != 0 also the reliability layer's
+// counter reads (sparq_device_wire). It has the version-3 features cfg gives
+// it (IDENTIFY caps), so matrices load and chains fuse as on that device. The throughput
 // report uses it to plan shapes it did not run (batch-size sweep). cfg NULL:
 // the default configuration.
 int sparq_device_open_model(struct sparq_device **dev, const struct sparq_device_config *cfg, int link);
@@ -132,6 +150,50 @@ void sparq_device_set_xmode(struct sparq_device *dev, int mode);
 // fits one COMPUTE: 2 (default) sends each weight tile once per two result-
 // buffer chunks; 1 once per chunk (the older schedule; tests compare both).
 void sparq_device_set_xbanks(struct sparq_device *dev, int banks);
+
+// --- matrices on the device (protocol version 3) -------------------------------
+// A matrix the device runs: its packed weights, optional requant params (bias
+// folded in, NULL = raw int32 results only), and where it lives on the device.
+// Zero-initialise it, set w (and q), then sparq_device_matrix_load().
+struct sparq_device_matrix_priv; // driver-owned bookkeeping
+struct sparq_device_matrix {
+    const struct sparq_packed *w;
+    const struct sparq_requant_params *q; // (w->out) or NULL
+    // filled by sparq_device_matrix_load:
+    int resident;          // 1: every tile is in the weight store (COMPUTE_S), 0: streamed
+    int q_resident;        // 1: params live at qaddr (no per-call WRITE_Q)
+    uint32_t *tile_addr;   // (tiles) store address of each column tile (all K blocks contiguous), driver-owned
+    int tiles;             // column tiles (ceil(out / cols))
+    int qaddr;             // first param entry (entries qaddr .. qaddr + out - 1) when q_resident
+    uint64_t store_entries;// entries per column it occupies
+    struct sparq_device_matrix_priv *priv;
+};
+// Puts the matrix in the weight store (and its params in the param memory) if
+// there is room, else leaves it streamed (resident = 0; not an error). Returns
+// an error only on device errors (and bad arguments). The driver reloads it by
+// itself after a RESET or a failed STORE_W. Release it before closing the device
+// to give its store space back (releasing after the close only frees memory).
+int sparq_device_matrix_load(struct sparq_device *dev, struct sparq_device_matrix *m);
+void sparq_device_matrix_release(struct sparq_device_matrix *m); // frees driver memory, store space
+// The GEMMs on a matrix: raw int32 (as sparq_device_gemm) or q8 (as
+// sparq_device_gemm_q8 with m->q). A loaded matrix needs the device it was
+// loaded on; an unloaded one (all zero but w, q) streams on any device.
+int sparq_device_gemm_m(struct sparq_device *dev, int32_t *y, int y_stride, const int8_t *x, int x_stride,
+                        const struct sparq_device_matrix *m, int t, int accumulate);
+int sparq_device_gemm_q8_m(struct sparq_device *dev, int8_t *y, int y_stride, const int8_t *x, int x_stride,
+                           const struct sparq_device_matrix *m, int t);
+// Two matrices chained on the device: h = LUT(requant(x * W1^T, m1->q)),
+// y = requant(h * W2^T, m2->q). lut: 256 int8 (index code + 128), or NULL for
+// identity. Only the input goes in and y comes out. Needs caps bit1 (EPILOGUE),
+// 16 <= cols, m2->w->in == m1->w->out and both params; without the caps it runs
+// the same arithmetic through the host (q8 read-out of W1, table on the host,
+// W2 on the device), so results are identical on every device.
+int sparq_device_chain2(struct sparq_device *dev, int8_t *y, int y_stride, const int8_t *x, int x_stride,
+                        const struct sparq_device_matrix *m1, const int8_t *lut, const struct sparq_device_matrix *m2,
+                        int t);
+// Test knob: 0 (default) lets chain2 use EPILOGUE when the device has it, 1
+// forces the host path (tests compare both).
+void sparq_device_set_chain_host(struct sparq_device *dev, int host);
 
 // --- raw protocol access (tests, firmware bring-up) --------------------------
 // Sends one framed command (header, body = args then payload, crc).

@@ -41,6 +41,9 @@ struct sparq_finetune_options {
     int readout_q8;          // also the device's int8 read-out of every packed matmul (sparq_readout.h):
                              // clip levels calibrated (EMA of the per-step max |acc|, frozen with the
                              // scales) and exported; the forward pass is the integer runtime's q8 path
+    int chain;               // also each feed-forward module as the device's chain (sparq_chain.h): static
+                             // scales A_in, A_1 calibrated (EMA of per-step maxima, frozen with the scales)
+                             // and exported; needs readout_q8 (W2's read-out). --readout chain
     float distill;           // weight of the distillation term (0 = off)
     const char *teacher;     // float teacher for distillation (NULL: the model fine-tuning starts from)
 };
@@ -62,6 +65,10 @@ void sparq_compressor_restore(struct sparq_compressor *c, struct sparq_model *m)
 // Masks, scales and (readout_q8, once calibrated) read-out clip levels as
 // export overrides (valid while the compressor lives).
 void sparq_compressor_overrides(const struct sparq_compressor *c, struct sparq_export_overrides *ov);
+// Adds the calibrated FFN chain clips (o.chain, sparq_chain.h) to a model file
+// sparq_export wrote; *grown (may be NULL) gets the bytes the file grew by.
+int sparq_compressor_add_chain(const struct sparq_compressor *c, const struct sparq_model *m, const char *path,
+                               size_t *grown);
 // Number of compressed matmuls.
 int sparq_compressor_count(const struct sparq_compressor *c);
 // Save/restore masks and scales (resume); a sparq model file of sections.

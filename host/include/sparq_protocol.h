@@ -13,11 +13,13 @@
 #ifndef SPARQ_PROTOCOL_H
 #define SPARQ_PROTOCOL_H
 
-#define SPARQ_PROTO_VERSION 2
+#define SPARQ_PROTO_VERSION 3
 /* Oldest version a host still drives. Version 2 adds the IDENTIFY field
  * lanes; a device with one MAC lane per PE answers exactly as version 1
  * (24-byte IDENTIFY, version 1), and a host treats a version-1 device as
- * one lane. */
+ * one lane. Version 3 adds the weight store, the epilogue, two result
+ * buffers and more activation banks / requant entries (42-byte IDENTIFY);
+ * a device without any of them answers as version 2 (or 1). */
 #define SPARQ_PROTO_VERSION_MIN 1
 
 /* First byte of every packet. Bytes that are not a magic byte where a
@@ -40,7 +42,7 @@
 
 /* Opcodes. */
 #define SPARQ_OP_IDENTIFY 0x01 /* args 0; reply body SPARQ_IDENTIFY_BYTES */
-#define SPARQ_OP_RESET    0x02 /* args 0; clears buffers' valid flags, counters, results */
+#define SPARQ_OP_RESET    0x02 /* args 0; clears buffers' valid flags (store, tables, params too), counters, results */
 #define SPARQ_OP_WRITE_W  0x03 /* args 8; payload ncols * kblocks * block_bytes */
 #define SPARQ_OP_WRITE_X  0x04 /* args 8; payload t * kblocks * 16 */
 #define SPARQ_OP_WRITE_Q  0x05 /* args 4; payload ncols * 9 */
@@ -54,8 +56,8 @@
 #define SPARQ_OP_EPILOGUE  0x0C /* args 14; results -> requant -> table -> activation bank */
 
 #define SPARQ_ARGS_WRITE_W 8 /* u8 bank, u8 width, u8 kept, u8 0, u16 ncols, u16 kblocks */
-#define SPARQ_ARGS_WRITE_X 8 /* u8 bank, u8 0, u16 t, u16 kblocks, u16 0 */
-#define SPARQ_ARGS_WRITE_Q 4 /* u16 ncols, u16 0 */
+#define SPARQ_ARGS_WRITE_X 8 /* u8 xbank (< XBANKS), u8 0, u16 t, u16 kblocks, u16 0 */
+#define SPARQ_ARGS_WRITE_Q 4 /* u16 ncols, u16 qaddr (v3; qaddr + ncols <= QDEPTH) */
 #define SPARQ_ARGS_COMPUTE 14 /* u8 wbank, u8 xbank, u8 flags, u8 width, u8 kept, u8 0,
                                  u16 t, u16 ncols, u16 kblocks, u16 xoffset: first block
                                  of the activation rows to use */
@@ -88,7 +90,8 @@
 #define SPARQ_ST_POSITIONS 0x07 /* weight positions repeated or not increasing */
 #define SPARQ_ST_TRUNCATED 0x08 /* packet stopped mid-way (rx idle timeout) */
 
-/* IDENTIFY reply body (26 bytes; 24 from a version-1 device). */
+/* IDENTIFY reply body (26 bytes from a version-2 device; 24 from a
+ * version-1 device; 42 from a version-3 device, below). */
 #define SPARQ_IDENTIFY_BYTES    26
 #define SPARQ_IDENTIFY_BYTES_V1 24
 #define SPARQ_ID_VERSION  0  /* u16 protocol version */

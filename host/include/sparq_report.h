@@ -1,9 +1,11 @@
 // sparq-layer: runtime
 // Throughput report of the integer runtime: per weight matmul and in total,
-// MACs, device cycles, PE utilisation, bytes over the link, and the time a
-// board would take at a given clock and link speed (compute- or link-bound),
-// and a batch-size sweep, as a table and as JSON (plus .dat files for
-// scripts/roofline.gp). Measured on ref/sim/usb (device counters, wire
+// MACs, device cycles, PE utilisation, bytes over the link by direction,
+// where the weights live (resident in the store, streamed, or in a
+// feed-forward chain), and the time a board would take at a given clock and
+// link speed (compute- or link-bound), and a batch-size sweep on this
+// hardware and on protocol-version-2 hardware (before/after), as a table and
+// as JSON (plus .dat files for scripts/roofline.gp). Measured on ref/sim/usb (device counters, wire
 // bytes), planned on the model device for cpu (docs/runtime.md).
 #ifndef SPARQ_REPORT_H
 #define SPARQ_REPORT_H

@@ -45,7 +45,15 @@ struct sparq_runtime_layer_stats {
     // busy cycles by the job-cycle model, MACs, wire bytes by the driver's
     // own accounting. Equal to the measured ones on ref/sim (tested).
     uint64_t model_busy, model_macs, model_bytes;
+    uint64_t wire_to_dev, wire_from_dev;   // ref/sim: wire_bytes by direction (activations, weights,
+                                           // commands / results, replies)
+    uint64_t model_to_dev, model_from_dev; // the same split of model_bytes
+    // (sparq eval under mpirun sums the uint64_t counters from `calls` up to here.)
     double seconds;           // host wall time in this layer's GEMMs
+    int resident;             // 1: the matrix is in the device's weight store (loaded at open), 0: streamed
+    int chain;                // 0: runs alone; 1: W1 of a feed-forward chain (sparq_chain.h): its device
+                              // numbers cover the whole chain (W1 and W2); 2: W2 of a chain (device numbers
+                              // on W1's row; calls, rows and MACs its own)
 };
 
 // How results come back from the device (docs/runtime.md, "Read-out").
@@ -58,8 +66,13 @@ struct sparq_runtime;
 
 // Loads a model file and opens the backend ("cpu", "ref", "sim", "usb",
 // "float"), optionally with a read-out suffix: "ref:q8" (int8 read-out),
-// "ref:i32" (the default). cpu applies the device's integer read-out steps
-// itself, so cpu, ref and sim stay identical with either read-out.
+// "ref:i32" (int32). Without one: q8 when the file carries read-out clip
+// levels, else i32, and the feed-forward modules as device chains
+// (sparq_chain.h) when it carries chain clips (float then runs fine-tuning's
+// simulation of them); a suffix runs every matmul alone as before. cpu applies
+// the device's integer steps itself, so cpu, ref and sim stay identical.
+// Device backends load every matrix into the weight store at open
+// (sparq_device_matrix_load; streamed when it has no room).
 int sparq_runtime_open(struct sparq_runtime **rt, const char *model_path, const char *backend);
 enum sparq_readout sparq_runtime_readout(const struct sparq_runtime *rt);
 // Multiplier lanes per PE of the hardware the calls are planned on (the
@@ -87,9 +100,22 @@ void sparq_runtime_reset_stats(struct sparq_runtime *rt);
 // (one per weight matmul, count from sparq_runtime_stats).
 int sparq_runtime_plan(struct sparq_runtime *rt, const int *frames, size_t n, int batch,
                        struct sparq_runtime_layer_stats *stats);
+// sparq_runtime_plan on a model device of the hardware `cfg` instead of the
+// runtime's own (design-space exploration): the same calls, with what the
+// runtime would do on that hardware (resident weights when its store holds
+// them, chained feed-forward modules when it has the epilogue).
+struct sparq_device_config;
+int sparq_runtime_plan_on(struct sparq_runtime *rt, const struct sparq_device_config *cfg, const int *frames,
+                          size_t n, int batch, struct sparq_runtime_layer_stats *stats);
 // Array size etc. of the device (ref/sim); SPARQ_EINVAL for cpu/float.
 struct sparq_device_info;
 int sparq_runtime_device_info(struct sparq_runtime *rt, struct sparq_device_info *info);
+// Feed-forward modules running as device chains (0: none; the file has no
+// chain clips, or a read-out suffix asked for the per-matmul path).
+int sparq_runtime_chains(const struct sparq_runtime *rt);
+// Wire bytes of loading the model's matrices into the device at open (0 for
+// cpu/float): the weights a resident model does not send per call.
+uint64_t sparq_runtime_load_bytes(const struct sparq_runtime *rt);
 // First error a backend reported inside the hook (the forward pass itself
 // cannot return it); SPARQ_OK if none.
 int sparq_runtime_error(const struct sparq_runtime *rt);

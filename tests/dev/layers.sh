@@ -57,6 +57,11 @@ printf '#include "sparq_runtime.h"\n' >> "$tmp/host/src/data/text.c"
 planted=$(violations "$tmp")
 check "a planted upward include (data -> runtime) is caught" sh -c "echo '$planted' | grep -q 'text.c (data) includes sparq_runtime.h'"
 cp host/src/data/text.c "$tmp/host/src/data/text.c"
+# explore sits above runtime: the runtime reaching up to it is caught too.
+printf '#include "sparq_explore.h"\n' >> "$tmp/host/src/runtime/report.c"
+planted=$(violations "$tmp")
+check "a planted upward include (runtime -> explore) is caught" sh -c "echo '$planted' | grep -q 'report.c (runtime) includes sparq_explore.h'"
+cp host/src/runtime/report.c "$tmp/host/src/runtime/report.c"
 printf '#include "../../sim/x.h"\n' >> "$tmp/host/src/device/device.c"
 planted=$(violations "$tmp")
 check "a planted include by relative path is caught" sh -c "echo '$planted' | grep -q 'includes by a path'"

@@ -1,6 +1,7 @@
 #!/bin/sh
 # verilator --lint-only -Wall over rtl/ for the default top, small
-# configurations (one lane and four) and the board's; TAP output.
+# configurations (one lane and four), the protocol-3 ones and the board's;
+# TAP output.
 set -u
 T=$(mktemp -d /tmp/sparq_rtl_lint.XXXXXX)
 trap 'rm -rf "$T"' EXIT
@@ -18,6 +19,15 @@ check "verilator --lint-only -Wall sparq_top -GLANES=4 -GROWS=4 -GCOLS=4 -GWDEPT
 check "verilator --lint-only -Wall sparq_top -GROWS=4 -GCOLS=4 -GWDEPTH=256 -GXDEPTH=256 -GRDEPTH=64" \
     lint -GROWS=4 -GCOLS=4 -GWDEPTH=256 -GXDEPTH=256 -GRDEPTH=64
 check "verilator --lint-only -Wall sparq_top -GROWS=8 -GCOLS=12" lint -GROWS=8 -GCOLS=12
+# protocol version 3: the simulated build (sim/sim.mk) and a small one with every feature
+v3="-GLANES=4 -GXBANKS=4 -GRBUFS=2 -GWSTORE=262144 -GQDEPTH=16384 -GLUTS=16"
+# shellcheck disable=SC2086
+check "verilator --lint-only -Wall sparq_top $v3 (the simulated build)" lint $v3
+check "verilator --lint-only -Wall sparq_top 4x4, LANES=4, XBANKS=8 RBUFS=2 WSTORE=1024 QDEPTH=64 LUTS=3" \
+    lint -GLANES=4 -GROWS=4 -GCOLS=4 -GWDEPTH=256 -GXDEPTH=256 -GRDEPTH=64 -GXBANKS=8 -GRBUFS=2 -GWSTORE=1024 \
+    -GQDEPTH=64 -GLUTS=3
+check "verilator --lint-only -Wall sparq_top 8x32, LANES=1 with a store and 2 result buffers" \
+    lint -GROWS=8 -GCOLS=32 -GWSTORE=64 -GRBUFS=2 -GQDEPTH=32
 # the iCE40 board configuration (rtl/board/sparq_board_top.v, rtl/board/board.mk)
 board="-GROWS=4 -GCOLS=2 -GWDEPTH=256 -GXDEPTH=256 -GRDEPTH=64 -GTIMEOUT=2097152 -GCNT_W=48 -GRQ_SERIAL=1 -GWL_DBUF=0 -GCHK_REG=1"
 # shellcheck disable=SC2086

@@ -17,10 +17,14 @@ check "the planted header changes SPARQ_OP_READ" sh -c "! cmp -s host/include/sp
 check "a changed opcode in the header is caught" sh -c "! sh scripts/gen_protocol_vh.sh '$T/planted.h' '$T/p.vh' || ! cmp -s rtl/sparq_protocol.vh '$T/p.vh'"
 check "every opcode and status in the header reaches the Verilog" sh -c \
     "[ \$(grep -c '^#define SPARQ_\(OP\|ST\)_' host/include/sparq_protocol.h) -eq \$(grep -c 'localparam \[7:0\] \(OP\|ST\)_' rtl/sparq_protocol.vh) ]"
-# version 2 adds IDENTIFY lanes; a one-lane device answers as version 1 (rtl/sparq_ctrl_reply.v)
-check "the Verilog has both protocol versions and both IDENTIFY lengths" sh -c \
-    "grep -q 'PROTO_VERSION = 8.d2;' rtl/sparq_protocol.vh && grep -q 'PROTO_VERSION_MIN = 8.d1;' rtl/sparq_protocol.vh &&
-     grep -q 'IDENTIFY_BYTES = 26;' rtl/sparq_protocol.vh && grep -q 'IDENTIFY_BYTES_V1 = 24;' rtl/sparq_protocol.vh"
+# version 2 adds IDENTIFY lanes (a one-lane device answers as version 1), version 3 the fields
+# from xbanks on (rtl/sparq_ctrl_reply.v picks the version from the features it was built with)
+check "the Verilog has the IDENTIFY lengths of versions 1, 2 and 3" sh -c \
+    "grep -q 'PROTO_VERSION_MIN = 8.d1;' rtl/sparq_protocol.vh && grep -q 'IDENTIFY_BYTES_V3 = 42;' rtl/sparq_protocol.vh &&
+     grep -q 'ID_XBANKS = 26;' rtl/sparq_protocol.vh && grep -q 'IDENTIFY_BYTES_V1 = 24;' rtl/sparq_protocol.vh"
+check "the Verilog has the version-3 opcodes, caps bits and epilogue constants" sh -c \
+    "grep -q 'OP_EPILOGUE = 8.h0C;' rtl/sparq_protocol.vh && grep -q 'CAP_RBUF2 = 8.h04;' rtl/sparq_protocol.vh &&
+     grep -q 'LUT_NONE = 8.hFF;' rtl/sparq_protocol.vh && grep -q 'ID_CAPS = 38;' rtl/sparq_protocol.vh"
 check "IDENTIFY lanes follows the version-1 body (SPARQ_ID_LANES == SPARQ_IDENTIFY_BYTES_V1)" sh -c \
     "grep -q '^#define SPARQ_ID_LANES  *24 ' host/include/sparq_protocol.h"
 sed '/SPARQ_MAGIC_CMD/d' host/include/sparq_protocol.h > "$T/broken.h"

@@ -8,6 +8,11 @@
 // Negative control: with the MAC-counter checks switched off, duplicated and
 // lost accumulate COMPUTEs DO produce wrong results, so the checks are what
 // keeps the other cases clean.
+// Protocol version 3: two matrices kept in the weight store and chained on
+// the device (STORE_W, COMPUTE_S, WRITE_LUT, EPILOGUE, both result buffers)
+// under the same faults and device resets: exact or reported, never wrong,
+// and after a reset the driver reloads the store by itself.
+#include <stdlib.h>
 #include <string.h>
 
 #include "check.h"
@@ -135,6 +140,160 @@ static struct sparq_fault_options one_fault(int which, double p)
                               &fo.corrupt_cmd, &fo.corrupt_reply, &fo.delay_reply };
     *slot[which] = p;
     return fo;
+}
+
+// --- protocol version 3 -----------------------------------------------------------
+// Small version-3 buffers: chains need many tiles, K chunks and EPILOGUE blocks.
+static const struct sparq_device_config v3_cfg = {
+    .rows = 4, .cols = 16, .wdepth = 64, .xdepth = 256, .rdepth = 16, .timeout = 4096, .lanes = 4,
+    .xbanks = 3, .rbufs = 2, .wstore = 8192, .qdepth = 256, .luts = 4,
+};
+
+// Two matrices loaded once (resident) and chained many times.
+struct chain_fix {
+    struct sparq_gemm_case c1, c2;
+    struct sparq_device_matrix m1, m2;
+    int8_t lut[256];
+    int8_t *h, *y, *want;
+    int32_t *acc;
+};
+
+static int chain_fix_make(struct chain_fix *k, struct sparq_device *dev, int tmax)
+{
+    memset(k, 0, sizeof *k);
+    int in = rnd_in(20, 90), hid = rnd_in(20, 70), out = rnd_in(1, 30);
+    int f1 = rnd_in(0, 8), f2 = rnd_in(0, 8);
+    static const int widths[3] = { 8, 4, 2 }, kepts[3] = { 4, 2, 1 };
+    if (sparq_gemm_case_make(&k->c1, tmax, hid, in, widths[f1 / 3], kepts[f1 % 3], &rng) ||
+        sparq_gemm_case_make(&k->c2, tmax, out, hid, widths[f2 / 3], kepts[f2 % 3], &rng))
+        return SPARQ_ENOMEM;
+    for (int i = 0; i < 256; i++)
+        k->lut[i] = (int8_t)(rnd() & 0xFF);
+    k->h = malloc((size_t)tmax * (size_t)hid);
+    k->y = malloc((size_t)tmax * (size_t)out);
+    k->want = malloc((size_t)tmax * (size_t)out);
+    k->acc = malloc(sizeof(int32_t) * (size_t)tmax * (size_t)(hid > out ? hid : out));
+    if (!k->h || !k->y || !k->want || !k->acc)
+        return SPARQ_ENOMEM;
+    k->m1.w = &k->c1.w;
+    k->m1.q = k->c1.qp;
+    k->m2.w = &k->c2.w;
+    k->m2.q = k->c2.qp;
+    int rc = sparq_device_matrix_load(dev, &k->m1);
+    return rc ? rc : sparq_device_matrix_load(dev, &k->m2);
+}
+
+static void chain_fix_free(struct chain_fix *k)
+{
+    sparq_device_matrix_release(&k->m1);
+    sparq_device_matrix_release(&k->m2);
+    sparq_gemm_case_free(&k->c1);
+    sparq_gemm_case_free(&k->c2);
+    free(k->h);
+    free(k->y);
+    free(k->want);
+    free(k->acc);
+}
+
+// One chain on new random input, checked against the reference.
+static void one_chain(struct sparq_device *dev, struct chain_fix *k, struct tally *t, int tmax)
+{
+    int T = rnd_in(1, tmax), in = k->c1.in, hid = k->c1.out, out = k->c2.out;
+    for (int i = 0; i < T * in; i++)
+        k->c1.x[i] = (int8_t)(rnd() & 0xFF);
+    sparq_gemm_ref(k->acc, hid, k->c1.x, in, &k->c1.w, T, 0);
+    sparq_requant_ref(k->h, hid, k->acc, hid, k->c1.qp, T, hid);
+    for (int i = 0; i < T * hid; i++)
+        k->h[i] = k->lut[k->h[i] + 128];
+    sparq_gemm_ref(k->acc, out, k->h, hid, &k->c2.w, T, 0);
+    sparq_requant_ref(k->want, out, k->acc, out, k->c2.qp, T, out);
+    int rc = sparq_device_chain2(dev, k->y, out, k->c1.x, in, &k->m1, k->lut, &k->m2, T);
+    if (rc) {
+        if (!t->reported)
+            snprintf(t->first_error, sizeof t->first_error, "%s", sparq_last_error());
+        t->reported++;
+    } else if (memcmp(k->y, k->want, (size_t)T * (size_t)out)) {
+        t->wrong++;
+    } else {
+        t->ok++;
+    }
+}
+
+static void v3_faults(uint64_t seed)
+{
+    for (int which = -1; which <= F_COUNT + 1; which++) { // -1: none; F_COUNT: mixed; F_COUNT + 1: resets
+        const char *name = which < 0 ? "v3 no faults" : which == F_COUNT ? "v3 mixed" : which == F_COUNT + 1
+                                                                             ? "v3 resets mid-chain"
+                                                                             : fault_names[which];
+        struct session s;
+        memset(&s, 0, sizeof s);
+        struct sparq_transport raw;
+        struct sparq_fault_options fo;
+        memset(&fo, 0, sizeof fo);
+        fo.seed = seed + 1000 + (uint64_t)(which + 1);
+        int rc = sparq_transport_ref(&raw, &v3_cfg);
+        if (!rc)
+            rc = sparq_fault_wrap(&s.fault, raw, &fo);
+        if (!rc)
+            rc = sparq_link_wrap(&s.link, s.fault, NULL);
+        s.use_link = 1;
+        if (!rc)
+            rc = sparq_device_open_transport(&s.dev, s.link);
+        struct chain_fix k;
+        if (!rc) {
+            sparq_device_set_kchunk(s.dev, 2); // K in chunks: accumulate COMPUTE_S jobs the link must settle
+            rc = chain_fix_make(&k, s.dev, 40);
+        }
+        if (rc) {
+            CHECK(0, "%s: open / load: %s", name, sparq_last_error());
+            return;
+        }
+        CHECK(k.m1.resident && k.m2.resident && k.m1.q_resident, "%s: both matrices resident", name);
+        if (which >= 0 && which < F_COUNT) {
+            fo = one_fault(which, 0.08);
+        } else if (which == F_COUNT) {
+            fo = (struct sparq_fault_options){ .drop_cmd = 0.02, .dup_cmd = 0.02, .corrupt_cmd = 0.02,
+                                               .drop_reply = 0.02, .dup_reply = 0.02, .corrupt_reply = 0.02,
+                                               .delay_reply = 0.02 };
+        }
+        set_faults(&s, &fo);
+        struct tally t = { 0 }, mid = { 0 }, after = { 0 };
+        int n = which == F_COUNT ? 60 : 25;
+        for (int i = 0; i < n; i++) {
+            if (which == F_COUNT + 1) {
+                memset(&fo, 0, sizeof fo);
+                fo.reset_after = sparq_fault_counts(&s.fault)->commands + (uint64_t)rnd_in(1, 40);
+                set_faults(&s, &fo);
+            }
+            one_chain(s.dev, &k, &t, 40);
+            if (which == F_COUNT + 1) {
+                // A reset after the chain's last command is seen by the next
+                // one (reported); the chain after that must be exact: the
+                // driver reloads the store, tables and params by itself.
+                memset(&fo, 0, sizeof fo);
+                set_faults(&s, &fo);
+                one_chain(s.dev, &k, &mid, 40);
+                one_chain(s.dev, &k, &after, 40);
+            }
+        }
+        print_counts(&s, name);
+        if (t.reported)
+            printf("#   first reported error: %s\n", t.first_error);
+        const struct sparq_link_counts *l = sparq_link_counts(&s.link);
+        if (which == F_DUP_CMD || which >= F_COUNT)
+            CHECK(t.wrong == 0 && t.ok > 0, "%s: %d chains exact, %d reported, 0 silently wrong (got %d)", name, t.ok,
+                  t.reported, t.wrong);
+        else
+            CHECK(t.wrong == 0 && t.reported == 0 && t.ok == n && (which < 0 || l->retries + l->resolved + l->stale > 0),
+                  "%s: all %d chains recovered (%d exact, %d reported, %d wrong; retries %llu, resolved %llu)", name, n,
+                  t.ok, t.reported, t.wrong, (unsigned long long)l->retries, (unsigned long long)l->resolved);
+        if (which == F_COUNT + 1)
+            CHECK(after.ok == n && mid.wrong == 0 && t.reported + mid.reported > 0,
+                  "%s: %d chains reported a reset, the %d after each exact (%d)", name, t.reported + mid.reported, n,
+                  after.ok);
+        chain_fix_free(&k);
+        sparq_device_close(s.dev);
+    }
 }
 
 int main(void)
@@ -268,6 +427,8 @@ int main(void)
             CHECK(0, "control: open: %s", sparq_last_error());
         }
     }
+
+    v3_faults(seed);
 
     // --- the same layer over the Verilator RTL (faults that need no reply
     // timeout: the sim transport waits 50M cycles before giving up)

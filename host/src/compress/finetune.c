@@ -66,6 +66,7 @@ void sparq_compressor_free(struct sparq_compressor *c)
         free(c->t[i].sv);
         ft_readout_free(&c->t[i]);
     }
+    ft_chain_free(c);
     free(c->t);
     free(c->grad_copy);
     free(c->mask_ptrs);
@@ -78,6 +79,8 @@ int sparq_compressor_create(struct sparq_compressor **dst, const struct sparq_mo
                             const struct sparq_finetune_options *o)
 {
     *dst = NULL;
+    if (o->chain && !o->readout_q8)
+        return sparq_fail(SPARQ_EINVAL, "the FFN chain (--readout chain) needs the simulated int8 read-out");
     struct sparq_compressor *c = sparq_calloc(1, sizeof *c, "compressor");
     if (!c)
         return SPARQ_ENOMEM;
@@ -125,7 +128,7 @@ int sparq_compressor_create(struct sparq_compressor **dst, const struct sparq_mo
         if ((size_t)c->t[i].out * c->t[i].in > largest)
             largest = (size_t)c->t[i].out * c->t[i].in;
     c->grad_copy = sparq_malloc(sizeof(float) * largest, "gradient scratch");
-    if (!c->grad_copy) {
+    if (!c->grad_copy || ft_chain_create(c, m)) {
         sparq_compressor_free(c);
         return SPARQ_ENOMEM;
     }
@@ -167,6 +170,11 @@ static int act_quant_linear(void *ctx, float *out, const float *inp, const float
             hit = &a->c->t[i];
     if (!hit)
         return 0;
+    struct sparq_compressor *cm = a->c;
+    if (hit->chain >= 0 && cm->t[cm->chain[hit->chain].w1].index == hit->index)
+        return ft_chain_w1(cm, hit, out, inp, b, N);
+    if (hit->chain >= 0)
+        return ft_chain_w2(cm, hit, out, inp, b, N);
     if (hit->codes)
         return ft_readout_linear(hit, out, inp, b, N);
     float *xq = malloc(sizeof(float) * (size_t)N * IN);
@@ -216,6 +224,7 @@ int sparq_compressor_pre_forward(struct sparq_compressor *c, struct sparq_model 
         if (t->codes)
             ft_readout_pre_forward(t, w);
     }
+    ft_chain_pre_forward(c);
     c->masks_ready = 1;
     c->step = step;
     if (c->o.act_quant || c->o.readout_q8) {
@@ -262,6 +271,7 @@ void sparq_compressor_pre_step(struct sparq_compressor *c, struct sparq_model *m
         }
         ft_readout_post_step(c, i);
     }
+    ft_chain_post_step(c);
 }
 
 void sparq_compressor_restore(struct sparq_compressor *c, struct sparq_model *m)
@@ -314,6 +324,7 @@ int sparq_compressor_save(const struct sparq_compressor *c, const char *path)
     int32_t lsq_t[2] = { (int32_t)c->lsq_t, c->masks_ready };
     rc = rc ? rc : sparq_mfile_add_i32(&f, "lsq_t", lsq_t, 2);
     rc = rc ? rc : ft_readout_save(c, &f);
+    rc = rc ? rc : ft_chain_save(c, &f);
     rc = rc ? rc : sparq_mfile_write(&f, path);
     sparq_mfile_free(&f);
     return rc;
@@ -363,6 +374,7 @@ int sparq_compressor_load(struct sparq_compressor *c, const char *path)
         c->lsq_t = ((int32_t *)lt->data)[0];
         c->masks_ready = ((int32_t *)lt->data)[1];
         rc = ft_readout_load(c, &f);
+        rc = rc ? rc : ft_chain_load(c, &f);
         if (rc)
             rc = sparq_fail(rc, "%s: %s", path, sparq_last_error());
     }

@@ -3,6 +3,7 @@
 #define SPARQ_FINETUNE_INTERNAL_H
 
 #include "sparq_finetune.h"
+#include "sparq_chain.h"
 #include "sparq_readout.h"
 
 struct ft_tensor {
@@ -21,10 +22,26 @@ struct ft_tensor {
     float *rq_clip;          // (out) exported clip level in accumulator units: rq_ema / s_w, >= 1
     int rq_ready;            // rq_ema holds at least one training step
     int rq_seen;             // rq_step holds at least one call
+    int chain;               // index into the compressor's chains (o.chain), -1 if not part of one
+};
+
+// One feed-forward module simulated as the device's chain (o.chain,
+// finetune_chain.c): static scales A_in, A_1 calibrated like the read-out's
+// clip levels (EMA of per-step maxima), W2's read-out clip its own.
+struct ft_chain {
+    int w1, w2;              // indices into the compressor's tensors
+    float ema_in, ema_1;     // EMA of the per-step max |W1 input| and max |W1 pre-activation|
+    float step_in, step_1;   // maxima since the step's pre_forward
+    int ready, seen;
+    float a_in, a_1;         // the clips the forward uses and export writes (once ready)
+    struct sparq_chain_ffn p;
+    int8_t *q1;              // W1's output codes of the last call, for W2 (NULL until then)
+    size_t q1_cap;
+    int q1_rows;             // rows in q1, -1 once W2 consumed them
 };
 
 struct act_hook_ctx {
-    const struct sparq_compressor *c;
+    struct sparq_compressor *c;
     const struct sparq_model *m;
 };
 
@@ -36,6 +53,8 @@ struct sparq_compressor {
     const uint8_t **mask_ptrs; // (n_tensors) for export overrides
     const float **scale_ptrs;
     const float **clip_ptrs;   // (n_tensors) read-out clip levels once calibrated
+    int n_chain;
+    struct ft_chain *chain;    // (n_chain) o.chain
     int n_tensors;
     int64_t lsq_t;
     int64_t step;              // the step of the last pre_forward
@@ -60,5 +79,18 @@ void ft_readout_post_step(struct sparq_compressor *c, int i);
 // Compressor state sections (resume).
 int ft_readout_save(const struct sparq_compressor *c, struct sparq_mfile *f);
 int ft_readout_load(struct sparq_compressor *c, const struct sparq_mfile *f);
+// Clip level (accumulator units) from a maximum over s_w, as the model file stores it.
+float ft_readout_clip(double level, float s_w);
+
+// finetune_chain.c: the FFN chains (o.chain).
+int ft_chain_create(struct sparq_compressor *c, const struct sparq_model *m);
+void ft_chain_free(struct sparq_compressor *c);
+void ft_chain_pre_forward(struct sparq_compressor *c);
+// The linear hook's work for a chained W1 / W2. Return 1 when they computed out.
+int ft_chain_w1(struct sparq_compressor *c, struct ft_tensor *t, float *out, const float *inp, const float *b, int N);
+int ft_chain_w2(struct sparq_compressor *c, struct ft_tensor *t, float *out, const float *inp, const float *b, int N);
+void ft_chain_post_step(struct sparq_compressor *c);
+int ft_chain_save(const struct sparq_compressor *c, struct sparq_mfile *f);
+int ft_chain_load(struct sparq_compressor *c, const struct sparq_mfile *f);
 
 #endif

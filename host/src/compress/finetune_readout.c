@@ -51,7 +51,7 @@ void ft_readout_pre_forward(struct ft_tensor *t, const float *wq)
 // Clip level in accumulator units from a level over s_w (an integer
 // accumulator below 1 in magnitude is 0, so 1 is the smallest useful level),
 // as the float the model file stores: the forward pass uses exactly that.
-static float clip_of(double level, float s_w)
+float ft_readout_clip(double level, float s_w)
 {
     double a = RQ_HEADROOM * level / s_w;
     return a >= 1.0 && a < 1e30 ? (float)a : 1.0f;
@@ -74,7 +74,8 @@ int ft_readout_linear(struct ft_tensor *t, float *out, const float *inp, const f
         // Before the first training step there is no calibration yet: this
         // call's own maxima (deterministic under the per-utterance threads).
         for (int o = 0; !rc && o < OUT; o++)
-            rc = sparq_readout_channel(t->rq_ready ? clip_of(t->rq_ema[o], t->scales[o]) : clip_of(call_max[o], 1.0f),
+            rc = sparq_readout_channel(t->rq_ready ? ft_readout_clip(t->rq_ema[o], t->scales[o])
+                                                   : ft_readout_clip(call_max[o], 1.0f),
                                        t->scales[o], &p[o], &deq[o]);
     }
     if (!rc) {
@@ -108,7 +109,7 @@ void ft_readout_post_step(struct sparq_compressor *c, int i)
     if (!t->rq_ready)
         return;
     for (int o = 0; o < t->out; o++)
-        t->rq_clip[o] = clip_of(t->rq_ema[o], t->scales[o]);
+        t->rq_clip[o] = ft_readout_clip(t->rq_ema[o], t->scales[o]);
     c->clip_ptrs[t->index] = t->rq_clip;
 }
 
@@ -142,7 +143,7 @@ int ft_readout_load(struct sparq_compressor *c, const struct sparq_mfile *f)
         t->rq_ready = 1;
         t->rq_seen = 0;
         for (int o = 0; o < t->out; o++)
-            t->rq_clip[o] = clip_of(t->rq_ema[o], t->scales[o]);
+            t->rq_clip[o] = ft_readout_clip(t->rq_ema[o], t->scales[o]);
         c->clip_ptrs[t->index] = t->rq_clip;
     }
     return SPARQ_OK;

@@ -111,6 +111,9 @@ int sparq_finetune_run(const struct sparq_train_options *o, const struct sparq_f
             struct sparq_export_overrides ov;
             sparq_compressor_overrides(x.c, &ov);
             rc = sparq_export(&m, &fo->spec, &ov, fo->scale_method, res->model_path, &res->export);
+            size_t grown = 0; // the FFN chain clips (--readout chain) go next to the read-out clips
+            rc = rc ? rc : sparq_compressor_add_chain(x.c, &m, res->model_path, &grown);
+            res->export.file_bytes += grown;
         }
         sparq_model_free(&m);
     }

@@ -1,8 +1,10 @@
-// Device API: protocol framing (docs/protocol.md), the backends by name, and
-// the driver that tiles an arbitrary GEMM onto the array and its buffers.
+// Device API: protocol framing (docs/protocol.md), opening a device over a
+// transport or as a model device, IDENTIFY / RESET / COUNTERS. The GEMM
+// driver, matrices and chains are in device_gemm.c.
 #include <stdlib.h>
 #include <string.h>
 
+#include "device_internal.h"
 #include "sparq_device.h"
 #include "sparq_link.h"
 #include "sparq_error.h"
@@ -14,32 +16,16 @@
 #define LINK_CHECK_BYTES_OUT (SPARQ_HEADER_BYTES + SPARQ_CRC_BYTES)
 #define LINK_CHECK_BYTES_IN (SPARQ_HEADER_BYTES + SPARQ_COUNTERS_BYTES + SPARQ_CRC_BYTES)
 
-struct sparq_device {
-    struct sparq_transport tr;
-    struct sparq_device_info info;
-    int lanes; // MAC lanes per PE (IDENTIFY version 2; 1 for version 1)
-    struct sparq_link_stats link;
-    int seq;
-    int kchunk;
-    int xmode;        // 0 auto, 1 stream activations, 2 keep them resident
-    int xbanks;       // activation banks filled per weight tile (1 or 2)
-    int wbank, xbank; // next bank to fill
-    uint8_t *buf;     // scratch for payloads and replies
-    size_t cap;
-    // Model device (sparq_device_open_model): no transport; every command is
-    // counted as sent and answered OK, COMPUTE jobs by the job-cycle model.
-    int model;
-    struct sparq_device_config cfg;
-    struct sparq_device_counters mc;
-    int model_link;      // also count the reliability layer's counter reads
-    int model_unverified; // accumulate COMPUTEs since its last check
-    uint64_t model_wire_out, model_wire_in; // those reads' bytes
-    // Requant parameters the device holds (WRITE_Q payload), valid until a
-    // RESET or a failed command.
-    int q_valid;
-    size_t q_len;
-    uint8_t q_last[SPARQ_Q_ENTRY_BYTES * 256];
-};
+// The device may have lost its store, tables and params (RESET, an error,
+// bytes the driver did not frame).
+void sparq_dev_lose_state(struct sparq_device *d)
+{
+    d->q_valid = 0;
+    d->store_gen++;
+    d->q_gen++;
+    for (int i = 0; i < d->lut_n; i++)
+        d->lut_ok[i] = 0;
+}
 
 
 const char *sparq_status_name(int status)
@@ -51,12 +37,12 @@ const char *sparq_status_name(int status)
 
 static const char *op_name(int op)
 {
-    static const char *names[] = { "?", "identify", "reset", "write-w", "write-x",
-                                   "write-q", "compute", "read", "counters" };
-    return op >= 1 && op <= SPARQ_OP_COUNTERS ? names[op] : "raw";
+    static const char *names[] = { "?", "identify", "reset", "write-w", "write-x", "write-q", "compute",
+                                   "read", "counters", "store-w", "compute-s", "write-lut", "epilogue" };
+    return op >= 1 && op <= SPARQ_OP_EPILOGUE ? names[op] : "raw";
 }
 
-static int ensure(struct sparq_device *d, size_t n)
+int sparq_dev_ensure(struct sparq_device *d, size_t n)
 {
     if (n <= d->cap)
         return SPARQ_OK;
@@ -76,7 +62,7 @@ static int send_bytes(struct sparq_device *d, const uint8_t *data, size_t n)
 
 int sparq_device_send_raw(struct sparq_device *d, const uint8_t *data, size_t n)
 {
-    d->q_valid = 0; // raw bytes may hold anything, a WRITE_Q or a RESET
+    sparq_dev_lose_state(d); // raw bytes may hold anything, a WRITE_Q or a RESET
     return send_bytes(d, data, n);
 }
 
@@ -90,7 +76,7 @@ static int send_command(struct sparq_device *d, int opcode, const uint8_t *args,
 int sparq_device_send(struct sparq_device *d, int opcode, const uint8_t *args, size_t nargs,
                       const uint8_t *payload, size_t npayload)
 {
-    d->q_valid = 0; // a command the driver does not track
+    sparq_dev_lose_state(d); // a command the driver does not track
     return send_command(d, opcode, args, nargs, payload, npayload);
 }
 
@@ -164,15 +150,28 @@ static int model_command(struct sparq_device *d, int op, const uint8_t *args, si
     d->link.commands++;
     d->link.bytes_out += SPARQ_HEADER_BYTES + nargs + npayload + SPARQ_CRC_BYTES;
     d->link.bytes_in += SPARQ_HEADER_BYTES + cap + SPARQ_CRC_BYTES;
-    if (op == SPARQ_OP_COMPUTE) {
-        int acc = args[2] & SPARQ_COMPUTE_ACCUMULATE, width = args[3], kept = args[4];
-        int t = (int)sparq_rd16(args + 6), ncols = (int)sparq_rd16(args + 8), kb = (int)sparq_rd16(args + 10);
+    if (op == SPARQ_OP_COMPUTE || op == SPARQ_OP_COMPUTE_S) {
+        const uint8_t *a = op == SPARQ_OP_COMPUTE ? args + 2 : args + 5; // flags, width, kept, u8 0 / -, t, ncols, kb
+        int acc = a[0] & SPARQ_COMPUTE_ACCUMULATE, width = a[1], kept = a[2];
+        int o = op == SPARQ_OP_COMPUTE ? 6 : 8;
+        int t = (int)sparq_rd16(args + o), ncols = (int)sparq_rd16(args + o + 2), kb = (int)sparq_rd16(args + o + 4);
         d->mc.busy += sparq_devmodel_format_cycles(&d->cfg, t, kb, kept, width);
         d->mc.macs += (uint64_t)t * (uint64_t)ncols * (uint64_t)kb * 4u * (uint64_t)kept;
         if (d->model_link) { // the link reads the MAC counter before every COMPUTE
             d->model_wire_out += LINK_CHECK_BYTES_OUT;
             d->model_wire_in += LINK_CHECK_BYTES_IN;
-            d->model_unverified += acc != 0;
+            d->model_unverified = acc != 0; // that read also checked the earlier accumulates
+        }
+    } else if (op == SPARQ_OP_EPILOGUE) {
+        d->mc.busy += (uint64_t)sparq_rd16(args + 4) + SPARQ_EPILOGUE_CYCLES;
+        if (d->model_link && d->model_unverified) { // results of accumulates are checked before use, as by READ
+            d->model_wire_out += LINK_CHECK_BYTES_OUT;
+            d->model_wire_in += LINK_CHECK_BYTES_IN;
+            d->model_unverified = 0;
+        }
+        if (d->model_link && sparq_rd16(args + 10) > 0) { // the link reads the counters before a non-first block
+            d->model_wire_out += LINK_CHECK_BYTES_OUT;
+            d->model_wire_in += LINK_CHECK_BYTES_IN;
         }
     } else if (op == SPARQ_OP_READ && d->model_link && d->model_unverified) {
         d->model_wire_out += LINK_CHECK_BYTES_OUT; // ... and before a READ after accumulates
@@ -188,11 +187,11 @@ static int model_command(struct sparq_device *d, int op, const uint8_t *args, si
 }
 
 // One command and its reply; a non-OK status becomes SPARQ_EDEVICE.
-static int command(struct sparq_device *d, int op, const uint8_t *args, size_t nargs, const uint8_t *payload,
-                   size_t npayload, uint8_t *body, size_t cap, size_t *len)
+int sparq_dev_command(struct sparq_device *d, int op, const uint8_t *args, size_t nargs, const uint8_t *payload,
+                      size_t npayload, uint8_t *body, size_t cap, size_t *len)
 {
     if (op == SPARQ_OP_RESET)
-        d->q_valid = 0;
+        sparq_dev_lose_state(d);
     if (d->model)
         return model_command(d, op, args, nargs, npayload, cap, len);
     int seq = d->seq, st, rseq, rop;
@@ -201,7 +200,7 @@ static int command(struct sparq_device *d, int op, const uint8_t *args, size_t n
     if (!rc)
         rc = sparq_device_recv(d, &st, &rseq, &rop, body, cap, &n);
     if (rc || st != SPARQ_ST_OK)
-        d->q_valid = 0; // the device may have reset or lost its state
+        sparq_dev_lose_state(d); // the device may have reset or lost its state
     if (rc)
         return rc;
     if (rseq != seq || rop != op)
@@ -219,11 +218,14 @@ int sparq_device_identify(struct sparq_device *d, struct sparq_device_info *info
     if (d->model) {
         *info = d->info;
         return model_command(d, SPARQ_OP_IDENTIFY, NULL, 0, 0,
-                             d->lanes > 1 ? SPARQ_IDENTIFY_BYTES : SPARQ_IDENTIFY_BYTES_V1, NULL);
+                             d->info.version == 3   ? SPARQ_IDENTIFY_BYTES_V3
+                             : d->info.version == 2 ? SPARQ_IDENTIFY_BYTES
+                                                    : SPARQ_IDENTIFY_BYTES_V1,
+                             NULL);
     }
-    uint8_t b[SPARQ_IDENTIFY_BYTES];
+    uint8_t b[SPARQ_IDENTIFY_BYTES_V3];
     size_t n;
-    int rc = command(d, SPARQ_OP_IDENTIFY, NULL, 0, NULL, 0, b, sizeof b, &n);
+    int rc = sparq_dev_command(d, SPARQ_OP_IDENTIFY, NULL, 0, NULL, 0, b, sizeof b, &n);
     if (rc)
         return rc;
     if (n < SPARQ_IDENTIFY_BYTES_V1)
@@ -238,19 +240,33 @@ int sparq_device_identify(struct sparq_device *d, struct sparq_device_info *info
     info->widths = b[SPARQ_ID_WIDTHS];
     info->sparsity = b[SPARQ_ID_SPARSITY];
     info->timeout = (int)sparq_rd16(b + SPARQ_ID_TIMEOUT) * 256;
-    // Version 1 (24 bytes) has no lanes field: one lane. Version 2: 26 bytes.
-    size_t want = info->version == SPARQ_PROTO_VERSION_MIN ? SPARQ_IDENTIFY_BYTES_V1 : SPARQ_IDENTIFY_BYTES;
+    // Version 1 (24 bytes) has no lanes field: one lane. Version 2: 26 bytes,
+    // version 3: 42.
+    size_t want = info->version == 1 ? SPARQ_IDENTIFY_BYTES_V1
+                  : info->version == 2 ? SPARQ_IDENTIFY_BYTES
+                                       : SPARQ_IDENTIFY_BYTES_V3;
     if (info->version < SPARQ_PROTO_VERSION_MIN || info->version > SPARQ_PROTO_VERSION)
         return sparq_fail(SPARQ_EDEVICE, "device: protocol version %d, host speaks %d..%d", info->version,
                           SPARQ_PROTO_VERSION_MIN, SPARQ_PROTO_VERSION);
     if (n != want)
         return sparq_fail(SPARQ_EDEVICE, "device: identify: %zu bytes, expected %zu for version %d", n, want,
                           info->version);
-    int lanes = want == SPARQ_IDENTIFY_BYTES ? (int)sparq_rd16(b + SPARQ_ID_LANES) : 1;
+    int lanes = info->version >= 2 ? (int)sparq_rd16(b + SPARQ_ID_LANES) : 1;
+    int v3 = info->version >= 3;
+    info->xbanks = v3 ? (int)sparq_rd16(b + SPARQ_ID_XBANKS) : 2;
+    info->rbufs = v3 ? (int)sparq_rd16(b + SPARQ_ID_RBUFS) : 1;
+    info->wstore = v3 ? (int)(sparq_rd32(b + SPARQ_ID_WSTORE) & 0x7FFFFFFF) : 0;
+    info->qdepth = v3 ? (int)sparq_rd16(b + SPARQ_ID_QDEPTH) : info->cols;
+    info->luts = v3 ? (int)sparq_rd16(b + SPARQ_ID_LUTS) : 0;
+    info->caps = v3 ? (int)(sparq_rd32(b + SPARQ_ID_CAPS) & 7u) : 0;
     if (info->rows < 1 || info->cols < 1 || info->wdepth < 16 || info->xdepth < 4 || info->rdepth < info->rows ||
-        (lanes != 1 && lanes != 4))
+        (lanes != 1 && lanes != 4) || info->xbanks < 2 || info->xbanks > 255 || info->rbufs < 1 || info->rbufs > 2 ||
+        info->qdepth < info->cols || info->luts > 255 || ((info->caps & SPARQ_CAP_STORE) && info->wstore < 1) ||
+        ((info->caps & SPARQ_CAP_EPILOGUE) && info->luts < 1) || ((info->caps & SPARQ_CAP_RBUF2) && info->rbufs < 2))
         return sparq_fail(SPARQ_EDEVICE, "device: identify: implausible sizes");
     d->lanes = lanes;
+    if (info != &d->info) // caps the driver uses: only what the device says it has
+        d->info = *info;
     return SPARQ_OK;
 }
 
@@ -258,7 +274,7 @@ int sparq_device_lanes(const struct sparq_device *d) { return d->lanes; }
 
 int sparq_device_reset(struct sparq_device *d)
 {
-    return command(d, SPARQ_OP_RESET, NULL, 0, NULL, 0, NULL, 0, NULL);
+    return sparq_dev_command(d, SPARQ_OP_RESET, NULL, 0, NULL, 0, NULL, 0, NULL);
 }
 
 int sparq_device_counters(struct sparq_device *d, struct sparq_device_counters *c)
@@ -269,7 +285,7 @@ int sparq_device_counters(struct sparq_device *d, struct sparq_device_counters *
     }
     uint8_t b[SPARQ_COUNTERS_BYTES];
     size_t n;
-    int rc = command(d, SPARQ_OP_COUNTERS, NULL, 0, NULL, 0, b, sizeof b, &n);
+    int rc = sparq_dev_command(d, SPARQ_OP_COUNTERS, NULL, 0, NULL, 0, b, sizeof b, &n);
     if (rc)
         return rc;
     if (n != SPARQ_COUNTERS_BYTES)
@@ -309,6 +325,19 @@ void sparq_device_set_xmode(struct sparq_device *d, int mode) { d->xmode = mode 
 
 void sparq_device_set_xbanks(struct sparq_device *d, int banks) { d->xbanks = banks == 1 ? 1 : 2; }
 
+// Host copies of the tables the device holds (WRITE_LUT is skipped when the
+// table is already there).
+static int lut_cache_init(struct sparq_device *d)
+{
+    int n = (d->info.caps & SPARQ_CAP_EPILOGUE) ? d->info.luts : 0;
+    d->lut_have = n ? calloc((size_t)n, SPARQ_LUT_ENTRIES) : NULL;
+    d->lut_ok = n ? calloc((size_t)n, sizeof(int)) : NULL;
+    if (n && (!d->lut_have || !d->lut_ok))
+        return sparq_fail(SPARQ_ENOMEM, "device: out of memory for the table cache");
+    d->lut_n = n;
+    return SPARQ_OK;
+}
+
 int sparq_device_open_transport(struct sparq_device **dst, struct sparq_transport tr)
 {
     struct sparq_device *d = sparq_calloc(1, sizeof *d, "device");
@@ -318,7 +347,10 @@ int sparq_device_open_transport(struct sparq_device **dst, struct sparq_transpor
     }
     d->tr = tr;
     d->xbanks = 2;
+    d->store_gen = d->q_gen = 1; // a matrix's generation 0: never written
     int rc = sparq_device_identify(d, &d->info);
+    if (!rc)
+        rc = lut_cache_init(d);
     if (!rc)
         rc = sparq_device_reset(d);
     if (rc) {
@@ -336,12 +368,46 @@ int sparq_device_open_model(struct sparq_device **dst, const struct sparq_device
         return SPARQ_ENOMEM;
     d->model = 1;
     d->model_link = link;
+    d->store_gen = d->q_gen = 1; // a matrix's generation 0: never written
     d->xbanks = 2;
     d->cfg = cfg ? *cfg : sparq_device_default_config;
-    d->lanes = d->cfg.lanes > 1 ? d->cfg.lanes : 1;
-    d->info = (struct sparq_device_info){ d->lanes > 1 ? SPARQ_PROTO_VERSION : SPARQ_PROTO_VERSION_MIN,
-                                          d->cfg.rows, d->cfg.cols, 2, d->cfg.wdepth,
-                                          d->cfg.xdepth, d->cfg.rdepth, 7, 7, d->cfg.timeout };
+    struct sparq_device_config *k = &d->cfg; // defaults as sparq_devmodel_create
+    if (k->xbanks == 0)
+        k->xbanks = 2;
+    if (k->rbufs == 0)
+        k->rbufs = 1;
+    if (k->qdepth < k->cols)
+        k->qdepth = k->cols;
+    if (k->xbanks < 2 || k->xbanks > 255 || k->rbufs > 2 || k->wstore < 0 || k->qdepth > 65535 || k->luts < 0 ||
+        k->luts > 255) {
+        int rc = sparq_fail(SPARQ_EINVAL, "model device: config xbanks %d, rbufs %d, wstore %d, qdepth %d, luts %d "
+                                        "out of range", k->xbanks, k->rbufs, k->wstore, k->qdepth, k->luts);
+        free(d);
+        return rc;
+    }
+    d->lanes = k->lanes > 1 ? k->lanes : 1;
+    int v3 = k->xbanks != 2 || k->rbufs != 1 || k->wstore > 0 || k->qdepth > k->cols || k->luts > 0;
+    struct sparq_device_info *I = &d->info;
+    I->version = v3 ? 3 : d->lanes > 1 ? 2 : 1;
+    I->rows = k->rows;
+    I->cols = k->cols;
+    I->banks = 2;
+    I->wdepth = k->wdepth;
+    I->xdepth = k->xdepth;
+    I->rdepth = k->rdepth;
+    I->widths = I->sparsity = 7;
+    I->timeout = k->timeout;
+    I->xbanks = k->xbanks;
+    I->rbufs = k->rbufs;
+    I->wstore = k->wstore;
+    I->qdepth = k->qdepth;
+    I->luts = k->luts;
+    I->caps = (k->wstore > 0 ? SPARQ_CAP_STORE : 0) | (k->luts > 0 ? SPARQ_CAP_EPILOGUE : 0) |
+              (k->rbufs > 1 ? SPARQ_CAP_RBUF2 : 0);
+    if (lut_cache_init(d)) {
+        free(d);
+        return SPARQ_ENOMEM;
+    }
     *dst = d;
     return SPARQ_OK;
 }
@@ -352,246 +418,10 @@ void sparq_device_close(struct sparq_device *d)
         return;
     if (!d->model)
         d->tr.ops->close(d->tr.ctx);
+    for (struct sparq_device_matrix_priv *p = d->mats; p; p = p->next)
+        p->dev = NULL; // their release only frees memory now
+    free(d->lut_have);
+    free(d->lut_ok);
     free(d->buf);
     free(d);
-}
-
-// --- GEMM driver ---------------------------------------------------------------
-
-struct pending_read {
-    int valid, t0, tn, o0, on;
-};
-
-static int upload_x(struct sparq_device *d, int bank, const int8_t *x, int x_stride, int in, int t0, int tn,
-                    int k0, int kn)
-{
-    size_t row = (size_t)kn * SPARQ_BLOCK, n = (size_t)tn * row;
-    int rc = d->model ? SPARQ_OK : ensure(d, n);
-    if (rc)
-        return rc;
-    if (!d->model)
-        memset(d->buf, 0, n);
-    for (int r = 0; !d->model && r < tn; r++) {
-        int c0 = k0 * SPARQ_BLOCK, c1 = (k0 + kn) * SPARQ_BLOCK;
-        if (c1 > in)
-            c1 = in;
-        if (c1 > c0)
-            memcpy(d->buf + (size_t)r * row, x + (size_t)(t0 + r) * (size_t)x_stride + c0, (size_t)(c1 - c0));
-    }
-    uint8_t a[SPARQ_ARGS_WRITE_X] = { 0 };
-    a[0] = (uint8_t)bank;
-    sparq_wr16(a + 2, (unsigned)tn);
-    sparq_wr16(a + 4, (unsigned)kn);
-    return command(d, SPARQ_OP_WRITE_X, a, sizeof a, d->buf, n, NULL, 0, NULL);
-}
-
-static int upload_w(struct sparq_device *d, int bank, const struct sparq_packed *w, int o0, int on, int k0, int kn)
-{
-    size_t bb = (size_t)w->type->block_bytes, row = (size_t)kn * bb, n = (size_t)on * row;
-    int rc = d->model ? SPARQ_OK : ensure(d, n);
-    if (rc)
-        return rc;
-    for (int o = 0; !d->model && o < on; o++)
-        memcpy(d->buf + (size_t)o * row, w->bytes + (size_t)(o0 + o) * w->row_bytes + (size_t)k0 * bb, row);
-    uint8_t a[SPARQ_ARGS_WRITE_W] = { 0 };
-    a[0] = (uint8_t)bank;
-    a[1] = (uint8_t)w->type->width;
-    a[2] = (uint8_t)w->type->kept;
-    sparq_wr16(a + 4, (unsigned)on);
-    sparq_wr16(a + 6, (unsigned)kn);
-    return command(d, SPARQ_OP_WRITE_W, a, sizeof a, d->buf, n, NULL, 0, NULL);
-}
-
-static int compute(struct sparq_device *d, int wb, int xb, int acc, const struct sparq_packed *w, int tn, int on,
-                   int kn, int xoff)
-{
-    uint8_t a[SPARQ_ARGS_COMPUTE] = { 0 };
-    a[0] = (uint8_t)wb;
-    a[1] = (uint8_t)xb;
-    a[2] = acc ? SPARQ_COMPUTE_ACCUMULATE : 0;
-    a[3] = (uint8_t)w->type->width;
-    a[4] = (uint8_t)w->type->kept;
-    sparq_wr16(a + 6, (unsigned)tn);
-    sparq_wr16(a + 8, (unsigned)on);
-    sparq_wr16(a + 10, (unsigned)kn);
-    sparq_wr16(a + 12, (unsigned)xoff);
-    return command(d, SPARQ_OP_COMPUTE, a, sizeof a, NULL, 0, NULL, 0, NULL);
-}
-
-static int read_results(struct sparq_device *d, const struct pending_read *p, int32_t *y32, int y32_stride,
-                        int accumulate, int8_t *y8, int y8_stride, const struct sparq_requant_params *params)
-{
-    int rc, q8 = params != NULL; // y8 is NULL on a model device
-    if (q8) {
-        uint8_t q[SPARQ_Q_ENTRY_BYTES * 256];
-        uint8_t a[SPARQ_ARGS_WRITE_Q] = { 0 };
-        if (p->on > 256)
-            return sparq_fail(SPARQ_EINVAL, "device: more than 256 columns per tile");
-        sparq_wr16(a, (unsigned)p->on);
-        for (int c = 0; c < p->on; c++) {
-            const struct sparq_requant_params *r = &params[p->o0 + c];
-            sparq_wr32(q + c * SPARQ_Q_ENTRY_BYTES, (uint32_t)r->bias);
-            sparq_wr32(q + c * SPARQ_Q_ENTRY_BYTES + 4, (uint32_t)r->mult);
-            q[c * SPARQ_Q_ENTRY_BYTES + 8] = (uint8_t)r->shift;
-        }
-        // The device keeps its parameters until the next WRITE_Q or RESET:
-        // both chunks of a pair read with the same ones.
-        size_t qn = (size_t)p->on * SPARQ_Q_ENTRY_BYTES;
-        if (!d->q_valid || d->q_len != qn || memcmp(d->q_last, q, qn)) {
-            d->q_valid = 0;
-            rc = command(d, SPARQ_OP_WRITE_Q, a, sizeof a, q, qn, NULL, 0, NULL);
-            if (rc)
-                return rc;
-            memcpy(d->q_last, q, qn);
-            d->q_len = qn;
-            d->q_valid = 1;
-        }
-    }
-    size_t each = q8 ? 1 : 4, n = (size_t)p->tn * (size_t)p->on * each, got;
-    if (!d->model && (rc = ensure(d, n)))
-        return rc;
-    uint8_t a[SPARQ_ARGS_READ] = { 0 };
-    a[0] = q8 ? SPARQ_READ_REQUANT : SPARQ_READ_RAW;
-    sparq_wr16(a + 2, (unsigned)p->tn);
-    sparq_wr16(a + 4, (unsigned)p->on);
-    if ((rc = command(d, SPARQ_OP_READ, a, sizeof a, NULL, 0, d->buf, n, &got)))
-        return rc;
-    if (got != n)
-        return sparq_fail(SPARQ_EDEVICE, "device: read: %zu bytes, expected %zu", got, n);
-    for (int r = 0; !d->model && r < p->tn; r++)
-        for (int c = 0; c < p->on; c++) {
-            const uint8_t *b = d->buf + ((size_t)r * (size_t)p->on + (size_t)c) * each;
-            if (q8) {
-                y8[(size_t)(p->t0 + r) * (size_t)y8_stride + (size_t)(p->o0 + c)] = (int8_t)b[0];
-            } else {
-                int32_t *o = &y32[(size_t)(p->t0 + r) * (size_t)y32_stride + (size_t)(p->o0 + c)];
-                uint32_t v = sparq_rd32(b);
-                *o = (int32_t)(accumulate ? (uint32_t)*o + v : v);
-            }
-        }
-    return SPARQ_OK;
-}
-
-// Largest frame chunk whose activations (kb blocks per frame) fit a bank.
-static int frames_fitting(const struct sparq_device_info *I, int t, int kb)
-{
-    int tiles = I->xdepth / (4 * kb);
-    long tc = (long)tiles * I->rows;
-    if (tc > I->rdepth)
-        tc = I->rdepth;
-    return tc < t ? (int)tc : t;
-}
-
-static int run_gemm(struct sparq_device *d, int32_t *y32, int y32_stride, int accumulate, int8_t *y8,
-                    int y8_stride, const int8_t *x, int x_stride, const struct sparq_packed *w, int t,
-                    const struct sparq_requant_params *params)
-{
-    const struct sparq_device_info *I = &d->info;
-    if (t < 0 || !w || !w->type || !w->bytes)
-        return sparq_fail(SPARQ_EINVAL, "device: gemm: bad arguments");
-    if (t == 0)
-        return SPARQ_OK;
-    int kept = w->type->kept, kb_total = w->blocks_per_row;
-    // Blocks per COMPUTE: what a weight bank holds (or the test's cap).
-    int kbx = I->wdepth / (4 * kept);
-    if (kbx > kb_total)
-        kbx = kb_total;
-    if (d->kchunk && kbx > d->kchunk)
-        kbx = d->kchunk;
-    int nk = (kb_total + kbx - 1) / kbx;
-    // Two ways to cover the K chunks. Resident: a frame chunk's activations
-    // for the whole K stay in one bank and each COMPUTE picks its blocks
-    // (xoffset); costs a weight re-send per frame chunk. Streamed: the
-    // activation chunk is re-sent for every output tile. Pick the cheaper.
-    int tc_res = frames_fitting(I, t, kb_total), tc_str = frames_fitting(I, t, kbx);
-    int otiles = (w->out + I->cols - 1) / I->cols;
-    int resident = tc_res > 0;
-    if (nk > 1 && resident && d->xmode != 2) {
-        double wbytes = (double)w->size, xbytes = (double)t * kb_total * SPARQ_BLOCK;
-        double cost_res = wbytes * ((t + tc_res - 1) / tc_res) + xbytes;
-        double cost_str = wbytes * ((t + tc_str - 1) / tc_str) + xbytes * otiles;
-        resident = d->xmode == 0 && cost_res <= cost_str;
-    }
-    int tc = resident ? tc_res : tc_str;
-    if (tc < 1)
-        return sparq_fail(SPARQ_EDEVICE, "device: buffers too small for %s with %d input channels", w->type->name,
-                          w->in);
-    struct pending_read pend = { 0, 0, 0, 0, 0 };
-    int rc = SPARQ_OK;
-    // With K in one COMPUTE and resident activations, two frame chunks (one
-    // per activation bank) share every weight tile: weights are sent once
-    // per 2*tc frames. The result buffer holds one chunk, so the first
-    // chunk's results are read before the second chunk's COMPUTE.
-    int pair = resident && nk == 1 && d->xbanks == 2;
-    int group = pair ? 2 : 1; // frame chunks that share each weight tile
-    for (int t0 = 0; t0 < t && !rc; t0 += group * tc) {
-        int tn[2], xb[2] = { -1, -1 }; // frames and activation bank of each chunk
-        tn[0] = t - t0 < tc ? t - t0 : tc;
-        tn[1] = pair ? (t - t0 - tn[0] < tc ? t - t0 - tn[0] : tc) : 0;
-        if (pair) {
-            xb[0] = d->xbank;
-            xb[1] = xb[0] ^ 1;
-            rc = upload_x(d, xb[0], x, x_stride, w->in, t0, tn[0], 0, kb_total);
-        }
-        for (int o0 = 0; o0 < w->out && !rc; o0 += I->cols) {
-            int on = w->out - o0 < I->cols ? w->out - o0 : I->cols;
-            for (int kc = 0; kc < nk && !rc; kc++) {
-                int k0 = kc * kbx, kn = kb_total - k0 < kbx ? kb_total - k0 : kbx, xoff = 0;
-                if (pair) {
-                    // both chunks' activations are already (or about to be) in their banks
-                } else if (resident) {
-                    xoff = k0;
-                    if (xb[0] < 0) {
-                        xb[0] = d->xbank;
-                        d->xbank ^= 1;
-                        rc = upload_x(d, xb[0], x, x_stride, w->in, t0, tn[0], 0, kb_total);
-                    }
-                } else if (nk > 1 || xb[0] < 0) {
-                    xb[0] = d->xbank;
-                    d->xbank ^= 1;
-                    rc = upload_x(d, xb[0], x, x_stride, w->in, t0, tn[0], k0, kn);
-                }
-                int wb = d->wbank;
-                d->wbank ^= 1;
-                if (!rc)
-                    rc = upload_w(d, wb, w, o0, on, k0, kn); // streams in while the last COMPUTE runs
-                for (int c = 0; c < group && tn[c] > 0 && !rc; c++) {
-                    // The previous tile's results are read now: its COMPUTE
-                    // ran while the uploads above streamed in.
-                    if (pend.valid) {
-                        rc = read_results(d, &pend, y32, y32_stride, accumulate, y8, y8_stride, params);
-                        pend.valid = 0;
-                    }
-                    if (!rc)
-                        rc = compute(d, wb, xb[c], kc > 0, w, tn[c], on, kn, xoff);
-                    if (pair)
-                        pend = (struct pending_read){ 1, t0 + (c ? tn[0] : 0), tn[c], o0, on };
-                    if (!rc && c == 0 && tn[1] > 0 && o0 == 0) // the second chunk streams in during the first COMPUTE
-                        rc = upload_x(d, xb[1], x, x_stride, w->in, t0 + tn[0], tn[1], 0, kb_total);
-                }
-            }
-            if (!pair)
-                pend = (struct pending_read){ 1, t0, tn[0], o0, on };
-        }
-        if (pair && tn[1] == 0) // the last COMPUTE reads bank xb[0]: the next chunk goes to the other one
-            d->xbank ^= 1;
-    }
-    if (!rc && pend.valid)
-        rc = read_results(d, &pend, y32, y32_stride, accumulate, y8, y8_stride, params);
-    return rc;
-}
-
-int sparq_device_gemm(struct sparq_device *d, int32_t *y, int y_stride, const int8_t *x, int x_stride,
-                      const struct sparq_packed *w, int t, int accumulate)
-{
-    return run_gemm(d, y, y_stride, accumulate, NULL, 0, x, x_stride, w, t, NULL);
-}
-
-int sparq_device_gemm_q8(struct sparq_device *d, int8_t *y, int y_stride, const int8_t *x, int x_stride,
-                         const struct sparq_packed *w, int t, const struct sparq_requant_params *params)
-{
-    for (int o = 0; w && o < w->out; o++)
-        if (params[o].mult < 0 || params[o].shift < 0 || params[o].shift > 62)
-            return sparq_fail(SPARQ_EINVAL, "device: requant params of channel %d out of range", o);
-    return run_gemm(d, NULL, 0, 0, y, y_stride, x, x_stride, w, t, params);
 }

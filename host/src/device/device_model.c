@@ -14,6 +14,7 @@
 
 const struct sparq_device_config sparq_device_default_config = {
     .rows = 16, .cols = 16, .wdepth = 1024, .xdepth = 4096, .rdepth = 256, .timeout = 4096, .lanes = 4,
+    .xbanks = 4, .rbufs = 2, .wstore = 262144, .qdepth = 16384, .luts = 16,
 };
 
 enum { PH_HEADER, PH_BODY, PH_CRC };
@@ -26,6 +27,7 @@ struct wbank {
 
 struct xbank {
     int valid, t, kblocks;
+    int filling, next; // being written block by block by EPILOGUEs; the next block
     int8_t *x; // (rdepth, xdepth * 4 / 1) frames, kblocks * 16 channels each
 };
 
@@ -42,18 +44,25 @@ struct sparq_devmodel {
     uint8_t crcb[2];
     int ncrc;
     int op, argsize, err, started;
-    uint8_t args[16];
+    uint8_t args[SPARQ_ARGS_COMPUTE_S]; // the longest arguments
     uint8_t *payload;
     size_t npayload, pgot;
 
     // device state
     struct wbank w[2];
-    struct xbank xb[2];
-    int32_t *res; // (rdepth, cols)
-    int r_valid, r_t, r_ncols;
-    int32_t *qbias, *qmult;
+    struct xbank *xb;      // (xbanks)
+    int32_t *res[2];       // (rdepth, cols) per result buffer
+    int r_valid[2], r_t[2], r_ncols[2];
+    int32_t *qbias, *qmult; // (qdepth)
     int8_t *qshift;
-    int q_valid, q_ncols;
+    int q_valid, q_ncols; // q_ncols: entries of the last WRITE_Q (a device without version 3 checks it)
+    // Weight store (version 3): per column, wstore entries of (value, position
+    // in the group of 4); one valid flag for all of it.
+    int8_t *s_code;  // (cols, wstore)
+    uint8_t *s_pos;  // (cols, wstore)
+    int s_valid;
+    int8_t *lut;     // (luts, 256)
+    uint8_t *lut_valid;
     uint64_t busy, macs;
 
     struct sparq_bytequeue out; // reply bytes not yet taken
@@ -69,6 +78,10 @@ static int args_of(int op)
     case SPARQ_OP_WRITE_Q: return SPARQ_ARGS_WRITE_Q;
     case SPARQ_OP_COMPUTE: return SPARQ_ARGS_COMPUTE;
     case SPARQ_OP_READ: return SPARQ_ARGS_READ;
+    case SPARQ_OP_STORE_W: return SPARQ_ARGS_STORE_W;
+    case SPARQ_OP_COMPUTE_S: return SPARQ_ARGS_COMPUTE_S;
+    case SPARQ_OP_WRITE_LUT: return SPARQ_ARGS_WRITE_LUT;
+    case SPARQ_OP_EPILOGUE: return SPARQ_ARGS_EPILOGUE;
     default: return -1;
     }
 }
@@ -127,6 +140,13 @@ static int format_ok(int width, int kept)
     return (width == 8 || width == 4 || width == 2) && (kept == 4 || kept == 2 || kept == 1);
 }
 
+// t frames of kb blocks fit an activation bank (WRITE_X, EPILOGUE).
+static int x_fits(const struct sparq_device_config *c, int t, int kb)
+{
+    uint64_t tiles = (uint64_t)((t + c->rows - 1) / c->rows);
+    return t >= 1 && t <= c->rdepth && kb >= 1 && tiles * (uint64_t)kb * 4u <= (uint64_t)c->xdepth;
+}
+
 // Argument checks once all arguments are in: ST_ARG, then ST_LENGTH.
 // Returns the payload size through *payload.
 static int check_args(struct sparq_devmodel *m, uint64_t *payload)
@@ -145,30 +165,63 @@ static int check_args(struct sparq_devmodel *m, uint64_t *payload)
     }
     case SPARQ_OP_WRITE_X: {
         int bank = a[0], t = (int)sparq_rd16(a + 2), kb = (int)sparq_rd16(a + 4);
-        uint64_t tiles = (uint64_t)((t + c->rows - 1) / c->rows);
-        if (bank > 1 || t < 1 || t > c->rdepth || kb < 1 || tiles * (uint64_t)kb * 4u > (uint64_t)c->xdepth)
+        if (bank >= c->xbanks || !x_fits(c, t, kb))
             return SPARQ_ST_ARG;
         *payload = (uint64_t)t * (uint64_t)kb * 16u;
         break;
     }
     case SPARQ_OP_WRITE_Q: {
-        int ncols = (int)sparq_rd16(a);
-        if (ncols < 1 || ncols > c->cols)
+        int ncols = (int)sparq_rd16(a), qaddr = (int)sparq_rd16(a + 2);
+        if (ncols < 1 || ncols > c->cols || qaddr + ncols > c->qdepth)
             return SPARQ_ST_ARG;
         *payload = (uint64_t)ncols * SPARQ_Q_ENTRY_BYTES;
         break;
     }
     case SPARQ_OP_COMPUTE: {
-        int wb = a[0], xb = a[1], width = a[3], kept = a[4];
+        int wb = a[0], xb = a[1], flags = a[2], width = a[3], kept = a[4];
         int t = (int)sparq_rd16(a + 6), ncols = (int)sparq_rd16(a + 8), kb = (int)sparq_rd16(a + 10);
-        if (wb > 1 || xb > 1 || !format_ok(width, kept) || t < 1 || t > c->rdepth || ncols < 1 ||
-            ncols > c->cols || kb < 1)
+        if (wb > 1 || xb >= c->xbanks || !format_ok(width, kept) || t < 1 || t > c->rdepth || ncols < 1 ||
+            ncols > c->cols || kb < 1 || ((flags & SPARQ_COMPUTE_RBUF) && c->rbufs < 2))
             return SPARQ_ST_ARG;
         break;
     }
     case SPARQ_OP_READ: {
-        int mode = a[0], t = (int)sparq_rd16(a + 2), ncols = (int)sparq_rd16(a + 4);
-        if (mode > 1 || t < 1 || t > c->rdepth || ncols < 1 || ncols > c->cols)
+        int mode = a[0], rbuf = a[1], t = (int)sparq_rd16(a + 2), ncols = (int)sparq_rd16(a + 4);
+        int qaddr = (int)sparq_rd16(a + 6);
+        if (mode > 1 || rbuf >= c->rbufs || t < 1 || t > c->rdepth || ncols < 1 || ncols > c->cols ||
+            (mode == SPARQ_READ_REQUANT && qaddr + ncols > c->qdepth))
+            return SPARQ_ST_ARG;
+        break;
+    }
+    case SPARQ_OP_STORE_W: {
+        int width = a[0], kept = a[1], ncols = (int)sparq_rd16(a + 2), kb = (int)sparq_rd16(a + 4);
+        uint64_t addr = sparq_rd32(a + 8), e = (uint64_t)kb * 4u * (uint64_t)kept;
+        if (!format_ok(width, kept) || ncols < 1 || ncols > c->cols || kb < 1 || addr + e > (uint64_t)c->wstore)
+            return SPARQ_ST_ARG;
+        *payload = (uint64_t)ncols * (uint64_t)kb * (uint64_t)block_bytes(width, kept);
+        break;
+    }
+    case SPARQ_OP_COMPUTE_S: {
+        uint64_t addr = sparq_rd32(a);
+        int xb = a[4], flags = a[5], width = a[6], kept = a[7];
+        int t = (int)sparq_rd16(a + 8), ncols = (int)sparq_rd16(a + 10), kb = (int)sparq_rd16(a + 12);
+        if (xb >= c->xbanks || !format_ok(width, kept) || t < 1 || t > c->rdepth || ncols < 1 || ncols > c->cols ||
+            kb < 1 || addr + (uint64_t)kb * 4u * (uint64_t)kept > (uint64_t)c->wstore ||
+            ((flags & SPARQ_COMPUTE_RBUF) && c->rbufs < 2))
+            return SPARQ_ST_ARG;
+        break;
+    }
+    case SPARQ_OP_WRITE_LUT:
+        if (a[0] >= c->luts)
+            return SPARQ_ST_ARG;
+        *payload = SPARQ_LUT_ENTRIES;
+        break;
+    case SPARQ_OP_EPILOGUE: {
+        int rbuf = a[0], dst = a[1], lut = a[2], t = (int)sparq_rd16(a + 4), ncols = (int)sparq_rd16(a + 6);
+        int qaddr = (int)sparq_rd16(a + 8), dblock = (int)sparq_rd16(a + 10), dkb = (int)sparq_rd16(a + 12);
+        if (c->luts == 0 || rbuf >= c->rbufs || dst >= c->xbanks || (lut >= c->luts && lut != SPARQ_LUT_NONE) || ncols < 1 ||
+            ncols > SPARQ_BLOCK || ncols > c->cols || qaddr + ncols > c->qdepth || dkb < 1 || dblock >= dkb ||
+            !x_fits(c, t, dkb))
             return SPARQ_ST_ARG;
         break;
     }
@@ -184,6 +237,10 @@ static void args_done(struct sparq_devmodel *m)
 {
     uint64_t payload;
     m->err = check_args(m, &payload);
+    // A STORE_W that passes its checks (it starts writing) or has the wrong
+    // length leaves the store invalid until one succeeds.
+    if (m->op == SPARQ_OP_STORE_W && (m->err == 0 || m->err == SPARQ_ST_LENGTH))
+        m->s_valid = 0;
     if (m->err)
         return;
     m->npayload = (size_t)payload;
@@ -201,9 +258,11 @@ static void args_done(struct sparq_devmodel *m)
     if (m->op == SPARQ_OP_WRITE_W)
         m->w[m->args[0]].valid = 0;
     else if (m->op == SPARQ_OP_WRITE_X)
-        m->xb[m->args[0]].valid = 0;
+        m->xb[m->args[0]].valid = m->xb[m->args[0]].filling = 0;
     else if (m->op == SPARQ_OP_WRITE_Q)
         m->q_valid = 0;
+    else if (m->op == SPARQ_OP_WRITE_LUT)
+        m->lut_valid[m->args[0]] = 0;
     m->started = 1;
 }
 
@@ -240,12 +299,12 @@ static int exec_write_w(struct sparq_devmodel *m)
 
 static int exec_write_q(struct sparq_devmodel *m)
 {
-    int ncols = (int)sparq_rd16(m->args), bad = 0;
+    int ncols = (int)sparq_rd16(m->args), qaddr = (int)sparq_rd16(m->args + 2), bad = 0;
     for (int c = 0; c < ncols; c++) {
         const uint8_t *e = m->payload + (size_t)c * SPARQ_Q_ENTRY_BYTES;
-        m->qbias[c] = (int32_t)sparq_rd32(e);
-        m->qmult[c] = (int32_t)sparq_rd32(e + 4);
-        m->qshift[c] = (int8_t)e[8];
+        m->qbias[qaddr + c] = (int32_t)sparq_rd32(e);
+        m->qmult[qaddr + c] = (int32_t)sparq_rd32(e + 4);
+        m->qshift[qaddr + c] = (int8_t)e[8];
         if (sparq_rd32(e + 4) >> 31 || e[8] > 62)
             bad = 1;
     }
@@ -256,42 +315,139 @@ static int exec_write_q(struct sparq_devmodel *m)
     return SPARQ_ST_OK;
 }
 
-static int exec_compute(struct sparq_devmodel *m)
+// COMPUTE (store 0: weight bank a[0]) and COMPUTE_S (store 1: weight store).
+static int exec_compute(struct sparq_devmodel *m, int store)
 {
     const uint8_t *a = m->args;
-    const struct wbank *w = &m->w[a[0]];
-    const struct xbank *x = &m->xb[a[1]];
-    int acc = a[2] & SPARQ_COMPUTE_ACCUMULATE, width = a[3], kept = a[4];
-    int t = (int)sparq_rd16(a + 6), ncols = (int)sparq_rd16(a + 8), kb = (int)sparq_rd16(a + 10), xoff = (int)sparq_rd16(a + 12);
-    if (!w->valid || w->width != width || w->kept != kept || w->ncols != ncols || w->kblocks != kb ||
+    int xbi, flags, width, kept, t, ncols, kb, xoff;
+    uint32_t addr = 0;
+    if (store) {
+        addr = sparq_rd32(a);
+        xbi = a[4]; flags = a[5]; width = a[6]; kept = a[7];
+        t = (int)sparq_rd16(a + 8); ncols = (int)sparq_rd16(a + 10); kb = (int)sparq_rd16(a + 12);
+        xoff = (int)sparq_rd16(a + 14);
+    } else {
+        xbi = a[1]; flags = a[2]; width = a[3]; kept = a[4];
+        t = (int)sparq_rd16(a + 6); ncols = (int)sparq_rd16(a + 8); kb = (int)sparq_rd16(a + 10);
+        xoff = (int)sparq_rd16(a + 12);
+    }
+    const struct wbank *w = &m->w[a[0] & 1];
+    const struct xbank *x = &m->xb[xbi];
+    int acc = flags & SPARQ_COMPUTE_ACCUMULATE, rb = (flags & SPARQ_COMPUTE_RBUF) ? 1 : 0;
+    if ((store ? !m->s_valid
+               : (!w->valid || w->width != width || w->kept != kept || w->ncols != ncols || w->kblocks != kb)) ||
         !x->valid || x->t != t || x->kblocks < kb + xoff ||
-        (acc && (!m->r_valid || m->r_t != t || m->r_ncols != ncols)))
+        (acc && (!m->r_valid[rb] || m->r_t[rb] != t || m->r_ncols[rb] != ncols)))
         return SPARQ_ST_STATE;
     int entries = kb * 4 * kept, kpad = x->kblocks * SPARQ_BLOCK;
+    int32_t *res = m->res[rb];
     for (int r = 0; r < t; r++)
         for (int c = 0; c < ncols; c++) {
-            const uint16_t *ch = w->chan + (size_t)c * (size_t)m->cfg.wdepth;
-            const int8_t *cd = w->code + (size_t)c * (size_t)m->cfg.wdepth;
             const int8_t *xr = x->x + (size_t)r * (size_t)kpad + (size_t)xoff * SPARQ_BLOCK;
-            uint32_t s = acc ? (uint32_t)m->res[(size_t)r * (size_t)m->cfg.cols + (size_t)c] : 0u;
-            for (int e = 0; e < entries; e++)
-                s += (uint32_t)((int32_t)xr[ch[e]] * (int32_t)cd[e]);
-            m->res[(size_t)r * (size_t)m->cfg.cols + (size_t)c] = (int32_t)s;
+            uint32_t s = acc ? (uint32_t)res[(size_t)r * (size_t)m->cfg.cols + (size_t)c] : 0u;
+            if (store) {
+                // entry e of a column: channel 4 * (e / kept) + its position in the group
+                const int8_t *cd = m->s_code + (size_t)c * (size_t)m->cfg.wstore + addr;
+                const uint8_t *ps = m->s_pos + (size_t)c * (size_t)m->cfg.wstore + addr;
+                for (int e = 0; e < entries; e++)
+                    s += (uint32_t)((int32_t)xr[4 * (e / kept) + ps[e]] * (int32_t)cd[e]);
+            } else {
+                const uint16_t *ch = w->chan + (size_t)c * (size_t)m->cfg.wdepth;
+                const int8_t *cd = w->code + (size_t)c * (size_t)m->cfg.wdepth;
+                for (int e = 0; e < entries; e++)
+                    s += (uint32_t)((int32_t)xr[ch[e]] * (int32_t)cd[e]);
+            }
+            res[(size_t)r * (size_t)m->cfg.cols + (size_t)c] = (int32_t)s;
         }
-    m->r_valid = 1;
-    m->r_t = t;
-    m->r_ncols = ncols;
+    m->r_valid[rb] = 1;
+    m->r_t[rb] = t;
+    m->r_ncols[rb] = ncols;
     m->busy += sparq_devmodel_format_cycles(&m->cfg, t, kb, kept, width);
     m->macs += (uint64_t)t * (uint64_t)ncols * (uint64_t)entries;
     return SPARQ_ST_OK;
 }
 
+static int exec_store_w(struct sparq_devmodel *m)
+{
+    const uint8_t *a = m->args;
+    int width = a[0], kept = a[1], ncols = (int)sparq_rd16(a + 2), kb = (int)sparq_rd16(a + 4);
+    size_t addr = sparq_rd32(a + 8);
+    const struct sparq_format_type *t = sparq_format_lookup(width, kept);
+    uint8_t pos[SPARQ_BLOCK];
+    int8_t val[SPARQ_BLOCK];
+    const uint8_t *p = m->payload;
+    int bad = 0;
+    for (int c = 0; c < ncols; c++)
+        for (int k = 0; k < kb; k++, p += t->block_bytes) {
+            int n = sparq_block_decode(t, p, pos, val);
+            for (int i = 0; i < n; i++) {
+                if (i % kept != 0 && pos[i] <= pos[i - 1])
+                    bad = 1;
+                size_t e = (size_t)c * (size_t)m->cfg.wstore + addr + (size_t)k * 4u * (size_t)kept + (size_t)i;
+                m->s_pos[e] = (uint8_t)(pos[i] & 3);
+                m->s_code[e] = val[i];
+            }
+        }
+    if (bad)
+        return SPARQ_ST_POSITIONS;
+    m->s_valid = 1;
+    return SPARQ_ST_OK;
+}
+
+static int exec_epilogue(struct sparq_devmodel *m)
+{
+    const uint8_t *a = m->args;
+    int rb = a[0], lut = a[2], t = (int)sparq_rd16(a + 4), ncols = (int)sparq_rd16(a + 6);
+    int qaddr = (int)sparq_rd16(a + 8), dblock = (int)sparq_rd16(a + 10), dkb = (int)sparq_rd16(a + 12);
+    struct xbank *x = &m->xb[a[1]];
+    if (!m->r_valid[rb] || m->r_t[rb] != t || m->r_ncols[rb] < ncols || !m->q_valid ||
+        (lut != SPARQ_LUT_NONE && !m->lut_valid[lut]) ||
+        (dblock > 0 && (!x->filling || x->t != t || x->kblocks != dkb || x->next != dblock)))
+        return SPARQ_ST_STATE;
+    if (dblock == 0) {
+        x->valid = 0;
+        x->filling = 1;
+        x->t = t;
+        x->kblocks = dkb;
+    }
+    const int8_t *tab = lut != SPARQ_LUT_NONE ? m->lut + (size_t)lut * SPARQ_LUT_ENTRIES : NULL;
+    for (int f = 0; f < t; f++) {
+        int8_t *xr = x->x + (size_t)f * (size_t)dkb * SPARQ_BLOCK + (size_t)dblock * SPARQ_BLOCK;
+        for (int c = 0; c < SPARQ_BLOCK; c++) {
+            int8_t v = 0;
+            if (c < ncols) {
+                int32_t r = m->res[rb][(size_t)f * (size_t)m->cfg.cols + (size_t)c];
+                v = sparq_requant(r, m->qbias[qaddr + c], m->qmult[qaddr + c], m->qshift[qaddr + c]);
+                if (tab)
+                    v = tab[v + 128];
+            }
+            xr[c] = v;
+        }
+    }
+    x->next = dblock + 1;
+    if (x->next == dkb) {
+        x->valid = 1;
+        x->filling = 0;
+    }
+    m->busy += (uint64_t)t + SPARQ_EPILOGUE_CYCLES;
+    return SPARQ_ST_OK;
+}
+
+// Version 3 features present: the device answers IDENTIFY as version 3.
+static int has_v3(const struct sparq_device_config *c)
+{
+    return c->xbanks != 2 || c->rbufs != 1 || c->wstore > 0 || c->qdepth > c->cols || c->luts > 0;
+}
+
 static void exec_read(struct sparq_devmodel *m)
 {
     const uint8_t *a = m->args;
-    int mode = a[0], t = (int)sparq_rd16(a + 2), ncols = (int)sparq_rd16(a + 4);
-    if (!m->r_valid || t > m->r_t || ncols > m->r_ncols ||
-        (mode == SPARQ_READ_REQUANT && (!m->q_valid || ncols > m->q_ncols))) {
+    int mode = a[0], rb = a[1], t = (int)sparq_rd16(a + 2), ncols = (int)sparq_rd16(a + 4);
+    int qaddr = (int)sparq_rd16(a + 6);
+    // Version 2 (no version-3 feature): a requant READ needs ncols <= the
+    // WRITE_Q count; version 3 has one valid flag for the whole memory.
+    if (!m->r_valid[rb] || t > m->r_t[rb] || ncols > m->r_ncols[rb] ||
+        (mode == SPARQ_READ_REQUANT && (!m->q_valid || (!has_v3(&m->cfg) && ncols > m->q_ncols)))) {
         reply(m, SPARQ_ST_STATE, NULL, 0);
         return;
     }
@@ -301,12 +457,12 @@ static void exec_read(struct sparq_devmodel *m)
         return;
     for (int r = 0; r < t; r++)
         for (int c = 0; c < ncols; c++) {
-            int32_t v = m->res[(size_t)r * (size_t)m->cfg.cols + (size_t)c];
+            int32_t v = m->res[rb][(size_t)r * (size_t)m->cfg.cols + (size_t)c];
             uint8_t *o = body + ((size_t)r * (size_t)ncols + (size_t)c) * each;
             if (mode == SPARQ_READ_RAW)
                 sparq_wr32(o, (uint32_t)v);
             else
-                o[0] = (uint8_t)sparq_requant(v, m->qbias[c], m->qmult[c], m->qshift[c]);
+                o[0] = (uint8_t)sparq_requant(v, m->qbias[qaddr + c], m->qmult[qaddr + c], m->qshift[qaddr + c]);
         }
     reply(m, SPARQ_ST_OK, body, n);
     free(body);
@@ -314,11 +470,12 @@ static void exec_read(struct sparq_devmodel *m)
 
 static void exec_identify(struct sparq_devmodel *m)
 {
-    // One lane: a version-1 device, whose IDENTIFY ends before the lanes field.
-    int v1 = m->cfg.lanes <= 1;
-    uint8_t b[SPARQ_IDENTIFY_BYTES];
+    // Without version-3 features: version 2, or with one lane a version-1
+    // device, whose IDENTIFY ends before the lanes field.
+    int v3 = has_v3(&m->cfg), v1 = !v3 && m->cfg.lanes <= 1;
+    uint8_t b[SPARQ_IDENTIFY_BYTES_V3];
     memset(b, 0, sizeof b);
-    sparq_wr16(b + SPARQ_ID_VERSION, v1 ? SPARQ_PROTO_VERSION_MIN : SPARQ_PROTO_VERSION);
+    sparq_wr16(b + SPARQ_ID_VERSION, v3 ? 3 : v1 ? 1 : 2);
     sparq_wr16(b + SPARQ_ID_ROWS, (unsigned)m->cfg.rows);
     sparq_wr16(b + SPARQ_ID_COLS, (unsigned)m->cfg.cols);
     sparq_wr16(b + SPARQ_ID_BANKS, 2);
@@ -329,16 +486,30 @@ static void exec_identify(struct sparq_devmodel *m)
     b[SPARQ_ID_SPARSITY] = 7;
     sparq_wr16(b + SPARQ_ID_TIMEOUT, (unsigned)(m->cfg.timeout / 256));
     if (!v1)
-        sparq_wr16(b + SPARQ_ID_LANES, (unsigned)m->cfg.lanes);
-    reply(m, SPARQ_ST_OK, b, v1 ? SPARQ_IDENTIFY_BYTES_V1 : SPARQ_IDENTIFY_BYTES);
+        sparq_wr16(b + SPARQ_ID_LANES, (unsigned)(m->cfg.lanes > 1 ? m->cfg.lanes : 1));
+    if (v3) {
+        const struct sparq_device_config *c = &m->cfg;
+        sparq_wr16(b + SPARQ_ID_XBANKS, (unsigned)c->xbanks);
+        sparq_wr16(b + SPARQ_ID_RBUFS, (unsigned)c->rbufs);
+        sparq_wr32(b + SPARQ_ID_WSTORE, (uint32_t)c->wstore);
+        sparq_wr16(b + SPARQ_ID_QDEPTH, (unsigned)c->qdepth);
+        sparq_wr16(b + SPARQ_ID_LUTS, (unsigned)c->luts);
+        sparq_wr32(b + SPARQ_ID_CAPS, (c->wstore > 0 ? SPARQ_CAP_STORE : 0u) | (c->luts > 0 ? SPARQ_CAP_EPILOGUE : 0u) |
+                                          (c->rbufs > 1 ? SPARQ_CAP_RBUF2 : 0u));
+    }
+    reply(m, SPARQ_ST_OK, b, v3 ? SPARQ_IDENTIFY_BYTES_V3 : v1 ? SPARQ_IDENTIFY_BYTES_V1 : SPARQ_IDENTIFY_BYTES);
 }
 
 static void reset_state(struct sparq_devmodel *m)
 {
     m->w[0].valid = m->w[1].valid = 0;
-    m->xb[0].valid = m->xb[1].valid = 0;
-    m->r_valid = 0;
+    for (int b = 0; b < m->cfg.xbanks; b++)
+        m->xb[b].valid = m->xb[b].filling = 0;
+    m->r_valid[0] = m->r_valid[1] = 0;
     m->q_valid = 0;
+    m->s_valid = 0; // the store's contents stay; only the flag goes
+    if (m->cfg.luts)
+        memset(m->lut_valid, 0, (size_t)m->cfg.luts);
     m->busy = m->macs = 0;
 }
 
@@ -366,14 +537,23 @@ static void finish(struct sparq_devmodel *m)
         struct xbank *x = &m->xb[m->args[0]];
         memcpy(x->x, m->payload, m->npayload);
         x->valid = 1;
+        x->filling = 0;
         x->t = (int)sparq_rd16(m->args + 2);
         x->kblocks = (int)sparq_rd16(m->args + 4);
         reply(m, SPARQ_ST_OK, NULL, 0);
         break;
     }
     case SPARQ_OP_WRITE_Q: reply(m, exec_write_q(m), NULL, 0); break;
-    case SPARQ_OP_COMPUTE: reply(m, exec_compute(m), NULL, 0); break;
+    case SPARQ_OP_COMPUTE: reply(m, exec_compute(m, 0), NULL, 0); break;
+    case SPARQ_OP_COMPUTE_S: reply(m, exec_compute(m, 1), NULL, 0); break;
     case SPARQ_OP_READ: exec_read(m); break;
+    case SPARQ_OP_STORE_W: reply(m, exec_store_w(m), NULL, 0); break;
+    case SPARQ_OP_WRITE_LUT:
+        memcpy(m->lut + (size_t)m->args[0] * SPARQ_LUT_ENTRIES, m->payload, SPARQ_LUT_ENTRIES);
+        m->lut_valid[m->args[0]] = 1;
+        reply(m, SPARQ_ST_OK, NULL, 0);
+        break;
+    case SPARQ_OP_EPILOGUE: reply(m, exec_epilogue(m), NULL, 0); break;
     case SPARQ_OP_COUNTERS: {
         uint8_t b[SPARQ_COUNTERS_BYTES];
         memset(b, 0, sizeof b); // total and stall counters: no cycles in this model
@@ -469,6 +649,21 @@ int sparq_devmodel_create(struct sparq_devmodel **dst, const struct sparq_device
     if (!m)
         return SPARQ_ENOMEM;
     m->cfg = cfg ? *cfg : sparq_device_default_config;
+    struct sparq_device_config *k = &m->cfg;
+    if (k->xbanks == 0)
+        k->xbanks = 2;
+    if (k->rbufs == 0)
+        k->rbufs = 1;
+    if (k->qdepth < k->cols)
+        k->qdepth = k->cols;
+    if (k->xbanks < 2 || k->xbanks > 255 || k->rbufs > 2 || k->wstore < 0 || k->qdepth > 65535 || k->luts < 0 ||
+        k->luts > 255) {
+        int rc = sparq_fail(SPARQ_EINVAL, "device model: config xbanks %d (2..255), rbufs %d (1..2), wstore %d, "
+                                        "qdepth %d (<= 65535), luts %d (0..255) out of range",
+                          k->xbanks, k->rbufs, k->wstore, k->qdepth, k->luts);
+        free(m);
+        return rc;
+    }
     size_t wn = (size_t)m->cfg.cols * (size_t)m->cfg.wdepth;
     // An activation bank holds t <= rdepth frames of at most xdepth*4/ceil(t/rows) channels.
     m->xcap = (size_t)m->cfg.xdepth * 4u * (size_t)m->cfg.rows;
@@ -476,14 +671,24 @@ int sparq_devmodel_create(struct sparq_devmodel **dst, const struct sparq_device
     for (int b = 0; b < 2; b++) {
         m->w[b].chan = sparq_calloc(wn, sizeof(uint16_t), "model weight bank");
         m->w[b].code = sparq_calloc(wn, 1, "model weight bank");
-        m->xb[b].x = sparq_calloc(m->xcap, 1, "model activation bank");
-        ok = ok && m->w[b].chan && m->w[b].code && m->xb[b].x;
+        m->res[b] = sparq_calloc((size_t)k->rdepth * (size_t)k->cols, sizeof(int32_t), "model results");
+        ok = ok && m->w[b].chan && m->w[b].code && m->res[b];
     }
-    m->res = sparq_calloc((size_t)m->cfg.rdepth * (size_t)m->cfg.cols, sizeof(int32_t), "model results");
-    m->qbias = sparq_calloc((size_t)m->cfg.cols, sizeof(int32_t), "model requant");
-    m->qmult = sparq_calloc((size_t)m->cfg.cols, sizeof(int32_t), "model requant");
-    m->qshift = sparq_calloc((size_t)m->cfg.cols, 1, "model requant");
-    if (!ok || !m->res || !m->qbias || !m->qmult || !m->qshift) {
+    m->xb = sparq_calloc((size_t)k->xbanks, sizeof *m->xb, "model activation banks");
+    for (int b = 0; m->xb && b < k->xbanks; b++) {
+        m->xb[b].x = sparq_calloc(m->xcap, 1, "model activation bank");
+        ok = ok && m->xb[b].x;
+    }
+    size_t sn = (size_t)k->cols * (size_t)k->wstore;
+    m->s_code = sparq_calloc(sn ? sn : 1, 1, "model weight store");
+    m->s_pos = sparq_calloc(sn ? sn : 1, 1, "model weight store");
+    m->lut = sparq_calloc((size_t)k->luts * SPARQ_LUT_ENTRIES + 1, 1, "model tables");
+    m->lut_valid = sparq_calloc((size_t)k->luts + 1, 1, "model tables");
+    m->qbias = sparq_calloc((size_t)k->qdepth, sizeof(int32_t), "model requant");
+    m->qmult = sparq_calloc((size_t)k->qdepth, sizeof(int32_t), "model requant");
+    m->qshift = sparq_calloc((size_t)k->qdepth, 1, "model requant");
+    if (!ok || !m->xb || !m->s_code || !m->s_pos || !m->lut || !m->lut_valid || !m->qbias || !m->qmult ||
+        !m->qshift) {
         sparq_devmodel_destroy(m);
         return SPARQ_ENOMEM;
     }
@@ -498,9 +703,15 @@ void sparq_devmodel_destroy(struct sparq_devmodel *m)
     for (int b = 0; b < 2; b++) {
         free(m->w[b].chan);
         free(m->w[b].code);
-        free(m->xb[b].x);
+        free(m->res[b]);
     }
-    free(m->res);
+    for (int b = 0; m->xb && b < m->cfg.xbanks; b++)
+        free(m->xb[b].x);
+    free(m->xb);
+    free(m->s_code);
+    free(m->s_pos);
+    free(m->lut);
+    free(m->lut_valid);
     free(m->qbias);
     free(m->qmult);
     free(m->qshift);

@@ -169,15 +169,18 @@ static int drain(struct link *l)
 }
 
 // --- one command with retries -------------------------------------------------------
-static uint64_t compute_macs(const uint8_t *a)
+// MACs of a COMPUTE / COMPUTE_S job from its arguments (layouts differ).
+static uint64_t compute_macs(int op, const uint8_t *a)
 {
-    uint64_t kept = a[4], t = sparq_rd16(a + 6), ncols = sparq_rd16(a + 8), kb = sparq_rd16(a + 10);
+    int s = op == SPARQ_OP_COMPUTE_S ? 2 : 0; // COMPUTE_S: kept at 7, t at 8, ...
+    uint64_t kept = a[4 + 3 * (s / 2)], t = sparq_rd16(a + 6 + s), ncols = sparq_rd16(a + 8 + s),
+             kb = sparq_rd16(a + 10 + s);
     return t * ncols * kb * 4u * kept;
 }
 
 static int exchange(struct link *l, uint8_t *pkt, size_t n, struct reply *r);
 
-static int read_macs(struct link *l, uint64_t *macs)
+static int read_counters(struct link *l, uint64_t *macs, uint64_t *busy)
 {
     uint8_t pkt[SPARQ_HEADER_BYTES + SPARQ_CRC_BYTES];
     memset(pkt, 0, sizeof pkt);
@@ -191,7 +194,14 @@ static int read_macs(struct link *l, uint64_t *macs)
     if (r.status != SPARQ_ST_OK || r.len != SPARQ_COUNTERS_BYTES)
         return sparq_fail(SPARQ_EDEVICE, "link: counters: status %s, %u bytes", sparq_status_name(r.status), r.len);
     *macs = sparq_rd64(l->body + SPARQ_CNT_MACS);
+    *busy = sparq_rd64(l->body + SPARQ_CNT_BUSY);
     return SPARQ_OK;
+}
+
+static int read_macs(struct link *l, uint64_t *macs)
+{
+    uint64_t busy;
+    return read_counters(l, macs, &busy);
 }
 
 // Sends pkt (a whole command; its seq byte is rewritten) until a reply that
@@ -199,11 +209,18 @@ static int read_macs(struct link *l, uint64_t *macs)
 static int exchange(struct link *l, uint8_t *pkt, size_t n, struct reply *r)
 {
     int op = pkt[SPARQ_HDR_OPCODE];
-    int acc = op == SPARQ_OP_COMPUTE && n >= SPARQ_HEADER_BYTES + SPARQ_ARGS_COMPUTE + SPARQ_CRC_BYTES &&
-              (pkt[SPARQ_HEADER_BYTES + 2] & SPARQ_COMPUTE_ACCUMULATE);
-    uint64_t job = op == SPARQ_OP_COMPUTE && n >= SPARQ_HEADER_BYTES + SPARQ_ARGS_COMPUTE + SPARQ_CRC_BYTES
-                       ? compute_macs(pkt + SPARQ_HEADER_BYTES)
-                       : 0;
+    const uint8_t *args = pkt + SPARQ_HEADER_BYTES;
+    // COMPUTE and COMPUTE_S (weights from the store) are the same job.
+    int is_job = (op == SPARQ_OP_COMPUTE && n >= SPARQ_HEADER_BYTES + SPARQ_ARGS_COMPUTE + SPARQ_CRC_BYTES) ||
+                 (op == SPARQ_OP_COMPUTE_S && n >= SPARQ_HEADER_BYTES + SPARQ_ARGS_COMPUTE_S + SPARQ_CRC_BYTES);
+    int acc = is_job && (args[op == SPARQ_OP_COMPUTE ? 2 : 5] & SPARQ_COMPUTE_ACCUMULATE);
+    uint64_t job = is_job ? compute_macs(op, args) : 0;
+    // An EPILOGUE that continues a bank (dblock > 0) cannot run twice (the
+    // second answers STATE), so a lost reply is settled by the busy counter:
+    // it adds exactly t + SPARQ_EPILOGUE_CYCLES when it runs.
+    int epi = op == SPARQ_OP_EPILOGUE && n >= SPARQ_HEADER_BYTES + SPARQ_ARGS_EPILOGUE + SPARQ_CRC_BYTES &&
+              sparq_rd16(args + 10) > 0 && l->opt.verify_accumulate;
+    uint64_t epi_cycles = epi ? (uint64_t)sparq_rd16(args + 4) + SPARQ_EPILOGUE_CYCLES : 0, busy0 = 0;
     // Every COMPUTE bumps the device's MAC counter, and the counter cannot
     // tell which command ran. So it is read right before each COMPUTE: an
     // overwriting one starts a new chain (the tally restarts there, which
@@ -211,22 +228,34 @@ static int exchange(struct link *l, uint8_t *pkt, size_t n, struct reply *r)
     // must equal the tally, or an earlier COMPUTE ran twice. After that the
     // only command that can move the counter is this one, so an uncertain
     // outcome is settled without ambiguity.
-    int settle = op == SPARQ_OP_COMPUTE && l->opt.verify_accumulate;
+    int settle = is_job && l->opt.verify_accumulate;
     int rc;
+    if (epi) {
+        uint64_t macs;
+        if ((rc = read_counters(l, &macs, &busy0)))
+            return rc;
+    }
     if (settle) {
         uint64_t macs;
         if ((rc = read_macs(l, &macs)))
             return rc;
-        if (acc && l->tally_valid && macs != l->tally) {
+        // With two result buffers an overwriting job can start before the
+        // READ of the other buffer's accumulated results: it must not
+        // restart the tally over unverified accumulates, so they are
+        // checked here (and count as verified for that READ).
+        int check = acc || l->unverified;
+        if (check && l->tally_valid && macs != l->tally) {
             l->n.failures++;
             l->tally_valid = 0;
+            l->unverified = 0;
             return sparq_fail(SPARQ_EDEVICE,
-                              "link: MAC counter %llu before an accumulate COMPUTE, expected %llu: an earlier COMPUTE "
+                              "link: MAC counter %llu before a COMPUTE, expected %llu: an earlier accumulate COMPUTE "
                               "ran twice (duplicated on the wire) or the device reset; results discarded",
                               (unsigned long long)macs, (unsigned long long)l->tally);
         }
-        if (acc && l->tally_valid)
+        if (check && l->tally_valid)
             l->n.verified++;
+        l->unverified = 0;
         l->tally = macs;
         l->tally_valid = 1;
     }
@@ -252,7 +281,7 @@ static int exchange(struct link *l, uint8_t *pkt, size_t n, struct reply *r)
                 l->tally = 0;
                 l->tally_valid = 1;
                 l->unverified = 0;
-            } else if (op == SPARQ_OP_COMPUTE && r->status == SPARQ_ST_OK) {
+            } else if (is_job && r->status == SPARQ_ST_OK) {
                 l->tally += job;
                 l->unverified += acc;
             } else if (r->status == SPARQ_ST_STATE) {
@@ -272,6 +301,28 @@ static int exchange(struct link *l, uint8_t *pkt, size_t n, struct reply *r)
                 return rc;
         } else {
             last = "reply crc mismatch";
+        }
+        if (epi) { // did it run? the busy counter says
+            uint64_t macs, busy;
+            if ((rc = read_counters(l, &macs, &busy)))
+                return rc;
+            if (busy == busy0 + epi_cycles) {
+                l->n.resolved++;
+                r->status = SPARQ_ST_OK;
+                r->len = 0;
+                r->crc = SPARQ_CRC16_INIT;
+                return SPARQ_OK;
+            }
+            if (busy == busy0) {
+                l->n.resolved++;
+                continue;
+            }
+            l->n.failures++;
+            return sparq_fail(SPARQ_EDEVICE,
+                              "link: EPILOGUE reply lost (%s) and the busy counter (%llu) shows neither one run nor "
+                              "none (expected %llu or %llu)",
+                              last, (unsigned long long)busy, (unsigned long long)(busy0 + epi_cycles),
+                              (unsigned long long)busy0);
         }
         if (!settle)
             continue; // safe to resend (or verification disabled for a test)
@@ -326,7 +377,10 @@ static int transact(struct link *l, uint8_t *pkt, size_t n)
     int op = pkt[SPARQ_HDR_OPCODE], rc;
     uint8_t dseq = pkt[SPARQ_HDR_SEQ];
     l->n.commands++;
-    if (op == SPARQ_OP_READ && l->opt.verify_accumulate && l->unverified && l->tally_valid) {
+    // An EPILOGUE consumes results like a READ: a duplicated accumulate job
+    // must be caught before either uses them.
+    if ((op == SPARQ_OP_READ || op == SPARQ_OP_EPILOGUE) && l->opt.verify_accumulate && l->unverified &&
+        l->tally_valid) {
         uint64_t macs;
         if ((rc = read_macs(l, &macs)))
             return rc;

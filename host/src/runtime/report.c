@@ -54,39 +54,99 @@ static double peak_macs_per_pe(const char *format, int lanes)
     return per < lanes ? per : lanes;
 }
 
-static const char *readout_name(enum sparq_readout r) { return r == SPARQ_READOUT_Q8 ? "int8 (q8)" : "int32"; }
+static const char *readout_name(enum sparq_readout r)
+{
+    return r == SPARQ_READOUT_Q8 ? "int8 (q8)" : "int32";
+}
+
+// The hardware before issue 16 (protocol version 2): no weight store, no
+// epilogue tables, one result buffer, two activation banks. The runtime
+// streams every matrix there and runs each FFN chain's table on the host.
+static struct sparq_device_config v2_config(void)
+{
+    struct sparq_device_config c = sparq_device_default_config;
+    c.xbanks = 2;
+    c.rbufs = 1;
+    c.wstore = 0;
+    c.qdepth = 0;
+    c.luts = 0;
+    return c;
+}
+
+// Per-layer roofline points of a plan (the .dat format) at batch B.
+static void plan_dat(const char *path, const struct sparq_runtime_layer_stats *ps, int count,
+                     const struct sparq_report_options *o, double pes, int lanes)
+{
+    FILE *dat = fopen(path, "w");
+    if (!dat)
+        return;
+    double hz = o->clock_mhz * 1e6;
+    fprintf(dat, "# name intensity_macs_per_byte macs_per_s_link0 macs_per_s_link1 peak_macs_per_s bw0 bw1\n");
+    for (int i = 0; i < count; i++) {
+        double bytes = (double)ps[i].model_bytes, comp = (double)ps[i].model_busy / hz;
+        double l0 = bytes / (o->link_mbps[0] * 1e6), l1 = bytes / (o->link_mbps[1] * 1e6);
+        double t0 = comp > l0 ? comp : l0, t1 = comp > l1 ? comp : l1, m = (double)ps[i].model_macs;
+        if (bytes > 0 && t0 > 0)
+            fprintf(dat, "%s %.6g %.6g %.6g %.6g %.6g %.6g\n", ps[i].name, m / bytes, m / t0, m / t1,
+                    pes * hz * peak_macs_per_pe(ps[i].format, lanes), o->link_mbps[0] * 1e6, o->link_mbps[1] * 1e6);
+    }
+    fclose(dat);
+}
 
 // The batch-size sweep: table, JSON array, and a .sweep.dat for gnuplot.
 static int print_sweep(struct sparq_runtime *rt, const struct sparq_report_options *o, FILE *out, cJSON *root,
-                       const char *json_path)
+                       const char *json_path, double pes, int lanes)
 {
     int count;
     sparq_runtime_stats(rt, &count);
-    struct sparq_runtime_layer_stats *ps = sparq_calloc((size_t)count, sizeof *ps, "sweep statistics");
-    if (!ps)
+    struct sparq_runtime_layer_stats *ps = sparq_calloc((size_t)count + 1, sizeof *ps, "sweep statistics");
+    struct sparq_runtime_layer_stats *pv = sparq_calloc((size_t)count + 1, sizeof *pv, "sweep statistics");
+    if (!ps || !pv) {
+        free(ps);
+        free(pv);
         return SPARQ_ENOMEM;
+    }
+    const struct sparq_device_config v2 = v2_config();
     FILE *dat = NULL;
     if (json_path) {
         char dpath[4096];
         snprintf(dpath, sizeof dpath, "%s.sweep.dat", json_path);
         dat = fopen(dpath, "w");
         if (dat)
-            fprintf(dat, "# batch rtf_link0 rtf_link1 rtf_compute link_bytes busy_cycles\n");
+            fprintf(dat, "# batch rtf_link0 rtf_link1 rtf_compute link_bytes busy_cycles  and on protocol-v2 "
+                         "hardware: rtf_link0 rtf_link1 rtf_compute link_bytes busy_cycles\n");
     }
-    fprintf(out, "\nbatch-size sweep (model: the decode's calls for %zu utterances, %.1f s of audio, in batches of B "
-                 "length-sorted utterances; weights are loaded once per batch and 2 result-buffer chunks)\n",
+    fprintf(out,
+            "\nbatch-size sweep (model: the decode's calls for %zu utterances, %.1f s of audio, in batches of B "
+            "length-sorted utterances; weights are loaded once per batch and 2 result-buffer chunks)\n",
             o->n_utts, o->audio_seconds);
-    fprintf(out, "%6s %8s %12s %14s %14s %10s %10s %10s %10s %10s\n", "B", "batches", "padded rows", "busy cyc",
-            "link bytes", "comp ms", "FX2 ms", "FT601 ms", "RTF FX2", "RTF FT601");
+    fprintf(out, "(v2: the same runtime on protocol-version-2 hardware: no weight store, no epilogue tables, one "
+                 "result buffer; every matrix streamed, FFN tables on the host)\n");
+    fprintf(out, "%6s %8s %12s %14s %14s %10s %10s %10s %10s %10s %14s %10s %10s\n", "B", "batches", "padded rows",
+            "busy cyc", "link bytes", "comp ms", "FX2 ms", "FT601 ms", "RTF FX2", "RTF FT601", "v2 link bytes",
+            "v2 RTF FX2", "v2 RTF FT601");
     cJSON *arr = cJSON_AddArrayToObject(root, "batch_sweep");
     int rc = SPARQ_OK;
     for (int bi = 0; bi < o->n_batch_sizes && !rc; bi++) {
         int B = o->batch_sizes[bi];
         rc = sparq_runtime_plan(rt, o->utt_frames, o->n_utts, B, ps);
+        rc = rc ? rc : sparq_runtime_plan_on(rt, &v2, o->utt_frames, o->n_utts, B, pv);
         if (rc)
             break;
-        struct board_time bt;
+        struct board_time bt, bv;
         memset(&bt, 0, sizeof bt);
+        memset(&bv, 0, sizeof bv);
+        for (int i = 0; i < count; i++)
+            if (pv[i].calls)
+                add_layer(&bv, o, (double)pv[i].macs, (double)pv[i].dense_macs, (double)pv[i].model_busy,
+                          (double)pv[i].model_bytes);
+        if (json_path && bi == o->n_batch_sizes - 1) { // roofline points before / after at the largest B
+            char dpath[4096];
+            snprintf(dpath, sizeof dpath, "%s.v2.dat", json_path);
+            plan_dat(dpath, pv, count, o, pes, lanes);
+            snprintf(dpath, sizeof dpath, "%s.v3.dat", json_path);
+            plan_dat(dpath, ps, count, o, pes, lanes);
+        }
         double rows = 0;
         for (int i = 0; i < count; i++) {
             if (!ps[i].calls)
@@ -98,12 +158,13 @@ static int print_sweep(struct sparq_runtime *rt, const struct sparq_report_optio
         }
         double a = o->audio_seconds > 0 ? o->audio_seconds : 0;
         size_t batches = (o->n_utts + (size_t)B - 1) / (size_t)B;
-        fprintf(out, "%6d %8zu %12.0f %14.0f %14.0f %10.1f %10.1f %10.1f %10.4f %10.4f\n", B, batches, rows, bt.busy,
-                bt.bytes, 1e3 * bt.comp, 1e3 * bt.t[0], 1e3 * bt.t[1], a > 0 ? bt.t[0] / a : 0,
-                a > 0 ? bt.t[1] / a : 0);
+        fprintf(out, "%6d %8zu %12.0f %14.0f %14.0f %10.1f %10.1f %10.1f %10.4f %10.4f %14.0f %10.4f %10.4f\n", B,
+                batches, rows, bt.busy, bt.bytes, 1e3 * bt.comp, 1e3 * bt.t[0], 1e3 * bt.t[1], a > 0 ? bt.t[0] / a : 0,
+                a > 0 ? bt.t[1] / a : 0, bv.bytes, a > 0 ? bv.t[0] / a : 0, a > 0 ? bv.t[1] / a : 0);
         if (dat)
-            fprintf(dat, "%d %.6g %.6g %.6g %.0f %.0f\n", B, a > 0 ? bt.t[0] / a : 0, a > 0 ? bt.t[1] / a : 0,
-                    a > 0 ? bt.comp / a : 0, bt.bytes, bt.busy);
+            fprintf(dat, "%d %.6g %.6g %.6g %.0f %.0f %.6g %.6g %.6g %.0f %.0f\n", B, a > 0 ? bt.t[0] / a : 0,
+                    a > 0 ? bt.t[1] / a : 0, a > 0 ? bt.comp / a : 0, bt.bytes, bt.busy, a > 0 ? bv.t[0] / a : 0,
+                    a > 0 ? bv.t[1] / a : 0, a > 0 ? bv.comp / a : 0, bv.bytes, bv.busy);
         cJSON *e = cJSON_CreateObject();
         cJSON_AddNumberToObject(e, "batch", B);
         cJSON_AddNumberToObject(e, "batches", (double)batches);
@@ -114,6 +175,10 @@ static int print_sweep(struct sparq_runtime *rt, const struct sparq_report_optio
         cJSON_AddNumberToObject(e, "compute_seconds", bt.comp);
         cJSON_AddNumberToObject(e, "seconds_link0", bt.t[0]);
         cJSON_AddNumberToObject(e, "seconds_link1", bt.t[1]);
+        cJSON_AddNumberToObject(e, "v2_link_bytes", bv.bytes);
+        cJSON_AddNumberToObject(e, "v2_busy_cycles", bv.busy);
+        cJSON_AddNumberToObject(e, "v2_seconds_link0", bv.t[0]);
+        cJSON_AddNumberToObject(e, "v2_seconds_link1", bv.t[1]);
         if (a > 0) {
             cJSON_AddNumberToObject(e, "rtf_link0", bt.t[0] / a);
             cJSON_AddNumberToObject(e, "rtf_link1", bt.t[1] / a);
@@ -124,11 +189,84 @@ static int print_sweep(struct sparq_runtime *rt, const struct sparq_report_optio
     if (dat)
         fclose(dat);
     free(ps);
+    free(pv);
     return rc;
 }
 
-int sparq_report_print(struct sparq_runtime *rt, const struct sparq_report_options *o, FILE *out,
-                       const char *json_path)
+// One layer's row as figured by sparq_report_print.
+struct layer_row {
+    const char *where;
+    double busy, util, bytes, bto, bfrom, link0, link1, comp, t0, t1;
+};
+
+static void layer_json(cJSON *layers, const struct sparq_runtime_layer_stats *s, const struct layer_row *r)
+{
+    cJSON *l = cJSON_CreateObject();
+    cJSON_AddStringToObject(l, "name", s->name);
+    cJSON_AddStringToObject(l, "format", s->format);
+    cJSON_AddNumberToObject(l, "out", s->out);
+    cJSON_AddNumberToObject(l, "in", s->in);
+    cJSON_AddNumberToObject(l, "calls", (double)s->calls);
+    cJSON_AddNumberToObject(l, "rows", (double)s->rows);
+    cJSON_AddNumberToObject(l, "macs", (double)s->macs);
+    cJSON_AddNumberToObject(l, "dense_macs", (double)s->dense_macs);
+    cJSON_AddNumberToObject(l, "busy_cycles", r->busy);
+    cJSON_AddNumberToObject(l, "device_cycles", (double)s->device_cycles);
+    cJSON_AddNumberToObject(l, "utilisation", r->util);
+    cJSON_AddNumberToObject(l, "link_bytes", r->bytes);
+    cJSON_AddNumberToObject(l, "bytes_to_device", r->bto);
+    cJSON_AddNumberToObject(l, "bytes_from_device", r->bfrom);
+    cJSON_AddStringToObject(l, "weights", r->where);
+    cJSON_AddNumberToObject(l, "chain", s->chain);
+    cJSON_AddNumberToObject(l, "link0_seconds_alone", r->link0);
+    cJSON_AddNumberToObject(l, "link1_seconds_alone", r->link1);
+    cJSON_AddNumberToObject(l, "driver_bytes", (double)(s->bytes_out + s->bytes_in));
+    cJSON_AddNumberToObject(l, "model_busy_cycles", (double)s->model_busy);
+    cJSON_AddNumberToObject(l, "model_link_bytes", (double)s->model_bytes);
+    cJSON_AddNumberToObject(l, "compute_seconds", r->comp);
+    cJSON_AddNumberToObject(l, "seconds_link0", r->t0);
+    cJSON_AddNumberToObject(l, "seconds_link1", r->t1);
+    cJSON_AddNumberToObject(l, "host_seconds", s->seconds);
+    cJSON_AddItemToArray(layers, l);
+}
+
+// The "total" object of the JSON.
+struct totals_row {
+    double util, to_dev, from_dev;
+    int n_resident, n_packed, n_chain;
+    double driver_bytes, model_busy, model_bytes;
+};
+
+static void total_json(cJSON *root, const struct sparq_runtime *rt, const struct board_time *tot,
+                       const struct totals_row *r, double a)
+{
+    cJSON *tj = cJSON_AddObjectToObject(root, "total");
+    cJSON_AddNumberToObject(tj, "macs", tot->macs);
+    cJSON_AddNumberToObject(tj, "dense_macs", tot->dense);
+    cJSON_AddNumberToObject(tj, "busy_cycles", tot->busy);
+    cJSON_AddNumberToObject(tj, "utilisation", r->util);
+    cJSON_AddNumberToObject(tj, "link_bytes", tot->bytes);
+    cJSON_AddNumberToObject(tj, "bytes_to_device", r->to_dev);
+    cJSON_AddNumberToObject(tj, "bytes_from_device", r->from_dev);
+    cJSON_AddNumberToObject(tj, "resident_matmuls", r->n_resident);
+    cJSON_AddNumberToObject(tj, "packed_matmuls", r->n_packed);
+    cJSON_AddNumberToObject(tj, "chains", r->n_chain);
+    cJSON_AddNumberToObject(tj, "load_bytes", (double)sparq_runtime_load_bytes(rt));
+    cJSON_AddNumberToObject(tj, "driver_bytes", r->driver_bytes);
+    cJSON_AddNumberToObject(tj, "model_busy_cycles", r->model_busy);
+    cJSON_AddNumberToObject(tj, "model_link_bytes", r->model_bytes);
+    cJSON_AddNumberToObject(tj, "compute_seconds", tot->comp);
+    cJSON_AddNumberToObject(tj, "seconds_link0", tot->t[0]);
+    cJSON_AddNumberToObject(tj, "seconds_link1", tot->t[1]);
+    cJSON_AddNumberToObject(tj, "audio_seconds", a);
+    if (a > 0) {
+        cJSON_AddNumberToObject(tj, "rtf_link0", tot->t[0] / a);
+        cJSON_AddNumberToObject(tj, "rtf_link1", tot->t[1] / a);
+        cJSON_AddNumberToObject(tj, "rtf_compute", tot->comp / a);
+    }
+}
+
+int sparq_report_print(struct sparq_runtime *rt, const struct sparq_report_options *o, FILE *out, const char *json_path)
 {
     int count;
     const struct sparq_runtime_layer_stats *st = sparq_runtime_stats(rt, &count);
@@ -138,7 +276,16 @@ int sparq_report_print(struct sparq_runtime *rt, const struct sparq_report_optio
     int measured = sparq_runtime_device_info(rt, &info) == SPARQ_OK;
     if (!measured) {
         const struct sparq_device_config *c = &sparq_device_default_config;
-        info = (struct sparq_device_info){ 1, c->rows, c->cols, 2, c->wdepth, c->xdepth, c->rdepth, 7, 7, c->timeout };
+        memset(&info, 0, sizeof info);
+        info.version = 1;
+        info.rows = c->rows;
+        info.cols = c->cols;
+        info.banks = 2;
+        info.wdepth = c->wdepth;
+        info.xdepth = c->xdepth;
+        info.rdepth = c->rdepth;
+        info.widths = info.sparsity = 7;
+        info.timeout = c->timeout;
     }
     double pes = (double)info.rows * info.cols;
     int lanes = sparq_runtime_lanes(rt);
@@ -154,13 +301,15 @@ int sparq_report_print(struct sparq_runtime *rt, const struct sparq_report_optio
     cJSON_AddNumberToObject(root, "array_cols", info.cols);
     cJSON_AddNumberToObject(root, "lanes", lanes);
     cJSON *layers = cJSON_AddArrayToObject(root, "layers");
-    fprintf(out, "\nthroughput on backend %s (%s; read-out %s), %dx%d array (%d lane%s per PE) at %.0f MHz; link %s "
-                 "%.0f MB/s / %s %.0f MB/s\n",
+    fprintf(out,
+            "\nthroughput on backend %s (%s; read-out %s), %dx%d array (%d lane%s per PE) at %.0f MHz; link %s "
+            "%.0f MB/s / %s %.0f MB/s\n",
             sparq_runtime_backend(rt), measured ? "device counters, wire bytes" : "job-cycle and link model",
-            readout_name(sparq_runtime_readout(rt)), info.rows, info.cols, lanes, lanes > 1 ? "s" : "", o->clock_mhz, o->link_names[0],
-            o->link_mbps[0], o->link_names[1], o->link_mbps[1]);
-    fprintf(out, "%-22s %-10s %7s %12s %12s %6s %12s %9s %9s %9s %-7s\n", "matmul", "format", "calls", "MACs",
-            "busy cyc", "util", "link bytes", "comp ms", "FX2 ms", "FT601 ms", "bound");
+            readout_name(sparq_runtime_readout(rt)), info.rows, info.cols, lanes, lanes > 1 ? "s" : "", o->clock_mhz,
+            o->link_names[0], o->link_mbps[0], o->link_names[1], o->link_mbps[1]);
+    fprintf(out, "%-22s %-11s %-6s %7s %12s %12s %6s %12s %12s %12s %9s %9s %9s %9s %-7s\n", "matmul", "format",
+            "where", "calls", "MACs", "busy cyc", "util", "link bytes", "to device", "from device", "comp ms",
+            "FX2 link", "FX2 ms", "FT601 ms", "bound");
     // Roofline data for gnuplot beside the JSON: intensity (MACs per link
     // byte) and attained MAC/s per layer with each link.
     FILE *dat = NULL;
@@ -174,11 +323,26 @@ int sparq_report_print(struct sparq_runtime *rt, const struct sparq_report_optio
     struct board_time tot;
     memset(&tot, 0, sizeof tot);
     double dev_macs = 0, peak_macs = 0, model_busy = 0, model_bytes = 0, driver_bytes = 0;
+    double to_dev = 0, from_dev = 0;
+    int n_packed = 0, n_resident = 0, n_chain = 0;
     for (int i = 0; i < count; i++) {
         const struct sparq_runtime_layer_stats *s = &st[i];
         if (!s->calls)
             continue;
         double bytes = (double)(measured ? s->wire_bytes : s->model_bytes);
+        // By direction: to the device go activations, streamed weights and
+        // commands; back come results and replies (docs/runtime.md).
+        double bto = (double)(measured ? s->wire_to_dev : s->model_to_dev);
+        double bfrom = (double)(measured ? s->wire_from_dev : s->model_from_dev);
+        to_dev += bto;
+        from_dev += bfrom;
+        int packed = strcmp(s->format, "float") != 0;
+        n_packed += packed;
+        n_resident += packed && s->resident;
+        n_chain += s->chain == 1;
+        // Where the weights live: "store" (resident), "stream"; a chain's W2
+        // row shows "chain" (its device work is on its W1's row).
+        const char *where = !packed ? "-" : s->chain == 2 ? "chain" : s->resident ? "store" : "stream";
         double busy = (double)(measured ? s->busy_cycles : s->model_busy);
         double dmacs = (double)(measured ? s->device_macs : s->model_macs);
         double comp = busy / hz;
@@ -192,44 +356,38 @@ int sparq_report_print(struct sparq_runtime *rt, const struct sparq_report_optio
         model_busy += (double)s->model_busy;
         model_bytes += (double)s->model_bytes;
         driver_bytes += (double)(s->bytes_out + s->bytes_in);
-        fprintf(out, "%-22s %-10s %7llu %12llu %12.0f %5.1f%% %12.0f %9.3f %9.3f %9.3f %-7s\n", s->name, s->format,
-                (unsigned long long)s->calls, (unsigned long long)s->macs, busy, 100 * util, bytes, 1e3 * comp,
-                1e3 * t0, 1e3 * t1, comp >= link0 ? "compute" : "link");
+        char fmt[40];
+        snprintf(fmt, sizeof fmt, "%s%s", s->format, s->chain == 1 ? "+W2" : "");
+        fprintf(out, "%-22s %-11s %-6s %7llu %12llu %12.0f %5.1f%% %12.0f %12.0f %12.0f %9.3f %9.3f %9.3f %9.3f %-7s\n",
+                s->name, fmt, where, (unsigned long long)s->calls, (unsigned long long)s->macs, busy, 100 * util, bytes,
+                bto, bfrom, 1e3 * comp, 1e3 * link0, 1e3 * t0, 1e3 * t1,
+                s->chain == 2   ? "-"
+                : comp >= link0 ? "compute"
+                                : "link");
         if (dat && bytes > 0 && t0 > 0)
             fprintf(dat, "%s %.6g %.6g %.6g %.6g %.6g %.6g\n", s->name, dmacs / bytes, dmacs / t0, dmacs / t1,
                     pes * hz * peak_macs_per_pe(s->format, lanes), o->link_mbps[0] * 1e6, o->link_mbps[1] * 1e6);
-        cJSON *l = cJSON_CreateObject();
-        cJSON_AddStringToObject(l, "name", s->name);
-        cJSON_AddStringToObject(l, "format", s->format);
-        cJSON_AddNumberToObject(l, "out", s->out);
-        cJSON_AddNumberToObject(l, "in", s->in);
-        cJSON_AddNumberToObject(l, "calls", (double)s->calls);
-        cJSON_AddNumberToObject(l, "rows", (double)s->rows);
-        cJSON_AddNumberToObject(l, "macs", (double)s->macs);
-        cJSON_AddNumberToObject(l, "dense_macs", (double)s->dense_macs);
-        cJSON_AddNumberToObject(l, "busy_cycles", busy);
-        cJSON_AddNumberToObject(l, "device_cycles", (double)s->device_cycles);
-        cJSON_AddNumberToObject(l, "utilisation", util);
-        cJSON_AddNumberToObject(l, "link_bytes", bytes);
-        cJSON_AddNumberToObject(l, "driver_bytes", (double)(s->bytes_out + s->bytes_in));
-        cJSON_AddNumberToObject(l, "model_busy_cycles", (double)s->model_busy);
-        cJSON_AddNumberToObject(l, "model_link_bytes", (double)s->model_bytes);
-        cJSON_AddNumberToObject(l, "compute_seconds", comp);
-        cJSON_AddNumberToObject(l, "seconds_link0", t0);
-        cJSON_AddNumberToObject(l, "seconds_link1", t1);
-        cJSON_AddNumberToObject(l, "host_seconds", s->seconds);
-        cJSON_AddItemToArray(layers, l);
+        struct layer_row r = { where, busy, util, bytes, bto, bfrom, link0, link1, comp, t0, t1 };
+        layer_json(layers, s, &r);
     }
     if (dat)
         fclose(dat);
     double util = peak_macs > 0 ? dev_macs / peak_macs : 0;
-    fprintf(out, "%-22s %-10s %7s %12.0f %12.0f %5.1f%% %12.0f %9.3f %9.3f %9.3f\n", "total", "", "", tot.macs,
-            tot.busy, 100 * util, tot.bytes, 1e3 * tot.comp, 1e3 * tot.t[0], 1e3 * tot.t[1]);
+    fprintf(out, "%-22s %-11s %-6s %7s %12.0f %12.0f %5.1f%% %12.0f %12.0f %12.0f %9.3f %9.3f %9.3f %9.3f\n", "total",
+            "", "", "", tot.macs, tot.busy, 100 * util, tot.bytes, to_dev, from_dev, 1e3 * tot.comp,
+            1e3 * tot.bytes / (o->link_mbps[0] * 1e6), 1e3 * tot.t[0], 1e3 * tot.t[1]);
     fprintf(out, "MACs done %.0f of %.0f dense (%.1f%%: sparsity skips the rest)\n", tot.macs, tot.dense,
             tot.dense > 0 ? 100 * tot.macs / tot.dense : 0);
+    fprintf(out,
+            "link bytes %.0f to the device, %.0f back; weights resident in the store: %d of %d packed "
+            "matmuls (loaded once at open: %llu wire bytes, not in the table); feed-forward chains: %d\n",
+            to_dev, from_dev, n_resident, n_packed, (unsigned long long)sparq_runtime_load_bytes(rt), n_chain);
+    if (o->audio_seconds > 0)
+        fprintf(out, "wire bytes per second of audio: %.3f MB/s\n", tot.bytes / o->audio_seconds / 1e6);
     if (measured)
-        fprintf(out, "model check: busy cycles %.0f measured, %.0f by the job-cycle model; wire bytes %.0f measured, "
-                     "%.0f by the driver's accounting (%s); driver bytes %.0f + reliability layer %.0f\n",
+        fprintf(out,
+                "model check: busy cycles %.0f measured, %.0f by the job-cycle model; wire bytes %.0f measured, "
+                "%.0f by the driver's accounting (%s); driver bytes %.0f + reliability layer %.0f\n",
                 tot.busy, model_busy, tot.bytes, model_bytes,
                 tot.busy == model_busy && tot.bytes == model_bytes ? "equal" : "DIFFER", driver_bytes,
                 tot.bytes - driver_bytes);
@@ -238,30 +396,16 @@ int sparq_report_print(struct sparq_runtime *rt, const struct sparq_report_optio
         fprintf(out, "real-time factor of the matmuls on a board: %.4f (%s), %.4f (%s), %.4f (compute only)\n",
                 tot.t[0] / a, o->link_names[0], tot.t[1] / a, o->link_names[1], tot.comp / a);
     // One grep-able line per run (make demo builds its comparison from it).
-    fprintf(out, "summary: readout %s macs %.0f busy %.0f bytes %.0f comp_s %.6g link0_s %.6g link1_s %.6g audio_s %.6g\n",
+    fprintf(out,
+            "summary: readout %s macs %.0f busy %.0f bytes %.0f comp_s %.6g link0_s %.6g link1_s %.6g audio_s %.6g\n",
             sparq_runtime_readout(rt) == SPARQ_READOUT_Q8 ? "q8" : "i32", tot.macs, tot.busy, tot.bytes, tot.comp,
             tot.t[0], tot.t[1], a);
-    cJSON *tj = cJSON_AddObjectToObject(root, "total");
-    cJSON_AddNumberToObject(tj, "macs", tot.macs);
-    cJSON_AddNumberToObject(tj, "dense_macs", tot.dense);
-    cJSON_AddNumberToObject(tj, "busy_cycles", tot.busy);
-    cJSON_AddNumberToObject(tj, "utilisation", util);
-    cJSON_AddNumberToObject(tj, "link_bytes", tot.bytes);
-    cJSON_AddNumberToObject(tj, "driver_bytes", driver_bytes);
-    cJSON_AddNumberToObject(tj, "model_busy_cycles", model_busy);
-    cJSON_AddNumberToObject(tj, "model_link_bytes", model_bytes);
-    cJSON_AddNumberToObject(tj, "compute_seconds", tot.comp);
-    cJSON_AddNumberToObject(tj, "seconds_link0", tot.t[0]);
-    cJSON_AddNumberToObject(tj, "seconds_link1", tot.t[1]);
-    cJSON_AddNumberToObject(tj, "audio_seconds", a);
-    if (a > 0) {
-        cJSON_AddNumberToObject(tj, "rtf_link0", tot.t[0] / a);
-        cJSON_AddNumberToObject(tj, "rtf_link1", tot.t[1] / a);
-        cJSON_AddNumberToObject(tj, "rtf_compute", tot.comp / a);
-    }
+    struct totals_row tr = { util,    to_dev,       from_dev,   n_resident, n_packed,
+                             n_chain, driver_bytes, model_busy, model_bytes };
+    total_json(root, rt, &tot, &tr, a);
     int rc = SPARQ_OK;
     if (o->utt_frames && o->n_utts && o->n_batch_sizes > 0 && tot.macs > 0) // float: nothing ran in integer
-        rc = print_sweep(rt, o, out, root, json_path);
+        rc = print_sweep(rt, o, out, root, json_path, pes, lanes);
     if (!rc && json_path) {
         char *text = cJSON_Print(root);
         rc = text ? sparq_write_file_atomic(json_path, text, strlen(text))

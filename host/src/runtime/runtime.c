@@ -8,7 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "runtime_internal.h"
+#include "scratch.h"
 #include "sparq_backend.h"
+#include "sparq_chain.h"
 #include "sparq_clock.h"
 #include "sparq_device.h"
 #include "sparq_error.h"
@@ -19,40 +22,6 @@
 #include "sparq_modelfile.h"
 #include "sparq_readout.h"
 #include "sparq_spq_check.h"
-#include "scratch.h"
-
-enum backend_kind { BACKEND_CPU, BACKEND_REF, BACKEND_SIM, BACKEND_USB, BACKEND_UART, BACKEND_FLOAT };
-
-// --- runtime -------------------------------------------------------------------
-
-struct rt_weight {
-    const float *w;      // the tensor in the model's parameters (how the hook recognises it)
-    int out, in;
-    int packed;          // 0: stays float
-    struct sparq_packed p;
-    struct sparq_gemm_prepared *prep; // cpu backend
-    struct sparq_requant_params *rq;  // (out) int8 read-out (readout q8)
-    float *rq_scale;                  // (out) s_w[o] * 2^shift / mult: dequantizes a q8 result
-    float *clip;                      // (out) calibrated read-out clip levels from the file, or NULL
-};
-
-struct sparq_runtime {
-    struct sparq_model m;
-    int model_ok;
-    enum backend_kind kind;
-    char backend[16];
-    enum sparq_readout readout;
-    int calibrated; // the file carries read-out clip levels (sparq_readout.h)
-    struct sparq_device *dev;
-    struct sparq_device *plan; // model device: what each call costs by the job-cycle and link model
-    struct sparq_device_config cfg; // the hardware the model device stands for
-    pthread_mutex_t lock; // the device and the statistics
-    int n_weights;
-    struct rt_weight *weights;
-    struct sparq_runtime_layer_stats *stats;
-    struct rt_scratch_pool scratch; // per-call buffers, kept between calls
-    int error;
-};
 
 static int load_model(struct sparq_runtime *rt, const char *path)
 {
@@ -114,7 +83,8 @@ static int load_model(struct sparq_runtime *rt, const char *path)
             memcpy(rw->p.bytes, ps->packed.bytes, ps->packed.size);
             memcpy(rw->p.scales, ps->packed.scales, sizeof(float) * (size_t)out);
             rw->packed = 1;
-            if ((rc = sparq_unpack(&rw->p, dst))) // dequantized weights for the host / float backend
+            if ((rc = sparq_unpack(&rw->p,
+                                   dst))) // dequantized weights for the host / float backend
                 break;
             const float *clip;
             if ((rc = sparq_readout_get(&f, path, t->name, out, &clip)))
@@ -149,6 +119,7 @@ static int load_model(struct sparq_runtime *rt, const char *path)
     }
     rc = rc ? rc : sparq_spq_check(&f, path, &rt->m);
     rc = rc ? rc : sparq_readout_present(&f, path, &rt->calibrated);
+    rc = rc ? rc : rt_load_chains(rt, &f, path);
     sparq_mfile_free(&f);
     return rc;
 }
@@ -161,27 +132,69 @@ static int load_model(struct sparq_runtime *rt, const char *path)
 // 1.1% of the FFNs' second matmul, fed by SiLU); rounding costs 1.5-4% rms.
 #define READOUT_Q8_KAPPA 4.0
 
+double rt_channel_clip(const struct rt_weight *rw, int o)
+{
+    double ss = 0, sw = rw->p.scales[o];
+    for (int k = 0; !rw->clip && k < rw->in; k++) {
+        double c = rw->w[(size_t)o * rw->in + k] / sw; // the integer code (dequantized weights are code * s_w)
+        ss += c * c;
+    }
+    double clip = rw->clip ? rw->clip[o] : READOUT_Q8_KAPPA * 127.0 * sqrt(ss);
+    return clip > 0 ? clip : 127.0; // an all-zero channel: any scale reads back 0
+}
+
 static int make_requant(struct rt_weight *rw)
 {
-    int out = rw->out, in = rw->in;
+    int out = rw->out;
     rw->rq = sparq_calloc((size_t)out, sizeof *rw->rq, "requant params");
     rw->rq_scale = sparq_calloc((size_t)out, sizeof *rw->rq_scale, "requant scales");
     if (!rw->rq || !rw->rq_scale)
         return SPARQ_ENOMEM;
     for (int o = 0; o < out; o++) {
-        double ss = 0, sw = rw->p.scales[o];
-        for (int k = 0; !rw->clip && k < in; k++) {
-            double c = rw->w[(size_t)o * in + k] / sw; // the integer code (dequantized weights are code * s_w)
-            ss += c * c;
-        }
-        double clip = rw->clip ? rw->clip[o] : READOUT_Q8_KAPPA * 127.0 * sqrt(ss);
-        if (!(clip > 0))
-            clip = 127.0; // an all-zero channel: any scale reads back 0
-        int rc = sparq_readout_channel(clip, rw->p.scales[o], &rw->rq[o], &rw->rq_scale[o]);
+        int rc = sparq_readout_channel(rt_channel_clip(rw, o), rw->p.scales[o], &rw->rq[o], &rw->rq_scale[o]);
         if (rc)
             return rc;
     }
     return SPARQ_OK;
+}
+
+// The requant parameters a matrix runs with: the chain's (bias folded in)
+// when it is part of a running chain, else the read-out's (q8) or none (i32).
+static const struct sparq_requant_params *matrix_params(const struct sparq_runtime *rt, int i)
+{
+    const struct rt_weight *rw = &rt->weights[i];
+    if (rt->use_chain && rw->chain >= 0) {
+        const struct rt_chain *ch = &rt->chains[rw->chain];
+        return ch->w1 == i ? ch->p.q1 : ch->p.q2;
+    }
+    return rt->readout == SPARQ_READOUT_Q8 ? rw->rq : NULL;
+}
+
+// Every packed matrix of the model into `dev`'s weight store (resident) or
+// left streamed when it has no room; m (n_weights) receives the handles.
+int rt_load_matrices(const struct sparq_runtime *rt, struct sparq_device *dev, struct sparq_device_matrix *m,
+                     size_t stride)
+{
+    int rc = SPARQ_OK;
+    for (int i = 0; !rc && i < rt->n_weights; i++) {
+        struct sparq_device_matrix *dm = (struct sparq_device_matrix *)((char *)m + stride * (size_t)i);
+        if (!rt->weights[i].packed)
+            continue;
+        memset(dm, 0, sizeof *dm);
+        dm->w = &rt->weights[i].p;
+        dm->q = matrix_params(rt, i);
+        rc = sparq_device_matrix_load(dev, dm);
+        if (rc)
+            rc = sparq_fail(rc, "runtime: loading %s: %s", rt->stats[i].name, sparq_last_error());
+    }
+    return rc;
+}
+
+void rt_release_matrices(const struct sparq_runtime *rt, struct sparq_device_matrix *m, size_t stride)
+{
+    for (int i = 0; i < rt->n_weights; i++)
+        if (rt->weights[i].packed)
+            sparq_device_matrix_release((struct sparq_device_matrix *)((char *)m + stride * (size_t)i));
 }
 
 int sparq_runtime_open(struct sparq_runtime **dst, const char *model_path, const char *backend_spec)
@@ -190,7 +203,8 @@ int sparq_runtime_open(struct sparq_runtime **dst, const char *model_path, const
     enum backend_kind kind;
     // "NAME", "NAME:q8" or "NAME:i32" (read-out: docs/runtime.md; without
     // one, q8 when the model carries calibrated clip levels, else i32); a
-    // device spec "uart:PATH[@BAUD]" keeps its own colon ("uart:/dev/ttyUSB1:q8").
+    // device spec "uart:PATH[@BAUD]" keeps its own colon
+    // ("uart:/dev/ttyUSB1:q8").
     char backend[16];
     int readout = -1;
     int uart = !strncmp(backend_spec, "uart:", 5);
@@ -233,6 +247,11 @@ int sparq_runtime_open(struct sparq_runtime **dst, const char *model_path, const
     if (readout < 0)
         readout = rt->calibrated ? SPARQ_READOUT_Q8 : SPARQ_READOUT_I32;
     rt->readout = kind == BACKEND_FLOAT ? SPARQ_READOUT_I32 : (enum sparq_readout)readout;
+    // A model with FFN chains runs them unless a read-out was asked for
+    // (":q8" / ":i32": every matmul alone with per-row scales, as before).
+    rt->use_chain = !rc && rt->n_chains > 0 && !colon;
+    for (int k = 0; !rc && rt->use_chain && k < rt->n_chains; k++)
+        rc = rt_make_chain(rt, &rt->chains[k]);
     for (int i = 0; !rc && kind == BACKEND_CPU && i < rt->n_weights; i++)
         if (rt->weights[i].packed)
             rc = sparq_gemm_prepare(&rt->weights[i].prep, &rt->weights[i].p);
@@ -259,10 +278,31 @@ int sparq_runtime_open(struct sparq_runtime **dst, const char *model_path, const
         cfg.rdepth = info.rdepth;
         cfg.timeout = info.timeout;
         cfg.lanes = sparq_device_lanes(rt->dev); // a one-lane board runs int4/int2 at the int8 rate
+        cfg.xbanks = info.xbanks;
+        cfg.rbufs = info.rbufs;
+        cfg.wstore = info.wstore;
+        cfg.qdepth = info.qdepth;
+        cfg.luts = info.luts;
     }
     rt->cfg = cfg;
     if (!rc)
         rc = sparq_device_open_model(&rt->plan, &cfg, 1);
+    // Weight residency: every matrix is loaded once, here (its bytes are not
+    // in any layer's statistics; sparq_runtime_load_bytes has them).
+    uint64_t w0o = 0, w0i = 0, w1o = 0, w1i = 0;
+    if (!rc && rt->dev) {
+        sparq_device_wire(rt->dev, &w0o, &w0i);
+        rc = rt_load_matrices(rt, rt->dev, &rt->weights[0].dm, sizeof *rt->weights);
+        sparq_device_wire(rt->dev, &w1o, &w1i);
+        rt->load_wire = (w1o - w0o) + (w1i - w0i);
+    }
+    if (!rc)
+        rc = rt_load_matrices(rt, rt->plan, &rt->weights[0].pm, sizeof *rt->weights);
+    for (int i = 0; !rc && i < rt->n_weights; i++) {
+        const struct rt_weight *rw = &rt->weights[i];
+        rt->stats[i].resident = rw->packed && (rt->dev ? rw->dm.resident : rw->pm.resident);
+        rt->stats[i].chain = rt->use_chain && rw->chain >= 0 ? (rt->chains[rw->chain].w1 == i ? 1 : 2) : 0;
+    }
     if (rc) {
         sparq_runtime_close(rt);
         return rc;
@@ -275,6 +315,19 @@ void sparq_runtime_close(struct sparq_runtime *rt)
 {
     if (!rt)
         return;
+    if (rt->weights && rt->dev)
+        rt_release_matrices(rt, &rt->weights[0].dm, sizeof *rt->weights);
+    if (rt->weights && rt->plan)
+        rt_release_matrices(rt, &rt->weights[0].pm, sizeof *rt->weights);
+    for (int k = 0; rt->chains && k < rt->n_chains; k++) {
+        struct rt_chain *ch = &rt->chains[k];
+        sparq_chain_free(&ch->p);
+        free(ch->w1code);
+        free(ch->w2code);
+        free(ch->y);
+        free(ch->q1);
+    }
+    free(rt->chains);
     for (int i = 0; rt->weights && i < rt->n_weights; i++) {
         sparq_packed_free(&rt->weights[i].p);
         sparq_gemm_prepared_free(rt->weights[i].prep);
@@ -298,12 +351,35 @@ void sparq_runtime_close(struct sparq_runtime *rt)
     free(rt);
 }
 
-struct sparq_model *sparq_runtime_model(struct sparq_runtime *rt) { return &rt->m; }
-const char *sparq_runtime_backend(const struct sparq_runtime *rt) { return rt->backend; }
-enum sparq_readout sparq_runtime_readout(const struct sparq_runtime *rt) { return rt->readout; }
+struct sparq_model *sparq_runtime_model(struct sparq_runtime *rt)
+{
+    return &rt->m;
+}
+const char *sparq_runtime_backend(const struct sparq_runtime *rt)
+{
+    return rt->backend;
+}
+enum sparq_readout sparq_runtime_readout(const struct sparq_runtime *rt)
+{
+    return rt->readout;
+}
 
-int sparq_runtime_lanes(const struct sparq_runtime *rt) { return rt->cfg.lanes > 1 ? rt->cfg.lanes : 1; }
-int sparq_runtime_error(const struct sparq_runtime *rt) { return rt->error; }
+int sparq_runtime_lanes(const struct sparq_runtime *rt)
+{
+    return rt->cfg.lanes > 1 ? rt->cfg.lanes : 1;
+}
+int sparq_runtime_error(const struct sparq_runtime *rt)
+{
+    return rt->error;
+}
+int sparq_runtime_chains(const struct sparq_runtime *rt)
+{
+    return rt->use_chain ? rt->n_chains : 0;
+}
+uint64_t sparq_runtime_load_bytes(const struct sparq_runtime *rt)
+{
+    return rt->load_wire;
+}
 
 const struct sparq_runtime_layer_stats *sparq_runtime_stats(const struct sparq_runtime *rt, int *count)
 {
@@ -318,14 +394,38 @@ void sparq_runtime_reset_stats(struct sparq_runtime *rt)
         s->calls = s->rows = s->macs = s->dense_macs = s->device_cycles = s->bytes_out = s->bytes_in = 0;
         s->busy_cycles = s->device_macs = 0;
         s->model_busy = s->model_macs = s->model_bytes = s->wire_bytes = 0;
+        s->wire_to_dev = s->wire_from_dev = s->model_to_dev = s->model_from_dev = 0;
         s->seconds = 0;
     }
 }
 
 // Device-side measurements of one call (ref/sim/usb; zero on cpu).
 struct call_meas {
-    uint64_t cycles, bout, bin, busy, dmacs, wire;
+    uint64_t cycles, bout, bin, busy, dmacs, wire, wire_to, wire_from;
+    // The same call on the planning model device (plan_meas).
+    int planned, prc;
+    uint64_t mbusy, mmacs, mto, mfrom;
 };
+
+// The call on the model device, with the lock held. A device call plans in
+// the same locked section, so the model device sees the calls in the
+// device's order (the driver skips re-sending requant parameters that did
+// not change: the order of concurrent subsampling calls matters).
+static void plan_meas(struct sparq_runtime *rt, int idx, int N, struct call_meas *cm)
+{
+    struct sparq_device_counters m0, m1;
+    uint64_t p0o, p0i, p1o, p1i;
+    sparq_device_counters(rt->plan, &m0);
+    sparq_device_wire(rt->plan, &p0o, &p0i);
+    cm->prc = rt_run_matrix(rt, rt->plan, &rt->weights[0].pm, sizeof *rt->weights, idx, N);
+    sparq_device_wire(rt->plan, &p1o, &p1i);
+    sparq_device_counters(rt->plan, &m1);
+    cm->mbusy = m1.busy - m0.busy;
+    cm->mmacs = m1.macs - m0.macs;
+    cm->mto = p1o - p0o;
+    cm->mfrom = p1i - p0i;
+    cm->planned = 1;
+}
 
 // The integer results of one call on a device backend, with what its
 // counters and link saw. Serialised: one device, one call at a time.
@@ -333,66 +433,92 @@ static int device_call(struct sparq_runtime *rt, struct rt_weight *rw, int32_t *
                        int N, struct call_meas *cm)
 {
     const int q8 = rt->readout == SPARQ_READOUT_Q8;
+    const struct rt_chain *ch = rt->use_chain && rw->chain >= 0 ? &rt->chains[rw->chain] : NULL;
     pthread_mutex_lock(&rt->lock);
     struct sparq_device_counters k0, k1;
     int rc = sparq_device_counters(rt->dev, &k0);
     uint64_t c0 = sparq_device_cycles(rt->dev), w0o, w0i, w1o, w1i;
     struct sparq_link_stats l0 = *sparq_device_link(rt->dev);
     sparq_device_wire(rt->dev, &w0o, &w0i);
-    if (!rc)
-        rc = q8 ? sparq_device_gemm_q8(rt->dev, y8, rw->out, xq, rw->in, &rw->p, N, rw->rq)
-                : sparq_device_gemm(rt->dev, acc, rw->out, xq, rw->in, &rw->p, N, 0);
+    if (!rc && ch) // the whole feed-forward module: y8 (N, d) from x (N, d)
+        rc = sparq_device_chain2(rt->dev, y8, rw->in, xq, rw->in, &rw->dm, ch->p.lut, &rt->weights[ch->w2].dm, N);
+    else if (!rc)
+        rc = q8 ? sparq_device_gemm_q8_m(rt->dev, y8, rw->out, xq, rw->in, &rw->dm, N)
+                : sparq_device_gemm_m(rt->dev, acc, rw->out, xq, rw->in, &rw->dm, N, 0);
     cm->cycles = sparq_device_cycles(rt->dev) - c0;
     cm->bout = sparq_device_link(rt->dev)->bytes_out - l0.bytes_out;
     cm->bin = sparq_device_link(rt->dev)->bytes_in - l0.bytes_in;
     sparq_device_wire(rt->dev, &w1o, &w1i);
     cm->wire = (w1o - w0o) + (w1i - w0i);
+    cm->wire_to = w1o - w0o;
+    cm->wire_from = w1i - w0i;
     rc = rc ? rc : sparq_device_counters(rt->dev, &k1);
     if (rc == SPARQ_OK) {
         cm->busy = k1.busy - k0.busy;
         cm->dmacs = k1.macs - k0.macs;
     }
+    plan_meas(rt, (int)(rw - rt->weights), N, cm);
     pthread_mutex_unlock(&rt->lock);
     return rc;
 }
 
 // The call's statistics, with what the job-cycle and link model says it
 // costs (every backend).
+// One call of matrix i (or, for a chain's W1, the whole chain) on a device
+// with the matrices m (stride apart); NULL buffers for a model device.
+int rt_run_matrix(const struct sparq_runtime *rt, struct sparq_device *dev, const struct sparq_device_matrix *m,
+                  size_t stride, int i, int N)
+{
+    const struct rt_weight *rw = &rt->weights[i];
+    const struct sparq_device_matrix *mi = (const void *)((const char *)m + stride * (size_t)i);
+    if (rt->use_chain && rw->chain >= 0) {
+        const struct rt_chain *ch = &rt->chains[rw->chain];
+        const struct sparq_device_matrix *m2 = (const void *)((const char *)m + stride * (size_t)ch->w2);
+        return sparq_device_chain2(dev, NULL, rw->in, NULL, rw->in, mi, ch->p.lut, m2, N);
+    }
+    return rt->readout == SPARQ_READOUT_Q8 ? sparq_device_gemm_q8_m(dev, NULL, rw->out, NULL, rw->in, mi, N)
+                                           : sparq_device_gemm_m(dev, NULL, rw->out, NULL, rw->in, mi, N, 0);
+}
+
+// The work of a call on layer idx (its kept-weight and dense MACs).
+void rt_count_call(const struct rt_weight *rw, struct sparq_runtime_layer_stats *s, int N)
+{
+    s->calls++;
+    s->rows += (uint64_t)N;
+    s->macs += (uint64_t)N * rw->out * (uint64_t)(((rw->in + 3) / 4) * rw->p.type->kept);
+    s->dense_macs += (uint64_t)N * rw->out * rw->in;
+}
+
 static void account(struct sparq_runtime *rt, int idx, int N, const struct call_meas *cm, double seconds)
 {
     struct rt_weight *rw = &rt->weights[idx];
-    const int q8 = rt->readout == SPARQ_READOUT_Q8, IN = rw->in, OUT = rw->out;
     pthread_mutex_lock(&rt->lock);
-    struct sparq_device_counters m0, m1;
-    uint64_t p0o, p0i, p1o, p1i;
-    sparq_device_counters(rt->plan, &m0);
-    sparq_device_wire(rt->plan, &p0o, &p0i);
-    int prc = q8 ? sparq_device_gemm_q8(rt->plan, NULL, OUT, NULL, IN, &rw->p, N, rw->rq)
-                 : sparq_device_gemm(rt->plan, NULL, OUT, NULL, IN, &rw->p, N, 0);
-    sparq_device_wire(rt->plan, &p1o, &p1i);
-    sparq_device_counters(rt->plan, &m1);
-    if (prc && !rt->error)
-        rt->error = sparq_fail(prc, "runtime: %s: device model: %s", rt->stats[idx].name, sparq_last_error());
+    struct call_meas pm = *cm;
+    if (!pm.planned) // cpu: the model device alone
+        plan_meas(rt, idx, N, &pm);
+    if (pm.prc && !rt->error)
+        rt->error = sparq_fail(pm.prc, "runtime: %s: device model: %s", rt->stats[idx].name, sparq_last_error());
     struct sparq_runtime_layer_stats *s = &rt->stats[idx];
-    s->calls++;
-    s->rows += (uint64_t)N;
-    s->macs += (uint64_t)N * OUT * (uint64_t)(((IN + 3) / 4) * rw->p.type->kept);
-    s->dense_macs += (uint64_t)N * OUT * IN;
+    rt_count_call(rw, s, N);
     s->device_cycles += cm->cycles;
     s->busy_cycles += cm->busy;
     s->device_macs += cm->dmacs;
     s->bytes_out += cm->bout;
     s->bytes_in += cm->bin;
     s->wire_bytes += cm->wire;
-    s->model_busy += m1.busy - m0.busy;
-    s->model_macs += m1.macs - m0.macs;
-    s->model_bytes += (p1o - p0o) + (p1i - p0i);
+    s->model_busy += pm.mbusy;
+    s->model_macs += pm.mmacs;
+    s->model_bytes += pm.mto + pm.mfrom;
+    s->model_to_dev += pm.mto;
+    s->model_from_dev += pm.mfrom;
+    s->wire_to_dev += cm->wire_to;
+    s->wire_from_dev += cm->wire_from;
     s->seconds += seconds;
     pthread_mutex_unlock(&rt->lock);
 }
 
-// Read-out: the integer results back to float, y = r * (s_row * s_col[o]) + b[o]
-// with r the int32 accumulator (i32) or the device's int8 (q8, s_col then
+// Read-out: the integer results back to float, y = r * (s_row * s_col[o]) +
+// b[o] with r the int32 accumulator (i32) or the device's int8 (q8, s_col then
 // folds in the requantization: rq_scale).
 static void read_out(const struct sparq_runtime *rt, const struct rt_weight *rw, float *out, const int32_t *acc,
                      const int8_t *y8, const float *rs, const float *b, int N)
@@ -411,6 +537,107 @@ static int find_weight(const struct sparq_runtime *rt, const float *w)
     return -1;
 }
 
+// Buffer `*p` of at least n bytes (kept between calls).
+static int grow(void **p, size_t *cap, size_t n)
+{
+    if (*cap >= n)
+        return 1;
+    void *q = realloc(*p, n);
+    if (!q)
+        return 0;
+    *p = q;
+    *cap = n;
+    return 1;
+}
+
+// The float backend's FFN: fine-tuning's simulation of the chain
+// (sparq_chain_sim_*), so "float" is the fake-quantized model it trained.
+static int chain_float(struct sparq_runtime *rt, struct rt_chain *ch, int idx, float *out, const float *inp, int N)
+{
+    const struct rt_weight *r1 = &rt->weights[ch->w1];
+    const int F = r1->out, d = r1->in;
+    int rc = SPARQ_OK;
+    if (idx == ch->w1) {
+        float *acc = sparq_malloc(sizeof(float) * ((size_t)N * F + 1), "chain accumulators");
+        if (!acc || !grow((void **)&ch->q1, &ch->cap_q1, (size_t)N * F + 1))
+            rc = SPARQ_ENOMEM;
+        rc = rc ? rc : sparq_chain_sim_acc1(acc, inp, N, d, ch->w1code, F, ch->p.s_in);
+        if (!rc)
+            sparq_chain_sim_q1(ch->q1, out, acc, &ch->p, N);
+        ch->rows = rc ? -1 : N;
+        free(acc);
+        return rc;
+    }
+    if (ch->rows != N)
+        return sparq_fail(SPARQ_EINVAL, "runtime: %s called without its W1 just before", rt->stats[idx].name);
+    ch->rows = -1;
+    return sparq_chain_sim_w2(out, NULL, ch->q1, &ch->p, ch->w2code, ch->b2, N);
+}
+
+// A chained FFN on an integer backend. W1's call runs the whole module (one
+// sparq_device_chain2 on ref/sim/usb; on cpu the same integer steps: GEMM,
+// requant with the folded bias, table, GEMM, W2's read-out) and keeps W2's
+// output; it hands the host zeros as W1's output (the host's Swish of them
+// is not used). W2's call returns the kept output.
+static int chain_linear(struct sparq_runtime *rt, struct rt_chain *ch, int idx, float *out, const float *inp, int N)
+{
+    struct rt_weight *r1 = &rt->weights[ch->w1], *r2 = &rt->weights[ch->w2];
+    const int F = r1->out, d = r1->in;
+    if (idx == ch->w2) {
+        if (ch->rows != N)
+            return sparq_fail(SPARQ_EINVAL, "runtime: %s called without its W1 just before", rt->stats[idx].name);
+        memcpy(out, ch->y, sizeof(float) * (size_t)N * d);
+        ch->rows = -1;
+        pthread_mutex_lock(&rt->lock);
+        rt_count_call(r2, &rt->stats[idx], N); // its device work is on W1's row
+        pthread_mutex_unlock(&rt->lock);
+        return SPARQ_OK;
+    }
+    struct rt_scratch *sc = rt_scratch_take(&rt->scratch);
+    int8_t *xq = sc ? rt_scratch_get(sc, 0, (size_t)N * d) : NULL;
+    float *rs = sc ? rt_scratch_get(sc, 1, sizeof(float) * (size_t)N) : NULL;
+    int8_t *y8 = sc ? rt_scratch_get(sc, 3, (size_t)N * d) : NULL;
+    int cpu = rt->kind == BACKEND_CPU;
+    int32_t *acc1 = sc && cpu ? rt_scratch_get(sc, 2, sizeof(int32_t) * (size_t)N * F) : NULL;
+    int8_t *q1 = sc && cpu ? rt_scratch_get(sc, 4, (size_t)N * F) : NULL;
+    int8_t *h = sc && cpu ? rt_scratch_get(sc, 5, (size_t)N * F) : NULL;
+    int32_t *acc2 = sc && cpu ? rt_scratch_get(sc, 6, sizeof(int32_t) * (size_t)N * d) : NULL;
+    if (!xq || !rs || !y8 || (cpu && (!acc1 || !q1 || !h || !acc2)) ||
+        !grow((void **)&ch->y, &ch->cap_y, sizeof(float) * (size_t)N * d)) {
+        rt_scratch_give(&rt->scratch, sc);
+        return sparq_fail(SPARQ_ENOMEM, "runtime: out of memory for a %d-row feed-forward chain", N);
+    }
+    sparq_act_quantize(xq, inp, N * d,
+                       ch->p.s_in); // one static scale: the rows are contiguous
+    double t0 = sparq_clock_s();
+    struct call_meas cm = { 0 };
+    int rc;
+    if (cpu) {
+        rc = sparq_gemm_fast(acc1, F, xq, d, r1->prep, N, 0);
+        if (!rc) { // sparq_chain_hidden, vectorized: the device's requant, then the
+                   // table
+            sparq_requant_rows(q1, F, acc1, F, ch->p.q1, N, F);
+            for (size_t e = 0; e < (size_t)N * F; e++)
+                h[e] = ch->p.lut[q1[e] + 128];
+        }
+        rc = rc ? rc : sparq_gemm_fast(acc2, d, h, F, r2->prep, N, 0);
+        if (!rc)
+            sparq_requant_rows(y8, d, acc2, d, ch->p.q2, N, d);
+    } else
+        rc = device_call(rt, r1, NULL, y8, xq, N, &cm);
+    double dt = sparq_clock_s() - t0;
+    if (!rc) {
+        for (int t = 0; t < N; t++)
+            rs[t] = ch->p.s_2;
+        sparq_gemm_readout_q8(ch->y, d, y8, d, rs, ch->p.deq2, ch->b2, N, d);
+        memset(out, 0, sizeof(float) * (size_t)N * F);
+        ch->rows = N;
+    }
+    rt_scratch_give(&rt->scratch, sc);
+    account(rt, idx, N, &cm, dt);
+    return rc;
+}
+
 // The linear hook: quantize the input per row (sparq_gemm_act.h), run the
 // integer GEMM on the backend, read the results out. Buffers come from the
 // runtime's scratch pool, so a warm call allocates nothing.
@@ -418,7 +645,7 @@ static int runtime_linear(void *ctx, float *out, const float *inp, const float *
                           int OUT)
 {
     struct sparq_runtime *rt = ctx;
-    if (rt->kind == BACKEND_FLOAT || N <= 0)
+    if ((rt->kind == BACKEND_FLOAT && !rt->use_chain) || N <= 0)
         return 0;
     const int idx = find_weight(rt, w);
     if (idx < 0)
@@ -429,6 +656,20 @@ static int runtime_linear(void *ctx, float *out, const float *inp, const float *
                                OUT, IN, rw->out, rw->in);
         return 0;
     }
+    if (rt->use_chain && rw->chain >= 0) {
+        struct rt_chain *ch = &rt->chains[rw->chain];
+        int rc =
+            rt->kind == BACKEND_FLOAT ? chain_float(rt, ch, idx, out, inp, N) : chain_linear(rt, ch, idx, out, inp, N);
+        if (rc) {
+            if (!rt->error)
+                rt->error =
+                    sparq_fail(rc, "runtime: %s on %s: %s", rt->stats[idx].name, rt->backend, sparq_last_error());
+            memset(out, 0, sizeof(float) * (size_t)N * OUT);
+        }
+        return 1;
+    }
+    if (rt->kind == BACKEND_FLOAT)
+        return 0;
     const int q8 = rt->readout == SPARQ_READOUT_Q8;
     struct rt_scratch *sc = rt_scratch_take(&rt->scratch);
     int8_t *xq = sc ? rt_scratch_get(sc, 0, (size_t)N * IN) : NULL;
@@ -460,83 +701,6 @@ static int runtime_linear(void *ctx, float *out, const float *inp, const float *
     rt_scratch_give(&rt->scratch, sc);
     account(rt, idx, N, &cm, dt);
     return 1;
-}
-
-static int cmp_int(const void *a, const void *b)
-{
-    int x = *(const int *)a, y = *(const int *)b;
-    return (x > y) - (x < y);
-}
-
-// One planned GEMM of `rows` rows on layer i.
-static int plan_call(struct sparq_runtime *rt, struct sparq_device *dev, int i, int rows,
-                     struct sparq_runtime_layer_stats *st)
-{
-    struct rt_weight *rw = &rt->weights[i];
-    if (!rw->packed || rows <= 0)
-        return SPARQ_OK;
-    struct sparq_device_counters c0, c1;
-    uint64_t o0, i0, o1, i1;
-    sparq_device_counters(dev, &c0);
-    sparq_device_wire(dev, &o0, &i0);
-    int rc = rt->readout == SPARQ_READOUT_Q8
-                 ? sparq_device_gemm_q8(dev, NULL, rw->out, NULL, rw->in, &rw->p, rows, rw->rq)
-                 : sparq_device_gemm(dev, NULL, rw->out, NULL, rw->in, &rw->p, rows, 0);
-    sparq_device_wire(dev, &o1, &i1);
-    sparq_device_counters(dev, &c1);
-    st->calls++;
-    st->rows += (uint64_t)rows;
-    st->macs += (uint64_t)rows * rw->out * (uint64_t)(((rw->in + 3) / 4) * rw->p.type->kept);
-    st->dense_macs += (uint64_t)rows * rw->out * rw->in;
-    st->model_busy += c1.busy - c0.busy;
-    st->model_macs += c1.macs - c0.macs;
-    st->model_bytes += (o1 - o0) + (i1 - i0);
-    return rc;
-}
-
-int sparq_runtime_plan(struct sparq_runtime *rt, const int *frames, size_t n, int batch,
-                       struct sparq_runtime_layer_stats *stats)
-{
-    if (batch < 1 || !n)
-        return sparq_fail(SPARQ_EINVAL, "runtime plan: batch %d of %zu utterances", batch, n);
-    int *len = sparq_malloc(sizeof(int) * n, "plan lengths");
-    struct sparq_device *dev = NULL;
-    int rc = len ? sparq_device_open_model(&dev, &rt->cfg, 1) : SPARQ_ENOMEM;
-    if (rc) {
-        free(len);
-        return rc;
-    }
-    memcpy(len, frames, sizeof(int) * n);
-    qsort(len, n, sizeof(int), cmp_int); // decoding batches length-sorted utterances
-    const struct sparq_config *c = &rt->m.cfg;
-    int F1 = sparq_sub_f1(c), F2 = sparq_sub_f2(c);
-    for (int i = 0; i < rt->n_weights; i++) {
-        memset(&stats[i], 0, sizeof stats[i]);
-        stats[i] = (struct sparq_runtime_layer_stats){ .out = rt->stats[i].out, .in = rt->stats[i].in };
-        memcpy(stats[i].name, rt->stats[i].name, sizeof stats[i].name);
-        memcpy(stats[i].format, rt->stats[i].format, sizeof stats[i].format);
-    }
-    // The calls sparq_forward makes: the two subsampling convs per utterance
-    // (unpadded im2col rows), every other matmul once per batch on B * T2
-    // rows (padded to the batch's longest utterance).
-    for (size_t s0 = 0; s0 < n && !rc; s0 += (size_t)batch) {
-        size_t B = n - s0 < (size_t)batch ? n - s0 : (size_t)batch;
-        int T = len[s0 + B - 1];
-        for (int i = 0; i < rt->n_weights && !rc; i++) {
-            const char *nm = rt->stats[i].name;
-            if (!strcmp(nm, "sub1_w") || !strcmp(nm, "sub2_w")) {
-                int first = !strcmp(nm, "sub1_w");
-                for (size_t k = 0; k < B && !rc; k++) {
-                    int rows = first ? sparq_sub_len1(len[s0 + k]) * F1 : sparq_sub_frames(len[s0 + k]) * F2;
-                    rc = plan_call(rt, dev, i, rows, &stats[i]);
-                }
-            } else
-                rc = plan_call(rt, dev, i, (int)B * sparq_sub_frames(T), &stats[i]);
-        }
-    }
-    sparq_device_close(dev);
-    free(len);
-    return rc;
 }
 
 int sparq_runtime_device_info(struct sparq_runtime *rt, struct sparq_device_info *info)

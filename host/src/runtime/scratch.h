@@ -9,7 +9,7 @@
 #include <pthread.h>
 #include <stddef.h>
 
-#define RT_SCRATCH_SLOTS 4 // buffers per set (codes, row scales, int32 results, int8 results)
+#define RT_SCRATCH_SLOTS 8 // buffers per set (codes, row scales, int32 and int8 results; the FFN chain uses more)
 
 struct rt_scratch {
     struct rt_scratch *next; // in the pool's free list

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "sparq_chain.h"
 #include "sparq_error.h"
 #include "sparq_export.h"
 #include "sparq_readout.h"
@@ -48,6 +49,17 @@ static int expected(const struct sparq_model *m, const char *name, enum rule *ru
         if (!strcmp(tensor, m->tensors[i].name) && sparq_tensor_is_matmul(&m->tensors[i], &out, &in)) {
             *rule = POSITIVE;
             *count = (size_t)out;
+            return 1;
+        }
+    if (kind == 1)
+        return 1;
+    // The FFN chain's version and per-FFN clips A_in, A_1 (sparq_chain.h), on an FFN's W1.
+    char w2[64], b1[64], b2[64];
+    kind = sparq_chain_section(name, tensor, sizeof tensor);
+    for (int i = 0; kind == 2 && i < m->n_tensors; i++)
+        if (!strcmp(tensor, m->tensors[i].name) && sparq_chain_names(tensor, w2, b1, b2, sizeof w2)) {
+            *rule = POSITIVE;
+            *count = 2;
             return 1;
         }
     return kind == 1;

@@ -1,0 +1,90 @@
+// Private to host/src/runtime: the runtime's state, shared by runtime.c (open,
+// the matmul hook), runtime_chain.c (the file's FFN chains) and
+// runtime_plan.c (what a decode costs on a given hardware).
+#ifndef SPARQ_RUNTIME_INTERNAL_H
+#define SPARQ_RUNTIME_INTERNAL_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "scratch.h"
+#include "sparq_chain.h"
+#include "sparq_device.h"
+#include "sparq_gemm.h"
+#include "sparq_modelfile.h"
+#include "sparq_runtime.h"
+
+enum backend_kind { BACKEND_CPU, BACKEND_REF, BACKEND_SIM, BACKEND_USB, BACKEND_UART, BACKEND_FLOAT };
+
+// --- runtime
+// -------------------------------------------------------------------
+
+struct rt_weight {
+    const float *w; // the tensor in the model's parameters (how the hook recognises it)
+    int out, in;
+    int packed; // 0: stays float
+    struct sparq_packed p;
+    struct sparq_gemm_prepared *prep; // cpu backend
+    struct sparq_requant_params *rq;  // (out) int8 read-out (readout q8)
+    float *rq_scale;                  // (out) s_w[o] * 2^shift / mult: dequantizes a q8 result
+    float *clip;                      // (out) calibrated read-out clip levels from the file, or NULL
+    // The matrix on the device (ref/sim/usb) and on the planning model
+    // device: resident in the weight store when it has room, else streamed.
+    struct sparq_device_matrix dm, pm;
+    int chain; // index into the runtime's FFN chains, -1 if none
+};
+
+// One feed-forward module run as the device's chain (sparq_chain.h): W1's
+// call runs both matrices and keeps W2's output for W2's call.
+struct rt_chain {
+    int w1, w2;               // indices into weights
+    const float *b1, *b2;     // the biases in the model's parameters
+    float a_in, a_1;          // the file's clips
+    struct sparq_chain_ffn p; // every integer parameter (sparq_chain_make)
+    float *w1code, *w2code;   // float backend: the weight codes, for the simulation
+    float *y;                 // (rows, d) W2's output from W1's call
+    int8_t *q1;               // float backend: W1's codes from W1's call
+    size_t cap_y, cap_q1;
+    int rows; // rows in y / q1, -1 once W2 took them
+};
+
+struct sparq_runtime {
+    struct sparq_model m;
+    int model_ok;
+    enum backend_kind kind;
+    char backend[16];
+    enum sparq_readout readout;
+    int calibrated; // the file carries read-out clip levels (sparq_readout.h)
+    int n_chains;
+    struct rt_chain *chains; // the file's FFN chains (sparq_chain.h)
+    int use_chain;           // run them (no read-out suffix given); else every matmul
+                             // alone, as before
+    uint64_t load_wire;      // wire bytes of loading the matrices at open (device backends)
+    struct sparq_device *dev;
+    struct sparq_device *plan;      // model device: what each call costs by the
+                                    // job-cycle and link model
+    struct sparq_device_config cfg; // the hardware the model device stands for
+    pthread_mutex_t lock;           // the device and the statistics
+    int n_weights;
+    struct rt_weight *weights;
+    struct sparq_runtime_layer_stats *stats;
+    struct rt_scratch_pool scratch; // per-call buffers, kept between calls
+    int error;
+};
+
+// The read-out clip level of channel o (the file's, or the data-free one).
+double rt_channel_clip(const struct rt_weight *rw, int o);
+// Every packed matrix into dev's weight store (resident) or streamed; m has
+// one handle per weight, `stride` bytes apart.
+int rt_load_matrices(const struct sparq_runtime *rt, struct sparq_device *dev, struct sparq_device_matrix *m,
+                     size_t stride);
+void rt_release_matrices(const struct sparq_runtime *rt, struct sparq_device_matrix *m, size_t stride);
+// One call of weight idx on N rows through dev, with the handles m.
+int rt_run_matrix(const struct sparq_runtime *rt, struct sparq_device *dev, const struct sparq_device_matrix *m,
+                  size_t stride, int idx, int N);
+void rt_count_call(const struct rt_weight *rw, struct sparq_runtime_layer_stats *s, int N);
+// The file's FFN chains (section "chain"), and their integer parameters.
+int rt_load_chains(struct sparq_runtime *rt, const struct sparq_mfile *f, const char *path);
+int rt_make_chain(struct sparq_runtime *rt, struct rt_chain *ch);
+
+#endif
