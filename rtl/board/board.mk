@@ -14,7 +14,7 @@
 #   tests/board/board_sim.sh            the board design under an FX2 model (built for make test)
 BOARD_DIR   := $(BUILD)/board
 BOARD_SRCS  := $(shell sed 's/#.*//' rtl/board/sparq_board.f)
-BOARD_INCS  := rtl/sparq_protocol.vh
+BOARD_INCS  := rtl/sparq_protocol.vh rtl/sparq_requant_fn.vh
 # The largest array that fits the HX8K with the board options of
 # sparq_board_top: 4x2 (7,416 of 7,680 logic cells, Fmax 37.3 MHz with seed 1);
 # 2x3 (7,133 cells) is the fallback if another seed or tool version fails to
