@@ -28,17 +28,27 @@ struct board_time {
     double macs, dense, busy, bytes, comp, t[2];
 };
 
+// Transfer time of a layer on link k: the link's rate for both directions,
+// but no faster than the device's byte-wide port, one byte per clock each way
+// (an FT601's 200 MB/s meets a 100 MHz device at 100 MB/s).
+static double transfer_seconds(const struct sparq_report_options *o, int k, double to, double from)
+{
+    double hz = o->clock_mhz * 1e6, t = (to + from) / (o->link_mbps[k] * 1e6);
+    double port = (to > from ? to : from) / hz;
+    return t > port ? t : port;
+}
+
 static void add_layer(struct board_time *b, const struct sparq_report_options *o, double macs, double dense,
-                      double busy, double bytes)
+                      double busy, double to, double from)
 {
     double comp = busy / (o->clock_mhz * 1e6);
     b->macs += macs;
     b->dense += dense;
     b->busy += busy;
-    b->bytes += bytes;
+    b->bytes += to + from;
     b->comp += comp;
     for (int k = 0; k < 2; k++) {
-        double link = bytes / (o->link_mbps[k] * 1e6);
+        double link = transfer_seconds(o, k, to, from);
         b->t[k] += comp > link ? comp : link;
     }
 }
@@ -84,7 +94,8 @@ static void plan_dat(const char *path, const struct sparq_runtime_layer_stats *p
     fprintf(dat, "# name intensity_macs_per_byte macs_per_s_link0 macs_per_s_link1 peak_macs_per_s bw0 bw1\n");
     for (int i = 0; i < count; i++) {
         double bytes = (double)ps[i].model_bytes, comp = (double)ps[i].model_busy / hz;
-        double l0 = bytes / (o->link_mbps[0] * 1e6), l1 = bytes / (o->link_mbps[1] * 1e6);
+        double l0 = transfer_seconds(o, 0, (double)ps[i].model_to_dev, (double)ps[i].model_from_dev);
+        double l1 = transfer_seconds(o, 1, (double)ps[i].model_to_dev, (double)ps[i].model_from_dev);
         double t0 = comp > l0 ? comp : l0, t1 = comp > l1 ? comp : l1, m = (double)ps[i].model_macs;
         if (bytes > 0 && t0 > 0)
             fprintf(dat, "%s %.6g %.6g %.6g %.6g %.6g %.6g\n", ps[i].name, m / bytes, m / t0, m / t1,
@@ -139,7 +150,7 @@ static int print_sweep(struct sparq_runtime *rt, const struct sparq_report_optio
         for (int i = 0; i < count; i++)
             if (pv[i].calls)
                 add_layer(&bv, o, (double)pv[i].macs, (double)pv[i].dense_macs, (double)pv[i].model_busy,
-                          (double)pv[i].model_bytes);
+                          (double)pv[i].model_to_dev, (double)pv[i].model_from_dev);
         if (json_path && bi == o->n_batch_sizes - 1) { // roofline points before / after at the largest B
             char dpath[4096];
             snprintf(dpath, sizeof dpath, "%s.v2.dat", json_path);
@@ -152,7 +163,7 @@ static int print_sweep(struct sparq_runtime *rt, const struct sparq_report_optio
             if (!ps[i].calls)
                 continue;
             add_layer(&bt, o, (double)ps[i].macs, (double)ps[i].dense_macs, (double)ps[i].model_busy,
-                      (double)ps[i].model_bytes);
+                      (double)ps[i].model_to_dev, (double)ps[i].model_from_dev);
             if (!strcmp(ps[i].name, "sub_lin_w"))
                 rows = (double)ps[i].rows;
         }
@@ -346,11 +357,11 @@ int sparq_report_print(struct sparq_runtime *rt, const struct sparq_report_optio
         double busy = (double)(measured ? s->busy_cycles : s->model_busy);
         double dmacs = (double)(measured ? s->device_macs : s->model_macs);
         double comp = busy / hz;
-        double link0 = bytes / (o->link_mbps[0] * 1e6), link1 = bytes / (o->link_mbps[1] * 1e6);
+        double link0 = transfer_seconds(o, 0, bto, bfrom), link1 = transfer_seconds(o, 1, bto, bfrom);
         double peak = busy * pes * peak_macs_per_pe(s->format, lanes);
         double util = peak > 0 ? dmacs / peak : 0;
         double t0 = comp > link0 ? comp : link0, t1 = comp > link1 ? comp : link1;
-        add_layer(&tot, o, (double)s->macs, (double)s->dense_macs, busy, bytes);
+        add_layer(&tot, o, (double)s->macs, (double)s->dense_macs, busy, bto, bfrom);
         dev_macs += dmacs;
         peak_macs += peak;
         model_busy += (double)s->model_busy;
