@@ -27,7 +27,9 @@ $(EXPLORE_DATA): | $(BUILD)/sparq
 	@rm -rf $(EXPLORE_DIR)/data
 	$(BUILD)/sparq data gen --out $(EXPLORE_DIR)/data --hours 0.001 --dev-hours 0.001 --test-hours 0.04 \
 	  --seed 20261126 --quiet
-$(EXPLORE_MODEL): models/base.sparq | $(BUILD)/sparq
+# The model as an absolute path: host/model.mk has a rule for models/base.sparq (train it from
+# the corpus), which a fresh clone would otherwise run for hours.
+$(EXPLORE_MODEL): $(abspath models/base.sparq) | $(BUILD)/sparq
 	@mkdir -p $(dir $@)
 	$(BUILD)/sparq export --model models/base.sparq --compress "int4-2:4,sub1_w=int8" --out $@ > $@.log
 explore: $(BUILD)/sparq $(EXPLORE_DATA) $(EXPLORE_MODEL)
