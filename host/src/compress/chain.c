@@ -82,18 +82,16 @@ int sparq_chain_make(struct sparq_chain_ffn *c, float a_in, float a_1, const flo
 
 void sparq_chain_hidden(int8_t *h, const int32_t *acc1, const struct sparq_chain_ffn *c, int t)
 {
-    const int F = c->F;
-    for (int r = 0; r < t; r++)
-        for (int o = 0; o < F; o++) {
-            size_t e = (size_t)r * F + o;
-            int8_t q = sparq_requant(acc1[e], c->q1[o].bias, c->q1[o].mult, c->q1[o].shift);
-            h[e] = c->lut[q + 128];
-        }
+    // The device's requantization (sparq_requant_rows: sparq_requant bit for
+    // bit, vectorized), then the table in place.
+    sparq_requant_rows(h, c->F, acc1, c->F, c->q1, t, c->F);
+    for (size_t e = 0; e < (size_t)t * (size_t)c->F; e++)
+        h[e] = c->lut[h[e] + 128];
 }
 
 void sparq_chain_out(int8_t *y8, const int32_t *acc2, const struct sparq_chain_ffn *c, int t)
 {
-    sparq_requant_ref(y8, c->d, acc2, c->d, c->q2, t, c->d);
+    sparq_requant_rows(y8, c->d, acc2, c->d, c->q2, t, c->d);
 }
 
 int sparq_chain_add(struct sparq_mfile *f, const char *w1, float a_in, float a_1)

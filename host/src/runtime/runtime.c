@@ -599,10 +599,9 @@ static int chain_linear(struct sparq_runtime *rt, struct rt_chain *ch, int idx, 
     int8_t *y8 = sc ? rt_scratch_get(sc, 3, (size_t)N * d) : NULL;
     int cpu = rt->kind == BACKEND_CPU;
     int32_t *acc1 = sc && cpu ? rt_scratch_get(sc, 2, sizeof(int32_t) * (size_t)N * F) : NULL;
-    int8_t *q1 = sc && cpu ? rt_scratch_get(sc, 4, (size_t)N * F) : NULL;
     int8_t *h = sc && cpu ? rt_scratch_get(sc, 5, (size_t)N * F) : NULL;
     int32_t *acc2 = sc && cpu ? rt_scratch_get(sc, 6, sizeof(int32_t) * (size_t)N * d) : NULL;
-    if (!xq || !rs || !y8 || (cpu && (!acc1 || !q1 || !h || !acc2)) ||
+    if (!xq || !rs || !y8 || (cpu && (!acc1 || !h || !acc2)) ||
         !grow((void **)&ch->y, &ch->cap_y, sizeof(float) * (size_t)N * d)) {
         rt_scratch_give(&rt->scratch, sc);
         return sparq_fail(SPARQ_ENOMEM, "runtime: out of memory for a %d-row feed-forward chain", N);
@@ -614,15 +613,11 @@ static int chain_linear(struct sparq_runtime *rt, struct rt_chain *ch, int idx, 
     int rc;
     if (cpu) {
         rc = sparq_gemm_fast(acc1, F, xq, d, r1->prep, N, 0);
-        if (!rc) { // sparq_chain_hidden, vectorized: the device's requant, then the
-                   // table
-            sparq_requant_rows(q1, F, acc1, F, ch->p.q1, N, F);
-            for (size_t e = 0; e < (size_t)N * F; e++)
-                h[e] = ch->p.lut[q1[e] + 128];
-        }
+        if (!rc)
+            sparq_chain_hidden(h, acc1, &ch->p, N);
         rc = rc ? rc : sparq_gemm_fast(acc2, d, h, F, r2->prep, N, 0);
         if (!rc)
-            sparq_requant_rows(y8, d, acc2, d, ch->p.q2, N, d);
+            sparq_chain_out(y8, acc2, &ch->p, N);
     } else
         rc = device_call(rt, r1, NULL, y8, xq, N, &cm);
     double dt = sparq_clock_s() - t0;
