@@ -30,7 +30,8 @@ module sparq_ctrl #(
                               // 0: one block buffer (144 fewer flip-flops, rx waits while it emits)
     parameter LANES   = 1,    // MAC lanes per PE (sparq_engine); IDENTIFY reports it
     parameter CHK_REG = 0,    // 1: register the argument/length checks (one more cycle per
-                              // command; cuts the longest path for slow FPGAs)
+                              // command; cuts the longest path for slow FPGAs); 2: also
+                              // register their products (two more cycles; the UP5K)
     parameter XBANKS  = 2,    // activation banks
     parameter RBUFS   = 1,    // result buffers (1 or 2)
     parameter WSTORE  = 0,    // weight-store entries per column (0: none)
@@ -119,7 +120,7 @@ module sparq_ctrl #(
     generate
         if (TIMEOUT < 256 || (TIMEOUT % 256) != 0 || TIMEOUT > 65535 * 256 || COLS > 65535 ||
             RDEPTH > 32768 || CNT_W < 32 || CNT_W > 64 || PWW > 31 || PWX > 31 || BLW > 31 ||
-            RQ_SERIAL < 0 || RQ_SERIAL > 1 || WL_DBUF < 0 || WL_DBUF > 1 || CHK_REG < 0 || CHK_REG > 1 ||
+            RQ_SERIAL < 0 || RQ_SERIAL > 1 || WL_DBUF < 0 || WL_DBUF > 1 || CHK_REG < 0 || CHK_REG > 2 ||
             QDEPTH < COLS || QDEPTH > 32768 || (V3 != 0 && (QDEPTH < 32 || (QDEPTH & (QDEPTH - 1)) != 0))) begin : g_bad_params
             // version 3: QDEPTH a power of two >= 32 (sparq_ctrl_qmem's 16 banks)
             sparq_ctrl_illegal_parameters u_stop ();
@@ -151,6 +152,11 @@ module sparq_ctrl #(
     wire [7:0]  op = hdr_q[1];
     wire [31:0] len = {hdr_q[7], hdr_q[6], hdr_q[5], hdr_q[4]};
     wire        rx_fire = rx_valid_i && rx_ready_o;
+    // len - 1, registered (len is complete long before the body): the body's
+    // last byte is an equality test, not a 32-bit carry chain into the state
+    reg  [31:0] len_m1;
+    always @(posedge clk_i)
+        len_m1 <= len - 32'd1;
 
     // argument fields
     wire [15:0] a16_2  = {args_q[3], args_q[2]};
@@ -168,28 +174,37 @@ module sparq_ctrl #(
     wire [31:0] a32_8 = {args_q[11], args_q[10], args_q[9], args_q[8]}; // STORE_W addr
     /* verilator lint_on UNUSEDSIGNAL */
 
-    reg  [4:0] argsize;
-    reg        known;
+    // Argument size and "known" of the opcode, registered: the opcode
+    // arrives at least 8 cycles before S_DECODE reads them, and the decode is
+    // then off the path from the header to rx_ready and the argument enables.
+    reg  [4:0] argsize_c, argsize;
+    reg        known_c, known;
     always @* begin
-        known = 1'b1;
+        known_c = 1'b1;
         case (op)
-            OP_IDENTIFY, OP_RESET, OP_COUNTERS: argsize = 5'd0;
-            OP_WRITE_W, OP_WRITE_X, OP_READ:    argsize = 5'd8;
-            OP_WRITE_Q, OP_WRITE_LUT:           argsize = 5'd4;
-            OP_COMPUTE, OP_EPILOGUE:            argsize = 5'd14;
-            OP_STORE_W:                         argsize = 5'd12;
-            OP_COMPUTE_S:                       argsize = 5'd16;
+            OP_IDENTIFY, OP_RESET, OP_COUNTERS: argsize_c = 5'd0;
+            OP_WRITE_W, OP_WRITE_X, OP_READ:    argsize_c = 5'd8;
+            OP_WRITE_Q, OP_WRITE_LUT:           argsize_c = 5'd4;
+            OP_COMPUTE, OP_EPILOGUE:            argsize_c = 5'd14;
+            OP_STORE_W:                         argsize_c = 5'd12;
+            OP_COMPUTE_S:                       argsize_c = 5'd16;
             default: begin
-                argsize = 5'd0;
-                known = 1'b0;
+                argsize_c = 5'd0;
+                known_c = 1'b0;
             end
         endcase
+    end
+    always @(posedge clk_i) begin
+        argsize <= argsize_c;
+        known <= known_c;
     end
 
 
     // ---- argument and length checks (S_CHECK) -------------------------------
     // With CHK_REG the checks are registered on the first S_CHECK cycle and
-    // used from the second (args and len do not change in S_CHECK).
+    // used from the second (args and len do not change in S_CHECK); with
+    // CHK_REG 2 the products on the first, the checks on the second, used
+    // from the third.
     wire [7:0] chk_err_c;
     wire [4:0] wblk_bytes, wval_bytes;
     wire [127:0] args_flat;
@@ -201,12 +216,12 @@ module sparq_ctrl #(
     endgenerate
     sparq_ctrl_check #(.ROWS(ROWS), .COLS(COLS), .WDEPTH(WDEPTH), .XDEPTH(XDEPTH), .RDEPTH(RDEPTH),
                        .XBANKS(XBANKS), .RBUFS(RBUFS), .WSTORE(WSTORE), .QDEPTH(QDEPTH), .LUTS(LUTS),
-                       .V3(V3)) u_check (
-        .op_i(op), .len_i(len), .argsize_i(argsize), .args_i(args_flat), .err_o(chk_err_c),
+                       .V3(V3), .REG((CHK_REG == 2) ? 1 : 0)) u_check (
+        .clk_i(clk_i), .op_i(op), .len_i(len), .argsize_i(argsize), .args_i(args_flat), .err_o(chk_err_c),
         .wblk_bytes_o(wblk_bytes), .wval_bytes_o(wval_bytes)
     );
     reg  [7:0] chk_err_q;
-    reg        chk_rdy_q;
+    reg        chk_rdy_q, chk_rdy1_q;
     wire [7:0] chk_err = (CHK_REG != 0) ? chk_err_q : chk_err_c;
     wire       chk_go = (CHK_REG == 0) || chk_rdy_q;
     always @(posedge clk_i) chk_err_q <= chk_err_c;
@@ -231,10 +246,17 @@ module sparq_ctrl #(
     reg [LV-1:0] lut_v_q;               // table loaded
 
     // ---- body byte classification ---------------------------------------------
-    wire in_args    = (got_q[31:5] == 27'd0) && (got_q[4:0] < argsize);
+    // in_args: got_q < argsize, kept as a flag (got_q starts at 0 in S_DECODE
+    // and counts up by one), so the received count is no path to rx_ready
+    reg  in_args;
     wire body_pay   = (st_q == S_BODY) && !in_args && (err_q == ST_OK) && started_q;
     wire pay_fire   = rx_fire && body_pay;
-    wire last_arg   = in_args && (got_q + 32'd1 == {27'd0, argsize});
+    wire last_arg   = in_args && (got_q[4:0] + 5'd1 == argsize);
+    always @(posedge clk_i)
+        if (st_q == S_DECODE)
+            in_args <= (argsize != 5'd0);
+        else if (st_q == S_BODY && rx_fire)
+            in_args <= in_args && !last_arg;
 
     // ---- sub-units --------------------------------------------------------------
     wire wl_idle, wl_block, pos_err, q_err, wl_start;
@@ -352,32 +374,40 @@ module sparq_ctrl #(
           {{(16-TW){1'b0}}, x_t_q[ep_dst]} == a16_4 && {{(17-XA){1'b0}}, x_kb_q[ep_dst]} == a16_12));
     wire read_wait = eng_busy_i && (RB2 == 0 || eng_rbuf_i == rd_rb);
     wire needs_idle = (op == OP_RESET || op == OP_COMPUTE || op == OP_COUNTERS || is_cs || is_ep);
-    reg  [7:0] ex_status;
+    reg  [7:0] ex_status_c;
     always @* begin
         if (!crc_ok)
-            ex_status = ST_CRC;
+            ex_status_c = ST_CRC;
         else if (err_q != ST_OK)
-            ex_status = err_q;
+            ex_status_c = err_q;
         else if (in_args)
-            ex_status = ST_LENGTH;
+            ex_status_c = ST_LENGTH;
         else begin
             case (op)
-                OP_WRITE_W, OP_STORE_W: ex_status = pos_err ? ST_POSITIONS : ST_OK;
-                OP_WRITE_Q: ex_status = q_err ? ST_ARG : ST_OK;
-                OP_COMPUTE: ex_status = compute_state_ok ? ST_OK : ST_STATE;
-                OP_READ:    ex_status = read_state_ok ? ST_OK : ST_STATE;
+                OP_WRITE_W, OP_STORE_W: ex_status_c = pos_err ? ST_POSITIONS : ST_OK;
+                OP_WRITE_Q: ex_status_c = q_err ? ST_ARG : ST_OK;
+                OP_COMPUTE: ex_status_c = compute_state_ok ? ST_OK : ST_STATE;
+                OP_READ:    ex_status_c = read_state_ok ? ST_OK : ST_STATE;
                 // (a device without the feature answered ARG already; the constant
                 // lets synthesis drop the unused state of a v1/v2 build)
-                OP_COMPUTE_S: ex_status = (HAS_S != 0 && compute_state_ok) ? ST_OK : ST_STATE;
-                OP_EPILOGUE: ex_status = (HAS_E != 0 && epi_state_ok) ? ST_OK : ST_STATE;
-                default:    ex_status = ST_OK;
+                OP_COMPUTE_S: ex_status_c = (HAS_S != 0 && compute_state_ok) ? ST_OK : ST_STATE;
+                OP_EPILOGUE: ex_status_c = (HAS_E != 0 && epi_state_ok) ? ST_OK : ST_STATE;
+                default:    ex_status_c = ST_OK;
             endcase
         end
     end
+    // CHK_REG 2: the status is registered on the first S_EXEC cycle (the
+    // loader idle, so POSITIONS is final) and acted on from the second: the
+    // state checks' comparisons are then no path into the engine's start.
+    reg  [7:0] ex_status_q;
+    reg        ex_rdy_q;
+    always @(posedge clk_i)
+        ex_status_q <= ex_status_c;
+    wire [7:0] ex_status = (CHK_REG == 2) ? ex_status_q : ex_status_c;
     wire ex_ok = (ex_status == ST_OK);
     // READ: t x ncols results (both range-checked, so the product fits BLW bits)
     wire [BLW-1:0] rd_n = {{(BLW-TW){1'b0}}, a16_2[TW-1:0]} * {{(BLW-NW){1'b0}}, a16_4[NW-1:0]};
-    wire ex_go = (st_q == S_EXEC) && !(is_w && !wl_idle) &&
+    wire ex_go = (st_q == S_EXEC) && (CHK_REG != 2 || ex_rdy_q) && !(is_w && !wl_idle) &&
                  !(ex_ok && ((needs_idle && eng_busy_i) || (op == OP_READ && read_wait)));
 
     assign eng_start_o   = ex_go && ex_ok && (op == OP_COMPUTE || is_cs || is_ep);
@@ -515,7 +545,7 @@ module sparq_ctrl #(
                     arg_we = (err_q == ST_OK && in_args);
                     if (arg_we && last_arg)
                         st_d = S_CHECK;
-                    else if (got_q + 32'd1 == len)
+                    else if (got_q == len_m1)
                         st_d = S_CRC;
                 end
                 S_CHECK: if (chk_go) begin
@@ -556,6 +586,8 @@ module sparq_ctrl #(
             rcrc_q <= CRC16_INIT;
             started_q <= 1'b0;
             chk_rdy_q <= 1'b0;
+            chk_rdy1_q <= 1'b0;
+            ex_rdy_q <= 1'b0;
             tmo_q <= {TMW{1'b0}};
             for (i = 0; i < 2; i = i + 1)
                 wv_q[i] <= 1'b0;
@@ -577,7 +609,10 @@ module sparq_ctrl #(
             started_q <= started_d;
             ccnt_q <= ccnt_d;
             tmo_q <= tmo_d;
-            chk_rdy_q <= (st_q == S_CHECK) && !(chk_go && (chk_err != ST_OK || !chk_wait));
+            ex_rdy_q <= (st_q == S_EXEC) && !(is_w && !wl_idle) && !ex_go;
+            chk_rdy1_q <= (st_q == S_CHECK) && !(chk_go && (chk_err != ST_OK || !chk_wait));
+            chk_rdy_q <= (CHK_REG != 2 || chk_rdy1_q) && (st_q == S_CHECK) &&
+                         !(chk_go && (chk_err != ST_OK || !chk_wait));
             if (hdr_clr)
                 for (i = 1; i < 3; i = i + 1)
                     hdr_q[i] <= 8'd0;

@@ -1,7 +1,11 @@
 `default_nettype none
 // Argument and length checks of sparq_ctrl (docs/protocol.md): each field
 // of a command against its range and the device's sizes, then the body
-// length against the arguments (status ARG, then LENGTH). Combinational.
+// length against the arguments (status ARG, then LENGTH). Combinational,
+// or with REG = 1 the products (body size, activation words) come from
+// registers loaded the cycle before, so no path runs from a multiplier (a
+// combinational SB_MAC16 on the UP5K) through the comparisons: the status
+// is valid one cycle after the arguments are.
 module sparq_ctrl_check #(
     parameter ROWS   = 16,
     parameter COLS   = 16,
@@ -14,12 +18,14 @@ module sparq_ctrl_check #(
     parameter QDEPTH = 16,
     parameter LUTS   = 0,
     parameter V3     = 0,                         // protocol version 3 (a v3 feature is on)
+    parameter REG    = 0,                         // 1: registered products (see above)
     parameter WA = $clog2(WDEPTH),                // derived
     parameter XA = $clog2(XDEPTH),                // derived
     parameter RA = $clog2(RDEPTH),                // derived
     parameter CB = (COLS > 1) ? $clog2(COLS) : 1, // derived
     parameter RB = (ROWS > 1) ? $clog2(ROWS) : 1  // derived
 ) (
+    input  wire         clk_i,
     input  wire [7:0]   op_i,
     input  wire [31:0]  len_i,        // body bytes
     input  wire [4:0]   argsize_i,    // argument bytes of op_i
@@ -122,8 +128,6 @@ module sparq_ctrl_check #(
     /* verilator lint_off UNUSEDSIGNAL */
     reg [7:0]  chk_err_c;
     reg [31:0] payload;
-    reg [TW:0] tiles_x;
-    reg [XA+TW:0] x_words;
     reg        w_kb_big;
     wire       big_cols4 = gtc({16'd0, a16_4}, {16'd0, COLS16});
     wire       big_t2 = gtc({16'd0, a16_2}, {16'd0, RDEPTH16});
@@ -131,13 +135,21 @@ module sparq_ctrl_check #(
     wire       is_epi = (LUTS > 0) && (op == OP_EPILOGUE);
     wire [15:0] xt = is_epi ? a16_4 : a16_2;
     wire [15:0] xkb = is_epi ? a16_12 : a16_4;
+    wire [TW:0] tiles_x = ({1'b0, xt[TW-1:0]} + ROWS_M1_T) >> RB;
+    wire [XA+TW:0] x_words_c = {{(XA+1){1'b0}}, tiles_x[TW-1:0]} * {{(TW+2){1'b0}}, xkb[XA-2:0]};
+    reg  [XA+TW:0] x_words_q;
+    reg  [31:0]    payload_q;
+    always @(posedge clk_i) begin
+        x_words_q <= x_words_c;
+        payload_q <= payload;
+    end
+    wire [XA+TW:0] x_words = (REG != 0) ? x_words_q : x_words_c;
+    wire [31:0]    payload_u = (REG != 0) ? payload_q : payload;
     wire       x_big = xkb == 16'd0 || gtc({16'd0, xkb}, {16'd0, X_KB_MAX}) ||
                        gtc({{(29-XA-TW){1'b0}}, x_words, 2'b00}, {{(31-XA-TW){1'b0}}, XDEPTH_P});
     always @* begin
         chk_err_c = ST_OK;
         payload = 32'd0;
-        tiles_x = ({1'b0, xt[TW-1:0]} + ROWS_M1_T) >> RB;
-        x_words = {{(XA+1){1'b0}}, tiles_x[TW-1:0]} * {{(TW+2){1'b0}}, xkb[XA-2:0]};
         // kblocks * 4 * kept > WDEPTH, for kept 4, 2 or 1 (other kept values are ARG anyway)
         case (args_q[2])
             8'd4:    w_kb_big = gtc({16'd0, a16_6}, {16'd0, W_KB_MAX4});
@@ -208,11 +220,9 @@ module sparq_ctrl_check #(
             end
             default: ;
         endcase
-        if (chk_err_c == ST_OK && len != {27'd0, argsize} + payload)
-            chk_err_c = ST_LENGTH;
     end
     /* verilator lint_on UNUSEDSIGNAL */
-    assign err_o = chk_err_c;
+    assign err_o = (chk_err_c == ST_OK && len != {27'd0, argsize} + payload_u) ? ST_LENGTH : chk_err_c;
     // WRITE_W: width, kept in bytes 1, 2; STORE_W in bytes 0, 1
     wire st = (WSTORE > 0) && (op == OP_STORE_W);
     assign wblk_bytes_o = st ? blk_bytes(args_q[0], args_q[1]) : blk_bytes(args_q[1], args_q[2]);

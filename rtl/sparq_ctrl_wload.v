@@ -48,7 +48,7 @@ module sparq_ctrl_wload #(
     reg          bank_q, store_q;
     reg [EW-1:0] col_base_q;     // first entry of every column (store: saddr, bank: 0)
     reg [7:0]    width_q, kept_q;
-    reg [4:0]    bb_q, vb_q;
+    reg [4:0]    bb_m1_q, vb_q;  // bytes per block - 1, value bytes per block
     reg [127:0]  rb_val_q;       // block buffer: value bytes, positions
     reg [15:0]   rb_pos_q;
     reg          rb_full_q, rb_full_d;
@@ -64,10 +64,13 @@ module sparq_ctrl_wload #(
     wire [15:0]  em_pos;
 
     wire [4:0] em_n = {kept_q[2:0], 2'b00};
-    wire       em_last = (em_i_q == em_n - 5'd1);
+    // em_i_q == em_n - 1, kept as a flag (em_i_q restarts at 0 and counts up
+    // by one; em_n >= 4): no subtract-and-compare on the path from the
+    // loader to rx_ready and the payload byte enables
+    reg        em_last;
     wire       em_free = !em_active_q || em_last;
     wire       em_xfer = rb_full_q && em_free;
-    wire       blk_end = byte_i && bi_q == bb_q - 5'd1;
+    wire       blk_end = byte_i && bi_q == bb_m1_q;
     wire       rb_we = byte_i && bi_q < vb_q;
     wire       pos_hi = (bi_q != vb_q); // second position byte
     assign idle_o = !em_active_q && !rb_full_q;
@@ -170,6 +173,7 @@ module sparq_ctrl_wload #(
             pos_err_o <= pos_err_d;
             rb_full_q <= rb_full_d;
             em_active_q <= em_active_d;
+            em_last <= em_xfer ? 1'b0 : (em_active_q ? (em_i_q == em_n - 5'd2) : em_last);
             em_i_q <= em_i_d;
             em_col_q <= em_col_d;
             em_base_q <= em_base_d;
@@ -179,7 +183,7 @@ module sparq_ctrl_wload #(
                 col_base_q <= saddr_e;
                 width_q <= width_i;
                 kept_q <= kept_i;
-                bb_q <= blk_bytes_i;
+                bb_m1_q <= blk_bytes_i - 5'd1;
                 vb_q <= val_bytes_i;
             end
             if (em_active_q)

@@ -104,6 +104,11 @@ module sparq_pe #(
     endgenerate
 
     reg [ACC_W-1:0] acc_q;
+    // A one-lane PE (the iCE40 builds) names its product once: both
+    // registers below then share one multiplier, where Yosys's -dsp mapping
+    // gave each its own SB_MAC16 (2 per PE). The four-lane PE keeps the
+    // expression inside the clocked block (Verilator speed, see below).
+    wire signed [15:0] sum1 = (LANES == 1) ? step_sum(x4, w4, pos4) : 16'sd0;
     // The new sum is written where it is used, inside the clocked block's
     // tests: a Verilator model evaluates every continuous assignment of
     // every PE every cycle (a wire acc_d cost 2.5x of the simulation time
@@ -132,10 +137,10 @@ module sparq_pe #(
                 last_o <= last_i;
                 w_o <= w_i;
                 pos_o <= pos_i;
-                acc_q <= acc_next(first_i, acc_q, step_sum(x4, w4, pos4));
+                acc_q <= acc_next(first_i, acc_q, (LANES == 1) ? sum1 : step_sum(x4, w4, pos4));
             end
             if (xv_i && last_i)
-                chain_o <= acc_next(first_i, acc_q, step_sum(x4, w4, pos4));
+                chain_o <= acc_next(first_i, acc_q, (LANES == 1) ? sum1 : step_sum(x4, w4, pos4));
             else if (chain_v_i)
                 chain_o <= chain_i;
         end

@@ -16,7 +16,8 @@ module sparq_top #(
                               //    32x31 multiplier; for iCE40, docs/board.md)
     parameter WL_DBUF = 1,    // 1: double-buffered weight-block loader; 0: single buffer (rx waits
                               //    while a block's entries are written; 144 fewer flip-flops)
-    parameter CHK_REG = 0,    // 1: argument/length checks registered (+1 cycle per command)
+    parameter CHK_REG = 0,    // 1: argument/length checks registered (+1 cycle per command);
+                              //    2: their products too (+2 cycles; the UP5K)
     parameter LANES   = 1,    // MAC lanes per PE: 1 (one int8 MAC a cycle, the iCE40 board) or 4
                               //    (precision-scalable: int4 2, int2 4 MACs a cycle; sim/sim.mk)
     // Protocol version 3 (docs/protocol.md); the defaults are the v1/v2 feature set of the

@@ -6,7 +6,8 @@
 #   make bitstream BOARD_ROWS=8 ...     another array size (FX2 image)
 #   make bitstream-icebreaker           one UART image (ICEB_* / HX8KU_* sizes below)
 #   make bitstream-hx8k-uart
-#   make bitstream-up5k                 the FX2 design on a UP5K (fit/Fmax report only)
+#   make bitstream-up5k                 the FX2 design on a UP5K at 24 MHz (pins placed by
+#                                       nextpnr: a fit/Fmax check with an image, no board)
 #   make synth-ecp5                     Yosys synth_ecp5 of the ULX3S-85F top: resources, fit
 #   make bitstream-ecp5                 nextpnr-ecp5 + ecppack if installed (Debian 12 has neither)
 # Yosys synth_ice40 -> nextpnr-ice40 -> icepack; reports under $(BUILD)/board/.
@@ -16,7 +17,7 @@ BOARD_DIR   := $(BUILD)/board
 BOARD_SRCS  := $(shell sed 's/#.*//' rtl/board/sparq_board.f)
 BOARD_INCS  := rtl/sparq_protocol.vh rtl/sparq_requant_fn.vh
 # The largest array that fits the HX8K with the board options of
-# sparq_board_top: 4x2 (7,416 of 7,680 logic cells, Fmax 37.3 MHz with seed 1);
+# sparq_board_top: 4x2 (7,381 of 7,680 logic cells, Fmax 49.9 MHz with seed 1);
 # 2x3 (7,133 cells) is the fallback if another seed or tool version fails to
 # place it (docs/results.md, Board).
 BOARD_ROWS   ?= 4
@@ -66,11 +67,12 @@ $(BOARD_DIR)/sparq.bin: $(BOARD_DIR)/hx8k.asc
 	@sh rtl/board/report.sh $(BOARD_DIR) hx8k "$(BOARD_ROWS)x$(BOARD_COLS)" $(BOARD_FREQ)
 
 # Second target: iCE40 UP5K (SG48). No FX2 pin file: the UP5K boards sparq
-# knows of have no FX2; this run reports whether the array fits and its Fmax.
-# 2x2 places (95 % of the cells) but routes at about 17 MHz (docs/results.md).
+# knows of have no FX2; this run checks that the array fits and meets 24 MHz
+# (issue 17; nextpnr fails the build otherwise) and packs the image.
 UP5K_ROWS ?= 2
 UP5K_COLS ?= 2
-bitstream-up5k: $(BOARD_DIR)/up5k.asc
+UP5K_FREQ ?= 24
+bitstream-up5k: $(BOARD_DIR)/up5k.bin
 $(BOARD_DIR)/up5k.json: $(BOARD_SRCS) $(BOARD_INCS) rtl/board/board.mk
 	@mkdir -p $(BOARD_DIR)
 	yosys -q -l $(BOARD_DIR)/up5k_yosys.log -p "read_verilog $(BOARD_SRCS); \
@@ -78,9 +80,13 @@ $(BOARD_DIR)/up5k.json: $(BOARD_SRCS) $(BOARD_INCS) rtl/board/board.mk
 	    -set XDEPTH $(BOARD_XDEPTH) -set RDEPTH $(BOARD_RDEPTH) sparq_board_top; \
 	  synth_ice40 -dsp -top sparq_board_top -json $@; stat"
 $(BOARD_DIR)/up5k.asc: $(BOARD_DIR)/up5k.json
-	nextpnr-ice40 -q --up5k --package sg48 --freq $(BOARD_FREQ) --seed $(BOARD_SEED) --json $< --asc $@ \
-	  --report $(BOARD_DIR)/up5k_report.json -l $(BOARD_DIR)/up5k_nextpnr.log
-	@sh rtl/board/report.sh $(BOARD_DIR) up5k "$(UP5K_ROWS)x$(UP5K_COLS)" $(BOARD_FREQ)
+	@nextpnr-ice40 -q --up5k --package sg48 --freq $(UP5K_FREQ) --seed $(BOARD_SEED) --json $< --asc $@ \
+	  --report $(BOARD_DIR)/up5k_report.json -l $(BOARD_DIR)/up5k_nextpnr.log || { sh rtl/board/report.sh \
+	  $(BOARD_DIR) up5k "$(UP5K_ROWS)x$(UP5K_COLS)" $(UP5K_FREQ); echo "bitstream: nextpnr failed for the" \
+	  "$(UP5K_ROWS)x$(UP5K_COLS) accelerator on the UP5K (log: $(BOARD_DIR)/up5k_nextpnr.log)"; exit 1; }
+$(BOARD_DIR)/up5k.bin: $(BOARD_DIR)/up5k.asc
+	icepack $< $@
+	@sh rtl/board/report.sh $(BOARD_DIR) up5k "$(UP5K_ROWS)x$(UP5K_COLS)" $(UP5K_FREQ)
 
 # The board design (FX2 adapter + accelerator) Verilated under a C++ model of
 # the FX2 FIFOs, driven by the host stack: tests/board/board_sim.sh.
@@ -109,15 +115,18 @@ $(SIM_LIB) $(SIM_VLIB): $(BOARD_INCS)
 
 # --- UART boards (sparq_board_uart_top: oscillator [-> PLL] -> UART -> accelerator) ---
 # iCEBreaker: UP5K SG48, PE multipliers in SB_MAC16 (-dsp), LEDs active low.
-# It runs on the 12 MHz oscillator itself (4 clocks per bit at the host's
-# default 3 Mbaud): the 2x2 image routes at about 17 MHz (the controller's
-# header -> argument-size -> loader-enable path, docs/board.md), the PLL
-# cannot make less than 16 MHz, and 3 Mbaud needs a multiple of 3 MHz.
+# 12 MHz oscillator on pin 35 (the PLL's own pad) -> PLL -> 24 MHz (icepll -i
+# 12 -o 24), 8 clocks per bit at the host's default 3 Mbaud. The 2x2 image
+# routes at about 25 MHz since the controller's checks are registered
+# (CHK_REG 2, docs/board.md); ICEB_MHZ=12 ICEB_PLL=0 runs it on the
+# oscillator itself (4 clocks per bit).
 ICEB_ROWS ?= 2
 ICEB_COLS ?= 2
-ICEB_MHZ  ?= 12
+ICEB_MHZ  ?= 24
+ICEB_PLL  ?= 1
 ICEB_PARAMS = -set ROWS $(ICEB_ROWS) -set COLS $(ICEB_COLS) -set WDEPTH 256 -set XDEPTH 256 -set RDEPTH 64 \
-              -set CLK_HZ $(ICEB_MHZ)000000 -set USE_PLL 0 -set LED_ON 0
+              -set CLK_HZ $(ICEB_MHZ)000000 -set USE_PLL $(ICEB_PLL) -set PLL_PAD 1 -set PLL_DIVR 0 \
+              -set PLL_DIVF 63 -set PLL_DIVQ 5 -set PLL_FILTER 1 -set LED_ON 0
 # HX8K breakout (CT256), its FT2232H channel B as the UART; no DSPs on the HX.
 # 12 MHz oscillator -> PLL -> 24 MHz (icepll -i 12 -o 24: DIVR 0, DIVF 63,
 # DIVQ 5), 8 clocks per bit at 3 Mbaud.

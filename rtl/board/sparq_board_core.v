@@ -14,7 +14,7 @@ module sparq_board_core #(
     parameter CNT_W   = 48,       // counter bits
     parameter RQ_SERIAL = 1,      // multi-cycle requantizer
     parameter WL_DBUF = 0,        // single weight-block buffer
-    parameter CHK_REG = 1         // registered command checks
+    parameter CHK_REG = 2         // registered command checks and products
 ) (
     input  wire       clk_i,
     input  wire       rst_ni,

@@ -16,7 +16,8 @@ module sparq_board_top #(
     parameter RQ_SERIAL = 1,      // multi-cycle requantizer (no DSPs on the HX8K)
     parameter WL_DBUF = 0,        // single weight-block buffer (the FX2 link, one byte per
                                   // 2 cycles, is slower than the loader anyway)
-    parameter CHK_REG = 1         // registered command checks (the longest path otherwise)
+    parameter CHK_REG = 2         // registered command checks and their products (the longest
+                                  // paths otherwise: 17 MHz on the UP5K with 1)
 ) (
     input  wire       ifclk_i,      // FX2 IFCLK
     input  wire       fpga_reset_i, // FX2 PD0, active high

@@ -15,7 +15,7 @@ module sparq_board_uart_core #(
     parameter CNT_W        = 48,      // counter bits
     parameter RQ_SERIAL    = 1,       // multi-cycle requantizer
     parameter WL_DBUF      = 0,       // single weight-block buffer
-    parameter CHK_REG      = 1,       // registered command checks
+    parameter CHK_REG      = 2,       // registered command checks and products
     parameter CLKS_PER_BIT = 8,       // clock / baud
     parameter RX_FIFO      = 8        // bytes buffered in front of the controller
 ) (

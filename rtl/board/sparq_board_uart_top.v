@@ -45,7 +45,7 @@ module sparq_board_uart_top #(
 
     sparq_board_uart_core #(
         .ROWS(ROWS), .COLS(COLS), .WDEPTH(WDEPTH), .XDEPTH(XDEPTH), .RDEPTH(RDEPTH), .TIMEOUT(TIMEOUT),
-        .CNT_W(CNT_W), .RQ_SERIAL(1), .WL_DBUF(0), .CHK_REG(1), .CLKS_PER_BIT(CLKS_PER_BIT),
+        .CNT_W(CNT_W), .RQ_SERIAL(1), .WL_DBUF(0), .CHK_REG(2), .CLKS_PER_BIT(CLKS_PER_BIT),
         .RX_FIFO(RX_FIFO)
     ) u_core (
         .clk_i(clk), .rst_ni(rst_n), .rx_i(rx_i), .tx_o(tx_o), .activity_o(activity),

@@ -29,8 +29,10 @@ check "verilator --lint-only -Wall sparq_top 4x4, LANES=4, XBANKS=8 RBUFS=2 WSTO
 check "verilator --lint-only -Wall sparq_top 8x32, LANES=1 with a store and 2 result buffers" \
     lint -GROWS=8 -GCOLS=32 -GWSTORE=64 -GRBUFS=2 -GQDEPTH=32
 # the iCE40 board configuration (rtl/board/sparq_board_top.v, rtl/board/board.mk)
-board="-GROWS=4 -GCOLS=2 -GWDEPTH=256 -GXDEPTH=256 -GRDEPTH=64 -GTIMEOUT=2097152 -GCNT_W=48 -GRQ_SERIAL=1 -GWL_DBUF=0 -GCHK_REG=1"
+board="-GROWS=4 -GCOLS=2 -GWDEPTH=256 -GXDEPTH=256 -GRDEPTH=64 -GTIMEOUT=2097152 -GCNT_W=48 -GRQ_SERIAL=1 -GWL_DBUF=0 -GCHK_REG=2"
 # shellcheck disable=SC2086
 check "verilator --lint-only -Wall sparq_top $board" lint $board
+# shellcheck disable=SC2086
+check "verilator --lint-only -Wall sparq_top, the board configuration with CHK_REG=1" lint $board -GCHK_REG=1
 echo "1..$n"
 exit $fail
