@@ -114,6 +114,11 @@ static int check_resume_config(const char *dir, const char *config_path)
         if (a[i] != b[i])
             rc = sparq_fail(SPARQ_EINVAL, "--config %s: %s = %d, but %s holds %d; resume with the run's config "
                             "or start afresh with --force", config_path, names[i], b[i], path, a[i]);
+    // The front-end kind changes the parameter table, so it must match too.
+    if (rc == SPARQ_OK && have->subsampling != want.subsampling)
+        rc = sparq_fail(SPARQ_EINVAL, "--config %s: subsampling = %s, but %s holds %s; resume with the run's config "
+                        "or start afresh with --force", config_path, sparq_subsampling_name(want.subsampling), path,
+                        sparq_subsampling_name(have->subsampling));
     sparq_model_free(&m);
     return rc;
 }

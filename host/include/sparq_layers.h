@@ -118,4 +118,13 @@ void conv2d_s2_forward(const struct sparq_linear_hook *hook, float *out, const f
 void conv2d_s2_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp, const float *w,
                         float *col, float *dcol, int tout, int Fin, int Cin, int Cout);
 
+// 3x3 stride-2 depthwise conv without padding, channel-last, one utterance
+// (dwsep4's second subsampling conv): inp (Tin, Fin, C) -> out (Tout, Fout, C),
+// out[t,f,c] = b[c] + sum_kh,kw w[c,kh,kw] * inp[2t+kh, 2f+kw, c];
+// w (C, 3, 3) as PyTorch's (C, 1, 3, 3), b (C). Only the first `tout` rows.
+void dwconv2d_s2_forward(float *out, const float *inp, const float *w, const float *b, int tout, int Fin, int C);
+// dinp may be NULL. Serial over rows: input rows overlap between t and t+1.
+void dwconv2d_s2_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp, const float *w,
+                          int tout, int Fin, int C);
+
 #endif

@@ -2,6 +2,8 @@
 // sparq's float Conformer-CTC model (docs/model.md):
 //   fbank (B, T, n_mels) -> Conv2d 3x3/2 + ReLU -> Conv2d 3x3/2 + ReLU
 //   -> Linear(F2*C -> d) -> n_layers Conformer blocks (torchaudio layout)
+//   (subsampling = dwsep4: the second conv is a depthwise 3x3/2 then a
+//   pointwise 1x1, FastConformer's front-end at 4x)
 //   -> Linear(d -> vocab) -> CTC.
 // All parameters live in one allocation carved into struct sparq_params by
 // the tensor tables below; gradients and AdamW moments use the same layout.
@@ -15,6 +17,12 @@
 
 #define SPARQ_MAX_LAYERS 32
 #define SPARQ_VOCAB 29 // 0 blank, 1 space, 2 apostrophe, 3..28 'a'..'z'
+
+// Front-end kinds (config key `subsampling`).
+enum sparq_subsampling {
+    SPARQ_SUB_CONV2D, // two dense 3x3/2 convs (the default; every model before it)
+    SPARQ_SUB_DWSEP4, // dense 3x3/2, then depthwise 3x3/2 + pointwise 1x1: 4x, far fewer MACs
+};
 
 struct sparq_config {
     int n_mels;       // input feature bins (80)
@@ -31,6 +39,7 @@ struct sparq_config {
     // file: sparq_config_format() leaves it out, so models and checkpoints are
     // unchanged, and `sparq train --resume` takes it from --config again.
     float dropout;
+    int subsampling; // enum sparq_subsampling; the config text names it only when not conv2d
 };
 
 // Frequency bins after each stride-2 3x3 conv without padding.
@@ -40,6 +49,10 @@ static inline int sparq_sub_f2(const struct sparq_config *c) { return (sparq_sub
 static inline int sparq_sub_len1(int t) { return t >= 3 ? (t - 1) / 2 : 0; }
 static inline int sparq_sub_frames(int t) { int t1 = sparq_sub_len1(t); return t1 >= 3 ? (t1 - 1) / 2 : 0; }
 
+// 1 if the front-end is `c`'s kind k: tensors of the other kind have 0 elements
+// and are left out of the table (conv2d tables are as they always were).
+static inline size_t sparq_sub_is(const struct sparq_config *c, int k) { return c->subsampling == k; }
+
 // Initialisation kinds (PyTorch defaults): W/B uniform(+-1/sqrt(fan_in)),
 // ONE/ZERO constants. Only W tensors get AdamW weight decay.
 enum sparq_init { SPARQ_INIT_W, SPARQ_INIT_B, SPARQ_INIT_ONE, SPARQ_INIT_ZERO };
@@ -47,11 +60,19 @@ enum sparq_init { SPARQ_INIT_W, SPARQ_INIT_B, SPARQ_INIT_ONE, SPARQ_INIT_ZERO };
 // The ONE table of parameter tensors: X(name, element count, fan_in, init).
 // `c` is a const struct sparq_config *. Shapes are in the field comments of
 // struct sparq_params / sparq_layer_params.
+#define SPARQ_SUB_DENSE(c) sparq_sub_is(c, SPARQ_SUB_CONV2D)
+#define SPARQ_SUB_DWS(c) sparq_sub_is(c, SPARQ_SUB_DWSEP4)
 #define SPARQ_GLOBAL_TENSORS(X, c)                                                                  \
     X(sub1_w, (size_t)(c)->sub_channels * 9, 9, SPARQ_INIT_W)                                      \
     X(sub1_b, (size_t)(c)->sub_channels, 9, SPARQ_INIT_B)                                          \
-    X(sub2_w, (size_t)(c)->sub_channels * 9 * (c)->sub_channels, 9 * (c)->sub_channels, SPARQ_INIT_W) \
-    X(sub2_b, (size_t)(c)->sub_channels, 9 * (c)->sub_channels, SPARQ_INIT_B)                      \
+    X(sub2_w, SPARQ_SUB_DENSE(c) * (c)->sub_channels * 9 * (c)->sub_channels, 9 * (c)->sub_channels, \
+      SPARQ_INIT_W)                                                                                 \
+    X(sub2_b, SPARQ_SUB_DENSE(c) * (c)->sub_channels, 9 * (c)->sub_channels, SPARQ_INIT_B)         \
+    X(sub2_dw_w, SPARQ_SUB_DWS(c) * (c)->sub_channels * 9, 9, SPARQ_INIT_W)                        \
+    X(sub2_dw_b, SPARQ_SUB_DWS(c) * (c)->sub_channels, 9, SPARQ_INIT_B)                            \
+    X(sub2_pw_w, SPARQ_SUB_DWS(c) * (c)->sub_channels * (c)->sub_channels, (c)->sub_channels,      \
+      SPARQ_INIT_W)                                                                                 \
+    X(sub2_pw_b, SPARQ_SUB_DWS(c) * (c)->sub_channels, (c)->sub_channels, SPARQ_INIT_B)            \
     X(sub_lin_w, (size_t)(c)->d_model * sparq_sub_f2(c) * (c)->sub_channels,                        \
       sparq_sub_f2(c) * (c)->sub_channels, SPARQ_INIT_W)                                            \
     X(sub_lin_b, (size_t)(c)->d_model, sparq_sub_f2(c) * (c)->sub_channels, SPARQ_INIT_B)
@@ -95,6 +116,8 @@ enum sparq_init { SPARQ_INIT_W, SPARQ_INIT_B, SPARQ_INIT_ONE, SPARQ_INIT_ZERO };
 
 // Shapes (row-major, outputs first):
 //   sub1_w (C, 3, 3, 1)   sub2_w (C, 3, 3, C)   [kh, kw, c_in] innermost, channel-last
+//   dwsep4 instead of sub2_w/b: sub2_dw_w (C, 3, 3) (PyTorch's (C, 1, 3, 3)),
+//   sub2_dw_b (C), sub2_pw_w (C_out, C_in) (a 1x1 conv), sub2_pw_b (C)
 //   sub_lin_w (d, F2*C)   input index f*C + c (channel-last flatten)
 //   ffnX_w1 (ffn, d)  ffnX_w2 (d, ffn)  att_in_w (3d, d) rows q|k|v
 //   att_out_w (d, d)  conv_pw1_w (2d, d) rows value|gate  conv_dw_w (K, d)
@@ -161,7 +184,7 @@ int sparq_config_validate(const struct sparq_config *c);
 void sparq_config_default(struct sparq_config *c);
 // Reads "key = value" lines (# comments) over the defaults. Keys: n_mels,
 // sub_channels, d_model, n_heads, ffn_dim, kernel, n_layers (integers),
-// dropout (a number in [0, 1)).
+// dropout (a number in [0, 1)), subsampling (conv2d or dwsep4).
 // Reads at most SPARQ_CONFIG_MAX_BYTES (a longer file, /dev/zero or an
 // endless pipe is an error); a key given twice, NUL bytes or an unknown key
 // is an error naming the file and line.
@@ -170,10 +193,17 @@ int sparq_config_load(struct sparq_config *c, const char *path);
 // The same from `len` bytes of text; `name` (a path) starts every message.
 int sparq_config_parse(struct sparq_config *c, const char *text, size_t len, const char *name);
 int sparq_config_format(const struct sparq_config *c, char *dst, size_t cap);
+// "conv2d", "dwsep4" ("?" for a value out of range).
+const char *sparq_subsampling_name(int kind);
+// The compressed path (export, the integer runtime, compression-aware
+// fine-tuning, the budget search) knows only the conv2d front-end: an error
+// naming the key for any other, `what` (a command or file) first.
+int sparq_config_check_compressible(const struct sparq_config *c, const char *what);
 
 // Number of floats the table gives for `c`; fills `out` (may be NULL).
 int sparq_tensor_table(const struct sparq_config *c, struct sparq_tensor_info *out, size_t *n_params);
-// Points every field of `p` into `mem` following the table.
+// Points every field of `p` into `mem` following the table (NULL: a tensor
+// the config leaves out).
 void sparq_params_bind(const struct sparq_config *c, struct sparq_params *p, float *mem);
 
 int sparq_model_create(struct sparq_model *m, const struct sparq_config *c);

@@ -157,6 +157,20 @@ refuses "resume from a checkpoint with step -7 refused" "last.ckpt: training ste
 sed 's/^d_model = 32/d_model = 48/' configs/tiny.cfg > "$T/other.cfg"
 refuses "train --resume with another architecture's --config refused" "other.cfg: d_model = 48, but .*32" "$SPARQ" \
     train --config "$T/other.cfg" --train "$T/c/train.jsonl" --out "$T/m" --resume --epochs 1 --threads 1 --quiet
+# 7c. the front-end kind (config key subsampling): an unknown kind, a resume
+# across kinds, and the compressed path on a dwsep4 model are refused.
+{ cat configs/tiny.cfg; echo "subsampling = dwsep8"; } > "$T/dw8.cfg"
+refuses "train --config with subsampling = dwsep8 refused" "dw8.cfg:.*subsampling: 'dwsep8'" "$SPARQ" \
+    train --config "$T/dw8.cfg" --train "$T/c/train.jsonl" --out "$T/dw8" --epochs 1 --threads 1 --quiet
+{ cat configs/tiny.cfg; echo "subsampling = dwsep4"; } > "$T/dw4.cfg"
+refuses "train --resume with another front-end's --config refused" "dw4.cfg: subsampling = dwsep4, but .*conv2d" \
+    "$SPARQ" train --config "$T/dw4.cfg" --train "$T/c/train.jsonl" --out "$T/m" --resume --epochs 1 --threads 1 --quiet
+"$SPARQ" train --config "$T/dw4.cfg" --train "$T/c/train.jsonl" --out "$T/dw4" --epochs 1 --seed 3 --threads 1 \
+    --quiet > "$T/dw4.log" 2>&1
+check "tiny dwsep4 model trained" test -s "$T/dw4/model.sparq"
+refuses "export of a dwsep4 model refused" "subsampling = dwsep4" "$SPARQ" export --model "$T/dw4/model.sparq" \
+    --compress int4-2:4 --out "$T/dw4.spq"
+check "  ... and wrote no file" test ! -e "$T/dw4.spq"
 cp -r "$T/m" "$T/stale"
 : > "$T/stale/last.ckpt.tmp.AbC123"
 "$SPARQ" train --config configs/tiny.cfg --train "$T/c/train.jsonl" --out "$T/stale" --resume --epochs 1 --threads 1 \

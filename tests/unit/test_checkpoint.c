@@ -195,6 +195,61 @@ static void check_structure(void)
     good = keep;
 }
 
+// The dwsep4 front-end (config key `subsampling`): parsed and written only
+// when not conv2d (conv2d files stay byte-identical), its tensors replace
+// sub2_w/sub2_b in the table, a dwsep4 checkpoint round-trips, and the
+// compressed path refuses it naming the key.
+static void check_dwsep(const char *dir)
+{
+    struct sparq_config c;
+    const char *t1 = "n_mels = 16\nsubsampling = dwsep4\n";
+    int rc = sparq_config_parse(&c, t1, strlen(t1), "a.cfg");
+    CHECK(rc == SPARQ_OK && c.subsampling == SPARQ_SUB_DWSEP4, "subsampling = dwsep4 parses");
+    const char *t2 = "n_mels = 16\nsubsampling = dwsep8\n";
+    rc = sparq_config_parse(&c, t2, strlen(t2), "b.cfg");
+    CHECK(REFUSED(rc, "b.cfg:2: subsampling: 'dwsep8' is not conv2d or dwsep4"), "an unknown front-end: %s",
+          sparq_last_error());
+    const char *t3 = "subsampling = conv2d\n";
+    rc = sparq_config_parse(&c, t3, strlen(t3), "c.cfg");
+    char text[512];
+    int n = rc ? -1 : sparq_config_format(&c, text, sizeof text);
+    CHECK(rc == SPARQ_OK && n > 0 && !strstr(text, "subsampling"), "conv2d is the default and is not written");
+    c.subsampling = SPARQ_SUB_DWSEP4;
+    n = sparq_config_format(&c, text, sizeof text);
+    CHECK(n > 0 && strstr(text, "\nsubsampling = dwsep4\n"), "dwsep4 is written");
+
+    struct sparq_config cd = ref.cfg;
+    cd.subsampling = SPARQ_SUB_DWSEP4;
+    struct sparq_model m, back;
+    rc = sparq_model_create(&m, &cd);
+    size_t C = (size_t)cd.sub_channels;
+    int names = rc == SPARQ_OK && m.p.sub2_w == NULL && m.g.sub2_b == NULL && m.p.sub2_dw_w && m.p.sub2_pw_b;
+    for (int i = 0; rc == SPARQ_OK && i < m.n_tensors; i++)
+        names &= strcmp(m.tensors[i].name, "sub2_w") && strcmp(m.tensors[i].name, "sub2_b");
+    CHECK(names && m.n_tensors == ref.n_tensors + 2 &&
+              m.n_params == ref.n_params - (9 * C * C + C) + (9 * C + C + C * C + C),
+          "dwsep4 table: sub2_dw_w/b, sub2_pw_w/b instead of sub2_w/b (%zu parameters, conv2d %zu)", m.n_params,
+          ref.n_params);
+    if (rc)
+        return;
+    sparq_model_init(&m, 5);
+    char path[96];
+    snprintf(path, sizeof path, "%s/dwsep.sparq", dir);
+    rc = sparq_checkpoint_save(path, &m, NULL, &(struct sparq_train_state){ .step = 1 });
+    rc = rc ? rc : sparq_checkpoint_load(path, &back, NULL, NULL);
+    CHECK(rc == SPARQ_OK && back.cfg.subsampling == SPARQ_SUB_DWSEP4 && back.n_params == m.n_params &&
+              !memcmp(back.param_mem, m.param_mem, 4 * m.n_params),
+          "a dwsep4 model round-trips through its file");
+    if (rc == SPARQ_OK)
+        sparq_model_free(&back);
+    unlink(path);
+    rc = sparq_config_check_compressible(&m.cfg, "m.sparq");
+    CHECK(rc == SPARQ_EINVAL && strstr(sparq_last_error(), "m.sparq: subsampling = dwsep4: the compressed path"),
+          "compression refuses dwsep4: %s", sparq_last_error());
+    CHECK(sparq_config_check_compressible(&ref.cfg, "ref") == SPARQ_OK, "and accepts conv2d");
+    sparq_model_free(&m);
+}
+
 int main(void)
 {
     uint64_t seed = check_seed(14);
@@ -266,6 +321,7 @@ int main(void)
     check_values();
     check_positions();
     check_structure();
+    check_dwsep(dir);
     unlink(path);
     unlink(v1path);
     rmdir(dir);

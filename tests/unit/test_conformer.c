@@ -13,7 +13,9 @@
 #include "sparq_model.h"
 #include "sparq_train.h"
 
+#ifndef FIXTURE // test_conformer_dwsep.c runs this file on the dwsep4 fixture
 #define FIXTURE "tests/fixtures/conformer/tiny.bin"
+#endif
 // float32 forward with different summation orders than PyTorch's:
 // max |diff| / max |ref| over the compared values.
 #define TOL_LOGITS 1e-5
@@ -228,9 +230,12 @@ int main(void)
         return check_done();
     }
     sparq_threads_init();
-    const float *cf = get("config")->v;
+    const struct rec *rc = get("config");
+    const float *cf = rc->v;
+    // an 8th value names the front-end (absent: conv2d)
     struct sparq_config cfg = { (int)cf[0], (int)cf[1], (int)cf[2], (int)cf[3], (int)cf[4], (int)cf[5], (int)cf[6],
-                                SPARQ_VOCAB, 0.0f };
+                                SPARQ_VOCAB, 0.0f, rc->n > 7 ? (int)cf[7] : SPARQ_SUB_CONV2D };
+    printf("# %s: subsampling = %s\n", FIXTURE, sparq_subsampling_name(cfg.subsampling));
     struct sparq_model m;
     CHECK(sparq_model_create(&m, &cfg) == SPARQ_OK, "create tiny model (%zu parameters)", m.n_params);
 
@@ -363,6 +368,12 @@ int main(void)
     sparq_forward(&m, a, x, lens, B, T, 0);
     float *batch_logits = malloc(sizeof(float) * (size_t)B * T2 * cfg.vocab);
     memcpy(batch_logits, sparq_acts_logits(a), sizeof(float) * (size_t)B * T2 * cfg.vocab);
+    // decode-only activations (per-thread front-end slots, shared block buffers): the same bits
+    struct sparq_acts *ev = sparq_acts_create_eval(&cfg, B, T);
+    int same = ev && sparq_forward(&m, ev, x, lens, B, T, 0) == T2 &&
+               !memcmp(sparq_acts_logits(ev), batch_logits, sizeof(float) * (size_t)B * T2 * cfg.vocab);
+    CHECK(same, "eval-only activations give bit-identical logits");
+    sparq_acts_free(ev);
     double wpad = 0.0;
     for (int b = 0; b < B; b++) {
         struct sparq_acts *one = sparq_acts_create(&cfg, 1, lens[b]);
@@ -377,7 +388,8 @@ int main(void)
     CHECK(wpad < TOL_PAD, "padded batch equals each utterance alone (max diff %.2e)", wpad);
 
     // Hooks travel with their model: a counting hook on a second model is
-    // called for every one of its matmuls (2 subsampling convs per utterance,
+    // called for every one of its matmuls (2 subsampling convs per utterance
+    // (dwsep4: conv 1 and the pointwise conv; the depthwise conv is no matmul),
     // the subsampling linear, 8 per block, the output layer), and for none of
     // m's, even right after the second model ran.
     struct sparq_model other;

@@ -348,6 +348,37 @@ static void test_conv2d(void)
     free(s.x), free(s.w), free(s.b), free(s.out), free(s.R), free(s.col), free(dcol), free(dx), free(dw), free(db);
 }
 
+// ---- depthwise conv2d stride 2 (dwsep4 front-end) ----------------------
+struct dv { int tout, Fin, C; float *x, *w, *b, *out, *R; };
+static double dv_loss(void *c)
+{
+    struct dv *s = c;
+    dwconv2d_s2_forward(s->out, s->x, s->w, s->b, s->tout, s->Fin, s->C);
+    return dot(s->out, s->R, (size_t)s->tout * ((s->Fin - 1) / 2) * s->C);
+}
+static void test_dwconv2d(void)
+{
+    // Fin = 10 (even, like 80 mels): the last input column is never read.
+    struct dv s = { 3, 10, 5 };
+    int Tin = 7, Fout = 4;
+    size_t nx = (size_t)Tin * 10 * 5, nw = 5 * 9, no = (size_t)3 * Fout * 5;
+    s.x = rnd(nx, 1), s.w = rnd(nw, 1), s.b = rnd(5, 1), s.out = zeros(no), s.R = rnd(no, 1);
+    float *dx = zeros(nx), *dw = zeros(nw), *db = zeros(5);
+    dv_loss(&s);
+    dwconv2d_s2_backward(dx, dw, db, s.R, s.x, s.w, 3, 10, 5);
+    CHECK(fd_check(s.x, nx, dx, dv_loss, &s) < TOL_SMOOTH, "depthwise conv2d s2: d input");
+    CHECK(fd_check(s.w, nw, dw, dv_loss, &s) < TOL_SMOOTH, "depthwise conv2d s2: d weight");
+    CHECK(fd_check(s.b, 5, db, dv_loss, &s) < TOL_SMOOTH, "depthwise conv2d s2: d bias");
+    // one output against a direct sum: out[t=2][f=3][c=4], w (C, 3, 3)
+    double ref = s.b[4];
+    for (int kh = 0; kh < 3; kh++)
+        for (int kw = 0; kw < 3; kw++)
+            ref += (double)s.w[(4 * 3 + kh) * 3 + kw] * s.x[((4 + kh) * 10 + (6 + kw)) * 5 + 4];
+    dv_loss(&s);
+    CHECK(fabs(s.out[(2 * Fout + 3) * 5 + 4] - ref) < 1e-5, "depthwise conv2d s2: direct sum");
+    free(s.x), free(s.w), free(s.b), free(s.out), free(s.R), free(dx), free(dw), free(db);
+}
+
 // ---- CTC -----------------------------------------------------------------
 struct ctc { int T, V, L; int *lab; float *x; };
 static double ctc_l(void *c)
@@ -584,6 +615,7 @@ int main(void)
     test_batchnorm();
     test_hooks();
     test_conv2d();
+    test_dwconv2d();
     test_ctc();
     test_dropout();
     test_vmath_exp();

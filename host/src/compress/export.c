@@ -16,7 +16,9 @@
 int sparq_tensor_is_matmul(const struct sparq_tensor_info *t, int *out, int *in)
 {
     size_t n = strlen(t->name);
-    if (t->init != SPARQ_INIT_W || t->fan_in <= 0 || (n >= 9 && !strcmp(t->name + n - 9, "conv_dw_w")))
+    // depthwise convs are no matmul (dwsep4's sub2_dw_w included)
+    if (t->init != SPARQ_INIT_W || t->fan_in <= 0 || (n >= 9 && !strcmp(t->name + n - 9, "conv_dw_w")) ||
+        !strcmp(t->name, "sub2_dw_w"))
         return 0;
     *in = t->fan_in;
     *out = (int)(t->size / (size_t)t->fan_in);
@@ -128,7 +130,9 @@ int sparq_export(const struct sparq_model *m, const struct sparq_compress_spec *
     memset(&rep, 0, sizeof rep);
     int32_t cfg[SPARQ_SPQ_CONFIG_INTS];
     sparq_spq_config_to_ints(&m->cfg, cfg);
-    int rc = check_spec_matches(m, spec);
+    // A .spq has no field for the front-end kind: only conv2d is exported.
+    int rc = sparq_config_check_compressible(&m->cfg, path);
+    rc = rc ? rc : check_spec_matches(m, spec);
     rc = rc ? rc : sparq_mfile_add_text(&f, "kind", "sparq conformer-ctc");
     rc = rc ? rc : sparq_mfile_add_i32(&f, "config", cfg, SPARQ_SPQ_CONFIG_INTS);
     rc = rc ? rc : add_buffers(&f, m);

@@ -79,6 +79,9 @@ int sparq_compressor_create(struct sparq_compressor **dst, const struct sparq_mo
                             const struct sparq_finetune_options *o)
 {
     *dst = NULL;
+    int rc = sparq_config_check_compressible(&m->cfg, "fine-tuning");
+    if (rc)
+        return rc;
     if (o->chain && !o->readout_q8)
         return sparq_fail(SPARQ_EINVAL, "the FFN chain (--readout chain) needs the simulated int8 read-out");
     struct sparq_compressor *c = sparq_calloc(1, sizeof *c, "compressor");

@@ -69,6 +69,15 @@ int sparq_finetune_run(const struct sparq_train_options *o, const struct sparq_f
                        struct sparq_finetune_result *res)
 {
     memset(res, 0, sizeof *res);
+    // Refuse a front-end the compressed path lacks before the run writes
+    // anything (an unreadable --from is left to the trainer's own message).
+    struct sparq_model probe;
+    if (o->init_from && sparq_checkpoint_load(o->init_from, &probe, NULL, NULL) == SPARQ_OK) {
+        int rc0 = sparq_config_check_compressible(&probe.cfg, o->init_from);
+        sparq_model_free(&probe);
+        if (rc0)
+            return rc0;
+    }
     double t0 = sparq_clock_s();
     struct run_ctx x;
     memset(&x, 0, sizeof x);

@@ -304,6 +304,9 @@ int sparq_search_run(struct sparq_model *m, const struct sparq_dataset *dev, con
                      struct sparq_search_result *r)
 {
     memset(r, 0, sizeof *r);
+    int rc0 = sparq_config_check_compressible(&m->cfg, "search");
+    if (rc0)
+        return rc0;
     if (o->n_options < 1)
         return sparq_fail(SPARQ_EINVAL, "search: no candidate settings");
     double t0 = sparq_clock_s();

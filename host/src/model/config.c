@@ -20,7 +20,14 @@ void sparq_config_default(struct sparq_config *c)
     c->n_layers = 4;
     c->vocab = SPARQ_VOCAB;
     c->dropout = 0.0f;
+    c->subsampling = SPARQ_SUB_CONV2D;
 }
+
+// Names of enum sparq_subsampling, in its order.
+static const char *const SUB_NAMES[] = { "conv2d", "dwsep4" };
+#define N_SUB ((int)(sizeof SUB_NAMES / sizeof *SUB_NAMES))
+
+const char *sparq_subsampling_name(int kind) { return kind >= 0 && kind < N_SUB ? SUB_NAMES[kind] : "?"; }
 
 int sparq_config_validate(const struct sparq_config *c)
 {
@@ -40,10 +47,22 @@ int sparq_config_validate(const struct sparq_config *c)
         return sparq_fail(SPARQ_EINVAL, "config: n_layers = %d (need 0..%d)", c->n_layers, SPARQ_MAX_LAYERS);
     if (!(c->dropout >= 0.0f && c->dropout < 1.0f))
         return sparq_fail(SPARQ_EINVAL, "config: dropout = %g (need 0 <= p < 1)", (double)c->dropout);
+    if (c->subsampling < 0 || c->subsampling >= N_SUB)
+        return sparq_fail(SPARQ_EINVAL, "config: subsampling = %d (need conv2d or dwsep4)", c->subsampling);
     if (c->vocab != SPARQ_VOCAB)
         return sparq_fail(SPARQ_EINVAL, "config: vocab = %d (the character set has %d symbols)", c->vocab,
                           SPARQ_VOCAB);
     return SPARQ_OK;
+}
+
+int sparq_config_check_compressible(const struct sparq_config *c, const char *what)
+{
+    if (c->subsampling == SPARQ_SUB_CONV2D)
+        return SPARQ_OK;
+    return sparq_fail(SPARQ_EINVAL,
+                      "%s: subsampling = %s: the compressed path (export, runtime, fine-tuning) supports only "
+                      "subsampling = conv2d",
+                      what, sparq_subsampling_name(c->subsampling));
 }
 
 static char *trim(char *s)
@@ -60,9 +79,9 @@ static char *trim(char *s)
 static int parse_line(struct sparq_config *c, char *s, const char *name, int lineno, int *seen)
 {
     static const char *const keys[] = { "n_mels", "sub_channels", "d_model", "n_heads", "ffn_dim",
-                                        "kernel", "n_layers", "vocab", "dropout" };
+                                        "kernel", "n_layers", "vocab", "dropout", "subsampling" };
     int *const dst[] = { &c->n_mels, &c->sub_channels, &c->d_model, &c->n_heads, &c->ffn_dim,
-                         &c->kernel, &c->n_layers, &c->vocab, NULL };
+                         &c->kernel, &c->n_layers, &c->vocab, NULL, NULL };
     char *eq = strchr(s, '=');
     if (!eq)
         return sparq_fail(SPARQ_EFORMAT, "%s:%d: expected 'key = value'", name, lineno);
@@ -78,6 +97,15 @@ static int parse_line(struct sparq_config *c, char *s, const char *name, int lin
         return sparq_fail(SPARQ_EFORMAT, "%s:%d: %s given twice (first on line %d)", name, lineno, key, seen[k]);
     seen[k] = lineno;
     errno = 0;
+    if (!strcmp(key, "subsampling")) {
+        int v = 0;
+        while (v < N_SUB && strcmp(val, SUB_NAMES[v]))
+            v++;
+        if (v == N_SUB)
+            return sparq_fail(SPARQ_EFORMAT, "%s:%d: subsampling: '%.64s' is not conv2d or dwsep4", name, lineno, val);
+        c->subsampling = v;
+        return SPARQ_OK;
+    }
     if (!dst[k]) {
         double p = strtod(val, &end);
         if (!*val || *end || errno || !(p >= 0.0 && p < 1.0))
@@ -104,7 +132,7 @@ int sparq_config_parse(struct sparq_config *c, const char *text, size_t len, con
         return SPARQ_ENOMEM;
     memcpy(buf, text, len);
     buf[len] = 0;
-    int lineno = 0, rc = SPARQ_OK, seen[9] = { 0 };
+    int lineno = 0, rc = SPARQ_OK, seen[10] = { 0 };
     for (char *line = buf, *next; line && rc == SPARQ_OK; line = next) {
         next = strchr(line, '\n');
         if (next)
@@ -145,5 +173,15 @@ int sparq_config_format(const struct sparq_config *c, char *dst, size_t cap)
                      "n_layers = %d\nvocab = %d\n",
                      c->n_mels, c->sub_channels, c->d_model, c->n_heads, c->ffn_dim, c->kernel, c->n_layers,
                      c->vocab);
-    return n < 0 || (size_t)n >= cap ? SPARQ_EINVAL : n;
+    if (n < 0 || (size_t)n >= cap)
+        return SPARQ_EINVAL;
+    // Only a non-default front-end is written, so conv2d models and
+    // checkpoints stay byte-identical to those written before the key existed.
+    if (c->subsampling != SPARQ_SUB_CONV2D) {
+        int k = snprintf(dst + n, cap - (size_t)n, "subsampling = %s\n", sparq_subsampling_name(c->subsampling));
+        if (k < 0 || (size_t)k >= cap - (size_t)n)
+            return SPARQ_EINVAL;
+        n += k;
+    }
+    return n;
 }

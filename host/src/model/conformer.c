@@ -23,6 +23,8 @@ int sparq_tensor_table(const struct sparq_config *c, struct sparq_tensor_info *o
     size_t off = 0;
 #define SPARQ_ADD(nm, count, fan, kind)                                               \
     do {                                                                              \
+        if ((count) == 0)                                                             \
+            break; /* another front-end's tensor */                                   \
         if (out) {                                                                    \
             struct sparq_tensor_info *t_ = &out[n];                                   \
             snprintf(t_->name, sizeof t_->name, "%s%s", prefix, #nm);                 \
@@ -54,8 +56,8 @@ void sparq_params_bind(const struct sparq_config *c, struct sparq_params *p, flo
 {
     memset(p, 0, sizeof *p);
     size_t off = 0;
-#define SPARQ_BIND(nm, count, fan, kind) \
-    dst->nm = mem + off;                 \
+#define SPARQ_BIND(nm, count, fan, kind)       \
+    dst->nm = (count) != 0 ? mem + off : NULL; \
     off += (count);
     {
         struct sparq_params *dst = p;
@@ -170,7 +172,7 @@ void sparq_apply_cmvn(const struct sparq_model *m, float *feats, int frames)
     X(in, K * B * T * D) X(c1, (K * B + E * NT) * T1 * F1 * C) X(c2, (size_t)B * T2 * F2 * C) X(x0, N * d) \
     X(logits, N * V) X(g_res, K * N * d) X(g_c, K * N * d) X(g_a, K * N * W) X(g_b, K * N * W)          \
     X(dc2, K * B * T2 * F2 * C) X(dc1, K * NT * T1 * F1 * C) X(col, NT * S) X(dcol, K * NT * S)          \
-    X(gsub, K * NT * G)                                                                                  \
+    X(gsub, K * NT * G) X(dws, Q * (K * B + E * NT) * T2 * F2 * C)                                      \
     X(e_ln, E * N * d) X(e_tmp, E * N * d) X(e_big, E * N * W) X(e_att, E * NT * T2 * T2) X(e_mean, E * N)        \
     X(e_rstd, E * N) X(e_bn_mean, E * d) X(e_bn_rstd, E * d)
 
@@ -212,8 +214,11 @@ static size_t acts_layout(struct sparq_acts *a, int B, int T, int carve)
     size_t F1 = sparq_sub_f1(c), F2 = sparq_sub_f2(c);
     size_t N = (size_t)B * T2, A = (size_t)B * c->n_heads * T2 * T2;
     size_t W = F > 3 * d ? F : 3 * d;
-    // im2col scratch: conv2 of one utterance or conv1 (Cin = 1), whichever is larger.
-    size_t S = (size_t)T2 * F2 * 9 * C, S1 = (size_t)T1 * F1 * 9;
+    // im2col scratch: conv2 of one utterance or conv1 (Cin = 1), whichever is
+    // larger; dwsep4 has no im2col for conv2, its dcol holds d(depthwise out).
+    // dws: dwsep4's depthwise output, per utterance (training) or per thread.
+    size_t Q = c->subsampling == SPARQ_SUB_DWSEP4;
+    size_t S = (size_t)T2 * F2 * (Q ? 1 : 9) * C, S1 = (size_t)T1 * F1 * 9;
     if (S1 > S)
         S = S1;
     // Subsampling runs one utterance per thread; each thread has its own
@@ -287,7 +292,11 @@ static struct sparq_acts *acts_create(const struct sparq_config *c, int B, int T
         return NULL;
     }
     sparq_tensor_table(c, tab, NULL);
-    a->gsub_size = tab[4].offset; // sub1_w, sub1_b, sub2_w, sub2_b come first in the table
+    // The subsampling convs' tensors come first in the table, up to sub_lin_w.
+    int i = 0;
+    while (strcmp(tab[i].name, "sub_lin_w"))
+        i++;
+    a->gsub_size = tab[i].offset;
     free(tab);
     if (sparq_acts_reserve(a, B, T)) {
         sparq_acts_free(a);
@@ -388,6 +397,36 @@ static void block_forward(struct sparq_model *m, struct sparq_acts *a, int l, co
     layernorm_forward(s->out, s->lnf_mean, s->lnf_rstd, s->x4, p->final_ln_w, p->final_ln_b, N, d);
 }
 
+// Conv 1 (+ ReLU), then conv 2 (+ ReLU) or dwsep4's depthwise + pointwise
+// (+ ReLU), one utterance per thread: a->c2 (B, T2, F2, C), zero past out_lens.
+static void subsample_forward(struct sparq_model *m, struct sparq_acts *a, const float *inp)
+{
+    const struct sparq_config *c = &m->cfg;
+    int B = a->B, T = a->T, T1 = a->T1, T2 = a->T2;
+    int D = c->n_mels, C = c->sub_channels, F1 = sparq_sub_f1(c), F2 = sparq_sub_f2(c);
+    int dws = c->subsampling == SPARQ_SUB_DWSEP4;
+#pragma omp parallel for schedule(static) num_threads(a->nt)
+    for (int b = 0; b < B; b++) {
+        float *col = a->col + (size_t)omp_get_thread_num() * a->col_size;
+        const float *in = inp + (size_t)b * T * D;
+        size_t slot = a->eval_only ? (size_t)omp_get_thread_num() : (size_t)b; // backward reads every c1
+        float *c1 = a->c1 + slot * T1 * F1 * C, *c2 = a->c2 + (size_t)b * T2 * F2 * C;
+        int t1 = a->lens1[b], t2 = a->out_lens[b];
+        conv2d_s2_forward(&m->hooks.linear, c1, in, m->p.sub1_w, m->p.sub1_b, col, t1, D, 1, C);
+        relu_forward(c1, c1, (size_t)t1 * F1 * C);
+        memset(c1 + (size_t)t1 * F1 * C, 0, sizeof(float) * (size_t)(T1 - t1) * F1 * C);
+        if (dws) {
+            float *dw = a->dws + slot * T2 * F2 * C;
+            dwconv2d_s2_forward(dw, c1, m->p.sub2_dw_w, m->p.sub2_dw_b, t2, F1, C);
+            linear_forward_hooked(&m->hooks.linear, c2, dw, m->p.sub2_pw_w, m->p.sub2_pw_b, t2 * F2, C, C);
+        } else {
+            conv2d_s2_forward(&m->hooks.linear, c2, c1, m->p.sub2_w, m->p.sub2_b, col, t2, F1, C, C);
+        }
+        relu_forward(c2, c2, (size_t)t2 * F2 * C);
+        memset(c2 + (size_t)t2 * F2 * C, 0, sizeof(float) * (size_t)(T2 - t2) * F2 * C);
+    }
+}
+
 int sparq_forward(struct sparq_model *m, struct sparq_acts *a, const float *feats, const int *lens, int B, int T,
                   int training)
 {
@@ -414,26 +453,12 @@ int sparq_forward(struct sparq_model *m, struct sparq_acts *a, const float *feat
     a->training = training;
     a->drop_p = training ? c->dropout : 0.0f;
     a->drop_seed = m->dropout_seed;
-    int D = c->n_mels, C = c->sub_channels, F1 = sparq_sub_f1(c), F2 = sparq_sub_f2(c), d = c->d_model;
+    int D = c->n_mels, C = c->sub_channels, F2 = sparq_sub_f2(c), d = c->d_model;
     int N = B * T2;
     // Backward reads the input again; an eval-only forward reads the caller's copy.
-    const float *inp = a->eval_only ? feats : a->in;
     if (!a->eval_only)
         memcpy(a->in, feats, sizeof(float) * (size_t)B * T * D);
-#pragma omp parallel for schedule(static) num_threads(a->nt)
-    for (int b = 0; b < B; b++) {
-        float *col = a->col + (size_t)omp_get_thread_num() * a->col_size;
-        const float *in = inp + (size_t)b * T * D;
-        size_t slot = a->eval_only ? (size_t)omp_get_thread_num() : (size_t)b; // backward reads every c1
-        float *c1 = a->c1 + slot * T1 * F1 * C, *c2 = a->c2 + (size_t)b * T2 * F2 * C;
-        int t1 = a->lens1[b], t2 = a->out_lens[b];
-        conv2d_s2_forward(&m->hooks.linear, c1, in, m->p.sub1_w, m->p.sub1_b, col, t1, D, 1, C);
-        relu_forward(c1, c1, (size_t)t1 * F1 * C);
-        memset(c1 + (size_t)t1 * F1 * C, 0, sizeof(float) * (size_t)(T1 - t1) * F1 * C);
-        conv2d_s2_forward(&m->hooks.linear, c2, c1, m->p.sub2_w, m->p.sub2_b, col, t2, F1, C, C);
-        relu_forward(c2, c2, (size_t)t2 * F2 * C);
-        memset(c2 + (size_t)t2 * F2 * C, 0, sizeof(float) * (size_t)(T2 - t2) * F2 * C);
-    }
+    subsample_forward(m, a, a->eval_only ? feats : a->in);
     linear_forward_hooked(&m->hooks.linear, a->x0, a->c2, m->p.sub_lin_w, m->p.sub_lin_b, N, F2 * C, d);
     const float *x = a->x0;
     for (int l = 0; l < c->n_layers; l++) {
@@ -546,6 +571,20 @@ static void relu_mask(float *g, const float *out, size_t n)
         g[i] = out[i] > 0.0f ? g[i] : 0.0f;
 }
 
+// One thread's copy of the subsampling convs' gradients: the tensors before
+// sub_lin_w at their table offsets in `base` (NULL where the config has none).
+struct sub_grads {
+    float *sub1_w, *sub1_b, *sub2_w, *sub2_b, *sub2_dw_w, *sub2_dw_b, *sub2_pw_w, *sub2_pw_b;
+};
+static struct sub_grads sub_grads_of(const struct sparq_model *m, float *base)
+{
+    const struct sparq_params *p = &m->p;
+#define AT(t) (p->t ? base + (p->t - m->param_mem) : NULL)
+    return (struct sub_grads){ AT(sub1_w),    AT(sub1_b),    AT(sub2_w),    AT(sub2_b),
+                               AT(sub2_dw_w), AT(sub2_dw_b), AT(sub2_pw_w), AT(sub2_pw_b) };
+#undef AT
+}
+
 void sparq_backward(struct sparq_model *m, struct sparq_acts *a, const float *dlogits)
 {
     if (a->eval_only)
@@ -568,11 +607,7 @@ void sparq_backward(struct sparq_model *m, struct sparq_acts *a, const float *dl
 #pragma omp parallel num_threads(a->nt)
     {
         int tid = omp_get_thread_num();
-        float *gbase = a->gsub + (size_t)tid * G;
-        struct {
-            float *sub1_w, *sub1_b, *sub2_w, *sub2_b;
-        } gp = { gbase + (m->p.sub1_w - m->param_mem), gbase + (m->p.sub1_b - m->param_mem),
-                 gbase + (m->p.sub2_w - m->param_mem), gbase + (m->p.sub2_b - m->param_mem) };
+        struct sub_grads gp = sub_grads_of(m, a->gsub + (size_t)tid * G);
         float *col = a->col + (size_t)tid * a->col_size, *dcol = a->dcol + (size_t)tid * a->col_size;
         float *dc1 = a->dc1 + (size_t)tid * T1 * F1 * C;
 #pragma omp for schedule(static)
@@ -583,7 +618,15 @@ void sparq_backward(struct sparq_model *m, struct sparq_acts *a, const float *dl
             int t1 = a->lens1[b], t2 = a->out_lens[b];
             relu_mask(dc2, c2, (size_t)t2 * F2 * C);
             zero(dc1, (size_t)t1 * F1 * C);
-            conv2d_s2_backward(dc1, gp.sub2_w, gp.sub2_b, dc2, c1, m->p.sub2_w, col, dcol, t2, F1, C, C);
+            if (c->subsampling == SPARQ_SUB_DWSEP4) {
+                // dcol: d(depthwise output) of this utterance
+                const float *dw = a->dws + (size_t)b * T2 * F2 * C;
+                zero(dcol, (size_t)t2 * F2 * C);
+                linear_backward(dcol, gp.sub2_pw_w, gp.sub2_pw_b, dc2, dw, m->p.sub2_pw_w, t2 * F2, C, C);
+                dwconv2d_s2_backward(dc1, gp.sub2_dw_w, gp.sub2_dw_b, dcol, c1, m->p.sub2_dw_w, t2, F1, C);
+            } else {
+                conv2d_s2_backward(dc1, gp.sub2_w, gp.sub2_b, dc2, c1, m->p.sub2_w, col, dcol, t2, F1, C, C);
+            }
             relu_mask(dc1, c1, (size_t)t1 * F1 * C);
             conv2d_s2_backward(NULL, gp.sub1_w, gp.sub1_b, dc1, in, m->p.sub1_w, col, NULL, t1, D, 1, C);
         }

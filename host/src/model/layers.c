@@ -574,3 +574,46 @@ void conv2d_s2_backward(float *dinp, float *dw, float *db, const float *dout, co
             }
         }
 }
+
+void dwconv2d_s2_forward(float *out, const float *inp, const float *w, const float *b, int tout, int Fin, int C)
+{
+    int Fout = (Fin - 1) / 2;
+    for (int t = 0; t < tout; t++)
+        for (int f = 0; f < Fout; f++) {
+            float *o = out + ((size_t)t * Fout + f) * C;
+            for (int c = 0; c < C; c++)
+                o[c] = b[c];
+            for (int k = 0; k < 9; k++) {
+                const float *x = inp + ((size_t)(2 * t + k / 3) * Fin + 2 * f + k % 3) * C;
+#pragma omp simd
+                for (int c = 0; c < C; c++)
+                    o[c] += w[(size_t)c * 9 + k] * x[c];
+            }
+        }
+}
+
+void dwconv2d_s2_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp, const float *w,
+                          int tout, int Fin, int C)
+{
+    int Fout = (Fin - 1) / 2;
+    for (int t = 0; t < tout; t++)
+        for (int f = 0; f < Fout; f++) {
+            const float *g = dout + ((size_t)t * Fout + f) * C;
+            if (db)
+                for (int c = 0; c < C; c++)
+                    db[c] += g[c];
+            for (int k = 0; k < 9; k++) {
+                size_t at = ((size_t)(2 * t + k / 3) * Fin + 2 * f + k % 3) * C;
+                const float *x = inp + at;
+                if (dw)
+                    for (int c = 0; c < C; c++)
+                        dw[(size_t)c * 9 + k] += g[c] * x[c];
+                if (dinp) {
+                    float *dx = dinp + at;
+#pragma omp simd
+                    for (int c = 0; c < C; c++)
+                        dx[c] += w[(size_t)c * 9 + k] * g[c];
+                }
+            }
+        }
+}

@@ -31,6 +31,11 @@ static const struct map GLOBAL[] = {
     { "sub1_b", "conv1.bias", SAME, { CC } },
     { "sub2_w", "conv2.weight", CONV2D, { CC, CC, 3, 3 } },
     { "sub2_b", "conv2.bias", SAME, { CC } },
+    // dwsep4 (tests/fixtures/make_conformer_fixtures.py): Conv2d(C, C, 3, 2, groups=C), Conv2d(C, C, 1)
+    { "sub2_dw_w", "conv2_dw.weight", SAME, { CC, D1, 3, 3 } },
+    { "sub2_dw_b", "conv2_dw.bias", SAME, { CC } },
+    { "sub2_pw_w", "conv2_pw.weight", SAME, { CC, CC, D1, D1 } },
+    { "sub2_pw_b", "conv2_pw.bias", SAME, { CC } },
     { "sub_lin_w", "sub_lin.weight", SUBLIN, { DM, CF2 } },
     { "sub_lin_b", "sub_lin.bias", SAME, { DM } },
     { "out_w", "out.weight", SAME, { VV, DM } },
@@ -269,6 +274,9 @@ static int infer_config(struct sparq_config *c, const struct sparq_st_file *f, c
     c->sub_channels = (int)C;
     c->d_model = (int)d;
     c->vocab = (int)v;
+    // The front-end kind from its tensor names (conv2.weight or conv2_dw.weight).
+    if (sparq_st_find(f, "conv2_dw.weight"))
+        c->subsampling = SPARQ_SUB_DWSEP4;
     // n_layers: one past the highest layers.N.
     for (int i = 0; i < f->count; i++) {
         int l, used = 0;
