@@ -12,12 +12,13 @@
 #include "sparq_error.h"
 #include "sparq_parse.h"
 #include "sparq_gemm.h"
+#include "sparq_gemm_act.h"
 #include "sparq_clock.h"
 
 static void usage(FILE *out)
 {
     fprintf(out, "usage: sparq bench-gemm [--frames T] [--threads LIST] [--path P] [--frame24] [--min-time S]\n"
-                 "                        [--json FILE]\n"
+                 "                        [--no-stages] [--json FILE]\n"
                  "Times the fast packed GEMM (every width and N:M) against two anchors on the same\n"
                  "logical shape Y[T][N] = X[T][K] * W[N][K]^T, in the same run, on Conformer-like\n"
                  "shapes: OpenBLAS cblas_sgemm (float) and oneDNN dnnl_gemm_u8s8s32 (dense int8,\n"
@@ -31,6 +32,9 @@ static void usage(FILE *out)
                  "  -F, --frame24      2:4 formats through the experimental frame kernel of the\n"
                  "                     avx512vnni path (docs/kernel.md; needs AVX-512 VBMI)\n"
                  "  -m, --min-time S   minimum seconds per timing run (default 0.05)\n"
+                 "  -S, --no-stages    skip the table of the stages around the GEMM (row\n"
+                 "                     quantization, requantization, q8 read-out, each on the scalar\n"
+                 "                     definitions and on the vector path, at the first thread count)\n"
                  "  -j, --json FILE    write results as JSON (atomically)\n"
                  "  -h, --help         this text\n");
 }
@@ -104,20 +108,122 @@ static void add_row(cJSON *rows, int threads, int k, int n, const char *format, 
     cJSON_AddItemToArray(rows, row);
 }
 
+// The stages around the GEMM, each timed on the scalar definitions and on
+// the vector path of this run (the same bits: tests/unit/test_gemm_act.c).
+struct stage_ctx { int t, k, n; const float *x; int8_t *q; float *rs; int32_t *acc; int8_t *y8;
+                   const struct sparq_requant_params *rq; const float *cs; float *y; int which;
+                   const struct sparq_gemm_prepared *w; };
+static void run_stage(void *p)
+{
+    struct stage_ctx *c = p;
+    if (c->which == 0)
+        sparq_act_quantize_rows(c->q, c->k, c->rs, c->x, c->k, c->t, c->k);
+    else if (c->which == 1)
+        sparq_requant_rows(c->y8, c->n, c->acc, c->n, c->rq, c->t, c->n);
+    else if (c->which == 2)
+        sparq_gemm_readout_q8(c->y, c->n, c->y8, c->n, c->rs, c->cs, c->cs, c->t, c->n);
+    else if (c->which == 3) { // GEMM, then the requantization as its own pass
+        sparq_gemm_fast(c->acc, c->n, c->q, c->k, c->w, c->t, 0);
+        sparq_requant_rows(c->y8, c->n, c->acc, c->n, c->rq, c->t, c->n);
+    } else
+        sparq_gemm_fast_requant(c->y8, c->n, c->q, c->k, c->w, c->t, c->rq, NULL);
+}
+
+// GEMM + requantization (int4 2:4, 576 x 576) as two passes and fused.
+static int bench_fused(cJSON *arr, struct stage_ctx *c, double min_time)
+{
+    struct sparq_packed p;
+    struct sparq_gemm_prepared *prep = NULL;
+    float *wf = malloc(sizeof(float) * c->n * c->k);
+    unsigned seed = 11;
+    for (int i = 0; wf && i < c->n * c->k; i++)
+        wf[i] = (float)(rand_r(&seed) % 2001 - 1000) / 1000.0f;
+    if (!wf || sparq_pack(&p, wf, NULL, 4, 2, c->n, c->k, NULL) || sparq_gemm_prepare(&prep, &p)) {
+        fprintf(stderr, "sparq bench-gemm: %s\n", wf ? sparq_last_error() : "out of memory");
+        free(wf);
+        return 1;
+    }
+    free(wf);
+    c->w = prep;
+    double t[2];
+    for (int v = 0; v < 2; v++) {
+        c->which = 3 + v;
+        t[v] = time_call(run_stage, c, min_time);
+    }
+    printf("%-14s %10.1f %10.1f %8.2fx   (int4 2:4 GEMM + requant: two passes vs fused)\n", "gemm+requant",
+           t[0] * 1e6, t[1] * 1e6, t[0] / t[1]);
+    cJSON *row = cJSON_CreateObject();
+    cJSON_AddStringToObject(row, "stage", "gemm_int4_2of4_plus_requant");
+    cJSON_AddNumberToObject(row, "two_pass_seconds", t[0]);
+    cJSON_AddNumberToObject(row, "fused_seconds", t[1]);
+    cJSON_AddItemToArray(arr, row);
+    sparq_gemm_prepared_free(prep);
+    sparq_packed_free(&p);
+    return 0;
+}
+
+static int bench_stages(cJSON *root, int frames, double min_time, const char *path)
+{
+    static const char *const names[3] = { "quantize_rows", "requant_rows", "readout_q8" };
+    const int k = 576, n = 576; // the largest model shape: (T, 576) in and out
+    float *x = malloc(sizeof(float) * frames * k), *rs = malloc(sizeof(float) * frames);
+    float *cs = malloc(sizeof(float) * n), *y = malloc(sizeof(float) * frames * n);
+    int8_t *q = malloc((size_t)frames * k), *y8 = malloc((size_t)frames * n);
+    int32_t *acc = malloc(sizeof(int32_t) * frames * n);
+    struct sparq_requant_params *rq = malloc(sizeof *rq * n);
+    int rc = !x || !rs || !cs || !y || !q || !y8 || !acc || !rq;
+    unsigned seed = 7;
+    for (int i = 0; !rc && i < frames * k; i++)
+        x[i] = (float)(rand_r(&seed) % 20001 - 10000) / 1000.0f;
+    for (int i = 0; !rc && i < frames * n; i++)
+        acc[i] = rand_r(&seed) % 200001 - 100000;
+    for (int o = 0; !rc && o < n; o++) {
+        cs[o] = 0.001f * (float)(1 + o % 7);
+        rq[o] = (struct sparq_requant_params){ o - 300, 1518500250 - o, (int8_t)(20 + o % 12) };
+    }
+    cJSON *arr = rc ? NULL : cJSON_AddArrayToObject(root, "stages");
+    if (!rc)
+        printf("\nstages around the GEMM, T = %d, 576 channels in and out: scalar definitions vs path %s\n"
+               "%-14s %10s %10s %9s\n", frames, path, "stage", "scalar us", "vector us", "speed-up");
+    for (int w = 0; w < 3 && !rc; w++) {
+        struct stage_ctx c = { frames, k, n, x, q, rs, acc, y8, rq, cs, y, w, NULL };
+        double t[2];
+        for (int v = 0; v < 2; v++) {
+            sparq_gemm_set_path(v ? path : "scalar");
+            t[v] = time_call(run_stage, &c, min_time);
+        }
+        printf("%-14s %10.1f %10.1f %8.2fx\n", names[w], t[0] * 1e6, t[1] * 1e6, t[0] / t[1]);
+        cJSON *row = cJSON_CreateObject();
+        cJSON_AddStringToObject(row, "stage", names[w]);
+        cJSON_AddNumberToObject(row, "scalar_seconds", t[0]);
+        cJSON_AddNumberToObject(row, "vector_seconds", t[1]);
+        cJSON_AddItemToArray(arr, row);
+    }
+    sparq_gemm_set_path(path);
+    if (!rc) {
+        struct stage_ctx c = { frames, k, n, x, q, rs, acc, y8, rq, cs, y, 3, NULL };
+        rc = bench_fused(arr, &c, min_time);
+    }
+    free(x), free(rs), free(cs), free(y), free(q), free(y8), free(acc), free(rq);
+    if (rc)
+        fprintf(stderr, "sparq bench-gemm: out of memory\n");
+    return rc;
+}
+
 int cmd_bench_gemm(int argc, char **argv)
 {
     static const struct option opts[] = {
         { "frames", required_argument, NULL, 't' }, { "min-time", required_argument, NULL, 'm' },
         { "threads", required_argument, NULL, 'n' }, { "path", required_argument, NULL, 'p' },
         { "json", required_argument, NULL, 'j' },   { "help", no_argument, NULL, 'h' },
-        { "frame24", no_argument, NULL, 'F' },
+        { "frame24", no_argument, NULL, 'F' },     { "no-stages", no_argument, NULL, 'S' },
         { NULL, 0, NULL, 0 },
     };
-    int frames = 256, thread_list[8] = { 1, 2 }, nthread_list = 2, bad_threads = 0, frame24 = 0;
+    int frames = 256, thread_list[8] = { 1, 2 }, nthread_list = 2, bad_threads = 0, frame24 = 0, stages = 1;
     double min_time = 0.05;
     const char *json_path = NULL, *path = NULL;
     int c;
-    while ((c = getopt_long(argc, argv, "t:n:p:m:j:Fh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "t:n:p:m:j:FSh", opts, NULL)) != -1) {
         switch (c) {
         case 'n': {
             char list[64];
@@ -131,6 +237,7 @@ int cmd_bench_gemm(int argc, char **argv)
         }
         case 'p': path = optarg; break;
         case 'F': frame24 = 1; break;
+        case 'S': stages = 0; break;
         case 't': bad_threads = sparq_parse_int("--frames", optarg, 1, 100000, &frames); break;
         case 'm': bad_threads = sparq_parse_double("--min-time", optarg, 1e-6, 3600, &min_time); break;
         case 'j': json_path = optarg; break;
@@ -232,6 +339,10 @@ int cmd_bench_gemm(int argc, char **argv)
             free(xu8);
             free(y32);
         }
+    }
+    if (!rc && stages) {
+        omp_set_num_threads(thread_list[0]);
+        rc = bench_stages(root, frames, min_time, sparq_gemm_fast_kernel());
     }
     if (!rc && json_path) {
         char *text = cJSON_Print(root);

@@ -52,6 +52,15 @@ void sparq_gemm_prepared_free(struct sparq_gemm_prepared *p);
 // Same contract as sparq_gemm_ref. Bit-exact with it.
 int sparq_gemm_fast(int32_t *y, int y_stride, const int8_t *x, int x_stride,
                     const struct sparq_gemm_prepared *w, int t, int accumulate);
+// The GEMM with the device's read-out fused in: y8[r][o] =
+// sparq_requant(sum, rq[o]) of the sums sparq_gemm_fast would give (not
+// accumulated), then, if lut is not NULL, lut[code + 128] (the FFN chain's
+// table). On avx512vnni each tile requantizes its sums in registers, so the
+// int32 sums never reach memory; other paths run blocks of rows through
+// sparq_gemm_fast, sparq_requant_rows and sparq_lut_bytes. Bit-exact with
+// sparq_gemm_ref + sparq_requant_ref (+ the table).
+int sparq_gemm_fast_requant(int8_t *y8, int ldy8, const int8_t *x, int x_stride, const struct sparq_gemm_prepared *w,
+                            int t, const struct sparq_requant_params *rq, const int8_t *lut);
 // Kernel paths: "scalar" (portable C), "avx2", "avx512vnni" (AVX-512 VNNI
 // vpdpbusd). sparq_gemm_fast runs the fastest this CPU has, unless the
 // environment variable SPARQ_GEMM_PATH (read at every call) or

@@ -7,6 +7,7 @@
 #ifndef SPARQ_GEMM_ACT_H
 #define SPARQ_GEMM_ACT_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "sparq_gemm.h"
@@ -35,5 +36,10 @@ void sparq_gemm_readout_q8(float *y, int ldy, const int8_t *q, int ldq, const fl
 // sparq_requant_ref (the device's per-channel requantization), vectorized.
 void sparq_requant_rows(int8_t *y8, int ldy8, const int32_t *acc, int ldacc, const struct sparq_requant_params *p,
                         int rows, int cols);
+
+// A byte table applied in place: h[e] = lut[h[e] + 128] for e < n (the FFN
+// chain's activation table, sparq_chain.h); AVX-512 VBMI when the CPU has
+// it and the path is avx512vnni, else the scalar loop.
+void sparq_lut_bytes(int8_t *h, size_t n, const int8_t lut[256]);
 
 #endif

@@ -64,6 +64,7 @@ static void test_gemm_kernels(void)
     int ref_ok = 1, wide_ok = 1, f24_ok = 1, f24_cases = 0, cases = 0;
     const int has_f24 = sparq_gemm_path_supported("avx512vnni") && __builtin_cpu_supports("avx512vbmi");
     int bad[NPATHS][16] = { { 0 } }; // failing cases per path and format
+    int bad_rq[NPATHS][16] = { { 0 } }; // the same for the fused read-out
     for (int iter = 0; iter < 180; iter++) {
         const struct sparq_format_type *ft = &all[iter % count];
         int big = iter % 20 == 0;
@@ -74,6 +75,14 @@ static void test_gemm_kernels(void)
         int8_t *codes = malloc((size_t)out * in), *x = malloc((size_t)t * x_stride);
         int32_t *expect = malloc(sizeof(int32_t) * t * y_stride), *y = malloc(sizeof(int32_t) * t * y_stride);
         int32_t *init = malloc(sizeof(int32_t) * t * y_stride);
+        int8_t *want8 = malloc((size_t)t * y_stride), *got8 = malloc((size_t)t * y_stride), lut[256];
+        struct sparq_requant_params *rq = malloc(sizeof *rq * out);
+        for (int o = 0; o < out; o++)
+            rq[o] = (struct sparq_requant_params){ (int32_t)rnd() >> (rnd() % 32), (int32_t)(rnd() & 0x7FFFFFFF),
+                                                   (int8_t)(o % 7 == 0 ? 0 : rnd() % 63) };
+        for (int i = 0; i < 256; i++)
+            lut[i] = (int8_t)rnd();
+        const int use_lut = (iter / count) % 2; // every format with and without the table
         random_codes(codes, out, in, ft->width, ft->kept);
         for (int i = 0; i < t * x_stride; i++)
             x[i] = (int8_t)(rnd() & 0xFF); // full int8 range including -128
@@ -87,6 +96,12 @@ static void test_gemm_kernels(void)
                     for (int k = 0; k < in; k++)
                         acc += x[r * x_stride + k] * codes[o * in + k];
                 expect[r * y_stride + o] = o < out ? (int32_t)(uint32_t)(uint64_t)acc : init[r * y_stride + o];
+                if (o < out) { // the fused read-out: the sums alone, requantized (and through the table)
+                    int64_t sum = acc - (accumulate ? init[r * y_stride + o] : 0);
+                    int8_t c = sparq_requant((int32_t)(uint32_t)(uint64_t)sum, rq[o].bias, rq[o].mult, rq[o].shift);
+                    want8[r * y_stride + o] = use_lut ? lut[c + 128] : c;
+                } else
+                    want8[r * y_stride + o] = 0x5A;
             }
         struct sparq_packed p;
         if (pack_codes(&p, codes, out, in, ft->width, ft->kept)) {
@@ -107,6 +122,11 @@ static void test_gemm_kernels(void)
                      sparq_gemm_fast(y, y_stride, x, x_stride, prep, t, accumulate) == 0 &&
                      memcmp(y, expect, sizeof(int32_t) * t * y_stride) == 0;
             bad[k][iter % count] += !ok;
+            memset(got8, 0x5A, (size_t)t * y_stride);
+            ok = prepared &&
+                 sparq_gemm_fast_requant(got8, y_stride, x, x_stride, prep, t, rq, use_lut ? lut : NULL) == 0 &&
+                 memcmp(got8, want8, (size_t)t * y_stride) == 0;
+            bad_rq[k][iter % count] += !ok;
         }
         if (has_f24) { // the opt-in 2:4 frame kernel (rows >= 32) beside the default kernels
             sparq_gemm_set_path("avx512vnni");
@@ -135,6 +155,9 @@ static void test_gemm_kernels(void)
         free(expect);
         free(y);
         free(init);
+        free(want8);
+        free(got8);
+        free(rq);
     }
     CHECK(ref_ok, "sparq_gemm_ref equals the dense GEMM of the codes (%d random cases, every format)", cases);
     for (int k = 0; k < NPATHS; k++) {
@@ -149,6 +172,13 @@ static void test_gemm_kernels(void)
                          bad[k][f]);
         CHECK(!failing[0], "path %s is bit-exact with the reference on every format, ragged shapes%s%s", paths[k],
               failing[0] ? "; failing:" : "", failing);
+        failing[0] = 0;
+        for (int f = 0; f < count; f++)
+            if (bad_rq[k][f])
+                snprintf(failing + strlen(failing), sizeof failing - strlen(failing), " %s(%d)", all[f].name,
+                         bad_rq[k][f]);
+        CHECK(!failing[0], "path %s: fused GEMM + requant (+ table) equals ref + sparq_requant on every format%s%s",
+              paths[k], failing[0] ? "; failing:" : "", failing);
     }
     if (has_f24)
         CHECK(f24_ok && f24_cases > 0, "avx512vnni path with the 2:4 frame kernel on is bit-exact with the reference "

@@ -212,10 +212,137 @@ static void test_readout(void)
     }
 }
 
+// The requantization's corners on every path: int32 extremes, a bias that
+// wraps, the largest multiplier, shifts 0, 1, 31, 32 and 62, every output
+// clamped both ways; 37 channels so full 16-channel blocks and a ragged end
+// both see each corner.
+static void test_requant_corners(void)
+{
+    static const int32_t accs[] = { INT32_MIN, INT32_MIN + 1, -65536, -129, -1, 0, 1, 127, 128, 65535, INT32_MAX };
+    static const int32_t mults[] = { 0, 1, 1 << 30, 0x7FFFFFFF, 1518500250 };
+    static const int shifts[] = { 0, 1, 31, 32, 62, 45 };
+    enum { ROWS = 11, COLS = 37 };
+    int32_t acc[ROWS * COLS];
+    int8_t want[ROWS * COLS], got[ROWS * COLS];
+    struct sparq_requant_params rq[COLS];
+    for (int o = 0; o < COLS; o++) {
+        rq[o].bias = o % 4 == 0 ? INT32_MAX : o % 4 == 1 ? INT32_MIN : o % 4 == 2 ? -3 : 0;
+        rq[o].mult = mults[o % 5];
+        rq[o].shift = (int8_t)shifts[o % 6];
+    }
+    for (int t = 0; t < ROWS; t++)
+        for (int o = 0; o < COLS; o++) {
+            acc[t * COLS + o] = accs[(t + o) % 11];
+            want[t * COLS + o] = sparq_requant(acc[t * COLS + o], rq[o].bias, rq[o].mult, rq[o].shift);
+        }
+    for (int p = 0; p < NPATHS; p++) {
+        if (sparq_gemm_set_path(paths[p])) {
+            printf("# skip: path %s is not supported by this CPU; its requantization corners are not tested\n",
+                   paths[p]);
+            continue;
+        }
+        sparq_requant_rows(got, COLS, acc, COLS, rq, ROWS, COLS);
+        int bad = 0;
+        for (int i = 0; i < ROWS * COLS; i++)
+            bad += got[i] != want[i];
+        CHECK(!bad, "%s: requant_rows at int32 extremes, wrapping bias, mult 2^31-1, shifts 0..62: %d of %d wrong",
+              paths[p], bad, ROWS * COLS);
+    }
+    sparq_gemm_set_path(NULL);
+}
+
+// sparq_act_quantize with a given scale (the FFN chain's static input scale),
+// not the row's own: scales from 2^-126 to 2^126 (the AVX-512 path replaces
+// the division by FMA corrections inside [2^-90, 2^90] and divides outside),
+// quotients a few ulps around every half-integer, far beyond +-127, and
+// infinities, NaN, FLT_MAX and subnormal inputs.
+static void test_quantize_scales(void)
+{
+    int bad[NPATHS] = { 0 }, cases = 0;
+    enum { N = 1000 };
+    float x[N];
+    int8_t want[N], got[N];
+    for (int iter = 0; iter < 400; iter++) {
+        float s = ldexpf(1.0f + (float)(rnd() >> 8) / 16777216.0f, (int)(rnd() % 253) - 126);
+        if (iter < 6) // the bounds of the FMA range and just outside
+            s = iter == 0 ? 0x1p-90f : iter == 1 ? 0x1p90f : iter == 2 ? nextafterf(0x1p-90f, 0) :
+                iter == 3 ? nextafterf(0x1p90f, INFINITY) : iter == 4 ? 0x1.fffffep-91f : 1.0f;
+        for (int k = 0; k < N; k++) {
+            float y = (float)((int)(rnd() % 261) - 130) + 0.5f, v = y * s;
+            switch (k % 8) {
+            case 0: case 1: case 2:
+                for (int u = (int)(rnd() % 9) - 4; u != 0; u += u > 0 ? -1 : 1)
+                    v = nextafterf(v, u > 0 ? INFINITY : -INFINITY);
+                break;
+            case 3: v = rndf() * 300.0f * s; break;
+            case 4: v = rndf() * ldexpf(1.0f, (int)(rnd() % 256) - 127); break;
+            case 5: v = k % 3 == 0 ? INFINITY : k % 3 == 1 ? -INFINITY : NAN; break;
+            case 6: v = (k % 2 ? 1.0f : -1.0f) * (k % 4 < 2 ? 3.4028235e38f : 1e-45f * (float)(rnd() % 1000)); break;
+            default: v = (float)((int)(rnd() % 255) - 127) * s; break;
+            }
+            x[k] = v;
+            want[k] = want_code(v, s);
+        }
+        cases += N;
+        for (int p = 0; p < NPATHS; p++) {
+            if (sparq_gemm_set_path(paths[p]))
+                continue;
+            int n = 1 + (int)(rnd() % N); // ragged lengths
+            memset(got, 0x55, N);
+            sparq_act_quantize(got, x, n, s);
+            bad[p] += memcmp(got, want, (size_t)n) != 0 || got[n % N] != (n < N ? 0x55 : got[0]);
+        }
+    }
+    sparq_gemm_set_path(NULL);
+    for (int p = 0; p < NPATHS; p++) {
+        if (!sparq_gemm_path_supported(paths[p])) {
+            printf("# skip: path %s is not supported by this CPU; its static-scale quantizer is not tested\n",
+                   paths[p]);
+            continue;
+        }
+        CHECK(!bad[p], "%s: codes rint(x/s) at 400 given scales 2^-126..2^126 (%d values, near-halves, inf, NaN): %d "
+                       "rows wrong", paths[p], cases, bad[p]);
+    }
+}
+
+// sparq_lut_bytes against the loop it replaces, on ragged lengths.
+static void test_lut(void)
+{
+    int8_t lut[256], h[300], want[300];
+    int bad[NPATHS] = { 0 };
+    for (int i = 0; i < 256; i++)
+        lut[i] = (int8_t)rnd();
+    for (int iter = 0; iter < 50; iter++) {
+        int n = iter < 2 ? 256 * iter : (int)(rnd() % 300);
+        for (int p = 0; p < NPATHS; p++) {
+            if (sparq_gemm_set_path(paths[p]))
+                continue;
+            for (int e = 0; e < 300; e++)
+                h[e] = want[e] = (int8_t)(iter == 1 ? e - 128 : (int)rnd()); // iter 1: every code once
+            for (int e = 0; e < n; e++)
+                want[e] = lut[want[e] + 128];
+            sparq_lut_bytes(h, (size_t)n, lut);
+            bad[p] += memcmp(h, want, sizeof h) != 0;
+        }
+    }
+    sparq_gemm_set_path(NULL);
+    for (int p = 0; p < NPATHS; p++) {
+        if (!sparq_gemm_path_supported(paths[p])) {
+            printf("# skip: path %s is not supported by this CPU; its byte table is not tested\n", paths[p]);
+            continue;
+        }
+        CHECK(!bad[p], "%s: lut_bytes h = lut[h + 128] on 50 ragged rows, bytes past n untouched: %d wrong", paths[p],
+              bad[p]);
+    }
+}
+
 int main(void)
 {
     rng_state = check_seed(4242);
     test_quantize();
     test_readout();
+    test_requant_corners();
+    test_quantize_scales();
+    test_lut();
     return check_done();
 }

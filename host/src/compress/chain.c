@@ -85,8 +85,7 @@ void sparq_chain_hidden(int8_t *h, const int32_t *acc1, const struct sparq_chain
     // The device's requantization (sparq_requant_rows: sparq_requant bit for
     // bit, vectorized), then the table in place.
     sparq_requant_rows(h, c->F, acc1, c->F, c->q1, t, c->F);
-    for (size_t e = 0; e < (size_t)t * (size_t)c->F; e++)
-        h[e] = c->lut[h[e] + 128];
+    sparq_lut_bytes(h, (size_t)t * (size_t)c->F, c->lut);
 }
 
 void sparq_chain_out(int8_t *y8, const int32_t *acc2, const struct sparq_chain_ffn *c, int t)

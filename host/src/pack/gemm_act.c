@@ -121,7 +121,24 @@ void sparq_gemm_readout_q8(float *y, int ldy, const int8_t *q, int ldq, const fl
 void sparq_requant_rows(int8_t *y8, int ldy8, const int32_t *acc, int ldacc, const struct sparq_requant_params *p,
                         int rows, int cols)
 {
+    const int pth = path();
     void (*f)(int8_t *, int, const int32_t *, int, const struct sparq_requant_params *, int, int) =
-        path() == FAST_PATH_AVX512VNNI ? requant_rows_avx512 : sparq_requant_ref;
+        pth == FAST_PATH_AVX512VNNI ? requant_rows_avx512
+        : pth == FAST_PATH_AVX2     ? requant_rows_avx2
+                                    : sparq_requant_ref;
     ROW_SPLIT(rows, cols, f(y8 + (size_t)t0 * ldy8, ldy8, acc + (size_t)t0 * ldacc, ldacc, p, n, cols))
+}
+
+void lut_bytes_scalar(int8_t *h, size_t n, const int8_t *lut)
+{
+    for (size_t e = 0; e < n; e++)
+        h[e] = lut[h[e] + 128];
+}
+
+void sparq_lut_bytes(int8_t *h, size_t n, const int8_t lut[256])
+{
+    if (path() == FAST_PATH_AVX512VNNI && __builtin_cpu_supports("avx512vbmi"))
+        lut_bytes_avx512(h, n, lut);
+    else
+        lut_bytes_scalar(h, n, lut);
 }

@@ -4,6 +4,8 @@
 #ifndef SPARQ_GEMM_ACT_INTERNAL_H
 #define SPARQ_GEMM_ACT_INTERNAL_H
 
+#include <stddef.h>
+
 #include "sparq_gemm_act.h"
 
 #define ACT_FUNCS(SUFFIX)                                                                                          \
@@ -16,9 +18,14 @@
 ACT_FUNCS(avx2)
 ACT_FUNCS(avx512)
 #undef ACT_FUNCS
-// The requantization needs 64-bit lanes with per-lane arithmetic shifts
-// (vpsravq): AVX-512 only.
+// The requantization in 64-bit lanes (AVX2 emulates the per-lane arithmetic
+// shift that AVX-512 has as vpsravq).
+void requant_rows_avx2(int8_t *y8, int ldy8, const int32_t *acc, int ldacc, const struct sparq_requant_params *p,
+                       int rows, int cols);
 void requant_rows_avx512(int8_t *y8, int ldy8, const int32_t *acc, int ldacc, const struct sparq_requant_params *p,
                          int rows, int cols);
+// The 256-entry byte table (needs AVX-512 VBMI besides the path's flags).
+void lut_bytes_avx512(int8_t *h, size_t n, const int8_t *lut);
+void lut_bytes_scalar(int8_t *h, size_t n, const int8_t *lut);
 
 #endif

@@ -4,7 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gemm_act_internal.h"
 #include "gemm_fast_internal.h"
+#include "sparq_gemm_act.h"
 #include "sparq_error.h"
 
 static const uint8_t pairs_dense[1][2] = { { 0, 1 } };
@@ -375,4 +377,42 @@ int sparq_gemm_fast(int32_t *y, int y_stride, const int8_t *x, int x_stride,
     if (failed)
         return sparq_fail(SPARQ_ENOMEM, "gemm: out of memory for the activation table");
     return SPARQ_OK;
+}
+
+// Rows per block of the unfused read-out: the block's int32 sums (256 x
+// out, 590 KB at out = 576) stay in L2 between the GEMM and the
+// requantization; fewer rows per GEMM call cost the AVX2 path its per-call
+// table set-up (64 rows: 1.5x slower at T = 256).
+#define RQ_ROWS 256
+
+int sparq_gemm_fast_requant(int8_t *y8, int ldy8, const int8_t *x, int x_stride, const struct sparq_gemm_prepared *w,
+                            int t, const struct sparq_requant_params *rq, const int8_t *lut)
+{
+    const int path = current_path();
+    if (path < 0)
+        return sparq_gemm_fast(NULL, 0, x, x_stride, w, t, 0); // the same error message
+    if (t <= 0)
+        return SPARQ_OK;
+    if (path == PATH_AVX512VNNI && !fast_f24_wanted(w, t)) {
+        void (*lut_fn)(int8_t *, size_t, const int8_t *) =
+            __builtin_cpu_supports("avx512vbmi") ? lut_bytes_avx512 : lut_bytes_scalar;
+        if (fast_gemm_requant_avx512vnni(y8, ldy8, x, x_stride, w, t, rq, lut, lut_fn))
+            return sparq_fail(SPARQ_ENOMEM, "gemm: out of memory for the activations");
+        return SPARQ_OK;
+    }
+    int32_t *acc = malloc(sizeof(int32_t) * (size_t)w->out * (t < RQ_ROWS ? t : RQ_ROWS));
+    if (!acc)
+        return sparq_fail(SPARQ_ENOMEM, "gemm: out of memory for a block of sums");
+    int rc = SPARQ_OK;
+    for (int t0 = 0; t0 < t && !rc; t0 += RQ_ROWS) {
+        const int n = t - t0 < RQ_ROWS ? t - t0 : RQ_ROWS;
+        rc = sparq_gemm_fast(acc, w->out, x + (size_t)t0 * x_stride, x_stride, w, n, 0);
+        if (rc)
+            break;
+        sparq_requant_rows(y8 + (size_t)t0 * ldy8, ldy8, acc, w->out, rq, n, w->out);
+        for (int r = 0; lut && r < n; r++)
+            sparq_lut_bytes(y8 + (size_t)(t0 + r) * ldy8, (size_t)w->out, lut);
+    }
+    free(acc);
+    return rc;
 }

@@ -11,6 +11,18 @@
 #include <string.h>
 
 #include "gemm_fast_internal.h"
+#include "gemm_rq_avx512.h"
+
+// The fused read-out (sparq_gemm_fast_requant): int8 codes instead of int32
+// sums, optionally through a byte table, written by each tile from its
+// registers, so the sums never reach memory.
+struct vn_epi {
+    int8_t *y8;
+    int ldy8;
+    const struct rq_block *rq; // (vn_oblocks)
+    void (*lut)(int8_t *, size_t, const int8_t *);
+    const int8_t *table;
+};
 
 // Tile: VN_NR blocks of 16 outputs x up to VN_MR rows of X, all accumulators
 // in registers: dense 8 x 3 (+ 3 weights + 1 broadcast of 32 zmm), sparse
@@ -46,7 +58,7 @@ static inline __attribute__((always_inline)) __m512i dpbusd(__m512i acc, __m512i
 static inline __attribute__((always_inline)) void tile(const int MR, const int NR, const int STEPS, const int SHUF,
                                                        int32_t *y, int y_stride, const uint8_t *xu, int ldx,
                                                        const struct sparq_gemm_prepared *w, int t0, int ob,
-                                                       int accumulate)
+                                                       int accumulate, const struct vn_epi *epi)
 {
     __m512i acc[VN_MR][VN_NR];
 #pragma GCC unroll 8
@@ -95,16 +107,25 @@ static inline __attribute__((always_inline)) void tile(const int MR, const int N
         const __m512i corr = _mm512_load_si512(w->vn_corr + o0);
 #pragma GCC unroll 8
         for (int i = 0; i < MR; i++) {
-            int32_t *dst = y + (size_t)(t0 + i) * y_stride + o0;
             __m512i v = _mm512_sub_epi32(acc[i][j], corr);
+            if (epi) {
+                rq_store16(epi->y8 + (size_t)(t0 + i) * epi->ldy8 + o0, m, rq_requant16(v, &epi->rq[ob + j]));
+                continue;
+            }
+            int32_t *dst = y + (size_t)(t0 + i) * y_stride + o0;
             if (accumulate)
                 v = _mm512_add_epi32(v, _mm512_maskz_loadu_epi32(m, dst));
             _mm512_mask_storeu_epi32(dst, m, v);
         }
     }
+    if (epi && epi->lut) { // the tile's rows of codes are contiguous: NR blocks side by side
+        const int o0 = ob * 16, n = w->out - o0 < 16 * NR ? w->out - o0 : 16 * NR;
+        for (int i = 0; i < MR; i++)
+            epi->lut(epi->y8 + (size_t)(t0 + i) * epi->ldy8 + o0, (size_t)n, epi->table);
+    }
 }
 
-#define VN_ARGS y, y_stride, xu, ldx, w, t0, ob, accumulate
+#define VN_ARGS y, y_stride, xu, ldx, w, t0, ob, accumulate, epi
 #define VN_CASE(MR, NR) \
     case MR * 4 + NR: tile(MR, NR, STEPS, SHUF, VN_ARGS); break;
 #define VN_CASES_6                                                                               \
@@ -114,7 +135,8 @@ static inline __attribute__((always_inline)) void tile(const int MR, const int N
 #define VN_CASES_8 VN_CASES_6 VN_CASE(7, 1) VN_CASE(7, 2) VN_CASE(7, 3) VN_CASE(8, 1) VN_CASE(8, 2) VN_CASE(8, 3)
 #define VN_KIND(NAME, STEPS_, SHUF_, CASES)                                                                     \
     static void NAME(int mr, int nr, int32_t *y, int y_stride, const uint8_t *xu, int ldx,               \
-                     const struct sparq_gemm_prepared *w, int t0, int ob, int accumulate)                \
+                     const struct sparq_gemm_prepared *w, int t0, int ob, int accumulate,                \
+                     const struct vn_epi *epi)                                                           \
     {                                                                                                    \
         enum { STEPS = STEPS_, SHUF = SHUF_ };                                                           \
         switch (mr * 4 + nr) {                                                                           \
@@ -126,11 +148,10 @@ VN_KIND(tile_dense, 4, 0, VN_CASES_8)
 VN_KIND(tile_2of4, 2, 1, VN_CASES_6)
 VN_KIND(tile_1of4, 1, 1, VN_CASES_6)
 
-int fast_gemm_avx512vnni(int32_t *y, int y_stride, const int8_t *x, int x_stride,
-                         const struct sparq_gemm_prepared *w, int t, int accumulate)
+// Both entry points: int32 sums into y (epi NULL) or fused int8 codes.
+static int vn_gemm(int32_t *y, int y_stride, const int8_t *x, int x_stride, const struct sparq_gemm_prepared *w, int t,
+                   int accumulate, const struct vn_epi *epi)
 {
-    if (fast_f24_wanted(w, t))
-        return fast_gemm_f24_avx512(y, y_stride, x, x_stride, w, t, accumulate);
     // The u8 activations live in a per-thread buffer kept between calls, so
     // a call costs no allocation (and no page faults) once warm.
     static _Thread_local uint8_t *buf;
@@ -146,8 +167,8 @@ int fast_gemm_avx512vnni(int32_t *y, int y_stride, const int8_t *x, int x_stride
     }
     uint8_t *xu = buf;
     offset_rows(xu, x, x_stride, t, w->in, w->in_pad);
-    void (*kind)(int, int, int32_t *, int, const uint8_t *, int, const struct sparq_gemm_prepared *, int, int, int) =
-        w->vn_steps == 4 ? tile_dense : w->vn_steps == 2 ? tile_2of4 : tile_1of4;
+    void (*kind)(int, int, int32_t *, int, const uint8_t *, int, const struct sparq_gemm_prepared *, int, int, int,
+                 const struct vn_epi *) = w->vn_steps == 4 ? tile_dense : w->vn_steps == 2 ? tile_2of4 : tile_1of4;
     const int ldx = w->in_pad;
     const int mr_max = w->vn_steps == 4 ? VN_MR : VN_MR_SPARSE;
     const int otiles = (w->vn_oblocks + VN_NR - 1) / VN_NR, ttiles = (t + mr_max - 1) / mr_max;
@@ -160,7 +181,30 @@ int fast_gemm_avx512vnni(int32_t *y, int y_stride, const int8_t *x, int x_stride
             int ob = ot * VN_NR, t0 = tt * mr_max;
             int nr = w->vn_oblocks - ob < VN_NR ? w->vn_oblocks - ob : VN_NR;
             int mr = t - t0 < mr_max ? t - t0 : mr_max;
-            kind(mr, nr, y, y_stride, xu, ldx, w, t0, ob, accumulate);
+            kind(mr, nr, y, y_stride, xu, ldx, w, t0, ob, accumulate, epi);
         }
     return 0;
+}
+
+int fast_gemm_avx512vnni(int32_t *y, int y_stride, const int8_t *x, int x_stride,
+                         const struct sparq_gemm_prepared *w, int t, int accumulate)
+{
+    if (fast_f24_wanted(w, t))
+        return fast_gemm_f24_avx512(y, y_stride, x, x_stride, w, t, accumulate);
+    return vn_gemm(y, y_stride, x, x_stride, w, t, accumulate, NULL);
+}
+
+int fast_gemm_requant_avx512vnni(int8_t *y8, int ldy8, const int8_t *x, int x_stride,
+                                 const struct sparq_gemm_prepared *w, int t, const struct sparq_requant_params *rq,
+                                 const int8_t *lut, void (*lut_fn)(int8_t *, size_t, const int8_t *))
+{
+    struct rq_block *blk = aligned_alloc(64, sizeof *blk * (size_t)w->vn_oblocks);
+    if (!blk)
+        return -1;
+    for (int b = 0; b < w->vn_oblocks; b++)
+        rq_block_set(&blk[b], rq + 16 * b, w->out - 16 * b);
+    const struct vn_epi epi = { y8, ldy8, blk, lut ? lut_fn : NULL, lut };
+    int rc = vn_gemm(NULL, 0, x, x_stride, w, t, 0, &epi);
+    free(blk);
+    return rc;
 }

@@ -13,6 +13,7 @@
 #ifndef SPARQ_GEMM_FAST_INTERNAL_H
 #define SPARQ_GEMM_FAST_INTERNAL_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "sparq_gemm.h"
@@ -100,5 +101,10 @@ int fast_gemm_f24_avx512(int32_t *y, int y_stride, const int8_t *x, int x_stride
 int fast_f24_wanted(const struct sparq_gemm_prepared *w, int t);
 int fast_gemm_avx512vnni(int32_t *y, int y_stride, const int8_t *x, int x_stride,
                          const struct sparq_gemm_prepared *w, int t, int accumulate);
+// The fused read-out on that path (sparq_gemm_fast_requant); lut_fn applies
+// lut to a row segment when lut is not NULL.
+int fast_gemm_requant_avx512vnni(int8_t *y8, int ldy8, const int8_t *x, int x_stride,
+                                 const struct sparq_gemm_prepared *w, int t, const struct sparq_requant_params *rq,
+                                 const int8_t *lut, void (*lut_fn)(int8_t *, size_t, const int8_t *));
 
 #endif
