@@ -10,7 +10,10 @@
 # points at the sweep's largest B on both hardware versions, same format as
 # R.json.dat) draws the per-matmul roofline before and after on the same axes
 # instead of the measured points.
+# Optional: label_before / label_after name the two plans (default: v2 and v3 hardware).
 if (!exists("title")) title = "int4 2:4 Conformer matmuls: 16x16 array at 100 MHz"
+if (!exists("label_before")) label_before = "before"
+if (!exists("label_after")) label_after = "after"
 set terminal pngcairo size 1500,600 font "Liberation Sans,11"
 set output out
 stats dat using 5 nooutput
@@ -29,13 +32,17 @@ set grid
 set xrange [1:10000]
 set title "roofline per matmul"
 if (exists("before") && exists("after")) {
-    set title "roofline per matmul: before (v2: streamed, unchained) and after (store + FFN chains)"
+    if (label_before eq "before") {
+        set title "roofline per matmul: before (v2: streamed, unchained) and after (store + FFN chains)"
+    } else {
+        set title sprintf("roofline per matmul: %s and %s", label_before, label_after)
+    }
     plot roof(x, bw0) title sprintf("roof, %.0f MB/s", bw0 / 1e6) lw 2 lc rgb "#c03030", \
          roof(x, bw1) title sprintf("roof, %.0f MB/s", bw1 / 1e6) lw 2 lc rgb "#3050c0", \
-         before using 2:3 title "before, link 0" pt 6 ps 1.2 lc rgb "#c03030", \
-         before using 2:4 title "before, link 1" pt 4 ps 1.2 lc rgb "#3050c0", \
-         after using 2:3 title "after, link 0" pt 7 ps 1.2 lc rgb "#c03030", \
-         after using 2:4 title "after, link 1" pt 5 ps 1.2 lc rgb "#3050c0"
+         before using 2:3 title label_before.", link 0" pt 6 ps 1.2 lc rgb "#c03030", \
+         before using 2:4 title label_before.", link 1" pt 4 ps 1.2 lc rgb "#3050c0", \
+         after using 2:3 title label_after.", link 0" pt 7 ps 1.2 lc rgb "#c03030", \
+         after using 2:4 title label_after.", link 1" pt 5 ps 1.2 lc rgb "#3050c0"
 } else {
     plot roof(x, bw0) title sprintf("roof, %.0f MB/s", bw0 / 1e6) lw 2 lc rgb "#c03030", \
          roof(x, bw1) title sprintf("roof, %.0f MB/s", bw1 / 1e6) lw 2 lc rgb "#3050c0", \

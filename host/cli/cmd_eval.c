@@ -29,6 +29,10 @@ static void usage(FILE *out)
                  "                      dequantized weights) and print the per-layer throughput report;\n"
                  "                      a model with FFN chain clips runs each FFN as one device chain\n"
                  "                      (NAME:q8 / NAME:i32: every matmul alone, as before; docs/runtime.md)\n"
+                 "  -F, --frontend P    where the subsampling matmuls (sub1_w, sub2_w, sub_lin_w) run on a\n"
+                 "                      device backend: device, host (the cpu kernel: same integers, only\n"
+                 "                      the subsampled activations cross the link) or auto (default: per\n"
+                 "                      layer the faster, measured at open; docs/runtime.md)\n"
                  "  -r, --report FILE   throughput report as JSON (with --backend)\n"
                  "  -c, --clock MHZ     device clock for the report (100)\n"
                  "  -d, --data FILE     manifest (JSONL)\n"
@@ -64,7 +68,7 @@ static int merge_runtime_stats(struct sparq_runtime *rt)
     struct sparq_runtime_layer_stats *st = (struct sparq_runtime_layer_stats *)sparq_runtime_stats(rt, &count);
     const size_t per = (STAT_U64_END - STAT_U64_FIRST) / sizeof(uint64_t);
     uint64_t *u = sparq_malloc(sizeof(uint64_t) * per * (size_t)count + 1, "runtime statistics");
-    double *sec = sparq_malloc(sizeof(double) * (size_t)count + 1, "runtime statistics");
+    double *sec = sparq_malloc(sizeof(double) * 2 * (size_t)count + 1, "runtime statistics");
     if (!u || !sec) {
         free(u);
         free(sec);
@@ -73,12 +77,14 @@ static int merge_runtime_stats(struct sparq_runtime *rt)
     for (int i = 0; i < count; i++) {
         memcpy(u + per * (size_t)i, (char *)&st[i] + STAT_U64_FIRST, sizeof(uint64_t) * per);
         sec[i] = st[i].seconds;
+        sec[count + i] = st[i].host_cpu_seconds;
     }
     sparq_dist_allreduce_u64(u, per * (size_t)count);
-    sparq_dist_allreduce_f64(sec, (size_t)count);
+    sparq_dist_allreduce_f64(sec, 2 * (size_t)count);
     for (int i = 0; sparq_dist_is_root() && i < count; i++) {
         memcpy((char *)&st[i] + STAT_U64_FIRST, u + per * (size_t)i, sizeof(uint64_t) * per);
         st[i].seconds = sec[i];
+        st[i].host_cpu_seconds = sec[count + i];
     }
     free(u);
     free(sec);
@@ -90,6 +96,7 @@ struct eval_args {
     double clock_mhz;
     int beam, per_utt, frames, threads;
     struct sparq_ctc_beam_options dec;
+    struct sparq_runtime_options ropt;
 };
 
 // Options into *a; returns -1 to go on, else the exit status (0 for --help).
@@ -103,7 +110,7 @@ static int parse_args(int argc, char **argv, struct eval_args *a)
         { "backend", required_argument, NULL, 'B' }, { "report", required_argument, NULL, 'r' },
         { "clock", required_argument, NULL, 'c' },
         { "lm", required_argument, NULL, 'l' },    { "lm-weight", required_argument, NULL, 'A' },
-        { "word-bonus", required_argument, NULL, 'W' },
+        { "word-bonus", required_argument, NULL, 'W' }, { "frontend", required_argument, NULL, 'F' },
         { "help", no_argument, NULL, 'h' },        { NULL, 0, NULL, 0 },
     };
     memset(a, 0, sizeof *a);
@@ -111,7 +118,7 @@ static int parse_args(int argc, char **argv, struct eval_args *a)
     a->frames = 20000;
     sparq_ctc_beam_options_default(&a->dec);
     int c, bad = 0;
-    while (!bad && (c = getopt_long(argc, argv, "m:d:b:y:j:uf:t:B:r:c:l:h", opts, NULL)) != -1) {
+    while (!bad && (c = getopt_long(argc, argv, "m:d:b:y:j:uf:t:B:r:c:l:F:h", opts, NULL)) != -1) {
         switch (c) {
         case 'm': a->model = optarg; break;
         case 'd': a->data = optarg; break;
@@ -125,6 +132,7 @@ static int parse_args(int argc, char **argv, struct eval_args *a)
         case 'r': a->report = optarg; break;
         case 'c': bad = sparq_parse_double("--clock", optarg, 0.001, 100000, &a->clock_mhz); break;
         case 'l': a->lm = optarg; break;
+        case 'F': bad = sparq_runtime_parse_frontend("--frontend", optarg, &a->ropt.frontend); break;
         case 'A': bad = sparq_parse_double("--lm-weight", optarg, 0, 100, &a->dec.alpha); break;
         case 'W': bad = sparq_parse_double("--word-bonus", optarg, -100, 100, &a->dec.beta); break;
         case 'h': usage(stdout); return 0;
@@ -177,7 +185,7 @@ int cmd_eval(int argc, char **argv)
     dec.lm = lm;
     if (!lm) // the weight and bonus belong to the LM: a plain beam search without it
         dec.alpha = dec.beta = 0.0;
-    if (backend ? sparq_runtime_open(&rt, model, backend) : sparq_checkpoint_load(model, &own, NULL, NULL)) {
+    if (backend ? sparq_runtime_open_ex(&rt, model, backend, &a.ropt) : sparq_checkpoint_load(model, &own, NULL, NULL)) {
         fprintf(stderr, "sparq eval: %s\n", sparq_last_error());
         sparq_lm_free(lm);
         return 1;

@@ -284,7 +284,10 @@ int cmd_explore(int argc, char **argv)
     memset(&ds, 0, sizeof ds);
     char backend[16];
     snprintf(backend, sizeof backend, "cpu%s%s", a.readout ? ":" : "", a.readout ? a.readout : "");
-    int rc = sparq_runtime_open(&rt, a.model, backend);
+    // Every matmul on the device (the front-end too): explore compares the
+    // hardware's times, and a host-placed layer has none (docs/runtime.md).
+    const struct sparq_runtime_options ro = { SPARQ_FRONTEND_DEVICE };
+    int rc = sparq_runtime_open_ex(&rt, a.model, backend, &ro);
     if (!rc)
         rc = sparq_dataset_load(&ds, a.data, 0);
     if (!rc && !ds.n)

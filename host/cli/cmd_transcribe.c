@@ -25,6 +25,9 @@ static void usage(FILE *out)
                  "                     NAME:q8 reads results back as int8 (4x fewer bytes; cpu matches);\n"
                  "                     without a suffix a model with FFN chain clips runs each FFN as one\n"
                  "                     device chain\n"
+                 "  -F, --frontend P   where the subsampling matmuls run on a device backend: device,\n"
+                 "                     host (cpu kernel, same integers) or auto (default: the faster,\n"
+                 "                     measured at open; docs/runtime.md)\n"
                  "  -b, --beam N       prefix beam search with N prefixes (default 1 = greedy)\n"
                  "  -l, --lm FILE      fuse a word n-gram LM (ARPA) into the beam search (--beam defaults to 16)\n"
                  "      --lm-weight A  LM weight (default 0.5); --word-bonus B (default 1.0)\n"
@@ -43,15 +46,17 @@ int cmd_transcribe(int argc, char **argv)
         { "lm", required_argument, NULL, 'l' },
         { "lm-weight", required_argument, NULL, 'A' },
         { "word-bonus", required_argument, NULL, 'W' },
+        { "frontend", required_argument, NULL, 'F' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
     const char *model = NULL, *backend = NULL;
     const char *lm_path = NULL;
     int beam = 0, c;
+    struct sparq_runtime_options ropt = { SPARQ_FRONTEND_AUTO };
     struct sparq_longform_options lo;
     sparq_longform_default_options(&lo);
-    while ((c = getopt_long(argc, argv, "m:b:B:w:l:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "m:b:B:w:l:F:h", opts, NULL)) != -1) {
         switch (c) {
         case 'm': model = optarg; break;
         case 'b':
@@ -72,6 +77,12 @@ int cmd_transcribe(int argc, char **argv)
             }
             break;
         case 'l': lm_path = optarg; break;
+        case 'F':
+            if (sparq_runtime_parse_frontend("--frontend", optarg, &ropt.frontend)) {
+                fprintf(stderr, "sparq transcribe: %s\n", sparq_last_error());
+                return 2;
+            }
+            break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -93,7 +104,7 @@ int cmd_transcribe(int argc, char **argv)
     lo.lm = lm;
     if (!lm) // the weight and bonus belong to the LM: a plain beam search without it
         lo.lm_weight = lo.word_bonus = 0.0;
-    if (backend ? sparq_runtime_open(&rt, model, backend) : sparq_checkpoint_load(model, &own, NULL, NULL)) {
+    if (backend ? sparq_runtime_open_ex(&rt, model, backend, &ropt) : sparq_checkpoint_load(model, &own, NULL, NULL)) {
         fprintf(stderr, "sparq transcribe: %s\n", sparq_last_error());
         sparq_lm_free(lm);
         return 1;

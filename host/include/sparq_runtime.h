@@ -25,6 +25,7 @@
 #include <stdint.h>
 
 #include "sparq_compress.h"
+#include "sparq_device_wire.h"
 #include "sparq_export.h"
 #include "sparq_model.h"
 #include "sparq_quant.h"
@@ -48,8 +49,12 @@ struct sparq_runtime_layer_stats {
     uint64_t wire_to_dev, wire_from_dev;   // ref/sim: wire_bytes by direction (activations, weights,
                                            // commands / results, replies)
     uint64_t model_to_dev, model_from_dev; // the same split of model_bytes
+    uint64_t wire_kind[SPARQ_WIRE_KINDS];  // ref/sim: wire_bytes by kind (sparq_device_wire.h)
+    uint64_t model_kind[SPARQ_WIRE_KINDS]; // the same split of model_bytes
     // (sparq eval under mpirun sums the uint64_t counters from `calls` up to here.)
     double seconds;           // host wall time in this layer's GEMMs
+    double host_cpu_seconds;  // host == 1: CPU seconds of its GEMMs on the host (kernel + read-out requant)
+    int host;                 // 1: placed on the host (cpu kernel; no device numbers), 0: on the device
     int resident;             // 1: the matrix is in the device's weight store (loaded at open), 0: streamed
     int chain;                // 0: runs alone; 1: W1 of a feed-forward chain (sparq_chain.h): its device
                               // numbers cover the whole chain (W1 and W2); 2: W2 of a chain (device numbers
@@ -64,6 +69,22 @@ enum sparq_readout {
 
 struct sparq_runtime;
 
+// Where the front-end (the subsampling matmuls sub1_w, sub2_w, sub_lin_w:
+// im2col rows in, 144-channel results out) runs on a device backend. On the
+// host it runs the cpu backend's integer path (the same integers: logits do
+// not change) and only the subsampled activations go to the device.
+enum sparq_frontend {
+    SPARQ_FRONTEND_AUTO,   // per layer, the faster one (sparq_runtime_open_ex): the default
+    SPARQ_FRONTEND_DEVICE, // every packed matmul on the device
+    SPARQ_FRONTEND_HOST,   // the front-end on the host
+};
+struct sparq_runtime_options {
+    enum sparq_frontend frontend;
+};
+// "auto", "device", "host" -> *f; SPARQ_EINVAL (message naming `flag`) otherwise.
+int sparq_runtime_parse_frontend(const char *flag, const char *text, enum sparq_frontend *f);
+const char *sparq_frontend_name(enum sparq_frontend f);
+
 // Loads a model file and opens the backend ("cpu", "ref", "sim", "usb",
 // "float"), optionally with a read-out suffix: "ref:q8" (int8 read-out),
 // "ref:i32" (int32). Without one: q8 when the file carries read-out clip
@@ -74,6 +95,15 @@ struct sparq_runtime;
 // Device backends load every matrix into the weight store at open
 // (sparq_device_matrix_load; streamed when it has no room).
 int sparq_runtime_open(struct sparq_runtime **rt, const char *model_path, const char *backend);
+// The same with options (NULL: the defaults, front-end "auto"). Auto places a
+// front-end layer on the host when one host GEMM of 256 rows (best of 3, wall
+// time, measured at open) is faster than the same rows planned on the device
+// at the fastest link the report models (FT601, 200 MB/s, byte-wide port at
+// 100 MHz): each runs in turn, so the faster plan is the one with less time.
+int sparq_runtime_open_ex(struct sparq_runtime **rt, const char *model_path, const char *backend,
+                          const struct sparq_runtime_options *opt);
+// Matmuls placed on the host (0 with the front-end on the device).
+int sparq_runtime_host_layers(const struct sparq_runtime *rt);
 enum sparq_readout sparq_runtime_readout(const struct sparq_runtime *rt);
 // Multiplier lanes per PE of the hardware the calls are planned on (the
 // device's IDENTIFY, or the default configuration for cpu/float): a step of

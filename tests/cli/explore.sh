@@ -37,14 +37,25 @@ sed -n '2,6p' "$T/e.out" | sed 's/^/# /'
 check "table, JSON and plot data written" test -s "$T/e/explore.txt" -a -s "$T/e/explore.json" -a -f "$T/e/pareto.dat"
 label=$("$JG" "$T/e/explore.json" points.3.label)
 check "point 3 is the default configuration ($label)" test "$label" = "16x16 L4 w1k x4k r256 xb4 rb2 s256k q16k t16"
-# one utterance per batch: --batch-frames below every utterance's length
+# one utterance per batch: --batch-frames below every utterance's length; the front-end
+# on the device, as explore plans it
 check "eval --backend ref:i32, one utterance per batch" sh -c "'$SPARQ' eval --model '$T/m.spq' \
-    --backend ref:i32 --data '$T/d/test.jsonl' --batch-frames 100 --report '$T/r.json' > '$T/r.out'"
+    --backend ref:i32 --frontend device --data '$T/d/test.jsonl' --batch-frames 100 --report '$T/r.json' > '$T/r.out'"
 mb=$("$JG" "$T/r.json" total.busy_cycles) mw=$("$JG" "$T/r.json" total.link_bytes)
 eb=$("$JG" "$T/e/explore.json" points.3.busy_cycles) ew=$("$JG" "$T/e/explore.json" points.3.link_bytes)
 echo "# measured on ref: busy $mb, wire bytes $mw; explore's plan: busy $eb, bytes $ew"
 check "explore's busy cycles equal the measured decode's ($eb vs $mb)" test "$eb" = "$mb" -a -n "$mb"
 check "explore's link bytes equal the measured wire bytes ($ew vs $mw)" test "$ew" = "$mw" -a -n "$mw"
+# Bytes by kind (sparq_device_wire.h): explore's add up to its link bytes and equal the measured ones.
+ksum=0 same=1
+for k in weights act_in results overhead; do
+    ek=$("$JG" "$T/e/explore.json" "points.3.bytes_by_kind.$k") mk=$("$JG" "$T/r.json" "total.bytes_by_kind.$k")
+    echo "# $k: explore $ek, measured $mk"
+    ksum=$(awk -v a="$ksum" -v b="$ek" 'BEGIN { printf "%.0f", a + b }')
+    [ -n "$ek" ] && [ "$ek" = "$mk" ] || same=0
+done
+check "explore's bytes by kind add up to its link bytes ($ksum vs $ew)" test "$ksum" = "$ew"
+check "explore's bytes by kind equal the measured decode's, kind by kind" test "$same" = 1
 # Sanity of the sweep itself: a smaller array needs more busy cycles; FT601 is never slower.
 b0=$("$JG" "$T/e/explore.json" points.1.busy_cycles)
 check "4x4 takes more busy cycles than 16x16 ($b0 > $eb)" awk -v a="$b0" -v b="$eb" 'BEGIN { exit !(a > b) }'

@@ -6,6 +6,7 @@
 
 #include "device_internal.h"
 #include "sparq_device.h"
+#include "sparq_device_wire.h"
 #include "sparq_link.h"
 #include "sparq_error.h"
 #include "sparq_protocol.h"
@@ -54,16 +55,35 @@ int sparq_dev_ensure(struct sparq_device *d, size_t n)
     return SPARQ_OK;
 }
 
-static int send_bytes(struct sparq_device *d, const uint8_t *data, size_t n)
+const char *const sparq_wire_kind_names[SPARQ_WIRE_KINDS] = { "weights", "act_in", "results", "overhead" };
+
+// What a command's payload carries (sparq_device_wire.h).
+static int payload_kind(int op)
+{
+    switch (op) {
+    case SPARQ_OP_WRITE_W:
+    case SPARQ_OP_STORE_W:
+    case SPARQ_OP_WRITE_Q:
+    case SPARQ_OP_WRITE_LUT:
+        return SPARQ_WIRE_WEIGHTS;
+    case SPARQ_OP_WRITE_X:
+        return SPARQ_WIRE_ACT;
+    default:
+        return SPARQ_WIRE_OVERHEAD;
+    }
+}
+
+static int send_bytes(struct sparq_device *d, const uint8_t *data, size_t n, int kind)
 {
     d->link.bytes_out += n;
+    d->kind[kind] += n;
     return d->tr.ops->send(d->tr.ctx, data, n);
 }
 
 int sparq_device_send_raw(struct sparq_device *d, const uint8_t *data, size_t n)
 {
     sparq_dev_lose_state(d); // raw bytes may hold anything, a WRITE_Q or a RESET
-    return send_bytes(d, data, n);
+    return send_bytes(d, data, n, SPARQ_WIRE_OVERHEAD);
 }
 
 int sparq_device_idle(struct sparq_device *d) { return d->tr.ops->idle(d->tr.ctx); }
@@ -96,21 +116,23 @@ static int send_command(struct sparq_device *d, int opcode, const uint8_t *args,
     sparq_wr16(c, crc);
     d->seq = (d->seq + 1) & 0xFF;
     d->link.commands++;
-    int rc = send_bytes(d, h, sizeof h);
+    int rc = send_bytes(d, h, sizeof h, SPARQ_WIRE_OVERHEAD);
     if (!rc && nargs)
-        rc = send_bytes(d, args, nargs);
+        rc = send_bytes(d, args, nargs, SPARQ_WIRE_OVERHEAD);
     if (!rc && npayload)
-        rc = send_bytes(d, payload, npayload);
+        rc = send_bytes(d, payload, npayload, payload_kind(opcode));
     if (!rc)
-        rc = send_bytes(d, c, sizeof c);
+        rc = send_bytes(d, c, sizeof c, SPARQ_WIRE_OVERHEAD);
     return rc;
 }
 
-static int recv_exact(struct sparq_device *d, uint8_t *p, size_t n)
+static int recv_exact(struct sparq_device *d, uint8_t *p, size_t n, int kind)
 {
     int rc = d->tr.ops->recv(d->tr.ctx, p, n);
-    if (!rc)
+    if (!rc) {
         d->link.bytes_in += n;
+        d->kind[kind] += n;
+    }
     return rc;
 }
 
@@ -118,7 +140,7 @@ int sparq_device_recv(struct sparq_device *d, int *status, int *seq, int *opcode
                       size_t *len)
 {
     uint8_t h[SPARQ_HEADER_BYTES], c[SPARQ_CRC_BYTES];
-    int rc = recv_exact(d, h, sizeof h);
+    int rc = recv_exact(d, h, sizeof h, SPARQ_WIRE_OVERHEAD);
     if (rc)
         return rc;
     if (h[0] != SPARQ_MAGIC_REPLY)
@@ -128,9 +150,10 @@ int sparq_device_recv(struct sparq_device *d, int *status, int *seq, int *opcode
     uint32_t n = sparq_rd32(h + 4);
     if (n > cap)
         return sparq_fail(SPARQ_EDEVICE, "device: reply body of %u bytes, expected at most %zu", n, cap);
-    if (n && (rc = recv_exact(d, body, n)))
+    // A READ's body is results; other replies' bodies (IDENTIFY, COUNTERS) are overhead.
+    if (n && (rc = recv_exact(d, body, n, h[3] == SPARQ_OP_READ ? SPARQ_WIRE_RESULTS : SPARQ_WIRE_OVERHEAD)))
         return rc;
-    if ((rc = recv_exact(d, c, sizeof c)))
+    if ((rc = recv_exact(d, c, sizeof c, SPARQ_WIRE_OVERHEAD)))
         return rc;
     if (sparq_rd16(c) != sparq_crc16(SPARQ_CRC16_INIT, body, n))
         return sparq_fail(SPARQ_EDEVICE, "device: reply body crc mismatch");
@@ -150,6 +173,9 @@ static int model_command(struct sparq_device *d, int op, const uint8_t *args, si
     d->link.commands++;
     d->link.bytes_out += SPARQ_HEADER_BYTES + nargs + npayload + SPARQ_CRC_BYTES;
     d->link.bytes_in += SPARQ_HEADER_BYTES + cap + SPARQ_CRC_BYTES;
+    d->kind[payload_kind(op)] += npayload;
+    d->kind[op == SPARQ_OP_READ ? SPARQ_WIRE_RESULTS : SPARQ_WIRE_OVERHEAD] += cap;
+    d->kind[SPARQ_WIRE_OVERHEAD] += 2 * (SPARQ_HEADER_BYTES + SPARQ_CRC_BYTES) + nargs;
     if (op == SPARQ_OP_COMPUTE || op == SPARQ_OP_COMPUTE_S) {
         const uint8_t *a = op == SPARQ_OP_COMPUTE ? args + 2 : args + 5; // flags, width, kept, u8 0 / -, t, ncols, kb
         int acc = a[0] & SPARQ_COMPUTE_ACCUMULATE, width = a[1], kept = a[2];
@@ -310,6 +336,24 @@ void sparq_device_wire(const struct sparq_device *d, uint64_t *out, uint64_t *in
         *out = d->link.bytes_out + d->model_wire_out;
         *in = d->link.bytes_in + d->model_wire_in;
     }
+}
+
+void sparq_device_wire_kinds(const struct sparq_device *d, struct sparq_wire_kinds *k)
+{
+    memset(k, 0, sizeof *k);
+    for (int i = 0; i < SPARQ_WIRE_KINDS; i++)
+        k->kind[i] = d->kind[i];
+    k->framing = d->kind[SPARQ_WIRE_OVERHEAD];
+    uint64_t out, in, check = d->model_wire_out + d->model_wire_in;
+    sparq_device_wire(d, &out, &in);
+    if (!d->model && sparq_link_check_bytes(&d->tr, &check))
+        check = 0; // no reliability layer: the wire is the driver's bytes
+    k->checks = check;
+    // What the link moved beyond the driver's bytes and its counter reads:
+    // resends and replies it discarded (0 on a clean link: tested).
+    uint64_t driver = d->link.bytes_out + d->link.bytes_in;
+    k->resends = out + in - driver - check;
+    k->kind[SPARQ_WIRE_OVERHEAD] += check + k->resends;
 }
 
 uint64_t sparq_device_cycles(const struct sparq_device *d)

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "sparq_device.h"
+#include "sparq_device_wire.h"
 #include "sparq_protocol.h"
 
 struct sparq_device {
@@ -15,6 +16,7 @@ struct sparq_device {
     struct sparq_device_info info;
     int lanes; // MAC lanes per PE (IDENTIFY version 2; 1 for version 1)
     struct sparq_link_stats link;
+    uint64_t kind[SPARQ_WIRE_KINDS]; // link.bytes_out + bytes_in by kind (sparq_device_wire.h)
     int seq;
     int kchunk;
     int xmode;        // 0 auto, 1 stream activations, 2 keep them resident

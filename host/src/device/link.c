@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "sparq_bytequeue.h"
+#include "sparq_device_wire.h"
 #include "sparq_error.h"
 #include "sparq_link.h"
 #include "sparq_protocol.h"
@@ -32,6 +33,7 @@ struct link {
     int tally_valid;         // the device's MAC counter is known to equal tally
     uint64_t tally;
     int unverified;          // accumulate COMPUTEs since the last counter check
+    uint64_t check_bytes;    // wire bytes of the counter reads (sparq_link_check_bytes)
 };
 
 
@@ -188,7 +190,9 @@ static int read_counters(struct link *l, uint64_t *macs, uint64_t *busy)
     pkt[SPARQ_HDR_OPCODE] = SPARQ_OP_COUNTERS;
     sparq_wr16(pkt + SPARQ_HEADER_BYTES, SPARQ_CRC16_INIT); // crc of the empty body
     struct reply r;
+    uint64_t w0 = l->n.wire_out + l->n.wire_in;
     int rc = exchange(l, pkt, sizeof pkt, &r);
+    l->check_bytes += l->n.wire_out + l->n.wire_in - w0; // the read is overhead, retries and all
     if (rc)
         return rc;
     if (r.status != SPARQ_ST_OK || r.len != SPARQ_COUNTERS_BYTES)
@@ -493,4 +497,12 @@ const struct sparq_link_counts *sparq_link_counts(const struct sparq_transport *
     if (!tr || !tr->ops || tr->ops->send != link_send)
         return NULL;
     return &((const struct link *)tr->ctx)->n;
+}
+
+int sparq_link_check_bytes(const struct sparq_transport *tr, uint64_t *bytes)
+{
+    if (!tr || !tr->ops || tr->ops->send != link_send)
+        return SPARQ_EINVAL;
+    *bytes = ((const struct link *)tr->ctx)->check_bytes;
+    return SPARQ_OK;
 }

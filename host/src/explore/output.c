@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "sparq_error.h"
+#include "sparq_device_wire.h"
 #include "sparq_explore.h"
 
 static double utilisation(const struct sparq_explore_plan *p)
@@ -176,6 +177,14 @@ int sparq_explore_write_json(const struct sparq_explore_options *o, const struct
         cJSON_AddNumberToObject(e, "link_bytes", (double)p->bytes);
         cJSON_AddNumberToObject(e, "bytes_to_device", (double)p->to_dev);
         cJSON_AddNumberToObject(e, "bytes_from_device", (double)p->from_dev);
+        // Bytes by kind (sparq_device_wire.h): weights, activations in, results out, overhead.
+        double kinds[SPARQ_WIRE_KINDS] = { 0 };
+        for (int k = 0; k < p->n_layers; k++)
+            for (int j = 0; j < SPARQ_WIRE_KINDS; j++)
+                kinds[j] += (double)p->layers[k].model_kind[j];
+        cJSON *bk = cJSON_AddObjectToObject(e, "bytes_by_kind");
+        for (int j = 0; j < SPARQ_WIRE_KINDS; j++)
+            cJSON_AddNumberToObject(bk, sparq_wire_kind_names[j], kinds[j]);
         cJSON_AddNumberToObject(e, "resident_matrices", p->resident);
         cJSON_AddNumberToObject(e, "device_chains", p->chained);
         cJSON_AddItemToObject(e, "area", area_json(pt));
@@ -195,6 +204,9 @@ int sparq_explore_write_json(const struct sparq_explore_options *o, const struct
             cJSON_AddNumberToObject(l, "bytes_from_device", (double)s->model_from_dev);
             cJSON_AddBoolToObject(l, "resident", s->resident);
             cJSON_AddNumberToObject(l, "chain", s->chain);
+            cJSON *lk = cJSON_AddObjectToObject(l, "bytes_by_kind");
+            for (int j = 0; j < SPARQ_WIRE_KINDS; j++)
+                cJSON_AddNumberToObject(lk, sparq_wire_kind_names[j], (double)s->model_kind[j]);
             cJSON_AddItemToArray(layers, l);
         }
         cJSON *clocks = cJSON_AddArrayToObject(e, "clocks");

@@ -208,7 +208,15 @@ static int print_sweep(struct sparq_runtime *rt, const struct sparq_report_optio
 struct layer_row {
     const char *where;
     double busy, util, bytes, bto, bfrom, link0, link1, comp, t0, t1;
+    const uint64_t *kind; // bytes by kind (SPARQ_WIRE_KINDS)
 };
+
+static void kinds_json(cJSON *obj, const double *k)
+{
+    cJSON *o = cJSON_AddObjectToObject(obj, "bytes_by_kind");
+    for (int i = 0; i < SPARQ_WIRE_KINDS; i++)
+        cJSON_AddNumberToObject(o, sparq_wire_kind_names[i], k[i]);
+}
 
 static void layer_json(cJSON *layers, const struct sparq_runtime_layer_stats *s, const struct layer_row *r)
 {
@@ -238,6 +246,12 @@ static void layer_json(cJSON *layers, const struct sparq_runtime_layer_stats *s,
     cJSON_AddNumberToObject(l, "seconds_link0", r->t0);
     cJSON_AddNumberToObject(l, "seconds_link1", r->t1);
     cJSON_AddNumberToObject(l, "host_seconds", s->seconds);
+    cJSON_AddStringToObject(l, "placement", s->host ? "host" : "device");
+    cJSON_AddNumberToObject(l, "host_seconds_cpu", s->host_cpu_seconds);
+    double k[SPARQ_WIRE_KINDS];
+    for (int i = 0; i < SPARQ_WIRE_KINDS; i++)
+        k[i] = (double)r->kind[i];
+    kinds_json(l, k);
     cJSON_AddItemToArray(layers, l);
 }
 
@@ -246,6 +260,9 @@ struct totals_row {
     double util, to_dev, from_dev;
     int n_resident, n_packed, n_chain;
     double driver_bytes, model_busy, model_bytes;
+    double kind[SPARQ_WIRE_KINDS];
+    double host_cpu; // CPU seconds of the matmuls placed on the host
+    int n_host;
 };
 
 static void total_json(cJSON *root, const struct sparq_runtime *rt, const struct board_time *tot,
@@ -270,11 +287,84 @@ static void total_json(cJSON *root, const struct sparq_runtime *rt, const struct
     cJSON_AddNumberToObject(tj, "seconds_link0", tot->t[0]);
     cJSON_AddNumberToObject(tj, "seconds_link1", tot->t[1]);
     cJSON_AddNumberToObject(tj, "audio_seconds", a);
+    kinds_json(tj, r->kind);
+    cJSON_AddNumberToObject(tj, "host_matmuls", r->n_host);
+    // Host timings (they vary run to run) all carry the prefix host_seconds.
+    // The host's part does not overlap the device's (each call waits for the
+    // previous): whole-model time = device time + host CPU time.
+    cJSON_AddNumberToObject(tj, "host_seconds_cpu", r->host_cpu);
+    cJSON_AddNumberToObject(tj, "host_seconds_total_link0", tot->t[0] + r->host_cpu);
+    cJSON_AddNumberToObject(tj, "host_seconds_total_link1", tot->t[1] + r->host_cpu);
     if (a > 0) {
         cJSON_AddNumberToObject(tj, "rtf_link0", tot->t[0] / a);
         cJSON_AddNumberToObject(tj, "rtf_link1", tot->t[1] / a);
         cJSON_AddNumberToObject(tj, "rtf_compute", tot->comp / a);
+        cJSON_AddNumberToObject(tj, "host_seconds_rtf", r->host_cpu / a);
+        cJSON_AddNumberToObject(tj, "host_seconds_rtf_total_link0", (tot->t[0] + r->host_cpu) / a);
+        cJSON_AddNumberToObject(tj, "host_seconds_rtf_total_link1", (tot->t[1] + r->host_cpu) / a);
     }
+}
+
+// The default hardware's IDENTIFY, for a backend without a device (cpu).
+static void default_info(struct sparq_device_info *info)
+{
+    const struct sparq_device_config *c = &sparq_device_default_config;
+    memset(info, 0, sizeof *info);
+    info->version = 1;
+    info->rows = c->rows;
+    info->cols = c->cols;
+    info->banks = 2;
+    info->wdepth = c->wdepth;
+    info->xdepth = c->xdepth;
+    info->rdepth = c->rdepth;
+    info->widths = info->sparsity = 7;
+    info->timeout = c->timeout;
+}
+
+static cJSON *root_json(struct sparq_runtime *rt, const struct sparq_report_options *o,
+                        const struct sparq_device_info *info, int measured, int lanes)
+{
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddStringToObject(root, "backend", sparq_runtime_backend(rt));
+    cJSON_AddStringToObject(root, "source", measured ? "device counters and wire bytes" : "model");
+    cJSON_AddStringToObject(root, "readout", sparq_runtime_readout(rt) == SPARQ_READOUT_Q8 ? "q8" : "i32");
+    cJSON_AddNumberToObject(root, "clock_mhz", o->clock_mhz);
+    cJSON_AddNumberToObject(root, "link0_mbps", o->link_mbps[0]);
+    cJSON_AddNumberToObject(root, "link1_mbps", o->link_mbps[1]);
+    cJSON_AddNumberToObject(root, "array_rows", info->rows);
+    cJSON_AddNumberToObject(root, "array_cols", info->cols);
+    cJSON_AddNumberToObject(root, "lanes", lanes);
+    return root;
+}
+
+// The device's real-time factors, bytes by kind, and the host's part of the
+// model with the whole model's RTF.
+static void print_kinds_host(FILE *out, const struct sparq_report_options *o, const double *kind, int n_host,
+                             double host_macs, double host_cpu, const struct board_time *tot)
+{
+    double a = o->audio_seconds;
+    if (a > 0)
+        fprintf(out, "real-time factor of the device's matmuls on a board: %.4f (%s), %.4f (%s), %.4f (compute only)\n",
+                tot->t[0] / a, o->link_names[0], tot->t[1] / a, o->link_names[1], tot->comp / a);
+    fprintf(out,
+            "link bytes by kind: weights %.0f, activations in %.0f, results out %.0f, overhead %.0f "
+            "(framing, control replies, link checks; sum %.0f)\n",
+            kind[0], kind[1], kind[2], kind[3], kind[0] + kind[1] + kind[2] + kind[3]);
+    if (n_host && a > 0)
+        fprintf(out,
+                "host: %d matmul%s on the host (cpu kernel, front-end, %.0f MACs): %.3f CPU s, RTF %.4f; not "
+                "overlapped with the device in this runtime, so the whole model's RTF is %.4f (%s), %.4f (%s)\n",
+                n_host, n_host > 1 ? "s" : "", host_macs, host_cpu, host_cpu / a, (tot->t[0] + host_cpu) / a,
+                o->link_names[0], (tot->t[1] + host_cpu) / a, o->link_names[1]);
+}
+
+static int write_json(const cJSON *root, const char *path)
+{
+    char *text = cJSON_Print(root);
+    int rc = text ? sparq_write_file_atomic(path, text, strlen(text))
+                  : sparq_fail(SPARQ_ENOMEM, "report: cannot format JSON");
+    free(text);
+    return rc;
 }
 
 int sparq_report_print(struct sparq_runtime *rt, const struct sparq_report_options *o, FILE *out, const char *json_path)
@@ -285,32 +375,12 @@ int sparq_report_print(struct sparq_runtime *rt, const struct sparq_report_optio
     // Measured: the device's counters and the wire (ref/sim/usb). Otherwise
     // (cpu) the same calls on the model device of the default hardware.
     int measured = sparq_runtime_device_info(rt, &info) == SPARQ_OK;
-    if (!measured) {
-        const struct sparq_device_config *c = &sparq_device_default_config;
-        memset(&info, 0, sizeof info);
-        info.version = 1;
-        info.rows = c->rows;
-        info.cols = c->cols;
-        info.banks = 2;
-        info.wdepth = c->wdepth;
-        info.xdepth = c->xdepth;
-        info.rdepth = c->rdepth;
-        info.widths = info.sparsity = 7;
-        info.timeout = c->timeout;
-    }
+    if (!measured)
+        default_info(&info);
     double pes = (double)info.rows * info.cols;
     int lanes = sparq_runtime_lanes(rt);
     double hz = o->clock_mhz * 1e6;
-    cJSON *root = cJSON_CreateObject();
-    cJSON_AddStringToObject(root, "backend", sparq_runtime_backend(rt));
-    cJSON_AddStringToObject(root, "source", measured ? "device counters and wire bytes" : "model");
-    cJSON_AddStringToObject(root, "readout", sparq_runtime_readout(rt) == SPARQ_READOUT_Q8 ? "q8" : "i32");
-    cJSON_AddNumberToObject(root, "clock_mhz", o->clock_mhz);
-    cJSON_AddNumberToObject(root, "link0_mbps", o->link_mbps[0]);
-    cJSON_AddNumberToObject(root, "link1_mbps", o->link_mbps[1]);
-    cJSON_AddNumberToObject(root, "array_rows", info.rows);
-    cJSON_AddNumberToObject(root, "array_cols", info.cols);
-    cJSON_AddNumberToObject(root, "lanes", lanes);
+    cJSON *root = root_json(rt, o, &info, measured, lanes);
     cJSON *layers = cJSON_AddArrayToObject(root, "layers");
     fprintf(out,
             "\nthroughput on backend %s (%s; read-out %s), %dx%d array (%d lane%s per PE) at %.0f MHz; link %s "
@@ -318,9 +388,9 @@ int sparq_report_print(struct sparq_runtime *rt, const struct sparq_report_optio
             sparq_runtime_backend(rt), measured ? "device counters, wire bytes" : "job-cycle and link model",
             readout_name(sparq_runtime_readout(rt)), info.rows, info.cols, lanes, lanes > 1 ? "s" : "", o->clock_mhz,
             o->link_names[0], o->link_mbps[0], o->link_names[1], o->link_mbps[1]);
-    fprintf(out, "%-22s %-11s %-6s %7s %12s %12s %6s %12s %12s %12s %9s %9s %9s %9s %-7s\n", "matmul", "format",
-            "where", "calls", "MACs", "busy cyc", "util", "link bytes", "to device", "from device", "comp ms",
-            "FX2 link", "FX2 ms", "FT601 ms", "bound");
+    fprintf(out, "%-22s %-11s %-6s %7s %12s %12s %6s %12s %12s %12s %11s %11s %11s %11s %9s %9s %9s %9s %-7s\n",
+            "matmul", "format", "where", "calls", "MACs", "busy cyc", "util", "link bytes", "to device", "from device",
+            "weights B", "act in B", "results B", "overhead B", "comp ms", "FX2 link", "FX2 ms", "FT601 ms", "bound");
     // Roofline data for gnuplot beside the JSON: intensity (MACs per link
     // byte) and attained MAC/s per layer with each link.
     FILE *dat = NULL;
@@ -334,8 +404,9 @@ int sparq_report_print(struct sparq_runtime *rt, const struct sparq_report_optio
     struct board_time tot;
     memset(&tot, 0, sizeof tot);
     double dev_macs = 0, peak_macs = 0, model_busy = 0, model_bytes = 0, driver_bytes = 0;
-    double to_dev = 0, from_dev = 0;
-    int n_packed = 0, n_resident = 0, n_chain = 0;
+    double to_dev = 0, from_dev = 0, kind[SPARQ_WIRE_KINDS] = { 0 }, model_kind[SPARQ_WIRE_KINDS] = { 0 };
+    double host_cpu = 0, host_macs = 0;
+    int n_packed = 0, n_resident = 0, n_chain = 0, n_host = 0;
     for (int i = 0; i < count; i++) {
         const struct sparq_runtime_layer_stats *s = &st[i];
         if (!s->calls)
@@ -353,7 +424,19 @@ int sparq_report_print(struct sparq_runtime *rt, const struct sparq_report_optio
         n_chain += s->chain == 1;
         // Where the weights live: "store" (resident), "stream"; a chain's W2
         // row shows "chain" (its device work is on its W1's row).
-        const char *where = !packed ? "-" : s->chain == 2 ? "chain" : s->resident ? "store" : "stream";
+        // "host": placed on the host (the cpu kernel; no device numbers).
+        const char *where = !packed         ? "-"
+                            : s->host       ? "host"
+                            : s->chain == 2 ? "chain"
+                            : s->resident   ? "store"
+                                            : "stream";
+        const uint64_t *sk = measured ? s->wire_kind : s->model_kind;
+        for (int k = 0; k < SPARQ_WIRE_KINDS; k++) {
+            kind[k] += (double)sk[k];
+            model_kind[k] += (double)s->model_kind[k];
+        }
+        n_host += s->host;
+        host_cpu += s->host ? s->host_cpu_seconds : 0;
         double busy = (double)(measured ? s->busy_cycles : s->model_busy);
         double dmacs = (double)(measured ? s->device_macs : s->model_macs);
         double comp = busy / hz;
@@ -361,7 +444,9 @@ int sparq_report_print(struct sparq_runtime *rt, const struct sparq_report_optio
         double peak = busy * pes * peak_macs_per_pe(s->format, lanes);
         double util = peak > 0 ? dmacs / peak : 0;
         double t0 = comp > link0 ? comp : link0, t1 = comp > link1 ? comp : link1;
-        add_layer(&tot, o, (double)s->macs, (double)s->dense_macs, busy, bto, bfrom);
+        // A host-placed matmul's MACs are the host's: not in the device's totals.
+        add_layer(&tot, o, s->host ? 0 : (double)s->macs, s->host ? 0 : (double)s->dense_macs, busy, bto, bfrom);
+        host_macs += s->host ? (double)s->macs : 0;
         dev_macs += dmacs;
         peak_macs += peak;
         model_busy += (double)s->model_busy;
@@ -369,25 +454,30 @@ int sparq_report_print(struct sparq_runtime *rt, const struct sparq_report_optio
         driver_bytes += (double)(s->bytes_out + s->bytes_in);
         char fmt[40];
         snprintf(fmt, sizeof fmt, "%s%s", s->format, s->chain == 1 ? "+W2" : "");
-        fprintf(out, "%-22s %-11s %-6s %7llu %12llu %12.0f %5.1f%% %12.0f %12.0f %12.0f %9.3f %9.3f %9.3f %9.3f %-7s\n",
+        fprintf(out,
+                "%-22s %-11s %-6s %7llu %12llu %12.0f %5.1f%% %12.0f %12.0f %12.0f %11llu %11llu %11llu %11llu %9.3f "
+                "%9.3f %9.3f %9.3f %-7s\n",
                 s->name, fmt, where, (unsigned long long)s->calls, (unsigned long long)s->macs, busy, 100 * util, bytes,
-                bto, bfrom, 1e3 * comp, 1e3 * link0, 1e3 * t0, 1e3 * t1,
-                s->chain == 2   ? "-"
-                : comp >= link0 ? "compute"
-                                : "link");
+                bto, bfrom, (unsigned long long)sk[0], (unsigned long long)sk[1], (unsigned long long)sk[2],
+                (unsigned long long)sk[3], 1e3 * comp, 1e3 * link0, 1e3 * t0, 1e3 * t1,
+                s->chain == 2 || s->host ? "-"
+                : comp >= link0          ? "compute"
+                                         : "link");
         if (dat && bytes > 0 && t0 > 0)
             fprintf(dat, "%s %.6g %.6g %.6g %.6g %.6g %.6g\n", s->name, dmacs / bytes, dmacs / t0, dmacs / t1,
                     pes * hz * peak_macs_per_pe(s->format, lanes), o->link_mbps[0] * 1e6, o->link_mbps[1] * 1e6);
-        struct layer_row r = { where, busy, util, bytes, bto, bfrom, link0, link1, comp, t0, t1 };
+        struct layer_row r = { where, busy, util, bytes, bto, bfrom, link0, link1, comp, t0, t1, sk };
         layer_json(layers, s, &r);
     }
     if (dat)
         fclose(dat);
     double util = peak_macs > 0 ? dev_macs / peak_macs : 0;
-    fprintf(out, "%-22s %-11s %-6s %7s %12.0f %12.0f %5.1f%% %12.0f %12.0f %12.0f %9.3f %9.3f %9.3f %9.3f\n", "total",
-            "", "", "", tot.macs, tot.busy, 100 * util, tot.bytes, to_dev, from_dev, 1e3 * tot.comp,
-            1e3 * tot.bytes / (o->link_mbps[0] * 1e6), 1e3 * tot.t[0], 1e3 * tot.t[1]);
-    fprintf(out, "MACs done %.0f of %.0f dense (%.1f%%: sparsity skips the rest)\n", tot.macs, tot.dense,
+    fprintf(out,
+            "%-22s %-11s %-6s %7s %12.0f %12.0f %5.1f%% %12.0f %12.0f %12.0f %11.0f %11.0f %11.0f %11.0f %9.3f %9.3f "
+            "%9.3f %9.3f\n",
+            "total", "", "", "", tot.macs, tot.busy, 100 * util, tot.bytes, to_dev, from_dev, kind[0], kind[1], kind[2],
+            kind[3], 1e3 * tot.comp, 1e3 * tot.bytes / (o->link_mbps[0] * 1e6), 1e3 * tot.t[0], 1e3 * tot.t[1]);
+    fprintf(out, "MACs done on the device %.0f of %.0f dense (%.1f%%: sparsity skips the rest)\n", tot.macs, tot.dense,
             tot.dense > 0 ? 100 * tot.macs / tot.dense : 0);
     fprintf(out,
             "link bytes %.0f to the device, %.0f back; weights resident in the store: %d of %d packed "
@@ -400,29 +490,28 @@ int sparq_report_print(struct sparq_runtime *rt, const struct sparq_report_optio
                 "model check: busy cycles %.0f measured, %.0f by the job-cycle model; wire bytes %.0f measured, "
                 "%.0f by the driver's accounting (%s); driver bytes %.0f + reliability layer %.0f\n",
                 tot.busy, model_busy, tot.bytes, model_bytes,
-                tot.busy == model_busy && tot.bytes == model_bytes ? "equal" : "DIFFER", driver_bytes,
-                tot.bytes - driver_bytes);
+                tot.busy == model_busy && tot.bytes == model_bytes && !memcmp(kind, model_kind, sizeof kind)
+                    ? "equal, kind by kind"
+                    : "DIFFER",
+                driver_bytes, tot.bytes - driver_bytes);
     double a = o->audio_seconds;
-    if (a > 0)
-        fprintf(out, "real-time factor of the matmuls on a board: %.4f (%s), %.4f (%s), %.4f (compute only)\n",
-                tot.t[0] / a, o->link_names[0], tot.t[1] / a, o->link_names[1], tot.comp / a);
+    print_kinds_host(out, o, kind, n_host, host_macs, host_cpu, &tot);
     // One grep-able line per run (make demo builds its comparison from it).
     fprintf(out,
-            "summary: readout %s macs %.0f busy %.0f bytes %.0f comp_s %.6g link0_s %.6g link1_s %.6g audio_s %.6g\n",
+            "summary: readout %s macs %.0f busy %.0f bytes %.0f comp_s %.6g link0_s %.6g link1_s %.6g audio_s %.6g "
+            "host_s %.6g host_n %d bytes_w %.0f bytes_x %.0f bytes_r %.0f bytes_o %.0f\n",
             sparq_runtime_readout(rt) == SPARQ_READOUT_Q8 ? "q8" : "i32", tot.macs, tot.busy, tot.bytes, tot.comp,
-            tot.t[0], tot.t[1], a);
-    struct totals_row tr = { util,    to_dev,       from_dev,   n_resident, n_packed,
-                             n_chain, driver_bytes, model_busy, model_bytes };
+            tot.t[0], tot.t[1], a, host_cpu, n_host, kind[0], kind[1], kind[2], kind[3]);
+    struct totals_row tr = { util,     to_dev,       from_dev,   n_resident,  n_packed,
+                             n_chain,  driver_bytes, model_busy, model_bytes, { kind[0], kind[1], kind[2], kind[3] },
+                             host_cpu, n_host };
     total_json(root, rt, &tot, &tr, a);
-    int rc = SPARQ_OK;
-    if (o->utt_frames && o->n_utts && o->n_batch_sizes > 0 && tot.macs > 0) // float: nothing ran in integer
-        rc = print_sweep(rt, o, out, root, json_path, pes, lanes);
-    if (!rc && json_path) {
-        char *text = cJSON_Print(root);
-        rc = text ? sparq_write_file_atomic(json_path, text, strlen(text))
-                  : sparq_fail(SPARQ_ENOMEM, "report: cannot format JSON");
-        free(text);
-    }
+    // The sweep (not for float: nothing ran in integer).
+    int rc = o->utt_frames && o->n_utts && o->n_batch_sizes > 0 && tot.macs > 0
+                 ? print_sweep(rt, o, out, root, json_path, pes, lanes)
+                 : SPARQ_OK;
+    if (!rc && json_path)
+        rc = write_json(root, json_path);
     cJSON_Delete(root);
     return rc;
 }

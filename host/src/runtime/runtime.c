@@ -160,7 +160,7 @@ static int make_requant(struct rt_weight *rw)
 
 // The requant parameters a matrix runs with: the chain's (bias folded in)
 // when it is part of a running chain, else the read-out's (q8) or none (i32).
-static const struct sparq_requant_params *matrix_params(const struct sparq_runtime *rt, int i)
+const struct sparq_requant_params *rt_matrix_params(const struct sparq_runtime *rt, int i)
 {
     const struct rt_weight *rw = &rt->weights[i];
     if (rt->use_chain && rw->chain >= 0) {
@@ -178,11 +178,11 @@ int rt_load_matrices(const struct sparq_runtime *rt, struct sparq_device *dev, s
     int rc = SPARQ_OK;
     for (int i = 0; !rc && i < rt->n_weights; i++) {
         struct sparq_device_matrix *dm = (struct sparq_device_matrix *)((char *)m + stride * (size_t)i);
-        if (!rt->weights[i].packed)
+        if (!rt->weights[i].packed || rt->weights[i].host) // the host runs it: no store space
             continue;
         memset(dm, 0, sizeof *dm);
         dm->w = &rt->weights[i].p;
-        dm->q = matrix_params(rt, i);
+        dm->q = rt_matrix_params(rt, i);
         rc = sparq_device_matrix_load(dev, dm);
         if (rc)
             rc = sparq_fail(rc, "runtime: loading %s: %s", rt->stats[i].name, sparq_last_error());
@@ -193,11 +193,17 @@ int rt_load_matrices(const struct sparq_runtime *rt, struct sparq_device *dev, s
 void rt_release_matrices(const struct sparq_runtime *rt, struct sparq_device_matrix *m, size_t stride)
 {
     for (int i = 0; i < rt->n_weights; i++)
-        if (rt->weights[i].packed)
+        if (rt->weights[i].packed && !rt->weights[i].host)
             sparq_device_matrix_release((struct sparq_device_matrix *)((char *)m + stride * (size_t)i));
 }
 
 int sparq_runtime_open(struct sparq_runtime **dst, const char *model_path, const char *backend_spec)
+{
+    return sparq_runtime_open_ex(dst, model_path, backend_spec, NULL);
+}
+
+int sparq_runtime_open_ex(struct sparq_runtime **dst, const char *model_path, const char *backend_spec,
+                          const struct sparq_runtime_options *opt)
 {
     *dst = NULL;
     enum backend_kind kind;
@@ -285,6 +291,9 @@ int sparq_runtime_open(struct sparq_runtime **dst, const char *model_path, const
         cfg.luts = info.luts;
     }
     rt->cfg = cfg;
+    // Placement before loading: a matrix the host runs takes no store space.
+    if (!rc)
+        rc = rt_place_frontend(rt, opt ? opt->frontend : SPARQ_FRONTEND_AUTO);
     if (!rc)
         rc = sparq_device_open_model(&rt->plan, &cfg, 1);
     // Weight residency: every matrix is loaded once, here (its bytes are not
@@ -301,6 +310,7 @@ int sparq_runtime_open(struct sparq_runtime **dst, const char *model_path, const
     for (int i = 0; !rc && i < rt->n_weights; i++) {
         const struct rt_weight *rw = &rt->weights[i];
         rt->stats[i].resident = rw->packed && (rt->dev ? rw->dm.resident : rw->pm.resident);
+        rt->stats[i].host = rw->host;
         rt->stats[i].chain = rt->use_chain && rw->chain >= 0 ? (rt->chains[rw->chain].w1 == i ? 1 : 2) : 0;
     }
     if (rc) {
@@ -395,17 +405,29 @@ void sparq_runtime_reset_stats(struct sparq_runtime *rt)
         s->busy_cycles = s->device_macs = 0;
         s->model_busy = s->model_macs = s->model_bytes = s->wire_bytes = 0;
         s->wire_to_dev = s->wire_from_dev = s->model_to_dev = s->model_from_dev = 0;
-        s->seconds = 0;
+        memset(s->wire_kind, 0, sizeof s->wire_kind);
+        memset(s->model_kind, 0, sizeof s->model_kind);
+        s->seconds = s->host_cpu_seconds = 0;
     }
 }
 
 // Device-side measurements of one call (ref/sim/usb; zero on cpu).
 struct call_meas {
     uint64_t cycles, bout, bin, busy, dmacs, wire, wire_to, wire_from;
+    uint64_t kind[SPARQ_WIRE_KINDS];
     // The same call on the planning model device (plan_meas).
     int planned, prc;
     uint64_t mbusy, mmacs, mto, mfrom;
+    uint64_t mkind[SPARQ_WIRE_KINDS];
+    double cpu; // host-placed: CPU seconds
 };
+
+// k1 - k0 into d, kind by kind.
+static void kinds_delta(uint64_t *d, const struct sparq_wire_kinds *k0, const struct sparq_wire_kinds *k1)
+{
+    for (int i = 0; i < SPARQ_WIRE_KINDS; i++)
+        d[i] = k1->kind[i] - k0->kind[i];
+}
 
 // The call on the model device, with the lock held. A device call plans in
 // the same locked section, so the model device sees the calls in the
@@ -414,12 +436,16 @@ struct call_meas {
 static void plan_meas(struct sparq_runtime *rt, int idx, int N, struct call_meas *cm)
 {
     struct sparq_device_counters m0, m1;
+    struct sparq_wire_kinds k0, k1;
     uint64_t p0o, p0i, p1o, p1i;
     sparq_device_counters(rt->plan, &m0);
     sparq_device_wire(rt->plan, &p0o, &p0i);
+    sparq_device_wire_kinds(rt->plan, &k0);
     cm->prc = rt_run_matrix(rt, rt->plan, &rt->weights[0].pm, sizeof *rt->weights, idx, N);
+    sparq_device_wire_kinds(rt->plan, &k1);
     sparq_device_wire(rt->plan, &p1o, &p1i);
     sparq_device_counters(rt->plan, &m1);
+    kinds_delta(cm->mkind, &k0, &k1);
     cm->mbusy = m1.busy - m0.busy;
     cm->mmacs = m1.macs - m0.macs;
     cm->mto = p1o - p0o;
@@ -439,7 +465,9 @@ static int device_call(struct sparq_runtime *rt, struct rt_weight *rw, int32_t *
     int rc = sparq_device_counters(rt->dev, &k0);
     uint64_t c0 = sparq_device_cycles(rt->dev), w0o, w0i, w1o, w1i;
     struct sparq_link_stats l0 = *sparq_device_link(rt->dev);
+    struct sparq_wire_kinds wk0, wk1;
     sparq_device_wire(rt->dev, &w0o, &w0i);
+    sparq_device_wire_kinds(rt->dev, &wk0);
     if (!rc && ch) // the whole feed-forward module: y8 (N, d) from x (N, d)
         rc = sparq_device_chain2(rt->dev, y8, rw->in, xq, rw->in, &rw->dm, ch->p.lut, &rt->weights[ch->w2].dm, N);
     else if (!rc)
@@ -449,6 +477,8 @@ static int device_call(struct sparq_runtime *rt, struct rt_weight *rw, int32_t *
     cm->bout = sparq_device_link(rt->dev)->bytes_out - l0.bytes_out;
     cm->bin = sparq_device_link(rt->dev)->bytes_in - l0.bytes_in;
     sparq_device_wire(rt->dev, &w1o, &w1i);
+    sparq_device_wire_kinds(rt->dev, &wk1);
+    kinds_delta(cm->kind, &wk0, &wk1);
     cm->wire = (w1o - w0o) + (w1i - w0i);
     cm->wire_to = w1o - w0o;
     cm->wire_from = w1i - w0i;
@@ -494,7 +524,7 @@ static void account(struct sparq_runtime *rt, int idx, int N, const struct call_
     struct rt_weight *rw = &rt->weights[idx];
     pthread_mutex_lock(&rt->lock);
     struct call_meas pm = *cm;
-    if (!pm.planned) // cpu: the model device alone
+    if (!pm.planned && !rw->host) // cpu: the model device alone; a host-placed matmul is not on it
         plan_meas(rt, idx, N, &pm);
     if (pm.prc && !rt->error)
         rt->error = sparq_fail(pm.prc, "runtime: %s: device model: %s", rt->stats[idx].name, sparq_last_error());
@@ -513,7 +543,12 @@ static void account(struct sparq_runtime *rt, int idx, int N, const struct call_
     s->model_from_dev += pm.mfrom;
     s->wire_to_dev += cm->wire_to;
     s->wire_from_dev += cm->wire_from;
+    for (int k = 0; k < SPARQ_WIRE_KINDS; k++) {
+        s->wire_kind[k] += cm->kind[k];
+        s->model_kind[k] += pm.mkind[k];
+    }
     s->seconds += seconds;
+    s->host_cpu_seconds += cm->cpu;
     pthread_mutex_unlock(&rt->lock);
 }
 
@@ -598,10 +633,8 @@ static int chain_linear(struct sparq_runtime *rt, struct rt_chain *ch, int idx, 
     float *rs = sc ? rt_scratch_get(sc, 1, sizeof(float) * (size_t)N) : NULL;
     int8_t *y8 = sc ? rt_scratch_get(sc, 3, (size_t)N * d) : NULL;
     int cpu = rt->kind == BACKEND_CPU;
-    int32_t *acc1 = sc && cpu ? rt_scratch_get(sc, 2, sizeof(int32_t) * (size_t)N * F) : NULL;
     int8_t *h = sc && cpu ? rt_scratch_get(sc, 5, (size_t)N * F) : NULL;
-    int32_t *acc2 = sc && cpu ? rt_scratch_get(sc, 6, sizeof(int32_t) * (size_t)N * d) : NULL;
-    if (!xq || !rs || !y8 || (cpu && (!acc1 || !h || !acc2)) ||
+    if (!xq || !rs || !y8 || (cpu && !h) ||
         !grow((void **)&ch->y, &ch->cap_y, sizeof(float) * (size_t)N * d)) {
         rt_scratch_give(&rt->scratch, sc);
         return sparq_fail(SPARQ_ENOMEM, "runtime: out of memory for a %d-row feed-forward chain", N);
@@ -612,12 +645,10 @@ static int chain_linear(struct sparq_runtime *rt, struct rt_chain *ch, int idx, 
     struct call_meas cm = { 0 };
     int rc;
     if (cpu) {
-        rc = sparq_gemm_fast(acc1, F, xq, d, r1->prep, N, 0);
-        if (!rc)
-            sparq_chain_hidden(h, acc1, &ch->p, N);
-        rc = rc ? rc : sparq_gemm_fast(acc2, d, h, F, r2->prep, N, 0);
-        if (!rc)
-            sparq_chain_out(y8, acc2, &ch->p, N);
+        // The chain's integer steps (sparq_chain_hidden / sparq_chain_out)
+        // fused into the GEMMs: requant + table, then W2's requant.
+        rc = sparq_gemm_fast_requant(h, F, xq, d, r1->prep, N, ch->p.q1, ch->p.lut);
+        rc = rc ? rc : sparq_gemm_fast_requant(y8, d, h, F, r2->prep, N, ch->p.q2, NULL);
     } else
         rc = device_call(rt, r1, NULL, y8, xq, N, &cm);
     double dt = sparq_clock_s() - t0;
@@ -680,11 +711,10 @@ static int runtime_linear(void *ctx, float *out, const float *inp, const float *
     double t0 = sparq_clock_s();
     struct call_meas cm = { 0 };
     int rc;
-    if (rt->kind == BACKEND_CPU) {
-        rc = sparq_gemm_fast(acc, OUT, xq, IN, rw->prep, N, 0);
-        // The device's read-out, step for step (sparq_requant, docs/format.md §5).
-        if (q8 && rc == SPARQ_OK)
-            sparq_requant_rows(y8, OUT, acc, OUT, rw->rq, N, OUT);
+    if (rt->kind == BACKEND_CPU || rw->host) {
+        double c0 = rw->host ? rt_cpu_seconds() : 0;
+        rc = rt_host_gemm(rt, rw, acc, y8, xq, N);
+        cm.cpu = rw->host ? rt_cpu_seconds() - c0 : 0;
     } else
         rc = device_call(rt, rw, acc, y8, xq, N, &cm);
     double dt = sparq_clock_s() - t0;

@@ -32,6 +32,7 @@ struct rt_weight {
     // device: resident in the weight store when it has room, else streamed.
     struct sparq_device_matrix dm, pm;
     int chain; // index into the runtime's FFN chains, -1 if none
+    int host;  // placed on the host (runtime_place.c): the cpu kernel on every backend
 };
 
 // One feed-forward module run as the device's chain (sparq_chain.h): W1's
@@ -60,6 +61,8 @@ struct sparq_runtime {
     int use_chain;           // run them (no read-out suffix given); else every matmul
                              // alone, as before
     uint64_t load_wire;      // wire bytes of loading the matrices at open (device backends)
+    enum sparq_frontend frontend; // as asked (runtime_place.c)
+    int n_host;                   // matmuls placed on the host
     struct sparq_device *dev;
     struct sparq_device *plan;      // model device: what each call costs by the
                                     // job-cycle and link model
@@ -71,6 +74,16 @@ struct sparq_runtime {
     struct rt_scratch_pool scratch; // per-call buffers, kept between calls
     int error;
 };
+
+// --- placement (runtime_place.c)
+int rt_is_frontend(const char *name);
+int rt_place_frontend(struct sparq_runtime *rt, enum sparq_frontend mode);
+// The host's integer GEMM (cpu kernel, then the q8 requantization).
+int rt_host_gemm(const struct sparq_runtime *rt, const struct rt_weight *rw, int32_t *acc, int8_t *y8,
+                 const int8_t *xq, int N);
+double rt_cpu_seconds(void);
+// The requant parameters matrix i runs with on the device (NULL: int32).
+const struct sparq_requant_params *rt_matrix_params(const struct sparq_runtime *rt, int i);
 
 // The read-out clip level of channel o (the file's, or the data-free one).
 double rt_channel_clip(const struct rt_weight *rw, int o);

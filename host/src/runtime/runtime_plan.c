@@ -22,15 +22,20 @@ static int plan_call(struct sparq_runtime *rt, struct sparq_device *dev, const s
     if (!rw->packed || rows <= 0)
         return SPARQ_OK;
     rt_count_call(rw, st, rows);
-    if (rt->use_chain && rw->chain >= 0 && rt->chains[rw->chain].w2 == i)
-        return SPARQ_OK;
+    if ((rt->use_chain && rw->chain >= 0 && rt->chains[rw->chain].w2 == i) || rw->host)
+        return SPARQ_OK; // on W1's row / on the host: nothing on the device
     struct sparq_device_counters c0, c1;
+    struct sparq_wire_kinds k0, k1;
     uint64_t o0, i0, o1, i1;
     sparq_device_counters(dev, &c0);
     sparq_device_wire(dev, &o0, &i0);
+    sparq_device_wire_kinds(dev, &k0);
     int rc = rt_run_matrix(rt, dev, m, sizeof *m, i, rows);
+    sparq_device_wire_kinds(dev, &k1);
     sparq_device_wire(dev, &o1, &i1);
     sparq_device_counters(dev, &c1);
+    for (int k = 0; k < SPARQ_WIRE_KINDS; k++)
+        st->model_kind[k] += k1.kind[k] - k0.kind[k];
     st->model_busy += c1.busy - c0.busy;
     st->model_macs += c1.macs - c0.macs;
     st->model_bytes += (o1 - o0) + (i1 - i0);
@@ -74,7 +79,8 @@ int sparq_runtime_plan_on(struct sparq_runtime *rt, const struct sparq_device_co
         stats[i] = (struct sparq_runtime_layer_stats){ .out = rt->stats[i].out,
                                                        .in = rt->stats[i].in,
                                                        .resident = rt->weights[i].packed && m[i].resident,
-                                                       .chain = rt->stats[i].chain };
+                                                       .chain = rt->stats[i].chain,
+                                                       .host = rt->weights[i].host };
         memcpy(stats[i].name, rt->stats[i].name, sizeof stats[i].name);
         memcpy(stats[i].format, rt->stats[i].format, sizeof stats[i].format);
     }
