@@ -84,7 +84,7 @@ echo "C device model (every matmul through the byte protocol): $(wc -l < "$OUT/d
 "$SPARQ" eval --model "$OUT/ft-int4-2_4/model.spq" --backend ref --data "$OUT/data/test.jsonl" \
     --hyp "$OUT/hyp-ref.txt" --report "$OUT/throughput.json" > "$OUT/eval-int4-ref.txt"
 head -n "$SIM_UTTS" "$OUT/data/test.jsonl" > "$OUT/data/test-sim.jsonl"
-echo "Verilator: $SIM_UTTS utterances (the simulated link streams every byte: ~25 s each with the front-end on the host)"
+echo "Verilator: $SIM_UTTS utterances (the simulated link streams every byte; ~4 s each on an idle core with the front-end on the host)"
 sim_t0=$(date +%s)
 # sim and ref place the front-end on the host explicitly: auto decides by a
 # timing, and the counters below must come from the same plan.
