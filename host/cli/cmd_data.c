@@ -26,6 +26,7 @@ static void usage(FILE *out)
             "       sparq data import (--kaldi DIR | --librispeech DIR) --out MANIFEST.jsonl\n"
             "       sparq data check MANIFEST.jsonl [--out CLEAN.jsonl]\n"
             "       sparq data features MANIFEST.jsonl [--dither D] [--seed S] [--cmvn-out CMVN.json] [--limit N]\n"
+            "       sparq data text --split SPLIT --out FILE [--text-sources LIST] [--text-root DIR]\n"
             "gen       speak voice-search queries and open-vocabulary sentences (fortunes, WordNet examples)\n"
             "          with espeak-ng, flite and festival; writes DIR/{train,dev,test-voices,test-text}.jsonl\n"
             "          (test.jsonl = test-voices), DIR/wav/ and DIR/corpus.json (defaults: 1 h train, 0.1 h\n"
@@ -37,6 +38,9 @@ static void usage(FILE *out)
             "check     decode every file of a manifest; report bad entries; --out writes the good ones\n"
             "features  80-bin fbank of every utterance: frame count, min/max/mean/std, share of values at\n"
             "          the log floor; --cmvn-out writes global CMVN statistics (docs/data.md)\n"
+            "text      the open-vocabulary sentences `gen` draws SPLIT's text from (train, dev, test-voices,\n"
+            "          test-text), one per line: text-only data for `sparq lm build` (the train pool holds\n"
+            "          no dev or test sentence)\n"
             "  -h, --help  this text\n");
 }
 
@@ -328,6 +332,42 @@ static int cmd_features(int argc, char **argv)
     return rc;
 }
 
+static int cmd_text(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "split", required_argument, NULL, 's' },        { "out", required_argument, NULL, 'o' },
+        { "text-sources", required_argument, NULL, 'S' }, { "text-root", required_argument, NULL, 'R' },
+        { "help", no_argument, NULL, 'h' },               { NULL, 0, NULL, 0 },
+    };
+    const char *split = NULL, *out = NULL, *sources = NULL, *root = NULL;
+    int c;
+    while ((c = getopt_long(argc, argv, "s:o:S:R:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 's': split = optarg; break;
+        case 'o': out = optarg; break;
+        case 'S': sources = optarg; break;
+        case 'R': root = optarg; break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (optind != argc || !split || !out) {
+        fprintf(stderr, "sparq data text: --split and --out are required (see --help)\n");
+        return 2;
+    }
+    char *text = NULL;
+    size_t len = 0, n = 0;
+    int rc = sparq_corpus_text_pool(split, root, sources, &text, &len, &n);
+    rc = rc ? rc : sparq_write_file_atomic(out, text, len);
+    free(text);
+    if (rc) {
+        fprintf(stderr, "sparq data text: %s\n", sparq_last_error());
+        return rc == SPARQ_EINVAL ? 2 : 1;
+    }
+    printf("%s: %zu sentences of the %s pool\n", out, n, split);
+    return 0;
+}
+
 int cmd_data(int argc, char **argv)
 {
     if (argc < 2) {
@@ -349,6 +389,8 @@ int cmd_data(int argc, char **argv)
         return cmd_check(argc - 1, argv + 1);
     if (!strcmp(sub, "features"))
         return cmd_features(argc - 1, argv + 1);
-    fprintf(stderr, "sparq data: unknown subcommand '%s' (gen, import, check, features)\n", sub);
+    if (!strcmp(sub, "text"))
+        return cmd_text(argc - 1, argv + 1);
+    fprintf(stderr, "sparq data: unknown subcommand '%s' (gen, import, check, features, text)\n", sub);
     return 2;
 }

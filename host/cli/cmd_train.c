@@ -32,6 +32,10 @@ static void usage(FILE *out)
             "  --dev FILE         dev manifest: greedy WER after each epoch\n"
             "  --out DIR          output directory\n"
             "  --resume           continue from DIR/last.ckpt\n"
+            "  --init MODEL       start from MODEL's weights, BatchNorm statistics and CMVN (a\n"
+            "                     .sparq model or checkpoint) with a fresh optimizer and schedule;\n"
+            "                     its architecture must match --config. Ignored by --resume (the\n"
+            "                     checkpoint holds the weights by then)\n"
             "  --force            start afresh in a DIR that already holds a run (replaces it)\n"
             "  --epochs N         (20)\n"
             "  --max-steps N      stop after N steps in total, saving a checkpoint (0: none)\n"
@@ -89,17 +93,16 @@ static int check_fresh_out(const char *dir, int resume, int force)
     return SPARQ_OK;
 }
 
-// Resuming keeps the checkpoint's architecture and reads only dropout from
-// --config: a config describing another model would be silently ignored.
-static int check_resume_config(const char *dir, const char *config_path)
+// Resuming (or starting from --init) keeps the model's architecture and reads
+// only dropout from --config: a config describing another model would be
+// silently ignored. `how` says what the user can do instead.
+static int check_model_config(const char *path, const char *config_path, const char *how)
 {
-    char path[4096];
     struct sparq_config want;
     struct sparq_model m;
     if (!config_path)
         return SPARQ_OK;
-    int rc = sparq_path_join(path, sizeof path, dir, "last.ckpt");
-    rc = rc ? rc : sparq_config_load(&want, config_path);
+    int rc = sparq_config_load(&want, config_path);
     rc = rc ? rc : sparq_checkpoint_load(path, &m, NULL, NULL);
     if (rc)
         return rc;
@@ -112,15 +115,21 @@ static int check_resume_config(const char *dir, const char *config_path)
                                           "ffn_dim", "kernel", "n_layers", "vocab" };
     for (int i = 0; i < 8 && rc == SPARQ_OK; i++)
         if (a[i] != b[i])
-            rc = sparq_fail(SPARQ_EINVAL, "--config %s: %s = %d, but %s holds %d; resume with the run's config "
-                            "or start afresh with --force", config_path, names[i], b[i], path, a[i]);
+            rc = sparq_fail(SPARQ_EINVAL, "--config %s: %s = %d, but %s holds %d; %s", config_path, names[i], b[i],
+                            path, a[i], how);
     // The front-end kind changes the parameter table, so it must match too.
     if (rc == SPARQ_OK && have->subsampling != want.subsampling)
-        rc = sparq_fail(SPARQ_EINVAL, "--config %s: subsampling = %s, but %s holds %s; resume with the run's config "
-                        "or start afresh with --force", config_path, sparq_subsampling_name(want.subsampling), path,
-                        sparq_subsampling_name(have->subsampling));
+        rc = sparq_fail(SPARQ_EINVAL, "--config %s: subsampling = %s, but %s holds %s; %s", config_path,
+                        sparq_subsampling_name(want.subsampling), path, sparq_subsampling_name(have->subsampling), how);
     sparq_model_free(&m);
     return rc;
+}
+
+static int check_resume_config(const char *dir, const char *config_path)
+{
+    char path[4096];
+    int rc = sparq_path_join(path, sizeof path, dir, "last.ckpt");
+    return rc ? rc : check_model_config(path, config_path, "resume with the run's config or start afresh with --force");
 }
 
 // A crash between writing a temporary file and renaming it leaves
@@ -186,7 +195,7 @@ int cmd_train(int argc, char **argv)
 {
     enum { O_CONFIG = 256, O_TRAIN, O_DEV, O_OUT, O_RESUME, O_EPOCHS, O_MAXSTEPS, O_BATCH, O_MAXUTTS, O_LR,
            O_WARMUP, O_FINAL, O_WD, O_CLIP, O_SEED, O_NOSPEC, O_DITHER, O_SAVE, O_DEVMAX, O_THREADS, O_QUIET, O_BENCH, O_BENCHB, O_BENCHJ,
-           O_FORCE };
+           O_FORCE, O_INIT };
     static const struct option opts[] = {
         { "config", required_argument, NULL, O_CONFIG },   { "train", required_argument, NULL, O_TRAIN },
         { "dev", required_argument, NULL, O_DEV },         { "out", required_argument, NULL, O_OUT },
@@ -200,7 +209,8 @@ int cmd_train(int argc, char **argv)
         { "dev-max-utts", required_argument, NULL, O_DEVMAX }, { "threads", required_argument, NULL, O_THREADS },
         { "quiet", no_argument, NULL, O_QUIET },           { "bench", required_argument, NULL, O_BENCH },
         { "bench-batch", required_argument, NULL, O_BENCHB }, { "bench-json", required_argument, NULL, O_BENCHJ },
-        { "force", no_argument, NULL, O_FORCE },           { "help", no_argument, NULL, 'h' },
+        { "force", no_argument, NULL, O_FORCE },           { "init", required_argument, NULL, O_INIT },
+        { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
     struct sparq_train_options o;
@@ -214,6 +224,7 @@ int cmd_train(int argc, char **argv)
         case O_DEV: o.dev_manifest = optarg; break;
         case O_OUT: o.out_dir = optarg; break;
         case O_RESUME: o.resume = 1; break;
+        case O_INIT: o.init_from = optarg; break;
         case O_EPOCHS: bad = sparq_parse_int("--epochs", optarg, 1, 1000000, &o.epochs); break;
         case O_MAXSTEPS: bad = sparq_parse_i64("--max-steps", optarg, 0, INT64_MAX, &o.max_steps); break;
         case O_BATCH: bad = sparq_parse_int("--batch-frames", optarg, 100, 100000000, &o.batch_frames); break;
@@ -253,10 +264,13 @@ int cmd_train(int argc, char **argv)
         return 2;
     }
     const struct sparq_path_arg ins[] = { { "--train", o.train_manifest }, { "--dev", o.dev_manifest },
-                                          { "--config", o.config_path } };
+                                          { "--config", o.config_path }, { "--init", o.init_from } };
     static const char *const run_files[] = { "last.ckpt", "train_log.tsv", "model.sparq" };
-    if (sparq_check_out_dir(ins, 3, "--out", o.out_dir, run_files, 3) ||
-        check_fresh_out(o.out_dir, o.resume, force) || (o.resume && check_resume_config(o.out_dir, o.config_path))) {
+    if (o.resume)
+        o.init_from = NULL; // the checkpoint already holds what --init started from
+    if (sparq_check_out_dir(ins, 4, "--out", o.out_dir, run_files, 3) ||
+        check_fresh_out(o.out_dir, o.resume, force) || (o.resume && check_resume_config(o.out_dir, o.config_path)) ||
+        (o.init_from && check_model_config(o.init_from, o.config_path, "train with the model's config"))) {
         fprintf(stderr, "sparq train: %s\n", sparq_last_error());
         return 2;
     }

@@ -34,4 +34,12 @@ struct sparq_corpus_options {
 void sparq_corpus_default_options(struct sparq_corpus_options *opt);
 int sparq_corpus_generate(const struct sparq_corpus_options *opt);
 
+// The open-vocabulary sentences split `split` ("train", "dev", "test-voices",
+// "test-text") draws from, exactly as sparq_corpus_generate() assigns them (by
+// sentence hash; held-out sources only in test-text), one per line into a
+// malloc'd buffer (*text, *len, *count sentences). Text-only data for a
+// language model: the train pool holds no dev or test sentence.
+int sparq_corpus_text_pool(const char *split, const char *text_root, const char *text_sources, char **text,
+                           size_t *len, size_t *count);
+
 #endif

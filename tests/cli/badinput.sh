@@ -171,6 +171,24 @@ check "tiny dwsep4 model trained" test -s "$T/dw4/model.sparq"
 refuses "export of a dwsep4 model refused" "subsampling = dwsep4" "$SPARQ" export --model "$T/dw4/model.sparq" \
     --compress int4-2:4 --out "$T/dw4.spq"
 check "  ... and wrote no file" test ! -e "$T/dw4.spq"
+# 7d. --init starts from a model: its architecture must match --config, it may
+# not be one of the run's own outputs, and the run starts from its weights
+# (the first logged loss is well below a fresh run's first loss on the same
+# batch: the source model trained 3 epochs at a high learning rate).
+refuses "train --init with another architecture's --config refused" "other.cfg: d_model = 48, but .*32" "$SPARQ" \
+    train --config "$T/other.cfg" --init "$T/m/model.sparq" --train "$T/c/train.jsonl" --out "$T/init" --epochs 1 \
+    --threads 1 --quiet
+cp -r "$T/m" "$T/self"
+refuses "train --init DIR/model.sparq --out DIR refused (an output)" "--out .*is one of the inputs.*--init" "$SPARQ" \
+    train --config configs/tiny.cfg --init "$T/self/model.sparq" --train "$T/c/train.jsonl" --out "$T/self" --force \
+    --epochs 1 --threads 1 --quiet
+"$SPARQ" train --config configs/tiny.cfg --train "$T/c/train.jsonl" --out "$T/src" --epochs 3 --warmup 1 --lr 5e-3 \
+    --seed 3 --threads 1 --quiet > "$T/src.log" 2>&1
+"$SPARQ" train --config configs/tiny.cfg --init "$T/src/model.sparq" --train "$T/c/train.jsonl" --out "$T/init" \
+    --epochs 1 --seed 3 --threads 1 --quiet > "$T/init.log" 2>&1
+check "train --init: first loss well below a fresh run's first loss (same seed, same batch)" awk -F'\t' \
+    'FNR == 1 && !/^#/ { v[++k] = $3; nextfile } END { exit !(k == 2 && v[2] < v[1] - 0.5) }' "$T/src/train_log.tsv" \
+    "$T/init/train_log.tsv"
 cp -r "$T/m" "$T/stale"
 : > "$T/stale/last.ckpt.tmp.AbC123"
 "$SPARQ" train --config configs/tiny.cfg --train "$T/c/train.jsonl" --out "$T/stale" --resume --epochs 1 --threads 1 \

@@ -55,6 +55,24 @@ check "--text-sources none: templates only, no test-text utterances" sh -c "'$SP
 check "a reference scored against itself has 0% WER and CER" sh -c "'$SPARQ' score --ref '$T/a/test.jsonl' --hyp '$T/a/test.jsonl' --json '$T/s.json' && [ \$(grep -c '\"rate\":[[:space:]]*0[[:space:]]*\$' '$T/s.json') -eq 2 ]"
 check "data features computes statistics and CMVN" sh -c "'$SPARQ' data features '$T/a/train.jsonl' --dither 1 --cmvn-out '$T/cmvn.json' | grep -q 'at log floor' && grep -q sparq-cmvn '$T/cmvn.json'"
 
+# data text: the sentence pools data gen draws from, for language-model text.
+for s in train dev test-voices test-text; do
+    "$SPARQ" data text --split "$s" --out "$T/pool-$s.txt" > /dev/null 2>&1
+    sort -u "$T/pool-$s.txt" > "$T/pool-$s.sorted"
+done
+check "data text writes the four pools, the sizes corpus.json reports" sh -c "j='$T/a/corpus.json'; \
+    for s in train dev test-voices test-text; do n=\$(wc -l < '$T'/pool-\$s.txt); \
+    grep -q \"\\\"\$s\\\": \$n\" \"\$j\" || exit 1; done"
+check "the train pool holds no dev, test-voices or test-text sentence" sh -c "[ -s '$T/pool-train.sorted' ] && \
+    [ -z \"\$(cat '$T/pool-dev.sorted' '$T/pool-test-voices.sorted' '$T/pool-test-text.sorted' | sort -u | \
+    comm -12 - '$T/pool-train.sorted')\" ]"
+check "no dev or test transcript occurs in the train pool" sh -c "[ -z \"\$(cat '$T/dev.txt' '$T/test-voices.txt' \
+    '$T/test-text.txt' | sort -u | comm -12 - '$T/pool-train.sorted')\" ]"
+# info.tsv rows follow the manifest's lines; column 7 says template or open.
+tail -n +2 "$T/a/train.info.tsv" | cut -f7 | paste - "$T/a/train.jsonl" | grep '^open' | \
+    sed 's/.*"text":"\([^"]*\)".*/\1/' | sort -u > "$T/train-open.txt"
+check "every open-text train transcript is in the train pool" sh -c "[ -s '$T/train-open.txt' ] && \
+    [ -z \"\$(comm -23 '$T/train-open.txt' '$T/pool-train.sorted')\" ]"
 # Errors: one line naming the file, exit status 1; usage errors exit 2.
 expect_exit() { # expect_exit CODE PATTERN command...
     code=$1 pat=$2
@@ -63,6 +81,9 @@ expect_exit() { # expect_exit CODE PATTERN command...
     rc=$?
     [ "$rc" -eq "$code" ] && grep -q "$pat" "$T/err"
 }
+check "data text --split bogus: usage error naming --split (exit 2)" expect_exit 2 "split: 'bogus'" "$SPARQ" data text \
+    --split bogus --out "$T/pool-x.txt"
+check "data text without --out: usage error (exit 2)" expect_exit 2 "split and .*out are required" "$SPARQ" data text --split train
 check "import of a missing Kaldi dir names wav.scp, exit 1" expect_exit 1 "$T/none/wav.scp" "$SPARQ" data import --kaldi "$T/none" --out "$T/x.jsonl"
 printf '{"audio_filepath": "a.wav", "duration": 1}\n' > "$T/bad.jsonl"
 check "score with a broken manifest names file:line, exit 1" expect_exit 1 "bad.jsonl:1: field text" "$SPARQ" score --ref "$T/bad.jsonl" --hyp "$T/bad.jsonl"

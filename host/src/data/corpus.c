@@ -449,6 +449,48 @@ static int write_report(const struct sparq_corpus_options *o, int open_text, con
     return rc;
 }
 
+// A sentence's split in the generated corpus: held-out sources go to
+// test-text only, the rest by hash.
+static int split_of_sentence(const struct sparq_textsrc *ts, size_t i)
+{
+    return ts->sources[ts->sent[i].source].heldout ? TEST_TEXT : split_of_text(ts->sent[i].text);
+}
+
+int sparq_corpus_text_pool(const char *split, const char *text_root, const char *text_sources, char **text,
+                           size_t *len, size_t *count)
+{
+    int want = -1;
+    for (int s = 0; s < NSPLITS; s++)
+        if (!strcmp(split, split_names[s]))
+            want = s;
+    if (want < 0)
+        return sparq_fail(SPARQ_EINVAL, "--split: '%s' is not train, dev, test-voices or test-text", split);
+    struct sparq_textsrc ts = { 0 };
+    int rc = sparq_textsrc_load(&ts, text_root, text_sources);
+    size_t n = 0, cap = 1;
+    for (size_t i = 0; rc == SPARQ_OK && i < ts.count; i++)
+        cap += strlen(ts.sent[i].text) + 1;
+    char *buf = rc ? NULL : malloc(cap);
+    if (!rc && !buf)
+        rc = sparq_fail(SPARQ_ENOMEM, "corpus text: out of memory");
+    *count = 0;
+    for (size_t i = 0; rc == SPARQ_OK && i < ts.count; i++) {
+        // The generator skips sentences longer than a job's text buffer.
+        if (strlen(ts.sent[i].text) >= sizeof ((struct job *)0)->text || split_of_sentence(&ts, i) != want)
+            continue;
+        n += (size_t)sprintf(buf + n, "%s\n", ts.sent[i].text);
+        ++*count;
+    }
+    sparq_textsrc_free(&ts);
+    if (rc) {
+        free(buf);
+        return rc;
+    }
+    *text = buf;
+    *len = n;
+    return SPARQ_OK;
+}
+
 int sparq_corpus_generate(const struct sparq_corpus_options *o)
 {
     int rc = check_options(o);
@@ -469,7 +511,7 @@ int sparq_corpus_generate(const struct sparq_corpus_options *o)
     for (size_t i = 0; rc == SPARQ_OK && i < ts.count; i++) {
         if (strlen(ts.sent[i].text) >= sizeof ((struct job *)0)->text)
             continue;
-        int s = ts.sources[ts.sent[i].source].heldout ? TEST_TEXT : split_of_text(ts.sent[i].text);
+        int s = split_of_sentence(&ts, i);
         pl.s[s][pl.n[s]++] = ts.sent[i].text;
     }
     if (!pl.n[TEST_TEXT])
