@@ -6,14 +6,16 @@
 # human recordings of pocketsphinx-testdata (scripts/asr_human_set.sh).
 #
 # Rows per set: sparq greedy, sparq beam + LM (a 3-gram built by `sparq lm build`
-# from the corpus's training transcripts), PocketSphinx. RTF = CPU seconds (user +
+# from the corpus's training transcripts and the text pool `sparq data text --split
+# train` gives: text only, no dev or test sentence), PocketSphinx. The LM weight and
+# word bonus are tuned on dev (a grid; the table says which pair won) unless given. RTF = CPU seconds (user +
 # sys, model loading included) over audio seconds, one thread each, so a loaded
 # machine changes it less than wall time would.
 #
 # Environment: BUILD, ASR_CORPUS (folder with dev/test-voices/test-text .jsonl;
 # default $BUILD/base-corpus), ASR_MODEL (models/base.sparq), ASR_BEAM (16),
-# ASR_LM_WEIGHT (0.5), ASR_WORD_BONUS (1.0), ASR_LM (an ARPA file instead of
-# building one). Writes $BUILD/bench/asr.json and $BUILD/bench/asr/*.
+# ASR_LM_WEIGHT, ASR_WORD_BONUS (both given: no tuning), ASR_LM (an ARPA file
+# instead of building one). Writes $BUILD/bench/asr.json and $BUILD/bench/asr/*.
 set -eu
 BUILD=${BUILD:-build}
 SPARQ="$BUILD/sparq"
@@ -21,8 +23,8 @@ OUT="$BUILD/bench/asr"
 CORPUS=${ASR_CORPUS:-$BUILD/base-corpus}
 MODEL=${ASR_MODEL:-models/base.sparq}
 BEAM=${ASR_BEAM:-16}
-ALPHA=${ASR_LM_WEIGHT:-0.5}
-BONUS=${ASR_WORD_BONUS:-1.0}
+ALPHA=${ASR_LM_WEIGHT:-}
+BONUS=${ASR_WORD_BONUS:-}
 PS_MODEL=/usr/share/pocketsphinx/model/en-us
 
 # The peer and the tools this script uses, installed from Debian when missing
@@ -68,7 +70,27 @@ sh scripts/asr_human_set.sh "$OUT/human" > /dev/null
 LM=${ASR_LM:-$OUT/lm.arpa}
 if [ -z "${ASR_LM:-}" ]; then
     jq -r .text "$CORPUS/train.jsonl" > "$OUT/lm-train.txt"
-    "$SPARQ" lm build --order 3 --out "$LM" "$OUT/lm-train.txt" > "$OUT/lm.log"
+    "$SPARQ" data text --split train --out "$OUT/lm-pool.txt" > "$OUT/lm.log"
+    "$SPARQ" lm build --order 3 --out "$LM" "$OUT/lm-train.txt" "$OUT/lm-pool.txt" >> "$OUT/lm.log"
+fi
+
+# LM weight and word bonus: the best dev WER on a small grid (dev only; the
+# test sets never see this choice).
+if [ -z "$ALPHA" ] || [ -z "$BONUS" ]; then
+    best=""
+    : > "$OUT/tune.txt"
+    for a in 0.1 0.2 0.3 0.5; do
+        for b in 1.0 2.0 3.0 4.0; do
+            "$SPARQ" eval --model "$MODEL" --data "$CORPUS/dev.jsonl" --threads 1 --beam "$BEAM" --lm "$LM" \
+                --lm-weight "$a" --word-bonus "$b" --json "$OUT/tune.json" > /dev/null 2>&1 ||
+                { echo "bench-asr: dev tuning decode failed" >&2; exit 1; }
+            w=$(jq .wer.rate "$OUT/tune.json")
+            echo "$a $b $w" >> "$OUT/tune.txt"
+        done
+    done
+    best=$(sort -k3,3g "$OUT/tune.txt" | head -1)
+    ALPHA=$(echo "$best" | cut -d' ' -f1); BONUS=$(echo "$best" | cut -d' ' -f2)
+    echo "bench-asr: LM weight $ALPHA, word bonus $BONUS (best dev WER of the grid in $OUT/tune.txt)"
 fi
 
 : > "$OUT/table.txt"; : > "$OUT/rows.jsonl"
