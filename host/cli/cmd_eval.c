@@ -33,6 +33,9 @@ static void usage(FILE *out)
                  "                      device backend: device, host (the cpu kernel: same integers, only\n"
                  "                      the subsampled activations cross the link) or auto (default: per\n"
                  "                      layer the faster, measured at open; docs/runtime.md)\n"
+                 "  -P, --pipeline M    with --backend: overlap (default: each batch's device stage beside the\n"
+                 "                      next batch's fbank + host front-end and the previous one's decode, on\n"
+                 "                      two threads; same results) or serial; the report models both\n"
                  "  -r, --report FILE   throughput report as JSON (with --backend)\n"
                  "  -c, --clock MHZ     device clock for the report (100)\n"
                  "  -d, --data FILE     manifest (JSONL)\n"
@@ -94,7 +97,7 @@ static int merge_runtime_stats(struct sparq_runtime *rt)
 struct eval_args {
     const char *model, *data, *backend, *report, *hyp, *json, *lm;
     double clock_mhz;
-    int beam, per_utt, frames, threads;
+    int beam, per_utt, frames, threads, pipeline;
     struct sparq_ctc_beam_options dec;
     struct sparq_runtime_options ropt;
 };
@@ -111,14 +114,16 @@ static int parse_args(int argc, char **argv, struct eval_args *a)
         { "clock", required_argument, NULL, 'c' },
         { "lm", required_argument, NULL, 'l' },    { "lm-weight", required_argument, NULL, 'A' },
         { "word-bonus", required_argument, NULL, 'W' }, { "frontend", required_argument, NULL, 'F' },
+        { "pipeline", required_argument, NULL, 'P' },
         { "help", no_argument, NULL, 'h' },        { NULL, 0, NULL, 0 },
     };
     memset(a, 0, sizeof *a);
     a->clock_mhz = 100.0;
     a->frames = 20000;
+    a->pipeline = 2;
     sparq_ctc_beam_options_default(&a->dec);
     int c, bad = 0;
-    while (!bad && (c = getopt_long(argc, argv, "m:d:b:y:j:uf:t:B:r:c:l:F:h", opts, NULL)) != -1) {
+    while (!bad && (c = getopt_long(argc, argv, "m:d:b:y:j:uf:t:B:r:c:l:F:P:h", opts, NULL)) != -1) {
         switch (c) {
         case 'm': a->model = optarg; break;
         case 'd': a->data = optarg; break;
@@ -133,6 +138,11 @@ static int parse_args(int argc, char **argv, struct eval_args *a)
         case 'c': bad = sparq_parse_double("--clock", optarg, 0.001, 100000, &a->clock_mhz); break;
         case 'l': a->lm = optarg; break;
         case 'F': bad = sparq_runtime_parse_frontend("--frontend", optarg, &a->ropt.frontend); break;
+        case 'P':
+            a->pipeline = !strcmp(optarg, "overlap") ? 2 : !strcmp(optarg, "serial") ? 1 : 0;
+            if (!a->pipeline)
+                bad = sparq_fail(SPARQ_EINVAL, "--pipeline: '%s' is not one of overlap, serial", optarg);
+            break;
         case 'A': bad = sparq_parse_double("--lm-weight", optarg, 0, 100, &a->dec.alpha); break;
         case 'W': bad = sparq_parse_double("--word-bonus", optarg, -100, 100, &a->dec.beta); break;
         case 'h': usage(stdout); return 0;
@@ -211,7 +221,11 @@ int cmd_eval(int argc, char **argv)
     double t0 = sparq_clock_s();
     if (rt)
         sparq_runtime_activate(rt);
-    int rc = hyps ? sparq_decode_dataset_dist_ex(mp, &ds, frames, &dec, hyps) : SPARQ_ENOMEM;
+    // One process with a packed model: the pipelined decode (sparq_runtime.h).
+    struct sparq_pipeline_options po = { a.pipeline, NULL, NULL };
+    int rc = !hyps                          ? SPARQ_ENOMEM
+             : rt && sparq_dist_size() == 1 ? sparq_runtime_decode(rt, &ds, frames, &dec, &po, hyps)
+                                            : sparq_decode_dataset_dist_ex(mp, &ds, frames, &dec, hyps);
     if (rt) {
         sparq_runtime_deactivate(rt);
         if (rc == SPARQ_OK && sparq_runtime_error(rt))

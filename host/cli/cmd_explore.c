@@ -44,6 +44,9 @@ static void usage(FILE *out)
             "  -l, --link NAME=MBPS a link (repeatable; default FX2=40 FT601=200 UART3M=0.3)\n"
             "  -b, --batch N        utterances per decoding batch (default 1)\n"
             "  -r, --readout R      q8 or i32: how results leave the device (default: the model's, as eval)\n"
+            "  -F, --frontend P     where the subsampling matmuls run, as sparq eval: device (default: every\n"
+            "                       matmul planned on each configuration), host (the host's cpu kernel: not\n"
+            "                       in the device numbers) or auto (per layer the faster on the default hardware)\n"
             "  -s, --synth FLOWS    Yosys flows for the area: generic,ice40,ecp5 (default none); cached\n"
             "      --cache DIR      area cache (default DIR/area)\n"
             "  -j, --jobs N         Yosys runs at once (default 2)\n"
@@ -127,6 +130,7 @@ struct args {
     int n_links, batch, jobs;
     const char *flows[3];
     int n_flows;
+    enum sparq_frontend frontend;
 };
 
 // 0 = go on; else the exit status.
@@ -143,7 +147,7 @@ static int parse_args(int argc, char **argv, struct args *a)
         { "script", required_argument, NULL, 'S' }, { "readout", required_argument, NULL, 'r' },
         { "xbanks", required_argument, NULL, 'x' }, { "rbufs", required_argument, NULL, 'y' },
         { "wstore", required_argument, NULL, 'w' }, { "qdepth", required_argument, NULL, 'q' },
-        { "luts", required_argument, NULL, 't' },
+        { "luts", required_argument, NULL, 't' }, { "frontend", required_argument, NULL, 'F' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -151,6 +155,7 @@ static int parse_args(int argc, char **argv, struct args *a)
     a->script = "scripts/explore_synth.sh";
     a->batch = 1;
     a->jobs = 2;
+    a->frontend = SPARQ_FRONTEND_DEVICE;
     static const int def_sizes[] = { 4, 8, 16, 32 };
     for (int i = 0; i < 4; i++)
         a->rows[i] = a->cols[i] = def_sizes[i];
@@ -167,7 +172,7 @@ static int parse_args(int argc, char **argv, struct args *a)
     a->qdepth = d->qdepth, a->luts = d->luts;
     int c, rc = 0;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "m:d:o:a:L:c:l:b:s:j:r:x:y:w:q:t:h", opts, NULL)) != -1 && !rc) {
+    while ((c = getopt_long(argc, argv, "m:d:o:a:L:c:l:b:s:j:r:x:y:w:q:t:F:h", opts, NULL)) != -1 && !rc) {
         switch (c) {
         case 'm': a->model = optarg; break;
         case 'd': a->data = optarg; break;
@@ -191,6 +196,7 @@ static int parse_args(int argc, char **argv, struct args *a)
         case 'q': rc = sparq_parse_int("--qdepth", optarg, 0, 32768, &a->qdepth); break;
         case 't': rc = sparq_parse_int("--luts", optarg, 0, 255, &a->luts); break;
         case 'b': rc = sparq_parse_int("--batch", optarg, 1, 4096, &a->batch); break;
+        case 'F': rc = sparq_runtime_parse_frontend("--frontend", optarg, &a->frontend); break;
         case 'j': rc = sparq_parse_int("--jobs", optarg, 1, 64, &a->jobs); break;
         case 's': rc = parse_flows(optarg, a->flows, &a->n_flows); break;
         case 'l':
@@ -284,9 +290,10 @@ int cmd_explore(int argc, char **argv)
     memset(&ds, 0, sizeof ds);
     char backend[16];
     snprintf(backend, sizeof backend, "cpu%s%s", a.readout ? ":" : "", a.readout ? a.readout : "");
-    // Every matmul on the device (the front-end too): explore compares the
-    // hardware's times, and a host-placed layer has none (docs/runtime.md).
-    const struct sparq_runtime_options ro = { SPARQ_FRONTEND_DEVICE };
+    // By default every matmul on the device (the front-end too): explore
+    // compares the hardware's times, and a host-placed layer has none
+    // (docs/runtime.md); --frontend host|auto leaves it to the host.
+    const struct sparq_runtime_options ro = { a.frontend };
     int rc = sparq_runtime_open_ex(&rt, a.model, backend, &ro);
     if (!rc)
         rc = sparq_dataset_load(&ds, a.data, 0);

@@ -28,6 +28,26 @@ struct sparq_report_options {
 };
 void sparq_report_default_options(struct sparq_report_options *o);
 
+// The whole model on a board, from the last sparq_runtime_decode: per stage
+// the host CPU seconds measured per batch (F: fbank + the front-end when on
+// the host; E: the device stage's host ops, the device calls' own CPU time
+// excluded; D: CTC decoding) and the device seconds at each link (the table's
+// per-layer rule on each batch's counters). serial = sum of F + E + device + D;
+// overlapped = the pipeline's time, F_0 + sum_i max(device_i + E_i,
+// F_(i+1) + D_(i-1)) + D_last (one thread runs the device stage, another the
+// rest). SPARQ_EINVAL when no pipelined decode ran.
+struct sparq_pipeline_times {
+    size_t batches;
+    int threads;                                  // how the decode ran (1 serial, 2 overlapped)
+    int fe_outside;                               // the front-end was outside the device stage
+    double frontend_cpu, encoder_cpu, decode_cpu; // F, E, D summed over batches
+    double device[2];                             // device seconds at each link, summed over batches
+    double serial[2], overlapped[2];              // whole-model seconds at each link
+    double wall;                                  // wall seconds of the decode on this machine
+};
+int sparq_report_pipeline(const struct sparq_runtime *rt, const struct sparq_report_options *o,
+                          struct sparq_pipeline_times *t);
+
 // Prints the table to `out` and, if json_path is not NULL, writes the JSON.
 int sparq_report_print(struct sparq_runtime *rt, const struct sparq_report_options *o, FILE *out,
                        const char *json_path);

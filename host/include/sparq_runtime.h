@@ -140,6 +140,33 @@ int sparq_runtime_plan_on(struct sparq_runtime *rt, const struct sparq_device_co
 // Array size etc. of the device (ref/sim); SPARQ_EINVAL for cpu/float.
 struct sparq_device_info;
 int sparq_runtime_device_info(struct sparq_runtime *rt, struct sparq_device_info *info);
+// Decodes every utterance of ds (length-sorted batches of max_frames fbank
+// frames, greedy or dec's beam search) into hyps[i], as sparq_decode_dataset
+// with the runtime active, but in a pipeline across batches (issue 16): the
+// device stage of batch i (the device calls and the host float ops between
+// them: the encoder, and the front-end when it uses the device) runs beside
+// the fbank and host-placed front-end of batch i+1 and the CTC decode of
+// batch i-1, on another thread. Device stages run one at a time in batch
+// order, so logits, hypotheses and device counters equal the serial run's.
+// Each stage's host CPU time is kept per batch for the report
+// (sparq_report_pipeline). One process only (MPI ranks: sparq_decode_dataset_dist_ex).
+struct sparq_dataset;
+struct sparq_ctc_beam_options;
+struct sparq_pipeline_options {
+    int threads; // 1: the stages in turn on the calling thread; 2: overlapped (NULL options: 2)
+    // Called (from either thread) with each batch's logits, before decoding:
+    // utts[k] is the utterance of row block k (B x T2 x vocab floats).
+    void (*on_batch)(void *ctx, size_t batch, const size_t *utts, size_t B, const float *logits, int T2, int vocab);
+    void *ctx;
+};
+int sparq_runtime_decode(struct sparq_runtime *rt, const struct sparq_dataset *ds, int max_frames,
+                         const struct sparq_ctc_beam_options *dec, const struct sparq_pipeline_options *po,
+                         char **hyps);
+// What batch `batch` of the last sparq_runtime_decode added in its device
+// stage, per matmul (sparq_runtime_stats order): calls, busy cycles and wire
+// bytes by direction, measured and planned (model_*); zero for host-placed
+// matmuls. Over all batches they add up to the run's device counters.
+int sparq_runtime_stage_counters(const struct sparq_runtime *rt, size_t batch, struct sparq_runtime_layer_stats *out);
 // Feed-forward modules running as device chains (0: none; the file has no
 // chain clips, or a read-out suffix asked for the per-matmul path).
 int sparq_runtime_chains(const struct sparq_runtime *rt);

@@ -56,6 +56,16 @@ for k in weights act_in results overhead; do
 done
 check "explore's bytes by kind add up to its link bytes ($ksum vs $ew)" test "$ksum" = "$ew"
 check "explore's bytes by kind equal the measured decode's, kind by kind" test "$same" = 1
+# --frontend host (as eval's): the subsampling matmuls leave the device numbers; the plan still
+# equals a measured decode with the same placement, and moves fewer bytes.
+check "explore --frontend host on the default configuration" sh -c "'$SPARQ' explore --model '$T/m.spq' \
+    --data '$T/d/test.jsonl' --out '$T/eh' --array 16x16 --lanes 4 --readout i32 --frontend host > '$T/eh.out'"
+check "eval --backend ref:i32 --frontend host, one utterance per batch" sh -c "'$SPARQ' eval --model '$T/m.spq' \
+    --backend ref:i32 --frontend host --data '$T/d/test.jsonl' --batch-frames 100 --report '$T/rh.json' > '$T/rh.out'"
+hb=$("$JG" "$T/eh/explore.json" points.0.busy_cycles) hw=$("$JG" "$T/eh/explore.json" points.0.link_bytes)
+mhb=$("$JG" "$T/rh.json" total.busy_cycles) mhw=$("$JG" "$T/rh.json" total.link_bytes)
+check "explore --frontend host: busy $hb, bytes $hw == measured ($mhb, $mhw), fewer bytes than on the device ($ew)" \
+    sh -c "test '$hb' = '$mhb' -a '$hw' = '$mhw' -a -n '$hw' && test '$hw' -lt '$ew'"
 # Sanity of the sweep itself: a smaller array needs more busy cycles; FT601 is never slower.
 b0=$("$JG" "$T/e/explore.json" points.1.busy_cycles)
 check "4x4 takes more busy cycles than 16x16 ($b0 > $eb)" awk -v a="$b0" -v b="$eb" 'BEGIN { exit !(a > b) }'
@@ -164,5 +174,6 @@ refuses "lanes 2" --lanes 2
 refuses "--link" --link FX2
 refuses "unknown flow" --synth vivado
 refuses "--readout" --readout q4
+refuses "--frontend" --frontend gpu
 refuses "--out: .*not a directory" --out "$T/m.spq"
 exit $fail

@@ -62,6 +62,37 @@ for fe in device host; do
     check "front-end $fe: model check equal, kind by kind" grep -q "equal, kind by kind" "$T/e-$fe.out"
 done
 check "host line: CPU seconds and the whole model's RTF" grep -q "^host: 3 matmuls on the host" "$T/e-host.out"
+# The pipelined decode (sparq_runtime_decode): serial and overlapped, two OpenMP threads, small
+# batches: the same transcripts as above and the same report apart from host timings; the whole
+# model's stages add up and the overlapped time is at most the serial one.
+for p in serial overlap; do
+    check "eval --pipeline $p --threads 2" sh -c "'$SPARQ' eval --model '$T/m.spq' --backend ref --frontend host \
+        --threads 2 --batch-frames 300 --pipeline $p --data '$T/d/test.jsonl' --hyp '$T/hyp-p-$p.txt' \
+        --report '$T/r-p-$p.json' > '$T/e-p-$p.out'"
+done
+check "pipeline serial and overlapped: the same transcripts as the default decode" sh -c \
+    "cmp '$T/hyp-host.txt' '$T/hyp-p-serial.txt' && cmp '$T/hyp-host.txt' '$T/hyp-p-overlap.txt'"
+check "pipeline serial and overlapped: the same report JSON apart from host_seconds keys" sh -c \
+    "grep -v host_seconds '$T/r-p-serial.json' > '$T/ps' && grep -v host_seconds '$T/r-p-overlap.json' > '$T/po' &&
+     cmp '$T/ps' '$T/po'"
+for p in serial overlap; do
+    v() { "$JG" "$T/r-p-$p.json" "total.$1"; }
+    nb=$(v host_seconds_whole_batches) ok=1
+    for k in 0 1; do
+        awk -v s="$(v host_seconds_whole_serial_link$k)" -v o="$(v host_seconds_whole_overlapped_link$k)" \
+            -v f="$(v host_seconds_stage_frontend)" -v e="$(v host_seconds_stage_encoder)" \
+            -v d="$(v host_seconds_stage_decode)" -v x="$(v host_seconds_whole_device_link$k)" \
+            'BEGIN { t = f + e + d + x; exit !(s - t < 1e-6 * t && t - s < 1e-6 * t && o <= s * (1 + 1e-9) &&
+                     o >= (x + e) * (1 - 1e-9) && o >= (f + d) * (1 - 1e-9)) }' || ok=0
+    done
+    check "pipeline $p ($nb batches): serial = front-end + encoder host + decode + device, overlapped in bounds" \
+        test "$ok" = 1 -a "$nb" -gt 1
+done
+check "the whole model's line, serial and overlapped" grep -q "^whole model on a board" "$T/e-p-overlap.out"
+"$SPARQ" eval --model "$T/m.spq" --backend ref --pipeline sideways --data "$T/d/test.jsonl" > "$T/badp.out" 2> "$T/badp.err"
+rc=$?
+check "--pipeline sideways: exit 2, one line naming the flag" sh -c "test $rc = 2 && test \$(wc -l < '$T/badp.err') = 1 &&
+    grep -q -- '--pipeline' '$T/badp.err'"
 "$SPARQ" eval --model "$T/m.spq" --backend ref --frontend gpu --data "$T/d/test.jsonl" > "$T/bad.out" 2> "$T/bad.err"
 rc=$?
 check "--frontend gpu: exit 2, one line naming the flag" sh -c "test $rc = 2 && test \$(wc -l < '$T/bad.err') = 1 &&

@@ -334,7 +334,6 @@ void sparq_runtime_close(struct sparq_runtime *rt)
         sparq_chain_free(&ch->p);
         free(ch->w1code);
         free(ch->w2code);
-        free(ch->y);
         free(ch->q1);
     }
     free(rt->chains);
@@ -356,6 +355,7 @@ void sparq_runtime_close(struct sparq_runtime *rt)
         sparq_device_close(rt->plan);
     if (rt->model_ok)
         sparq_model_free(&rt->m);
+    rt_pipe_free(rt->pipe, rt->n_weights);
     rt_scratch_pool_destroy(&rt->scratch);
     pthread_mutex_destroy(&rt->lock);
     free(rt);
@@ -409,6 +409,9 @@ void sparq_runtime_reset_stats(struct sparq_runtime *rt)
         memset(s->model_kind, 0, sizeof s->model_kind);
         s->seconds = s->host_cpu_seconds = 0;
     }
+    rt_pipe_free(rt->pipe, rt->n_weights);
+    rt->pipe = NULL;
+    rt->dev_cpu = 0;
 }
 
 // Device-side measurements of one call (ref/sim/usb; zero on cpu).
@@ -519,13 +522,20 @@ void rt_count_call(const struct rt_weight *rw, struct sparq_runtime_layer_stats 
     s->dense_macs += (uint64_t)N * rw->out * rw->in;
 }
 
-static void account(struct sparq_runtime *rt, int idx, int N, const struct call_meas *cm, double seconds)
+// dev_cpu: CPU seconds the call spent standing in for the device (0 for a
+// host-placed matmul); the model device's planning here is added to it.
+static void account(struct sparq_runtime *rt, int idx, int N, const struct call_meas *cm, double seconds,
+                    double dev_cpu)
 {
     struct rt_weight *rw = &rt->weights[idx];
     pthread_mutex_lock(&rt->lock);
     struct call_meas pm = *cm;
-    if (!pm.planned && !rw->host) // cpu: the model device alone; a host-placed matmul is not on it
+    if (!pm.planned && !rw->host) { // cpu: the model device alone; a host-placed matmul is not on it
+        double p0 = rt->timing ? rt_thread_cpu() : 0;
         plan_meas(rt, idx, N, &pm);
+        dev_cpu += rt->timing ? rt_thread_cpu() - p0 : 0;
+    }
+    rt->dev_cpu += dev_cpu;
     if (pm.prc && !rt->error)
         rt->error = sparq_fail(pm.prc, "runtime: %s: device model: %s", rt->stats[idx].name, sparq_last_error());
     struct sparq_runtime_layer_stats *s = &rt->stats[idx];
@@ -611,9 +621,9 @@ static int chain_float(struct sparq_runtime *rt, struct rt_chain *ch, int idx, f
 
 // A chained FFN on an integer backend. W1's call runs the whole module (one
 // sparq_device_chain2 on ref/sim/usb; on cpu the same integer steps: GEMM,
-// requant with the folded bias, table, GEMM, W2's read-out) and keeps W2's
-// output; it hands the host zeros as W1's output (the host's Swish of them
-// is not used). W2's call returns the kept output.
+// requant with the folded bias, table, GEMM) and keeps W2's codes; it leaves
+// W1's output unwritten (runtime_linear returns SPARQ_LINEAR_NO_ACT). W2's
+// call reads the kept codes out into its output.
 static int chain_linear(struct sparq_runtime *rt, struct rt_chain *ch, int idx, float *out, const float *inp, int N)
 {
     struct rt_weight *r1 = &rt->weights[ch->w1], *r2 = &rt->weights[ch->w2];
@@ -621,7 +631,16 @@ static int chain_linear(struct sparq_runtime *rt, struct rt_chain *ch, int idx, 
     if (idx == ch->w2) {
         if (ch->rows != N)
             return sparq_fail(SPARQ_EINVAL, "runtime: %s called without its W1 just before", rt->stats[idx].name);
-        memcpy(out, ch->y, sizeof(float) * (size_t)N * d);
+        struct rt_scratch *sc = rt_scratch_take(&rt->scratch);
+        float *rs = sc ? rt_scratch_get(sc, 1, sizeof(float) * (size_t)N) : NULL;
+        if (!rs) {
+            rt_scratch_give(&rt->scratch, sc);
+            return sparq_fail(SPARQ_ENOMEM, "runtime: out of memory for a %d-row feed-forward chain", N);
+        }
+        for (int t = 0; t < N; t++)
+            rs[t] = ch->p.s_2;
+        sparq_gemm_readout_q8(out, d, ch->q1, d, rs, ch->p.deq2, ch->b2, N, d);
+        rt_scratch_give(&rt->scratch, sc);
         ch->rows = -1;
         pthread_mutex_lock(&rt->lock);
         rt_count_call(r2, &rt->stats[idx], N); // its device work is on W1's row
@@ -630,18 +649,16 @@ static int chain_linear(struct sparq_runtime *rt, struct rt_chain *ch, int idx, 
     }
     struct rt_scratch *sc = rt_scratch_take(&rt->scratch);
     int8_t *xq = sc ? rt_scratch_get(sc, 0, (size_t)N * d) : NULL;
-    float *rs = sc ? rt_scratch_get(sc, 1, sizeof(float) * (size_t)N) : NULL;
-    int8_t *y8 = sc ? rt_scratch_get(sc, 3, (size_t)N * d) : NULL;
     int cpu = rt->kind == BACKEND_CPU;
     int8_t *h = sc && cpu ? rt_scratch_get(sc, 5, (size_t)N * F) : NULL;
-    if (!xq || !rs || !y8 || (cpu && !h) ||
-        !grow((void **)&ch->y, &ch->cap_y, sizeof(float) * (size_t)N * d)) {
+    int8_t *y8 = grow((void **)&ch->q1, &ch->cap_q1, (size_t)N * d) ? ch->q1 : NULL; // W2's codes, kept
+    if (!xq || !y8 || (cpu && !h)) {
         rt_scratch_give(&rt->scratch, sc);
         return sparq_fail(SPARQ_ENOMEM, "runtime: out of memory for a %d-row feed-forward chain", N);
     }
     sparq_act_quantize(xq, inp, N * d,
                        ch->p.s_in); // one static scale: the rows are contiguous
-    double t0 = sparq_clock_s();
+    double t0 = sparq_clock_s(), d0 = rt->timing ? rt_thread_cpu() : 0;
     struct call_meas cm = { 0 };
     int rc;
     if (cpu) {
@@ -651,24 +668,18 @@ static int chain_linear(struct sparq_runtime *rt, struct rt_chain *ch, int idx, 
         rc = rc ? rc : sparq_gemm_fast_requant(y8, d, h, F, r2->prep, N, ch->p.q2, NULL);
     } else
         rc = device_call(rt, r1, NULL, y8, xq, N, &cm);
-    double dt = sparq_clock_s() - t0;
-    if (!rc) {
-        for (int t = 0; t < N; t++)
-            rs[t] = ch->p.s_2;
-        sparq_gemm_readout_q8(ch->y, d, y8, d, rs, ch->p.deq2, ch->b2, N, d);
-        memset(out, 0, sizeof(float) * (size_t)N * F);
+    double dt = sparq_clock_s() - t0, dcpu = rt->timing ? rt_thread_cpu() - d0 : 0;
+    if (!rc)
         ch->rows = N;
-    }
     rt_scratch_give(&rt->scratch, sc);
-    account(rt, idx, N, &cm, dt);
+    account(rt, idx, N, &cm, dt, dcpu);
     return rc;
 }
 
 // The linear hook: quantize the input per row (sparq_gemm_act.h), run the
 // integer GEMM on the backend, read the results out. Buffers come from the
 // runtime's scratch pool, so a warm call allocates nothing.
-static int runtime_linear(void *ctx, float *out, const float *inp, const float *w, const float *b, int N, int IN,
-                          int OUT)
+int rt_linear(void *ctx, float *out, const float *inp, const float *w, const float *b, int N, int IN, int OUT)
 {
     struct sparq_runtime *rt = ctx;
     if ((rt->kind == BACKEND_FLOAT && !rt->use_chain) || N <= 0)
@@ -692,7 +703,7 @@ static int runtime_linear(void *ctx, float *out, const float *inp, const float *
                     sparq_fail(rc, "runtime: %s on %s: %s", rt->stats[idx].name, rt->backend, sparq_last_error());
             memset(out, 0, sizeof(float) * (size_t)N * OUT);
         }
-        return 1;
+        return !rc && rt->kind != BACKEND_FLOAT && idx == ch->w1 ? SPARQ_LINEAR_NO_ACT : 1;
     }
     if (rt->kind == BACKEND_FLOAT)
         return 0;
@@ -708,7 +719,7 @@ static int runtime_linear(void *ctx, float *out, const float *inp, const float *
         return 0;
     }
     sparq_act_quantize_rows(xq, IN, rs, inp, IN, N, IN);
-    double t0 = sparq_clock_s();
+    double t0 = sparq_clock_s(), d0 = rw->host || !rt->timing ? 0 : rt_thread_cpu();
     struct call_meas cm = { 0 };
     int rc;
     if (rt->kind == BACKEND_CPU || rw->host) {
@@ -717,14 +728,14 @@ static int runtime_linear(void *ctx, float *out, const float *inp, const float *
         cm.cpu = rw->host ? rt_cpu_seconds() - c0 : 0;
     } else
         rc = device_call(rt, rw, acc, y8, xq, N, &cm);
-    double dt = sparq_clock_s() - t0;
+    double dt = sparq_clock_s() - t0, dcpu = rw->host || !rt->timing ? 0 : rt_thread_cpu() - d0;
     if (rc) {
         rt->error = sparq_fail(rc, "runtime: %s on %s: %s", rt->stats[idx].name, rt->backend, sparq_last_error());
         memset(out, 0, sizeof(float) * (size_t)N * OUT);
     } else
         read_out(rt, rw, out, acc, y8, rs, b, N);
     rt_scratch_give(&rt->scratch, sc);
-    account(rt, idx, N, &cm, dt);
+    account(rt, idx, N, &cm, dt, dcpu);
     return 1;
 }
 
@@ -740,7 +751,7 @@ int sparq_runtime_device_info(struct sparq_runtime *rt, struct sparq_device_info
 
 void sparq_runtime_activate(struct sparq_runtime *rt)
 {
-    rt->m.hooks.linear = (struct sparq_linear_hook){ runtime_linear, rt };
+    rt->m.hooks.linear = (struct sparq_linear_hook){ rt_linear, rt };
 }
 
 void sparq_runtime_deactivate(struct sparq_runtime *rt)

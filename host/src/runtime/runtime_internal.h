@@ -43,10 +43,9 @@ struct rt_chain {
     float a_in, a_1;          // the file's clips
     struct sparq_chain_ffn p; // every integer parameter (sparq_chain_make)
     float *w1code, *w2code;   // float backend: the weight codes, for the simulation
-    float *y;                 // (rows, d) W2's output from W1's call
-    int8_t *q1;               // float backend: W1's codes from W1's call
-    size_t cap_y, cap_q1;
-    int rows; // rows in y / q1, -1 once W2 took them
+    int8_t *q1;               // W1's codes (float backend) or W2's codes (integer backends) from W1's call
+    size_t cap_q1;
+    int rows; // rows in q1, -1 once W2 took them
 };
 
 struct sparq_runtime {
@@ -73,7 +72,37 @@ struct sparq_runtime {
     struct sparq_runtime_layer_stats *stats;
     struct rt_scratch_pool scratch; // per-call buffers, kept between calls
     int error;
+    // CPU seconds (rt_thread_cpu of the calling thread) spent standing in for the device: device calls
+    // (ref/sim simulate the hardware), the cpu backend's GEMMs of
+    // device-placed matmuls, the model device's planning. Under `lock`. The
+    // pipeline subtracts it from its device stage's CPU time.
+    double dev_cpu;
+    int timing;                  // a pipelined decode runs: measure dev_cpu
+    struct rt_pipe_record *pipe; // the last sparq_runtime_decode's stages, or NULL
 };
+
+// --- pipeline (pipeline.c): what each batch's stages took
+struct rt_batch_record {
+    double fe_cpu;                         // host CPU s: fbank (+ the front-end when on the host)
+    double enc_cpu;                        // host CPU s of the device stage without dev_cpu: the
+                                           // encoder's host ops (and the front-end's when on the device)
+    double dec_cpu;                        // host CPU s: CTC decoding
+    struct sparq_runtime_layer_stats *dev; // (n_weights) counters added in the device stage
+};
+struct rt_pipe_record {
+    size_t n;       // batches
+    int threads;    // 1: stages in turn, 2: the device stage overlapped
+    int fe_outside; // the front-end ran outside the device stage (all on the host)
+    double wall;    // wall seconds of the whole decode
+    struct rt_batch_record *b;
+};
+void rt_pipe_free(struct rt_pipe_record *p, int n_weights);
+// CPU seconds of the calling thread and, outside a parallel region with more
+// than one OpenMP thread, of the team it would run (spin-waits included).
+double rt_cpu_now(void);
+double rt_thread_cpu(void); // the calling thread's CPU seconds
+// The model hook (runtime.c): ctx is the runtime.
+int rt_linear(void *ctx, float *out, const float *inp, const float *w, const float *b, int N, int IN, int OUT);
 
 // --- placement (runtime_place.c)
 int rt_is_frontend(const char *name);
