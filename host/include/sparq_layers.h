@@ -30,6 +30,12 @@ void linear_backward(float *dinp, float *dw, float *db, const float *dout, const
 // through process-wide state, so one forward pass cannot change another's.
 typedef int (*sparq_linear_hook_fn)(void *ctx, float *out, const float *inp, const float *w, const float *b, int N,
                                     int IN, int OUT);
+// fn may instead return SPARQ_LINEAR_NO_ACT for the first matrix of a module
+// it runs whole in that call (an integer FFN chain): out is left unwritten,
+// and the activation after it and the next matrix's input are not used (the
+// next matrix's call returns the module's output). linear_forward_hooked
+// zeroes out for such a return; the eval FFN skips its SiLU.
+#define SPARQ_LINEAR_NO_ACT 2
 struct sparq_linear_hook {
     sparq_linear_hook_fn fn; // NULL: float path
     void *ctx;

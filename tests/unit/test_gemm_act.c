@@ -4,6 +4,8 @@
 // the vectorized requantization against sparq_requant. Bit for bit, on
 // ragged lengths, strides, half-integer quotients, NaN, infinities, zeros.
 #include <math.h>
+#include <omp.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "check.h"
@@ -305,6 +307,34 @@ static void test_quantize_scales(void)
     }
 }
 
+// A static-scale batch large enough to be split across two threads (the FFN
+// chain's whole (N, d) input): every code as the scalar definition gives it.
+static void test_quantize_split(void)
+{
+    const int n = 65536 * 2 + 77; // above PARALLEL_MIN, ragged last block
+    float *x = malloc(sizeof(float) * n), s = 0.037f;
+    int8_t *want = malloc(n), *got = malloc(n + 1);
+    for (int k = 0; k < n; k++) {
+        x[k] = rndf() * 6.0f;
+        want[k] = want_code(x[k], s);
+    }
+    int threads = omp_get_max_threads();
+    omp_set_num_threads(2);
+    for (int p = 0; p < NPATHS; p++) {
+        if (sparq_gemm_set_path(paths[p])) {
+            printf("# skip: path %s is not supported by this CPU; its split quantizer is not tested\n", paths[p]);
+            continue;
+        }
+        memset(got, 0x55, n + 1);
+        sparq_act_quantize(got, x, n, s);
+        CHECK(!memcmp(got, want, n) && got[n] == 0x55, "%s: a %d-value static-scale batch on 2 threads == scalar codes",
+              paths[p], n);
+    }
+    sparq_gemm_set_path(NULL);
+    omp_set_num_threads(threads);
+    free(x), free(want), free(got);
+}
+
 // sparq_lut_bytes against the loop it replaces, on ragged lengths.
 static void test_lut(void)
 {
@@ -344,5 +374,6 @@ int main(void)
     test_requant_corners();
     test_quantize_scales();
     test_lut();
+    test_quantize_split();
     return check_done();
 }

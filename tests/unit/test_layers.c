@@ -269,6 +269,13 @@ static int decline(void *ctx, float *out, const float *inp, const float *w, cons
     hook_calls++;
     return 0;
 }
+// A hook that ran a whole module in this call: out left as it was.
+static int whole_module(void *ctx, float *out, const float *inp, const float *w, const float *b, int N, int IN, int OUT)
+{
+    (void)ctx, (void)out, (void)inp, (void)w, (void)b, (void)N, (void)IN, (void)OUT;
+    hook_calls++;
+    return SPARQ_LINEAR_NO_ACT;
+}
 // Two replicas holding the same batch: every sum is twice this one's.
 static void twin_sum(void *ctx, double *buf, size_t n)
 {
@@ -292,6 +299,14 @@ static void test_hooks(void)
     linear_forward_hooked(&h, out, x, w, b, 4, 5, 3);
     CHECK(hook_calls == 2 && memcmp(out, ref, sizeof(float) * 12) == 0,
           "linear hook that declines: the float path, bit for bit");
+    h.fn = whole_module;
+    for (int i = 0; i < 12; i++)
+        out[i] = NAN;
+    linear_forward_hooked(&h, out, x, w, b, 4, 5, 3);
+    int zero = 1;
+    for (int i = 0; i < 12; i++)
+        zero &= out[i] == 0.0f && !signbit(out[i]);
+    CHECK(hook_calls == 3 && zero, "linear hook that ran the whole module (SPARQ_LINEAR_NO_ACT): zeros, as before");
     free(x), free(w), free(b), free(ref), free(out);
 
     // BatchNorm over two identical replicas normalises exactly as one alone.
@@ -346,6 +361,25 @@ static void test_conv2d(void)
     cv_loss(&s);
     CHECK(fabs(s.out[(1 * Fout + 2) * 3 + 1] - ref) < 1e-5, "conv2d s2: direct sum");
     free(s.x), free(s.w), free(s.b), free(s.out), free(s.R), free(s.col), free(dcol), free(dx), free(dw), free(db);
+
+    // One input channel (the first conv: im2col copies 3 floats per row
+    // without memcpy): every output against a direct sum, odd Fin = 11.
+    enum { T1 = 4, F1 = 11, FO = 5, CO = 2 };
+    float *x = rnd((size_t)(2 * T1 + 1) * F1, 1), *w = rnd(CO * 9, 1), *b = rnd(CO, 1), *out = zeros(T1 * FO * CO);
+    float *col = zeros(T1 * FO * 9);
+    conv2d_s2_forward(NULL, out, x, w, b, col, T1, F1, 1, CO);
+    double worst = 0;
+    for (int t = 0; t < T1; t++)
+        for (int f = 0; f < FO; f++)
+            for (int o = 0; o < CO; o++) {
+                double r = b[o];
+                for (int kh = 0; kh < 3; kh++)
+                    for (int kw = 0; kw < 3; kw++)
+                        r += (double)w[o * 9 + kh * 3 + kw] * x[(2 * t + kh) * F1 + 2 * f + kw];
+                worst = fmax(worst, fabs(out[(t * FO + f) * CO + o] - r));
+            }
+    CHECK(worst < 1e-5, "conv2d s2, one input channel: every output == a direct sum (worst %.2g)", worst);
+    free(x), free(w), free(b), free(out), free(col);
 }
 
 // ---- depthwise conv2d stride 2 (dwsep4 front-end) ----------------------

@@ -44,14 +44,20 @@ static void attention_eval(float *out, float *scratch, int nt, const float *qkv,
     }
 }
 
-// x += 0.5 * FFN(x): LayerNorm -> Linear -> SiLU -> Linear.
+// x += 0.5 * FFN(x): LayerNorm -> Linear -> SiLU -> Linear. A hook that
+// runs the whole FFN in W1's call (an integer FFN chain) says so with
+// SPARQ_LINEAR_NO_ACT: it left the (N, F) hidden layer unwritten and W2's
+// call returns the FFN's output, so the SiLU over it is skipped.
 static void ffn_eval(const struct sparq_linear_hook *hook, struct sparq_eval_bufs *e, const float *lnw,
                      const float *lnb, const float *w1, const float *b1, const float *w2, const float *b2, int N,
                      int d, int F)
 {
     layernorm_forward(e->ln, e->mean, e->rstd, e->x, lnw, lnb, N, d);
-    linear_forward_hooked(hook, e->big, e->ln, w1, b1, N, d, F);
-    silu_forward(e->big, e->big, (size_t)N * F);
+    int r = hook && hook->fn ? hook->fn(hook->ctx, e->big, e->ln, w1, b1, N, d, F) : 0;
+    if (!r)
+        linear_forward(e->big, e->ln, w1, b1, N, d, F);
+    if (r != SPARQ_LINEAR_NO_ACT)
+        silu_forward(e->big, e->big, (size_t)N * F);
     linear_forward_hooked(hook, e->tmp, e->big, w2, b2, N, F, d);
     residual_add(e->x, e->tmp, 0.5f, (size_t)N * d);
 }

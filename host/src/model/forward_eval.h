@@ -2,6 +2,7 @@
 #ifndef SPARQ_FORWARD_EVAL_H
 #define SPARQ_FORWARD_EVAL_H
 
+#include "sparq_layers.h"
 #include "sparq_model.h"
 
 // The few buffers an eval-mode forward reuses across every block, instead of

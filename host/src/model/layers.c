@@ -2,6 +2,7 @@
 #include "sparq_layers.h"
 #include "sparq_vmath.h"
 
+
 #include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
@@ -50,9 +51,11 @@ void sparq_sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha, con
 void linear_forward_hooked(const struct sparq_linear_hook *hook, float *out, const float *inp, const float *w,
                            const float *b, int N, int IN, int OUT)
 {
-    if (hook && hook->fn && hook->fn(hook->ctx, out, inp, w, b, N, IN, OUT))
-        return;
-    linear_forward(out, inp, w, b, N, IN, OUT);
+    int r = hook && hook->fn ? hook->fn(hook->ctx, out, inp, w, b, N, IN, OUT) : 0;
+    if (r == SPARQ_LINEAR_NO_ACT) // the hook left out unwritten; this caller reads it
+        memset(out, 0, sizeof(float) * (size_t)N * OUT);
+    if (!r)
+        linear_forward(out, inp, w, b, N, IN, OUT);
 }
 
 void linear_forward(float *out, const float *inp, const float *w, const float *b, int N, int IN, int OUT)
@@ -532,9 +535,15 @@ static void im2col_s2(float *col, const float *inp, int tout, int Fin, int Cin)
     for (int t = 0; t < tout; t++)
         for (int f = 0; f < Fout; f++) {
             float *dst = col + ((size_t)t * Fout + f) * row;
-            for (int kh = 0; kh < 3; kh++)
-                memcpy(dst + kh * 3 * Cin, inp + ((size_t)(2 * t + kh) * Fin + 2 * f) * Cin,
-                       sizeof(float) * 3 * Cin);
+            for (int kh = 0; kh < 3; kh++) {
+                const float *src = inp + ((size_t)(2 * t + kh) * Fin + 2 * f) * Cin;
+                if (Cin == 1) { // the first conv: a memcpy call per 12 bytes is mostly call overhead
+                    dst[kh * 3] = src[0];
+                    dst[kh * 3 + 1] = src[1];
+                    dst[kh * 3 + 2] = src[2];
+                } else
+                    memcpy(dst + kh * 3 * Cin, src, sizeof(float) * 3 * Cin);
+            }
         }
 }
 

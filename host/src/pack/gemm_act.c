@@ -76,10 +76,20 @@ float sparq_act_scale(const float *x, int n)
 
 void sparq_act_quantize(int8_t *q, const float *x, int n, float s)
 {
-    switch (path()) {
-    case FAST_PATH_AVX512VNNI: act_quantize_avx512(q, x, n, s); break;
-    case FAST_PATH_AVX2: act_quantize_avx2(q, x, n, s); break;
-    default: act_quantize_scalar(q, x, n, s); break;
+    const int p = path();
+    void (*f)(int8_t *, const float *, int, float) = p == FAST_PATH_AVX512VNNI ? act_quantize_avx512
+                                                     : p == FAST_PATH_AVX2     ? act_quantize_avx2
+                                                                               : act_quantize_scalar;
+    // Element by element, so any split gives the same codes: the FFN chain
+    // quantizes a whole (N, d) batch here, split in blocks of 64 (whole
+    // vectors) across the threads.
+    const long long blocks = (n + 63) / 64;
+#pragma omp parallel if (n >= PARALLEL_MIN)
+    {
+        const int nth = omp_get_num_threads(), id = omp_get_thread_num();
+        const long long e0 = blocks * id / nth * 64, e1 = blocks * (id + 1) / nth * 64;
+        if (e0 < n)
+            f(q + e0, x + e0, (int)((e1 < n ? e1 : n) - e0), s);
     }
 }
 
