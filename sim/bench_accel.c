@@ -5,6 +5,8 @@
 // 2:4 and 1:4 over dense at each width, end-to-end cycles including the 1
 // byte/cycle link, bytes moved, and the simulation speed (simulated cycles
 // per CPU second, per GEMM and overall). Table on stdout, JSON to argv[1].
+// A second argument "quick" runs two shapes only (d144 ffn2, all nine formats;
+// d576 attn, int8): 3.7 M cycles, for comparing simulator builds.
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +38,7 @@ static const struct shape shapes[] = {
     { "d576", "attn 576->576", 256, 576, 576, 1 },
     { "d576", "conv 576->1152", 256, 576, 1152, 1 },
 };
+static const size_t quick_shapes[] = { 1, 6 };
 
 static double cpu_now(void)
 {
@@ -84,6 +87,11 @@ done:
 int main(int argc, char **argv)
 {
     const char *json_path = argc > 1 ? argv[1] : "build/bench/accel.json";
+    int quick = argc > 2 && !strcmp(argv[2], "quick");
+    if (argc > 3 || (argc > 2 && !quick)) {
+        fprintf(stderr, "bench-accel: usage: bench_accel [out.json [quick]]\n");
+        return 2;
+    }
     struct sparq_device *dev;
     if (sparq_device_open(&dev, "sim")) {
         fprintf(stderr, "bench-accel: %s\n", sparq_last_error());
@@ -108,8 +116,9 @@ int main(int argc, char **argv)
     uint64_t total_cycles = 0;
     double total_secs = 0, total_cpu = 0;
     int failed = 0;
-    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
-        const struct shape *s = &shapes[i];
+    size_t nshapes = quick ? sizeof quick_shapes / sizeof quick_shapes[0] : sizeof shapes / sizeof shapes[0];
+    for (size_t i = 0; i < nshapes; i++) {
+        const struct shape *s = &shapes[quick ? quick_shapes[i] : i];
         uint64_t int8_busy = 0; // dense int8 of this GEMM: the reference for "vs int8"
         for (int wi = 0; wi < 3; wi++) {
             if (!(s->widths >> wi & 1))

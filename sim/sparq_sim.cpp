@@ -5,7 +5,9 @@
 // small one-lane array (Vsparq_top1) that co-simulates LANES = 1.
 #include "sparq_sim.h"
 
+#include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <memory>
 #include <vector>
 
@@ -36,6 +38,30 @@ struct sparq_sim {
     size_t tx_head = 0;
     uint64_t cycles = 0;
     int throttle = 0;
+    // SPARQ_SIM_STATS set: the thread's CPU time inside the clock loops,
+    // printed with the cycle count when the model is destroyed
+    bool stats = false;
+    double cpu_s = 0;
+};
+
+static double thread_cpu_s()
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+// Adds the CPU time of one clock loop to s->cpu_s (only when stats are on:
+// two clock reads per loop, not per cycle).
+struct loop_timer {
+    sparq_sim *s;
+    double t0;
+    explicit loop_timer(sparq_sim *sim) : s(sim), t0(sim->stats ? thread_cpu_s() : 0) {}
+    ~loop_timer()
+    {
+        if (s->stats)
+            s->cpu_s += thread_cpu_s() - t0;
+    }
 };
 
 template <class M> struct model_of : sim_model {
@@ -107,6 +133,8 @@ struct sparq_sim *sparq_sim_create_model(int which)
         cycle(s);
     s->model->reset(0);
     s->cycles = 0;
+    const char *stats = std::getenv("SPARQ_SIM_STATS");
+    s->stats = stats && *stats;
     return s;
 }
 
@@ -116,6 +144,9 @@ void sparq_sim_destroy(struct sparq_sim *s)
 {
     if (!s)
         return;
+    if (s->stats && s->cycles)
+        std::fprintf(stderr, "sparq_sim: %llu cycles simulated in %.3f CPU s (%.3f M cycles per CPU s)\n",
+                     (unsigned long long)s->cycles, s->cpu_s, s->cpu_s > 0 ? 1e-6 * (double)s->cycles / s->cpu_s : 0.0);
     s->model->finish();
     if (s->trace)
         s->trace->close();
@@ -148,12 +179,14 @@ size_t sparq_sim_pull(struct sparq_sim *s, uint8_t *out, size_t n)
 
 void sparq_sim_step(struct sparq_sim *s, uint64_t n)
 {
+    loop_timer timer(s);
     for (uint64_t i = 0; i < n; i++)
         cycle(s);
 }
 
 size_t sparq_sim_run_until(struct sparq_sim *s, size_t want, uint64_t max_quiet)
 {
+    loop_timer timer(s);
     uint64_t quiet = 0;
     while (quiet < max_quiet && s->tx.size() - s->tx_head < want) {
         size_t rx_left = s->rx.size() - s->rx_head, tx_have = s->tx.size();
