@@ -231,6 +231,10 @@ second_signal_case() {
     i=0
     while [ $i -lt 600 ] && ! grep -q . "$T/sig/train_log.tsv" 2> /dev/null; do sleep 0.1; i=$((i + 1)); done
     kill -STOP $pid
+    # SIGSTOP takes effect asynchronously: a checkpoint rename could still land
+    # after kill returns, so wait until the kernel reports the process stopped.
+    i=0
+    while [ $i -lt 100 ] && [ "$(awk '{ print $3 }' /proc/$pid/stat 2> /dev/null)" != T ]; do sleep 0.05; i=$((i + 1)); done
     before=$(cat "$T/sig/last.ckpt" 2> /dev/null | cksum)
     kill -INT $pid
     kill -TERM $pid
