@@ -77,7 +77,6 @@ fi
 # LM weight and word bonus: the best dev WER on a small grid (dev only; the
 # test sets never see this choice).
 if [ -z "$ALPHA" ] || [ -z "$BONUS" ]; then
-    best=""
     : > "$OUT/tune.txt"
     for a in 0.1 0.2 0.3 0.5; do
         for b in 1.0 2.0 3.0 4.0; do

@@ -56,6 +56,8 @@ static void make_dataset(struct sparq_dataset *ds, uint64_t *rng)
     ds->n = N_UTT;
     ds->ids = calloc(N_UTT, sizeof(char *));
     ds->texts = calloc(N_UTT, sizeof(char *));
+    ds->labels = calloc(N_UTT, sizeof *ds->labels); // none: sparq_dataset_free frees what it finds
+    ds->n_labels = calloc(N_UTT, sizeof *ds->n_labels);
     ds->samples = calloc(N_UTT, sizeof(float *));
     ds->n_samples = calloc(N_UTT, sizeof(size_t));
     ds->frames = calloc(N_UTT, sizeof(int));
@@ -112,19 +114,6 @@ static void set_cmvn(struct sparq_model *m, const struct sparq_dataset *ds)
     free(s2);
 }
 
-static void free_dataset(struct sparq_dataset *ds)
-{
-    for (size_t i = 0; i < ds->n; i++) {
-        free(ds->ids[i]);
-        free(ds->texts[i]);
-        free(ds->samples[i]);
-    }
-    free(ds->ids);
-    free(ds->texts);
-    free(ds->samples);
-    free(ds->n_samples);
-    free(ds->frames);
-}
 
 static void free_hyps(char **h)
 {
@@ -307,7 +296,7 @@ int main(void)
     sparq_report_default_options(&o);
     CHECK(rt && sparq_report_pipeline(rt, &o, &t) == SPARQ_EINVAL, "no pipeline record before a pipelined decode");
     sparq_runtime_close(rt);
-    free_dataset(&ds);
+    sparq_dataset_free(&ds);
     unlink(path);
     sparq_model_free(&m);
     return check_done();

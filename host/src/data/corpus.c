@@ -450,9 +450,12 @@ static int write_report(const struct sparq_corpus_options *o, int open_text, con
 }
 
 // A sentence's split in the generated corpus: held-out sources go to
-// test-text only, the rest by hash.
+// test-text only, the rest by hash; -1 for a sentence longer than a job's
+// text buffer, which no split uses.
 static int split_of_sentence(const struct sparq_textsrc *ts, size_t i)
 {
+    if (strlen(ts->sent[i].text) >= sizeof ((struct job *)0)->text)
+        return -1;
     return ts->sources[ts->sent[i].source].heldout ? TEST_TEXT : split_of_text(ts->sent[i].text);
 }
 
@@ -475,8 +478,7 @@ int sparq_corpus_text_pool(const char *split, const char *text_root, const char 
         rc = sparq_fail(SPARQ_ENOMEM, "corpus text: out of memory");
     *count = 0;
     for (size_t i = 0; rc == SPARQ_OK && i < ts.count; i++) {
-        // The generator skips sentences longer than a job's text buffer.
-        if (strlen(ts.sent[i].text) >= sizeof ((struct job *)0)->text || split_of_sentence(&ts, i) != want)
+        if (split_of_sentence(&ts, i) != want)
             continue;
         n += (size_t)sprintf(buf + n, "%s\n", ts.sent[i].text);
         ++*count;
@@ -509,10 +511,9 @@ int sparq_corpus_generate(const struct sparq_corpus_options *o)
         if (!(pl.s[s] = malloc((ts.count + 1) * sizeof *pl.s[s])))
             rc = sparq_fail(SPARQ_ENOMEM, "corpus: out of memory");
     for (size_t i = 0; rc == SPARQ_OK && i < ts.count; i++) {
-        if (strlen(ts.sent[i].text) >= sizeof ((struct job *)0)->text)
-            continue;
         int s = split_of_sentence(&ts, i);
-        pl.s[s][pl.n[s]++] = ts.sent[i].text;
+        if (s >= 0)
+            pl.s[s][pl.n[s]++] = ts.sent[i].text;
     }
     if (!pl.n[TEST_TEXT])
         test_text_hours = 0; // no held-out source chosen: no test-text split
