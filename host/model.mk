@@ -25,7 +25,7 @@
 # a BASE_SPARQ outside $(BUILD) has no rule, so make uses it as it is.)
 BASE_CORPUS ?= $(BUILD)/base-corpus
 BASE_HOURS ?= 20
-BASE_EPOCHS ?= 1
+BASE_EPOCHS ?= 2
 BASE_RUN ?= $(BUILD)/base-run
 BASE_SPARQ ?= $(BUILD)/sparq
 BASE_MODEL ?= models/base.sparq
