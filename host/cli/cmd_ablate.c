@@ -51,7 +51,7 @@ static void usage(FILE *out)
             "Writes OUT/ablate.json, OUT/ablate.png and the table between the markers\n"
             "'" MARK_BEGIN "' and '" MARK_END "' of the results file. Ctrl-C stops\n"
             "(saving the running fine-tune); --resume continues.\n"
-            "  --from MODEL         float base model (models/base-3h.sparq)\n"
+            "  --from MODEL         float base model (models/base.sparq)\n"
             "  --corpus DIR         train.jsonl, dev.jsonl, test.jsonl (build/base-corpus)\n"
             "  --steps N            fine-tuning steps per setting (160)\n"
             "  --lr X (2e-4)  --warmup N (10)  --batch-frames N (12000)  --epochs N (100: the cosine\n"
@@ -130,7 +130,7 @@ static int parse_options(struct ablate *a, int argc, char **argv)
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
-    a->from = "models/base-3h.sparq";
+    a->from = "models/base.sparq";
     a->corpus = "build/base-corpus";
     a->out = "build/ablate";
     a->results = "docs/results.md";

@@ -1,6 +1,7 @@
 // sparq-command: eval: decode a manifest with a trained model; WER, CER, S/D/I
 #include <getopt.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,7 +47,10 @@ static void usage(FILE *out)
                  "  -y, --hyp FILE      write hypotheses as 'id text' lines (atomically)\n"
                  "  -j, --json FILE     write the score as JSON (atomically)\n"
                  "  -u, --per-utt       per-utterance rows in the table and JSON\n"
-                 "  -f, --batch-frames N  input frames per decoding batch (20000)\n"
+                 "  -f, --batch-frames N  padded input frames per decoding batch, at most (20000); with --backend\n"
+                 "                      the pipeline also cuts the test set into at least --min-batches batches\n"
+                 "      --min-batches N with --backend: at least N batches (16: the device stage then overlaps the\n"
+                 "                      host's; 1: --batch-frames alone decides). Same logits either way\n"
                  "  -t, --threads N     OpenMP threads\n"
                  "  -h, --help          this text\n"
                  "Under mpirun -np N the length-sorted batches are dealt to N ranks (each with its\n"
@@ -94,10 +98,52 @@ static int merge_runtime_stats(struct sparq_runtime *rt)
     return SPARQ_OK;
 }
 
+// Rank 0 collects every rank's hypotheses (records "index (u64) text NUL"),
+// as sparq_decode_dataset_dist_ex does for the plain decode.
+static int gather_hyps(char **hyps, size_t n_utts)
+{
+    size_t n = 0, off = 0;
+    for (size_t i = 0; i < n_utts; i++)
+        n += hyps[i] ? sizeof(uint64_t) + strlen(hyps[i]) + 1 : 0;
+    char *buf = sparq_malloc(n + 1, "hypotheses to gather"), *all = NULL;
+    if (!buf)
+        return SPARQ_ENOMEM;
+    for (size_t i = 0; i < n_utts; i++)
+        if (hyps[i]) {
+            uint64_t idx = i;
+            size_t l = strlen(hyps[i]) + 1;
+            memcpy(buf + off, &idx, sizeof idx);
+            memcpy(buf + off + sizeof idx, hyps[i], l);
+            off += sizeof idx + l;
+        }
+    size_t *counts = NULL, total = 0;
+    int rc = sparq_dist_gather_bytes(buf, n, &all, &counts);
+    free(buf);
+    for (int r = 0; rc == SPARQ_OK && sparq_dist_is_root() && r < sparq_dist_size(); r++)
+        total += counts[r];
+    for (size_t p = 0; rc == SPARQ_OK && p < total;) {
+        uint64_t idx;
+        memcpy(&idx, all + p, sizeof idx);
+        p += sizeof idx;
+        size_t l = strnlen(all + p, total - p);
+        if (idx >= n_utts || p + l >= total)
+            rc = sparq_fail(SPARQ_EFORMAT, "gathered hypotheses are malformed");
+        else if (!hyps[idx] && !(hyps[idx] = strdup(all + p)))
+            rc = sparq_fail(SPARQ_ENOMEM, "out of memory for hypotheses");
+        p += l + 1;
+    }
+    for (size_t i = 0; rc == SPARQ_OK && sparq_dist_is_root() && i < n_utts; i++)
+        if (!hyps[i])
+            rc = sparq_fail(SPARQ_EINVAL, "no rank decoded utterance %zu", i);
+    free(all);
+    free(counts);
+    return rc;
+}
+
 struct eval_args {
     const char *model, *data, *backend, *report, *hyp, *json, *lm;
     double clock_mhz;
-    int beam, per_utt, frames, threads, pipeline;
+    int beam, per_utt, frames, threads, pipeline, min_batches;
     struct sparq_ctc_beam_options dec;
     struct sparq_runtime_options ropt;
 };
@@ -114,13 +160,14 @@ static int parse_args(int argc, char **argv, struct eval_args *a)
         { "clock", required_argument, NULL, 'c' },
         { "lm", required_argument, NULL, 'l' },    { "lm-weight", required_argument, NULL, 'A' },
         { "word-bonus", required_argument, NULL, 'W' }, { "frontend", required_argument, NULL, 'F' },
-        { "pipeline", required_argument, NULL, 'P' },
+        { "pipeline", required_argument, NULL, 'P' }, { "min-batches", required_argument, NULL, 'N' },
         { "help", no_argument, NULL, 'h' },        { NULL, 0, NULL, 0 },
     };
     memset(a, 0, sizeof *a);
     a->clock_mhz = 100.0;
     a->frames = 20000;
     a->pipeline = 2;
+    a->min_batches = SPARQ_PIPELINE_BATCHES;
     sparq_ctc_beam_options_default(&a->dec);
     int c, bad = 0;
     while (!bad && (c = getopt_long(argc, argv, "m:d:b:y:j:uf:t:B:r:c:l:F:P:h", opts, NULL)) != -1) {
@@ -143,6 +190,7 @@ static int parse_args(int argc, char **argv, struct eval_args *a)
             if (!a->pipeline)
                 bad = sparq_fail(SPARQ_EINVAL, "--pipeline: '%s' is not one of overlap, serial", optarg);
             break;
+        case 'N': bad = sparq_parse_int("--min-batches", optarg, 1, 1000000, &a->min_batches); break;
         case 'A': bad = sparq_parse_double("--lm-weight", optarg, 0, 100, &a->dec.alpha); break;
         case 'W': bad = sparq_parse_double("--word-bonus", optarg, -100, 100, &a->dec.beta); break;
         case 'h': usage(stdout); return 0;
@@ -221,11 +269,17 @@ int cmd_eval(int argc, char **argv)
     double t0 = sparq_clock_s();
     if (rt)
         sparq_runtime_activate(rt);
-    // One process with a packed model: the pipelined decode (sparq_runtime.h).
-    struct sparq_pipeline_options po = { a.pipeline, NULL, NULL };
-    int rc = !hyps                          ? SPARQ_ENOMEM
-             : rt && sparq_dist_size() == 1 ? sparq_runtime_decode(rt, &ds, frames, &dec, &po, hyps)
-                                            : sparq_decode_dataset_dist_ex(mp, &ds, frames, &dec, hyps);
+    // A packed model: the pipelined decode (sparq_runtime.h); under MPI each rank
+    // decodes its share of the same batches and rank 0 gathers the hypotheses.
+    struct sparq_pipeline_options po = { .threads = a.pipeline,
+                                         .min_batches = a.min_batches,
+                                         .rank = sparq_dist_rank(),
+                                         .ranks = sparq_dist_size() };
+    int rc = !hyps ? SPARQ_ENOMEM
+             : rt  ? sparq_runtime_decode(rt, &ds, frames, &dec, &po, hyps)
+                   : sparq_decode_dataset_dist_ex(mp, &ds, frames, &dec, hyps);
+    if (rt && rc == SPARQ_OK && sparq_dist_size() > 1)
+        rc = gather_hyps(hyps, ds.n);
     if (rt) {
         sparq_runtime_deactivate(rt);
         if (rc == SPARQ_OK && sparq_runtime_error(rt))

@@ -33,7 +33,33 @@ static void usage(FILE *out)
                  "      --lm-weight A  LM weight (default 0.5); --word-bonus B (default 1.0)\n"
                  "  -w, --window S     decode long audio in windows of at most S seconds, each ending\n"
                  "                     at a pause (default 30; memory is bounded by the window)\n"
+                 "  -P, --pipeline M   with --backend: overlap (default: the windows of consecutive files\n"
+                 "                     decoded a few at a time through the pipeline, the device stage\n"
+                 "                     beside the next window's fbank and front-end; same words) or none\n"
+                 "                     (each window alone, in turn)\n"
                  "  -h, --help         this text\n");
+}
+
+struct emit_ctx {
+    const struct sparq_longform_options *lo;
+    char **paths;
+    int status;
+};
+
+// A file's transcript (or its error), in file order.
+static void emit(void *ctx, int file, const char *text, int windows, const char *error)
+{
+    struct emit_ctx *e = ctx;
+    if (!text) {
+        fprintf(stderr, "sparq transcribe: %s\n", error ? error : "failed");
+        e->status = 1;
+        return;
+    }
+    if (windows > 1)
+        fprintf(stderr, "sparq transcribe: note: %s: %d windows of at most %g s\n", e->paths[file], windows,
+                e->lo->window_s);
+    printf("%s\t%s\n", e->paths[file], text);
+    fflush(stdout);
 }
 
 int cmd_transcribe(int argc, char **argv)
@@ -47,16 +73,17 @@ int cmd_transcribe(int argc, char **argv)
         { "lm-weight", required_argument, NULL, 'A' },
         { "word-bonus", required_argument, NULL, 'W' },
         { "frontend", required_argument, NULL, 'F' },
+        { "pipeline", required_argument, NULL, 'P' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
     const char *model = NULL, *backend = NULL;
     const char *lm_path = NULL;
-    int beam = 0, c;
+    int beam = 0, c, pipeline = 1;
     struct sparq_runtime_options ropt = { SPARQ_FRONTEND_AUTO };
     struct sparq_longform_options lo;
     sparq_longform_default_options(&lo);
-    while ((c = getopt_long(argc, argv, "m:b:B:w:l:F:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "m:b:B:w:l:F:P:h", opts, NULL)) != -1) {
         switch (c) {
         case 'm': model = optarg; break;
         case 'b':
@@ -80,6 +107,13 @@ int cmd_transcribe(int argc, char **argv)
         case 'F':
             if (sparq_runtime_parse_frontend("--frontend", optarg, &ropt.frontend)) {
                 fprintf(stderr, "sparq transcribe: %s\n", sparq_last_error());
+                return 2;
+            }
+            break;
+        case 'P':
+            pipeline = !strcmp(optarg, "overlap") ? 1 : !strcmp(optarg, "none") ? 0 : -1;
+            if (pipeline < 0) {
+                fprintf(stderr, "sparq transcribe: --pipeline: '%s' is not one of overlap, none\n", optarg);
                 return 2;
             }
             break;
@@ -109,12 +143,19 @@ int cmd_transcribe(int argc, char **argv)
         sparq_lm_free(lm);
         return 1;
     }
+    lo.beam = beam;
+    int status = 0;
+    if (rt && pipeline) { // the pipelined decode (sparq_runtime_transcribe)
+        struct emit_ctx e = { &lo, argv + optind, 0 };
+        sparq_runtime_transcribe(rt, (const char *const *)argv + optind, argc - optind, &lo, emit, &e);
+        sparq_runtime_close(rt);
+        sparq_lm_free(lm);
+        return e.status;
+    }
     if (rt) {
         mp = sparq_runtime_model(rt);
         sparq_runtime_activate(rt);
     }
-    lo.beam = beam;
-    int status = 0;
     for (int i = optind; i < argc; i++) {
         char *text = NULL;
         int windows = 0;

@@ -24,6 +24,15 @@ void sparq_act_quantize(int8_t *q, const float *x, int n, float s);
 // q has stride ldq >= n, x stride ldx >= n.
 void sparq_act_quantize_rows(int8_t *q, int ldq, float *scales, const float *x, int ldx, int rows, int n);
 
+// sparq_act_quantize_rows of rows [r0, r0 + rows) of the im2col matrix of a
+// 3x3 stride-2 convolution without padding over inp (*, Fin, Cin),
+// channel-last (conv2d_s2_forward's layout: row t * Fout + f, Fout = (Fin -
+// 1) / 2, holds inp[2t + kh][2f + kw][c] in (kh, kw, c) order), read in
+// place: the same codes and scales without the float im2col copy. Row i of q
+// and scales[i] belong to im2col row r0 + i.
+void sparq_act_quantize_conv_s2(int8_t *q, int ldq, float *scales, const float *inp, int Fin, int Cin, int r0,
+                                int rows);
+
 // i32 read-out: y[t][o] = (float)acc[t][o] * (rs[t] * cs[o]) + (bias ? bias[o] : 0.0f),
 // in that order (product of the scales first; no fused multiply-add).
 void sparq_gemm_readout_i32(float *y, int ldy, const int32_t *acc, int ldacc, const float *rs, const float *cs,
@@ -32,6 +41,13 @@ void sparq_gemm_readout_i32(float *y, int ldy, const int32_t *acc, int ldacc, co
 // q8 read-out of int8 results: y[t][o] = (float)q[t][o] * (rs[t] * cs[o]) + (bias ? bias[o] : 0.0f).
 void sparq_gemm_readout_q8(float *y, int ldy, const int8_t *q, int ldq, const float *rs, const float *cs,
                       const float *bias, int rows, int cols);
+
+// The two read-outs followed by ReLU in the same pass: y = v > 0 ? v : 0
+// (relu_forward; NaN and -0 give +0).
+void sparq_gemm_readout_i32_relu(float *y, int ldy, const int32_t *acc, int ldacc, const float *rs, const float *cs,
+                                 const float *bias, int rows, int cols);
+void sparq_gemm_readout_q8_relu(float *y, int ldy, const int8_t *q, int ldq, const float *rs, const float *cs,
+                                const float *bias, int rows, int cols);
 
 // sparq_requant_ref (the device's per-channel requantization), vectorized.
 void sparq_requant_rows(int8_t *y8, int ldy8, const int32_t *acc, int ldacc, const struct sparq_requant_params *p,

@@ -36,6 +36,18 @@ typedef int (*sparq_linear_hook_fn)(void *ctx, float *out, const float *inp, con
 // next matrix's call returns the module's output). linear_forward_hooked
 // zeroes out for such a return; the eval FFN skips its SiLU.
 #define SPARQ_LINEAR_NO_ACT 2
+// A 3x3 stride-2 convolution with its ReLU, conv2d_s2_forward's shapes and
+// layout (out = relu(conv(inp))), run whole by the hook: it may read the
+// im2col rows in place instead of copying them. Returns 1 when it ran it, 0
+// to let the caller run im2col, fn and the ReLU.
+// Set beside the linear hook (struct sparq_model_hooks' conv, when the model
+// header has it: SPARQ_MODEL_HOOKS_CONV).
+typedef int (*sparq_conv_relu_hook_fn)(void *ctx, float *out, const float *inp, const float *w, const float *b,
+                                       int tout, int Fin, int Cin, int Cout);
+struct sparq_conv_hook {
+    sparq_conv_relu_hook_fn fn; // NULL: im2col + the linear hook + ReLU
+    void *ctx;
+};
 struct sparq_linear_hook {
     sparq_linear_hook_fn fn; // NULL: float path
     void *ctx;

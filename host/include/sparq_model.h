@@ -158,7 +158,9 @@ struct sparq_tensor_info {
 struct sparq_model_hooks {
     struct sparq_linear_hook linear;
     struct sparq_batch_sum batch_sum;
+    struct sparq_conv_hook conv; // the subsampling convs (conformer.c), beside linear
 };
+#define SPARQ_MODEL_HOOKS_CONV 1
 
 struct sparq_model {
     struct sparq_config cfg;

@@ -38,6 +38,8 @@ void sparq_report_default_options(struct sparq_report_options *o);
 // rest). SPARQ_EINVAL when no pipelined decode ran.
 struct sparq_pipeline_times {
     size_t batches;
+    int batch_frames;                             // at most this many padded fbank frames per batch
+    int padded;                                   // padded rows ran too (else the valid rows only)
     int threads;                                  // how the decode ran (1 serial, 2 overlapped)
     int fe_outside;                               // the front-end was outside the device stage
     double frontend_cpu, encoder_cpu, decode_cpu; // F, E, D summed over batches

@@ -137,6 +137,15 @@ int sparq_runtime_plan(struct sparq_runtime *rt, const int *frames, size_t n, in
 struct sparq_device_config;
 int sparq_runtime_plan_on(struct sparq_runtime *rt, const struct sparq_device_config *cfg, const int *frames,
                           size_t n, int batch, struct sparq_runtime_layer_stats *stats);
+// How a plan counts the rows of every matmul after the subsampling convs:
+// PADDED as sparq_forward calls them (B x T2, padded to the batch's longest
+// utterance: sparq_runtime_plan / _plan_on, sparq_decode_dataset with the
+// runtime active), VALID as sparq_runtime_decode runs them (each utterance's
+// own subsampled frames; padded rows are skipped). cfg NULL: the runtime's
+// own hardware (as sparq_runtime_plan).
+enum sparq_plan_rows { SPARQ_PLAN_PADDED, SPARQ_PLAN_VALID };
+int sparq_runtime_plan_rows(struct sparq_runtime *rt, const struct sparq_device_config *cfg, const int *frames,
+                            size_t n, int batch, enum sparq_plan_rows rows, struct sparq_runtime_layer_stats *stats);
 // Array size etc. of the device (ref/sim); SPARQ_EINVAL for cpu/float.
 struct sparq_device_info;
 int sparq_runtime_device_info(struct sparq_runtime *rt, struct sparq_device_info *info);
@@ -150,6 +159,16 @@ int sparq_runtime_device_info(struct sparq_runtime *rt, struct sparq_device_info
 // order, so logits, hypotheses and device counters equal the serial run's.
 // Each stage's host CPU time is kept per batch for the report
 // (sparq_report_pipeline). One process only (MPI ranks: sparq_decode_dataset_dist_ex).
+// Two things differ from sparq_decode_dataset, neither changes a valid
+// frame's logits (a frame's integers do not depend on its batch: per-row
+// scales, attention and the depthwise conv stop at each utterance's length):
+// - the batches: at most max_frames padded fbank frames each, and at most
+//   1/SPARQ_PIPELINE_BATCHES of the dataset's frames (but one utterance at
+//   least), so a small test set still makes batches that overlap;
+// - every matmul after the subsampling convs runs on the batch's valid rows
+//   only (its padded frames go neither to the device nor through the host's
+//   kernel; their outputs are 0, so padded frames' logits differ).
+#define SPARQ_PIPELINE_BATCHES 16
 struct sparq_dataset;
 struct sparq_ctc_beam_options;
 struct sparq_pipeline_options {
@@ -158,7 +177,28 @@ struct sparq_pipeline_options {
     // utts[k] is the utterance of row block k (B x T2 x vocab floats).
     void (*on_batch)(void *ctx, size_t batch, const size_t *utts, size_t B, const float *logits, int T2, int vocab);
     void *ctx;
+    int min_batches; // cut the dataset's frames into at least this many batches (0: SPARQ_PIPELINE_BATCHES; 1:
+                     // max_frames alone decides, as sparq_decode_dataset)
+    int padded;      // 1: run the padded rows too, as sparq_decode_dataset does (its counters)
+    // ranks > 1: decode only the batches i with i % ranks == rank (the others' hyps stay NULL), as
+    // sparq_decode_dataset_dist_ex deals them to MPI ranks; no whole-model record is kept (it
+    // would cover this rank's batches only).
+    int rank, ranks;
 };
+// The padded fbank frames per batch sparq_runtime_decode uses for ds (see above).
+int sparq_runtime_batch_frames(const struct sparq_dataset *ds, int max_frames, int min_batches);
+// Transcribes n audio files as sparq_longform_transcribe does each (the same
+// windows, the same words), but through sparq_runtime_decode: the windows of
+// consecutive files are queued (at most SPARQ_PIPELINE_BATCHES of them and 4
+// windows' worth of samples) and decoded together, so one window's device
+// stage overlaps the next one's fbank and front-end. emit() gets each file in
+// order as soon as its last window is decoded: its transcript, or NULL and
+// the error. Returns SPARQ_EINVAL if any file failed.
+struct sparq_longform_options;
+int sparq_runtime_transcribe(struct sparq_runtime *rt, const char *const *paths, int n,
+                             const struct sparq_longform_options *o,
+                             void (*emit)(void *ctx, int file, const char *text, int windows, const char *error),
+                             void *ctx);
 int sparq_runtime_decode(struct sparq_runtime *rt, const struct sparq_dataset *ds, int max_frames,
                          const struct sparq_ctc_beam_options *dec, const struct sparq_pipeline_options *po,
                          char **hyps);

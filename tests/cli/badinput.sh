@@ -49,6 +49,8 @@ for v in abc 0 -1 5x ""; do
     refuses "eval --beam '$v' refused" "--beam: '$v'" "$SPARQ" eval --model "$M" --data "$D" --beam "$v"
 done
 refuses "transcribe --beam 5x refused" "--beam: '5x'" "$SPARQ" transcribe --model "$M" --beam 5x "$T/c/wav/x.wav"
+refuses "eval --min-batches 0 refused" "--min-batches: '0'" "$SPARQ" eval --model "$M" --data "$D" --min-batches 0
+refuses "transcribe --pipeline sideways refused" "--pipeline: 'sideways'" "$SPARQ" transcribe --model "$M" --pipeline sideways "$T/c/wav/x.wav"
 for v in -5 nan inf; do
     refuses "eval --clock $v refused" "--clock: '$v'" "$SPARQ" eval --model "$M" --data "$D" --clock "$v"
 done

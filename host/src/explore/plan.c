@@ -108,7 +108,8 @@ int sparq_explore_plan(struct sparq_runtime *rt, const struct sparq_device_confi
     if (!p->layers)
         return SPARQ_ENOMEM;
     p->n_layers = count;
-    int rc = sparq_runtime_plan_on(rt, cfg, frames, n, batch, p->layers);
+    // Each utterance's own rows, as sparq eval decodes (sparq_runtime_decode skips padded rows).
+    int rc = sparq_runtime_plan_rows(rt, cfg, frames, n, batch, SPARQ_PLAN_VALID, p->layers);
     if (rc)
         return rc;
     const double pes = (double)cfg->rows * cfg->cols;

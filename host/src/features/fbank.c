@@ -175,6 +175,57 @@ void sparq_fbank_plan_free(struct sparq_fbank_plan *p)
     free(p);
 }
 
+// True when every sample is an integer of magnitude <= 2^31 (int16-scale
+// audio always is): then any sum of up to win <= 2^20 of them is an integer
+// below 2^51, exact in double whatever the order.
+static int integer_samples(const float *x, size_t n, int win)
+{
+    if (win > (1 << 20))
+        return 0;
+    int ok = 1;
+#pragma omp simd reduction(& : ok)
+    for (size_t i = 0; i < n; i++)
+        ok &= fabsf(x[i]) <= 0x1p31f && x[i] == truncf(x[i]); // NaN and inf fail
+    return ok;
+}
+
+// Sum in eight independent chains (the sequential sum waits on each add).
+static double exact_sum(const double *x, int n)
+{
+    double a[8] = { 0 };
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int j = 0; j < 8; j++)
+            a[j] += x[i + j];
+    for (; i < n; i++)
+        a[0] += x[i];
+    return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
+}
+
+// DC removal (mean 0 when off), pre-emphasis and the window in one pass, the
+// same operations per sample as three passes: out[i] = (d[i] - preemph *
+// d[i-1]) * window[i] with d = frame - mean (d[-1] = d[0]); zero padding.
+static void prepare_frame(double *frame, const struct sparq_fbank_plan *p, double mean)
+{
+    const struct sparq_fbank_options *o = &p->opt;
+    const int win = p->win, dc = o->remove_dc_offset;
+    const double pre = o->preemph, *w = p->window;
+    if (dc)
+        for (int i = 0; i < win; i++)
+            frame[i] -= mean;
+    if (o->preemph != 0.0f) {
+        const double first = frame[0] - pre * frame[0];
+        // Descending, so each frame[i - 1] is still the one before emphasis.
+        for (int i = win - 1; i > 0; i--)
+            frame[i] = (frame[i] - pre * frame[i - 1]) * w[i];
+        frame[0] = first * w[0];
+    } else
+        for (int i = 0; i < win; i++)
+            frame[i] *= w[i];
+    for (int i = win; i < p->nfft; i++)
+        frame[i] = 0.0;
+}
+
 int sparq_fbank_plan_run(const struct sparq_fbank_plan *p, const float *samples, size_t count, uint64_t seed,
                          float *feats, int *frames_out)
 {
@@ -194,20 +245,27 @@ int sparq_fbank_plan_run(const struct sparq_fbank_plan *p, const float *samples,
         return sparq_fail(SPARQ_ENOMEM, "fbank: out of memory for frame buffers");
     }
     uint64_t rng = seed;
+    const int exact = o->dither == 0.0f && o->remove_dc_offset && integer_samples(samples, count, p->win);
     for (int t = 0; t < frames; t++) {
         // Frame start: snip_edges frames start at t*shift; otherwise Kaldi
         // centres frames and reflects the signal at the edges.
         long start = o->snip_edges ? (long)t * p->shift : (long)t * p->shift + p->shift / 2 - p->win / 2;
-        for (int i = 0; i < p->win; i++) {
-            long s = start + i;
-            if (s < 0)
-                s = -s - 1;
-            if (s >= (long)count)
-                s = 2 * (long)count - 1 - s;
-            if (s < 0) // only for signals shorter than half a frame
-                s = 0;
-            frame[i] = samples[s];
-        }
+        if (start >= 0 && start + p->win <= (long)count) { // inside the signal: no reflection
+            const float *src = samples + start;
+#pragma omp simd
+            for (int i = 0; i < p->win; i++)
+                frame[i] = src[i];
+        } else
+            for (int i = 0; i < p->win; i++) {
+                long s = start + i;
+                if (s < 0)
+                    s = -s - 1;
+                if (s >= (long)count)
+                    s = 2 * (long)count - 1 - s;
+                if (s < 0) // only for signals shorter than half a frame
+                    s = 0;
+                frame[i] = samples[s];
+            }
         if (o->dither != 0.0f)
             for (int i = 0; i < p->win; i += 2) {
                 // Box-Muller gives two independent normals per draw.
@@ -217,23 +275,15 @@ int sparq_fbank_plan_run(const struct sparq_fbank_plan *p, const float *samples,
                 if (i + 1 < p->win)
                     frame[i + 1] += o->dither * r * sin(a);
             }
-        if (o->remove_dc_offset) {
-            double mean = 0.0;
+        double mean = 0.0;
+        if (exact) // every partial sum is exact: any order gives the sequential sum's bits
+            mean = exact_sum(frame, p->win) / p->win;
+        else if (o->remove_dc_offset) {
             for (int i = 0; i < p->win; i++)
                 mean += frame[i];
             mean /= p->win;
-            for (int i = 0; i < p->win; i++)
-                frame[i] -= mean;
         }
-        if (o->preemph != 0.0f) {
-            for (int i = p->win - 1; i > 0; i--)
-                frame[i] -= o->preemph * frame[i - 1];
-            frame[0] -= o->preemph * frame[0];
-        }
-        for (int i = 0; i < p->win; i++)
-            frame[i] *= p->window[i];
-        for (int i = p->win; i < p->nfft; i++)
-            frame[i] = 0.0;
+        prepare_frame(frame, p, mean);
         fftw_execute_dft_r2c(p->fft, frame, spec);
         for (int k = 0; k < p->nbins; k++)
             power[k] = spec[k][0] * spec[k][0] + spec[k][1] * spec[k][1];

@@ -397,6 +397,21 @@ static void block_forward(struct sparq_model *m, struct sparq_acts *a, int l, co
     layernorm_forward(s->out, s->lnf_mean, s->lnf_rstd, s->x4, p->final_ln_w, p->final_ln_b, N, d);
 }
 
+// relu(conv2d_s2(inp)): the model's conv hook when it takes the conv (the
+// integer runtime: im2col rows quantized in place), else im2col + the linear
+// hook + ReLU.
+static void conv_relu(const struct sparq_model *m, float *out, const float *inp, const float *w, const float *b,
+                      float *col, int tout, int Fin, int Cin, int Cout)
+{
+#ifdef SPARQ_MODEL_HOOKS_CONV
+    const struct sparq_conv_hook *ch = &m->hooks.conv;
+    if (tout > 0 && ch->fn && ch->fn(ch->ctx, out, inp, w, b, tout, Fin, Cin, Cout))
+        return;
+#endif
+    conv2d_s2_forward(&m->hooks.linear, out, inp, w, b, col, tout, Fin, Cin, Cout);
+    relu_forward(out, out, (size_t)(tout > 0 ? tout : 0) * ((Fin - 1) / 2) * Cout);
+}
+
 // Conv 1 (+ ReLU), then conv 2 (+ ReLU) or dwsep4's depthwise + pointwise
 // (+ ReLU), one utterance per thread: a->c2 (B, T2, F2, C), zero past out_lens.
 static void subsample_forward(struct sparq_model *m, struct sparq_acts *a, const float *inp)
@@ -412,17 +427,16 @@ static void subsample_forward(struct sparq_model *m, struct sparq_acts *a, const
         size_t slot = a->eval_only ? (size_t)omp_get_thread_num() : (size_t)b; // backward reads every c1
         float *c1 = a->c1 + slot * T1 * F1 * C, *c2 = a->c2 + (size_t)b * T2 * F2 * C;
         int t1 = a->lens1[b], t2 = a->out_lens[b];
-        conv2d_s2_forward(&m->hooks.linear, c1, in, m->p.sub1_w, m->p.sub1_b, col, t1, D, 1, C);
-        relu_forward(c1, c1, (size_t)t1 * F1 * C);
+        conv_relu(m, c1, in, m->p.sub1_w, m->p.sub1_b, col, t1, D, 1, C);
         memset(c1 + (size_t)t1 * F1 * C, 0, sizeof(float) * (size_t)(T1 - t1) * F1 * C);
         if (dws) {
             float *dw = a->dws + slot * T2 * F2 * C;
             dwconv2d_s2_forward(dw, c1, m->p.sub2_dw_w, m->p.sub2_dw_b, t2, F1, C);
             linear_forward_hooked(&m->hooks.linear, c2, dw, m->p.sub2_pw_w, m->p.sub2_pw_b, t2 * F2, C, C);
+            relu_forward(c2, c2, (size_t)t2 * F2 * C);
         } else {
-            conv2d_s2_forward(&m->hooks.linear, c2, c1, m->p.sub2_w, m->p.sub2_b, col, t2, F1, C, C);
+            conv_relu(m, c2, c1, m->p.sub2_w, m->p.sub2_b, col, t2, F1, C, C);
         }
-        relu_forward(c2, c2, (size_t)t2 * F2 * C);
         memset(c2 + (size_t)t2 * F2 * C, 0, sizeof(float) * (size_t)(T2 - t2) * F2 * C);
     }
 }

@@ -4,16 +4,23 @@
 #include "sparq_gemm_act.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <omp.h>
 
 #include "gemm_act_internal.h"
 #include "gemm_fast_internal.h"
 
-static float act_scale_scalar(const float *x, int n)
+static float act_maxabs_scalar(const float *x, int n)
 {
     float maxabs = 0.0f;
     for (int k = 0; k < n; k++)
         maxabs = fmaxf(maxabs, fabsf(x[k]));
+    return maxabs;
+}
+
+static float act_scale_scalar(const float *x, int n)
+{
+    const float maxabs = act_maxabs_scalar(x, n);
     return maxabs > 0.0f ? maxabs / 127.0f : 1.0f;
 }
 
@@ -25,20 +32,28 @@ static void act_quantize_scalar(int8_t *q, const float *x, int n, float s)
     }
 }
 
+// relu_forward's definition: NaN and -0 give +0.
+static inline float relu1(float v, int relu)
+{
+    return relu && !(v > 0.0f) ? 0.0f : v;
+}
+
 static void readout_i32_scalar(float *y, int ldy, const int32_t *acc, int ldacc, const float *rs, const float *cs,
-                               const float *bias, int rows, int cols)
+                               const float *bias, int rows, int cols, int relu)
 {
     for (int t = 0; t < rows; t++)
         for (int o = 0; o < cols; o++)
-            y[(size_t)t * ldy + o] = (float)acc[(size_t)t * ldacc + o] * (rs[t] * cs[o]) + (bias ? bias[o] : 0.0f);
+            y[(size_t)t * ldy + o] =
+                relu1((float)acc[(size_t)t * ldacc + o] * (rs[t] * cs[o]) + (bias ? bias[o] : 0.0f), relu);
 }
 
 static void readout_q8_scalar(float *y, int ldy, const int8_t *q, int ldq, const float *rs, const float *cs,
-                              const float *bias, int rows, int cols)
+                              const float *bias, int rows, int cols, int relu)
 {
     for (int t = 0; t < rows; t++)
         for (int o = 0; o < cols; o++)
-            y[(size_t)t * ldy + o] = (float)q[(size_t)t * ldq + o] * (rs[t] * cs[o]) + (bias ? bias[o] : 0.0f);
+            y[(size_t)t * ldy + o] =
+                relu1((float)q[(size_t)t * ldq + o] * (rs[t] * cs[o]) + (bias ? bias[o] : 0.0f), relu);
 }
 
 // Elements below which a stage stays on the calling thread (a parallel
@@ -99,7 +114,8 @@ void sparq_act_quantize_rows(int8_t *q, int ldq, float *scales, const float *x, 
     float (*scale)(const float *, int) = p == FAST_PATH_AVX512VNNI ? act_scale_avx512
                                          : p == FAST_PATH_AVX2     ? act_scale_avx2
                                                                    : act_scale_scalar;
-    void (*quantize)(int8_t *, const float *, int, float) = p == FAST_PATH_AVX512VNNI ? act_quantize_avx512
+    // Each row at its own scale: the AVX-512 quantizer's shorter form.
+    void (*quantize)(int8_t *, const float *, int, float) = p == FAST_PATH_AVX512VNNI ? act_quantize_rowmax_avx512
                                                             : p == FAST_PATH_AVX2     ? act_quantize_avx2
                                                                                       : act_quantize_scalar;
 #pragma omp parallel for schedule(static) if ((double)rows * n >= PARALLEL_MIN)
@@ -110,22 +126,119 @@ void sparq_act_quantize_rows(int8_t *q, int ldq, float *scales, const float *x, 
     }
 }
 
-void sparq_gemm_readout_i32(float *y, int ldy, const int32_t *acc, int ldacc, const float *rs, const float *cs,
-                       const float *bias, int rows, int cols)
+// Rows [r0, r0 + rows) of the 3x3 stride-2 im2col matrix read where they lie in
+// inp: row t * Fout + f is the three runs of 3 * Cin floats at input rows
+// 2t, 2t + 1, 2t + 2, column 2f. The row's max is the max of the runs' maxima
+// (exact), and each run is quantized in place of its copy, so the codes and
+// scales are those of im2col + sparq_act_quantize_rows without the float copy.
+void sparq_act_quantize_conv_s2(int8_t *q, int ldq, float *scales, const float *inp, int Fin, int Cin, int r0, int rows)
 {
     const int p = path();
-    void (*f)(float *, int, const int32_t *, int, const float *, const float *, const float *, int, int) =
-        p == FAST_PATH_AVX512VNNI ? readout_i32_avx512 : p == FAST_PATH_AVX2 ? readout_i32_avx2 : readout_i32_scalar;
-    ROW_SPLIT(rows, cols, f(y + (size_t)t0 * ldy, ldy, acc + (size_t)t0 * ldacc, ldacc, rs + t0, cs, bias, n, cols))
+    float (*maxabs)(const float *, int) = p == FAST_PATH_AVX512VNNI ? act_maxabs_avx512
+                                          : p == FAST_PATH_AVX2     ? act_maxabs_avx2
+                                                                    : act_maxabs_scalar;
+    // Each row at its own scale: the AVX-512 quantizer's shorter form.
+    void (*quantize)(int8_t *, const float *, int, float) = p == FAST_PATH_AVX512VNNI ? act_quantize_rowmax_avx512
+                                                            : p == FAST_PATH_AVX2     ? act_quantize_avx2
+                                                                                      : act_quantize_scalar;
+    const int Fout = (Fin - 1) / 2, run = 3 * Cin, n = 9 * Cin;
+    // Short runs (the one-channel conv: 3 floats) cost a call each: copy the
+    // row into a stack buffer and treat it whole.
+    enum { GATHER_MAX = 48 };
+    const int gather = n <= GATHER_MAX;
+    // Longer rows: the max |x| of each input position (Cin values) once, so
+    // a row's max reads 9 of them instead of its 9 * Cin values (the rows
+    // overlap: each position serves up to 4 rows).
+    const int in0 = 2 * (r0 / Fout), nin = rows > 0 ? 2 * ((r0 + rows - 1) / Fout) + 3 - in0 : 0;
+    float *pm = gather || rows <= 0 ? NULL : malloc(sizeof(float) * (size_t)nin * Fin);
+#pragma omp parallel for schedule(static) if (pm && (double)nin * Fin * Cin >= PARALLEL_MIN)
+    for (int k = 0; k < (pm ? nin * Fin : 0); k++)
+        pm[k] = maxabs(inp + ((size_t)in0 * Fin + k) * Cin, Cin);
+#pragma omp parallel for schedule(static) if ((double)rows * n >= PARALLEL_MIN)
+    for (int i = 0; i < rows; i++) {
+        const int r = r0 + i, t = r / Fout, f = r - t * Fout;
+        const float *src = inp + ((size_t)2 * t * Fin + 2 * (size_t)f) * Cin;
+        int8_t *qr = q + (size_t)i * ldq;
+        if (gather) {
+            float g[GATHER_MAX];
+            if (Cin == 1) // the first conv, unrolled
+                for (int kh = 0; kh < 3; kh++) {
+                    g[3 * kh] = src[(size_t)kh * Fin];
+                    g[3 * kh + 1] = src[(size_t)kh * Fin + 1];
+                    g[3 * kh + 2] = src[(size_t)kh * Fin + 2];
+                }
+            else
+                for (int kh = 0; kh < 3; kh++)
+                    for (int j = 0; j < run; j++)
+                        g[kh * run + j] = src[(size_t)kh * Fin * Cin + j];
+            const float m = maxabs(g, n);
+            scales[i] = m > 0.0f ? m / 127.0f : 1.0f;
+            quantize(qr, g, n, scales[i]);
+            continue;
+        }
+        float m = 0.0f;
+        if (pm) // the 9 positions' maxima
+            for (int kh = 0; kh < 3; kh++)
+                for (int kw = 0; kw < 3; kw++)
+                    m = fmaxf(m, pm[(size_t)(2 * t + kh - in0) * Fin + 2 * f + kw]);
+        else
+            for (int kh = 0; kh < 3; kh++)
+                m = fmaxf(m, maxabs(src + (size_t)kh * Fin * Cin, run));
+        scales[i] = m > 0.0f ? m / 127.0f : 1.0f;
+        for (int kh = 0; kh < 3; kh++)
+            quantize(qr + kh * run, src + (size_t)kh * Fin * Cin, run, scales[i]);
+    }
+    free(pm);
+}
+
+typedef void (*readout_i32_fn)(float *, int, const int32_t *, int, const float *, const float *, const float *, int,
+                               int, int);
+typedef void (*readout_q8_fn)(float *, int, const int8_t *, int, const float *, const float *, const float *, int, int,
+                              int);
+
+static void readout_i32(float *y, int ldy, const int32_t *acc, int ldacc, const float *rs, const float *cs,
+                        const float *bias, int rows, int cols, int relu)
+{
+    const int p = path();
+    readout_i32_fn f = p == FAST_PATH_AVX512VNNI ? readout_i32_avx512
+                       : p == FAST_PATH_AVX2     ? readout_i32_avx2
+                                                 : readout_i32_scalar;
+    ROW_SPLIT(rows, cols,
+              f(y + (size_t)t0 * ldy, ldy, acc + (size_t)t0 * ldacc, ldacc, rs + t0, cs, bias, n, cols, relu))
+}
+
+static void readout_q8(float *y, int ldy, const int8_t *q, int ldq, const float *rs, const float *cs, const float *bias,
+                       int rows, int cols, int relu)
+{
+    const int p = path();
+    readout_q8_fn f = p == FAST_PATH_AVX512VNNI ? readout_q8_avx512
+                      : p == FAST_PATH_AVX2     ? readout_q8_avx2
+                                                : readout_q8_scalar;
+    ROW_SPLIT(rows, cols, f(y + (size_t)t0 * ldy, ldy, q + (size_t)t0 * ldq, ldq, rs + t0, cs, bias, n, cols, relu))
+}
+
+void sparq_gemm_readout_i32(float *y, int ldy, const int32_t *acc, int ldacc, const float *rs, const float *cs,
+                            const float *bias, int rows, int cols)
+{
+    readout_i32(y, ldy, acc, ldacc, rs, cs, bias, rows, cols, 0);
 }
 
 void sparq_gemm_readout_q8(float *y, int ldy, const int8_t *q, int ldq, const float *rs, const float *cs,
-                      const float *bias, int rows, int cols)
+                           const float *bias, int rows, int cols)
 {
-    const int p = path();
-    void (*f)(float *, int, const int8_t *, int, const float *, const float *, const float *, int, int) =
-        p == FAST_PATH_AVX512VNNI ? readout_q8_avx512 : p == FAST_PATH_AVX2 ? readout_q8_avx2 : readout_q8_scalar;
-    ROW_SPLIT(rows, cols, f(y + (size_t)t0 * ldy, ldy, q + (size_t)t0 * ldq, ldq, rs + t0, cs, bias, n, cols))
+    readout_q8(y, ldy, q, ldq, rs, cs, bias, rows, cols, 0);
+}
+
+void sparq_gemm_readout_i32_relu(float *y, int ldy, const int32_t *acc, int ldacc, const float *rs, const float *cs,
+                                 const float *bias, int rows, int cols)
+{
+    readout_i32(y, ldy, acc, ldacc, rs, cs, bias, rows, cols, 1);
+}
+
+void sparq_gemm_readout_q8_relu(float *y, int ldy, const int8_t *q, int ldq, const float *rs, const float *cs,
+                                const float *bias, int rows, int cols)
+{
+    readout_q8(y, ldy, q, ldq, rs, cs, bias, rows, cols, 1);
 }
 
 void sparq_requant_rows(int8_t *y8, int ldy8, const int32_t *acc, int ldacc, const struct sparq_requant_params *p,

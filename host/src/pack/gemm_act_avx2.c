@@ -6,7 +6,7 @@
 
 #include "gemm_act_internal.h"
 
-float act_scale_avx2(const float *x, int n)
+float act_maxabs_avx2(const float *x, int n)
 {
     // max(|x|, m) returns m when |x| is NaN: NaNs are ignored, as by fmaxf.
     const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFFFFFF));
@@ -20,7 +20,22 @@ float act_scale_avx2(const float *x, int n)
         maxabs = fmaxf(maxabs, lanes[j]);
     for (; k < n; k++)
         maxabs = fmaxf(maxabs, fabsf(x[k]));
+    return maxabs;
+}
+
+float act_scale_avx2(const float *x, int n)
+{
+    const float maxabs = act_maxabs_avx2(x, n);
     return maxabs > 0.0f ? maxabs / 127.0f : 1.0f;
+}
+
+static inline __m256 relu8(__m256 v, int relu)
+{
+    return relu ? _mm256_max_ps(v, _mm256_setzero_ps()) : v;
+}
+static inline float relu1(float v, int relu)
+{
+    return relu && !(v > 0.0f) ? 0.0f : v;
 }
 
 void act_quantize_avx2(int8_t *q, const float *x, int n, float s)
@@ -43,7 +58,7 @@ void act_quantize_avx2(int8_t *q, const float *x, int n, float s)
 }
 
 void readout_i32_avx2(float *y, int ldy, const int32_t *acc, int ldacc, const float *rs, const float *cs,
-                      const float *bias, int rows, int cols)
+                      const float *bias, int rows, int cols, int relu)
 {
     for (int t = 0; t < rows; t++) {
         const __m256 r = _mm256_set1_ps(rs[t]);
@@ -53,15 +68,16 @@ void readout_i32_avx2(float *y, int ldy, const int32_t *acc, int ldacc, const fl
         for (; o + 8 <= cols; o += 8) {
             __m256 sc = _mm256_mul_ps(r, _mm256_loadu_ps(cs + o));
             __m256 v = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_loadu_si256((const __m256i *)(a + o))), sc);
-            _mm256_storeu_ps(yr + o, _mm256_add_ps(v, bias ? _mm256_loadu_ps(bias + o) : _mm256_setzero_ps()));
+            _mm256_storeu_ps(yr + o,
+                             relu8(_mm256_add_ps(v, bias ? _mm256_loadu_ps(bias + o) : _mm256_setzero_ps()), relu));
         }
         for (; o < cols; o++)
-            yr[o] = (float)a[o] * (rs[t] * cs[o]) + (bias ? bias[o] : 0.0f);
+            yr[o] = relu1((float)a[o] * (rs[t] * cs[o]) + (bias ? bias[o] : 0.0f), relu);
     }
 }
 
-void readout_q8_avx2(float *y, int ldy, const int8_t *q, int ldq, const float *rs, const float *cs,
-                     const float *bias, int rows, int cols)
+void readout_q8_avx2(float *y, int ldy, const int8_t *q, int ldq, const float *rs, const float *cs, const float *bias,
+                     int rows, int cols, int relu)
 {
     for (int t = 0; t < rows; t++) {
         const __m256 r = _mm256_set1_ps(rs[t]);
@@ -72,10 +88,11 @@ void readout_q8_avx2(float *y, int ldy, const int8_t *q, int ldq, const float *r
             __m256 sc = _mm256_mul_ps(r, _mm256_loadu_ps(cs + o));
             __m256i c = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(a + o)));
             __m256 v = _mm256_mul_ps(_mm256_cvtepi32_ps(c), sc);
-            _mm256_storeu_ps(yr + o, _mm256_add_ps(v, bias ? _mm256_loadu_ps(bias + o) : _mm256_setzero_ps()));
+            _mm256_storeu_ps(yr + o,
+                             relu8(_mm256_add_ps(v, bias ? _mm256_loadu_ps(bias + o) : _mm256_setzero_ps()), relu));
         }
         for (; o < cols; o++)
-            yr[o] = (float)a[o] * (rs[t] * cs[o]) + (bias ? bias[o] : 0.0f);
+            yr[o] = relu1((float)a[o] * (rs[t] * cs[o]) + (bias ? bias[o] : 0.0f), relu);
     }
 }
 

@@ -8,7 +8,7 @@
 
 static inline __mmask16 tail16(int left) { return left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1); }
 
-float act_scale_avx512(const float *x, int n)
+float act_maxabs_avx512(const float *x, int n)
 {
     // max(|x|, m) returns m when |x| is NaN: NaNs are ignored, as by fmaxf.
     __m512 m0 = _mm512_setzero_ps(), m1 = _mm512_setzero_ps();
@@ -19,7 +19,12 @@ float act_scale_avx512(const float *x, int n)
     }
     for (; k < n; k += 16) // masked-off lanes load 0
         m0 = _mm512_max_ps(_mm512_abs_ps(_mm512_maskz_loadu_ps(tail16(n - k), x + k)), m0);
-    float maxabs = _mm512_reduce_max_ps(_mm512_max_ps(m0, m1));
+    return _mm512_reduce_max_ps(_mm512_max_ps(m0, m1));
+}
+
+float act_scale_avx512(const float *x, int n)
+{
+    const float maxabs = act_maxabs_avx512(x, n);
     return maxabs > 0.0f ? maxabs / 127.0f : 1.0f;
 }
 
@@ -61,8 +66,33 @@ void act_quantize_avx512(int8_t *q, const float *x, int n, float s)
     }
 }
 
+// act_quantize_avx512 for a row quantized at its own scale, s = RN(max|x| / 127)
+// with the max finite: then every |x / s| <= 127 * (1 + 2^-23), so the
+// quotient is finite (no blend), rounds to at most 127 (no clamp), and a NaN
+// converts to 0x80000000, whose low byte vpmovdb keeps: 0. Same codes.
+void act_quantize_rowmax_avx512(int8_t *q, const float *x, int n, float s)
+{
+    if (!(s >= 0x1p-90f && s <= 0x1p90f)) {
+        act_quantize_avx512(q, x, n, s);
+        return;
+    }
+    const __m512 vs = _mm512_set1_ps(s), vr = _mm512_set1_ps(1.0f / s);
+    for (int k = 0; k < n; k += 16) {
+        const __mmask16 m = tail16(n - k);
+        const __m512 xv = _mm512_maskz_loadu_ps(m, x + k), y0 = _mm512_mul_ps(xv, vr);
+        __m512 y = _mm512_fmadd_ps(_mm512_fnmadd_ps(y0, vs, xv), vr, y0);
+        y = _mm512_fmadd_ps(_mm512_fnmadd_ps(y, vs, xv), vr, y);
+        const __m128i c =
+            _mm512_cvtepi32_epi8(_mm512_cvt_roundps_epi32(y, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+        if (m == 0xFFFF)
+            _mm_storeu_si128((__m128i *)(q + k), c);
+        else
+            _mm_mask_storeu_epi8(q + k, m, c);
+    }
+}
+
 void readout_i32_avx512(float *y, int ldy, const int32_t *acc, int ldacc, const float *rs, const float *cs,
-                        const float *bias, int rows, int cols)
+                        const float *bias, int rows, int cols, int relu)
 {
     for (int t = 0; t < rows; t++) {
         const __m512 r = _mm512_set1_ps(rs[t]);
@@ -73,13 +103,15 @@ void readout_i32_avx512(float *y, int ldy, const int32_t *acc, int ldacc, const 
             __m512 sc = _mm512_mul_ps(r, _mm512_maskz_loadu_ps(m, cs + o));
             __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_maskz_loadu_epi32(m, a + o)), sc);
             v = _mm512_add_ps(v, bias ? _mm512_maskz_loadu_ps(m, bias + o) : _mm512_setzero_ps());
+            if (relu) // max returns its second operand for a NaN and for two zeros
+                v = _mm512_max_ps(v, _mm512_setzero_ps());
             _mm512_mask_storeu_ps(yr + o, m, v);
         }
     }
 }
 
-void readout_q8_avx512(float *y, int ldy, const int8_t *q, int ldq, const float *rs, const float *cs,
-                       const float *bias, int rows, int cols)
+void readout_q8_avx512(float *y, int ldy, const int8_t *q, int ldq, const float *rs, const float *cs, const float *bias,
+                       int rows, int cols, int relu)
 {
     for (int t = 0; t < rows; t++) {
         const __m512 r = _mm512_set1_ps(rs[t]);
@@ -91,6 +123,8 @@ void readout_q8_avx512(float *y, int ldy, const int8_t *q, int ldq, const float 
             __m512i c = _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, a + o));
             __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(c), sc);
             v = _mm512_add_ps(v, bias ? _mm512_maskz_loadu_ps(m, bias + o) : _mm512_setzero_ps());
+            if (relu) // max returns its second operand for a NaN and for two zeros
+                v = _mm512_max_ps(v, _mm512_setzero_ps());
             _mm512_mask_storeu_ps(yr + o, m, v);
         }
     }

@@ -8,6 +8,7 @@
 #include "sparq_ctc.h"
 #include "sparq_error.h"
 #include "sparq_fbank.h"
+#include "runtime_internal.h"
 #include "sparq_runtime.h"
 
 #define RATE 16000
@@ -166,25 +167,26 @@ static int decode_window(struct sparq_model *m, struct sparq_runtime *rt, struct
     return SPARQ_OK;
 }
 
-int sparq_longform_transcribe(struct sparq_model *m, struct sparq_runtime *rt, const char *path,
-                              const struct sparq_longform_options *o, char **text, int *windows)
+// Reads `path` as a stream and hands each window to win() in order: a file
+// that fits in one window whole, a longer one cut into segments at pauses
+// (the model was trained on utterances, not on minutes: neighbours in one
+// window cost accuracy); a window with no pause after its first MIN_SEG ends
+// at the quietest 200 ms of its last third, and the last segment at the end
+// of the file.
+int rt_longform_windows(const char *path, double window_s, rt_window_fn win, void *ctx, int *windows)
 {
-    *text = NULL;
-    struct sparq_ctc_beam_options dec = { o->beam, o->lm, o->lm_weight, o->word_bonus };
     *windows = 0;
-    if (!(o->window_s >= 1.0 && o->window_s <= 3600.0))
-        return sparq_fail(SPARQ_EINVAL, "window %g s out of range (1..3600)", o->window_s);
-    const size_t cap = (size_t)(o->window_s * RATE);
+    if (!(window_s >= 1.0 && window_s <= 3600.0))
+        return sparq_fail(SPARQ_EINVAL, "window %g s out of range (1..3600)", window_s);
+    const size_t cap = (size_t)(window_s * RATE);
     struct sparq_audio_stream *s = NULL;
     int rc = sparq_audio_stream_open(path, RATE, &s, NULL);
     if (rc)
         return rc;
     float *buf = sparq_malloc(cap * sizeof(float), "long-form window");
-    struct sparq_acts *a = sparq_acts_create_eval(&m->cfg, 1, 64); // logits only: the eval-only layout
-    size_t fill = 0, len = 0, tcap = 0;
-    char *all = NULL;
-    if (!buf || !a)
-        rc = sparq_fail(SPARQ_ENOMEM, "%s: out of memory for a %g s window", path, o->window_s);
+    size_t fill = 0;
+    if (!buf)
+        rc = sparq_fail(SPARQ_ENOMEM, "%s: out of memory for a %g s window", path, window_s);
     for (int eof = 0; rc == SPARQ_OK && !(eof && fill == 0);) {
         while (!eof && fill < cap) {
             long got = sparq_audio_stream_read(s, buf + fill, cap - fill);
@@ -197,35 +199,77 @@ int sparq_longform_transcribe(struct sparq_model *m, struct sparq_runtime *rt, c
         }
         if (rc || (eof && fill == 0 && *windows > 0))
             break;
-        // A file that fits in one window is decoded whole. A longer one is
-        // cut into segments at pauses (the model was trained on utterances,
-        // not on minutes: neighbours in one window cost accuracy); a window
-        // with no pause after its first MIN_SEG ends at the quietest 200 ms
-        // of its last third, and the last segment at the end of the file.
         size_t cut = eof && *windows == 0 ? fill : sparq_longform_pause(buf, fill, MIN_SEG, BLOCK, PAUSE_BLOCKS);
         if (cut >= fill)
             cut = eof ? fill : sparq_longform_cut(buf, fill, fill - fill / 3, BLOCK, SPAN);
-        char *words = NULL;
-        rc = decode_window(m, rt, a, path, buf, cut, eof && *windows == 0, &dec, &words);
-        if (rc == SPARQ_OK)
-            rc = append(&all, &len, &tcap, words);
-        free(words);
+        rc = win(ctx, buf, cut, eof && *windows == 0);
         memmove(buf, buf + cut, (fill - cut) * sizeof(float));
         fill -= cut;
         ++*windows;
     }
-    sparq_acts_free(a);
     free(buf);
     sparq_audio_stream_close(s);
-    if (rc == SPARQ_OK && !all)
-        all = strdup("");
-    if (rc == SPARQ_OK && !all)
+    return rc;
+}
+
+int rt_longform_short(const struct sparq_model *m, const char *path, size_t n, int whole)
+{
+    struct sparq_fbank_options fo;
+    sparq_fbank_default_options(&fo);
+    fo.num_mel_bins = m->cfg.n_mels;
+    int frames = sparq_fbank_num_frames(n, &fo);
+    if (frames >= MIN_FRAMES)
+        return 0;
+    return whole ? sparq_fail(SPARQ_EFORMAT, "%s: too short (%d feature frames, need %d)", path, frames, MIN_FRAMES)
+                 : 1;
+}
+
+int rt_append_words(char **text, size_t *len, size_t *cap, const char *words)
+{
+    return append(text, len, cap, words);
+}
+
+// One window decoded at once, appended to the transcript.
+struct serial_win {
+    struct sparq_model *m;
+    struct sparq_runtime *rt;
+    struct sparq_acts *a;
+    const char *path;
+    const struct sparq_ctc_beam_options *dec;
+    char *all;
+    size_t len, cap;
+};
+
+static int serial_window(void *ctx, const float *x, size_t n, int whole)
+{
+    struct serial_win *w = ctx;
+    char *words = NULL;
+    int rc = decode_window(w->m, w->rt, w->a, w->path, x, n, whole, w->dec, &words);
+    if (rc == SPARQ_OK)
+        rc = append(&w->all, &w->len, &w->cap, words);
+    free(words);
+    return rc;
+}
+
+int sparq_longform_transcribe(struct sparq_model *m, struct sparq_runtime *rt, const char *path,
+                              const struct sparq_longform_options *o, char **text, int *windows)
+{
+    *text = NULL;
+    *windows = 0;
+    struct sparq_ctc_beam_options dec = { o->beam, o->lm, o->lm_weight, o->word_bonus };
+    struct serial_win w = { m, rt, sparq_acts_create_eval(&m->cfg, 1, 64), path, &dec, NULL, 0, 0 };
+    int rc = w.a ? rt_longform_windows(path, o->window_s, serial_window, &w, windows)
+                 : sparq_fail(SPARQ_ENOMEM, "%s: out of memory for a %g s window", path, o->window_s);
+    sparq_acts_free(w.a);
+    if (rc == SPARQ_OK && !w.all)
+        w.all = strdup("");
+    if (rc == SPARQ_OK && !w.all)
         rc = sparq_fail(SPARQ_ENOMEM, "out of memory");
     if (rc) {
-        free(all);
+        free(w.all);
         return rc;
     }
-    *text = all;
+    *text = w.all;
     return SPARQ_OK;
 }
 

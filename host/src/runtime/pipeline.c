@@ -61,6 +61,7 @@ struct pipe {
     struct rt_pipe_record *rec;
     const float *sub_lin_w; // the device stage starts after this matmul (fe_outside)
     int nt;                 // OpenMP threads of each worker
+    int padded;             // run padded rows too (sparq_pipeline_options)
     pthread_mutex_t mu;
     pthread_cond_t cv;
     size_t next_claim; // the next batch a worker takes
@@ -75,6 +76,10 @@ struct worker {
     float *feats;
     int *lens;
     size_t batch;
+    int B, T2, valid;  // the batch: utterances, padded subsampled frames, the utterances' own sum
+    int *ol;           // (B) each utterance's subsampled frames
+    float *vin, *vout; // a call's valid rows, in and out
+    size_t cap_vin, cap_vout;
     int holding;                          // in the device stage
     double c_dev, d_dev;                  // rt_cpu_now, rt->dev_cpu at its start
     struct sparq_runtime_layer_stats *s0; // the counters at its start
@@ -146,13 +151,76 @@ static void leave_device(struct worker *w)
     pthread_mutex_unlock(&p->mu);
 }
 
-// The worker's model hook: the runtime's, and the device stage starts once
-// the front-end's last matmul (sub_lin_w) is done, when the front-end runs
-// outside it.
+// Whether a call on wt with N rows is one of the batch's frame-row matmuls
+// (sub_lin_w and everything after it: B x T2 rows; the subsampling convs run
+// per utterance) that the runtime computes in integers, with padded rows in
+// it; *reads: whether the runtime reads its input (a running chain's W2
+// returns the codes its W1's call kept).
+static int has_padding(const struct worker *w, const float *wt, int N, int *reads)
+{
+    const struct sparq_runtime *rt = w->p->rt;
+    const struct sparq_params *mp = &w->m.p;
+    // (a tensor the front-end option leaves empty shares its neighbour's address)
+    const float *sub2 = w->m.cfg.subsampling == SPARQ_SUB_DWSEP4 ? mp->sub2_pw_w : mp->sub2_w;
+    if (w->p->padded || w->valid >= N || N != w->B * w->T2 || rt->kind == BACKEND_FLOAT || wt == mp->sub1_w ||
+        wt == sub2)
+        return 0;
+    for (int i = 0; i < rt->n_weights; i++)
+        if (rt->weights[i].w == wt) {
+            const struct rt_weight *rw = &rt->weights[i];
+            *reads = !(rt->use_chain && rw->chain >= 0 && rt->chains[rw->chain].w2 == i);
+            return rw->packed;
+        }
+    return 0;
+}
+
+static int grow_floats(float **p, size_t *cap, size_t n)
+{
+    if (*cap >= n)
+        return 1;
+    float *q = realloc(*p, sizeof(float) * n);
+    if (!q)
+        return 0;
+    *p = q;
+    *cap = n;
+    return 1;
+}
+
+// The call on the batch's valid rows only: the rows of padded frames (past
+// an utterance's subsampled length) go neither to the device nor through the
+// host's kernel, and their outputs are 0. No valid frame reads them: the
+// host ops work row by row, attention and the depthwise conv stop at each
+// utterance's length.
+static int valid_rows_linear(struct worker *w, float *out, const float *inp, const float *wt, const float *b, int N,
+                             int IN, int OUT, int reads)
+{
+    const size_t V = (size_t)w->valid;
+    if ((reads && !grow_floats(&w->vin, &w->cap_vin, V * IN + 1)) || !grow_floats(&w->vout, &w->cap_vout, V * OUT + 1))
+        return rt_linear(w->p->rt, out, inp, wt, b, N, IN, OUT); // no memory: every row, as before
+    size_t at = 0;
+    for (int k = 0; reads && k < w->B; at += (size_t)w->ol[k++])
+        memcpy(w->vin + at * IN, inp + (size_t)k * w->T2 * IN, sizeof(float) * (size_t)w->ol[k] * IN);
+    int r = rt_linear(w->p->rt, w->vout, reads ? w->vin : inp, wt, b, w->valid, IN, OUT);
+    if (r == 0 || r == SPARQ_LINEAR_NO_ACT) // the float path's (every row of inp), or a chain's W1: nothing written
+        return r;
+    at = 0;
+    for (int k = 0; k < w->B; at += (size_t)w->ol[k++]) {
+        float *o = out + (size_t)k * w->T2 * OUT;
+        memcpy(o, w->vout + at * OUT, sizeof(float) * (size_t)w->ol[k] * OUT);
+        memset(o + (size_t)w->ol[k] * OUT, 0, sizeof(float) * (size_t)(w->T2 - w->ol[k]) * OUT);
+    }
+    return r;
+}
+
+// The worker's model hook: the runtime's (on the valid rows), and the device
+// stage starts once the front-end's last matmul (sub_lin_w) is done, when the
+// front-end runs outside it.
 static int pipe_linear(void *ctx, float *out, const float *inp, const float *wt, const float *b, int N, int IN, int OUT)
 {
     struct worker *w = ctx;
-    int r = rt_linear(w->p->rt, out, inp, wt, b, N, IN, OUT);
+    int reads = 1;
+    int r = has_padding(w, wt, N, &reads) ? valid_rows_linear(w, out, inp, wt, b, N, IN, OUT, reads)
+                                          : rt_linear(w->p->rt, out, inp, wt, b, N, IN, OUT);
     if (wt == w->p->sub_lin_w && !w->holding) {
         if (!r) // the float path computes it: in the front-end stage still
             linear_forward(out, inp, wt, b, N, IN, OUT);
@@ -227,6 +295,11 @@ static int run_batch(struct worker *w, size_t bi)
     int T = 0, rc = features(w, bi, &T);
     if (rc)
         return rc;
+    w->B = (int)B;
+    w->T2 = sparq_sub_frames(T);
+    w->valid = 0;
+    for (size_t k = 0; k < B; k++)
+        w->valid += w->ol[k] = sparq_sub_frames(w->lens[k]);
     if (!p->rec->fe_outside) { // the front-end uses the device: all of the forward is the device stage
         r->fe_cpu += rt_cpu_now();
         if ((rc = enter_device(w)))
@@ -336,11 +409,13 @@ static int worker_init(struct worker *w, struct pipe *p)
     w->p = p;
     w->m = *sparq_runtime_model(p->rt);
     w->m.hooks.linear = (struct sparq_linear_hook){ pipe_linear, w };
+    w->m.hooks.conv = (struct sparq_conv_hook){ rt_conv, p->rt };
     const struct sparq_config *c = &w->m.cfg;
     w->a = sparq_acts_create_eval(c, 1, 64);
     w->lens = malloc(sizeof(int) * (p->ds->n + 1));
+    w->ol = malloc(sizeof(int) * (p->ds->n + 1));
     w->s0 = malloc(sizeof *w->s0 * ((size_t)p->rt->n_weights + 1));
-    if (!w->a || !w->lens || !w->s0)
+    if (!w->a || !w->lens || !w->ol || !w->s0)
         return sparq_fail(SPARQ_ENOMEM, "pipeline: out of memory");
     size_t cap = 0;
     for (size_t bi = 0; bi < p->bt.n; bi++) {
@@ -362,6 +437,9 @@ static void worker_free(struct worker *w)
     sparq_acts_free(w->a);
     free(w->feats);
     free(w->lens);
+    free(w->ol);
+    free(w->vin);
+    free(w->vout);
     free(w->s0);
 }
 
@@ -376,6 +454,37 @@ static int frontend_outside(const struct sparq_runtime *rt)
     return 1;
 }
 
+int sparq_runtime_batch_frames(const struct sparq_dataset *ds, int max_frames, int min_batches)
+{
+    long long total = 0, longest = 0;
+    for (size_t i = 0; i < ds->n; i++) {
+        total += ds->frames[i];
+        longest = ds->frames[i] > longest ? ds->frames[i] : longest;
+    }
+    if (min_batches <= 0)
+        min_batches = SPARQ_PIPELINE_BATCHES;
+    long long cap = (total + min_batches - 1) / min_batches;
+    cap = cap > longest ? cap : longest; // a batch holds one utterance at least
+    return cap < max_frames ? (int)cap : max_frames;
+}
+
+// Keeps batches rank, rank + ranks, ... of b (each one's utterances in order).
+static int rank_share(struct sparq_batches *b, int rank, int ranks)
+{
+    if (rank < 0 || rank >= ranks)
+        return sparq_fail(SPARQ_EINVAL, "pipeline: rank %d of %d", rank, ranks);
+    size_t n = 0, at = 0;
+    for (size_t i = (size_t)rank; i < b->n; i += (size_t)ranks) {
+        size_t s0 = b->start[i], len = b->start[i + 1] - s0;
+        memmove(b->order + at, b->order + s0, sizeof *b->order * len); // at <= s0: moves left
+        b->start[n++] = at;
+        at += len;
+    }
+    b->start[n] = at;
+    b->n = n;
+    return SPARQ_OK;
+}
+
 static int pipe_setup(struct pipe *p, int max_frames)
 {
     struct sparq_runtime *rt = p->rt;
@@ -383,13 +492,18 @@ static int pipe_setup(struct pipe *p, int max_frames)
     sparq_fbank_default_options(&fo);
     fo.num_mel_bins = rt->m.cfg.n_mels;
     int rc = sparq_fbank_plan_create(&p->plan, &fo);
-    rc = rc ? rc : sparq_batches_make(&p->bt, p->ds, max_frames, 0);
+    int frames = sparq_runtime_batch_frames(p->ds, max_frames, p->po ? p->po->min_batches : 0);
+    rc = rc ? rc : sparq_batches_make(&p->bt, p->ds, frames, 0);
+    if (!rc && p->po && p->po->ranks > 1)
+        rc = rank_share(&p->bt, p->po->rank, p->po->ranks);
     p->rec = rc ? NULL : sparq_calloc(1, sizeof *p->rec, "pipeline record");
     if (!rc && !p->rec)
         rc = SPARQ_ENOMEM;
     if (rc)
         return rc;
     p->rec->n = p->bt.n;
+    p->rec->batch_frames = frames;
+    p->rec->padded = p->padded;
     p->rec->b = sparq_calloc(p->bt.n + 1, sizeof *p->rec->b, "pipeline record");
     for (size_t i = 0; p->rec->b && i < p->bt.n; i++)
         if (!(p->rec->b[i].dev = sparq_calloc((size_t)rt->n_weights + 1, sizeof *p->rec->b[i].dev, "record")))
@@ -412,6 +526,7 @@ int sparq_runtime_decode(struct sparq_runtime *rt, const struct sparq_dataset *d
     p.hyps = hyps;
     p.nt = omp_get_max_threads();
     p.sub_lin_w = rt->m.p.sub_lin_w;
+    p.padded = po ? po->padded : 0;
     pthread_mutex_init(&p.mu, NULL);
     pthread_cond_init(&p.cv, NULL);
     struct worker w[2];
@@ -436,9 +551,11 @@ int sparq_runtime_decode(struct sparq_runtime *rt, const struct sparq_dataset *d
         rc = rt->error;
     for (int k = 0; k < 2; k++)
         worker_free(&w[k]);
-    if (!rc) {
+    rt_pipe_free(rt->pipe, rt->n_weights);
+    rt->pipe = NULL;
+    rt->rows_valid = !rc && !p.padded;
+    if (!rc && !(po && po->ranks > 1)) {
         p.rec->wall = sparq_clock_s() - t0;
-        rt_pipe_free(rt->pipe, rt->n_weights);
         rt->pipe = p.rec;
     } else
         rt_pipe_free(p.rec, rt->n_weights);

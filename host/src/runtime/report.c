@@ -79,6 +79,8 @@ int sparq_report_pipeline(const struct sparq_runtime *rt, const struct sparq_rep
     if (!p || !p->n)
         return sparq_fail(SPARQ_EINVAL, "report: no pipelined decode ran (sparq_runtime_decode)");
     t->batches = p->n;
+    t->batch_frames = p->batch_frames;
+    t->padded = p->padded;
     t->threads = p->threads;
     t->fe_outside = p->fe_outside;
     t->wall = p->wall;
@@ -110,9 +112,10 @@ static void print_pipeline(FILE *out, cJSON *tj, const struct sparq_pipeline_tim
 {
     double a = o->audio_seconds;
     fprintf(out,
-            "whole model on a board (%zu batches; host CPU s measured per stage and batch%s, device s at the link "
-            "per batch):\n",
-            t->batches, t->threads == 2 ? ", decoded with the device stage overlapped" : ", decoded serially");
+            "whole model on a board (%zu batches of at most %d fbank frames%s; host CPU s measured per stage and "
+            "batch%s, device s at the link per batch):\n",
+            t->batches, t->batch_frames, t->padded ? ", padded rows included" : ", padded rows skipped",
+            t->threads == 2 ? ", decoded with the device stage overlapped" : ", decoded serially");
     fprintf(out, "  front-end stage: fbank%s: %.3f CPU s\n",
             t->fe_outside ? " + the front-end's host ops and host-placed matmuls"
                           : " only (the front-end uses the "
@@ -134,6 +137,7 @@ static void print_pipeline(FILE *out, cJSON *tj, const struct sparq_pipeline_tim
             "and the previous batch's decode; this decode's wall time on this machine: %.3f s)\n",
             t->wall);
     cJSON_AddNumberToObject(tj, "host_seconds_whole_batches", (double)t->batches);
+    cJSON_AddNumberToObject(tj, "host_seconds_whole_batch_frames", (double)t->batch_frames);
     cJSON_AddNumberToObject(tj, "host_seconds_whole_device_link0", t->device[0]);
     cJSON_AddNumberToObject(tj, "host_seconds_whole_device_link1", t->device[1]);
     cJSON_AddNumberToObject(tj, "host_seconds_stage_frontend", t->frontend_cpu);
@@ -229,21 +233,25 @@ static int print_sweep(struct sparq_runtime *rt, const struct sparq_report_optio
             fprintf(dat, "# batch rtf_link0 rtf_link1 rtf_compute link_bytes busy_cycles  and on protocol-v2 "
                          "hardware: rtf_link0 rtf_link1 rtf_compute link_bytes busy_cycles\n");
     }
+    // The rows as this decode ran them: the pipelined decode skips padded rows.
+    const enum sparq_plan_rows rows_of = rt->rows_valid ? SPARQ_PLAN_VALID : SPARQ_PLAN_PADDED;
     fprintf(out,
             "\nbatch-size sweep (model: the decode's calls for %zu utterances, %.1f s of audio, in batches of B "
-            "length-sorted utterances; weights are loaded once per batch and 2 result-buffer chunks)\n",
-            o->n_utts, o->audio_seconds);
+            "length-sorted utterances, %s; weights are loaded once per batch and 2 result-buffer chunks)\n",
+            o->n_utts, o->audio_seconds,
+            rows_of == SPARQ_PLAN_VALID ? "each utterance's own rows (padded rows skipped, as this decode)"
+                                        : "rows padded to each batch's longest utterance");
     fprintf(out, "(v2: the same runtime on protocol-version-2 hardware: no weight store, no epilogue tables, one "
                  "result buffer; every matrix streamed, FFN tables on the host)\n");
-    fprintf(out, "%6s %8s %12s %14s %14s %10s %10s %10s %10s %10s %14s %10s %10s\n", "B", "batches", "padded rows",
-            "busy cyc", "link bytes", "comp ms", "FX2 ms", "FT601 ms", "RTF FX2", "RTF FT601", "v2 link bytes",
-            "v2 RTF FX2", "v2 RTF FT601");
+    fprintf(out, "%6s %8s %12s %14s %14s %10s %10s %10s %10s %10s %14s %10s %10s\n", "B", "batches", "rows", "busy cyc",
+            "link bytes", "comp ms", "FX2 ms", "FT601 ms", "RTF FX2", "RTF FT601", "v2 link bytes", "v2 RTF FX2",
+            "v2 RTF FT601");
     cJSON *arr = cJSON_AddArrayToObject(root, "batch_sweep");
     int rc = SPARQ_OK;
     for (int bi = 0; bi < o->n_batch_sizes && !rc; bi++) {
         int B = o->batch_sizes[bi];
-        rc = sparq_runtime_plan(rt, o->utt_frames, o->n_utts, B, ps);
-        rc = rc ? rc : sparq_runtime_plan_on(rt, &v2, o->utt_frames, o->n_utts, B, pv);
+        rc = sparq_runtime_plan_rows(rt, &rt->cfg, o->utt_frames, o->n_utts, B, rows_of, ps);
+        rc = rc ? rc : sparq_runtime_plan_rows(rt, &v2, o->utt_frames, o->n_utts, B, rows_of, pv);
         if (rc)
             break;
         struct board_time bt, bv;
@@ -281,7 +289,8 @@ static int print_sweep(struct sparq_runtime *rt, const struct sparq_report_optio
         cJSON *e = cJSON_CreateObject();
         cJSON_AddNumberToObject(e, "batch", B);
         cJSON_AddNumberToObject(e, "batches", (double)batches);
-        cJSON_AddNumberToObject(e, "padded_rows", rows);
+        cJSON_AddNumberToObject(e, "rows", rows);
+        cJSON_AddBoolToObject(e, "padded", rows_of == SPARQ_PLAN_PADDED);
         cJSON_AddNumberToObject(e, "macs", bt.macs);
         cJSON_AddNumberToObject(e, "busy_cycles", bt.busy);
         cJSON_AddNumberToObject(e, "link_bytes", bt.bytes);

@@ -361,42 +361,6 @@ void sparq_runtime_close(struct sparq_runtime *rt)
     free(rt);
 }
 
-struct sparq_model *sparq_runtime_model(struct sparq_runtime *rt)
-{
-    return &rt->m;
-}
-const char *sparq_runtime_backend(const struct sparq_runtime *rt)
-{
-    return rt->backend;
-}
-enum sparq_readout sparq_runtime_readout(const struct sparq_runtime *rt)
-{
-    return rt->readout;
-}
-
-int sparq_runtime_lanes(const struct sparq_runtime *rt)
-{
-    return rt->cfg.lanes > 1 ? rt->cfg.lanes : 1;
-}
-int sparq_runtime_error(const struct sparq_runtime *rt)
-{
-    return rt->error;
-}
-int sparq_runtime_chains(const struct sparq_runtime *rt)
-{
-    return rt->use_chain ? rt->n_chains : 0;
-}
-uint64_t sparq_runtime_load_bytes(const struct sparq_runtime *rt)
-{
-    return rt->load_wire;
-}
-
-const struct sparq_runtime_layer_stats *sparq_runtime_stats(const struct sparq_runtime *rt, int *count)
-{
-    *count = rt->n_weights;
-    return rt->stats;
-}
-
 void sparq_runtime_reset_stats(struct sparq_runtime *rt)
 {
     for (int i = 0; i < rt->n_weights; i++) {
@@ -411,6 +375,7 @@ void sparq_runtime_reset_stats(struct sparq_runtime *rt)
     }
     rt_pipe_free(rt->pipe, rt->n_weights);
     rt->pipe = NULL;
+    rt->rows_valid = 0;
     rt->dev_cpu = 0;
 }
 
@@ -564,14 +529,16 @@ static void account(struct sparq_runtime *rt, int idx, int N, const struct call_
 
 // Read-out: the integer results back to float, y = r * (s_row * s_col[o]) +
 // b[o] with r the int32 accumulator (i32) or the device's int8 (q8, s_col then
-// folds in the requantization: rq_scale).
+// folds in the requantization: rq_scale); relu: then ReLU, in the same pass.
 static void read_out(const struct sparq_runtime *rt, const struct rt_weight *rw, float *out, const int32_t *acc,
-                     const int8_t *y8, const float *rs, const float *b, int N)
+                     const int8_t *y8, const float *rs, const float *b, int N, int relu)
 {
     if (rt->readout == SPARQ_READOUT_Q8)
-        sparq_gemm_readout_q8(out, rw->out, y8, rw->out, rs, rw->rq_scale, b, N, rw->out);
+        (relu ? sparq_gemm_readout_q8_relu : sparq_gemm_readout_q8)(out, rw->out, y8, rw->out, rs, rw->rq_scale, b,
+                                                                     N, rw->out);
     else
-        sparq_gemm_readout_i32(out, rw->out, acc, rw->out, rs, rw->p.scales, b, N, rw->out);
+        (relu ? sparq_gemm_readout_i32_relu : sparq_gemm_readout_i32)(out, rw->out, acc, rw->out, rs, rw->p.scales,
+                                                                       b, N, rw->out);
 }
 
 static int find_weight(const struct sparq_runtime *rt, const float *w)
@@ -676,6 +643,59 @@ static int chain_linear(struct sparq_runtime *rt, struct rt_chain *ch, int idx, 
     return rc;
 }
 
+// Code bytes per host block of a conv: they stay in L2 between the quantizer
+// and the GEMM (192 rows of the second subsampling conv's 1296 bytes; the
+// first conv's 9-byte rows fit whole).
+#define CONV_BLOCK_BYTES 262144
+
+// Matrix idx on N rows of inp: rows quantized per row, the integer GEMM on
+// the backend, read out. Cin > 0: inp is a 3x3 stride-2 conv's input (Fin,
+// Cin) read as im2col rows in place, ReLU in the read-out, and the host
+// kernel runs blocks of CONV_BLOCK_BYTES of codes (a device all rows at once).
+static int run_rows(struct sparq_runtime *rt, int idx, float *out, const float *inp, const float *b, int N, int Fin,
+                    int Cin)
+{
+    struct rt_weight *rw = &rt->weights[idx];
+    const int IN = rw->in, OUT = rw->out, q8 = rt->readout == SPARQ_READOUT_Q8;
+    const int host = rt->kind == BACKEND_CPU || rw->host, rb = CONV_BLOCK_BYTES / IN / 16 * 16;
+    const int R = Cin && host && N > rb && rb > 0 ? rb : N;
+    struct rt_scratch *sc = rt_scratch_take(&rt->scratch);
+    int8_t *xq = sc ? rt_scratch_get(sc, 0, (size_t)R * IN) : NULL;
+    float *rs = sc ? rt_scratch_get(sc, 1, sizeof(float) * (size_t)R) : NULL;
+    int32_t *acc = sc ? rt_scratch_get(sc, 2, sizeof(int32_t) * (size_t)R * OUT) : NULL;
+    int8_t *y8 = sc && q8 ? rt_scratch_get(sc, 3, (size_t)R * OUT) : NULL;
+    if (!xq || !rs || !acc || (q8 && !y8)) {
+        rt_scratch_give(&rt->scratch, sc);
+        rt->error = sparq_fail(SPARQ_ENOMEM, "runtime: out of memory for a %d x %d matmul", N, OUT);
+        return 0;
+    }
+    struct call_meas cm = { 0 };
+    double dt = 0, dcpu = 0;
+    int rc = SPARQ_OK;
+    for (int r0 = 0; r0 < N && !rc; r0 += R) {
+        const int n = N - r0 < R ? N - r0 : R;
+        if (Cin)
+            sparq_act_quantize_conv_s2(xq, IN, rs, inp, Fin, Cin, r0, n);
+        else
+            sparq_act_quantize_rows(xq, IN, rs, inp, IN, N, IN);
+        double t0 = sparq_clock_s(), d0 = rw->host || !rt->timing ? 0 : rt_thread_cpu();
+        double c0 = rw->host ? rt_cpu_seconds() : 0;
+        rc = host ? rt_host_gemm(rt, rw, acc, y8, xq, n) : device_call(rt, rw, acc, y8, xq, n, &cm);
+        cm.cpu += rw->host ? rt_cpu_seconds() - c0 : 0;
+        dt += sparq_clock_s() - t0;
+        dcpu += rw->host || !rt->timing ? 0 : rt_thread_cpu() - d0;
+        if (!rc)
+            read_out(rt, rw, out + (size_t)r0 * OUT, acc, y8, rs, b, n, Cin > 0);
+    }
+    if (rc) {
+        rt->error = sparq_fail(rc, "runtime: %s on %s: %s", rt->stats[idx].name, rt->backend, sparq_last_error());
+        memset(out, 0, sizeof(float) * (size_t)N * OUT);
+    }
+    rt_scratch_give(&rt->scratch, sc);
+    account(rt, idx, N, &cm, dt, dcpu);
+    return 1;
+}
+
 // The linear hook: quantize the input per row (sparq_gemm_act.h), run the
 // integer GEMM on the backend, read the results out. Buffers come from the
 // runtime's scratch pool, so a warm call allocates nothing.
@@ -705,56 +725,31 @@ int rt_linear(void *ctx, float *out, const float *inp, const float *w, const flo
         }
         return !rc && rt->kind != BACKEND_FLOAT && idx == ch->w1 ? SPARQ_LINEAR_NO_ACT : 1;
     }
-    if (rt->kind == BACKEND_FLOAT)
-        return 0;
-    const int q8 = rt->readout == SPARQ_READOUT_Q8;
-    struct rt_scratch *sc = rt_scratch_take(&rt->scratch);
-    int8_t *xq = sc ? rt_scratch_get(sc, 0, (size_t)N * IN) : NULL;
-    float *rs = sc ? rt_scratch_get(sc, 1, sizeof(float) * (size_t)N) : NULL;
-    int32_t *acc = sc ? rt_scratch_get(sc, 2, sizeof(int32_t) * (size_t)N * OUT) : NULL;
-    int8_t *y8 = sc && q8 ? rt_scratch_get(sc, 3, (size_t)N * OUT) : NULL;
-    if (!xq || !rs || !acc || (q8 && !y8)) {
-        rt_scratch_give(&rt->scratch, sc);
-        rt->error = sparq_fail(SPARQ_ENOMEM, "runtime: out of memory for a %d x %d matmul", N, OUT);
-        return 0;
-    }
-    sparq_act_quantize_rows(xq, IN, rs, inp, IN, N, IN);
-    double t0 = sparq_clock_s(), d0 = rw->host || !rt->timing ? 0 : rt_thread_cpu();
-    struct call_meas cm = { 0 };
-    int rc;
-    if (rt->kind == BACKEND_CPU || rw->host) {
-        double c0 = rw->host ? rt_cpu_seconds() : 0;
-        rc = rt_host_gemm(rt, rw, acc, y8, xq, N);
-        cm.cpu = rw->host ? rt_cpu_seconds() - c0 : 0;
-    } else
-        rc = device_call(rt, rw, acc, y8, xq, N, &cm);
-    double dt = sparq_clock_s() - t0, dcpu = rw->host || !rt->timing ? 0 : rt_thread_cpu() - d0;
-    if (rc) {
-        rt->error = sparq_fail(rc, "runtime: %s on %s: %s", rt->stats[idx].name, rt->backend, sparq_last_error());
-        memset(out, 0, sizeof(float) * (size_t)N * OUT);
-    } else
-        read_out(rt, rw, out, acc, y8, rs, b, N);
-    rt_scratch_give(&rt->scratch, sc);
-    account(rt, idx, N, &cm, dt, dcpu);
-    return 1;
+    return rt->kind == BACKEND_FLOAT ? 0 : run_rows(rt, idx, out, inp, b, N, 0, 0);
 }
 
-int sparq_runtime_device_info(struct sparq_runtime *rt, struct sparq_device_info *info)
+// The conv hook (struct sparq_conv_hook): relu(conv) of a packed 3x3 stride-2
+// conv, its im2col rows quantized in place (sparq_act_quantize_conv_s2: the
+// codes and scales rt_linear would give them) instead of copied.
+int rt_conv(void *ctx, float *out, const float *inp, const float *w, const float *b, int tout, int Fin, int Cin,
+            int Cout)
 {
-    if (!rt->dev)
-        return sparq_fail(SPARQ_EINVAL, "backend %s has no device", rt->backend);
-    pthread_mutex_lock(&rt->lock);
-    int rc = sparq_device_identify(rt->dev, info);
-    pthread_mutex_unlock(&rt->lock);
-    return rc;
+    struct sparq_runtime *rt = ctx;
+    const int N = tout * ((Fin - 1) / 2), idx = rt->kind == BACKEND_FLOAT || N <= 0 ? -1 : find_weight(rt, w);
+    if (idx < 0 || rt->weights[idx].out != Cout || rt->weights[idx].in != 9 * Cin ||
+        (rt->use_chain && rt->weights[idx].chain >= 0))
+        return 0; // the linear hook runs it (and reports a shape mismatch)
+    return run_rows(rt, idx, out, inp, b, N, Fin, Cin);
 }
 
 void sparq_runtime_activate(struct sparq_runtime *rt)
 {
     rt->m.hooks.linear = (struct sparq_linear_hook){ rt_linear, rt };
+    rt->m.hooks.conv = (struct sparq_conv_hook){ rt_conv, rt };
 }
 
 void sparq_runtime_deactivate(struct sparq_runtime *rt)
 {
     rt->m.hooks.linear = (struct sparq_linear_hook){ NULL, NULL };
+    rt->m.hooks.conv = (struct sparq_conv_hook){ NULL, NULL };
 }

@@ -79,6 +79,7 @@ struct sparq_runtime {
     double dev_cpu;
     int timing;                  // a pipelined decode runs: measure dev_cpu
     struct rt_pipe_record *pipe; // the last sparq_runtime_decode's stages, or NULL
+    int rows_valid;              // the last sparq_runtime_decode skipped padded rows
 };
 
 // --- pipeline (pipeline.c): what each batch's stages took
@@ -90,10 +91,12 @@ struct rt_batch_record {
     struct sparq_runtime_layer_stats *dev; // (n_weights) counters added in the device stage
 };
 struct rt_pipe_record {
-    size_t n;       // batches
-    int threads;    // 1: stages in turn, 2: the device stage overlapped
-    int fe_outside; // the front-end ran outside the device stage (all on the host)
-    double wall;    // wall seconds of the whole decode
+    size_t n;         // batches
+    int batch_frames; // at most this many padded fbank frames each (sparq_runtime_batch_frames)
+    int padded;       // padded rows ran too (else the valid rows only)
+    int threads;      // 1: stages in turn, 2: the device stage overlapped
+    int fe_outside;   // the front-end ran outside the device stage (all on the host)
+    double wall;      // wall seconds of the whole decode
     struct rt_batch_record *b;
 };
 void rt_pipe_free(struct rt_pipe_record *p, int n_weights);
@@ -103,6 +106,8 @@ double rt_cpu_now(void);
 double rt_thread_cpu(void); // the calling thread's CPU seconds
 // The model hook (runtime.c): ctx is the runtime.
 int rt_linear(void *ctx, float *out, const float *inp, const float *w, const float *b, int N, int IN, int OUT);
+int rt_conv(void *ctx, float *out, const float *inp, const float *w, const float *b, int tout, int Fin, int Cin,
+            int Cout);
 
 // --- placement (runtime_place.c)
 int rt_is_frontend(const char *name);
@@ -128,5 +133,17 @@ void rt_count_call(const struct rt_weight *rw, struct sparq_runtime_layer_stats 
 // The file's FFN chains (section "chain"), and their integer parameters.
 int rt_load_chains(struct sparq_runtime *rt, const struct sparq_mfile *f, const char *path);
 int rt_make_chain(struct sparq_runtime *rt, struct rt_chain *ch);
+
+// --- long-form windows (longform.c)
+// One window of a file: n samples at x, whole = the file in one window.
+typedef int (*rt_window_fn)(void *ctx, const float *x, size_t n, int whole);
+// Reads `path` as a stream and hands win() each window in order (the cut rule of
+// sparq_longform_transcribe); *windows counts them.
+int rt_longform_windows(const char *path, double window_s, rt_window_fn win, void *ctx, int *windows);
+// 0 if a window of n samples decodes; 1 if it is too short for the front end
+// (a tail: it decodes to ""); an error if the whole file is that short.
+int rt_longform_short(const struct sparq_model *m, const char *path, size_t n, int whole);
+// Appends " words" (or "words" first) to a growing transcript.
+int rt_append_words(char **text, size_t *len, size_t *cap, const char *words);
 
 #endif

@@ -53,8 +53,16 @@ int sparq_runtime_plan(struct sparq_runtime *rt, const int *frames, size_t n, in
 int sparq_runtime_plan_on(struct sparq_runtime *rt, const struct sparq_device_config *cfg, const int *frames, size_t n,
                           int batch, struct sparq_runtime_layer_stats *stats)
 {
+    return sparq_runtime_plan_rows(rt, cfg, frames, n, batch, SPARQ_PLAN_PADDED, stats);
+}
+
+int sparq_runtime_plan_rows(struct sparq_runtime *rt, const struct sparq_device_config *cfg, const int *frames,
+                            size_t n, int batch, enum sparq_plan_rows rows_of, struct sparq_runtime_layer_stats *stats)
+{
     if (batch < 1 || !n)
         return sparq_fail(SPARQ_EINVAL, "runtime plan: batch %d of %zu utterances", batch, n);
+    if (!cfg)
+        cfg = &rt->cfg;
     int *len = sparq_malloc(sizeof(int) * n, "plan lengths");
     struct sparq_device_matrix *m = sparq_calloc((size_t)rt->n_weights + 1, sizeof *m, "plan matrices");
     struct sparq_device *dev = NULL;
@@ -86,10 +94,16 @@ int sparq_runtime_plan_on(struct sparq_runtime *rt, const struct sparq_device_co
     }
     // The calls sparq_forward makes: the two subsampling convs per utterance
     // (unpadded im2col rows), every other matmul once per batch on B * T2
-    // rows (padded to the batch's longest utterance).
+    // rows (padded to the batch's longest utterance), or on the utterances'
+    // own rows (sparq_runtime_decode).
     for (size_t s0 = 0; s0 < n && !rc; s0 += (size_t)batch) {
         size_t B = n - s0 < (size_t)batch ? n - s0 : (size_t)batch;
-        int T = len[s0 + B - 1];
+        int T = len[s0 + B - 1], frame_rows = (int)B * sparq_sub_frames(T);
+        if (rows_of == SPARQ_PLAN_VALID) {
+            frame_rows = 0;
+            for (size_t k = 0; k < B; k++)
+                frame_rows += sparq_sub_frames(len[s0 + k]);
+        }
         for (int i = 0; i < rt->n_weights && !rc; i++) {
             const char *nm = rt->stats[i].name;
             if (!strcmp(nm, "sub1_w") || !strcmp(nm, "sub2_w")) {
@@ -99,7 +113,7 @@ int sparq_runtime_plan_on(struct sparq_runtime *rt, const struct sparq_device_co
                     rc = plan_call(rt, dev, m, i, rows, &stats[i]);
                 }
             } else
-                rc = plan_call(rt, dev, m, i, (int)B * sparq_sub_frames(T), &stats[i]);
+                rc = plan_call(rt, dev, m, i, frame_rows, &stats[i]);
         }
     }
     rt_release_matrices(rt, m, sizeof *m);
