@@ -91,6 +91,7 @@ module sparq_ctrl #(
     output wire          r_buf_o,
     output wire [RA-1:0] r_addr_o,
     output wire [CB-1:0] r_col_o,
+    output wire          r_re_o,         // the result at r_addr_o is read this cycle
     input  wire [31:0]   r_data_i,
     input  wire          qb_re_i,        // the epilogue reads its parameters
     output wire [EL*69-1:0] qb_data_o,
@@ -282,10 +283,11 @@ module sparq_ctrl #(
     );
     // requant parameters: COLS registers (v1/v2) or the QDEPTH-entry memory (v3)
     wire [QA-1:0] q_idx;   // entry the read streamer asks for (data the next cycle)
+    wire          q_re;       // a READ result is read (the v1/v2 registers need no read enable)
     /* verilator lint_off UNUSEDSIGNAL */
-    wire          q_re;       // (the v1/v2 registers need no read enable)
     reg  [QA-1:0] ep_qaddr_q; // first parameter entry of the running epilogue
     /* verilator lint_on UNUSEDSIGNAL */
+    assign r_re_o = q_re;
     wire [31:0]   q_bias;
     wire [30:0]   q_mult;
     wire [5:0]    q_shift;

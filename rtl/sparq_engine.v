@@ -100,6 +100,7 @@ module sparq_engine #(
     input  wire              r_buf_i,
     input  wire [RA-1:0]     r_addr_i,
     input  wire [CB-1:0]     r_col_i,
+    input  wire              r_re_i,     // the controller reads r_addr_i this cycle
     output wire [31:0]       r_data_o,
     // epilogue: requant parameters (the controller's memory: read request in cycle 0,
     // the EL entries in cycle 1) and the table write port
@@ -135,6 +136,12 @@ module sparq_engine #(
     localparam [TW-1:0] ROWS_T = ROWS_INT[TW-1:0];
     localparam [SW-1:0] MIN_PERIOD = MIN_PERIOD_INT[SW-1:0];
     localparam [7:0] DRAIN8 = DRAIN_CYCLES[7:0];
+    // The four-lane build (the Verilator model) holds the delay line, the
+    // result writers' data registers and the result memories' reads while
+    // nothing uses them, which its model then skips on idle cycles. The
+    // one-lane board build keeps them free-running (the same results; its
+    // UP5K image is timed with 3 % margin).
+    localparam GATE_IDLE = (LANES == 4);
 
     generate
         if ((ROWS & (ROWS - 1)) != 0 || ROWS < 2 || COLS < 2 || WDEPTH < 32 || XDEPTH < 4 ||
@@ -345,10 +352,12 @@ module sparq_engine #(
     genvar k;
     generate
         for (k = 1; k < DL; k = k + 1) begin : g_dl
+            // moves while a job runs: the DRAIN state (longer than the line)
+            // leaves it full of invalid steps, which the feeders ignore
             always @(posedge clk_i) begin
                 if (!rst_ni)
                     dl_q[k] <= {BW{1'b0}};
-                else
+                else if (busy_o || !GATE_IDLE)
                     dl_q[k] <= tap[k-1];
             end
             assign tap[k] = dl_q[k];
@@ -402,7 +411,8 @@ module sparq_engine #(
                     );
                 end
                 always @(posedge clk_i)
-                    word_q <= xaddr[1:0];
+                    if (busy_o)
+                        word_q <= xaddr[1:0];
                 wire [1:0] s0 = word_q, s1 = word_q + grp1, s2 = word_q + grp2, s3 = word_q + grp3;
                 wire [127:0] lanes_x = {quad[32*s3 +: 32], quad[32*s2 +: 32], quad[32*s1 +: 32],
                                         quad[32*s0 +: 32]};
@@ -478,7 +488,8 @@ module sparq_engine #(
                     );
                 end
                 always @(posedge clk_i)
-                    ent_q <= ent_c[1:0];
+                    if (busy_o)
+                        ent_q <= ent_c[1:0];
                 // Store (WSTORE > 0): 4 banks by entry mod 4 too, but a tile may start
                 // at any entry, so bank b reads the row of the first of the step's 4
                 // entries that falls in it and the quad is rotated to start at the
@@ -503,7 +514,8 @@ module sparq_engine #(
                         );
                     end
                     always @(posedge clk_i)
-                        sa_q <= sa[1:0];
+                        if (busy_o)
+                            sa_q <= sa[1:0];
                     wire [1:0] s1 = sa_q + 2'd1, s2 = sa_q + 2'd2, s3 = sa_q + 2'd3;
                     assign squad = {sraw[10*s3 +: 10], sraw[10*s2 +: 10], sraw[10*s1 +: 10], sraw[10*sa_q +: 10]};
                 end else begin : g_nost4
@@ -519,6 +531,11 @@ module sparq_engine #(
                 always @* begin
                     lw = 16'd0;
                     lp = 8'd0;
+`ifdef VERILATOR
+                    // the model skips the lane split while idle (used on valid steps only)
+                    {quad, off, e8, e40, e41, q0, q1, q2, q3} = 112'd0;
+                    if (busy_o) begin
+`endif
                     quad = (WSTORE > 0 && job_q == JOB_STORE) ? squad : bquad;
                     off = (WSTORE > 0 && job_q == JOB_STORE) ? 2'd0 : ent_q;
                     e8  = quad[10*off +: 10];             // int8: one entry
@@ -528,10 +545,6 @@ module sparq_engine #(
                     q1 = quad[19:10];
                     q2 = quad[29:20];
                     q3 = quad[39:30];
-`ifdef VERILATOR
-                    // the model skips the lane split while idle (used on valid steps only)
-                    if (busy_o)
-`endif
                     case (width_q)
                         2'd1: begin
                             lw = {4'd0, e41[3:0], {4{e40[3]}}, e40[3:0]};
@@ -546,6 +559,9 @@ module sparq_engine #(
                             lp = {6'd0, e8[9:8]};
                         end
                     endcase
+`ifdef VERILATOR
+                    end
+`endif
                 end
                 assign arr_w[16*c +: 16] = lw;
                 assign arr_pos[8*c +: 8] = lp;
@@ -637,6 +653,10 @@ module sparq_engine #(
     end
     wire [31:0] rdata [0:COLS-1];
     wire [31:0] rdata_rd [0:COLS-1];
+    // a result memory is read while a job runs (its result writer or the
+    // epilogue) or when the controller's READ asks: the data is used only
+    // then, and the idle cycles of the Verilator model skip the 2 x COLS reads
+    wire        r_re = busy_o || r_re_i || !GATE_IDLE;
     generate
         for (c = 0; c < COLS; c = c + 1) begin : g_rcol
             reg  [TW-1:0] fr_q;  // frame of the next result leaving this column
@@ -650,12 +670,15 @@ module sparq_engine #(
                 end else begin
                     a_v_q <= keep;
                 end
+                // (before fr_q's update: Verilator then needs no shadow copy of fr_q)
+                if (keep || !GATE_IDLE) begin // used with a_v_q only
+                    a_addr_q <= fr_q[RA-1:0];
+                    a_item_q <= res[32*c +: 32];
+                end
                 if (state_q == ST_IDLE)
                     fr_q <= {TW{1'b0}};
                 else if (res_v[c])
                     fr_q <= fr_q + {{(TW-1){1'b0}}, 1'b1};
-                a_addr_q <= fr_q[RA-1:0];
-                a_item_q <= res[32*c +: 32];
             end
             wire [RA-1:0] job_raddr = (job_q == JOB_EPI) ? ep_raddr : fr_q[RA-1:0];
             wire [31:0]   wdata = (acc_q ? rdata[c] : 32'd0) + a_item_q;
@@ -663,7 +686,7 @@ module sparq_engine #(
             sparq_ram #(.WIDTH(32), .DEPTH(RDEPTH)) u_rmem (
                 .clk_i   (clk_i),
                 .we_i    (a_v_q && !rbuf_q),
-                .re_i    (1'b1),
+                .re_i    (r_re),
                 .waddr_i (a_addr_q),
                 .wdata_i (wdata),
                 .raddr_i ((busy_o && !rbuf_q) ? job_raddr : r_addr_i),
@@ -674,7 +697,7 @@ module sparq_engine #(
                 sparq_ram #(.WIDTH(32), .DEPTH(RDEPTH)) u_rmem1 (
                     .clk_i   (clk_i),
                     .we_i    (a_v_q && rbuf_q),
-                    .re_i    (1'b1),
+                    .re_i    (r_re),
                     .waddr_i (a_addr_q),
                     .wdata_i (wdata),
                     .raddr_i ((busy_o && rbuf_q) ? job_raddr : r_addr_i),

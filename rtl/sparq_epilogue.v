@@ -37,15 +37,18 @@ module sparq_epilogue #(
     endgenerate
 
     `include "rtl/sparq_requant_fn.vh"
-    reg [QW-1:0] p_q [0:EL-1];
-    reg [7:0]    q_q [0:EL-1];   // requantized codes of the frame in the table stage
-    reg [7:0]    qd_q [0:EL-1];  // ... one cycle later (no table)
     reg          va_q;
     wire         none = (lut_i == 8'hFF);
     wire [7:0]   lv [0:EL-1];
     genvar c;
     generate
         for (c = 0; c < EL; c = c + 1) begin : g_ch
+            // per-channel registers, not arrays: an array element written
+            // non-blocking costs the Verilator model a delayed-write copy
+            // every cycle
+            reg [QW-1:0] p_q;
+            reg [7:0]    q_q;   // requantized code of the frame in the table stage
+            reg [7:0]    qd_q;  // ... one cycle later (no table)
             // entry i is the output for code i - 128: index = code + 128 = code ^ 0x80
             sparq_ram #(.WIDTH(8), .DEPTH(256 << LB)) u_lut (
                 .clk_i   (clk_i),
@@ -53,18 +56,19 @@ module sparq_epilogue #(
                 .re_i    (va_q),
                 .waddr_i (lut_waddr_i),
                 .wdata_i (lut_wdata_i),
-                .raddr_i ({lut_i[LB-1:0], q_q[c] ^ 8'h80}),
+                .raddr_i ({lut_i[LB-1:0], q_q ^ 8'h80}),
                 .rdata_o (lv[c])
             );
             always @(posedge clk_i) begin
                 if (pload_i)
-                    p_q[c] <= params_i[QW*c +: QW];
+                    p_q <= params_i[QW*c +: QW];
                 if (v_i)
-                    q_q[c] <= requant_fn(r_i[32*c +: 32], p_q[c][31:0], {1'b0, p_q[c][62:32]}, p_q[c][68:63]);
-                qd_q[c] <= q_q[c];
+                    q_q <= requant_fn(r_i[32*c +: 32], p_q[31:0], {1'b0, p_q[62:32]}, p_q[68:63]);
+                if (va_q) // word_o is used with v_o only
+                    qd_q <= q_q;
             end
             wire keep = ({{(32-NW){1'b0}}, ncols_i} > c);
-            assign word_o[8*c +: 8] = !keep ? 8'd0 : none ? qd_q[c] : lv[c];
+            assign word_o[8*c +: 8] = !keep ? 8'd0 : none ? qd_q : lv[c];
         end
         if (EL < 16) begin : g_pad
             assign word_o[127:8*EL] = {(128-8*EL){1'b0}};

@@ -114,7 +114,9 @@ module sparq_pe #(
     // registers below then share one multiplier, where Yosys's -dsp mapping
     // gave each its own SB_MAC16 (2 per PE). The four-lane PE keeps the
     // expression inside the clocked block (Verilator speed, see below).
+    /* verilator lint_off UNUSEDSIGNAL */ // (LANES = 4)
     wire signed [15:0] sum1 = (LANES == 1) ? step_sum(x4, w4, pos4) : 16'sd0;
+    /* verilator lint_on UNUSEDSIGNAL */
     // The new sum is written where it is used, inside the clocked block's
     // tests: a Verilator model evaluates every continuous assignment of
     // every PE every cycle (a wire acc_d cost 2.5x of the simulation time
@@ -135,21 +137,47 @@ module sparq_pe #(
 
     // Datapath registers: no reset; they only move with a valid step or
     // result (this also keeps a running array's idle PEs cheap to simulate).
-    always @(posedge clk_i) begin
-        if (en_i) begin
-            if (xv_i) begin
-                x_o <= x_i;
-                first_o <= first_i;
-                last_o <= last_i;
-                w_o <= w_i;
-                pos_o <= pos_i;
-                acc_q <= acc_next(first_i, acc_q, (LANES == 1) ? sum1 : step_sum(x4, w4, pos4));
+    generate
+        if (LANES == 4) begin : g_dp4
+            // The chain is written before the accumulator: Verilator then
+            // reads the old acc_q in place instead of keeping a shadow copy
+            // of every PE's acc_q, copied in and out on every clock edge.
+            // (The one-lane board PE keeps the order below: the same logic,
+            // but its UP5K placement has 3 % timing margin.)
+            always @(posedge clk_i) begin
+                if (en_i) begin
+                    if (xv_i && last_i)
+                        chain_o <= acc_next(first_i, acc_q, step_sum(x4, w4, pos4));
+                    else if (chain_v_i)
+                        chain_o <= chain_i;
+                    if (xv_i) begin
+                        x_o <= x_i;
+                        first_o <= first_i;
+                        last_o <= last_i;
+                        w_o <= w_i;
+                        pos_o <= pos_i;
+                        acc_q <= acc_next(first_i, acc_q, step_sum(x4, w4, pos4));
+                    end
+                end
             end
-            if (xv_i && last_i)
-                chain_o <= acc_next(first_i, acc_q, (LANES == 1) ? sum1 : step_sum(x4, w4, pos4));
-            else if (chain_v_i)
-                chain_o <= chain_i;
+        end else begin : g_dp1
+            always @(posedge clk_i) begin
+                if (en_i) begin
+                    if (xv_i) begin
+                        x_o <= x_i;
+                        first_o <= first_i;
+                        last_o <= last_i;
+                        w_o <= w_i;
+                        pos_o <= pos_i;
+                        acc_q <= acc_next(first_i, acc_q, sum1);
+                    end
+                    if (xv_i && last_i)
+                        chain_o <= acc_next(first_i, acc_q, sum1);
+                    else if (chain_v_i)
+                        chain_o <= chain_i;
+                end
+            end
         end
-    end
+    endgenerate
 endmodule
 `default_nettype wire

@@ -22,11 +22,27 @@ module sparq_ram #(
     endgenerate
 
     reg [WIDTH-1:0] mem_q [0:DEPTH-1];
+`ifdef VERILATOR
+    // Simulation model, same behaviour: mem_q is used only in this block and
+    // read before it is written, so a blocking write gives the read the old
+    // word as the non-blocking one does, and spares Verilator the delayed
+    // write's flag, value and address copies every cycle for each of the
+    // 256 memories of the simulated build (docs/accelerator.md).
+    /* verilator lint_off BLKSEQ */
+    always @(posedge clk_i) begin
+        if (re_i)
+            rdata_o <= mem_q[raddr_i];
+        if (we_i)
+            mem_q[waddr_i] = wdata_i;
+    end
+    /* verilator lint_on BLKSEQ */
+`else
     always @(posedge clk_i) begin
         if (we_i)
             mem_q[waddr_i] <= wdata_i;
         if (re_i)
             rdata_o <= mem_q[raddr_i];
     end
+`endif
 endmodule
 `default_nettype wire

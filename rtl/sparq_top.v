@@ -69,6 +69,7 @@ module sparq_top #(
     wire [XBB+XA-1:0] x_addr;
     wire [31:0]   x_data, r_data;
     wire [RA-1:0] r_addr;
+    wire          r_re;
     wire [CNT_W-1:0] busy_cnt, macs_cnt;
 
     sparq_ctrl #(
@@ -86,7 +87,7 @@ module sparq_top #(
         .eng_job_i(eng_job_cur), .eng_wbank_i(eng_wbank_cur), .eng_xbank_i(eng_xbank_cur), .eng_rbuf_i(eng_rbuf_cur),
         .w_we_o(w_we), .w_st_o(w_st), .w_col_o(w_col), .w_addr_o(w_addr), .w_saddr_o(w_saddr), .w_data_o(w_data),
         .x_we_o(x_we), .x_row_o(x_row), .x_addr_o(x_addr), .x_data_o(x_data),
-        .r_buf_o(r_buf), .r_addr_o(r_addr), .r_col_o(r_col), .r_data_i(r_data),
+        .r_buf_o(r_buf), .r_addr_o(r_addr), .r_col_o(r_col), .r_re_o(r_re), .r_data_i(r_data),
         .qb_re_i(qb_re), .qb_data_o(qb_data), .lut_we_o(lut_we), .lut_waddr_o(lut_waddr), .lut_wdata_o(lut_wdata),
         .cnt_clear_o(cnt_clear), .busy_cnt_i(busy_cnt), .macs_cnt_i(macs_cnt)
     );
@@ -104,7 +105,7 @@ module sparq_top #(
         .rbuf_o(eng_rbuf_cur),
         .w_we_i(w_we), .w_st_i(w_st), .w_col_i(w_col), .w_addr_i(w_addr), .w_saddr_i(w_saddr), .w_data_i(w_data),
         .x_we_i(x_we), .x_row_i(x_row), .x_addr_i(x_addr), .x_data_i(x_data),
-        .r_buf_i(r_buf), .r_addr_i(r_addr), .r_col_i(r_col), .r_data_o(r_data),
+        .r_buf_i(r_buf), .r_addr_i(r_addr), .r_col_i(r_col), .r_re_i(r_re), .r_data_o(r_data),
         .qb_re_o(qb_re), .qb_data_i(qb_data), .lut_we_i(lut_we), .lut_waddr_i(lut_waddr), .lut_wdata_i(lut_wdata),
         .cnt_clear_i(cnt_clear), .busy_cnt_o(busy_cnt), .macs_cnt_o(macs_cnt)
     );
