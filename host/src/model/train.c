@@ -459,7 +459,14 @@ static int run_step(struct train_run *r, int64_t bi, int *stop_now)
     r->utts_here += (double)Bg;
     double t = sparq_clock_s();
     int last_of_epoch = bi + 1 == (int64_t)r->bt.n;
-    *stop_now = (o->stop && *o->stop) || (o->max_steps > 0 && r->st.step >= o->max_steps);
+    int stop = (o->stop && *o->stop) || (o->max_steps > 0 && r->st.step >= o->max_steps);
+    // mpirun forwards a signal to each rank at its own moment: rank 0's view
+    // decides, so every rank stops after the same step (a rank that stopped
+    // alone would wait in save_ckpt's collective while the others wait in the
+    // next step's).
+    if (r->nranks > 1)
+        sparq_dist_bcast(&stop, sizeof stop, 0);
+    *stop_now = stop;
     if (r->progress && (t - r->t_last >= 10.0 || last_of_epoch || *stop_now || r->steps_here == 1)) {
         run_progress(r, t, loss, gnorm, lr);
         r->t_last = t;
