@@ -20,6 +20,7 @@ T=$(mktemp -d /tmp/sparq_uart_rtl.XXXXXX)
 PIDS=""
 trap 'for p in $PIDS; do kill "$p" 2>/dev/null; done; rm -rf "$T"' EXIT
 . tests/lib/tap.shlib
+. tests/board/uart.shlib
 SEED=${SPARQ_SEED:-$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}
 echo "# seed $SEED (replay: SPARQ_SEED=$SEED)"
 export SPARQ_UART_TIMEOUT_MS=${SPARQ_UART_TIMEOUT_MS:-3000}
@@ -41,21 +42,6 @@ stop_sim() { # name: ends the board, shows its counts
     kill "$PID" 2> /dev/null
     wait "$PID" 2> /dev/null
     sed 's/^/# /' "$T/$1.log"
-}
-
-# A fault shows up as a retry, a timeout, a NACK or a reply that failed its CRC
-# (re-read without a retry), so the fault runs ask for any of them, not retries alone
-# (a run whose only fault was one corrupted reply byte failed "retries > 0").
-gemms() { # spec, seed, count, minimum recovered faults
-    "$GEMM" "$1" "$2" "$3" > "$T/gemm.out" 2>&1
-    rc=$?
-    cat "$T/gemm.out"
-    [ "$rc" -eq 0 ] || return 1
-    grep -q "wrong 0 errors 0" "$T/gemm.out" || return 1
-    recovered=$(awk '{ for (i = 1; i < NF; i++) if ($i ~ /^(retries|timeouts|nacks|bad_replies)$/) n += $(i + 1) }
-        END { print n + 0 }' "$T/gemm.out")
-    echo "recovered faults $recovered"
-    [ "$recovered" -ge "$4" ]
 }
 
 start=$(date +%s)
