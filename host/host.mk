@@ -91,7 +91,7 @@ BENCH_TARGETS += bench-gemm
 bench-gemm: $(BUILD)/sparq
 	@mkdir -p $(BUILD)/bench
 	@echo "== GEMM kernel vs OpenBLAS sgemm and oneDNN int8"
-	@$(BUILD)/sparq bench-gemm --json $(BUILD)/bench/gemm.json
+	@$(BUILD)/sparq bench-gemm --micro --json $(BUILD)/bench/gemm.json
 PKGS += zlib
 
 BENCH_TARGETS += bench-features

@@ -18,7 +18,7 @@
 static void usage(FILE *out)
 {
     fprintf(out, "usage: sparq bench-gemm [--frames T] [--threads LIST] [--path P] [--frame24] [--min-time S]\n"
-                 "                        [--no-stages] [--json FILE]\n"
+                 "                        [--no-stages] [--micro] [--json FILE]\n"
                  "Times the fast packed GEMM (every width and N:M) against two anchors on the same\n"
                  "logical shape Y[T][N] = X[T][K] * W[N][K]^T, in the same run, on Conformer-like\n"
                  "shapes: OpenBLAS cblas_sgemm (float) and oneDNN dnnl_gemm_u8s8s32 (dense int8,\n"
@@ -35,6 +35,10 @@ static void usage(FILE *out)
                  "  -S, --no-stages    skip the table of the stages around the GEMM (row\n"
                  "                     quantization, requantization, q8 read-out, each on the scalar\n"
                  "                     definitions and on the vector path, at the first thread count)\n"
+                 "  -M, --micro        first time the avx512vnni kernels' inner instruction sequences\n"
+                 "                     (core cycles each, the clock from a dependent add chain), then\n"
+                 "                     give each one-thread GEMM its cycles per vpdpbusd and the\n"
+                 "                     fraction of the sequence ceiling it reaches (needs AVX-512 VBMI)\n"
                  "  -j, --json FILE    write results as JSON (atomically)\n"
                  "  -h, --help         this text\n");
 }
@@ -90,8 +94,8 @@ static void run_fast(void *p)
 }
 
 // One result row of the JSON: both anchors' times and the ratios against them.
-static void add_row(cJSON *rows, int threads, int k, int n, const char *format, double t_sgemm, double t_dnnl,
-                    double t_fast, double gops)
+static cJSON *add_row(cJSON *rows, int threads, int k, int n, const char *format, double t_sgemm, double t_dnnl,
+                      double t_fast, double gops)
 {
     cJSON *row = cJSON_CreateObject();
     cJSON_AddNumberToObject(row, "threads", threads);
@@ -106,6 +110,7 @@ static void add_row(cJSON *rows, int threads, int k, int n, const char *format, 
     cJSON_AddNumberToObject(row, "vs_sgemm", t_sgemm / t_fast);
     cJSON_AddNumberToObject(row, "vs_onednn_int8", t_dnnl / t_fast);
     cJSON_AddItemToArray(rows, row);
+    return row;
 }
 
 // The stages around the GEMM, each timed on the scalar definitions and on
@@ -210,20 +215,116 @@ static int bench_stages(cJSON *root, int frames, double min_time, const char *pa
     return rc;
 }
 
+// The instruction-sequence microbenchmark (sparq_gemm_micro) as a table and
+// JSON; the ceilings in cycles per vpdpbusd: the dense tile body for dense
+// formats, a shuffle + vpdpbusd pair (the best the sparse tiles can do: one
+// selection per vpdpbusd) for 2:4 and 1:4. 0 if the CPU cannot run it.
+struct micro_ceiling {
+    double ghz, dense, pair;
+};
+static int bench_micro(cJSON *root, struct micro_ceiling *mc)
+{
+    struct sparq_gemm_micro_row r[SPARQ_GEMM_MICRO_ROWS];
+    int n = sparq_gemm_micro(r, SPARQ_GEMM_MICRO_ROWS, &mc->ghz);
+    if (!n) {
+        printf("--micro: this CPU lacks AVX-512 VNNI + VBMI; no microbenchmark\n\n");
+        return 0;
+    }
+    mc->dense = mc->pair = 0;
+    printf("instruction sequences of the avx512vnni kernels, core clock %.2f GHz (dependent adds)\n", mc->ghz);
+    cJSON *m = cJSON_AddObjectToObject(root, "micro"), *rows = cJSON_AddArrayToObject(m, "rows");
+    cJSON_AddNumberToObject(m, "ghz", mc->ghz);
+    for (int i = 0; i < n; i++) {
+        printf("  %-56s %6.3f cycles/%s\n", r[i].name, r[i].cycles, r[i].unit);
+        cJSON *row = cJSON_CreateObject();
+        cJSON_AddStringToObject(row, "name", r[i].name);
+        cJSON_AddStringToObject(row, "unit", r[i].unit);
+        cJSON_AddNumberToObject(row, "cycles", r[i].cycles);
+        cJSON_AddItemToArray(rows, row);
+        if (!strncmp(r[i].name, "dense tile body", 15))
+            mc->dense = r[i].cycles;
+        if (!strcmp(r[i].name, "vpermb + vpdpbusd"))
+            mc->pair = r[i].cycles;
+    }
+    if (!(mc->dense > 0) || !(mc->pair > 0))
+        return 0;
+    // A 2:4 vpdpbusd does the work of 2 dense ones, a 1:4 one of 4.
+    printf("ceiling vs the dense tile: 2:4 %.2fx, 1:4 %.2fx (one selection per vpdpbusd)\n\n", 2 * mc->dense / mc->pair,
+           4 * mc->dense / mc->pair);
+    cJSON_AddNumberToObject(m, "ceiling_2of4_vs_dense", 2 * mc->dense / mc->pair);
+    cJSON_AddNumberToObject(m, "ceiling_1of4_vs_dense", 4 * mc->dense / mc->pair);
+    return 1;
+}
+
+// A GEMM's cycles per vpdpbusd the avx512vnni kernel issues (T x 16-output
+// blocks x 16-channel blocks x kept dwords) and the fraction of the ceiling.
+static void micro_row(cJSON *row, const struct micro_ceiling *mc, int t, int k, int n, int kept, double seconds,
+                      double *cyc, double *frac)
+{
+    double units = (double)t * ((n + 15) / 16) * ((k + 15) / 16) * kept;
+    *cyc = seconds * mc->ghz * 1e9 / units;
+    *frac = (kept == 4 ? mc->dense : mc->pair) / *cyc;
+    cJSON_AddNumberToObject(row, "cycles_per_vpdpbusd", *cyc);
+    cJSON_AddNumberToObject(row, "fraction_of_ceiling", *frac);
+}
+
+// Every format of one shape at one thread count, beside the anchors' times.
+struct shape_run {
+    int threads, frames, k, n;
+    const float *wf;
+    const int8_t *x8;
+    int32_t *y32;
+    double t_sgemm, t_dnnl, min_time;
+    const struct micro_ceiling *mc; // non-NULL: cycles per vpdpbusd and fraction of the ceiling too
+};
+static int bench_formats(cJSON *rows, const struct shape_run *sr)
+{
+    int nformats;
+    const struct sparq_format_type *formats = sparq_format_all(&nformats);
+    const int k = sr->k, n = sr->n;
+    for (int f = 0; f < nformats; f++) {
+        struct sparq_packed p;
+        struct sparq_gemm_prepared *prep = NULL;
+        if (sparq_pack(&p, sr->wf, NULL, formats[f].width, formats[f].kept, n, k, NULL) ||
+            sparq_gemm_prepare(&prep, &p)) {
+            fprintf(stderr, "sparq bench-gemm: %s\n", sparq_last_error());
+            return 1;
+        }
+        struct fast_ctx fc = { sr->frames, k, n, sr->x8, prep, sr->y32 };
+        double t_fast = time_call(run_fast, &fc, sr->min_time);
+        double gops = 2.0 * sr->frames * (double)k * n / t_fast * 1e-9;
+        char shape[32];
+        snprintf(shape, sizeof shape, "%dx%d", k, n);
+        printf("%-3d %-10s %-10s %9.1f %9.1f %9.1f %10.1f %8.2fx %8.2fx", sr->threads, shape, formats[f].name,
+               sr->t_sgemm * 1e6, sr->t_dnnl * 1e6, t_fast * 1e6, gops, sr->t_sgemm / t_fast, sr->t_dnnl / t_fast);
+        cJSON *row = add_row(rows, sr->threads, k, n, formats[f].name, sr->t_sgemm, sr->t_dnnl, t_fast, gops);
+        if (sr->mc) {
+            double cyc, frac;
+            micro_row(row, sr->mc, sr->frames, k, n, formats[f].kept, t_fast, &cyc, &frac);
+            printf("  %13.3f  %9.0f%%", cyc, 100 * frac);
+        }
+        printf("\n");
+        sparq_gemm_prepared_free(prep);
+        sparq_packed_free(&p);
+    }
+    return 0;
+}
+
 int cmd_bench_gemm(int argc, char **argv)
 {
     static const struct option opts[] = {
-        { "frames", required_argument, NULL, 't' }, { "min-time", required_argument, NULL, 'm' },
+        { "frames", required_argument, NULL, 't' },  { "min-time", required_argument, NULL, 'm' },
         { "threads", required_argument, NULL, 'n' }, { "path", required_argument, NULL, 'p' },
-        { "json", required_argument, NULL, 'j' },   { "help", no_argument, NULL, 'h' },
-        { "frame24", no_argument, NULL, 'F' },     { "no-stages", no_argument, NULL, 'S' },
-        { NULL, 0, NULL, 0 },
+        { "json", required_argument, NULL, 'j' },    { "help", no_argument, NULL, 'h' },
+        { "frame24", no_argument, NULL, 'F' },       { "no-stages", no_argument, NULL, 'S' },
+        { "micro", no_argument, NULL, 'M' },         { NULL, 0, NULL, 0 },
     };
     int frames = 256, thread_list[8] = { 1, 2 }, nthread_list = 2, bad_threads = 0, frame24 = 0, stages = 1;
+    int micro = 0;
     double min_time = 0.05;
     const char *json_path = NULL, *path = NULL;
     int c;
-    while ((c = getopt_long(argc, argv, "t:n:p:m:j:FSh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "t:n:p:m:j:FSMh", opts, NULL)) != -1) {
         switch (c) {
         case 'n': {
             char list[64];
@@ -238,6 +339,9 @@ int cmd_bench_gemm(int argc, char **argv)
         case 'p': path = optarg; break;
         case 'F': frame24 = 1; break;
         case 'S': stages = 0; break;
+        case 'M':
+            micro = 1;
+            break;
         case 't': bad_threads = sparq_parse_int("--frames", optarg, 1, 100000, &frames); break;
         case 'm': bad_threads = sparq_parse_double("--min-time", optarg, 1e-6, 3600, &min_time); break;
         case 'j': json_path = optarg; break;
@@ -265,15 +369,15 @@ int cmd_bench_gemm(int argc, char **argv)
     static const int shapes[][2] = { { 144, 144 }, { 144, 576 }, { 576, 144 }, { 576, 576 }, { 1296, 144 },
                                      { 1152, 1152 } };
     const int nshapes = (int)(sizeof shapes / sizeof shapes[0]);
-    int nformats;
-    const struct sparq_format_type *formats = sparq_format_all(&nformats);
-
+    cJSON *root = cJSON_CreateObject();
+    struct micro_ceiling mc = { 0, 0, 0 };
+    // The cycle columns only mean something on the avx512vnni kernels the microbenchmark times.
+    micro = micro && bench_micro(root, &mc) && !frame24 && !strcmp(sparq_gemm_fast_kernel(), "avx512vnni");
     printf("fast kernel: %s%s, T = %d; vs = anchor time / sparq time (above 1: sparq faster)\n",
            sparq_gemm_fast_kernel(), frame24 ? " (2:4 frame kernel)" : "", frames);
-    printf("%-3s %-10s %-10s %9s %9s %9s %10s %9s %9s\n", "thr", "K x N", "format", "sgemm us", "onednn us", "sparq us",
-           "dense GOPS", "vs sgemm", "vs onednn");
+    printf("%-3s %-10s %-10s %9s %9s %9s %10s %9s %9s%s\n", "thr", "K x N", "format", "sgemm us", "onednn us",
+           "sparq us", "dense GOPS", "vs sgemm", "vs onednn", micro ? "  cyc/vpdpbusd  of ceiling" : "");
 
-    cJSON *root = cJSON_CreateObject();
     cJSON_AddStringToObject(root, "benchmark", "gemm");
     cJSON_AddStringToObject(root, "kernel", sparq_gemm_fast_kernel());
     cJSON_AddBoolToObject(root, "frame24", frame24);
@@ -314,26 +418,10 @@ int cmd_bench_gemm(int argc, char **argv)
                 fprintf(stderr, "sparq bench-gemm: dnnl_gemm_u8s8s32 failed on %dx%d\n", k, n);
                 rc = 1;
             }
-            for (int f = 0; f < nformats && !rc; f++) {
-                struct sparq_packed p;
-                struct sparq_gemm_prepared *prep = NULL;
-                if (sparq_pack(&p, wf, NULL, formats[f].width, formats[f].kept, n, k, NULL) ||
-                    sparq_gemm_prepare(&prep, &p)) {
-                    fprintf(stderr, "sparq bench-gemm: %s\n", sparq_last_error());
-                    rc = 1;
-                    break;
-                }
-                struct fast_ctx fc = { frames, k, n, x8, prep, y32 };
-                double t_fast = time_call(run_fast, &fc, min_time);
-                double gops = 2.0 * frames * (double)k * n / t_fast * 1e-9;
-                char shape[32];
-                snprintf(shape, sizeof shape, "%dx%d", k, n);
-                printf("%-3d %-10s %-10s %9.1f %9.1f %9.1f %10.1f %8.2fx %8.2fx\n", threads, shape, formats[f].name,
-                       t_sgemm * 1e6, t_dnnl * 1e6, t_fast * 1e6, gops, t_sgemm / t_fast, t_dnnl / t_fast);
-                add_row(rows, threads, k, n, formats[f].name, t_sgemm, t_dnnl, t_fast, gops);
-                sparq_gemm_prepared_free(prep);
-                sparq_packed_free(&p);
-            }
+            struct shape_run sr = {
+                threads, frames, k, n, wf, x8, y32, t_sgemm, t_dnnl, min_time, micro && threads == 1 ? &mc : NULL
+            };
+            rc = rc || bench_formats(rows, &sr);
             free(xf);
             free(wf);
             free(yf);

@@ -78,6 +78,21 @@ void sparq_gemm_force_portable(int on);
 // Turns off the u8 (vpmaddubsw) path for int4/int2 so the int16 path runs
 // (for tests and A/B timing); 0 restores it.
 void sparq_gemm_disable_narrow(int on);
+// Turns off (1) the vpermb selection of the avx512vnni path's sparse kernels
+// (AVX-512 VBMI) so the vpshufb one runs, for tests and A/B timing; 0 restores
+// it. No effect on a CPU without VBMI (vpshufb always).
+void sparq_gemm_disable_vbmi(int on);
+// Microbenchmark of the avx512vnni kernels' inner instruction sequences
+// (`sparq bench-gemm --micro`): rows of (what, unit, core cycles per unit),
+// the clock from a chain of dependent adds in *ghz. Returns the number of
+// rows (at most max; 0 if max is too small or the CPU lacks AVX-512 VNNI and
+// VBMI). Takes about a second.
+struct sparq_gemm_micro_row {
+    const char *name, *unit;
+    double cycles;
+};
+#define SPARQ_GEMM_MICRO_ROWS 16
+int sparq_gemm_micro(struct sparq_gemm_micro_row *rows, int max, double *ghz);
 // Turns on (1) or off (0, the default) the experimental 2:4 kernel of the
 // avx512vnni path with frames as the vector dimension (calls with >= 32 rows;
 // slower than the default shuffle kernel on the machines measured,

@@ -54,8 +54,16 @@ static int pack_codes(struct sparq_packed *p, const int8_t *codes, int out, int 
 // random ragged shapes (T, N, K not multiples of any block; strides wider
 // than the rows; accumulate and overwrite). Every 20th case is large enough
 // to span many tiles and the kernels' OpenMP threshold.
-static const char *const paths[] = { "scalar", "avx2", "avx512vnni" };
-#define NPATHS 3
+// The 4th is avx512vnni with the vpermb selection (VBMI) off: the vpshufb
+// sparse kernels, which CPUs without VBMI run.
+static const char *const paths[] = { "scalar", "avx2", "avx512vnni", "avx512vnni" };
+static const char *const path_labels[] = { "scalar", "avx2", "avx512vnni", "avx512vnni (vpshufb, VBMI off)" };
+#define NPATHS 4
+#define PATH_NOVBMI 3
+static int path_runs(int k)
+{
+    return sparq_gemm_path_supported(paths[k]) && (k != PATH_NOVBMI || __builtin_cpu_supports("avx512vbmi"));
+}
 
 static void test_gemm_kernels(void)
 {
@@ -115,8 +123,9 @@ static void test_gemm_kernels(void)
         struct sparq_gemm_prepared *prep;
         int prepared = sparq_gemm_prepare(&prep, &p) == 0;
         for (int k = 0; k < NPATHS; k++) {
-            if (!sparq_gemm_path_supported(paths[k]))
+            if (!path_runs(k))
                 continue;
+            sparq_gemm_disable_vbmi(k == PATH_NOVBMI);
             memcpy(y, init, sizeof(int32_t) * t * y_stride);
             int ok = prepared && sparq_gemm_set_path(paths[k]) == 0 &&
                      sparq_gemm_fast(y, y_stride, x, x_stride, prep, t, accumulate) == 0 &&
@@ -128,6 +137,7 @@ static void test_gemm_kernels(void)
                  memcmp(got8, want8, (size_t)t * y_stride) == 0;
             bad_rq[k][iter % count] += !ok;
         }
+        sparq_gemm_disable_vbmi(0);
         if (has_f24) { // the opt-in 2:4 frame kernel (rows >= 32) beside the default kernels
             sparq_gemm_set_path("avx512vnni");
             sparq_gemm_frame24(1);
@@ -161,8 +171,9 @@ static void test_gemm_kernels(void)
     }
     CHECK(ref_ok, "sparq_gemm_ref equals the dense GEMM of the codes (%d random cases, every format)", cases);
     for (int k = 0; k < NPATHS; k++) {
-        if (!sparq_gemm_path_supported(paths[k])) {
-            printf("# skip: kernel path %s is not supported by this CPU; not tested\n", paths[k]);
+        if (!path_runs(k)) {
+            printf("# skip: kernel path %s is not supported by this CPU%s; not tested\n", path_labels[k],
+                   k == PATH_NOVBMI ? " (without VBMI avx512vnni is this variant)" : "");
             continue;
         }
         char failing[256] = "";
@@ -170,7 +181,7 @@ static void test_gemm_kernels(void)
             if (bad[k][f])
                 snprintf(failing + strlen(failing), sizeof failing - strlen(failing), " %s(%d)", all[f].name,
                          bad[k][f]);
-        CHECK(!failing[0], "path %s is bit-exact with the reference on every format, ragged shapes%s%s", paths[k],
+        CHECK(!failing[0], "path %s is bit-exact with the reference on every format, ragged shapes%s%s", path_labels[k],
               failing[0] ? "; failing:" : "", failing);
         failing[0] = 0;
         for (int f = 0; f < count; f++)
@@ -178,7 +189,7 @@ static void test_gemm_kernels(void)
                 snprintf(failing + strlen(failing), sizeof failing - strlen(failing), " %s(%d)", all[f].name,
                          bad_rq[k][f]);
         CHECK(!failing[0], "path %s: fused GEMM + requant (+ table) equals ref + sparq_requant on every format%s%s",
-              paths[k], failing[0] ? "; failing:" : "", failing);
+              path_labels[k], failing[0] ? "; failing:" : "", failing);
     }
     if (has_f24)
         CHECK(f24_ok && f24_cases > 0, "avx512vnni path with the 2:4 frame kernel on is bit-exact with the reference "

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "gemm_act_check.h"
 #include "sparq_gemm.h"
 #include "sparq_gemm_act.h"
 #include "sparq_rng.h"
@@ -16,9 +17,6 @@
 static uint64_t rng_state;
 static uint32_t rnd(void) { return (uint32_t)(sparq_rng_next(&rng_state) >> 32); }
 static float rndf(void) { return (float)(rnd() >> 8) / (float)(1 << 24) * 2.0f - 1.0f; }
-
-static const char *const paths[] = { "scalar", "avx2", "avx512vnni" };
-#define NPATHS 3
 
 static float want_scale(const float *x, int n)
 {
@@ -114,7 +112,7 @@ static void test_quantize(void)
                 continue;
             memset(got, 0x33, (size_t)rows * ldq);
             sparq_act_quantize_rows(got, ldq, gs, x, ldx, rows, n);
-            bad_rows[p] += memcmp(got, want, (size_t)rows * ldq) != 0 || memcmp(gs, ws, sizeof(float) * rows) != 0;
+            bad_rows[p] += !rows_equal(got, gs, want, ws, rows, ldq);
         }
         free(x);
         free(ws);
@@ -124,10 +122,8 @@ static void test_quantize(void)
     }
     sparq_gemm_set_path(NULL);
     for (int p = 0; p < NPATHS; p++) {
-        if (!sparq_gemm_path_supported(paths[p])) {
-            printf("# skip: path %s is not supported by this CPU; its activation quantizer is not tested\n", paths[p]);
+        if (path_skipped(p, "activation quantizer"))
             continue;
-        }
         CHECK(!bad_scale[p], "%s: row scale max|x|/127 on %d rows (NaN ignored, zero row -> 1): %d wrong", paths[p],
               rows_total, bad_scale[p]);
         CHECK(!bad_codes[p], "%s: codes rint(x/s) clamped, half to even, NaN -> 0, on %d rows: %d wrong", paths[p],
@@ -202,10 +198,8 @@ static void test_readout(void)
     }
     sparq_gemm_set_path(NULL);
     for (int p = 0; p < NPATHS; p++) {
-        if (!sparq_gemm_path_supported(paths[p])) {
-            printf("# skip: path %s is not supported by this CPU; its read-out is not tested\n", paths[p]);
+        if (path_skipped(p, "read-out"))
             continue;
-        }
         CHECK(!bad_i32[p] && !bad_q8[p],
               "%s: read-outs acc * (s_row * s_col) + bias, i32 and q8 (120 cases): %d, %d wrong", paths[p],
               bad_i32[p], bad_q8[p]);
@@ -238,11 +232,8 @@ static void test_requant_corners(void)
             want[t * COLS + o] = sparq_requant(acc[t * COLS + o], rq[o].bias, rq[o].mult, rq[o].shift);
         }
     for (int p = 0; p < NPATHS; p++) {
-        if (sparq_gemm_set_path(paths[p])) {
-            printf("# skip: path %s is not supported by this CPU; its requantization corners are not tested\n",
-                   paths[p]);
+        if (path_skipped(p, "requantization corners") || sparq_gemm_set_path(paths[p]))
             continue;
-        }
         sparq_requant_rows(got, COLS, acc, COLS, rq, ROWS, COLS);
         int bad = 0;
         for (int i = 0; i < ROWS * COLS; i++)
@@ -297,11 +288,8 @@ static void test_quantize_scales(void)
     }
     sparq_gemm_set_path(NULL);
     for (int p = 0; p < NPATHS; p++) {
-        if (!sparq_gemm_path_supported(paths[p])) {
-            printf("# skip: path %s is not supported by this CPU; its static-scale quantizer is not tested\n",
-                   paths[p]);
+        if (path_skipped(p, "static-scale quantizer"))
             continue;
-        }
         CHECK(!bad[p], "%s: codes rint(x/s) at 400 given scales 2^-126..2^126 (%d values, near-halves, inf, NaN): %d "
                        "rows wrong", paths[p], cases, bad[p]);
     }
@@ -321,10 +309,8 @@ static void test_quantize_split(void)
     int threads = omp_get_max_threads();
     omp_set_num_threads(2);
     for (int p = 0; p < NPATHS; p++) {
-        if (sparq_gemm_set_path(paths[p])) {
-            printf("# skip: path %s is not supported by this CPU; its split quantizer is not tested\n", paths[p]);
+        if (path_skipped(p, "split quantizer") || sparq_gemm_set_path(paths[p]))
             continue;
-        }
         memset(got, 0x55, n + 1);
         sparq_act_quantize(got, x, n, s);
         CHECK(!memcmp(got, want, n) && got[n] == 0x55, "%s: a %d-value static-scale batch on 2 threads == scalar codes",
@@ -357,10 +343,8 @@ static void test_lut(void)
     }
     sparq_gemm_set_path(NULL);
     for (int p = 0; p < NPATHS; p++) {
-        if (!sparq_gemm_path_supported(paths[p])) {
-            printf("# skip: path %s is not supported by this CPU; its byte table is not tested\n", paths[p]);
+        if (path_skipped(p, "byte table"))
             continue;
-        }
         CHECK(!bad[p], "%s: lut_bytes h = lut[h + 128] on 50 ragged rows, bytes past n untouched: %d wrong", paths[p],
               bad[p]);
     }

@@ -8,12 +8,11 @@
 #include <string.h>
 
 #include "check.h"
+#include "gemm_act_check.h"
 #include "sparq_gemm.h"
 #include "sparq_gemm_act.h"
 #include "sparq_rng.h"
 
-#define NPATHS 3
-static const char *const paths[NPATHS] = { "scalar", "avx2", "avx512vnni" };
 static uint64_t rng_state;
 static uint32_t rnd(void)
 {
@@ -60,6 +59,32 @@ static void im2col(float *col, const float *inp, int tout, int Fin, int Cin)
                             inp[((size_t)(2 * t + kh) * Fin + 2 * f + kw) * Cin + c];
 }
 
+// Rows [r0, r0 + rows) of the conv matrix of inp (tout output frames)
+// quantized in place by sparq_act_quantize_conv_s2 on `path` against the
+// definition: the im2col copy quantized by the scalar quantize_rows. 1 if
+// codes (padding included, stride ldq) and scales agree bit for bit.
+static int conv_matches(const float *inp, int tout, int Fin, int Cin, int r0, int rows, int ldq, const char *path)
+{
+    const int N = tout * ((Fin - 1) / 2), n = 9 * Cin;
+    float *col = malloc(sizeof(float) * (size_t)N * n), *ws = malloc(sizeof(float) * (size_t)N);
+    float *gs = malloc(sizeof(float) * (size_t)N);
+    int8_t *wq = malloc((size_t)N * ldq), *gq = malloc((size_t)N * ldq);
+    im2col(col, inp, tout, Fin, Cin);
+    memset(wq, 0x55, (size_t)N * ldq);
+    memset(gq, 0x55, (size_t)N * ldq);
+    sparq_gemm_set_path("scalar");
+    sparq_act_quantize_rows(wq, ldq, ws, col + (size_t)r0 * n, n, rows, n);
+    sparq_gemm_set_path(path);
+    sparq_act_quantize_conv_s2(gq, ldq, gs, inp, Fin, Cin, r0, rows);
+    int ok = rows_equal(wq, ws, gq, gs, rows, ldq);
+    free(col);
+    free(ws);
+    free(gs);
+    free(wq);
+    free(gq);
+    return ok;
+}
+
 static void test_quantize_conv(void)
 {
     static const int cins[] = { 1, 2, 3, 4, 5, 6, 7, 16, 33, 144 };
@@ -73,39 +98,21 @@ static void test_quantize_conv(void)
             r0 = 0;
             rows = N;
         }
-        float *inp = malloc(sizeof(float) * (size_t)Tin * Fin * Cin), *col = malloc(sizeof(float) * (size_t)N * n);
-        float *ws = malloc(sizeof(float) * (size_t)N), *gs = malloc(sizeof(float) * (size_t)N);
-        int8_t *wq = malloc((size_t)N * ldq), *gq = malloc((size_t)N * ldq);
+        float *inp = malloc(sizeof(float) * (size_t)Tin * Fin * Cin);
         for (int i = 0; i < Tin * Fin * Cin; i++)
             inp[i] = value(kind);
         if (iter % 11 == 0) // an all-zero input: scale 1
             memset(inp, 0, sizeof(float) * (size_t)Tin * Fin * Cin);
-        im2col(col, inp, tout, Fin, Cin);
         cases++;
-        // The definition: the copy quantized by the scalar code.
-        memset(wq, 0x55, (size_t)N * ldq);
-        sparq_gemm_set_path("scalar");
-        sparq_act_quantize_rows(wq, ldq, ws, col + (size_t)r0 * n, n, rows, n);
-        for (int p = 0; p < NPATHS; p++) {
-            if (sparq_gemm_set_path(paths[p]))
-                continue;
-            memset(gq, 0x55, (size_t)N * ldq);
-            sparq_act_quantize_conv_s2(gq, ldq, gs, inp, Fin, Cin, r0, rows);
-            bad[p] += memcmp(wq, gq, (size_t)rows * ldq) != 0 || memcmp(ws, gs, sizeof(float) * rows) != 0;
-        }
+        for (int p = 0; p < NPATHS; p++)
+            if (sparq_gemm_path_supported(paths[p]))
+                bad[p] += !conv_matches(inp, tout, Fin, Cin, r0, rows, ldq, paths[p]);
         free(inp);
-        free(col);
-        free(ws);
-        free(gs);
-        free(wq);
-        free(gq);
     }
     sparq_gemm_set_path(NULL);
     for (int p = 0; p < NPATHS; p++) {
-        if (!sparq_gemm_path_supported(paths[p])) {
-            printf("# skip: path %s is not supported by this CPU; its conv quantizer is not tested\n", paths[p]);
+        if (path_skipped(p, "conv quantizer"))
             continue;
-        }
         CHECK(!bad[p],
               "%s: quantize_conv_s2 == im2col + scalar quantize_rows (codes, scales, padding) on %d cases, Cin 1..144, "
               "NaN/inf/-0 mixed in: %d wrong",
@@ -117,25 +124,13 @@ static void test_quantize_conv(void)
 static void test_quantize_conv_threads(void)
 {
     const int Cin = 144, Fin = 39, tout = 40, Fout = (Fin - 1) / 2, N = tout * Fout, n = 9 * Cin;
-    float *inp = malloc(sizeof(float) * (size_t)(2 * tout + 1) * Fin * Cin), *col = malloc(sizeof(float) * N * n);
-    float *ws = malloc(sizeof(float) * N), *gs = malloc(sizeof(float) * N);
-    int8_t *wq = malloc((size_t)N * n), *gq = malloc((size_t)N * n);
+    float *inp = malloc(sizeof(float) * (size_t)(2 * tout + 1) * Fin * Cin);
     for (int i = 0; i < (2 * tout + 1) * Fin * Cin; i++)
         inp[i] = value(0);
-    im2col(col, inp, tout, Fin, Cin);
-    sparq_gemm_set_path("scalar");
-    sparq_act_quantize_rows(wq, n, ws, col, n, N, n);
-    sparq_gemm_set_path(NULL);
-    sparq_act_quantize_conv_s2(gq, n, gs, inp, Fin, Cin, 0, N);
-    CHECK(!memcmp(wq, gq, (size_t)N * n) && !memcmp(ws, gs, sizeof(float) * N),
-          "%s: a %d x %d conv matrix quantized in place (threaded) == scalar im2col + quantize_rows",
-          sparq_gemm_fast_kernel(), N, n);
+    const char *path = sparq_gemm_fast_kernel();
+    CHECK(conv_matches(inp, tout, Fin, Cin, 0, N, n, NULL),
+          "%s: a %d x %d conv matrix quantized in place (threaded) == scalar im2col + quantize_rows", path, N, n);
     free(inp);
-    free(col);
-    free(ws);
-    free(gs);
-    free(wq);
-    free(gq);
 }
 
 // relu_forward's definition.
@@ -195,10 +190,8 @@ static void test_readout_relu(void)
     }
     sparq_gemm_set_path(NULL);
     for (int p = 0; p < NPATHS; p++) {
-        if (!sparq_gemm_path_supported(paths[p])) {
-            printf("# skip: path %s is not supported by this CPU; its read-out with ReLU is not tested\n", paths[p]);
+        if (path_skipped(p, "read-out with ReLU"))
             continue;
-        }
         CHECK(!bad[p],
               "%s: read-outs with ReLU == read-out then v > 0 ? v : 0 (NaN, -0 -> +0), i32 and q8 (80 cases): "
               "%d wrong",

@@ -58,8 +58,8 @@ static int prepare_vnni(struct sparq_gemm_prepared *p, const struct sparq_packed
                 int s = i / 4, byte = i % 4;
                 size_t at = (((size_t)(o / 16) * p->vn_kblocks + b) * kept + s) * 64 + (size_t)(o % 16) * 4 + byte;
                 p->vn_w[at] = b * SPARQ_BLOCK + pos[i] < w->in ? val[i] : 0;
-                if (p->vn_idx)
-                    p->vn_idx[at] = pos[i];
+                if (p->vn_idx) // + 16 * (b % 4) for vpermb on 64-channel blocks; vpshufb ignores bits 4-6
+                    p->vn_idx[at] = (uint8_t)(pos[i] + 16 * (b % 4));
             }
         }
     }
@@ -255,6 +255,18 @@ int fast_f24_wanted(const struct sparq_gemm_prepared *w, int t)
 }
 static int chosen_path = -1;  // -1: auto
 void sparq_gemm_disable_narrow(int on) { disable_narrow = on; }
+
+// The sparse tiles of the VNNI path select with vpermb when the CPU has
+// AVX-512 VBMI, unless turned off (tests, A/B timing).
+static int disable_vbmi;
+void sparq_gemm_disable_vbmi(int on)
+{
+    disable_vbmi = on;
+}
+int fast_vbmi_wanted(void)
+{
+    return !disable_vbmi && __builtin_cpu_supports("avx512vbmi");
+}
 
 static int path_by_name(const char *name)
 {

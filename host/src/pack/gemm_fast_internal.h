@@ -49,7 +49,7 @@ struct sparq_gemm_prepared {
     int vn_oblocks;          // ceil(out / 16)
     int vn_kblocks;          // in_pad / 16
     int8_t *vn_w;            // (oblocks, kblocks, steps, 16, 4), 64-byte aligned
-    uint8_t *vn_idx;         // same shape, NULL for dense
+    uint8_t *vn_idx;         // same shape, NULL for dense; + 16 * (block % 4) (vpermb)
     int32_t *vn_corr;        // (oblocks * 16) 128 * rowsum: removes the u8 offset
     // 2:4 with frames as the vector dimension (gemm_fast24_avx512.c): per
     // group of F24_NO outputs and 8-channel slot, each output's 4 kept codes
@@ -97,6 +97,9 @@ void fast_block_avx2_narrow(int32_t *y, int y_stride, const uint8_t *table, int3
 // The 2:4 frame kernel; needs AVX-512 VBMI besides VNNI, and f24_slots > 0.
 int fast_gemm_f24_avx512(int32_t *y, int y_stride, const int8_t *x, int x_stride, const struct sparq_gemm_prepared *w,
                          int t, int accumulate);
+// 1 if the VNNI path's sparse tiles select with vpermb (the CPU has VBMI and
+// sparq_gemm_disable_vbmi is off).
+int fast_vbmi_wanted(void);
 // 1 if fast_gemm_avx512vnni hands 2:4 GEMMs of t frames to the frame kernel.
 int fast_f24_wanted(const struct sparq_gemm_prepared *w, int t);
 int fast_gemm_avx512vnni(int32_t *y, int y_stride, const int8_t *x, int x_stride,
