@@ -98,48 +98,6 @@ static int merge_runtime_stats(struct sparq_runtime *rt)
     return SPARQ_OK;
 }
 
-// Rank 0 collects every rank's hypotheses (records "index (u64) text NUL"),
-// as sparq_decode_dataset_dist_ex does for the plain decode.
-static int gather_hyps(char **hyps, size_t n_utts)
-{
-    size_t n = 0, off = 0;
-    for (size_t i = 0; i < n_utts; i++)
-        n += hyps[i] ? sizeof(uint64_t) + strlen(hyps[i]) + 1 : 0;
-    char *buf = sparq_malloc(n + 1, "hypotheses to gather"), *all = NULL;
-    if (!buf)
-        return SPARQ_ENOMEM;
-    for (size_t i = 0; i < n_utts; i++)
-        if (hyps[i]) {
-            uint64_t idx = i;
-            size_t l = strlen(hyps[i]) + 1;
-            memcpy(buf + off, &idx, sizeof idx);
-            memcpy(buf + off + sizeof idx, hyps[i], l);
-            off += sizeof idx + l;
-        }
-    size_t *counts = NULL, total = 0;
-    int rc = sparq_dist_gather_bytes(buf, n, &all, &counts);
-    free(buf);
-    for (int r = 0; rc == SPARQ_OK && sparq_dist_is_root() && r < sparq_dist_size(); r++)
-        total += counts[r];
-    for (size_t p = 0; rc == SPARQ_OK && p < total;) {
-        uint64_t idx;
-        memcpy(&idx, all + p, sizeof idx);
-        p += sizeof idx;
-        size_t l = strnlen(all + p, total - p);
-        if (idx >= n_utts || p + l >= total)
-            rc = sparq_fail(SPARQ_EFORMAT, "gathered hypotheses are malformed");
-        else if (!hyps[idx] && !(hyps[idx] = strdup(all + p)))
-            rc = sparq_fail(SPARQ_ENOMEM, "out of memory for hypotheses");
-        p += l + 1;
-    }
-    for (size_t i = 0; rc == SPARQ_OK && sparq_dist_is_root() && i < n_utts; i++)
-        if (!hyps[i])
-            rc = sparq_fail(SPARQ_EINVAL, "no rank decoded utterance %zu", i);
-    free(all);
-    free(counts);
-    return rc;
-}
-
 struct eval_args {
     const char *model, *data, *backend, *report, *hyp, *json, *lm;
     double clock_mhz;
@@ -279,7 +237,7 @@ int cmd_eval(int argc, char **argv)
              : rt  ? sparq_runtime_decode(rt, &ds, frames, &dec, &po, hyps)
                    : sparq_decode_dataset_dist_ex(mp, &ds, frames, &dec, hyps);
     if (rt && rc == SPARQ_OK && sparq_dist_size() > 1)
-        rc = gather_hyps(hyps, ds.n);
+        rc = sparq_decode_gather_hyps(hyps, ds.n, (const char *const *)ds.ids);
     if (rt) {
         sparq_runtime_deactivate(rt);
         if (rc == SPARQ_OK && sparq_runtime_error(rt))

@@ -10,15 +10,19 @@
 // accumulate flag and EPILOGUE with dblock > 0 (writes, STORE_W and
 // WRITE_LUT rewrite the same bytes, READ/COUNTERS/IDENTIFY only read, RESET,
 // an overwriting COMPUTE(_S) and an EPILOGUE of block 0 give the same state
-// twice). For an accumulate COMPUTE(_S) whose outcome is unknown (reply lost,
-// corrupted or late) the link reads the device's MAC counter: it ran once ->
-// success, did not run -> resend, anything else -> error. An EPILOGUE of a
-// later block is settled the same way by the busy counter (read before it;
-// it adds t + SPARQ_EPILOGUE_CYCLES). Before a READ or EPILOGUE that follows
-// accumulate COMPUTEs, and before the next COMPUTE (with two result buffers
-// it may come before that READ), the MAC counter is checked against the
-// link's own tally, which catches a command the wire duplicated. A device that lost its state
-// (reset) answers "state" and the error goes up: never a wrong result.
+// twice; an overwriting COMPUTE that ran twice is harmless). For an
+// accumulate COMPUTE(_S) whose outcome is unknown (reply lost, corrupted or
+// late) the link reads the device's MAC counter (also read right before it):
+// it ran once -> success, did not run -> resend, anything else -> error. An
+// EPILOGUE of a later block is resent: OK -> it had not run, STATE -> it had
+// (a second one changes nothing) or the device lost its state, which the next
+// EPILOGUE or the COMPUTE reading that bank then reports. Before a READ or
+// EPILOGUE that follows accumulate COMPUTEs, and before the next COMPUTE
+// (with two result buffers it may come before that READ), the MAC counter is
+// checked against the link's own tally, which catches a command the wire
+// duplicated. Jobs that all overwrite (K in one COMPUTE) need no counter
+// read. A device that lost its state (reset) answers "state" and the error
+// goes up: never a wrong result.
 //
 // Fault injection (tests, `sparq selftest --faults`): a second wrapper,
 // placed under the link, drops, duplicates, corrupts and delays packets in
@@ -43,7 +47,7 @@ struct sparq_link_counts {
     uint64_t bad_replies;  // replies dropped for a CRC mismatch
     uint64_t stale;        // well-formed replies to an earlier attempt, discarded
     uint64_t skipped;      // bytes skipped while resynchronising
-    uint64_t resolved;     // uncertain accumulate COMPUTEs / EPILOGUEs settled by the MAC / busy counter
+    uint64_t resolved;     // uncertain accumulates settled by the MAC counter, later EPILOGUEs by a resend
     uint64_t verified;     // MAC counter checks before READ that passed
     uint64_t failures;     // commands reported as errors by the link
     uint64_t wire_out;     // bytes sent to the inner transport (retries and counter reads included)

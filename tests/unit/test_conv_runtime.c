@@ -11,10 +11,10 @@
 
 #include "check.h"
 #include "sparq_error.h"
-#include "sparq_export.h"
 #include "sparq_layers.h"
 #include "sparq_rng.h"
 #include "sparq_runtime.h"
+#include "tiny_export.h"
 #include "tiny_model.h"
 
 #ifdef SPARQ_MODEL_HOOKS_CONV
@@ -69,11 +69,8 @@ static void one_model(int channels, int mels, int frames, uint64_t *rng)
     for (int b = 0; b < B; b++)
         for (int i = 0; i < lens[b] * c.n_mels; i++)
             feats[(size_t)b * T * c.n_mels + i] = (float)(2.0 * sparq_rng_uniform(rng) - 1.0);
-    struct sparq_compress_spec spec;
-    sparq_compress_spec_parse(&spec, "int4-2:4,sub1_w=int8");
-    char path[] = "/tmp/sparq_convrt_XXXXXX";
-    close(mkstemp(path));
-    int rc = sparq_export(&m, &spec, NULL, SPARQ_SCALE_MSE, path, NULL);
+    char path[64];
+    int rc = tiny_export(&m, "sparq_convrt", path, sizeof path);
     CHECK(rc == 0, "%d channels: tiny model exported (%s)", channels, rc ? sparq_last_error() : "ok");
     const char *backends[4] = { "cpu", "ref", "cpu:q8", "ref:q8" };
     for (int bi = 0; bi < 4; bi++)

@@ -18,10 +18,13 @@
 #include "check.h"
 #include "sparq_backend.h"
 #include "sparq_device.h"
+#include "sparq_device_wire.h"
 #include "sparq_error.h"
 #include "sparq_gemm.h"
 #include "sparq_gemm_case.h"
 #include "sparq_link.h"
+#include "sparq_protocol.h"
+#include "sparq_wire.h"
 #include "sparq_rng.h"
 
 static uint64_t rng;
@@ -158,10 +161,13 @@ struct chain_fix {
     int32_t *acc;
 };
 
-static int chain_fix_make(struct chain_fix *k, struct sparq_device *dev, int tmax)
+// Sizes in, hid, out (0: random); the formats are random.
+static int chain_fix_sized(struct chain_fix *k, struct sparq_device *dev, int tmax, int in, int hid, int out)
 {
     memset(k, 0, sizeof *k);
-    int in = rnd_in(20, 90), hid = rnd_in(20, 70), out = rnd_in(1, 30);
+    in = in ? in : rnd_in(20, 90);
+    hid = hid ? hid : rnd_in(20, 70);
+    out = out ? out : rnd_in(1, 30);
     int f1 = rnd_in(0, 8), f2 = rnd_in(0, 8);
     static const int widths[3] = { 8, 4, 2 }, kepts[3] = { 4, 2, 1 };
     if (sparq_gemm_case_make(&k->c1, tmax, hid, in, widths[f1 / 3], kepts[f1 % 3], &rng) ||
@@ -181,6 +187,11 @@ static int chain_fix_make(struct chain_fix *k, struct sparq_device *dev, int tma
     k->m2.q = k->c2.qp;
     int rc = sparq_device_matrix_load(dev, &k->m1);
     return rc ? rc : sparq_device_matrix_load(dev, &k->m2);
+}
+
+static int chain_fix_make(struct chain_fix *k, struct sparq_device *dev, int tmax)
+{
+    return chain_fix_sized(k, dev, tmax, 0, 0, 0);
 }
 
 static void chain_fix_free(struct chain_fix *k)
@@ -280,8 +291,8 @@ static void v3_faults(uint64_t seed)
         if (t.reported)
             printf("#   first reported error: %s\n", t.first_error);
         const struct sparq_link_counts *l = sparq_link_counts(&s.link);
-        if (which == F_DUP_CMD || which >= F_COUNT)
-            CHECK(t.wrong == 0 && t.ok > 0, "%s: %d chains exact, %d reported, 0 silently wrong (got %d)", name, t.ok,
+        if (which == F_DUP_CMD || which >= F_COUNT) // (a chain longer than 40 commands meets every reset)
+            CHECK(t.wrong == 0 && (t.ok > 0 || which == F_COUNT + 1), "%s: %d chains exact, %d reported, 0 silently wrong (got %d)", name, t.ok,
                   t.reported, t.wrong);
         else
             CHECK(t.wrong == 0 && t.reported == 0 && t.ok == n && (which < 0 || l->retries + l->resolved + l->stale > 0),
@@ -294,6 +305,245 @@ static void v3_faults(uint64_t seed)
         chain_fix_free(&k);
         sparq_device_close(s.dev);
     }
+}
+
+// --- scripted faults -----------------------------------------------------------------
+// One fault class aimed at one kind of command, deterministically: every
+// `every`-th command of that kind (resends included: the link sends each
+// packet in one call), at most `shots` times (-1: no limit).
+enum { K_JOB_OVR, K_JOB_ACC, K_EPI_LATER }; // overwriting / accumulate COMPUTE(_S), EPILOGUE with dblock > 0
+enum { A_DUP_CMD, A_DROP_CMD, A_DROP_REPLY, A_DROP_REPLY_RESET };
+
+struct script {
+    struct sparq_transport inner;
+    struct sparq_transport_ops ops;
+    int kind, action, every, shots, seen, fired;
+};
+
+static int cmd_kind(const uint8_t *p, size_t n)
+{
+    int op = p[SPARQ_HDR_OPCODE];
+    const uint8_t *a = p + SPARQ_HEADER_BYTES;
+    if ((op == SPARQ_OP_COMPUTE && n >= SPARQ_HEADER_BYTES + SPARQ_ARGS_COMPUTE) ||
+        (op == SPARQ_OP_COMPUTE_S && n >= SPARQ_HEADER_BYTES + SPARQ_ARGS_COMPUTE_S))
+        return (a[op == SPARQ_OP_COMPUTE ? 2 : 5] & SPARQ_COMPUTE_ACCUMULATE) ? K_JOB_ACC : K_JOB_OVR;
+    if (op == SPARQ_OP_EPILOGUE && n >= SPARQ_HEADER_BYTES + SPARQ_ARGS_EPILOGUE && sparq_rd16(a + 10) > 0)
+        return K_EPI_LATER;
+    return -1;
+}
+
+// Reads one whole reply packet from the device and throws it away.
+static int swallow_reply(struct script *s)
+{
+    uint8_t h[SPARQ_HEADER_BYTES], b[256];
+    int rc = s->inner.ops->recv(s->inner.ctx, h, sizeof h);
+    for (size_t left = rc ? 0 : sparq_rd32(h + SPARQ_HDR_LEN) + SPARQ_CRC_BYTES; left && !rc;) {
+        size_t k = left < sizeof b ? left : sizeof b;
+        rc = s->inner.ops->recv(s->inner.ctx, b, k);
+        left -= k;
+    }
+    return rc;
+}
+
+static int script_send(void *ctx, const uint8_t *p, size_t n)
+{
+    struct script *s = ctx;
+    if (n < SPARQ_HEADER_BYTES || cmd_kind(p, n) != s->kind || ++s->seen % s->every || !s->shots)
+        return s->inner.ops->send(s->inner.ctx, p, n);
+    s->fired++;
+    s->shots--;
+    if (s->action == A_DROP_CMD)
+        return SPARQ_OK;
+    int rc = s->inner.ops->send(s->inner.ctx, p, n);
+    if (!rc && s->action == A_DUP_CMD)
+        rc = s->inner.ops->send(s->inner.ctx, p, n);
+    if (!rc && s->action >= A_DROP_REPLY)
+        rc = swallow_reply(s);
+    if (!rc && s->action == A_DROP_REPLY_RESET) { // the device resets before the host resends
+        uint8_t r[SPARQ_HEADER_BYTES + SPARQ_CRC_BYTES] = { SPARQ_MAGIC_CMD, SPARQ_OP_RESET, 0x55 };
+        sparq_wr16(r + SPARQ_HDR_CRC, sparq_crc16(SPARQ_CRC16_INIT, r, 8));
+        sparq_wr16(r + SPARQ_HEADER_BYTES, SPARQ_CRC16_INIT);
+        rc = s->inner.ops->send(s->inner.ctx, r, sizeof r);
+        if (!rc)
+            rc = swallow_reply(s);
+    }
+    return rc;
+}
+
+static int script_recv(void *ctx, uint8_t *p, size_t n)
+{
+    struct script *s = ctx;
+    return s->inner.ops->recv(s->inner.ctx, p, n);
+}
+
+static int script_idle(void *ctx)
+{
+    struct script *s = ctx;
+    return s->inner.ops->idle(s->inner.ctx);
+}
+
+static void script_close(void *ctx)
+{
+    struct script *s = ctx;
+    s->inner.ops->close(s->inner.ctx);
+    free(s);
+}
+
+// ref (cfg; NULL: the Verilator RTL) -> script -> link -> device; the script starts quiet.
+static int open_scripted(struct sparq_device **dev, struct script **sc, struct sparq_transport *link,
+                         const struct sparq_device_config *cfg)
+{
+    struct sparq_transport raw, top;
+    int rc = cfg ? sparq_transport_ref(&raw, cfg) : sparq_transport_sim(&raw);
+    struct script *s = rc ? NULL : calloc(1, sizeof *s);
+    if (!s)
+        return rc ? rc : SPARQ_ENOMEM;
+    s->inner = raw;
+    s->kind = -1; // no command has kind -1 here: quiet
+    s->every = 1;
+    s->ops = (struct sparq_transport_ops){
+        .name = "script", .send = script_send, .recv = script_recv, .idle = script_idle, .close = script_close
+    };
+    top.ops = &s->ops;
+    top.ctx = s;
+    *sc = s;
+    if ((rc = sparq_link_wrap(link, top, NULL)))
+        return rc;
+    return sparq_device_open_transport(dev, *link);
+}
+
+struct scripted_case {
+    const char *name;
+    int kind, action, every;
+    int expect; // 0: every chain exact; 1: one fault per chain, each reported (never a wrong result), the next
+                // chain exact
+};
+
+// Chains of fixed shape (W1 of 4 blocks and W2 of 3 in K chunks of 2: each
+// 16-channel tile is an overwriting job and an accumulate, and the W2 tiles
+// alternate result buffers) under one scripted fault class.
+static void scripted_chains(const struct scripted_case *c, int sim)
+{
+    struct sparq_device *dev = NULL;
+    struct script *sc = NULL;
+    struct sparq_transport link;
+    struct chain_fix k;
+    const char *on = sim ? " (sim)" : "";
+    int rc = open_scripted(&dev, &sc, &link, sim ? NULL : &v3_cfg);
+    if (!rc) {
+        sparq_device_set_kchunk(dev, 2);
+        rc = chain_fix_sized(&k, dev, 40, 64, 48, 40);
+    }
+    if (rc) {
+        CHECK(0, "scripted %s%s: open / load: %s", c->name, on, sparq_last_error());
+        sparq_device_close(dev);
+        return;
+    }
+    sc->kind = c->kind;
+    sc->action = c->action;
+    sc->every = c->every;
+    sc->shots = -1;
+    struct tally t = { 0 }, after = { 0 };
+    enum { N = 6 };
+    for (int i = 0; i < N; i++) {
+        if (c->expect)
+            sc->shots = 1;
+        one_chain(dev, &k, &t, 40);
+        if (c->expect) // quiet: the next chain must be exact again
+            one_chain(dev, &k, &after, 40);
+    }
+    const struct sparq_link_counts *l = sparq_link_counts(&link);
+    printf("#   scripted %s%s: %d injected; link: retries %llu resolved %llu verified %llu failures %llu\n", c->name,
+           on, sc->fired, (unsigned long long)l->retries, (unsigned long long)l->resolved, (unsigned long long)l->verified,
+           (unsigned long long)l->failures);
+    if (t.reported)
+        printf("#   first reported error: %s\n", t.first_error);
+    if (c->expect == 0)
+        CHECK(sc->fired > 0 && t.ok == N && t.reported == 0 && t.wrong == 0,
+              "scripted %s%s: %d injected, all %d chains exact (%d exact, %d reported, %d wrong)", c->name, on,
+              sc->fired, N, t.ok, t.reported, t.wrong);
+    else
+        CHECK(sc->fired > 0 && t.reported == N && t.wrong == 0 && after.ok == N,
+              "scripted %s%s: each of %d chains reported (%d), 0 wrong (%d), the chain after each exact (%d)", c->name,
+              on, N, t.reported, t.wrong, after.ok);
+    chain_fix_free(&k);
+    sparq_device_close(dev);
+}
+
+// Counter-read bytes on a clean link, measured (ref behind the link) and as
+// the model device counts them: equal, for chains and GEMMs with and without
+// accumulate jobs; 0 when every job overwrites.
+static uint64_t clean_checks(struct sparq_device *dev, int kchunk)
+{
+    static const int ts[3] = { 40, 17, 33 };
+    struct chain_fix k;
+    uint64_t seed = rng;
+    rng = 77; // the same shapes and formats on both devices
+    int rc = chain_fix_sized(&k, dev, 40, 64, 48, 40);
+    sparq_device_set_kchunk(dev, kchunk);
+    for (int i = 0; i < 3 && !rc; i++) {
+        int32_t *y32 = k.acc;
+        rc = sparq_device_chain2(dev, k.y, k.c2.out, k.c1.x, k.c1.in, &k.m1, k.lut, &k.m2, ts[i]);
+        if (!rc)
+            rc = sparq_device_gemm(dev, y32, k.c1.out, k.c1.x, k.c1.in, &k.c1.w, ts[i], 0);
+        if (!rc)
+            rc = sparq_device_gemm_q8_m(dev, k.y, k.c2.out, k.h, k.c2.in, &k.m2, ts[i]);
+    }
+    chain_fix_free(&k);
+    rng = seed;
+    struct sparq_wire_kinds w;
+    sparq_device_wire_kinds(dev, &w);
+    if (rc)
+        printf("#   clean run: %s\n", sparq_last_error());
+    return rc ? UINT64_MAX : w.checks;
+}
+
+static void clean_counter_reads(void)
+{
+    for (int kchunk = 0; kchunk <= 2; kchunk += 2) {
+        struct sparq_device *dev = NULL, *md = NULL;
+        struct script *sc = NULL;
+        struct sparq_transport link;
+        uint64_t measured = UINT64_MAX, modelled = UINT64_MAX - 1;
+        if (!open_scripted(&dev, &sc, &link, &v3_cfg))
+            measured = clean_checks(dev, kchunk);
+        if (!sparq_device_open_model(&md, &v3_cfg, 1))
+            modelled = clean_checks(md, kchunk);
+        CHECK(measured == modelled && (kchunk ? measured > 0 : measured == 0),
+              "clean link, K chunks of %d blocks (%s): counter reads %llu bytes measured, %llu by the model device",
+              kchunk, kchunk ? "accumulate jobs" : "every job overwrites", (unsigned long long)measured,
+              (unsigned long long)modelled);
+        sparq_device_close(dev);
+        sparq_device_close(md);
+    }
+}
+
+static void scripted(void)
+{
+    clean_counter_reads();
+    static const struct scripted_case cases[] = {
+        // Overwriting jobs are resent when their outcome is unknown and may run twice: exact.
+        // (every 2: a resend of a hit command gets through)
+        { "overwriting job duplicated", K_JOB_OVR, A_DUP_CMD, 1, 0 },
+        { "overwriting job's reply lost", K_JOB_OVR, A_DROP_REPLY, 2, 0 },
+        { "overwriting job dropped", K_JOB_OVR, A_DROP_CMD, 2, 0 },
+        // Accumulates: settled by the MAC counter read before each; a duplicate is reported.
+        { "accumulate's reply lost", K_JOB_ACC, A_DROP_REPLY, 2, 0 },
+        { "accumulate dropped", K_JOB_ACC, A_DROP_CMD, 2, 0 },
+        { "accumulate duplicated", K_JOB_ACC, A_DUP_CMD, 1, 1 },
+        // A later EPILOGUE block: resent; STATE then means it ran, or the device lost the bank.
+        // A second one changes nothing (what that rests on; also on the RTL below).
+        { "later EPILOGUE duplicated", K_EPI_LATER, A_DUP_CMD, 1, 0 },
+        { "later EPILOGUE's reply lost", K_EPI_LATER, A_DROP_REPLY, 2, 0 },
+        { "later EPILOGUE dropped", K_EPI_LATER, A_DROP_CMD, 2, 0 },
+        { "later EPILOGUE's reply lost, then a reset", K_EPI_LATER, A_DROP_REPLY_RESET, 1, 1 },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        scripted_chains(&cases[i], 0);
+    // The duplicates on the Verilator RTL (no reply timeouts: the sim transport waits long).
+    for (size_t i = 0; !getenv("SPARQ_SKIP_SIM") && i < sizeof cases / sizeof cases[0]; i++)
+        if (cases[i].action == A_DUP_CMD)
+            scripted_chains(&cases[i], 1);
 }
 
 int main(void)
@@ -429,6 +679,7 @@ int main(void)
     }
 
     v3_faults(seed);
+    scripted();
 
     // --- the same layer over the Verilator RTL (faults that need no reply
     // timeout: the sim transport waits 50M cycles before giving up)

@@ -21,13 +21,13 @@
 #include "sparq_audio.h"
 #include "sparq_device.h"
 #include "sparq_error.h"
-#include "sparq_export.h"
 #include "sparq_fbank.h"
 #include "sparq_longform.h"
 #include "sparq_report.h"
 #include "sparq_rng.h"
 #include "sparq_runtime.h"
 #include "sparq_train.h"
+#include "tiny_export.h"
 #include "tiny_model.h"
 
 enum { N_UTT = 9, MAX_FRAMES = 260, MAX_BATCHES = N_UTT };
@@ -453,11 +453,8 @@ int main(void)
     struct sparq_dataset ds;
     make_dataset(&ds, &rng);
     set_cmvn(&m, &ds);
-    struct sparq_compress_spec spec;
-    sparq_compress_spec_parse(&spec, "int4-2:4,sub1_w=int8");
-    char path[] = "/tmp/sparq_pipeline_XXXXXX";
-    close(mkstemp(path));
-    int rc = sparq_export(&m, &spec, NULL, SPARQ_SCALE_MSE, path, NULL);
+    char path[64];
+    int rc = tiny_export(&m, "sparq_pipeline", path, sizeof path);
     CHECK(rc == 0, "tiny model exported (%s)", rc ? sparq_last_error() : "ok");
     omp_set_num_threads(2);
 

@@ -183,21 +183,17 @@ static int model_command(struct sparq_device *d, int op, const uint8_t *args, si
         int t = (int)sparq_rd16(args + o), ncols = (int)sparq_rd16(args + o + 2), kb = (int)sparq_rd16(args + o + 4);
         d->mc.busy += sparq_devmodel_format_cycles(&d->cfg, t, kb, kept, width);
         d->mc.macs += (uint64_t)t * (uint64_t)ncols * (uint64_t)kb * 4u * (uint64_t)kept;
-        if (d->model_link) { // the link reads the MAC counter before every COMPUTE
-            d->model_wire_out += LINK_CHECK_BYTES_OUT;
+        if (d->model_link && (acc || d->model_unverified)) { // the link reads the MAC counter before an
+            d->model_wire_out += LINK_CHECK_BYTES_OUT;        // accumulate and before the next COMPUTE after one
             d->model_wire_in += LINK_CHECK_BYTES_IN;
-            d->model_unverified = acc != 0; // that read also checked the earlier accumulates
         }
+        d->model_unverified = acc != 0; // that read checked the earlier accumulates
     } else if (op == SPARQ_OP_EPILOGUE) {
         d->mc.busy += (uint64_t)sparq_rd16(args + 4) + SPARQ_EPILOGUE_CYCLES;
         if (d->model_link && d->model_unverified) { // results of accumulates are checked before use, as by READ
             d->model_wire_out += LINK_CHECK_BYTES_OUT;
             d->model_wire_in += LINK_CHECK_BYTES_IN;
             d->model_unverified = 0;
-        }
-        if (d->model_link && sparq_rd16(args + 10) > 0) { // the link reads the counters before a non-first block
-            d->model_wire_out += LINK_CHECK_BYTES_OUT;
-            d->model_wire_in += LINK_CHECK_BYTES_IN;
         }
     } else if (op == SPARQ_OP_READ && d->model_link && d->model_unverified) {
         d->model_wire_out += LINK_CHECK_BYTES_OUT; // ... and before a READ after accumulates

@@ -182,7 +182,7 @@ static uint64_t compute_macs(int op, const uint8_t *a)
 
 static int exchange(struct link *l, uint8_t *pkt, size_t n, struct reply *r);
 
-static int read_counters(struct link *l, uint64_t *macs, uint64_t *busy)
+static int read_macs(struct link *l, uint64_t *macs)
 {
     uint8_t pkt[SPARQ_HEADER_BYTES + SPARQ_CRC_BYTES];
     memset(pkt, 0, sizeof pkt);
@@ -198,14 +198,7 @@ static int read_counters(struct link *l, uint64_t *macs, uint64_t *busy)
     if (r.status != SPARQ_ST_OK || r.len != SPARQ_COUNTERS_BYTES)
         return sparq_fail(SPARQ_EDEVICE, "link: counters: status %s, %u bytes", sparq_status_name(r.status), r.len);
     *macs = sparq_rd64(l->body + SPARQ_CNT_MACS);
-    *busy = sparq_rd64(l->body + SPARQ_CNT_BUSY);
     return SPARQ_OK;
-}
-
-static int read_macs(struct link *l, uint64_t *macs)
-{
-    uint64_t busy;
-    return read_counters(l, macs, &busy);
 }
 
 // Sends pkt (a whole command; its seq byte is rewritten) until a reply that
@@ -219,35 +212,33 @@ static int exchange(struct link *l, uint8_t *pkt, size_t n, struct reply *r)
                  (op == SPARQ_OP_COMPUTE_S && n >= SPARQ_HEADER_BYTES + SPARQ_ARGS_COMPUTE_S + SPARQ_CRC_BYTES);
     int acc = is_job && (args[op == SPARQ_OP_COMPUTE ? 2 : 5] & SPARQ_COMPUTE_ACCUMULATE);
     uint64_t job = is_job ? compute_macs(op, args) : 0;
-    // An EPILOGUE that continues a bank (dblock > 0) cannot run twice (the
-    // second answers STATE), so a lost reply is settled by the busy counter:
-    // it adds exactly t + SPARQ_EPILOGUE_CYCLES when it runs.
+    // An EPILOGUE that continues a bank (dblock > 0) cannot run twice: a
+    // second one answers STATE and changes nothing. So a lost reply is
+    // settled by resending it: OK means the first did not run, STATE that it
+    // did (or that the device lost its state; then the bank it fills is
+    // neither filling nor valid, and the next EPILOGUE or the COMPUTE that
+    // reads it answers STATE: never a wrong result).
     int epi = op == SPARQ_OP_EPILOGUE && n >= SPARQ_HEADER_BYTES + SPARQ_ARGS_EPILOGUE + SPARQ_CRC_BYTES &&
               sparq_rd16(args + 10) > 0 && l->opt.verify_accumulate;
-    uint64_t epi_cycles = epi ? (uint64_t)sparq_rd16(args + 4) + SPARQ_EPILOGUE_CYCLES : 0, busy0 = 0;
+    int uncertain = 0;
     // Every COMPUTE bumps the device's MAC counter, and the counter cannot
-    // tell which command ran. So it is read right before each COMPUTE: an
-    // overwriting one starts a new chain (the tally restarts there, which
-    // also absorbs a reset between chains); before an accumulating one it
-    // must equal the tally, or an earlier COMPUTE ran twice. After that the
-    // only command that can move the counter is this one, so an uncertain
-    // outcome is settled without ambiguity.
-    int settle = is_job && l->opt.verify_accumulate;
+    // tell which command ran. An overwriting COMPUTE can run twice with the
+    // same result (a lost reply is resent), so only accumulates need the
+    // counter: it is read right before each one, and the tally restarts
+    // there (what ran since the last read were overwriting jobs, which may
+    // have run twice harmlessly). After that only this command can move it,
+    // so an uncertain outcome is settled: ran once (accepted), did not run
+    // (resent), anything else (error).
+    int settle = is_job && acc && l->opt.verify_accumulate;
     int rc;
-    if (epi) {
-        uint64_t macs;
-        if ((rc = read_counters(l, &macs, &busy0)))
-            return rc;
-    }
-    if (settle) {
+    // With two result buffers an overwriting job can start before the READ
+    // of the other buffer's accumulated results: those are checked before it,
+    // so that it (run once or twice) does not blur the check at that READ.
+    if (is_job && l->opt.verify_accumulate && (acc || l->unverified)) {
         uint64_t macs;
         if ((rc = read_macs(l, &macs)))
             return rc;
-        // With two result buffers an overwriting job can start before the
-        // READ of the other buffer's accumulated results: it must not
-        // restart the tally over unverified accumulates, so they are
-        // checked here (and count as verified for that READ).
-        int check = acc || l->unverified;
+        int check = l->unverified > 0;
         if (check && l->tally_valid && macs != l->tally) {
             l->n.failures++;
             l->tally_valid = 0;
@@ -281,6 +272,13 @@ static int exchange(struct link *l, uint8_t *pkt, size_t n, struct reply *r)
                 last = sparq_status_name(r->status);
                 continue;
             }
+            if (uncertain && r->status == SPARQ_ST_STATE) {
+                l->n.resolved++; // an earlier attempt ran (see above)
+                r->status = SPARQ_ST_OK;
+                r->len = 0;
+                r->crc = SPARQ_CRC16_INIT;
+                return SPARQ_OK;
+            }
             if (op == SPARQ_OP_RESET && r->status == SPARQ_ST_OK) {
                 l->tally = 0;
                 l->tally_valid = 1;
@@ -306,31 +304,13 @@ static int exchange(struct link *l, uint8_t *pkt, size_t n, struct reply *r)
         } else {
             last = "reply crc mismatch";
         }
-        if (epi) { // did it run? the busy counter says
-            uint64_t macs, busy;
-            if ((rc = read_counters(l, &macs, &busy)))
-                return rc;
-            if (busy == busy0 + epi_cycles) {
-                l->n.resolved++;
-                r->status = SPARQ_ST_OK;
-                r->len = 0;
-                r->crc = SPARQ_CRC16_INIT;
-                return SPARQ_OK;
-            }
-            if (busy == busy0) {
-                l->n.resolved++;
-                continue;
-            }
-            l->n.failures++;
-            return sparq_fail(SPARQ_EDEVICE,
-                              "link: EPILOGUE reply lost (%s) and the busy counter (%llu) shows neither one run nor "
-                              "none (expected %llu or %llu)",
-                              last, (unsigned long long)busy, (unsigned long long)(busy0 + epi_cycles),
-                              (unsigned long long)busy0);
+        if (epi) {
+            uncertain = 1; // resent: its reply says whether this one ran
+            continue;
         }
         if (!settle)
             continue; // safe to resend (or verification disabled for a test)
-        // Did the COMPUTE run? The MAC counter says.
+        // Did the accumulate COMPUTE run? The MAC counter says.
         uint64_t macs;
         if ((rc = read_macs(l, &macs)))
             return rc;

@@ -132,6 +132,53 @@ int sparq_decode_dataset_dist(struct sparq_model *m, const struct sparq_dataset 
     return sparq_decode_dataset_dist_ex(m, ds, max_frames, plain_beam(&o, beam), hyps);
 }
 
+// Rank 0 collects every rank's hypotheses (records "index (u64) text NUL"):
+// each rank sends the ones it decoded, rank 0 fills its empty slots and
+// refuses a set with an utterance no rank decoded (named by ids[i] if given).
+int sparq_decode_gather_hyps(char **hyps, size_t n_utts, const char *const *ids)
+{
+    size_t n = 0, off = 0;
+    for (size_t i = 0; i < n_utts; i++)
+        n += hyps[i] ? sizeof(uint64_t) + strlen(hyps[i]) + 1 : 0;
+    char *buf = sparq_malloc(n + 1, "hypotheses to gather"), *all = NULL;
+    if (!buf) { // the other ranks wait in the gather
+        fprintf(stderr, "sparq: rank %d of %d: %s\n", sparq_dist_rank(), sparq_dist_size(), sparq_last_error());
+        sparq_dist_abort(1);
+        return SPARQ_ENOMEM;
+    }
+    for (size_t i = 0; i < n_utts; i++)
+        if (hyps[i]) {
+            uint64_t idx = i;
+            size_t l = strlen(hyps[i]) + 1;
+            memcpy(buf + off, &idx, sizeof idx);
+            memcpy(buf + off + sizeof idx, hyps[i], l);
+            off += sizeof idx + l;
+        }
+    size_t *counts = NULL, total = 0;
+    int rc = sparq_dist_gather_bytes(buf, n, &all, &counts);
+    free(buf);
+    for (int r = 0; rc == SPARQ_OK && sparq_dist_is_root() && r < sparq_dist_size(); r++)
+        total += counts[r];
+    for (size_t p = 0; rc == SPARQ_OK && p < total;) {
+        uint64_t idx;
+        memcpy(&idx, all + p, sizeof idx);
+        p += sizeof idx;
+        size_t l = strnlen(all + p, total - p);
+        if (idx >= n_utts || p + l >= total)
+            rc = sparq_fail(SPARQ_EFORMAT, "gathered hypotheses are malformed");
+        else if (!hyps[idx] && !(hyps[idx] = strdup(all + p)))
+            rc = sparq_fail(SPARQ_ENOMEM, "out of memory for hypotheses");
+        p += l + 1;
+    }
+    for (size_t i = 0; rc == SPARQ_OK && sparq_dist_is_root() && i < n_utts; i++)
+        if (!hyps[i])
+            rc = ids ? sparq_fail(SPARQ_EINVAL, "no rank decoded utterance %s", ids[i])
+                     : sparq_fail(SPARQ_EINVAL, "no rank decoded utterance %zu", i);
+    free(all);
+    free(counts);
+    return rc;
+}
+
 int sparq_decode_dataset_dist_ex(struct sparq_model *m, const struct sparq_dataset *ds, int max_frames,
                                  const struct sparq_ctc_beam_options *dec, char **hyps)
 {
@@ -139,52 +186,10 @@ int sparq_decode_dataset_dist_ex(struct sparq_model *m, const struct sparq_datas
     const int rank = sparq_dist_rank(), size = sparq_dist_size();
     if (rc || size == 1)
         return rc ? rc : decode_share(m, ds, max_frames, dec, hyps, 0, 1);
-    rc = decode_share(m, ds, max_frames, dec, hyps, rank, size);
-    // This rank's hypotheses as records "index (u64) text NUL".
-    size_t n = 0;
-    for (size_t i = 0; rc == SPARQ_OK && i < ds->n; i++)
-        if (hyps[i])
-            n += sizeof(uint64_t) + strlen(hyps[i]) + 1;
-    char *buf = rc == SPARQ_OK ? sparq_malloc(n + 1, "hypotheses to gather") : NULL;
-    if (!buf) {
+    if ((rc = decode_share(m, ds, max_frames, dec, hyps, rank, size))) {
         fprintf(stderr, "sparq: rank %d of %d: %s\n", rank, size, sparq_last_error());
         sparq_dist_abort(1);
-        return rc ? rc : SPARQ_ENOMEM;
+        return rc;
     }
-    size_t off = 0;
-    for (size_t i = 0; i < ds->n; i++)
-        if (hyps[i]) {
-            uint64_t idx = i;
-            memcpy(buf + off, &idx, sizeof idx);
-            off += sizeof idx;
-            size_t l = strlen(hyps[i]) + 1;
-            memcpy(buf + off, hyps[i], l);
-            off += l;
-        }
-    char *all = NULL;
-    size_t *counts = NULL;
-    rc = sparq_dist_gather_bytes(buf, n, &all, &counts);
-    free(buf);
-    if (rc == SPARQ_OK && rank == 0) {
-        size_t total = 0;
-        for (int r = 0; r < size; r++)
-            total += counts[r];
-        for (size_t p = 0; rc == SPARQ_OK && p < total;) {
-            uint64_t idx;
-            memcpy(&idx, all + p, sizeof idx);
-            p += sizeof idx;
-            size_t l = strnlen(all + p, total - p);
-            if (idx >= ds->n || p + l >= total)
-                rc = sparq_fail(SPARQ_EFORMAT, "gathered hypotheses are malformed");
-            else if (!hyps[idx] && !(hyps[idx] = strdup(all + p)))
-                rc = sparq_fail(SPARQ_ENOMEM, "out of memory for hypotheses");
-            p += l + 1;
-        }
-        for (size_t i = 0; rc == SPARQ_OK && i < ds->n; i++)
-            if (!hyps[i])
-                rc = sparq_fail(SPARQ_EINVAL, "no rank decoded utterance %s", ds->ids[i]);
-    }
-    free(all);
-    free(counts);
-    return rc;
+    return sparq_decode_gather_hyps(hyps, ds->n, (const char *const *)ds->ids);
 }
