@@ -4,11 +4,18 @@
 // by the engine: row r is r cycles late, column c is c cycles late, so PE
 // (r,c) sees step s at cycle s+r+c). Results leave at the top of each column.
 // LANES (1 or 4): MAC lanes per PE (sparq_pe), which set the edge widths.
+// WBCAST = 1 (the LANES = 4 default): each column's weights go to all its
+// rows at once instead of moving down, so the engine feeds every row at the
+// same cycle (PE (r,c) sees step s at cycle s+c), a column's rows finish a
+// tile together and the result chain, loaded in parallel, emits one result
+// a cycle: a tile may last ROWS cycles instead of 2*ROWS (row r finishing r
+// cycles after row 0, the chain spaces results two cycles apart).
 module sparq_array #(
     parameter ROWS  = 16, // frames per tile
     parameter COLS  = 16, // output channels per tile
     parameter ACC_W = 32, // PE accumulator bits (sparq_pe); results leave sign-extended to 32
     parameter LANES = 1,  // MAC lanes per PE
+    parameter WBCAST = (LANES == 4) ? 1 : 0, // weights broadcast down each column (see above)
     parameter XB = 32 * LANES,            // derived: activation bits per row
     parameter WB = (LANES == 1) ? 8 : 16, // derived: weight code bits per column
     parameter PB = 2 * LANES              // derived: position bits per column
@@ -26,7 +33,8 @@ module sparq_array #(
     output wire [COLS-1:0]      res_v_o
 );
     generate
-        if (ROWS < 1 || COLS < 1 || ACC_W < 17 || ACC_W > 32 || (LANES != 1 && LANES != 4)) begin : g_bad_params
+        if (ROWS < 1 || COLS < 1 || ACC_W < 17 || ACC_W > 32 || (LANES != 1 && LANES != 4) ||
+            (WBCAST != 0 && WBCAST != 1)) begin : g_bad_params
             sparq_array_illegal_parameters u_stop ();
         end
     endgenerate
@@ -62,18 +70,20 @@ module sparq_array #(
                     assign first_in = g_row[r].g_col[c-1].first_o;
                     assign last_in = g_row[r].g_col[c-1].last_o;
                 end
-                if (r == 0) begin : g_top
+                if (r == 0 || WBCAST != 0) begin : g_wtop
                     assign w_in = w_i[WB*c +: WB];
                     assign pos_in = pos_i[PB*c +: PB];
+                end else begin : g_wbelow
+                    assign w_in = g_row[r-1].g_col[c].w_o;
+                    assign pos_in = g_row[r-1].g_col[c].pos_o;
+                end
+                if (r == 0) begin : g_top
                     if (ACC_W < 32) begin : g_ext
                         assign res_o[32*c +: 32] = {{(32-ACC_W){chain_o[ACC_W-1]}}, chain_o};
                     end else begin : g_full
                         assign res_o[32*c +: 32] = chain_o;
                     end
                     assign res_v_o[c] = chain_v_o;
-                end else begin : g_below
-                    assign w_in = g_row[r-1].g_col[c].w_o;
-                    assign pos_in = g_row[r-1].g_col[c].pos_o;
                 end
                 if (r == ROWS - 1) begin : g_bottom
                     assign chain_in = {ACC_W{1'b0}};
@@ -82,7 +92,7 @@ module sparq_array #(
                     assign chain_in = g_row[r+1].g_col[c].chain_o;
                     assign chain_v_in = g_row[r+1].g_col[c].chain_v_o;
                 end
-                sparq_pe #(.ACC_W(ACC_W), .LANES(LANES)) u_pe (
+                sparq_pe #(.ACC_W(ACC_W), .LANES(LANES), .WPASS(1 - WBCAST)) u_pe (
                     .clk_i     (clk_i),
                     .rst_ni    (rst_ni),
                     .en_i      (en_i),

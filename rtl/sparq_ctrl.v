@@ -45,7 +45,8 @@ module sparq_ctrl #(
     parameter XBB = (XBANKS > 1) ? $clog2(XBANKS) : 1, // derived
     parameter SA = (WSTORE > 1) ? $clog2(WSTORE) : 1,  // derived
     parameter LB = (LUTS > 1) ? $clog2(LUTS) : 1,      // derived
-    parameter EL = (COLS < 16) ? COLS : 16             // derived
+    parameter EL = (COLS < 16) ? COLS : 16,            // derived
+    parameter WL = (LANES == 4) ? 4 : 1                // derived: weight entries per write
 ) (
     input  wire          clk_i,
     input  wire          rst_ni,
@@ -78,12 +79,12 @@ module sparq_ctrl #(
     input  wire          eng_wbank_i,
     input  wire [XBB-1:0] eng_xbank_i,
     input  wire          eng_rbuf_i,
-    output wire          w_we_o,
+    output wire [WL-1:0] w_we_o,         // entry w_addr_o + j in lane j (WL: 1, or 4 with LANES = 4)
     output wire          w_st_o,
     output wire [CB-1:0] w_col_o,
     output wire [WA:0]   w_addr_o,
     output wire [SA-1:0] w_saddr_o,
-    output wire [9:0]    w_data_o,
+    output wire [10*WL-1:0] w_data_o,
     output wire          x_we_o,
     output wire [RB-1:0] x_row_o,
     output wire [XBB+XA-1:0] x_addr_o,
@@ -264,7 +265,7 @@ module sparq_ctrl #(
     // STORE_W: width, kept, ncols, kblocks in bytes 0, 1, 2-3, 4-5 (WRITE_W: 1, 2, 4-5, 6-7)
     wire is_sw = (HAS_S != 0) && (op == OP_STORE_W);
     wire is_w = (op == OP_WRITE_W) || is_sw;
-    sparq_ctrl_wload #(.COLS(COLS), .WDEPTH(WDEPTH), .WL_DBUF(WL_DBUF), .WSTORE(WSTORE)) u_wload (
+    sparq_ctrl_wload #(.COLS(COLS), .WDEPTH(WDEPTH), .WL_DBUF(WL_DBUF), .WSTORE(WSTORE), .LANES(WL)) u_wload (
         .clk_i(clk_i), .rst_ni(rst_ni), .start_i(wl_start), .bank_i(args_q[0][0]),
         .store_i(is_sw), .saddr_i(a32_8[SA-1:0]),
         .width_i(is_sw ? args_q[0] : args_q[1]), .kept_i(is_sw ? args_q[1] : args_q[2]),

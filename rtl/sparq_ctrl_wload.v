@@ -1,8 +1,11 @@
 `default_nettype none
 // Weight loader of sparq_ctrl: collects each 16-channel block of a WRITE_W
 // payload (value bytes, then position bytes) in a block buffer and emits its
-// entries into the weight memory, one per cycle. A 2:4 block whose two
-// positions in a group do not increase sets pos_err_o (status POSITIONS).
+// entries into the weight memory: one per cycle, or (LANES = 4) one value
+// byte per cycle, i.e. 2 int4 or 4 int2 entries, so that dense int4/int2
+// blocks (2 or 4 entries per link byte) emit as fast as they arrive. A 2:4
+// block whose two positions in a group do not increase sets pos_err_o
+// (status POSITIONS).
 // STORE_W (store_i) writes the same entries to the weight store, each column
 // from entry saddr_i on, instead of a bank.
 module sparq_ctrl_wload #(
@@ -10,6 +13,7 @@ module sparq_ctrl_wload #(
     parameter WDEPTH  = 1024,
     parameter WL_DBUF = 1,                        // 1: receive block b+1 while emitting block b
     parameter WSTORE  = 0,                        // weight-store entries per column
+    parameter LANES   = 1,                        // entries per write: 1, or 4 (a value byte a cycle)
     parameter WA = $clog2(WDEPTH),                // derived
     parameter CB = (COLS > 1) ? $clog2(COLS) : 1, // derived
     parameter SA = (WSTORE > 1) ? $clog2(WSTORE) : 1 // derived
@@ -30,12 +34,12 @@ module sparq_ctrl_wload #(
     output wire          idle_o,      // nothing buffered or being emitted
     output wire          block_o,     // the next payload byte must wait
     output reg           pos_err_o,
-    output reg           w_we_o,
+    output reg  [LANES-1:0] w_we_o,               // entry w_addr_o + j in lane j
     output reg           w_st_o,
     output reg  [CB-1:0] w_col_o,
     output reg  [WA:0]   w_addr_o,
     output reg  [SA-1:0] w_saddr_o,
-    output reg  [9:0]    w_data_o
+    output reg  [10*LANES-1:0] w_data_o
 );
     localparam NW = CB + 1; // columns, ncols <= COLS
     // entry address bits: a bank tile has <= WDEPTH entries, a store tile ends below WSTORE
@@ -64,8 +68,13 @@ module sparq_ctrl_wload #(
     wire [15:0]  em_pos;
 
     wire [4:0] em_n = {kept_q[2:0], 2'b00};
-    // em_i_q == em_n - 1, kept as a flag (em_i_q restarts at 0 and counts up
-    // by one; em_n >= 4): no subtract-and-compare on the path from the
+    // entries per emission cycle: 1, or (LANES = 4) one value byte's worth,
+    // 2^lsh; em_i_q counts by that, so it stays a multiple of it
+    wire [1:0] lsh = (LANES == 4) ? ((width_q == 8'd4) ? 2'd1 : (width_q == 8'd2) ? 2'd2 : 2'd0) : 2'd0;
+    wire [4:0] em_step = 5'd1 << lsh;
+    wire       em_one = (LANES == 4) && width_q == 8'd2 && kept_q == 8'd1; // int2 1:4: one cycle a block
+    // em_i_q == em_n - em_step, kept as a flag (em_i_q restarts at 0 and
+    // counts up by em_step): no subtract-and-compare on the path from the
     // loader to rx_ready and the payload byte enables
     reg        em_last;
     wire       em_free = !em_active_q || em_last;
@@ -78,12 +87,35 @@ module sparq_ctrl_wload #(
     // buffer; the last entry is read in the same cycle the next byte is written)
     assign block_o = (WL_DBUF != 0) ? (rb_full_q && !em_free) : (rb_full_q || (em_active_q && !em_last));
 
-    // Entry em_i_q of the block: byte em_i (int8), em_i/2 (int4) or em_i/4
-    // (int2), then the nibble / 2-bit slot within it; position em_i.
-    wire [1:0] em_posbits = (kept_q == 8'd4) ? em_i_q[1:0] : em_pos[{em_i_q[2:0], 1'b0} +: 2];
+    // Entry em_i_q + j of the block in lane j: byte em_i (int8), em_i/2
+    // (int4) or em_i/4 (int2), then the nibble / 2-bit slot within it;
+    // position em_i + j. em_i_q is a multiple of em_step, so em_i_q + j is
+    // em_i_q | j for the lanes written.
     reg  [3:0] em_bidx;
     reg  [7:0] em_byte;
-    reg  [7:0] em_code;
+    wire [LANES-1:0]    em_we;
+    wire [10*LANES-1:0] em_data;
+    genvar j;
+    generate
+        for (j = 0; j < LANES; j = j + 1) begin : g_lane
+            wire [2:0] ej = em_i_q[2:0] | j[2:0];
+            reg  [7:0] code;
+            always @*
+                case (width_q)
+                    8'd4:    code = {4'd0, ej[0] ? em_byte[7:4] : em_byte[3:0]};
+                    8'd2:    code = {6'd0, em_byte[{ej[1:0], 1'b0} +: 2]};
+                    default: code = em_byte;
+                endcase
+            wire [1:0] pb = (kept_q == 8'd4) ? ej[1:0] : em_pos[{ej[2:0], 1'b0} +: 2];
+            assign em_data[10*j +: 10] = {pb, code};
+            assign em_we[j] = em_active_q && (j[4:0] < em_step);
+        end
+    endgenerate
+    wire [1:0] em_posbits = em_data[9:8];
+    // LANES = 4: a 2:4 block's 4 position pairs are checked as it moves to
+    // emission (pairs are written together); LANES = 1 checks entry by entry
+    wire pos_bad = (rb_pos_q[3:2] <= rb_pos_q[1:0]) || (rb_pos_q[7:6] <= rb_pos_q[5:4]) ||
+                   (rb_pos_q[11:10] <= rb_pos_q[9:8]) || (rb_pos_q[15:14] <= rb_pos_q[13:12]);
     /* verilator lint_off UNUSEDSIGNAL */
     reg  [EW-1:0] em_addr;
     /* verilator lint_on UNUSEDSIGNAL */
@@ -95,18 +127,13 @@ module sparq_ctrl_wload #(
             default: em_bidx = em_i_q[3:0];
         endcase
         em_byte = em_val[{em_bidx, 3'b000} +: 8];
-        case (width_q)
-            8'd4:    em_code = {4'd0, em_i_q[0] ? em_byte[7:4] : em_byte[3:0]};
-            8'd2:    em_code = {6'd0, em_byte[{em_i_q[1:0], 1'b0} +: 2]};
-            default: em_code = em_byte;
-        endcase
         em_addr = em_base_q + {{(EW-5){1'b0}}, em_i_q};
-        w_we_o = em_active_q;
+        w_we_o = em_we;
         w_st_o = store_q;
         w_col_o = em_col_q;
         w_addr_o = {bank_q, em_addr[WA-1:0]};
         w_saddr_o = em_addr[SA-1:0];
-        w_data_o = {em_posbits, em_code};
+        w_data_o = em_data;
     end
 
     always @* begin
@@ -153,9 +180,10 @@ module sparq_ctrl_wload #(
         end else if (em_active_q) begin
             if (em_last)
                 em_active_d = 1'b0;
-            em_i_d = em_i_q + 5'd1;
+            em_i_d = em_i_q + em_step;
         end
-        if (em_active_q && kept_q == 8'd2 && em_i_q[0] && em_posbits <= prevpos_q)
+        if (LANES == 1 ? (em_active_q && kept_q == 8'd2 && em_i_q[0] && em_posbits <= prevpos_q)
+                       : (em_xfer && kept_q == 8'd2 && pos_bad))
             pos_err_d = 1'b1;
     end
 
@@ -173,7 +201,7 @@ module sparq_ctrl_wload #(
             pos_err_o <= pos_err_d;
             rb_full_q <= rb_full_d;
             em_active_q <= em_active_d;
-            em_last <= em_xfer ? 1'b0 : (em_active_q ? (em_i_q == em_n - 5'd2) : em_last);
+            em_last <= em_xfer ? em_one : (em_active_q ? (em_i_q == em_n - {em_step[3:0], 1'b0}) : em_last);
             em_i_q <= em_i_d;
             em_col_q <= em_col_d;
             em_base_q <= em_base_d;

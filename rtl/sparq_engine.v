@@ -6,8 +6,11 @@
 // Schedule of a job (t frames, kblocks blocks of 16 input channels, kept
 // weights per group of 4, weight width int8/int4/int2): the frames are cut
 // into tiles of ROWS; a step carries L consecutive kept weights, so a tile
-// takes S = kblocks*4*kept / L steps and lasts P = max(S, 2*ROWS) cycles
-// (the result chain needs 2*ROWS cycles per tile). L = 1 with LANES = 1;
+// takes S = kblocks*4*kept / L steps and lasts P = max(S, M) cycles (the
+// result chain needs M cycles per tile: M = 2*ROWS with LANES = 1, whose
+// array passes weights down row by row; ROWS with LANES = 4, whose array
+// broadcasts them down each column, so every row is fed the same step at
+// once). L = 1 with LANES = 1;
 // with LANES = 4, L = 1, 2 or 4 for int8, int4, int2. After the last tile
 // the pipeline drains for DRAIN_CYCLES. The busy counter thus grows by
 // tiles*P + DRAIN_CYCLES per job; sparq_devmodel_format_cycles() in
@@ -54,7 +57,8 @@ module sparq_engine #(
     parameter XBB = (XBANKS > 1) ? $clog2(XBANKS) : 1, // derived: activation bank bits
     parameter SA = (WSTORE > 1) ? $clog2(WSTORE) : 1,  // derived: store entry bits
     parameter LB = (LUTS > 1) ? $clog2(LUTS) : 1,      // derived: table index bits
-    parameter EL = (COLS < 16) ? COLS : 16             // derived: epilogue channels per cycle
+    parameter EL = (COLS < 16) ? COLS : 16,            // derived: epilogue channels per cycle
+    parameter WL = (LANES == 4) ? 4 : 1                // derived: weight entries per write
 ) (
     input  wire              clk_i,
     input  wire              rst_ni,
@@ -82,15 +86,16 @@ module sparq_engine #(
     output wire              wbank_o,
     output wire [XBB-1:0]    xbank_o,
     output wire              rbuf_o,
-    // weight memory write port: entry = {pos[1:0], code[7:0]}
-    input  wire              w_we_i,
+    // weight memory write port: entry = {pos[1:0], code[7:0]}; lane j (w_we_i[j])
+    // writes entry w_addr_i / w_saddr_i + j (LANES = 4: up to 4 consecutive entries)
+    input  wire [WL-1:0]     w_we_i,
     input  wire              w_st_i,     // 1: into the store at w_saddr_i, 0: bank memory at w_addr_i
     input  wire [CB-1:0]     w_col_i,
     input  wire [WA:0]       w_addr_i,   // {bank, entry}
     /* verilator lint_off UNUSEDSIGNAL */ // (without a store / an epilogue / two result buffers)
     input  wire [SA-1:0]     w_saddr_i,
     /* verilator lint_on UNUSEDSIGNAL */
-    input  wire [9:0]        w_data_i,
+    input  wire [10*WL-1:0]  w_data_i,
     // activation memory write port (the controller does not write while an epilogue runs)
     input  wire              x_we_i,
     input  wire [RB-1:0]     x_row_i,
@@ -116,7 +121,8 @@ module sparq_engine #(
     output reg  [CNT_W-1:0]  busy_cnt_o,
     output reg  [CNT_W-1:0]  macs_cnt_o
 );
-    localparam DRAIN_CYCLES = 2 * ROWS + COLS + 4;
+    localparam MIN_P = (LANES == 4) ? ROWS : 2 * ROWS; // M above
+    localparam DRAIN_CYCLES = MIN_P + COLS + 4;
     // Entry address bits of a job: a bank tile has at most WDEPTH entries, a
     // store tile at most WSTORE (the controller checks both).
     localparam EA = (WSTORE > 0 && SA > WA) ? SA : WA;
@@ -132,7 +138,7 @@ module sparq_engine #(
     localparam DL = (ROWS > COLS) ? ROWS : COLS; // skew delay line length
     localparam BW = 3 + XA + EA;                 // bundle: valid, first, last, xaddr, waddr
     localparam integer ROWS_INT = ROWS;
-    localparam integer MIN_PERIOD_INT = 2 * ROWS;
+    localparam integer MIN_PERIOD_INT = MIN_P;
     localparam [TW-1:0] ROWS_T = ROWS_INT[TW-1:0];
     localparam [SW-1:0] MIN_PERIOD = MIN_PERIOD_INT[SW-1:0];
     localparam [7:0] DRAIN8 = DRAIN_CYCLES[7:0];
@@ -373,10 +379,17 @@ module sparq_engine #(
     reg  [ROWS-1:0]    arr_xv, arr_first, arr_last;
     wire [COLS*WB-1:0] arr_w;
     wire [COLS*PB-1:0] arr_pos;
+    // weight writes steered to the 4 entry banks (LANES = 4; below)
+    localparam SR = (SA > 2) ? SA - 2 : 1;
+    /* verilator lint_off UNUSEDSIGNAL */ // (LANES = 1; st_row without a store)
+    wire [3:0]      bk_we, st_we;
+    wire [39:0]     bk_data;
+    wire [4*SR-1:0] st_row;
+    /* verilator lint_on UNUSEDSIGNAL */
     genvar r, c, mb;
     generate
         for (r = 0; r < ROWS; r = r + 1) begin : g_xrow
-            wire [BW-1:0] b = tap[r];
+            wire [BW-1:0] b = tap[(LANES == 4) ? 0 : r]; // no row skew with broadcast weights
             wire [XA-1:0] xaddr = b[EA +: XA];
             if (LANES == 1) begin : g_x1
                 sparq_ram #(.WIDTH(32), .DEPTH(XBANKS * XDEPTH)) u_xmem (
@@ -434,6 +447,34 @@ module sparq_engine #(
             end
         end
 
+        // Weight writes (LANES = 4): loader lane j holds entry a + j, which
+        // falls in bank (a + j) mod 4, row (a + j) / 4; so bank mb takes lane
+        // (mb - a) mod 4. A bank tile's writes never cross a row (a is a
+        // multiple of the entries written), a store tile's may (any start).
+        if (LANES == 4) begin : g_wsteer
+            wire [1:0] sa_lo;
+            if (WSTORE > 0) begin : g_srow
+                assign sa_lo = w_saddr_i[1:0];
+                for (mb = 0; mb < 4; mb = mb + 1) begin : g_row
+                    /* verilator lint_off CMPCONST */
+                    assign st_row[SR*mb +: SR] = w_saddr_i[SA-1:2] + {{(SR-1){1'b0}}, (mb[1:0] < sa_lo)};
+                    /* verilator lint_on CMPCONST */
+                end
+            end else begin : g_nosrow
+                assign sa_lo = 2'd0;
+                assign st_row = {(4*SR){1'b0}};
+            end
+            wire [1:0] a = w_st_i ? sa_lo : w_addr_i[1:0];
+            for (mb = 0; mb < 4; mb = mb + 1) begin : g_wlane
+                wire [1:0] j = mb[1:0] - a;
+                assign bk_we[mb] = w_we_i[j] && !w_st_i;
+                assign st_we[mb] = w_we_i[j] && w_st_i;
+                assign bk_data[10*mb +: 10] = w_data_i[10*j +: 10];
+            end
+        end else begin : g_nowsteer
+            assign {bk_we, st_we, bk_data, st_row} = {(48 + 4*SR){1'b0}};
+        end
+
         // Weight feeders and the lane split: entry j of a step goes to lane
         // j (int8 lane 0; int4 lanes 0-1; int2 lanes 0-3), sign-extended to
         // its lane's width (lane 0: 8 bits, lane 1: 4). A narrow code keeps
@@ -443,15 +484,15 @@ module sparq_engine #(
             wire [EA-1:0] ent_a = tap[c][EA-1:0]; // bank entry (low WA bits) or store entry
             /* verilator lint_on UNUSEDSIGNAL */
             wire [WA-1:0] ent_c = ent_a[WA-1:0];
-            wire          wcol = w_we_i && (w_col_i == c[CB-1:0]);
+            wire          wcol = (w_col_i == c[CB-1:0]);
             if (LANES == 1) begin : g_w1
                 wire [9:0] eb, e;
                 sparq_ram #(.WIDTH(10), .DEPTH(2 * WDEPTH)) u_wmem (
                     .clk_i   (clk_i),
-                    .we_i    (wcol && !w_st_i),
+                    .we_i    (w_we_i[0] && wcol && !w_st_i),
                     .re_i    (run_bank),
                     .waddr_i (w_addr_i),
-                    .wdata_i (w_data_i),
+                    .wdata_i (w_data_i[9:0]),
                     .raddr_i ({wbank_q, ent_c}),
                     .rdata_o (eb)
                 );
@@ -459,10 +500,10 @@ module sparq_engine #(
                     wire [9:0] es;
                     sparq_ram #(.WIDTH(10), .DEPTH(WSTORE)) u_smem (
                         .clk_i   (clk_i),
-                        .we_i    (wcol && w_st_i),
+                        .we_i    (w_we_i[0] && wcol && w_st_i),
                         .re_i    (run_store),
                         .waddr_i (w_saddr_i),
-                        .wdata_i (w_data_i),
+                        .wdata_i (w_data_i[9:0]),
                         .raddr_i (ent_a[SA-1:0]),
                         .rdata_o (es)
                     );
@@ -479,10 +520,10 @@ module sparq_engine #(
                 for (mb = 0; mb < 4; mb = mb + 1) begin : g_wbank
                     sparq_ram #(.WIDTH(10), .DEPTH(2 * WDEPTH / 4)) u_wmem (
                         .clk_i   (clk_i),
-                        .we_i    (wcol && !w_st_i && (w_addr_i[1:0] == mb[1:0])),
+                        .we_i    (wcol && bk_we[mb]),
                         .re_i    (run_bank),
                         .waddr_i (w_addr_i[WA:2]),
-                        .wdata_i (w_data_i),
+                        .wdata_i (bk_data[10*mb +: 10]),
                         .raddr_i ({wbank_q, ent_c[WA-1:2]}),
                         .rdata_o (bquad[10*mb +: 10])
                     );
@@ -505,10 +546,10 @@ module sparq_engine #(
                         /* verilator lint_on CMPCONST */
                         sparq_ram #(.WIDTH(10), .DEPTH(WSTORE / 4)) u_smem (
                             .clk_i   (clk_i),
-                            .we_i    (wcol && w_st_i && (w_saddr_i[1:0] == mb[1:0])),
+                            .we_i    (wcol && st_we[mb]),
                             .re_i    (run_store),
-                            .waddr_i (w_saddr_i[SA-1:2]),
-                            .wdata_i (w_data_i),
+                            .waddr_i (st_row[(SA-2)*mb +: SA-2]),
+                            .wdata_i (bk_data[10*mb +: 10]),
                             .raddr_i (row),
                             .rdata_o (sraw[10*mb +: 10])
                         );

@@ -27,6 +27,7 @@
 module sparq_pe #(
     parameter ACC_W = 32,                   // accumulator / result chain bits, 17..32
     parameter LANES = 1,                    // MAC lanes: 1 or 4
+    parameter WPASS = 1,                    // 1: pass the weights down (w_o, pos_o); 0: the column broadcasts them
     parameter XB = 32 * LANES,              // derived: activation bits
     parameter WB = (LANES == 1) ? 8 : 16,   // derived: lane code bits
     parameter PB = 2 * LANES                // derived: lane position bits
@@ -50,8 +51,8 @@ module sparq_pe #(
     output reg           xv_o,
     output reg           first_o,
     output reg           last_o,
-    output reg  [WB-1:0] w_o,
-    output reg  [PB-1:0] pos_o,
+    output wire [WB-1:0] w_o,       // (0 when WPASS = 0)
+    output wire [PB-1:0] pos_o,
     // result chain towards the top of the column
     output reg  [ACC_W-1:0] chain_o,
     output reg           chain_v_o
@@ -110,6 +111,14 @@ module sparq_pe #(
     endgenerate
 
     reg [ACC_W-1:0] acc_q;
+    /* verilator lint_off UNUSEDSIGNAL */ // (WPASS = 0)
+    /* verilator lint_off UNDRIVEN */
+    reg [WB-1:0] w_q;
+    reg [PB-1:0] pos_q;
+    /* verilator lint_on UNDRIVEN */
+    /* verilator lint_on UNUSEDSIGNAL */
+    assign w_o = (WPASS != 0) ? w_q : {WB{1'b0}};
+    assign pos_o = (WPASS != 0) ? pos_q : {PB{1'b0}};
     // A one-lane PE (the iCE40 builds) names its product once: both
     // registers below then share one multiplier, where Yosys's -dsp mapping
     // gave each its own SB_MAC16 (2 per PE). The four-lane PE keeps the
@@ -154,8 +163,10 @@ module sparq_pe #(
                         x_o <= x_i;
                         first_o <= first_i;
                         last_o <= last_i;
-                        w_o <= w_i;
-                        pos_o <= pos_i;
+                        if (WPASS != 0) begin
+                            w_q <= w_i;
+                            pos_q <= pos_i;
+                        end
                         acc_q <= acc_next(first_i, acc_q, step_sum(x4, w4, pos4));
                     end
                 end
@@ -167,8 +178,8 @@ module sparq_pe #(
                         x_o <= x_i;
                         first_o <= first_i;
                         last_o <= last_i;
-                        w_o <= w_i;
-                        pos_o <= pos_i;
+                        w_q <= w_i;
+                        pos_q <= pos_i;
                         acc_q <= acc_next(first_i, acc_q, sum1);
                     end
                     if (xv_i && last_i)

@@ -46,6 +46,7 @@ module sparq_top #(
     localparam SA = (WSTORE > 1) ? $clog2(WSTORE) : 1;
     localparam LB = (LUTS > 1) ? $clog2(LUTS) : 1;
     localparam EL = (COLS < 16) ? COLS : 16;
+    localparam WL = (LANES == 4) ? 4 : 1; // weight entries per loader write
 
     wire          eng_start, eng_wbank, eng_acc, eng_busy, eng_wbank_cur;
     wire [XBB-1:0] eng_xbank, eng_xbank_cur;
@@ -61,10 +62,11 @@ module sparq_top #(
     wire [2:0]    eng_kept;
     wire [15:0]   eng_t, eng_ncols, eng_kblocks;
     wire [19:0]   eng_xstride, eng_xoff;
-    wire          w_we, x_we, cnt_clear;
+    wire [WL-1:0] w_we;
+    wire          x_we, cnt_clear;
     wire [CB-1:0] w_col, r_col;
     wire [WA:0]   w_addr;
-    wire [9:0]    w_data;
+    wire [10*WL-1:0] w_data;
     wire [RB-1:0] x_row;
     wire [XBB+XA-1:0] x_addr;
     wire [31:0]   x_data, r_data;

@@ -1,12 +1,16 @@
 // Edge testbench of rtl/sparq_array.v (4 x 3): skewed feeding as the engine
-// does it (row r late by r cycles, column c by c), tiles back to back at the
-// minimum period of 2*ROWS steps and at a longer one, int2 weights (4 lanes a step). Checks
-// that every column emits exactly one result per row per tile, in row
-// order, each equal to the integer dot product computed here. TAP output.
+// does it (column c late by c cycles; with WBCAST = 0, weights passed down,
+// also row r by r), tiles back to back at the minimum period (ROWS steps
+// with WBCAST = 1, 2*ROWS with 0) and at longer ones, int2 weights (4 lanes
+// a step). Checks that every column emits exactly one result per row per
+// tile, in row order, each equal to the integer dot product computed here.
+// TAP output.
 `timescale 1ns/1ps
 `default_nettype none
 module tb_array;
+    parameter WBCAST = 1; // the array's weight broadcast (pe.sh also runs 0)
     localparam ROWS = 4, COLS = 3, NT = 6, MAXG = 200;
+    localparam MINP = WBCAST ? ROWS : 2 * ROWS, RSKEW = WBCAST ? 0 : 1;
     reg clk = 0, rst_n = 0;
     reg [ROWS*128-1:0] x;
     reg [ROWS-1:0] xv, first, last;
@@ -15,7 +19,7 @@ module tb_array;
     wire [COLS*32-1:0] res;
     wire [COLS-1:0] res_v;
 
-    sparq_array #(.ROWS(ROWS), .COLS(COLS), .LANES(4)) dut (.clk_i(clk), .rst_ni(rst_n), .en_i(1'b1), .x_i(x),
+    sparq_array #(.ROWS(ROWS), .COLS(COLS), .LANES(4), .WBCAST(WBCAST)) dut (.clk_i(clk), .rst_ni(rst_n), .en_i(1'b1), .x_i(x),
         .xv_i(xv), .first_i(first), .last_i(last), .w_i(w), .pos_i(pos), .res_o(res), .res_v_o(res_v));
     always #5 clk = ~clk;
 
@@ -67,7 +71,7 @@ module tb_array;
         for (c = 0; c < COLS; c = c + 1) got_n[c] = 0;
         total = 0;
         for (k = 0; k < NT; k = k + 1) begin
-            tile_len[k] = (k < 3) ? 2 * ROWS : 2 * ROWS + 3 + k;
+            tile_len[k] = (k < 3) ? MINP : MINP + 3 + k;
             tile_start[k] = total;
             total = total + tile_len[k];
         end
@@ -98,7 +102,7 @@ module tb_array;
         for (n = 0; n < total + ROWS + COLS + 3 * ROWS + 8; n = n + 1) begin
             @(negedge clk);
             for (r = 0; r < ROWS; r = r + 1) begin
-                g = n - r;
+                g = n - RSKEW * r;
                 xv[r] = (g >= 0 && g < total);
                 x[128*r +: 128] = xv[r] ? xg[r][g] : 128'hx;
                 first[r] = xv[r] ? step_first(g) : 1'b0;
@@ -112,8 +116,10 @@ module tb_array;
         end
         for (c = 0; c < COLS; c = c + 1)
             if (got_n[c] != NT * ROWS) bad = bad + 1;
-        if (bad == 0) $display("ok 1 - array 4x3: %0d tiles back to back, every column emits its results in order", NT);
-        else $display("not ok 1 - array 4x3: %0d wrong or missing results", bad);
+        if (bad == 0)
+            $display("ok 1 - array 4x3, WBCAST %0d: %0d tiles back to back (min period %0d), every column emits its results in order",
+                     WBCAST, NT, MINP);
+        else $display("not ok 1 - array 4x3, WBCAST %0d: %0d wrong or missing results", WBCAST, bad);
         $display("1..1");
         $finish;
     end

@@ -179,16 +179,26 @@ static void run_faults(struct sparq_device *dev, struct reply_log *log, const st
     expect(dev, log, buf, n, 0, SPARQ_ST_ARG, seq++, "read with ncols 0");
     CHECK(gemm_ok(dev, 8, 1), "%s: gemm correct after argument errors", be);
 
-    // Positions: repeated (1,1) and unsorted (3,0) in an int8 2:4 block.
-    for (int k = 0; k < 2; k++) {
+    // Positions in an int8 2:4 block: one bad pair among four good ones, in each
+    // group (the four-lane loader checks a block's four pairs at once): repeated
+    // (1,1) and unsorted (3,0) in group 0, repeated (2,2) in group 1, unsorted (3,1)
+    // in group 2, repeated (0,0) in group 3. Group g's pair is in bits 4(g%2)..+3
+    // of position byte g/2.
+    static const uint8_t bad_pairs[5][3] = { { 0, 1, 1 }, { 0, 3, 0 }, { 1, 2, 2 }, { 2, 3, 1 }, { 3, 0, 0 } };
+    for (int k = 0; k < 5; k++) {
         memset(args, 0, sizeof args);
         args[0] = 1; args[1] = 8; args[2] = 2; sparq_wr16(args + 4, 1); sparq_wr16(args + 6, 1);
         memset(pay, 1, 10);
-        // group 0 positions in bits 0..3 of the first position byte
-        pay[8] = k == 0 ? (uint8_t)(1 | 1 << 2 | 0x10 | 3 << 6) : (uint8_t)(3 | 0 << 2 | 0x10 | 3 << 6);
-        pay[9] = 0x1 | 3 << 2 | 0x1 << 4 | 3 << 6; // groups 2, 3 fine
+        uint8_t pairs[4] = { 1 | 3 << 2, 1 | 3 << 2, 1 | 3 << 2, 1 | 3 << 2 }; // (1,3): fine
+        const uint8_t *bp = bad_pairs[k];
+        pairs[bp[0]] = (uint8_t)(bp[1] | bp[2] << 2);
+        pay[8] = (uint8_t)(pairs[0] | pairs[1] << 4);
+        pay[9] = (uint8_t)(pairs[2] | pairs[3] << 4);
         n = frame(buf, SPARQ_OP_WRITE_W, seq, args, SPARQ_ARGS_WRITE_W, pay, 10, 0);
-        expect(dev, log, buf, n, 0, SPARQ_ST_POSITIONS, seq++, k ? "unsorted positions" : "repeated positions");
+        char what[64];
+        snprintf(what, sizeof what, "%s positions (%d,%d) in group %d", bp[1] == bp[2] ? "repeated" : "unsorted",
+                 bp[1], bp[2], bp[0]);
+        expect(dev, log, buf, n, 0, SPARQ_ST_POSITIONS, seq++, what);
     }
     memset(args, 0, sizeof args);
     args[0] = 1; sparq_wr16(args + 2, 4); sparq_wr16(args + 4, 1);
