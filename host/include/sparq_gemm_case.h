@@ -35,5 +35,10 @@ int sparq_gemm_case_reference(struct sparq_gemm_case *c, int width, int kept);
 size_t sparq_gemm_case_mismatches(const struct sparq_gemm_case *c, const int32_t *y, int accumulate,
                                   const int8_t *y8);
 void sparq_gemm_case_free(struct sparq_gemm_case *c);
+// The device's two-matrix chain (docs/accelerator.md) on t rows of c1->x:
+// W1, requantize with c1->qp, the table lut (NULL: identity), W2, requantize
+// with c2->qp, into want (t, c2->out). SPARQ_ENOMEM if scratch memory is short.
+int sparq_gemm_case_chain_ref(int8_t *want, const struct sparq_gemm_case *c1, const struct sparq_gemm_case *c2,
+                              const int8_t *lut, int t);
 
 #endif

@@ -53,23 +53,9 @@ static int make_chain(struct chain_case *k, int tmax)
     if (rnd() % 3 == 0) // a few tables repeat: the driver's table cache is hit
         for (int i = 0; i < 256; i++)
             k->lut[i] = (int8_t)(i - 128 < -100 ? -100 : i - 128);
-    int8_t *h = malloc((size_t)k->t * (size_t)hid);
-    int32_t *acc = malloc(sizeof(int32_t) * (size_t)k->t * (size_t)(hid > out ? hid : out));
     k->want = malloc((size_t)k->t * (size_t)out);
-    if (!h || !acc || !k->want) {
-        free(h);
-        free(acc);
-        return SPARQ_ENOMEM;
-    }
-    sparq_gemm_ref(acc, hid, k->c1.x, in, &k->c1.w, k->t, 0);
-    sparq_requant_ref(h, hid, acc, hid, k->c1.qp, k->t, hid);
-    for (size_t i = 0; k->has_lut && i < (size_t)k->t * (size_t)hid; i++)
-        h[i] = k->lut[h[i] + 128];
-    sparq_gemm_ref(acc, out, h, hid, &k->c2.w, k->t, 0);
-    sparq_requant_ref(k->want, out, acc, out, k->c2.qp, k->t, out);
-    free(h);
-    free(acc);
-    return SPARQ_OK;
+    return k->want ? sparq_gemm_case_chain_ref(k->want, &k->c1, &k->c2, k->has_lut ? k->lut : NULL, k->t)
+                   : SPARQ_ENOMEM;
 }
 
 static void free_chain(struct chain_case *k)

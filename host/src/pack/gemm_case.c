@@ -89,3 +89,25 @@ void sparq_gemm_case_free(struct sparq_gemm_case *c)
     free(c->want8);
     memset(c, 0, sizeof *c);
 }
+
+int sparq_gemm_case_chain_ref(int8_t *want, const struct sparq_gemm_case *c1, const struct sparq_gemm_case *c2,
+                              const int8_t *lut, int t)
+{
+    const int in = c1->in, hid = c1->out, out = c2->out;
+    int8_t *h = malloc((size_t)t * (size_t)hid);
+    int32_t *acc = malloc(sizeof(int32_t) * (size_t)t * (size_t)(hid > out ? hid : out));
+    if (!h || !acc) {
+        free(h);
+        free(acc);
+        return SPARQ_ENOMEM;
+    }
+    sparq_gemm_ref(acc, hid, c1->x, in, &c1->w, t, 0);
+    sparq_requant_ref(h, hid, acc, hid, c1->qp, t, hid);
+    for (size_t i = 0; lut && i < (size_t)t * (size_t)hid; i++)
+        h[i] = lut[h[i] + 128];
+    sparq_gemm_ref(acc, out, h, hid, &c2->w, t, 0);
+    sparq_requant_ref(want, out, acc, out, c2->qp, t, out);
+    free(h);
+    free(acc);
+    return SPARQ_OK;
+}
