@@ -37,12 +37,7 @@ static float *run(const char *path, const char *backend, enum sparq_frontend whe
     int had = m->hooks.conv.fn != NULL;
     if (!hook)
         m->hooks.conv = (struct sparq_conv_hook){ NULL, NULL };
-    struct sparq_acts *a = sparq_acts_create(&m->cfg, B, T);
-    int T2 = sparq_forward(m, a, feats, lens, B, T, 0);
-    *n = (size_t)B * (size_t)T2 * (size_t)m->cfg.vocab;
-    float *z = malloc(sizeof(float) * *n);
-    memcpy(z, sparq_acts_logits(a), sizeof(float) * *n);
-    sparq_acts_free(a);
+    float *z = tiny_logits(m, feats, lens, B, T, n);
     sparq_runtime_deactivate(rt);
     if (sparq_runtime_error(rt) || !had)
         CHECK(0, "%s runs with the conv hook set: %s", backend, had ? sparq_last_error() : "not set by activate");
