@@ -120,6 +120,10 @@ void sparq_device_close(struct sparq_device *dev);
 const char *sparq_device_backend(const struct sparq_device *dev);
 
 int sparq_device_identify(struct sparq_device *dev, struct sparq_device_info *info);
+// What IDENTIFY reports for a device built with cfg (zero version-3 fields:
+// the version-2 hardware's values), without opening one: the cpu backend's
+// throughput report describes the default hardware with it.
+void sparq_device_config_info(const struct sparq_device_config *cfg, struct sparq_device_info *info);
 // MAC lanes per PE of the opened device (IDENTIFY; 1 for a protocol-version-1
 // device): an int4 step does min(2, lanes), an int2 step lanes MACs.
 int sparq_device_lanes(const struct sparq_device *dev);

@@ -401,6 +401,42 @@ int sparq_device_open_transport(struct sparq_device **dst, struct sparq_transpor
     return SPARQ_OK;
 }
 
+// A configuration's zero fields take the version-2 hardware's values.
+static void config_defaults(struct sparq_device_config *k)
+{
+    if (k->xbanks == 0)
+        k->xbanks = 2;
+    if (k->rbufs == 0)
+        k->rbufs = 1;
+    if (k->qdepth < k->cols)
+        k->qdepth = k->cols;
+}
+
+void sparq_device_config_info(const struct sparq_device_config *cfg, struct sparq_device_info *I)
+{
+    struct sparq_device_config k = *cfg;
+    config_defaults(&k);
+    int lanes = k.lanes > 1 ? k.lanes : 1;
+    int v3 = k.xbanks != 2 || k.rbufs != 1 || k.wstore > 0 || k.qdepth > k.cols || k.luts > 0;
+    memset(I, 0, sizeof *I);
+    I->version = v3 ? 3 : lanes > 1 ? 2 : 1;
+    I->rows = k.rows;
+    I->cols = k.cols;
+    I->banks = 2;
+    I->wdepth = k.wdepth;
+    I->xdepth = k.xdepth;
+    I->rdepth = k.rdepth;
+    I->widths = I->sparsity = 7;
+    I->timeout = k.timeout;
+    I->xbanks = k.xbanks;
+    I->rbufs = k.rbufs;
+    I->wstore = k.wstore;
+    I->qdepth = k.qdepth;
+    I->luts = k.luts;
+    I->caps = (k.wstore > 0 ? SPARQ_CAP_STORE : 0) | (k.luts > 0 ? SPARQ_CAP_EPILOGUE : 0) |
+              (k.rbufs > 1 ? SPARQ_CAP_RBUF2 : 0);
+}
+
 int sparq_device_open_model(struct sparq_device **dst, const struct sparq_device_config *cfg, int link)
 {
     struct sparq_device *d = sparq_calloc(1, sizeof *d, "model device");
@@ -412,12 +448,7 @@ int sparq_device_open_model(struct sparq_device **dst, const struct sparq_device
     d->xbanks = 2;
     d->cfg = cfg ? *cfg : sparq_device_default_config;
     struct sparq_device_config *k = &d->cfg; // defaults as sparq_devmodel_create
-    if (k->xbanks == 0)
-        k->xbanks = 2;
-    if (k->rbufs == 0)
-        k->rbufs = 1;
-    if (k->qdepth < k->cols)
-        k->qdepth = k->cols;
+    config_defaults(k);
     if (k->xbanks < 2 || k->xbanks > 255 || k->rbufs > 2 || k->wstore < 0 || k->qdepth > 65535 || k->luts < 0 ||
         k->luts > 255) {
         int rc = sparq_fail(SPARQ_EINVAL, "model device: config xbanks %d, rbufs %d, wstore %d, qdepth %d, luts %d "
@@ -426,24 +457,7 @@ int sparq_device_open_model(struct sparq_device **dst, const struct sparq_device
         return rc;
     }
     d->lanes = k->lanes > 1 ? k->lanes : 1;
-    int v3 = k->xbanks != 2 || k->rbufs != 1 || k->wstore > 0 || k->qdepth > k->cols || k->luts > 0;
-    struct sparq_device_info *I = &d->info;
-    I->version = v3 ? 3 : d->lanes > 1 ? 2 : 1;
-    I->rows = k->rows;
-    I->cols = k->cols;
-    I->banks = 2;
-    I->wdepth = k->wdepth;
-    I->xdepth = k->xdepth;
-    I->rdepth = k->rdepth;
-    I->widths = I->sparsity = 7;
-    I->timeout = k->timeout;
-    I->xbanks = k->xbanks;
-    I->rbufs = k->rbufs;
-    I->wstore = k->wstore;
-    I->qdepth = k->qdepth;
-    I->luts = k->luts;
-    I->caps = (k->wstore > 0 ? SPARQ_CAP_STORE : 0) | (k->luts > 0 ? SPARQ_CAP_EPILOGUE : 0) |
-              (k->rbufs > 1 ? SPARQ_CAP_RBUF2 : 0);
+    sparq_device_config_info(k, &d->info);
     if (lut_cache_init(d)) {
         free(d);
         return SPARQ_ENOMEM;

@@ -416,22 +416,6 @@ static void total_json(cJSON *root, const struct sparq_runtime *rt, const struct
     }
 }
 
-// The default hardware's IDENTIFY, for a backend without a device (cpu).
-static void default_info(struct sparq_device_info *info)
-{
-    const struct sparq_device_config *c = &sparq_device_default_config;
-    memset(info, 0, sizeof *info);
-    info->version = 1;
-    info->rows = c->rows;
-    info->cols = c->cols;
-    info->banks = 2;
-    info->wdepth = c->wdepth;
-    info->xdepth = c->xdepth;
-    info->rdepth = c->rdepth;
-    info->widths = info->sparsity = 7;
-    info->timeout = c->timeout;
-}
-
 static cJSON *root_json(struct sparq_runtime *rt, const struct sparq_report_options *o,
                         const struct sparq_device_info *info, int measured, int lanes)
 {
@@ -503,7 +487,7 @@ int sparq_report_print(struct sparq_runtime *rt, const struct sparq_report_optio
     // (cpu) the same calls on the model device of the default hardware.
     int measured = sparq_runtime_device_info(rt, &info) == SPARQ_OK;
     if (!measured)
-        default_info(&info);
+        sparq_device_config_info(&sparq_device_default_config, &info);
     double pes = (double)info.rows * info.cols;
     int lanes = sparq_runtime_lanes(rt);
     double hz = o->clock_mhz * 1e6;
