@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "sparq_lm.h"
 #include "sparq_train.h"
 
 #define MARK_BEGIN "<!-- ablate:begin -->"
@@ -34,7 +35,11 @@ struct row {
     char formats[256];       // matmul formats and counts, e.g. "int4-2:4 x36, int8 x1"
     int64_t steps;           // fine-tuning steps done (0: none)
     int resumed;             // the fine-tune continued from an interrupted run
-    double wer;              // test WER (fraction)
+    double wer;              // test WER (fraction), greedy
+    // With --beam / --lm: the same export decoded by the prefix beam search
+    // without and with the LM (-1: not measured); dec_key says how.
+    double wer_beam, wer_lm;
+    char dec_key[600];
     int64_t word_errors, ref_words;
     size_t file_bytes, param_bytes, fp32_bytes, matmul_params, matmul_bytes;
     double ft_seconds, eval_seconds, search_seconds;
@@ -48,6 +53,11 @@ struct ablate {
     int64_t steps;
     int epochs, batch_frames, quiet, verbose, resume, threads;
     int search_utts;        // dev utterances for the mixed-precision search (0: its default)
+    int beam;               // > 1: also decode with the prefix beam search (and the LM, if any)
+    const char *lm_path;
+    double lm_weight, word_bonus;
+    struct sparq_lm *lm;
+    char dec_key[600];      // the beam decoding's options ("": greedy only); not in fingerprint
     double lr, distill;
     int64_t warmup;
     char fingerprint[2048]; // options a resumed run must share with the rows it reuses
@@ -61,6 +71,7 @@ struct ablate {
     struct sparq_dataset test, dev;
     int have_dev;
     int reused;             // rows taken from an earlier run's rows.json (--resume)
+    int redecoded;          // of those, decoded again with this run's --beam / --lm
     volatile sig_atomic_t *stop;
     double t_start;
 };
@@ -78,12 +89,19 @@ cJSON *ablate_row_json(const struct ablate *a, const struct row *r, int with_der
 double ablate_row_matmul_pct(const struct row *r);
 double ablate_row_pct(const struct row *r);
 double ablate_row_rel(const struct ablate *a, const struct row *r, int *ok);
+// The row's WER by decoder (0 greedy, 1 beam, 2 beam + LM; -1: not
+// measured) and its change relative to the float control's with the same.
+double ablate_row_wer(const struct row *r, int decoder);
+double ablate_row_rel_by(const struct ablate *a, const struct row *r, int decoder, int *ok);
 int ablate_save_rows(const struct ablate *a);
 int ablate_write_json_file(const char *path, cJSON *root);
 int ablate_read_text(const char *path, char **out, size_t *len, int *missing);
 
 // ablate_run.c: one setting from fine-tune to test WER; 1 if stopped by a signal
 int ablate_run_setting(struct ablate *a, const struct setting *s, struct row *r);
+// A finished row of an earlier run decoded again with this run's beam / LM
+// options (its exported OUT/SETTING/model.spq; nothing is fine-tuned).
+int ablate_decode_row(struct ablate *a, const struct setting *s, struct row *r);
 
 // ablate_report.c: table, OUT/ablate.json, the plot and the results file
 int ablate_report(const struct ablate *a);

@@ -14,25 +14,60 @@
 
 extern char **environ;
 
+// "61.73%" and "+0.0%" cells of a decoder's WER and its change against
+// float ("-" where not measured).
+static void wer_cells(const struct ablate *a, const struct row *r, int decoder, char *w, char *rel, size_t size)
+{
+    int ok;
+    double x = ablate_row_rel_by(a, r, decoder, &ok), v = ablate_row_wer(r, decoder);
+    if (v >= 0)
+        snprintf(w, size, "%.2f%%", 100 * v);
+    else
+        snprintf(w, size, "-");
+    if (ok)
+        snprintf(rel, size, "%+.1f%%", 100 * x);
+    else
+        snprintf(rel, size, "-");
+}
+
+// Decoders with numbers in some row: 1 greedy only, 2 + beam, 3 + beam + LM.
+static int n_decoders(const struct ablate *a)
+{
+    int n = 1;
+    for (int i = 0; i < a->n_rows; i++) {
+        if (a->rows[i].wer_beam >= 0 && n < 2)
+            n = 2;
+        if (a->rows[i].wer_lm >= 0)
+            n = 3;
+    }
+    return n;
+}
+
 static void print_table(const struct ablate *a, FILE *out)
 {
-    fprintf(out, "\n%-14s %-9s %6s %9s %10s %11s %9s %8s  %s\n", "setting", "kind", "steps", "test WER", "rel. WER",
-            "size %fp32", "matmul %", "time s", "spec");
-    fprintf(out, "%-14s %-9s %6s %9s %10s %11s %9s %8s\n", "", "", "", "", "vs float", "(file B)", "", "(tune)");
+    int nd = n_decoders(a);
+    static const char *const head[3][2] = { { "test WER", "vs float" }, { "beam WER", "vs float" },
+                                            { "+LM WER", "vs float" } };
+    fprintf(out, "\n%-14s %-9s %6s", "setting", "kind", "steps");
+    for (int d = 0; d < nd; d++)
+        fprintf(out, " %9s %10s", head[d][0], "rel. WER");
+    fprintf(out, " %11s %9s %8s  %s\n", "size %fp32", "matmul %", "time s", "spec");
+    fprintf(out, "%-14s %-9s %6s", "", "", "");
+    for (int d = 0; d < nd; d++)
+        fprintf(out, " %9s %10s", "", head[d][1]);
+    fprintf(out, " %11s %9s %8s\n", "(file B)", "", "(tune)");
     for (int i = 0; i < a->n_rows; i++) {
         const struct row *r = &a->rows[i];
-        int ok;
-        double rel = ablate_row_rel(a, r, &ok);
-        char relb[32];
-        if (ok)
-            snprintf(relb, sizeof relb, "%+.1f%%", 100 * rel);
-        else
-            snprintf(relb, sizeof relb, "-");
         char tb[32] = "-";
         if (r->kind == K_FINETUNE || r->kind == K_MIXED)
             snprintf(tb, sizeof tb, "%.0f%s", r->ft_seconds, r->resumed ? "*" : "");
-        fprintf(out, "%-14s %-9s %6lld %8.2f%% %10s %11.2f %9.2f %8s  %s%s\n", r->name, KIND_NAME[r->kind],
-                (long long)r->steps, 100 * r->wer, relb, ablate_row_pct(r), ablate_row_matmul_pct(r), tb,
+        fprintf(out, "%-14s %-9s %6lld", r->name, KIND_NAME[r->kind], (long long)r->steps);
+        for (int d = 0; d < nd; d++) {
+            char w[32], rel[32];
+            wer_cells(a, r, d, w, rel, sizeof w);
+            fprintf(out, " %9s %10s", w, rel);
+        }
+        fprintf(out, " %11.2f %9.2f %8s  %s%s\n", ablate_row_pct(r), ablate_row_matmul_pct(r), tb,
                 strlen(r->spec) <= 40 ? r->spec : "per layer: ", strlen(r->spec) <= 40 ? "" : r->formats);
     }
 }
@@ -190,15 +225,25 @@ static void markdown(const struct ablate *a, struct sbuf *b)
     if (a->reused)
         sb_printf(&p, " %d of the %d rows were computed by an earlier run with the same options (`--resume`).",
                   a->reused, a->n_rows);
+    if (a->redecoded)
+        sb_printf(&p, " This run decoded the exports of %d of them again with its beam search options.", a->redecoded);
     sb_printf(&p, "\n");
     sb_wrap(b, &p, 0);
+    // The beam decodings, as the first row that has them ran them.
+    char decs[800] = "";
+    for (int i = 0; i < a->n_rows && !decs[0]; i++)
+        if (a->rows[i].dec_key[0])
+            snprintf(decs, sizeof decs,
+                     "; each export is also decoded by the CTC prefix beam search, lexicon-free, without and (if an "
+                     "LM is named) with a word n-gram LM fused into it: `%s`",
+                     a->rows[i].dec_key);
     sb_printf(&p,
               "Each fine-tuned setting starts from `%s` and is fine-tuned for %lld steps (lr %g, %lld warm-up steps, "
               "batch %d frames, cosine horizon %d epochs%s) on `%s/train.jsonl` with simulated compression, "
               "exported, and the %zu test utterances (held-out voices, %.1f min) are transcribed with the integer "
-              "runtime (cpu backend, greedy). ",
+              "runtime (cpu backend, greedy%s). ",
               a->from, (long long)a->steps, a->lr, (long long)a->warmup, a->batch_frames, a->epochs, distill,
-              a->corpus, a->test.n, a->test.seconds / 60);
+              a->corpus, a->test.n, a->test.seconds / 60, decs);
     if (a->keep[0])
         sb_printf(&p, "Compressed settings keep `%s`. ", a->keep);
     sb_printf(&p,
@@ -212,25 +257,30 @@ static void markdown(const struct ablate *a, struct sbuf *b)
               "jobs.\n",
               omp_get_max_threads());
     sb_wrap(b, &p, 0);
-    sb_printf(b, "| setting | spec | fine-tuning steps | test WER | rel. WER vs float | size %% of fp32 (file bytes) "
-                 "| matmul %% | fine-tune s |\n");
-    sb_printf(b, "|---|---|---:|---:|---:|---:|---:|---:|\n");
+    static const char *const head[3] = { "test WER", "beam WER", "beam + LM WER" };
+    int nd = n_decoders(a);
+    sb_printf(b, "| setting | spec | fine-tuning steps |");
+    for (int d = 0; d < nd; d++)
+        sb_printf(b, " %s | rel. vs float |", head[d]);
+    sb_printf(b, " size %% of fp32 (file bytes) | matmul %% | fine-tune s |\n|---|---|---:|");
+    for (int d = 0; d < nd; d++)
+        sb_printf(b, "---:|---:|");
+    sb_printf(b, "---:|---:|---:|\n");
     int any_resumed = 0;
     for (int i = 0; i < a->n_rows; i++) {
         const struct row *r = &a->rows[i];
-        int ok;
-        double rel = ablate_row_rel(a, r, &ok);
-        char spec[320], relb[32];
+        char spec[320];
         md_spec(r, spec, sizeof spec);
-        if (ok)
-            snprintf(relb, sizeof relb, "%+.1f%%", 100 * rel);
-        else
-            snprintf(relb, sizeof relb, "-");
         char tb[32] = "-";
         if (r->kind == K_FINETUNE || r->kind == K_MIXED)
             snprintf(tb, sizeof tb, "%.0f%s", r->ft_seconds, r->resumed ? "*" : "");
-        sb_printf(b, "| %s | %s | %lld | %.2f%% | %s | %.2f | %.2f | %s |\n", r->name, spec, (long long)r->steps,
-                  100 * r->wer, relb, ablate_row_pct(r), ablate_row_matmul_pct(r), tb);
+        sb_printf(b, "| %s | %s | %lld |", r->name, spec, (long long)r->steps);
+        for (int d = 0; d < nd; d++) {
+            char w[32], rel[32];
+            wer_cells(a, r, d, w, rel, sizeof w);
+            sb_printf(b, " %s | %s |", w, rel);
+        }
+        sb_printf(b, " %.2f | %.2f | %s |\n", ablate_row_pct(r), ablate_row_matmul_pct(r), tb);
         any_resumed |= r->resumed;
     }
     if (any_resumed)
@@ -312,6 +362,12 @@ static int write_ablate_json(const struct ablate *a, const char *path)
     cJSON_AddNumberToObject(o, "distill", a->distill);
     cJSON_AddNumberToObject(o, "search_utts", a->search_utts);
     cJSON_AddStringToObject(o, "keep", a->keep);
+    cJSON_AddNumberToObject(o, "beam", a->beam > 1 ? a->beam : 1);
+    if (a->lm_path) {
+        cJSON_AddStringToObject(o, "lm", a->lm_path);
+        cJSON_AddNumberToObject(o, "lm_weight", a->lm_weight);
+        cJSON_AddNumberToObject(o, "word_bonus", a->word_bonus);
+    }
     cJSON_AddNumberToObject(root, "threads", omp_get_max_threads());
     cJSON_AddNumberToObject(root, "rows_from_earlier_run", a->reused);
     cJSON_AddNumberToObject(root, "test_utterances", (double)a->test.n);
@@ -347,11 +403,15 @@ static void write_plot(const struct ablate *a)
         return;
     snprintf(tmp, sizeof tmp, "%s.tmp", png);
     struct sbuf d = { 0 }, s = { 0 };
-    sb_printf(&d, "# size_pct_fp32 test_wer_pct name kind(0 base, 1 fine-tuned, 2 post-training)\n");
+    int nd = n_decoders(a);
+    sb_printf(&d, "# size_pct_fp32 test_wer_pct name kind(0 base, 1 fine-tuned, 2 post-training) "
+                  "best_beam_wer_pct(-1: none)\n");
     for (int i = 0; i < a->n_rows; i++) {
         const struct row *r = &a->rows[i];
         int k = r->kind == K_BASE ? 0 : r->kind == K_PTQ ? 2 : 1;
-        sb_printf(&d, "%.4f %.4f \"%s\" %d\n", ablate_row_pct(r), 100 * r->wer, r->name, k);
+        double beam = nd == 3 ? r->wer_lm : r->wer_beam;
+        sb_printf(&d, "%.4f %.4f \"%s\" %d %.4f\n", ablate_row_pct(r), 100 * r->wer, r->name, k,
+                  beam >= 0 ? 100 * beam : -1);
     }
     const struct row *f = ablate_find_row(a, "float");
     double xmin = 100;
@@ -366,7 +426,7 @@ static void write_plot(const struct ablate *a)
               "set xrange [%.3g:160]\n"
               "set offsets 0, 0, 2, 2\n"
               "set xlabel \"model size, %% of fp32 (exported file bytes / fp32 parameter bytes)\"\n"
-              "set ylabel \"test WER, %% (held-out voices, integer runtime)\"\n"
+              "set ylabel \"test WER, %% (held-out voices, integer runtime; greedy unless marked)\"\n"
               "set key below horizontal\n"
               "set grid\n"
               "set title \"sparq ablate: %lld fine-tuning steps per setting\"\n"
@@ -376,6 +436,10 @@ static void write_plot(const struct ablate *a)
                   "     dat using 1:($4 == 2 ? $2 : 1/0) title \"post-training\" with points pt 5 ps 1.3 lc rgb \"#c03030\", \\\n"
                   "     dat using 1:($4 == 0 ? $2 : 1/0) title \"base model\" with points pt 9 ps 1.5 lc rgb \"#208020\", \\\n"
                   "     dat using 1:2:3 with labels offset char 0.8,0.7 left font \",9\" notitle");
+    if (nd > 1)
+        sb_printf(&s, ", \\\n     dat using 1:($5 >= 0 ? $5 : 1/0) title \"%s (same exports)\" with points pt 6 ps 1.3 "
+                      "lc rgb \"#3050c0\"",
+                  nd == 3 ? "beam + LM" : "beam");
     if (f)
         sb_printf(&s, ", \\\n     %.4f title \"float control\" with lines dt 2 lc rgb \"#606060\"", 100 * f->wer);
     sb_printf(&s, "\n");

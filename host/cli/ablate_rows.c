@@ -23,13 +23,22 @@ double ablate_row_matmul_pct(const struct row *r)
     return r->matmul_params ? 100.0 * (double)r->matmul_bytes / (4.0 * (double)r->matmul_params) : 100.0;
 }
 
-// Relative WER change against the float control; 0 (and *ok = 0) without one.
-double ablate_row_rel(const struct ablate *a, const struct row *r, int *ok)
+double ablate_row_wer(const struct row *r, int decoder)
+{
+    return decoder == 0 ? r->wer : decoder == 1 ? r->wer_beam : r->wer_lm;
+}
+
+// Relative WER change against the float control decoded the same way; 0
+// (and *ok = 0) without one or without that decoder's numbers.
+double ablate_row_rel_by(const struct ablate *a, const struct row *r, int decoder, int *ok)
 {
     const struct row *f = ablate_find_row(a, "float");
-    *ok = f && f->wer > 0;
-    return *ok ? (r->wer - f->wer) / f->wer : 0;
+    double fw = f ? ablate_row_wer(f, decoder) : 0, w = ablate_row_wer(r, decoder);
+    *ok = f && fw > 0 && w >= 0 && (decoder == 0 || !strcmp(f->dec_key, r->dec_key));
+    return *ok ? (w - fw) / fw : 0;
 }
+
+double ablate_row_rel(const struct ablate *a, const struct row *r, int *ok) { return ablate_row_rel_by(a, r, 0, ok); }
 
 cJSON *ablate_row_json(const struct ablate *a, const struct row *r, int with_derived)
 {
@@ -51,6 +60,12 @@ cJSON *ablate_row_json(const struct ablate *a, const struct row *r, int with_der
     cJSON_AddNumberToObject(o, "matmul_bytes", (double)r->matmul_bytes);
     cJSON_AddNumberToObject(o, "finetune_seconds", r->ft_seconds);
     cJSON_AddNumberToObject(o, "eval_seconds", r->eval_seconds);
+    if (r->dec_key[0]) {
+        cJSON_AddStringToObject(o, "decode", r->dec_key);
+        cJSON_AddNumberToObject(o, "test_wer_beam", r->wer_beam);
+        if (r->wer_lm >= 0)
+            cJSON_AddNumberToObject(o, "test_wer_beam_lm", r->wer_lm);
+    }
     if (r->kind == K_MIXED) {
         cJSON_AddNumberToObject(o, "budget_pct_fp32", r->budget);
         cJSON_AddNumberToObject(o, "search_seconds", r->search_seconds);
@@ -65,6 +80,12 @@ cJSON *ablate_row_json(const struct ablate *a, const struct row *r, int with_der
             cJSON_AddNumberToObject(o, "rel_wer_vs_float", rel);
         else
             cJSON_AddNullToObject(o, "rel_wer_vs_float");
+        static const char *const keys[] = { "rel_wer_beam_vs_float", "rel_wer_beam_lm_vs_float" };
+        for (int d = 1; d <= 2 && r->dec_key[0]; d++) {
+            rel = ablate_row_rel_by(a, r, d, &ok);
+            if (ok)
+                cJSON_AddNumberToObject(o, keys[d - 1], rel);
+        }
     }
     return o;
 }
@@ -115,6 +136,16 @@ static int row_from_json(struct row *r, const cJSON *o)
     r->ft_seconds = ft;
     r->eval_seconds = ev;
     r->resumed = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "resumed"));
+    // Beam decoding (optional: rows of a greedy-only run have none).
+    r->wer_beam = r->wer_lm = -1;
+    const cJSON *dec = cJSON_GetObjectItemCaseSensitive(o, "decode");
+    if (cJSON_IsString(dec)) {
+        if (ablate_json_num(o, "test_wer_beam", &r->wer_beam))
+            return -1;
+        if (ablate_json_num(o, "test_wer_beam_lm", &r->wer_lm))
+            r->wer_lm = -1;
+        snprintf(r->dec_key, sizeof r->dec_key, "%s", dec->valuestring);
+    }
     if (r->kind == K_MIXED) {
         double sb;
         if (ablate_json_num(o, "budget_pct_fp32", &r->budget) ||

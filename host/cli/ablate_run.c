@@ -6,6 +6,7 @@
 
 #include "ablate.h"
 #include "sparq_clock.h"
+#include "sparq_decode.h"
 #include "sparq_error.h"
 #include "sparq_file.h"
 #include "sparq_finetune.h"
@@ -35,7 +36,82 @@ static int64_t count_steps(const char *dir)
     return n;
 }
 
-// Runs the packed model on the cpu backend over the test split and scores it.
+// Decodes the test split through rt's model (dec NULL: greedy) and scores it.
+static int decode_score(struct ablate *a, struct sparq_runtime *rt, const struct sparq_ctc_beam_options *dec,
+                        struct sparq_score *sc)
+{
+    char **hyps = calloc(a->test.n, sizeof(char *));
+    if (!hyps)
+        return sparq_fail(SPARQ_ENOMEM, "out of memory");
+    sparq_runtime_activate(rt);
+    int rc = sparq_decode_dataset_dist_ex(sparq_runtime_model(rt), &a->test, DECODE_FRAMES, dec, hyps);
+    sparq_runtime_deactivate(rt);
+    if (rc == SPARQ_OK && sparq_runtime_error(rt))
+        rc = sparq_fail(sparq_runtime_error(rt), "%s", sparq_last_error());
+    memset(sc, 0, sizeof *sc);
+    if (rc == SPARQ_OK)
+        rc = sparq_score_pairs((const char *const *)a->test.ids, (const char *const *)a->test.texts,
+                               (const char *const *)hyps, a->test.n, sc);
+    for (size_t i = 0; i < a->test.n; i++)
+        free(hyps[i]);
+    free(hyps);
+    return rc;
+}
+
+// The beam decodings (--beam, --lm) of an opened export: without the LM
+// (no weight, no word bonus: a plain beam search) and with it.
+static int decode_beams(struct ablate *a, struct sparq_runtime *rt, struct row *r)
+{
+    struct sparq_ctc_beam_options d;
+    sparq_ctc_beam_options_default(&d);
+    d.beam = a->beam;
+    d.alpha = d.beta = 0.0;
+    struct sparq_score sc;
+    r->wer_beam = r->wer_lm = -1;
+    int rc = decode_score(a, rt, &d, &sc);
+    if (rc)
+        return rc;
+    r->wer_beam = sparq_error_rate(&sc.words);
+    sparq_score_free(&sc);
+    if (a->lm) {
+        d.lm = a->lm;
+        d.alpha = a->lm_weight;
+        d.beta = a->word_bonus;
+        if ((rc = decode_score(a, rt, &d, &sc)))
+            return rc;
+        r->wer_lm = sparq_error_rate(&sc.words);
+        sparq_score_free(&sc);
+    }
+    snprintf(r->dec_key, sizeof r->dec_key, "%s", a->dec_key);
+    return SPARQ_OK;
+}
+
+// Formats of the matmuls that ran, with counts, in order of first use.
+static void note_formats(struct sparq_runtime *rt, struct row *r)
+{
+    int count;
+    const struct sparq_runtime_layer_stats *st = sparq_runtime_stats(rt, &count);
+    char names[16][24];
+    int counts[16], k = 0;
+    for (int i = 0; i < count; i++) {
+        int j = 0;
+        while (j < k && strcmp(names[j], st[i].format))
+            j++;
+        if (j == k && k < 16) {
+            snprintf(names[k], sizeof names[k], "%s", st[i].format);
+            counts[k++] = 0;
+        }
+        if (j < k)
+            counts[j]++;
+    }
+    size_t n = 0;
+    r->formats[0] = 0;
+    for (int j = 0; j < k && n < sizeof r->formats; j++)
+        n += (size_t)snprintf(r->formats + n, sizeof r->formats - n, "%s%s x%d", j ? ", " : "", names[j], counts[j]);
+}
+
+// Runs the packed model on the cpu backend over the test split and scores
+// it: greedy, then the beam decodings if asked for.
 static int evaluate(struct ablate *a, const char *model_path, struct row *r)
 {
     double t0 = sparq_clock_s();
@@ -43,55 +119,41 @@ static int evaluate(struct ablate *a, const char *model_path, struct row *r)
     int rc = sparq_runtime_open(&rt, model_path, "cpu");
     if (rc)
         return rc;
-    char **hyps = calloc(a->test.n, sizeof(char *));
-    if (!hyps) {
-        sparq_runtime_close(rt);
-        return sparq_fail(SPARQ_ENOMEM, "out of memory");
-    }
-    sparq_runtime_activate(rt);
-    rc = sparq_decode_dataset(sparq_runtime_model(rt), &a->test, DECODE_FRAMES, 1, hyps);
-    sparq_runtime_deactivate(rt);
-    if (rc == SPARQ_OK && sparq_runtime_error(rt))
-        rc = sparq_fail(sparq_runtime_error(rt), "%s: %s", model_path, sparq_last_error());
-    // Formats of the matmuls that ran, with counts, in order of first use.
-    if (rc == SPARQ_OK) {
-        int count;
-        const struct sparq_runtime_layer_stats *st = sparq_runtime_stats(rt, &count);
-        char names[16][24];
-        int counts[16], k = 0;
-        for (int i = 0; i < count; i++) {
-            int j = 0;
-            while (j < k && strcmp(names[j], st[i].format))
-                j++;
-            if (j == k && k < 16) {
-                snprintf(names[k], sizeof names[k], "%s", st[i].format);
-                counts[k++] = 0;
-            }
-            if (j < k)
-                counts[j]++;
-        }
-        size_t n = 0;
-        r->formats[0] = 0;
-        for (int j = 0; j < k && n < sizeof r->formats; j++)
-            n += (size_t)snprintf(r->formats + n, sizeof r->formats - n, "%s%s x%d", j ? ", " : "", names[j],
-                                  counts[j]);
-    }
     struct sparq_score sc;
-    memset(&sc, 0, sizeof sc);
-    if (rc == SPARQ_OK)
-        rc = sparq_score_pairs((const char *const *)a->test.ids, (const char *const *)a->test.texts,
-                               (const char *const *)hyps, a->test.n, &sc);
+    rc = decode_score(a, rt, NULL, &sc);
     if (rc == SPARQ_OK) {
+        note_formats(rt, r);
         r->wer = sparq_error_rate(&sc.words);
         r->word_errors = sc.words.sub + sc.words.del + sc.words.ins;
         r->ref_words = sc.words.ref;
         sparq_score_free(&sc);
     }
-    for (size_t i = 0; i < a->test.n; i++)
-        free(hyps[i]);
-    free(hyps);
+    if (rc == SPARQ_OK && a->dec_key[0])
+        rc = decode_beams(a, rt, r);
+    if (rc)
+        rc = sparq_fail(rc, "%s: %s", model_path, sparq_last_error());
     sparq_runtime_close(rt);
     r->eval_seconds = sparq_clock_s() - t0;
+    return rc;
+}
+
+int ablate_decode_row(struct ablate *a, const struct setting *s, struct row *r)
+{
+    char dir[4096], model[4096];
+    int rc = sparq_path_join(dir, sizeof dir, a->out, s->dir);
+    if (!rc)
+        rc = sparq_path_join(model, sizeof model, dir, "model.spq");
+    if (rc)
+        return rc;
+    if (!sparq_file_exists(model))
+        return sparq_fail(SPARQ_EIO, "%s: no such file: the export of a finished setting is needed to decode it "
+                                     "with --beam/--lm", model);
+    struct sparq_runtime *rt;
+    if ((rc = sparq_runtime_open(&rt, model, "cpu")))
+        return rc;
+    if ((rc = decode_beams(a, rt, r)))
+        rc = sparq_fail(rc, "%s: %s", model, sparq_last_error());
+    sparq_runtime_close(rt);
     return rc;
 }
 
@@ -216,6 +278,7 @@ static void search_from_json(const char *dir, struct row *r)
 int ablate_run_setting(struct ablate *a, const struct setting *s, struct row *r)
 {
     memset(r, 0, sizeof *r);
+    r->wer_beam = r->wer_lm = -1;
     snprintf(r->name, sizeof r->name, "%s", s->name);
     r->kind = s->kind;
     r->budget = s->budget;

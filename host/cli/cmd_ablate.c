@@ -62,6 +62,12 @@ static void usage(FILE *out)
             "                       ptq-SPEC, is accepted); base always runs\n"
             "  --budgets LIST       mixed-precision budgets, %% of fp32 (9.4,6.25)\n"
             "  --search-utts N      dev utterances the search measures its losses on (0: sparq search's default)\n"
+            "  --beam N             also decode each export by the CTC prefix beam search with N prefixes\n"
+            "                       (default 1: greedy only)\n"
+            "  --lm FILE            and with this word n-gram LM (ARPA, `sparq lm build`) fused into it\n"
+            "                       (--beam defaults to 16 with an LM); --lm-weight A (0.5), --word-bonus B\n"
+            "                       (1.0). Greedy, beam and beam + LM columns; changing them on --resume\n"
+            "                       decodes the finished exports again, it does not fine-tune them again\n"
             "  --threads N          OpenMP threads\n"
             "  --out DIR            (build/ablate)\n"
             "  --results FILE       (docs/results.md)   --no-results  do not write it\n"
@@ -115,7 +121,8 @@ static int check_corpus_file(const char *corpus, const char *name)
 static int parse_options(struct ablate *a, int argc, char **argv)
 {
     enum { O_FROM = 256, O_CORPUS, O_STEPS, O_LR, O_WARMUP, O_BATCH, O_EPOCHS, O_DISTILL, O_KEEP, O_SETTINGS,
-           O_BUDGETS, O_THREADS, O_OUT, O_RESULTS, O_NORESULTS, O_RESUME, O_QUIET, O_VERBOSE, O_SEARCH_UTTS };
+           O_BUDGETS, O_THREADS, O_OUT, O_RESULTS, O_NORESULTS, O_RESUME, O_QUIET, O_VERBOSE, O_SEARCH_UTTS,
+           O_BEAM, O_LM, O_LM_WEIGHT, O_WORD_BONUS };
     static const struct option opts[] = {
         { "from", required_argument, NULL, O_FROM },       { "corpus", required_argument, NULL, O_CORPUS },
         { "steps", required_argument, NULL, O_STEPS },     { "lr", required_argument, NULL, O_LR },
@@ -126,7 +133,9 @@ static int parse_options(struct ablate *a, int argc, char **argv)
         { "out", required_argument, NULL, O_OUT },         { "results", required_argument, NULL, O_RESULTS },
         { "no-results", no_argument, NULL, O_NORESULTS },  { "resume", no_argument, NULL, O_RESUME },
         { "quiet", no_argument, NULL, O_QUIET },           { "verbose", no_argument, NULL, O_VERBOSE },
-        { "search-utts", required_argument, NULL, O_SEARCH_UTTS },
+        { "search-utts", required_argument, NULL, O_SEARCH_UTTS }, { "beam", required_argument, NULL, O_BEAM },
+        { "lm", required_argument, NULL, O_LM },           { "lm-weight", required_argument, NULL, O_LM_WEIGHT },
+        { "word-bonus", required_argument, NULL, O_WORD_BONUS },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -140,6 +149,8 @@ static int parse_options(struct ablate *a, int argc, char **argv)
     a->batch_frames = 12000;
     a->lr = 2e-4;
     a->warmup = 10;
+    a->lm_weight = 0.5;
+    a->word_bonus = 1.0;
     const char *settings = NULL, *budgets_text = "9.4,6.25";
     int c, bad = 0;
     while (!bad && (c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -163,13 +174,17 @@ static int parse_options(struct ablate *a, int argc, char **argv)
         case O_QUIET: a->quiet = 1; break;
         case O_VERBOSE: a->verbose = 1; break;
         case O_SEARCH_UTTS: bad = sparq_parse_int("--search-utts", optarg, 0, INT32_MAX, &a->search_utts); break;
+        case O_BEAM: bad = sparq_parse_int("--beam", optarg, 1, 1024, &a->beam); break;
+        case O_LM: a->lm_path = optarg; break;
+        case O_LM_WEIGHT: bad = sparq_parse_double("--lm-weight", optarg, 0, 100, &a->lm_weight); break;
+        case O_WORD_BONUS: bad = sparq_parse_double("--word-bonus", optarg, -100, 100, &a->word_bonus); break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
     }
-    const struct sparq_path_arg ins[] = { { "--from", a->from } };
+    const struct sparq_path_arg ins[] = { { "--from", a->from }, { "--lm", a->lm_path } };
     const struct sparq_path_arg outs[] = { { "--results", a->results } };
-    if (bad || sparq_check_outputs(ins, 1, outs, 1)) {
+    if (bad || sparq_check_outputs(ins, 2, outs, 1)) {
         fprintf(stderr, "sparq ablate: %s\n", sparq_last_error());
         return 2;
     }
@@ -177,6 +192,17 @@ static int parse_options(struct ablate *a, int argc, char **argv)
         fprintf(stderr, "sparq ablate: unexpected argument '%s' (see --help)\n", argv[optind]);
         return 2;
     }
+    if (a->lm_path && a->beam == 1) {
+        fprintf(stderr, "sparq ablate: --lm needs the beam search: --beam >= 2 (default 16 with an LM)\n");
+        return 2;
+    }
+    if (a->lm_path && !a->beam)
+        a->beam = 16;
+    if (a->beam > 1 && a->lm_path)
+        snprintf(a->dec_key, sizeof a->dec_key, "beam=%d lm=%s lm_weight=%g word_bonus=%g", a->beam, a->lm_path,
+                 a->lm_weight, a->word_bonus);
+    else if (a->beam > 1)
+        snprintf(a->dec_key, sizeof a->dec_key, "beam=%d", a->beam);
     double budgets[16];
     int n_budgets;
     struct sparq_compress_spec keep_spec;
@@ -222,6 +248,8 @@ static int prepare(struct ablate *a)
         rc = sparq_mkdir_p(a->out);
     if (!rc && a->resume)
         rc = ablate_load_rows(a);
+    if (!rc && a->lm_path)
+        rc = sparq_lm_read(&a->lm, a->lm_path);
     if (rc)
         return rc;
     if (a->threads > 0)
@@ -234,6 +262,34 @@ static int prepare(struct ablate *a)
     a->stop = sparq_train_stop_on_signals();
     a->t_start = sparq_clock_s();
     return SPARQ_OK;
+}
+
+// Rows an earlier run finished, decoded again when this run's --beam / --lm
+// differ from theirs (each saved at once). Returns 0 or 1 on an error.
+static int redecode_reused(struct ablate *a)
+{
+    if (!a->dec_key[0])
+        return 0;
+    for (int i = 0; i < a->n_settings && !*a->stop; i++) {
+        struct row *r = NULL;
+        for (int j = 0; j < a->n_rows; j++)
+            if (!strcmp(a->rows[j].name, a->settings[i].name))
+                r = &a->rows[j];
+        if (!r || !strcmp(r->dec_key, a->dec_key))
+            continue;
+        double t0 = sparq_clock_s();
+        if (ablate_decode_row(a, &a->settings[i], r) || ablate_save_rows(a)) {
+            fprintf(stderr, "sparq ablate: %s: %s\n", r->name, sparq_last_error());
+            return 1;
+        }
+        a->redecoded++;
+        fprintf(stderr, "ablate [%d/%d] %s: decoded again (%s): beam WER %.2f%%", i + 1, a->n_settings, r->name,
+                a->dec_key, 100 * r->wer_beam);
+        if (r->wer_lm >= 0)
+            fprintf(stderr, ", beam + LM %.2f%%", 100 * r->wer_lm);
+        fprintf(stderr, " (%.0f s)\n", sparq_clock_s() - t0);
+    }
+    return 0;
 }
 
 // Runs every selected setting not yet in rows.json, saving each row at once.
@@ -257,7 +313,7 @@ static int run_all(struct ablate *a)
     if (a->resume)
         fprintf(stderr, "ablate: %d of %d settings already done in %s/rows.json (--resume)\n", reused, a->n_settings,
                 a->out);
-    int done_tune = 0, done_other = 0, exit_code = 0;
+    int done_tune = 0, done_other = 0, exit_code = redecode_reused(a);
     double tune_time = 0, other_time = 0;
     for (int i = 0; i < a->n_settings && !exit_code; i++) {
         const struct setting *s = &a->settings[i];
@@ -313,8 +369,14 @@ static int run_all(struct ablate *a)
             fmt_secs(per, sizeof per, mean);
             snprintf(eta, sizeof eta, "ETA %s (%d fine-tunes left at %s each)", l, remaining_tune, per);
         }
-        fprintf(stderr, "ablate [%d/%d] %s: test WER %.2f%%, %.2f%% of fp32, %lld steps, %.0f s; elapsed %s, %s\n",
-                i + 1, a->n_settings, s->name, 100 * r.wer, ablate_row_pct(&r), (long long)r.steps, took, el, eta);
+        char beams[96] = "";
+        if (r.wer_lm >= 0)
+            snprintf(beams, sizeof beams, " (beam %.2f%%, beam + LM %.2f%%)", 100 * r.wer_beam, 100 * r.wer_lm);
+        else if (r.wer_beam >= 0)
+            snprintf(beams, sizeof beams, " (beam %.2f%%)", 100 * r.wer_beam);
+        fprintf(stderr, "ablate [%d/%d] %s: test WER %.2f%%%s, %.2f%% of fp32, %lld steps, %.0f s; elapsed %s, %s\n",
+                i + 1, a->n_settings, s->name, 100 * r.wer, beams, ablate_row_pct(&r), (long long)r.steps, took, el,
+                eta);
         if (*a->stop) {
             fprintf(stderr, "ablate: stopped after %s; rerun with --resume to continue\n", s->name);
             exit_code = 130;
@@ -366,6 +428,7 @@ int cmd_ablate(int argc, char **argv)
     for (int j = 0; j < a.n_rows; j++)
         free(a.rows[j].spec);
     sparq_dataset_free(&a.test);
+    sparq_lm_free(a.lm);
     if (a.have_dev)
         sparq_dataset_free(&a.dev);
     return exit_code;

@@ -134,6 +134,42 @@ resumed() {
     grep -q 'int8: fine-tuning' "$T/ab2.log" && cmp "$T/float.spq" "$OUT/float/model.spq" && ieq "$(jget "$J" rows)" 6
 }
 check "--resume with one more setting runs only that one" resumed
+# --lm on --resume: the finished exports are decoded again (greedy, beam, beam + LM), nothing is fine-tuned.
+# (The tiny model emits no words by itself; word bonus 5 makes the LM decode emit some, so the beam and
+# beam + LM numbers differ and each is checked against sparq eval's.)
+sed -n 's/.*"text":"\([^"]*\)".*/\1/p' "$T/c/train.jsonl" > "$T/lm.txt"
+"$SPARQ" lm build --out "$T/lm.arpa" "$T/lm.txt" > /dev/null 2>&1
+cp "$OUT/int4-2of4/model.spq" "$T/int42.spq"
+ab --steps 2 --settings float,int4-2:4,ptq-int4,mixed@25,int8 --no-results --resume --lm "$T/lm.arpa" \
+    --lm-weight 0.5 --word-bonus 5 > "$T/table3.txt" 2> "$T/ab3.log"
+rc=$?
+redecoded() {
+    ieq "$rc" 0 && ieq "$(grep -c 'decoded again (beam=16 lm=.*lm_weight=0.5 word_bonus=5): beam WER' "$T/ab3.log")" 6 &&
+    ! grep -qE ': (fine-tuning|export|mixed)' "$T/ab3.log" && cmp "$T/float.spq" "$OUT/float/model.spq" &&
+    cmp "$T/int42.spq" "$OUT/int4-2of4/model.spq" && grep -q 'test WER.*beam WER.*+LM WER' "$T/table3.txt"
+}
+check "--resume --lm decodes the 6 finished exports again, fine-tunes nothing, adds beam and +LM columns" redecoded
+"$SPARQ" eval --model "$OUT/int4-2of4/model.spq" --backend cpu --data "$T/c/test.jsonl" --beam 16 \
+    --json "$T/eval_beam.json" > /dev/null 2>&1
+"$SPARQ" eval --model "$OUT/int4-2of4/model.spq" --backend cpu --data "$T/c/test.jsonl" --lm "$T/lm.arpa" \
+    --lm-weight 0.5 --word-bonus 5 --json "$T/eval_lm.json" > /dev/null 2>&1
+beams_equal_eval() {
+    seq_ "$(jget "$J" rows.2.test_wer_beam)" "$(jget "$T/eval_beam.json" wer.rate)" &&
+    seq_ "$(jget "$J" rows.2.test_wer_beam_lm)" "$(jget "$T/eval_lm.json" wer.rate)" &&
+    seq_ "$(jget "$J" rows.2.test_wer)" "$(jget "$T/eval.json" wer.rate)" &&
+    ! seq_ "$(jget "$J" rows.2.test_wer_beam_lm)" "$(jget "$J" rows.2.test_wer_beam)" > /dev/null &&
+    w=$(jget "$J" rows.2.test_wer_beam_lm) f=$(jget "$J" rows.1.test_wer_beam_lm) &&
+    feq "$(jget "$J" rows.2.rel_wer_beam_lm_vs_float)" "$(awk -v w="$w" -v f="$f" 'BEGIN { printf "%.12f", (w - f) / f }')"
+}
+check "beam and beam + LM WER equal sparq eval --beam 16 / --lm on the same export; greedy unchanged; rel. vs float" \
+    beams_equal_eval
+ab --steps 2 --settings float,int4-2:4,ptq-int4,mixed@25,int8 --no-results --resume --lm "$T/lm.arpa" \
+    --lm-weight 0.5 --word-bonus 5 > /dev/null 2> "$T/ab4.log"
+check "the same --lm again decodes nothing again" sh -c "! grep -q 'decoded again' '$T/ab4.log'"
+ab --steps 2 --settings float --no-results --resume --lm "$T/lm.arpa" --beam 1 > /dev/null 2> "$T/err"
+rc=$?
+check "--lm with --beam 1 is a usage error (exit 2, one line)" \
+    sh -c "[ $rc -eq 2 ] && [ \$(wc -l < '$T/err') -eq 1 ] && grep -q 'beam' '$T/err'"
 ab --steps 3 --no-results --resume > /dev/null 2> "$T/err"
 rc=$?
 check "--resume with other options is refused (exit 1, one line)" \
