@@ -7,7 +7,7 @@
 #   4. transcription of the held-out test set with the integer runtime on the
 #      C device model, and of its first utterances on the Verilator-simulated
 #      accelerator, checked to be bit-identical
-#   5. the WER / size table, the throughput of dense int8, int4, int4 2:4 and
+#   5. the WER / size table (greedy, beam, beam + a word LM), the throughput of dense int8, int4, int4 2:4 and
 #      int2 1:4 on the device side by side, the batch-size sweep and plots
 set -eu
 BUILD=${BUILD:-build}
@@ -56,6 +56,26 @@ step "3/5 post-training exports (no fine-tuning): int4 2:4 for comparison, int4 
 
 step "4/5 transcribing the held-out test set"
 "$SPARQ" eval --model "$BASE" --data "$OUT/data/test.jsonl" --hyp "$OUT/hyp-float.txt" > "$OUT/eval-float.txt"
+# Beam search without and with a word LM for the main rows. The LM: a trigram
+# from sparq data text's training pool and the fine-tuning transcripts (no
+# test sentence is in either: the text layer keeps sentences apart by split);
+# weight and bonus as make bench-asr tuned them on dev for the base model.
+LM_OPTS="--lm $OUT/lm.arpa --lm-weight 0.5 --word-bonus 4"
+sed -n 's/.*"text":"\([^"]*\)".*/\1/p' "$OUT/data/train.jsonl" > "$OUT/lm-train.txt"
+"$SPARQ" data text --split train --out "$OUT/lm-pool.txt" > "$OUT/lm.log"
+"$SPARQ" lm build --order 3 --out "$OUT/lm.arpa" "$OUT/lm-train.txt" "$OUT/lm-pool.txt" >> "$OUT/lm.log"
+beams() { # NAME EVAL-ARGS...: NAME-beam.txt and NAME-lm.txt
+    name=$1; shift
+    "$SPARQ" eval "$@" --beam 16 > "$OUT/$name-beam.txt"
+    # shellcheck disable=SC2086
+    "$SPARQ" eval "$@" $LM_OPTS > "$OUT/$name-lm.txt"
+}
+echo "beam 16 and beam 16 + LM (weight 0.5, word bonus 4) for the float, int8 and int4 2:4 rows"
+rm -f "$OUT"/eval-*-beam.txt "$OUT"/eval-*-lm.txt
+beams eval-float --model "$BASE" --data "$OUT/data/test.jsonl"
+beams eval-int8 --model "$OUT/ft-int8/model.spq" --backend cpu --data "$OUT/data/test.jsonl"
+beams eval-ptq --model "$OUT/ptq-int4-2_4.spq" --backend cpu --data "$OUT/data/test.jsonl"
+beams eval-int4 --model "$OUT/ft-int4-2_4/model.spq" --backend cpu --data "$OUT/data/test.jsonl"
 # cpu evals also print the throughput the device would have (job-cycle and
 # link model; the ref run below shows the model equals the device's counters).
 echo "fast CPU kernel: int8, int4 2:4 (post-training and fine-tuned: calibrated int8 read-out, and int32), int4, int2 1:4"
@@ -124,15 +144,22 @@ else
 fi
 
 step "5/5 results (test set: voices never used in training)"
-base_wer=$(wer_of "$OUT/eval-float.txt")
 # Size: bytes of all parameter sections of the exported file (values, positions,
 # scales, and what stays float) as a fraction of the fp32 parameters.
 pct_of() { sed -n 's/.*(\([0-9.]*%\) of fp32.*/\1/p' "$1"; }
-printf '%-34s %12s %10s %10s\n' "model" "% of fp32" "test WER" "rel. WER"
-row() {
-    w=$(wer_of "$2")
-    rel=$(awk -v a="${w%\%}" -v b="${base_wer%\%}" 'BEGIN { if (b > 0) printf "%+.1f%%", 100 * (a - b) / b; else print "-" }')
-    printf '%-34s %12s %10s %10s\n' "$1" "$3" "$w" "$rel"
+echo "(greedy, beam 16, beam 16 + word LM; rel. = against the float base model decoded the same way)"
+printf '%-34s %10s %9s %8s %9s %8s %9s %8s\n' "model" "% of fp32" "test WER" "rel." "beam WER" "rel." \
+    "+LM WER" "rel."
+# cell WER_FILE BASE_FILE: "WER rel." or "- -" where that decoding did not run.
+cell() {
+    [ -f "$1" ] || { printf '%9s %8s' - -; return; }
+    w=$(wer_of "$1") b=$(wer_of "$2")
+    awk -v w="$w" -v a="${w%\%}" -v b="${b%\%}" \
+        'BEGIN { printf "%9s %8s", w, (b > 0 ? sprintf("%+.1f%%", 100 * (a - b) / b) : "-") }'
+}
+row() { # NAME EVAL-FILE SIZE
+    printf '%-34s %10s %s %s %s\n' "$1" "$3" "$(cell "$2" "$OUT/eval-float.txt")" \
+        "$(cell "${2%.txt}-beam.txt" "$OUT/eval-float-beam.txt")" "$(cell "${2%.txt}-lm.txt" "$OUT/eval-float-lm.txt")"
 }
 row "float (base)" "$OUT/eval-float.txt" "100%"
 row "int8 fine-tuned" "$OUT/eval-int8.txt" "$(pct_of "$OUT/ft-int8.log")"
