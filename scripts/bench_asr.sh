@@ -5,7 +5,7 @@
 # (`sparq score`): dev, test-voices and test-text of a generated corpus, and the
 # human recordings of pocketsphinx-testdata (scripts/asr_human_set.sh).
 #
-# Rows per set: sparq greedy, sparq beam + LM (a 3-gram built by `sparq lm build`
+# Rows per set: sparq greedy, sparq beam (no LM), sparq beam + LM (a 3-gram built by `sparq lm build`
 # from the corpus's training transcripts and the text pool `sparq data text --split
 # train` gives: text only, no dev or test sentence), PocketSphinx. The LM weight and
 # word bonus are tuned on dev (a grid; the table says which pair won) unless given. RTF = CPU seconds (user +
@@ -105,6 +105,9 @@ for set in dev test-voices test-text human; do
     cpu=$(cpu_seconds "$o.sparq.log" "$SPARQ" eval --model "$MODEL" --data "$man" --threads 1 \
         --json "$o.sparq-greedy.json" --hyp "$o.sparq-greedy.hyp")
     row "$set" "sparq greedy" "$o.sparq-greedy.json" "$cpu" "$audio"
+    cpu=$(cpu_seconds "$o.sparq.log" "$SPARQ" eval --model "$MODEL" --data "$man" --threads 1 --beam "$BEAM" \
+        --json "$o.sparq-beam.json" --hyp "$o.sparq-beam.hyp")
+    row "$set" "sparq beam $BEAM" "$o.sparq-beam.json" "$cpu" "$audio"
     cpu=$(cpu_seconds "$o.sparq.log" "$SPARQ" eval --model "$MODEL" --data "$man" --threads 1 \
         --beam "$BEAM" --lm "$LM" --lm-weight "$ALPHA" --word-bonus "$BONUS" \
         --json "$o.sparq-lm.json" --hyp "$o.sparq-lm.hyp")
