@@ -7,12 +7,13 @@
 // weights per group of 4, weight width int8/int4/int2): the frames are cut
 // into tiles of ROWS; a step carries L consecutive kept weights, so a tile
 // takes S = kblocks*4*kept / L steps and lasts P = max(S, M) cycles (the
-// result chain needs M cycles per tile: M = 2*ROWS with LANES = 1, whose
-// array passes weights down row by row; ROWS with LANES = 4, whose array
-// broadcasts them down each column, so every row is fed the same step at
-// once). L = 1 with LANES = 1;
-// with LANES = 4, L = 1, 2 or 4 for int8, int4, int2. After the last tile
-// the pipeline drains for DRAIN_CYCLES. The busy counter thus grows by
+// result chains need M cycles per tile: M = 2*ROWS with LANES = 1, whose
+// systolic array is fed with a row and column skew; ROWS/2 with LANES = 4,
+// whose array broadcasts activations and weights, so every PE is fed the
+// same step at once, and drains each column by two chains). L = 1 with
+// LANES = 1; with LANES = 4, L = 1, 2 or 4 for int8, int4, int2. After the
+// last tile the pipeline drains for DRAIN_CYCLES = M + 4 (+ COLS, the
+// column skew, with LANES = 1). The busy counter thus grows by
 // tiles*P + DRAIN_CYCLES per job; sparq_devmodel_format_cycles() in
 // host/src/device/device_model.c is the same formula.
 //
@@ -121,8 +122,8 @@ module sparq_engine #(
     output reg  [CNT_W-1:0]  busy_cnt_o,
     output reg  [CNT_W-1:0]  macs_cnt_o
 );
-    localparam MIN_P = (LANES == 4) ? ROWS : 2 * ROWS; // M above
-    localparam DRAIN_CYCLES = MIN_P + COLS + 4;
+    localparam MIN_P = (LANES == 4) ? ROWS / 2 : 2 * ROWS; // M above
+    localparam DRAIN_CYCLES = MIN_P + 4 + ((LANES == 4) ? 0 : COLS);
     // Entry address bits of a job: a bank tile has at most WDEPTH entries, a
     // store tile at most WSTORE (the controller checks both).
     localparam EA = (WSTORE > 0 && SA > WA) ? SA : WA;
@@ -135,7 +136,7 @@ module sparq_engine #(
     localparam NW = CB + 1;                             // columns (ncols <= COLS)
     localparam XW = XA + 1;                             // activation word addresses
     localparam MW = RB + CB + 4;                        // MACs per step (<= 4 per PE)
-    localparam DL = (ROWS > COLS) ? ROWS : COLS; // skew delay line length
+    localparam DL = (LANES == 4) ? 1 : (ROWS > COLS) ? ROWS : COLS; // skew delay line length (no skew: 1)
     localparam BW = 3 + XA + EA;                 // bundle: valid, first, last, xaddr, waddr
     localparam integer ROWS_INT = ROWS;
     localparam integer MIN_PERIOD_INT = MIN_P;
@@ -156,7 +157,7 @@ module sparq_engine #(
             WDEPTH > 262144 || XDEPTH > 262144 || (LANES != 1 && LANES != 4) ||
             XBANKS < 2 || (XBANKS & (XBANKS - 1)) != 0 || XBANKS > 16 || RBUFS < 1 || RBUFS > 2 ||
             (WSTORE != 0 && (WSTORE < 16 || (WSTORE & (WSTORE - 1)) != 0 || WSTORE > 16777216)) ||
-            LUTS < 0 || LUTS > 255 || (LUTS > 0 && LANES != 4)) begin : g_bad_params
+            LUTS < 0 || LUTS > 255 || (LUTS > 0 && LANES != 4) || (LANES == 4 && RDEPTH < 4)) begin : g_bad_params
             // ROWS and the depths must be powers of two, ROWS, COLS >= 2, RDEPTH >= ROWS,
             // WDEPTH >= 32 (the weight loader adds a 5-bit entry count to a bank address),
             // counters 32..64 bits, 1 or 4 lanes; 2..16 activation banks (a power of two),
@@ -352,7 +353,6 @@ module sparq_engine #(
 
     // ---- skew delay line of the step bundle -------------------------------
     wire [BW-1:0] issue = {iv, ifirst, ilast, ixaddr[XA-1:0], iaddr};
-    reg  [BW-1:0] dl_q [1:DL-1];
     wire [BW-1:0] tap  [0:DL-1];
     assign tap[0] = issue;
     genvar k;
@@ -360,13 +360,14 @@ module sparq_engine #(
         for (k = 1; k < DL; k = k + 1) begin : g_dl
             // moves while a job runs: the DRAIN state (longer than the line)
             // leaves it full of invalid steps, which the feeders ignore
+            reg [BW-1:0] dl_q;
             always @(posedge clk_i) begin
                 if (!rst_ni)
-                    dl_q[k] <= {BW{1'b0}};
+                    dl_q <= {BW{1'b0}};
                 else if (busy_o || !GATE_IDLE)
-                    dl_q[k] <= tap[k-1];
+                    dl_q <= tap[k-1];
             end
-            assign tap[k] = dl_q[k];
+            assign tap[k] = dl_q;
         end
     endgenerate
 
@@ -389,7 +390,7 @@ module sparq_engine #(
     genvar r, c, mb;
     generate
         for (r = 0; r < ROWS; r = r + 1) begin : g_xrow
-            wire [BW-1:0] b = tap[(LANES == 4) ? 0 : r]; // no row skew with broadcast weights
+            wire [BW-1:0] b = tap[(LANES == 4) ? 0 : r]; // no skew with the broadcast array
             wire [XA-1:0] xaddr = b[EA +: XA];
             if (LANES == 1) begin : g_x1
                 sparq_ram #(.WIDTH(32), .DEPTH(XBANKS * XDEPTH)) u_xmem (
@@ -481,7 +482,7 @@ module sparq_engine #(
         // its packed width in the low bits of its entry.
         for (c = 0; c < COLS; c = c + 1) begin : g_wcol
             /* verilator lint_off UNUSEDSIGNAL */
-            wire [EA-1:0] ent_a = tap[c][EA-1:0]; // bank entry (low WA bits) or store entry
+            wire [EA-1:0] ent_a = tap[(LANES == 4) ? 0 : c][EA-1:0]; // bank entry (low WA bits) or store entry
             /* verilator lint_on UNUSEDSIGNAL */
             wire [WA-1:0] ent_c = ent_a[WA-1:0];
             wire          wcol = (w_col_i == c[CB-1:0]);
@@ -612,6 +613,9 @@ module sparq_engine #(
 
     // ---- the array ----------------------------------------------------------
     wire [COLS*32-1:0] res;
+    /* verilator lint_off UNUSEDSIGNAL */ // (LANES = 1: one chain)
+    wire [COLS*32-1:0] res2;
+    /* verilator lint_on UNUSEDSIGNAL */
     wire [COLS-1:0]    res_v;
     sparq_array #(.ROWS(ROWS), .COLS(COLS), .ACC_W(ACC_W), .LANES(LANES)) u_array (
         .clk_i   (clk_i),
@@ -624,6 +628,7 @@ module sparq_engine #(
         .w_i     (arr_w),
         .pos_i   (arr_pos),
         .res_o   (res),
+        .res2_o  (res2),
         .res_v_o (res_v)
     );
 
@@ -681,77 +686,54 @@ module sparq_engine #(
     always @(posedge clk_i)
         ep_rv_q <= ep_rv;
 
-    // ---- result writers: read-modify-write, one column memory each ---------
-    // (one per result buffer; the job's buffer is read at the job's address,
-    // the other at the READ streamer's)
+    // ---- result writers: read-modify-write, one per column (sparq_rcol) -----
+    // (per result buffer; the job's buffer is read at the job's address, the
+    // other at the READ streamer's). LANES = 4: two results a cycle per column.
+    localparam RCH = (LANES == 4) ? 2 : 1;
     reg  [CB-1:0] r_col_q;
-    /* verilator lint_off UNUSEDSIGNAL */
-    reg           r_buf_q;
+    /* verilator lint_off UNUSEDSIGNAL */ // (one result buffer; LANES = 1)
+    reg           r_buf_q, r_par_q, ep_par_q;
     /* verilator lint_on UNUSEDSIGNAL */
     always @(posedge clk_i) begin
         r_col_q <= r_col_i;
         r_buf_q <= r_buf_i;
+        r_par_q <= r_addr_i[0];
+        ep_par_q <= ep_raddr[0];
     end
-    wire [31:0] rdata [0:COLS-1];
     wire [31:0] rdata_rd [0:COLS-1];
     // a result memory is read while a job runs (its result writer or the
     // epilogue) or when the controller's READ asks: the data is used only
-    // then, and the idle cycles of the Verilator model skip the 2 x COLS reads
+    // then, and the idle cycles of the Verilator model skip the reads
     wire        r_re = busy_o || r_re_i || !GATE_IDLE;
     generate
         for (c = 0; c < COLS; c = c + 1) begin : g_rcol
-            reg  [TW-1:0] fr_q;  // frame of the next result leaving this column
-            reg         a_v_q;
-            reg  [RA-1:0] a_addr_q;
-            reg  [31:0] a_item_q;
-            wire        keep = res_v[c] && (fr_q < t_q) && (c < {{(32-NW){1'b0}}, ncols_q});
-            always @(posedge clk_i) begin
-                if (!rst_ni) begin
-                    a_v_q <= 1'b0;
-                end else begin
-                    a_v_q <= keep;
-                end
-                // (before fr_q's update: Verilator then needs no shadow copy of fr_q)
-                if (keep || !GATE_IDLE) begin // used with a_v_q only
-                    a_addr_q <= fr_q[RA-1:0];
-                    a_item_q <= res[32*c +: 32];
-                end
-                if (state_q == ST_IDLE)
-                    fr_q <= {TW{1'b0}};
-                else if (res_v[c])
-                    fr_q <= fr_q + {{(TW-1){1'b0}}, 1'b1};
-            end
-            wire [RA-1:0] job_raddr = (job_q == JOB_EPI) ? ep_raddr : fr_q[RA-1:0];
-            wire [31:0]   wdata = (acc_q ? rdata[c] : 32'd0) + a_item_q;
-            wire [31:0]   rd0;
-            sparq_ram #(.WIDTH(32), .DEPTH(RDEPTH)) u_rmem (
-                .clk_i   (clk_i),
-                .we_i    (a_v_q && !rbuf_q),
-                .re_i    (r_re),
-                .waddr_i (a_addr_q),
-                .wdata_i (wdata),
-                .raddr_i ((busy_o && !rbuf_q) ? job_raddr : r_addr_i),
-                .rdata_o (rd0)
+            /* verilator lint_off UNUSEDSIGNAL */ // (columns >= EL)
+            wire [31:0] jd;
+            /* verilator lint_on UNUSEDSIGNAL */
+            sparq_rcol #(.RDEPTH(RDEPTH), .RBUFS(RBUFS), .RCH(RCH), .GATE_IDLE(GATE_IDLE)) u_rcol (
+                .clk_i      (clk_i),
+                .rst_ni     (rst_ni),
+                .idle_i     (state_q == ST_IDLE),
+                .busy_i     (busy_o),
+                .res_v_i    (res_v[c]),
+                .res_i      (res[32*c +: 32]),
+                .res2_i     (res2[32*c +: 32]),
+                .ep_par_i   (ep_par_q),
+                .r_par_i    (r_par_q),
+                .col_i      (c < {{(32-NW){1'b0}}, ncols_q}),
+                .t_i        (t_q),
+                .acc_i      (acc_q),
+                .rbuf_i     (rbuf_q),
+                .epi_i      (job_q == JOB_EPI),
+                .ep_addr_i  (ep_raddr),
+                .re_i       (r_re),
+                .r_buf_i    (r_buf_q),
+                .r_addr_i   (r_addr_i),
+                .job_data_o (jd),
+                .rd_data_o  (rdata_rd[c])
             );
-            if (RBUFS > 1) begin : g_rbuf2
-                wire [31:0] rd1;
-                sparq_ram #(.WIDTH(32), .DEPTH(RDEPTH)) u_rmem1 (
-                    .clk_i   (clk_i),
-                    .we_i    (a_v_q && rbuf_q),
-                    .re_i    (r_re),
-                    .waddr_i (a_addr_q),
-                    .wdata_i (wdata),
-                    .raddr_i ((busy_o && rbuf_q) ? job_raddr : r_addr_i),
-                    .rdata_o (rd1)
-                );
-                assign rdata[c] = rbuf_q ? rd1 : rd0;
-                assign rdata_rd[c] = r_buf_q ? rd1 : rd0;
-            end else begin : g_rbuf1
-                assign rdata[c] = rd0;
-                assign rdata_rd[c] = rd0;
-            end
             if (c < EL) begin : g_ep
-                assign rd_ep[c] = rdata[c];
+                assign rd_ep[c] = jd;
             end
         end
     endgenerate

@@ -15,8 +15,10 @@
 // and 3 signed int2. Unused lanes carry code 0. Narrow multipliers for the
 // narrow lanes: 8x8 + 8x4 + 2 x 8x2 per PE instead of 4 x 8x8.
 //
-// Activations move right and weights move down one PE per cycle. On the last
-// step of a tile the sum enters the result chain, which moves results up.
+// PASS = 1: activations move right and weights move down one PE per cycle;
+// PASS = 0 (the LANES = 4 array): both are broadcast, the PE passes nothing
+// on. On the last step of a tile the sum enters the result chain, which
+// moves results up.
 // en_i (the engine runs a job) holds every register otherwise: functionally
 // the array is quiet then anyway, and Verilator skips an idle array's PEs
 // in one test each instead of evaluating their datapaths.
@@ -27,7 +29,7 @@
 module sparq_pe #(
     parameter ACC_W = 32,                   // accumulator / result chain bits, 17..32
     parameter LANES = 1,                    // MAC lanes: 1 or 4
-    parameter WPASS = 1,                    // 1: pass the weights down (w_o, pos_o); 0: the column broadcasts them
+    parameter PASS = 1,                     // 1: pass activations right and weights down; 0: the array broadcasts both
     parameter XB = 32 * LANES,              // derived: activation bits
     parameter WB = (LANES == 1) ? 8 : 16,   // derived: lane code bits
     parameter PB = 2 * LANES                // derived: lane position bits
@@ -46,12 +48,12 @@ module sparq_pe #(
     // result chain from the PE below
     input  wire [ACC_W-1:0] chain_i,
     input  wire          chain_v_i,
-    // to the right / lower neighbour
-    output reg  [XB-1:0] x_o,
-    output reg           xv_o,
-    output reg           first_o,
-    output reg           last_o,
-    output wire [WB-1:0] w_o,       // (0 when WPASS = 0)
+    // to the right / lower neighbour (0 when PASS = 0)
+    output wire [XB-1:0] x_o,
+    output wire          xv_o,
+    output wire          first_o,
+    output wire          last_o,
+    output wire [WB-1:0] w_o,
     output wire [PB-1:0] pos_o,
     // result chain towards the top of the column
     output reg  [ACC_W-1:0] chain_o,
@@ -111,14 +113,20 @@ module sparq_pe #(
     endgenerate
 
     reg [ACC_W-1:0] acc_q;
-    /* verilator lint_off UNUSEDSIGNAL */ // (WPASS = 0)
+    /* verilator lint_off UNUSEDSIGNAL */ // (PASS = 0)
     /* verilator lint_off UNDRIVEN */
+    reg [XB-1:0] x_q;
+    reg          xv_q, first_q, last_q;
     reg [WB-1:0] w_q;
     reg [PB-1:0] pos_q;
     /* verilator lint_on UNDRIVEN */
     /* verilator lint_on UNUSEDSIGNAL */
-    assign w_o = (WPASS != 0) ? w_q : {WB{1'b0}};
-    assign pos_o = (WPASS != 0) ? pos_q : {PB{1'b0}};
+    assign x_o = (PASS != 0) ? x_q : {XB{1'b0}};
+    assign xv_o = (PASS != 0) ? xv_q : 1'b0;
+    assign first_o = (PASS != 0) ? first_q : 1'b0;
+    assign last_o = (PASS != 0) ? last_q : 1'b0;
+    assign w_o = (PASS != 0) ? w_q : {WB{1'b0}};
+    assign pos_o = (PASS != 0) ? pos_q : {PB{1'b0}};
     // A one-lane PE (the iCE40 builds) names its product once: both
     // registers below then share one multiplier, where Yosys's -dsp mapping
     // gave each its own SB_MAC16 (2 per PE). The four-lane PE keeps the
@@ -136,10 +144,11 @@ module sparq_pe #(
 
     always @(posedge clk_i) begin
         if (!rst_ni) begin
-            xv_o <= 1'b0;
+            xv_q <= 1'b0;
             chain_v_o <= 1'b0;
         end else if (en_i) begin
-            xv_o <= xv_i;
+            if (PASS != 0)
+                xv_q <= xv_i;
             chain_v_o <= chain_v_i || (xv_i && last_i);
         end
     end
@@ -160,10 +169,10 @@ module sparq_pe #(
                     else if (chain_v_i)
                         chain_o <= chain_i;
                     if (xv_i) begin
-                        x_o <= x_i;
-                        first_o <= first_i;
-                        last_o <= last_i;
-                        if (WPASS != 0) begin
+                        if (PASS != 0) begin
+                            x_q <= x_i;
+                            first_q <= first_i;
+                            last_q <= last_i;
                             w_q <= w_i;
                             pos_q <= pos_i;
                         end
@@ -175,9 +184,9 @@ module sparq_pe #(
             always @(posedge clk_i) begin
                 if (en_i) begin
                     if (xv_i) begin
-                        x_o <= x_i;
-                        first_o <= first_i;
-                        last_o <= last_i;
+                        x_q <= x_i;
+                        first_q <= first_i;
+                        last_q <= last_i;
                         w_q <= w_i;
                         pos_q <= pos_i;
                         acc_q <= acc_next(first_i, acc_q, sum1);

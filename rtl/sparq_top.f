@@ -5,6 +5,7 @@ rtl/sparq_requant_serial.v
 rtl/sparq_pe.v
 rtl/sparq_array.v
 rtl/sparq_epilogue.v
+rtl/sparq_rcol.v
 rtl/sparq_engine.v
 rtl/sparq_ctrl_check.v
 rtl/sparq_ctrl_wload.v

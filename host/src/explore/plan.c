@@ -51,6 +51,8 @@ int sparq_explore_config_check(const struct sparq_device_config *c)
                           c->rows);
     if (c->lanes != 1 && c->lanes != 4)
         return sparq_fail(SPARQ_EINVAL, "lanes %d: the RTL has 1 or 4", c->lanes);
+    if (c->lanes == 4 && c->rdepth < 4)
+        return sparq_fail(SPARQ_EINVAL, "rdepth %d: the 4-lane RTL needs >= 4 (two result banks)", c->rdepth);
     // Version 3 (rtl/sparq_engine.v, rtl/sparq_ctrl.v; 0 in the C config = the v2 value).
     int xb = c->xbanks ? c->xbanks : 2, rb = c->rbufs ? c->rbufs : 1, q = c->qdepth < c->cols ? c->cols : c->qdepth;
     int v3 = xb != 2 || rb != 1 || c->wstore || q > c->cols || c->luts;
