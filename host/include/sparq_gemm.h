@@ -86,12 +86,12 @@ void sparq_gemm_disable_vbmi(int on);
 // (`sparq bench-gemm --micro`): rows of (what, unit, core cycles per unit),
 // the clock from a chain of dependent adds in *ghz. Returns the number of
 // rows (at most max; 0 if max is too small or the CPU lacks AVX-512 VNNI and
-// VBMI). Takes about a second.
+// VBMI). Takes about 0.1 s.
 struct sparq_gemm_micro_row {
     const char *name, *unit;
     double cycles;
 };
-#define SPARQ_GEMM_MICRO_ROWS 16
+#define SPARQ_GEMM_MICRO_ROWS 24
 int sparq_gemm_micro(struct sparq_gemm_micro_row *rows, int max, double *ghz);
 // Turns on (1) or off (0, the default) the experimental 2:4 kernel of the
 // avx512vnni path with frames as the vector dimension (calls with >= 32 rows;

@@ -155,7 +155,7 @@ static void test_readout(void)
             b[o] = rndf();
             rq[o].bias = (int32_t)rnd() >> (rnd() % 32);
             rq[o].mult = (int32_t)(rnd() & 0x7FFFFFFF);
-            rq[o].shift = (int8_t)(o % 5 == 0 ? 0 : rnd() % 63);
+            rq[o].shift = (int8_t)(iter % 3 == 2 ? 33 + rnd() % 30 : o % 5 == 0 ? 0 : rnd() % 63); // 3rd: all >= 33
         }
         const float *bias = with_bias ? b : NULL;
         for (int p = 0; p < NPATHS; p++) {
@@ -211,12 +211,16 @@ static void test_readout(void)
 // The requantization's corners on every path: int32 extremes, a bias that
 // wraps, the largest multiplier, shifts 0, 1, 31, 32 and 62, every output
 // clamped both ways; 37 channels so full 16-channel blocks and a ragged end
-// both see each corner.
-static void test_requant_corners(void)
+// both see each corner. Three sets of shifts: mixed, all >= 33 (the avx512
+// high-dword form), all >= 32 with some 32 (must not take that form).
+static const int corner_shifts[3][6] = { { 0, 1, 31, 32, 62, 45 },
+                                         { 33, 34, 62, 45, 61, 40 },
+                                         { 32, 33, 62, 32, 47, 40 } };
+static void test_requant_corners(int set)
 {
     static const int32_t accs[] = { INT32_MIN, INT32_MIN + 1, -65536, -129, -1, 0, 1, 127, 128, 65535, INT32_MAX };
     static const int32_t mults[] = { 0, 1, 1 << 30, 0x7FFFFFFF, 1518500250 };
-    static const int shifts[] = { 0, 1, 31, 32, 62, 45 };
+    const int *shifts = corner_shifts[set];
     enum { ROWS = 11, COLS = 37 };
     int32_t acc[ROWS * COLS];
     int8_t want[ROWS * COLS], got[ROWS * COLS];
@@ -238,8 +242,8 @@ static void test_requant_corners(void)
         int bad = 0;
         for (int i = 0; i < ROWS * COLS; i++)
             bad += got[i] != want[i];
-        CHECK(!bad, "%s: requant_rows at int32 extremes, wrapping bias, mult 2^31-1, shifts 0..62: %d of %d wrong",
-              paths[p], bad, ROWS * COLS);
+        CHECK(!bad, "%s: requant_rows at int32 extremes, wrapping bias, mult 2^31-1, shifts %d..62: %d of %d wrong",
+              paths[p], shifts[0], bad, ROWS * COLS);
     }
     sparq_gemm_set_path(NULL);
 }
@@ -355,7 +359,8 @@ int main(void)
     rng_state = check_seed(4242);
     test_quantize();
     test_readout();
-    test_requant_corners();
+    for (int set = 0; set < 3; set++)
+        test_requant_corners(set);
     test_quantize_scales();
     test_lut();
     test_quantize_split();

@@ -2,7 +2,7 @@
 // One vpdpbusd multiplies 4 u8 activations by 4 int8 weights in each of 16
 // output lanes and adds the sums into int32 (wrapping, like the reference).
 // Activations are offset to u8 once per call (x ^ 0x80 = x + 128); the
-// offset is removed at the store with 128 * (row sum of the codes).
+// sums start at -128 * (row sum of the codes), which removes the offset.
 // Sparse rows pick their kept activations with one shuffle per 4 kept
 // weights, so a 2:4 row costs half the vpdpbusd of a dense one and a 1:4 row
 // a quarter: vpermb (AVX-512 VBMI) from the aligned 64-channel block that
@@ -26,6 +26,10 @@ struct vn_epi {
     const struct rq_block *rq; // (vn_oblocks)
     void (*lut)(int8_t *, size_t, const int8_t *);
     const int8_t *table;
+    // With VBMI the table is applied in the tile from these registers (two
+    // vpermt2b and a blend per row), not by a call per row that reloads it.
+    int vlut;
+    __m512i t[4];
 };
 
 // Tile: VN_NR blocks of 16 outputs x up to VN_MR rows of X, all accumulators
@@ -67,6 +71,43 @@ static inline __attribute__((always_inline)) __m512i permb(__m512i idx, __m512i 
     return r;
 }
 
+// Entries of the 128-byte table (lo, hi) at the low 7 bits of idx
+// (vpermt2b, VBMI; asm for the same reason as permb).
+static inline __attribute__((always_inline)) __m512i permt2b(__m512i lo, __m512i idx, __m512i hi)
+{
+    __asm__("vpermt2b %2, %1, %0" : "+v"(lo) : "v"(idx), "vm"(hi));
+    return lo;
+}
+
+// The fused read-out of a tile: per row, the NR blocks' 16 codes side by
+// side in one register, through the table in registers if there is one
+// (VBMI), then one store of the row's up to 48 codes.
+static inline __attribute__((always_inline)) void epi_codes(const int MR, const int NR, __m512i acc[VN_MR][VN_NR],
+                                                            const struct sparq_gemm_prepared *w, int t0, int ob,
+                                                            const struct vn_epi *epi)
+{
+    const int o0 = ob * 16, n = w->out - o0 < 16 * NR ? w->out - o0 : 16 * NR;
+    const __mmask64 m = ((__mmask64)1 << n) - 1; // n <= 48
+    const __m512i flip = _mm512_set1_epi8((char)0x80);
+#pragma GCC unroll 8
+    for (int i = 0; i < MR; i++) {
+        __m512i c = _mm512_castsi128_si512(rq_requant16(acc[i][0], &epi->rq[ob]));
+        if (NR > 1)
+            c = _mm512_inserti32x4(c, rq_requant16(acc[i][1], &epi->rq[ob + 1]), 1);
+        if (NR > 2)
+            c = _mm512_inserti32x4(c, rq_requant16(acc[i][2], &epi->rq[ob + 2]), 2);
+        if (epi->vlut) {
+            const __m512i idx = _mm512_xor_si512(c, flip); // code + 128
+            const __m512i lo = permt2b(epi->t[0], idx, epi->t[1]), hi = permt2b(epi->t[2], idx, epi->t[3]);
+            c = _mm512_mask_blend_epi8(_mm512_movepi8_mask(idx), lo, hi);
+        }
+        int8_t *row = epi->y8 + (size_t)(t0 + i) * epi->ldy8 + o0;
+        _mm512_mask_storeu_epi8(row, m, c);
+        if (epi->lut && !epi->vlut)
+            epi->lut(row, (size_t)n, epi->table);
+    }
+}
+
 // One tile: MR rows of X from t0, NR blocks of 16 outputs from block ob.
 // STEPS dwords per 16-channel block; SHUF selects bytes with vpshufb (1) or
 // vpermb (2), 0 is dense.
@@ -75,12 +116,16 @@ static inline __attribute__((always_inline)) void tile(const int MR, const int N
                                                        const struct sparq_gemm_prepared *w, int t0, int ob,
                                                        int accumulate, const struct vn_epi *epi)
 {
+    // The sums start at -128 * rowsum (the u8 offset's share), so the
+    // epilogue needs no subtraction: 3 vector ops per tile instead of MR * NR.
     __m512i acc[VN_MR][VN_NR];
-#pragma GCC unroll 8
-    for (int i = 0; i < MR; i++)
 #pragma GCC unroll 4
-        for (int j = 0; j < NR; j++)
-            acc[i][j] = _mm512_setzero_si512();
+    for (int j = 0; j < NR; j++) {
+        const __m512i neg = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_load_si512(w->vn_corr + (ob + j) * 16));
+#pragma GCC unroll 8
+        for (int i = 0; i < MR; i++)
+            acc[i][j] = neg;
+    }
     const size_t oblock_bytes = (size_t)w->vn_kblocks * STEPS * 64;
     const int8_t *wb = w->vn_w + (size_t)ob * oblock_bytes;
     const uint8_t *ib = w->vn_idx ? w->vn_idx + (size_t)ob * oblock_bytes : NULL;
@@ -120,28 +165,22 @@ static inline __attribute__((always_inline)) void tile(const int MR, const int N
             }
         }
     }
+    if (epi) {
+        epi_codes(MR, NR, acc, w, t0, ob, epi);
+        return;
+    }
 #pragma GCC unroll 4
     for (int j = 0; j < NR; j++) {
         const int o0 = (ob + j) * 16, left = w->out - o0;
         const __mmask16 m = left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1);
-        const __m512i corr = _mm512_load_si512(w->vn_corr + o0);
 #pragma GCC unroll 8
         for (int i = 0; i < MR; i++) {
-            __m512i v = _mm512_sub_epi32(acc[i][j], corr);
-            if (epi) {
-                rq_store16(epi->y8 + (size_t)(t0 + i) * epi->ldy8 + o0, m, rq_requant16(v, &epi->rq[ob + j]));
-                continue;
-            }
+            __m512i v = acc[i][j];
             int32_t *dst = y + (size_t)(t0 + i) * y_stride + o0;
             if (accumulate)
                 v = _mm512_add_epi32(v, _mm512_maskz_loadu_epi32(m, dst));
             _mm512_mask_storeu_epi32(dst, m, v);
         }
-    }
-    if (epi && epi->lut) { // the tile's rows of codes are contiguous: NR blocks side by side
-        const int o0 = ob * 16, n = w->out - o0 < 16 * NR ? w->out - o0 : 16 * NR;
-        for (int i = 0; i < MR; i++)
-            epi->lut(epi->y8 + (size_t)(t0 + i) * epi->ldy8 + o0, (size_t)n, epi->table);
     }
 }
 
@@ -238,7 +277,12 @@ int fast_gemm_requant_avx512vnni(int8_t *y8, int ldy8, const int8_t *x, int x_st
         return -1;
     for (int b = 0; b < w->vn_oblocks; b++)
         rq_block_set(&blk[b], rq + 16 * b, w->out - 16 * b);
-    const struct vn_epi epi = { y8, ldy8, blk, lut ? lut_fn : NULL, lut };
+    struct vn_epi epi = { y8, ldy8, blk, lut ? lut_fn : NULL, lut, 0, { { 0 } } };
+    if (lut && fast_vbmi_wanted()) { // off with sparq_gemm_disable_vbmi: the tests reach the call per row too
+        epi.vlut = 1;
+        for (int q = 0; q < 4; q++)
+            epi.t[q] = _mm512_loadu_si512(lut + 64 * q);
+    }
     int rc = vn_gemm(NULL, 0, x, x_stride, w, t, 0, &epi);
     free(blk);
     return rc;

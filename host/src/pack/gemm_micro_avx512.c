@@ -76,6 +76,30 @@ static double now_s(void)
     ROW(0, 0, 1, 2)                                                                                                    \
     ROW(576, 3, 4, 5) ROW(1152, 6, 7, 8) ROW(1728, 9, 10, 11) ROW(2304, 15, 16, 17) ROW(2880, 19, 21, 22)
 
+// A mixed loop (docs/kernel.md section 21): besides the shuffle pairs, steps
+// that select by address, as the frame kernel does: a 64-byte table line
+// (16 frames x the 4 activations one output's pattern keeps) and vpdpbusd
+// with the output's weight dword broadcast once into a register. Those use
+// a load port, not a shuffle pipe.
+#define FRR(off, T, A) "vmovdqa64 " #off "(%0),%%zmm" #T "\nvpdpbusd %%zmm23,%%zmm" #T ",%%zmm" #A "\n"
+#define MIX2(a, off, b) PAIR("vpermb", 12, a) FRR(off, 13, b)
+// Mixed tile body: a 4-row x 3-block vpermb tile (accumulators zmm0-11) and
+// 2 outputs x 4 lines of 16 frames (zmm12, 14-17, 19, 21, 22), per step.
+#define MPAIR(I, W, A) "vpermb %%zmm18,%%zmm" #I ",%%zmm23\nvpdpbusd %%zmm" #W ",%%zmm23,%%zmm" #A "\n"
+#define MROW(off, a0, a1, a2) "vmovdqa64 " #off "(%0),%%zmm18\n" MPAIR(24, 27, a0) MPAIR(25, 28, a1) MPAIR(26, 29, a2)
+#define MLINE(off, T, A) "vmovdqa64 " #off "(%0),%%zmm" #T "\nvpdpbusd %%zmm13,%%zmm" #T ",%%zmm" #A "\n"
+#define MOUT(woff, l, a0, a1, a2, a3)                                                                                  \
+    "vpbroadcastd " #woff "(%1),%%zmm13\n" MLINE(l, 30, a0) MLINE(l + 64, 31, a1) MLINE(l + 128, 30, a2)               \
+        MLINE(l + 192, 31, a3)
+#define MSTEP(x, l)                                                                                                    \
+    I3 W3 MROW(x, 0, 1, 2) MROW(x + 576, 3, 4, 5) MOUT(400, l, 12, 14, 15, 16) MROW(x + 1152, 6, 7, 8)                 \
+        MROW(x + 1728, 9, 10, 11) MOUT(404, l + 256, 17, 19, 21, 22)
+// The frame part's per-call table: a line = one vpermt2b of a 16-frame x
+// 8-channel block, stored; and the shuffles of its 16 x 16 transposes.
+#define LINE(off, T)                                                                                                   \
+    "vmovdqa64 %%zmm20,%%zmm" #T "\nvpermt2b %%zmm21,%%zmm24,%%zmm" #T "\nvmovdqa64 %%zmm" #T "," #off "(%0)\n"
+#define ST(off, r) "vmovdqa64 %%zmm" #r "," #off "(%0)\n"
+
 #define SEQ(NAME, BODY)                                                                                                \
     static void NAME(const uint8_t *m)                                                                                 \
     {                                                                                                                  \
@@ -103,6 +127,17 @@ SEQ(seq_frame, FR(0, 0, 12, 0) FR(64, 4, 13, 1) FR(128, 8, 14, 2) FR(192, 12, 15
 SEQ(seq_tile_dense, W3 ROWS6(ROW_DENSE) W3 ROWS6(ROW_DENSE))
 SEQ(seq_tile_shufb, I3 W3 ROWS6(ROW_SHUF) I3 W3 ROWS6(ROW_SHUF))
 SEQ(seq_tile_permb, I3 W3 ROWS6(ROW_PERM) I3 W3 ROWS6(ROW_PERM))
+SEQ(seq_frame_reg,
+    FRR(0, 12, 0) FRR(64, 13, 1) FRR(128, 14, 2) FRR(192, 15, 3) FRR(256, 16, 4) FRR(320, 17, 5) FRR(384, 12, 6)
+        FRR(448, 13, 7) FRR(512, 14, 8) FRR(576, 15, 9) FRR(640, 16, 10) FRR(704, 17, 11))
+SEQ(seq_mix, MIX2(0, 0, 1) MIX2(2, 64, 3) MIX2(4, 128, 5) MIX2(6, 192, 7) MIX2(8, 256, 9) MIX2(10, 320, 11))
+SEQ(seq_tile_mixed, MSTEP(0, 2048) MSTEP(64, 2560))
+SEQ(seq_store, ST(0, 0) ST(64, 1) ST(128, 2) ST(192, 3) ST(256, 4) ST(320, 5) ST(384, 6) ST(448, 7) ST(512, 8)
+                   ST(576, 9) ST(640, 10) ST(704, 11))
+SEQ(seq_line, "vmovdqa64 (%1),%%zmm24\n" LINE(0, 0) LINE(64, 1) LINE(128, 2) LINE(192, 3) LINE(256, 4) LINE(320, 5)
+                  LINE(384, 6) LINE(448, 7) LINE(512, 8) LINE(576, 9) LINE(640, 10) LINE(704, 11))
+SEQ(seq_unpack, OP12("vpunpckldq") OP12("vpunpckldq"))
+SEQ(seq_shufi, OP12("vshufi32x4 $0x88,") OP12("vshufi32x4 $0x88,"))
 
 struct seq {
     void (*fn)(const uint8_t *);
@@ -124,6 +159,13 @@ static const struct seq seqs[] = {
     { seq_tile_dense, 36, "dense tile body (vpbroadcastd + 3 vpdpbusd per row)", "vpdpbusd" },
     { seq_tile_shufb, 36, "sparse tile body, vbroadcasti32x4 + vpshufb", "pair" },
     { seq_tile_permb, 36, "sparse tile body, 64-byte load + vpermb", "pair" },
+    { seq_frame_reg, 12, "frame step, weight in a register: line load + vpdpbusd", "vpdpbusd" },
+    { seq_mix, 12, "mixed: vpermb + vpdpbusd pair, then a frame step", "vpdpbusd" },
+    { seq_tile_mixed, 40, "mixed tile body: 4x3 vpermb tile + 2 outputs x 4 lines", "vpdpbusd" },
+    { seq_store, 12, "store zmm", "store" },
+    { seq_line, 12, "frame table line: vpermt2b + store", "line" },
+    { seq_unpack, 24, "vpunpckldq zmm (transposes)", "instr" },
+    { seq_shufi, 24, "vshufi32x4 zmm (transposes)", "instr" },
 };
 
 int sparq_gemm_micro(struct sparq_gemm_micro_row *rows, int max, double *ghz)
