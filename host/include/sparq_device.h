@@ -56,6 +56,11 @@ struct sparq_device_config {
 // 16384, luts 16). rtl/sparq_top.v's own default is the iCE40 board's
 // (LANES = 1, no version-3 features).
 extern const struct sparq_device_config sparq_device_default_config;
+// Zero version-3 fields take the version-2 hardware's values (xbanks 2,
+// rbufs 1, qdepth cols); SPARQ_EINVAL (naming `who`) if a field is out of
+// the RTL's range. The C model, the model device and IDENTIFY's
+// description share it.
+int sparq_device_config_normalize(struct sparq_device_config *cfg, const char *who);
 
 // The C device model: consumes command bytes, produces reply bytes, no cycles.
 struct sparq_devmodel;

@@ -401,21 +401,10 @@ int sparq_device_open_transport(struct sparq_device **dst, struct sparq_transpor
     return SPARQ_OK;
 }
 
-// A configuration's zero fields take the version-2 hardware's values.
-static void config_defaults(struct sparq_device_config *k)
-{
-    if (k->xbanks == 0)
-        k->xbanks = 2;
-    if (k->rbufs == 0)
-        k->rbufs = 1;
-    if (k->qdepth < k->cols)
-        k->qdepth = k->cols;
-}
-
 void sparq_device_config_info(const struct sparq_device_config *cfg, struct sparq_device_info *I)
 {
     struct sparq_device_config k = *cfg;
-    config_defaults(&k);
+    (void)sparq_device_config_normalize(&k, "device info"); // out-of-range fields are reported as they are
     int lanes = k.lanes > 1 ? k.lanes : 1;
     int v3 = k.xbanks != 2 || k.rbufs != 1 || k.wstore > 0 || k.qdepth > k.cols || k.luts > 0;
     memset(I, 0, sizeof *I);
@@ -447,12 +436,9 @@ int sparq_device_open_model(struct sparq_device **dst, const struct sparq_device
     d->store_gen = d->q_gen = 1; // a matrix's generation 0: never written
     d->xbanks = 2;
     d->cfg = cfg ? *cfg : sparq_device_default_config;
-    struct sparq_device_config *k = &d->cfg; // defaults as sparq_devmodel_create
-    config_defaults(k);
-    if (k->xbanks < 2 || k->xbanks > 255 || k->rbufs > 2 || k->wstore < 0 || k->qdepth > 65535 || k->luts < 0 ||
-        k->luts > 255) {
-        int rc = sparq_fail(SPARQ_EINVAL, "model device: config xbanks %d, rbufs %d, wstore %d, qdepth %d, luts %d "
-                                        "out of range", k->xbanks, k->rbufs, k->wstore, k->qdepth, k->luts);
+    struct sparq_device_config *k = &d->cfg;
+    int rc = sparq_device_config_normalize(k, "model device");
+    if (rc) {
         free(d);
         return rc;
     }

@@ -649,13 +649,8 @@ size_t sparq_devmodel_take(struct sparq_devmodel *m, uint8_t *out, size_t n)
     return sparq_bytequeue_pop(&m->out, out, n);
 }
 
-int sparq_devmodel_create(struct sparq_devmodel **dst, const struct sparq_device_config *cfg)
+int sparq_device_config_normalize(struct sparq_device_config *k, const char *who)
 {
-    struct sparq_devmodel *m = sparq_calloc(1, sizeof *m, "device model");
-    if (!m)
-        return SPARQ_ENOMEM;
-    m->cfg = cfg ? *cfg : sparq_device_default_config;
-    struct sparq_device_config *k = &m->cfg;
     if (k->xbanks == 0)
         k->xbanks = 2;
     if (k->rbufs == 0)
@@ -663,10 +658,22 @@ int sparq_devmodel_create(struct sparq_devmodel **dst, const struct sparq_device
     if (k->qdepth < k->cols)
         k->qdepth = k->cols;
     if (k->xbanks < 2 || k->xbanks > 255 || k->rbufs > 2 || k->wstore < 0 || k->qdepth > 65535 || k->luts < 0 ||
-        k->luts > 255) {
-        int rc = sparq_fail(SPARQ_EINVAL, "device model: config xbanks %d (2..255), rbufs %d (1..2), wstore %d, "
-                                        "qdepth %d (<= 65535), luts %d (0..255) out of range",
-                          k->xbanks, k->rbufs, k->wstore, k->qdepth, k->luts);
+        k->luts > 255)
+        return sparq_fail(SPARQ_EINVAL, "%s: config xbanks %d (2..255), rbufs %d (1..2), wstore %d, qdepth %d "
+                                        "(<= 65535), luts %d (0..255) out of range",
+                          who, k->xbanks, k->rbufs, k->wstore, k->qdepth, k->luts);
+    return SPARQ_OK;
+}
+
+int sparq_devmodel_create(struct sparq_devmodel **dst, const struct sparq_device_config *cfg)
+{
+    struct sparq_devmodel *m = sparq_calloc(1, sizeof *m, "device model");
+    if (!m)
+        return SPARQ_ENOMEM;
+    m->cfg = cfg ? *cfg : sparq_device_default_config;
+    struct sparq_device_config *k = &m->cfg;
+    int rc = sparq_device_config_normalize(k, "device model");
+    if (rc) {
         free(m);
         return rc;
     }
