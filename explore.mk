@@ -59,8 +59,9 @@ $(XCHECK_DIR)/%/Vsparq_top__ALL.a: $(addprefix $(EXPLORE_ROOT)/,$(XCHECK_RTL) rt
 	  -CFLAGS -O2 $(call xcheck_G,$*) -Mdir $(abspath $(dir $@)) $(XCHECK_RTL) > $(abspath $(dir $@))/verilator.log
 	$(MAKE) --no-print-directory -s -C $(dir $@) -f Vsparq_top.mk OPT_FAST=-O2 OPT_SLOW=-O1 VM_PARALLEL_BUILDS=0 \
 	  Vsparq_top__ALL.a verilated.o verilated_threads.o > /dev/null
-$(XCHECK_DIR)/%/xcheck: tests/explore/xcheck.c tests/explore/xcheck_sim.cpp $(XCHECK_DIR)/%/Vsparq_top__ALL.a $(LIBSPARQ)
-	$(CXX) -O2 -std=c++17 -Wall -Wextra -Ihost/include -I$(dir $@) -isystem $(VERILATOR_ROOT)/include \
+$(XCHECK_DIR)/%/xcheck: tests/explore/xcheck.c tests/explore/xcheck_sim.cpp sim/sim_link.h $(XCHECK_DIR)/%/Vsparq_top__ALL.a \
+  $(LIBSPARQ)
+	$(CXX) -O2 -std=c++17 -Wall -Wextra -Ihost/include -Isim -I$(dir $@) -isystem $(VERILATOR_ROOT)/include \
 	  -isystem $(VERILATOR_ROOT)/include/vltstd -c tests/explore/xcheck_sim.cpp -o $(dir $@)xcheck_sim.o
 	$(CC) $(CFLAGS) -o $@ tests/explore/xcheck.c $(dir $@)xcheck_sim.o $(dir $@)Vsparq_top__ALL.a \
 	  $(dir $@)verilated.o $(dir $@)verilated_threads.o $(LIBSPARQ) $(BOARD_LIBS) -lstdc++ -lz -pthread $(LDLIBS)

@@ -38,7 +38,7 @@ $(SIM1_LIB): $(SIM_RTL) rtl/sparq_protocol.vh rtl/sparq_requant_fn.vh rtl/sparq_
 	$(MAKE) --no-print-directory -C $(SIM1_MDIR) -f Vsparq_top1.mk OPT_FAST=-O3 OPT_SLOW=-O1 OPT_GLOBAL=-O2 \
 	  VM_PARALLEL_BUILDS=0 Vsparq_top1__ALL.a
 
-$(SIM_SHIM): sim/sparq_sim.cpp host/include/sparq_sim.h $(SIM_LIB) $(SIM1_LIB)
+$(SIM_SHIM): sim/sparq_sim.cpp sim/sim_link.h host/include/sparq_sim.h $(SIM_LIB) $(SIM1_LIB)
 	@mkdir -p $(dir $@)
 	$(CXX) -O3 -std=c++17 -Wall -Wextra -Ihost/include -I$(SIM_MDIR) -I$(SIM1_MDIR) \
 	  -isystem $(VERILATOR_ROOT)/include -isystem $(VERILATOR_ROOT)/include/vltstd -c $< -o $@

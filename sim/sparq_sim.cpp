@@ -13,6 +13,7 @@
 
 #include "Vsparq_top.h"
 #include "Vsparq_top1.h"
+#include "sim_link.h"
 #include "verilated.h"
 #include "verilated_fst_c.h"
 
@@ -32,12 +33,7 @@ struct sparq_sim {
     std::unique_ptr<VerilatedContext> ctx;
     std::unique_ptr<sim_model> model;
     std::unique_ptr<VerilatedFstC> trace;
-    std::vector<uint8_t> rx;  // bytes to the device
-    size_t rx_head = 0;
-    std::vector<uint8_t> tx;  // bytes from the device
-    size_t tx_head = 0;
-    uint64_t cycles = 0;
-    int throttle = 0;
+    sim_link link;
     // SPARQ_SIM_STATS set: the thread's CPU time inside the clock loops,
     // printed with the cycle count when the model is destroyed
     bool stats = false;
@@ -82,24 +78,7 @@ template <class M> struct model_of : sim_model {
     }
     void cycle(sparq_sim *s) override
     {
-        M *t = top.get();
-        int have = s->rx_head < s->rx.size();
-        t->rx_valid_i = (uint8_t)have;
-        t->rx_data_i = have ? s->rx[s->rx_head] : 0;
-        t->tx_ready_i = (uint8_t)(s->throttle ? (s->cycles & 1) : 1);
-        half(s, 0);
-        // Handshakes are decided by the values just before the rising edge.
-        int take = have && t->rx_ready_o;
-        int give = t->tx_valid_o && t->tx_ready_i;
-        uint8_t out = t->tx_data_o;
-        half(s, 1);
-        if (take && ++s->rx_head == s->rx.size()) {
-            s->rx.clear();
-            s->rx_head = 0;
-        }
-        if (give)
-            s->tx.push_back(out);
-        s->cycles++;
+        s->link.cycle(top.get(), [&](int clk) { half(s, clk); });
     }
     void reset(int on) override { top->rst_ni = (uint8_t)!on; }
     void trace(VerilatedFstC *t) override { top->trace(t, 99); }
@@ -132,7 +111,7 @@ struct sparq_sim *sparq_sim_create_model(int which)
     for (int i = 0; i < 4; i++)
         cycle(s);
     s->model->reset(0);
-    s->cycles = 0;
+    s->link.cycles = 0;
     const char *stats = std::getenv("SPARQ_SIM_STATS");
     s->stats = stats && *stats;
     return s;
@@ -144,38 +123,23 @@ void sparq_sim_destroy(struct sparq_sim *s)
 {
     if (!s)
         return;
-    if (s->stats && s->cycles)
+    uint64_t n = s->link.cycles;
+    if (s->stats && n)
         std::fprintf(stderr, "sparq_sim: %llu cycles simulated in %.3f CPU s (%.3f M cycles per CPU s)\n",
-                     (unsigned long long)s->cycles, s->cpu_s, s->cpu_s > 0 ? 1e-6 * (double)s->cycles / s->cpu_s : 0.0);
+                     (unsigned long long)n, s->cpu_s, s->cpu_s > 0 ? 1e-6 * (double)n / s->cpu_s : 0.0);
     s->model->finish();
     if (s->trace)
         s->trace->close();
     delete s;
 }
 
-void sparq_sim_push(struct sparq_sim *s, const uint8_t *data, size_t n)
-{
-    s->rx.insert(s->rx.end(), data, data + n);
-}
+void sparq_sim_push(struct sparq_sim *s, const uint8_t *data, size_t n) { s->link.push(data, n); }
 
-size_t sparq_sim_rx_pending(const struct sparq_sim *s) { return s->rx.size() - s->rx_head; }
+size_t sparq_sim_rx_pending(const struct sparq_sim *s) { return s->link.rx_pending(); }
 
-size_t sparq_sim_tx_available(const struct sparq_sim *s) { return s->tx.size() - s->tx_head; }
+size_t sparq_sim_tx_available(const struct sparq_sim *s) { return s->link.tx_available(); }
 
-size_t sparq_sim_pull(struct sparq_sim *s, uint8_t *out, size_t n)
-{
-    size_t have = s->tx.size() - s->tx_head;
-    if (n > have)
-        n = have;
-    for (size_t i = 0; i < n; i++)
-        out[i] = s->tx[s->tx_head + i];
-    s->tx_head += n;
-    if (s->tx_head == s->tx.size()) {
-        s->tx.clear();
-        s->tx_head = 0;
-    }
-    return n;
-}
+size_t sparq_sim_pull(struct sparq_sim *s, uint8_t *out, size_t n) { return s->link.pull(out, n); }
 
 void sparq_sim_step(struct sparq_sim *s, uint64_t n)
 {
@@ -187,20 +151,11 @@ void sparq_sim_step(struct sparq_sim *s, uint64_t n)
 size_t sparq_sim_run_until(struct sparq_sim *s, size_t want, uint64_t max_quiet)
 {
     loop_timer timer(s);
-    uint64_t quiet = 0;
-    while (quiet < max_quiet && s->tx.size() - s->tx_head < want) {
-        size_t rx_left = s->rx.size() - s->rx_head, tx_have = s->tx.size();
-        cycle(s);
-        if (s->rx.size() - s->rx_head != rx_left || s->tx.size() != tx_have)
-            quiet = 0;
-        else
-            quiet++;
-    }
-    return s->tx.size() - s->tx_head;
+    return s->link.run_until(want, max_quiet, [s] { cycle(s); });
 }
 
-uint64_t sparq_sim_cycles(const struct sparq_sim *s) { return s->cycles; }
+uint64_t sparq_sim_cycles(const struct sparq_sim *s) { return s->link.cycles; }
 
-void sparq_sim_set_tx_throttle(struct sparq_sim *s, int on) { s->throttle = on; }
+void sparq_sim_set_tx_throttle(struct sparq_sim *s, int on) { s->link.throttle = on; }
 
 } // extern "C"
