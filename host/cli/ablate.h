@@ -82,6 +82,8 @@ int ablate_make_settings(struct ablate *a, const char *list, const double *budge
 char *ablate_full_spec(const struct ablate *a, const char *spec);
 
 // ablate_rows.c: result rows, OUT/rows.json, small file helpers
+// The row of a setting (index into a->rows, -1 / NULL if none).
+int ablate_row_index(const struct ablate *a, const char *name);
 const struct row *ablate_find_row(const struct ablate *a, const char *name);
 int ablate_json_num(const cJSON *o, const char *key, double *v);
 int ablate_load_rows(struct ablate *a);

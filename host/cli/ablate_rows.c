@@ -9,12 +9,18 @@
 
 const char *const KIND_NAME[] = { "base", "finetune", "ptq", "mixed" };
 
-const struct row *ablate_find_row(const struct ablate *a, const char *name)
+int ablate_row_index(const struct ablate *a, const char *name)
 {
     for (int i = 0; i < a->n_rows; i++)
         if (!strcmp(a->rows[i].name, name))
-            return &a->rows[i];
-    return NULL;
+            return i;
+    return -1;
+}
+
+const struct row *ablate_find_row(const struct ablate *a, const char *name)
+{
+    int i = ablate_row_index(a, name);
+    return i < 0 ? NULL : &a->rows[i];
 }
 
 double ablate_row_pct(const struct row *r) { return 100.0 * (double)r->file_bytes / (double)r->fp32_bytes; }

@@ -271,12 +271,10 @@ static int redecode_reused(struct ablate *a)
     if (!a->dec_key[0])
         return 0;
     for (int i = 0; i < a->n_settings && !*a->stop; i++) {
-        struct row *r = NULL;
-        for (int j = 0; j < a->n_rows; j++)
-            if (!strcmp(a->rows[j].name, a->settings[i].name))
-                r = &a->rows[j];
-        if (!r || !strcmp(r->dec_key, a->dec_key))
+        int j = ablate_row_index(a, a->settings[i].name);
+        if (j < 0 || !strcmp(a->rows[j].dec_key, a->dec_key))
             continue;
+        struct row *r = &a->rows[j];
         double t0 = sparq_clock_s();
         if (ablate_decode_row(a, &a->settings[i], r) || ablate_save_rows(a)) {
             fprintf(stderr, "sparq ablate: %s: %s\n", r->name, sparq_last_error());
