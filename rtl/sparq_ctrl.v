@@ -17,6 +17,10 @@
 // (STORE_W, COMPUTE_S), a QDEPTH-entry parameter memory (sparq_ctrl_qmem,
 // WRITE_Q / READ qaddr) and the epilogue (WRITE_LUT, EPILOGUE). Without
 // them the controller is the version 1/2 one, reserved bytes ignored.
+//
+// PORT_BYTES > 1 (version 3 only): a word-wide host port (sparq_port_rx,
+// docs/accelerator.md "Host port"); a WRITE_X payload is taken PORT_BYTES
+// bytes a cycle, a READ body leaves as fast; the rest stays a byte a cycle.
 module sparq_ctrl #(
     parameter ROWS    = 16,   // array rows; a power of two
     parameter COLS    = 16,   // array columns
@@ -37,6 +41,7 @@ module sparq_ctrl #(
     parameter WSTORE  = 0,    // weight-store entries per column (0: none)
     parameter QDEPTH  = COLS, // requant parameter entries
     parameter LUTS    = 0,    // epilogue tables (0: no EPILOGUE)
+    parameter PORT_BYTES = 1, // host port bytes per word: 1, 2 or 4 (> 1 needs version 3)
     parameter WA = $clog2(WDEPTH),                // derived
     parameter XA = $clog2(XDEPTH),                // derived
     parameter RA = $clog2(RDEPTH),                // derived
@@ -50,13 +55,13 @@ module sparq_ctrl #(
 ) (
     input  wire          clk_i,
     input  wire          rst_ni,
-    // host byte stream in (FIFO read side)
-    input  wire [7:0]    rx_data_i,
-    input  wire          rx_valid_i,
-    output reg           rx_ready_o,
+    // host byte stream in (FIFO read side): words, the valid bytes' enables
+    input  wire [8*PORT_BYTES-1:0] rx_data_i,
+    input  wire [PORT_BYTES-1:0] rx_valid_i,
+    output wire          rx_ready_o,
     // host byte stream out (FIFO write side)
-    output wire [7:0]    tx_data_o,
-    output wire          tx_valid_o,
+    output wire [8*PORT_BYTES-1:0] tx_data_o,
+    output wire [PORT_BYTES-1:0] tx_valid_o,
     input  wire          tx_ready_i,
     // engine
     output wire          eng_start_o,
@@ -94,6 +99,7 @@ module sparq_ctrl #(
     output wire [CB-1:0] r_col_o,
     output wire          r_re_o,         // the result at r_addr_o is read this cycle
     input  wire [31:0]   r_data_i,
+    input  wire [32*COLS-1:0] r_all_i,   // every column's result at r_addr_o (PORT_BYTES > 1)
     input  wire          qb_re_i,        // the epilogue reads its parameters
     output wire [EL*69-1:0] qb_data_o,
     output wire          lut_we_o,
@@ -123,8 +129,11 @@ module sparq_ctrl #(
         if (TIMEOUT < 256 || (TIMEOUT % 256) != 0 || TIMEOUT > 65535 * 256 || COLS > 65535 ||
             RDEPTH > 32768 || CNT_W < 32 || CNT_W > 64 || PWW > 31 || PWX > 31 || BLW > 31 ||
             RQ_SERIAL < 0 || RQ_SERIAL > 1 || WL_DBUF < 0 || WL_DBUF > 1 || CHK_REG < 0 || CHK_REG > 2 ||
-            QDEPTH < COLS || QDEPTH > 32768 || (V3 != 0 && (QDEPTH < 32 || (QDEPTH & (QDEPTH - 1)) != 0))) begin : g_bad_params
-            // version 3: QDEPTH a power of two >= 32 (sparq_ctrl_qmem's 16 banks)
+            QDEPTH < COLS || QDEPTH > 32768 || (V3 != 0 && (QDEPTH < 32 || (QDEPTH & (QDEPTH - 1)) != 0)) ||
+            !(PORT_BYTES == 1 || PORT_BYTES == 2 || PORT_BYTES == 4) ||
+            (PORT_BYTES > 1 && (V3 == 0 || RQ_SERIAL != 0)) || (LANES == 0 && PORT_BYTES > 2)) begin : g_bad_params
+            // version 3: QDEPTH a power of two >= 32 (sparq_ctrl_qmem's 16 banks); bit-serial
+            // (LANES = 0) row memories take a 32-bit word in two halves, two cycles apart
             sparq_ctrl_illegal_parameters u_stop ();
         end
     endgenerate
@@ -153,12 +162,22 @@ module sparq_ctrl #(
 
     wire [7:0]  op = hdr_q[1];
     wire [31:0] len = {hdr_q[7], hdr_q[6], hdr_q[5], hdr_q[4]};
-    wire        rx_fire = rx_valid_i && rx_ready_o;
+    // the parser's side of the host port: one byte (b_data), or PORT_BYTES
+    // (b_bytes) in a WRITE_X payload (wide)
+    localparam PB = PORT_BYTES;
+    localparam integer PB_I = PORT_BYTES;
+    reg         b_ready;
+    wire        b_valid, port_in, wide;
+    wire [8*PB-1:0] b_bytes;
+    wire [7:0]  b_data = b_bytes[7:0];
+    wire        rx_fire = b_valid && b_ready;
     // len - 1, registered (len is complete long before the body): the body's
     // last byte is an equality test, not a 32-bit carry chain into the state
-    reg  [31:0] len_m1;
-    always @(posedge clk_i)
+    reg  [31:0] len_m1, len_mpb;
+    always @(posedge clk_i) begin
         len_m1 <= len - 32'd1;
+        len_mpb <= len - PB_I;
+    end
 
     // argument fields
     wire [15:0] a16_2  = {args_q[3], args_q[2]};
@@ -270,17 +289,17 @@ module sparq_ctrl #(
         .store_i(is_sw), .saddr_i(a32_8[SA-1:0]),
         .width_i(is_sw ? args_q[0] : args_q[1]), .kept_i(is_sw ? args_q[1] : args_q[2]),
         .blk_bytes_i(wblk_bytes), .val_bytes_i(wval_bytes),
-        .kb_last_i((is_sw ? a16_4 : a16_6) - 16'd1), .byte_i(pay_fire && is_w), .data_i(rx_data_i),
+        .kb_last_i((is_sw ? a16_4 : a16_6) - 16'd1), .byte_i(pay_fire && is_w), .data_i(b_data),
         .idle_o(wl_idle), .block_o(wl_block), .pos_err_o(pos_err),
         .w_we_o(w_we_o), .w_st_o(w_st_o), .w_col_o(w_col_o), .w_addr_o(w_addr_o), .w_saddr_o(w_saddr_o),
         .w_data_o(w_data_o)
     );
     // activation words per frame - 1 (kblocks*4 <= XDEPTH once WRITE_X passed its checks)
     wire [XA:0] xl_words_m1 = {a16_4[XA-2:0], 2'b00} - {{XA{1'b0}}, 1'b1};
-    sparq_ctrl_xload #(.ROWS(ROWS), .XDEPTH(XDEPTH), .XBANKS(XBANKS)) u_xload (
+    sparq_ctrl_xload #(.ROWS(ROWS), .PB(PB), .XDEPTH(XDEPTH), .XBANKS(XBANKS)) u_xload (
         .clk_i(clk_i), .rst_ni(rst_ni), .start_i(st_q == S_CHECK && op == OP_WRITE_X),
         .bank_i(args_q[0][XBB-1:0]), .words_m1_i(xl_words_m1), .byte_i(pay_fire && op == OP_WRITE_X),
-        .data_i(rx_data_i), .x_we_o(x_we_o), .x_row_o(x_row_o), .x_addr_o(x_addr_o), .x_data_o(x_data_o)
+        .data_i(b_bytes), .x_we_o(x_we_o), .x_row_o(x_row_o), .x_addr_o(x_addr_o), .x_data_o(x_data_o)
     );
     // requant parameters: COLS registers (v1/v2) or the QDEPTH-entry memory (v3)
     wire [QA-1:0] q_idx;   // entry the read streamer asks for (data the next cycle)
@@ -289,14 +308,14 @@ module sparq_ctrl #(
     reg  [QA-1:0] ep_qaddr_q; // first parameter entry of the running epilogue
     /* verilator lint_on UNUSEDSIGNAL */
     assign r_re_o = q_re;
-    wire [31:0]   q_bias;
-    wire [30:0]   q_mult;
-    wire [5:0]    q_shift;
+    wire [32*PB-1:0] q_bias;   // entries q_idx + j, j < PB
+    wire [31*PB-1:0] q_mult;
+    wire [6*PB-1:0]  q_shift;
     generate
         if (V3 != 0) begin : g_qmem
-            sparq_ctrl_qmem #(.QDEPTH(QDEPTH), .EL(EL)) u_qmem (
+            sparq_ctrl_qmem #(.QDEPTH(QDEPTH), .EL(EL), .AP(PB)) u_qmem (
                 .clk_i(clk_i), .rst_ni(rst_ni), .start_i(st_q == S_CHECK && op == OP_WRITE_Q),
-                .qaddr_i(a16_2[QA-1:0]), .byte_i(pay_fire && op == OP_WRITE_Q), .data_i(rx_data_i),
+                .qaddr_i(a16_2[QA-1:0]), .byte_i(pay_fire && op == OP_WRITE_Q), .data_i(b_data),
                 .err_o(q_err), .a_re_i(q_re), .a_addr_i(q_idx), .a_bias_o(q_bias), .a_mult_o(q_mult),
                 .a_shift_o(q_shift), .b_re_i(qb_re_i), .b_base_i(ep_qaddr_q), .b_data_o(qb_data_o)
             );
@@ -309,7 +328,7 @@ module sparq_ctrl #(
                 q_col_q <= q_idx[CB-1:0];
             sparq_ctrl_qload #(.COLS(COLS)) u_qload (
                 .clk_i(clk_i), .rst_ni(rst_ni), .start_i(st_q == S_CHECK && op == OP_WRITE_Q),
-                .byte_i(pay_fire && op == OP_WRITE_Q), .data_i(rx_data_i), .err_o(q_err),
+                .byte_i(pay_fire && op == OP_WRITE_Q), .data_i(b_data), .err_o(q_err),
                 .col_i(q_col_q), .bias_o(q_bias), .mult_o(q_mult), .shift_o(q_shift)
             );
             assign qb_data_o = {(EL*69){1'b0}};
@@ -326,7 +345,7 @@ module sparq_ctrl #(
             lut_i_q <= lut_i_q + 8'd1;
     assign lut_we_o = (HAS_E != 0) && pay_fire && op == OP_WRITE_LUT;
     assign lut_waddr_o = {args_q[0][LB-1:0], lut_i_q};
-    assign lut_wdata_o = rx_data_i;
+    assign lut_wdata_o = b_data;
 
     // ---- exec: status of a complete packet --------------------------------------
     wire crc_ok = (crc_rx_q == rcrc_q);
@@ -457,43 +476,59 @@ module sparq_ctrl #(
     // ---- rx ready -------------------------------------------------------------
     always @* begin
         case (st_q)
-            S_HDR, S_CRC: rx_ready_o = 1'b1;
-            S_BODY:       rx_ready_o = !(body_pay && is_w && wl_block);
-            default:      rx_ready_o = 1'b0;
+            S_HDR, S_CRC: b_ready = 1'b1;
+            S_BODY:       b_ready = !(body_pay && is_w && wl_block);
+            default:      b_ready = 1'b0;
         endcase
     end
     wire in_packet = (st_q == S_HDR && hcnt_q != 4'd0) || st_q == S_BODY || st_q == S_CRC;
-    wire timeout = in_packet && rx_ready_o && !rx_valid_i && (tmo_q == TIMEOUT_LAST);
+    // (a word arriving restarts the count: with PORT_BYTES > 1 the parser may
+    // wait for the rest of a group)
+    wire timeout = in_packet && b_ready && !b_valid && !port_in && (tmo_q == TIMEOUT_LAST);
+    assign wide = (PB > 1) && body_pay && op == OP_WRITE_X;
+    sparq_port_rx #(.PB(PB)) u_port_rx (
+        .clk_i(clk_i), .rst_ni(rst_ni), .data_i(rx_data_i), .be_i(rx_valid_i), .ready_o(rx_ready_o),
+        .flush_i(timeout), .wide_i(wide), .take_i(b_ready), .bytes_o(b_bytes), .valid_o(b_valid), .in_o(port_in)
+    );
 
     // ---- read streamer and reply ----------------------------------------------
-    wire       reply_done, pop;
-    wire [7:0] fifo_byte;
-    wire       fifo_nonempty;
-    sparq_ctrl_reader #(.COLS(COLS), .RDEPTH(RDEPTH), .RQ_SERIAL(RQ_SERIAL), .BLW(BLW), .QA(QA)) u_reader (
+    wire       reply_done;
+    wire [2:0] pop;
+    wire [8*PB-1:0] fifo_bytes;
+    wire [4:0] fifo_count;
+    sparq_ctrl_reader #(.PB(PB), .COLS(COLS), .RDEPTH(RDEPTH), .RQ_SERIAL(RQ_SERIAL), .BLW(BLW), .QA(QA)) u_reader (
         .clk_i(clk_i), .rst_ni(rst_ni), .start_i(ex_go && ex_ok && op == OP_READ), .n_i(rd_n),
         .ncols_i(a16_4[NW-1:0]), .mode_i(args_q[0][0]), .rbuf_i(rd_rb),
         .qaddr_i((V3 != 0) ? a16_6[QA-1:0] : {QA{1'b0}}), .hold_i((V3 != 0) && qb_re_i),
         .r_addr_o(r_addr_o), .r_col_o(r_col_o), .r_buf_o(r_buf_o),
-        .r_data_i(r_data_i), .q_idx_o(q_idx), .q_re_o(q_re), .q_bias_i(q_bias), .q_mult_i(q_mult), .q_shift_i(q_shift),
-        .byte_o(fifo_byte), .nonempty_o(fifo_nonempty), .pop_i(pop)
+        .r_data_i(r_data_i), .r_all_i(r_all_i), .q_idx_o(q_idx), .q_re_o(q_re), .q_bias_i(q_bias), .q_mult_i(q_mult), .q_shift_i(q_shift),
+        .bytes_o(fifo_bytes), .count_o(fifo_count), .pop_i(pop)
     );
     wire       reply_start = timeout || hdr_bad || ex_go;
     wire [7:0] reply_status = timeout ? ST_TRUNCATED : (hdr_bad ? ST_HEADER : ex_status);
-    sparq_ctrl_reply #(.ROWS(ROWS), .COLS(COLS), .WDEPTH(WDEPTH), .XDEPTH(XDEPTH), .RDEPTH(RDEPTH),
+    sparq_ctrl_reply #(.PB(PB), .ROWS(ROWS), .COLS(COLS), .WDEPTH(WDEPTH), .XDEPTH(XDEPTH), .RDEPTH(RDEPTH),
                        .TIMEOUT(TIMEOUT), .CNT_W(CNT_W), .LANES(LANES), .XBANKS(XBANKS), .RBUFS(RBUFS),
                        .WSTORE(WSTORE), .QDEPTH(QDEPTH), .LUTS(LUTS), .V3(V3), .BLW(BLW)) u_reply (
         .clk_i(clk_i), .rst_ni(rst_ni), .start_i(reply_start), .status_i(reply_status),
         .op_i(hdr_q[1]), .seq_i(hdr_q[2]), .read_len_i(rd_n << (args_q[0][0] ? 0 : 2)),
         .active_i(st_q == S_REPLY), .done_o(reply_done),
         .tx_data_o(tx_data_o), .tx_valid_o(tx_valid_o), .tx_ready_i(tx_ready_i),
-        .fifo_byte_i(fifo_byte), .fifo_nonempty_i(fifo_nonempty), .pop_o(pop),
-        .cnt_clear_i(cnt_clear_o), .rx_ready_i(rx_ready_o), .rx_valid_i(rx_valid_i),
+        .fifo_bytes_i(fifo_bytes), .fifo_count_i(fifo_count), .pop_o(pop),
+        .cnt_clear_i(cnt_clear_o), .rx_ready_i(rx_ready_o), .rx_valid_i(rx_valid_i[0]),
         .busy_cnt_i(busy_cnt_i), .macs_cnt_i(macs_cnt_i)
     );
 
     // ---- packet parser ------------------------------------------------------------
-    wire [15:0] rcrc_next;
-    sparq_crc16 u_rcrc (.crc_i(rcrc_q), .data_i(rx_data_i), .crc_o(rcrc_next));
+    // body CRC over one byte (rcrc_w[1]) or a wide group (rcrc_w[PB])
+    wire [15:0] rcrc_w [0:PB];
+    assign rcrc_w[0] = rcrc_q;
+    genvar gc;
+    generate
+        for (gc = 0; gc < PB; gc = gc + 1) begin : g_rcrc
+            sparq_crc16 u_rcrc (.crc_i(rcrc_w[gc]), .data_i(b_bytes[8*gc +: 8]), .crc_o(rcrc_w[gc+1]));
+        end
+    endgenerate
+    wire [15:0] rcrc_next = rcrc_w[1];
     wire chk_pass = (st_q == S_CHECK) && chk_go && chk_err == ST_OK && !chk_wait; // the payload may start
     assign wl_start = chk_pass && is_w;
     always @* begin
@@ -510,12 +545,12 @@ module sparq_ctrl #(
         arg_we = 1'b0;
         crc_lo_we = 1'b0;
         crc_rx_we = 1'b0;
-        tmo_d = (!in_packet || rx_valid_i || !rx_ready_o) ? {TMW{1'b0}} : tmo_q + {{(TMW-1){1'b0}}, 1'b1};
+        tmo_d = (!in_packet || b_valid || port_in || !b_ready) ? {TMW{1'b0}} : tmo_q + {{(TMW-1){1'b0}}, 1'b1};
         if (timeout) begin
             st_d = S_REPLY;
         end else begin
             case (st_q)
-                S_HDR: if (rx_fire && (hcnt_q != 4'd0 || rx_data_i == MAGIC_CMD)) begin
+                S_HDR: if (rx_fire && (hcnt_q != 4'd0 || b_data == MAGIC_CMD)) begin
                     // rcrc_q is CRC16_INIT whenever a header starts. A truncated
                     // header's reply echoes opcode and sequence number as 0
                     // unless they arrived (bytes 1, 2); the other header bytes
@@ -525,7 +560,7 @@ module sparq_ctrl #(
                     if (hcnt_q < 4'd8)
                         rcrc_d = rcrc_next;
                     if (hcnt_q == 4'd9) begin
-                        hdr_bad = ({rx_data_i, hdr_q[8]} != rcrc_q);
+                        hdr_bad = ({b_data, hdr_q[8]} != rcrc_q);
                         st_d = hdr_bad ? S_REPLY : S_DECODE;
                     end else begin
                         hcnt_d = hcnt_q + 4'd1;
@@ -543,12 +578,12 @@ module sparq_ctrl #(
                         st_d = (len == 32'd0) ? S_CRC : S_BODY;
                 end
                 S_BODY: if (rx_fire) begin
-                    rcrc_d = rcrc_next;
-                    got_d = got_q + 32'd1;
+                    rcrc_d = wide ? rcrc_w[PB] : rcrc_next;
+                    got_d = got_q + (wide ? PB_I : 32'd1);
                     arg_we = (err_q == ST_OK && in_args);
                     if (arg_we && last_arg)
                         st_d = S_CHECK;
-                    else if (got_q == len_m1)
+                    else if (wide ? (got_q == len_mpb) : (got_q == len_m1))
                         st_d = S_CRC;
                 end
                 S_CHECK: if (chk_go) begin
@@ -620,13 +655,13 @@ module sparq_ctrl #(
                 for (i = 1; i < 3; i = i + 1)
                     hdr_q[i] <= 8'd0;
             if (hdr_we)
-                hdr_q[hcnt_q] <= rx_data_i;
+                hdr_q[hcnt_q] <= b_data;
             if (arg_we)
-                args_q[got_q[3:0]] <= rx_data_i;
+                args_q[got_q[3:0]] <= b_data;
             if (crc_lo_we)
-                crc_lo_q <= rx_data_i;
+                crc_lo_q <= b_data;
             if (crc_rx_we)
-                crc_rx_q <= {rx_data_i, crc_lo_q};
+                crc_rx_q <= {b_data, crc_lo_q};
 
             // buffer state: a write's buffer is invalid from the start of its
             // payload until its packet checked out

@@ -5,13 +5,15 @@
 // {shift[5:0], mult[30:0], bias[31:0]} and written to entry qaddr + column.
 // 16 banks by entry mod 16, so an EPILOGUE reads its 16 consecutive entries
 // (from any qaddr) in one cycle (port B); the READ streamer reads one entry
-// per result (port A). Both ports answer one cycle after the request; port B
+// per result (port A; AP consecutive entries for a wide host port's READ,
+// the same bank rotation as port B). Both ports answer one cycle after the request; port B
 // wins a collision and port A's user waits (hold). mult >= 2^31 or shift > 62
 // sets err_o (ARG).
 module sparq_ctrl_qmem #(
     parameter QDEPTH = 16384, // entries (power of two, >= 32)
     parameter EL     = 16,    // entries port B returns (channels of an epilogue frame)
     parameter QW     = 69,
+    parameter AP     = 1,     // entries port A returns (1..16)
     parameter QA = $clog2(QDEPTH) // derived
 ) (
     input  wire             clk_i,
@@ -23,15 +25,16 @@ module sparq_ctrl_qmem #(
     output reg              err_o,
     input  wire             a_re_i,
     input  wire [QA-1:0]    a_addr_i,
-    output wire [31:0]      a_bias_o,
-    output wire [30:0]      a_mult_o,
-    output wire [5:0]       a_shift_o,
+    output wire [32*AP-1:0] a_bias_o, // entry a_addr + j in lane j
+    output wire [31*AP-1:0] a_mult_o,
+    output wire [6*AP-1:0]  a_shift_o,
     input  wire             b_re_i,
     input  wire [QA-1:0]    b_base_i,
     output wire [EL*QW-1:0] b_data_o  // entry b_base + c in [QW*c +: QW]
 );
     generate
-        if (QDEPTH < 32 || (QDEPTH & (QDEPTH - 1)) != 0 || EL < 1 || EL > 16 || QW != 69) begin : g_bad_params
+        if (QDEPTH < 32 || (QDEPTH & (QDEPTH - 1)) != 0 || EL < 1 || EL > 16 || QW != 69 ||
+            AP < 1 || AP > 16) begin : g_bad_params
             sparq_ctrl_qmem_illegal_parameters u_stop ();
         end
     endgenerate
@@ -90,6 +93,7 @@ module sparq_ctrl_qmem #(
             // port B: the first entry >= b_base that falls in bank b
             /* verilator lint_off CMPCONST */
             wire [QA-5:0] brow = b_base_i[QA-1:4] + {{(QA-5){1'b0}}, (b[3:0] < b_base_i[3:0])};
+            wire [QA-5:0] arow = a_addr_i[QA-1:4] + {{(QA-5){1'b0}}, (AP > 1 && b[3:0] < a_addr_i[3:0])};
             /* verilator lint_on CMPCONST */
             sparq_ram #(.WIDTH(QW), .DEPTH(QDEPTH / 16)) u_mem (
                 .clk_i   (clk_i),
@@ -97,7 +101,7 @@ module sparq_ctrl_qmem #(
                 .re_i    (a_re_i || b_re_i),
                 .waddr_i (idx_q[QA-1:4]),
                 .wdata_i (wentry),
-                .raddr_i (b_re_i ? brow : a_addr_i[QA-1:4]),
+                .raddr_i (b_re_i ? brow : arow),
                 .rdata_o (bank[b])
             );
         end
@@ -110,9 +114,14 @@ module sparq_ctrl_qmem #(
         a_sel_q <= a_addr_i[3:0];
         b_sel_q <= b_base_i[3:0];
     end
-    wire [QW-1:0] a_e = bank[a_sel_q];
-    assign a_bias_o = a_e[31:0];
-    assign a_mult_o = a_e[62:32];
-    assign a_shift_o = a_e[68:63];
+    generate
+        for (b = 0; b < AP; b = b + 1) begin : g_alane
+            wire [3:0]    s = a_sel_q + b[3:0];
+            wire [QW-1:0] a_e = bank[s];
+            assign a_bias_o[32*b +: 32] = a_e[31:0];
+            assign a_mult_o[31*b +: 31] = a_e[62:32];
+            assign a_shift_o[6*b +: 6] = a_e[68:63];
+        end
+    endgenerate
 endmodule
 `default_nettype wire

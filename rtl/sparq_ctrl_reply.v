@@ -3,7 +3,10 @@
 // sequence number, opcode, body length, header CRC), then the body (the
 // identify block, the counters, or read bytes from the read streamer's FIFO)
 // and its CRC. Also keeps the cycle counters the COUNTERS reply reports.
+// A wide host port (PB > 1): a READ's body leaves up to PB bytes a word (as
+// many as the FIFO holds), every other reply byte in a word of its own.
 module sparq_ctrl_reply #(
+    parameter PB      = 1,   // host port bytes per word: 1, 2 or 4
     parameter ROWS    = 16,
     parameter COLS    = 16,
     parameter WDEPTH  = 1024,
@@ -29,13 +32,13 @@ module sparq_ctrl_reply #(
     input  wire [BLW-1:0] read_len_i, // body bytes of a successful READ
     input  wire           active_i,  // sparq_ctrl is in its reply state
     output wire           done_o,    // the last reply byte leaves this cycle
-    output reg  [7:0]     tx_data_o,
-    output reg            tx_valid_o,
+    output reg  [8*PB-1:0] tx_data_o,
+    output wire [PB-1:0]  tx_valid_o, // byte enables of the word (the low ones)
     input  wire           tx_ready_i,
     // read streamer FIFO
-    input  wire [7:0]     fifo_byte_i,
-    input  wire           fifo_nonempty_i,
-    output wire           pop_o,
+    input  wire [8*PB-1:0] fifo_bytes_i,
+    input  wire [4:0]     fifo_count_i,
+    output wire [2:0]     pop_o,     // bytes taken
     // counters
     input  wire           cnt_clear_i,
     input  wire           rx_ready_i,
@@ -59,6 +62,7 @@ module sparq_ctrl_reply #(
                       LUTS32 = (V3 != 0) ? LUTS : 0;
     localparam [7:0] CAPS8 = ((WSTORE > 0) ? CAP_STORE : 8'd0) | ((LUTS > 0) ? CAP_EPILOGUE : 8'd0) |
                              ((RBUFS > 1) ? CAP_RBUF2 : 8'd0);
+    localparam [7:0] PB8 = (V3 != 0 && PB > 1) ? PB_I[7:0] : 8'd0;
     localparam integer LANES_INT = LANES;
     localparam [7:0] LANES8 = LANES_INT[7:0];
     localparam [BLW-1:0] BL_ID = ID_BYTES[BLW-1:0], BL_CNT = COUNTERS_BYTES[BLW-1:0];
@@ -73,10 +77,42 @@ module sparq_ctrl_reply #(
     reg [1:0]     ph_q, ph_d;     // header, body, body CRC
     reg [BLW-1:0] idx_q, idx_d;   // byte within the phase
     reg [15:0]    crc_q, crc_d;
-    wire [15:0]   crc_next;
-    sparq_crc16 u_crc (.crc_i(crc_q), .data_i(tx_data_o), .crc_o(crc_next));
-    wire tx_fire = tx_valid_o && tx_ready_i;
+    reg           tx_v;           // a word goes out (its first byte valid)
+    // bytes of this cycle's word: one, or a READ body's min(PB, FIFO, left)
+    localparam integer PB_I = PB;
+    wire [BLW-1:0] b_left = blen_q - idx_q;
+    reg  [2:0]    m;
+    always @* begin
+        m = 3'd1;
+        if (PB > 1 && ph_q == PH_BODY && src_q == SRC_READ) begin
+            m = PB_I[2:0];
+            if (fifo_count_i < {2'b00, m})
+                m = fifo_count_i[2:0];
+            if (b_left < {{(BLW-3){1'b0}}, m})
+                m = b_left[2:0];
+        end
+    end
+    // CRC over the word's first 1..PB bytes
+    wire [15:0] crc_w [0:PB];
+    assign crc_w[0] = crc_q;
+    genvar g;
+    generate
+        for (g = 0; g < PB; g = g + 1) begin : g_crc
+            sparq_crc16 u_crc (.crc_i(crc_w[g]), .data_i(tx_data_o[8*g +: 8]), .crc_o(crc_w[g+1]));
+            assign tx_valid_o[g] = tx_v && (g < m);
+        end
+    endgenerate
+    wire [15:0] crc_next;
+    generate
+        if (PB == 1) begin : g_crc1
+            assign crc_next = crc_w[1];
+        end else begin : g_crcn
+            assign crc_next = crc_w[m[$clog2(PB + 1)-1:0]];
+        end
+    endgenerate
+    wire tx_fire = tx_v && tx_ready_i;
     wire [BLW-1:0] idx_inc = idx_q + {{(BLW-1){1'b0}}, 1'b1};
+    wire [BLW-1:0] idx_m = idx_q + {{(BLW-3){1'b0}}, m};
 
     // COUNTERS: busy, MACs and stall-in cannot move while its reply is sent
     // (the engine is idle, rx is not ready), so only total and stall-out are
@@ -128,11 +164,11 @@ module sparq_ctrl_reply #(
                 end
                 PH_BODY: begin
                     crc_d = crc_next;
-                    if (idx_q == blen_q - {{(BLW-1){1'b0}}, 1'b1}) begin
+                    if (idx_m == blen_q) begin
                         idx_d = {BLW{1'b0}};
                         ph_d = PH_CRC;
                     end else begin
-                        idx_d = idx_inc;
+                        idx_d = idx_m;
                     end
                 end
                 default:
@@ -142,7 +178,7 @@ module sparq_ctrl_reply #(
         end
     end
     assign done_o = active_i && tx_fire && ph_q != PH_HDR && ph_q != PH_BODY && idx_q == BL_1;
-    assign pop_o = active_i && ph_q == PH_BODY && src_q == SRC_READ && tx_ready_i && fifo_nonempty_i;
+    assign pop_o = (active_i && ph_q == PH_BODY && src_q == SRC_READ && tx_ready_i && fifo_count_i != 5'd0) ? m : 3'd0;
 
     always @(posedge clk_i) begin
         if (!rst_ni) begin
@@ -158,7 +194,7 @@ module sparq_ctrl_reply #(
                 total_q <= total_q + {{(CNT_W-1){1'b0}}, 1'b1};
                 if (rx_ready_i && !rx_valid_i)
                     stall_in_q <= stall_in_q + {{(CNT_W-1){1'b0}}, 1'b1};
-                if (tx_valid_o && !tx_ready_i)
+                if (tx_v && !tx_ready_i)
                     stall_out_q <= stall_out_q + {{(CNT_W-1){1'b0}}, 1'b1};
             end
             if (start_i) begin
@@ -231,49 +267,50 @@ module sparq_ctrl_reply #(
             6'd36: id_byte = LUTS32[7:0];
             6'd37: id_byte = LUTS32[15:8];
             6'd38: id_byte = CAPS8;
+            6'd39: id_byte = PB8;     // host port bytes per word (0: one)
             default: id_byte = 8'd0;
         endcase
     end
 
     always @* begin
-        tx_valid_o = 1'b0;
-        tx_data_o = 8'd0;
+        tx_v = 1'b0;
+        tx_data_o = {(8*PB){1'b0}};
         if (active_i) begin
             case (ph_q)
                 PH_HDR: begin
-                    tx_valid_o = 1'b1;
+                    tx_v = 1'b1;
                     case (idx_q[3:0])
-                        4'd0:    tx_data_o = MAGIC_REPLY;
-                        4'd1:    tx_data_o = status_q;
-                        4'd2:    tx_data_o = seq_i;
-                        4'd3:    tx_data_o = op_i;
-                        4'd4:    tx_data_o = blen32[7:0];
-                        4'd5:    tx_data_o = blen32[15:8];
-                        4'd6:    tx_data_o = blen32[23:16];
-                        4'd7:    tx_data_o = blen32[31:24];
-                        4'd8:    tx_data_o = crc_q[7:0];
-                        default: tx_data_o = crc_q[15:8];
+                        4'd0:    tx_data_o[7:0] = MAGIC_REPLY;
+                        4'd1:    tx_data_o[7:0] = status_q;
+                        4'd2:    tx_data_o[7:0] = seq_i;
+                        4'd3:    tx_data_o[7:0] = op_i;
+                        4'd4:    tx_data_o[7:0] = blen32[7:0];
+                        4'd5:    tx_data_o[7:0] = blen32[15:8];
+                        4'd6:    tx_data_o[7:0] = blen32[23:16];
+                        4'd7:    tx_data_o[7:0] = blen32[31:24];
+                        4'd8:    tx_data_o[7:0] = crc_q[7:0];
+                        default: tx_data_o[7:0] = crc_q[15:8];
                     endcase
                 end
                 PH_BODY: begin
                     case (src_q)
                         SRC_ID: begin
-                            tx_valid_o = 1'b1;
-                            tx_data_o = id_byte;
+                            tx_v = 1'b1;
+                            tx_data_o[7:0] = id_byte;
                         end
                         SRC_CNT: begin
-                            tx_valid_o = 1'b1;
-                            tx_data_o = cnt_bytes[{idx_q[5:0], 3'b000} +: 8];
+                            tx_v = 1'b1;
+                            tx_data_o[7:0] = cnt_bytes[{idx_q[5:0], 3'b000} +: 8];
                         end
                         default: begin
-                            tx_valid_o = fifo_nonempty_i;
-                            tx_data_o = fifo_byte_i;
+                            tx_v = fifo_count_i != 5'd0;
+                            tx_data_o = fifo_bytes_i;
                         end
                     endcase
                 end
                 default: begin
-                    tx_valid_o = 1'b1;
-                    tx_data_o = idx_q[0] ? crc_q[15:8] : crc_q[7:0];
+                    tx_v = 1'b1;
+                    tx_data_o[7:0] = idx_q[0] ? crc_q[15:8] : crc_q[7:0];
                 end
             endcase
         end

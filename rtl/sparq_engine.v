@@ -4,18 +4,16 @@
 // per-column result writers (overwrite or accumulate).
 //
 // Schedule of a job (t frames, kblocks blocks of 16 input channels, kept
-// weights per group of 4, weight width int8/int4/int2): the frames are cut
-// into tiles of ROWS; a step carries L consecutive kept weights, so a tile
-// takes S = kblocks*4*kept / L steps and lasts P = max(S, M) cycles (the
-// result chains need M cycles per tile: M = 2*ROWS with LANES = 1, whose
-// systolic array is fed with a row and column skew; ROWS/2 with LANES = 4,
-// whose array broadcasts activations and weights, so every PE is fed the
-// same step at once, and drains each column by two chains). L = 1 with
-// LANES = 1; with LANES = 4, L = 1, 2 or 4 for int8, int4, int2. After the
-// last tile the pipeline drains for DRAIN_CYCLES = M + 4 (+ COLS, the
-// column skew, with LANES = 1). The busy counter thus grows by
-// tiles*P + DRAIN_CYCLES per job; sparq_devmodel_format_cycles() in
-// host/src/device/device_model.c is the same formula.
+// weights per group of 4, width int8/int4/int2): tiles of ROWS frames, each
+// S = kblocks*4*kept / L steps of L kept weights, lasting P = max(S, M)
+// cycles (M: what the result chains need per tile). LANES = 1: L = 1, M =
+// 2*ROWS (systolic, row and column skew). LANES = 4: L = 1, 2, 4 for int8,
+// int4, int2, M = ROWS/2 (broadcast array, two chains a column). LANES = 0
+// (bit-serial, sparq_array_serial): a kept weight takes B = 8, 4, 2 steps,
+// P = max(S*B + 1, ROWS) (+1: the accumulators' clear). The pipeline then
+// drains for DRAIN_CYCLES = M + 4 (+ COLS with LANES = 1, + 8 with LANES =
+// 0), so busy grows by tiles*P + DRAIN_CYCLES per job, the formula of
+// sparq_devmodel_format_cycles() (host/src/device/job_cycles.c).
 //
 // Feeding L weights per step (LANES = 4): each column's weight memory is 4
 // banks by entry index mod 4, so the L entries of a step (L-aligned) are one
@@ -44,7 +42,8 @@ module sparq_engine #(
     parameter XDEPTH = 4096, // activation words (4 x int8) per row per bank
     parameter RDEPTH = 256,  // result frames per column
     parameter CNT_W  = 64,   // busy / MAC counter bits (the protocol zero-extends to 64)
-    parameter LANES  = 1,    // MAC lanes per PE: 1, or 4 (an int4 step does 2, an int2 step 4 MACs)
+    parameter LANES  = 1,    // MAC lanes per PE: 1, or 4 (an int4 step does 2, an int2 step 4 MACs);
+                             // 0: bit-serial PEs (a kept weight takes 8 / 4 / 2 cycles)
     parameter XBANKS = 2,    // activation banks (power of two)
     parameter RBUFS  = 1,    // result buffers: 1 or 2
     parameter WSTORE = 0,    // weight-store entries per column (0: none)
@@ -108,6 +107,7 @@ module sparq_engine #(
     input  wire [CB-1:0]     r_col_i,
     input  wire              r_re_i,     // the controller reads r_addr_i this cycle
     output wire [31:0]       r_data_o,
+    output wire [32*COLS-1:0] r_all_o,   // every column's result at r_addr_i, a cycle later (wide host port)
     // epilogue: requant parameters (the controller's memory: read request in cycle 0,
     // the EL entries in cycle 1) and the table write port
     output wire              qb_re_o,
@@ -122,8 +122,9 @@ module sparq_engine #(
     output reg  [CNT_W-1:0]  busy_cnt_o,
     output reg  [CNT_W-1:0]  macs_cnt_o
 );
-    localparam MIN_P = (LANES == 4) ? ROWS / 2 : 2 * ROWS; // M above
-    localparam DRAIN_CYCLES = MIN_P + 4 + ((LANES == 4) ? 0 : COLS);
+    localparam SERIAL = (LANES == 0);
+    localparam MIN_P = (LANES == 4) ? ROWS / 2 : SERIAL ? ROWS : 2 * ROWS; // M above
+    localparam DRAIN_CYCLES = MIN_P + 4 + ((LANES == 1) ? COLS : SERIAL ? 8 : 0);
     // Entry address bits of a job: a bank tile has at most WDEPTH entries, a
     // store tile at most WSTORE (the controller checks both).
     localparam EA = (WSTORE > 0 && SA > WA) ? SA : WA;
@@ -131,12 +132,13 @@ module sparq_engine #(
     // <= 2^14: the PE accumulator needs EA + 16 bits, not 32.
     localparam ACC_W = (EA + 16 > 32) ? 32 : EA + 16;
     // Internal counter widths from the depths (the ports stay 16/20 bits).
-    localparam SW = ((EA > RB + 1) ? EA : RB + 1) + 1;   // steps, period, step index
+    localparam SB = SERIAL ? 3 : 0;                     // bit steps per entry: up to 2^SB
+    localparam SW = ((EA + SB > RB + 1) ? EA + SB : RB + 1) + 1; // steps, period, step index
     localparam TW = RA + 1;                             // frames (t <= RDEPTH)
     localparam NW = CB + 1;                             // columns (ncols <= COLS)
     localparam XW = XA + 1;                             // activation word addresses
     localparam MW = RB + CB + 4;                        // MACs per step (<= 4 per PE)
-    localparam DL = (LANES == 4) ? 1 : (ROWS > COLS) ? ROWS : COLS; // skew delay line length (no skew: 1)
+    localparam DL = (LANES != 1) ? 1 : (ROWS > COLS) ? ROWS : COLS; // skew delay line length (no skew: 1)
     localparam BW = 3 + XA + EA;                 // bundle: valid, first, last, xaddr, waddr
     localparam integer ROWS_INT = ROWS;
     localparam integer MIN_PERIOD_INT = MIN_P;
@@ -154,16 +156,15 @@ module sparq_engine #(
         if ((ROWS & (ROWS - 1)) != 0 || ROWS < 2 || COLS < 2 || WDEPTH < 32 || XDEPTH < 4 ||
             RDEPTH < ROWS || (WDEPTH & (WDEPTH - 1)) != 0 || (XDEPTH & (XDEPTH - 1)) != 0 ||
             (RDEPTH & (RDEPTH - 1)) != 0 || CNT_W < 32 || CNT_W > 64 || RDEPTH > 32768 ||
-            WDEPTH > 262144 || XDEPTH > 262144 || (LANES != 1 && LANES != 4) ||
+            WDEPTH > 262144 || XDEPTH > 262144 || (LANES != 0 && LANES != 1 && LANES != 4) ||
             XBANKS < 2 || (XBANKS & (XBANKS - 1)) != 0 || XBANKS > 16 || RBUFS < 1 || RBUFS > 2 ||
             (WSTORE != 0 && (WSTORE < 16 || (WSTORE & (WSTORE - 1)) != 0 || WSTORE > 16777216)) ||
             LUTS < 0 || LUTS > 255 || (LUTS > 0 && LANES != 4) || (LANES == 4 && RDEPTH < 4)) begin : g_bad_params
-            // ROWS and the depths must be powers of two, ROWS, COLS >= 2, RDEPTH >= ROWS,
-            // WDEPTH >= 32 (the weight loader adds a 5-bit entry count to a bank address),
-            // counters 32..64 bits, 1 or 4 lanes; 2..16 activation banks (a power of two),
-            // 1 or 2 result buffers, a store of 0 or a power of two >= 16 entries; the
-            // epilogue writes a 16-channel block in one cycle, so it needs the 4 word banks
-            // of LANES = 4.
+            // ROWS and the depths powers of two, ROWS, COLS >= 2, RDEPTH >= ROWS, WDEPTH >= 32
+            // (the weight loader adds a 5-bit entry count to a bank address), counters 32..64
+            // bits, 0 (bit-serial), 1 or 4 lanes; 2..16 activation banks (a power of two), 1 or 2
+            // result buffers, a store of 0 or a power of two >= 16 entries; the epilogue writes a
+            // 16-channel block in one cycle: it needs the 4 word banks of LANES = 4.
             sparq_engine_illegal_parameters u_stop ();
         end
     endgenerate
@@ -213,8 +214,9 @@ module sparq_engine #(
     wire [XW-1:0] xoff_in    = xoff_i[XW-1:0];
     /* verilator lint_on UNUSEDSIGNAL */
 
-    // step issued this cycle
-    wire          iv     = (state_q == ST_RUN) && (p_q < steps_q);
+    // step issued this cycle (bit-serial: a step per weight bit, the entry's read on bit 0)
+    wire [2:0]    bmask  = SERIAL ? (3'd7 >> width_q) : 3'd0;
+    wire          iv     = (state_q == ST_RUN) && (p_q < steps_q) && ((p_q[2:0] & bmask) == 3'd0);
     wire          ifirst = (e_q == {SW{1'b0}});
     wire          ilast  = (e_q == steps_q - {{(SW-1){1'b0}}, 1'b1});
     /* verilator lint_off UNUSEDSIGNAL */
@@ -233,7 +235,8 @@ module sparq_engine #(
     wire [MW-1:0] tile_macs = ({{(MW-RB-1){1'b0}}, rows_valid} * {{(MW-NW){1'b0}}, ncols_q}) << lshift_q;
 
     wire [SW-1:0] entries_new = {kb_in[SW-3:0], 2'b00} * {{(SW-3){1'b0}}, kept_i};
-    wire [SW-1:0] steps_new = entries_new >> lshift_i;
+    wire [SW-1:0] steps_new = SERIAL ? entries_new << (2'd3 - width_i) : entries_new >> lshift_i;
+    wire [SW-1:0] busy_new = steps_new + (SERIAL ? {{(SW-1){1'b0}}, 1'b1} : {SW{1'b0}});
     /* verilator lint_off UNUSEDSIGNAL */
     wire [TW:0]   t_plus = {1'b0, t_in} + {1'b0, ROWS_T} - {{TW{1'b0}}, 1'b1};
     wire [TW:0]   tiles_new = t_plus >> RB;
@@ -339,7 +342,7 @@ module sparq_engine #(
             ncols_q <= ncols_in;
             xstride_q <= xstride_in;
             steps_q <= steps_new;
-            period_q <= (steps_new > MIN_PERIOD) ? steps_new : MIN_PERIOD;
+            period_q <= (busy_new > MIN_PERIOD) ? busy_new : MIN_PERIOD;
         end
     end
 
@@ -375,9 +378,11 @@ module sparq_engine #(
     // The feeder memories are read only while a job runs (the array uses
     // their words only on valid steps); that also spares the Verilator
     // model 2 x 16 x 4 memory reads a cycle when idle.
-    localparam XB = 32 * LANES, WB = (LANES == 1) ? 8 : 16, PB = 2 * LANES;
+    localparam XB = (LANES == 4) ? 128 : SERIAL ? 16 : 32, WB = (LANES == 4) ? 16 : 8, PB = (LANES == 4) ? 8 : 2;
     wire [ROWS*XB-1:0] arr_x;
+    /* verilator lint_off UNUSEDSIGNAL */ // (LANES = 0: none used)
     reg  [ROWS-1:0]    arr_xv, arr_first, arr_last;
+    /* verilator lint_on UNUSEDSIGNAL */
     wire [COLS*WB-1:0] arr_w;
     wire [COLS*PB-1:0] arr_pos;
     // weight writes steered to the 4 entry banks (LANES = 4; below)
@@ -387,12 +392,48 @@ module sparq_engine #(
     wire [39:0]     bk_data;
     wire [4*SR-1:0] st_row;
     /* verilator lint_on UNUSEDSIGNAL */
+    // Bit-serial (LANES = 0): each row memory holds 16-bit halves, read on
+    // two cycles per kept weight (x_hi_q: the second), so one iCE40 block
+    // RAM (256 x 16) serves a row with no output mux (writes: sparq_xhalf).
+    /* verilator lint_off UNUSEDSIGNAL */ // (LANES != 0)
+    /* verilator lint_off UNDRIVEN */
+    reg              x_hi_q;
+    reg [XA-1:0]     xh_raddr_q;
+    wire             xh_we;
+    wire [RB-1:0]    xh_row;
+    wire [XBB+XA:0]  xh_waddr;
+    wire [15:0]      xh_wdata;
+    /* verilator lint_on UNDRIVEN */
+    wire             xh_re = (run_bank || run_store) && (tap[0][BW-1] || x_hi_q);
+    generate
+        if (SERIAL) begin : g_xhalf
+            always @(posedge clk_i) begin
+                x_hi_q <= rst_ni && iv;
+                xh_raddr_q <= tap[0][EA +: XA];
+            end
+            sparq_xhalf #(.AW(XBB + XA), .RB(RB)) u_xhalf (.clk_i(clk_i), .rst_ni(rst_ni), .we_i(x_we_i),
+                .row_i(x_row_i), .addr_i(x_addr_i), .data_i(x_data_i), .we_o(xh_we), .row_o(xh_row),
+                .addr_o(xh_waddr), .data_o(xh_wdata));
+        end
+    endgenerate
+    /* verilator lint_on UNUSEDSIGNAL */
     genvar r, c, mb;
     generate
         for (r = 0; r < ROWS; r = r + 1) begin : g_xrow
-            wire [BW-1:0] b = tap[(LANES == 4) ? 0 : r]; // no skew with the broadcast array
+            wire [BW-1:0] b = tap[(LANES == 1) ? r : 0]; // no skew with the broadcast arrays
             wire [XA-1:0] xaddr = b[EA +: XA];
-            if (LANES == 1) begin : g_x1
+            if (SERIAL) begin : g_xs
+                // {bank, word, half}: the low half read with the entry, the high half a cycle later
+                sparq_ram #(.WIDTH(16), .DEPTH(2 * XBANKS * XDEPTH)) u_xmem (
+                    .clk_i   (clk_i),
+                    .we_i    (xh_we && (xh_row == r[RB-1:0])),
+                    .re_i    (xh_re),
+                    .waddr_i (xh_waddr),
+                    .wdata_i (xh_wdata),
+                    .raddr_i (x_hi_q ? {xbank_q, xh_raddr_q, 1'b1} : {xbank_q, xaddr, 1'b0}),
+                    .rdata_o (arr_x[16*r +: 16])
+                );
+            end else if (LANES == 1) begin : g_x1
                 sparq_ram #(.WIDTH(32), .DEPTH(XBANKS * XDEPTH)) u_xmem (
                     .clk_i   (clk_i),
                     .we_i    (x_we_i && (x_row_i == r[RB-1:0])),
@@ -482,16 +523,16 @@ module sparq_engine #(
         // its packed width in the low bits of its entry.
         for (c = 0; c < COLS; c = c + 1) begin : g_wcol
             /* verilator lint_off UNUSEDSIGNAL */
-            wire [EA-1:0] ent_a = tap[(LANES == 4) ? 0 : c][EA-1:0]; // bank entry (low WA bits) or store entry
+            wire [EA-1:0] ent_a = tap[(LANES == 1) ? c : 0][EA-1:0]; // bank entry (low WA bits) or store entry
             /* verilator lint_on UNUSEDSIGNAL */
             wire [WA-1:0] ent_c = ent_a[WA-1:0];
             wire          wcol = (w_col_i == c[CB-1:0]);
-            if (LANES == 1) begin : g_w1
+            if (LANES != 4) begin : g_w1
                 wire [9:0] eb, e;
                 sparq_ram #(.WIDTH(10), .DEPTH(2 * WDEPTH)) u_wmem (
                     .clk_i   (clk_i),
                     .we_i    (w_we_i[0] && wcol && !w_st_i),
-                    .re_i    (run_bank),
+                    .re_i    (run_bank && (!SERIAL || iv)),
                     .waddr_i (w_addr_i),
                     .wdata_i (w_data_i[9:0]),
                     .raddr_i ({wbank_q, ent_c}),
@@ -502,7 +543,7 @@ module sparq_engine #(
                     sparq_ram #(.WIDTH(10), .DEPTH(WSTORE)) u_smem (
                         .clk_i   (clk_i),
                         .we_i    (w_we_i[0] && wcol && w_st_i),
-                        .re_i    (run_store),
+                        .re_i    (run_store && (!SERIAL || iv)),
                         .waddr_i (w_saddr_i),
                         .wdata_i (w_data_i[9:0]),
                         .raddr_i (ent_a[SA-1:0]),
@@ -617,20 +658,34 @@ module sparq_engine #(
     wire [COLS*32-1:0] res2;
     /* verilator lint_on UNUSEDSIGNAL */
     wire [COLS-1:0]    res_v;
-    sparq_array #(.ROWS(ROWS), .COLS(COLS), .ACC_W(ACC_W), .LANES(LANES)) u_array (
-        .clk_i   (clk_i),
-        .rst_ni  (rst_ni),
-        .en_i    (run_bank || run_store),
-        .x_i     (arr_x),
-        .xv_i    (arr_xv),
-        .first_i (arr_first),
-        .last_i  (arr_last),
-        .w_i     (arr_w),
-        .pos_i   (arr_pos),
-        .res_o   (res),
-        .res2_o  (res2),
-        .res_v_o (res_v)
-    );
+    generate
+        if (SERIAL) begin : g_serial // (the issue stage's flags; the array times the rest)
+            wire a = (state_q == ST_RUN) && (p_q < steps_q);
+            sparq_array_serial #(.ROWS(ROWS), .COLS(COLS), .ACC_W(ACC_W)) u_array (
+                .clk_i(clk_i), .rst_ni(rst_ni), .width_i(width_q), .iv_i(iv), .a_i(a),
+                .sg_i(a && ((p_q[2:0] | ~bmask) == 3'd7)),
+                .tl_i(a && (p_q == steps_q - {{(SW-1){1'b0}}, 1'b1})),
+                .st_i(state_q == ST_RUN && p_q == {SW{1'b0}} && tile_q == {TW{1'b0}}),
+                .x_i(arr_x), .w_i(arr_w), .pos_i(arr_pos), .res_o(res), .res_v_o(res_v)
+            );
+            assign res2 = {(COLS*32){1'b0}};
+        end else begin : g_par
+            sparq_array #(.ROWS(ROWS), .COLS(COLS), .ACC_W(ACC_W), .LANES(LANES)) u_array (
+                .clk_i   (clk_i),
+                .rst_ni  (rst_ni),
+                .en_i    (run_bank || run_store),
+                .x_i     (arr_x),
+                .xv_i    (arr_xv),
+                .first_i (arr_first),
+                .last_i  (arr_last),
+                .w_i     (arr_w),
+                .pos_i   (arr_pos),
+                .res_o   (res),
+                .res2_o  (res2),
+                .res_v_o (res_v)
+            );
+        end
+    endgenerate
 
     // ---- epilogue: frame f of the result buffer -> block of activation bank --
     // Cycle 1+f reads frame f of every column (ep_rv), 2+f requantizes, 3+f
@@ -732,6 +787,7 @@ module sparq_engine #(
                 .job_data_o (jd),
                 .rd_data_o  (rdata_rd[c])
             );
+            assign r_all_o[32*c +: 32] = rdata_rd[c];
             if (c < EL) begin : g_ep
                 assign rd_ep[c] = jd;
             end

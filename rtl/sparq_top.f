@@ -3,6 +3,9 @@ rtl/sparq_ram.v
 rtl/sparq_requant.v
 rtl/sparq_requant_serial.v
 rtl/sparq_pe.v
+rtl/sparq_pe_serial.v
+rtl/sparq_array_serial.v
+rtl/sparq_xhalf.v
 rtl/sparq_array.v
 rtl/sparq_epilogue.v
 rtl/sparq_rcol.v
@@ -12,6 +15,8 @@ rtl/sparq_ctrl_wload.v
 rtl/sparq_ctrl_xload.v
 rtl/sparq_ctrl_qload.v
 rtl/sparq_ctrl_qmem.v
+rtl/sparq_port_rx_buf.v
+rtl/sparq_port_rx.v
 rtl/sparq_ctrl_reader.v
 rtl/sparq_ctrl_reply.v
 rtl/sparq_ctrl.v

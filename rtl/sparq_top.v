@@ -4,6 +4,10 @@
 // valid/ready per direction), the command controller and the compute engine.
 // FX2 mapping: rx_valid_i = !EF (OUT FIFO not empty), rx_ready_o = SLRD,
 // tx_valid_o = SLWR, tx_ready_i = !FF (IN FIFO not full).
+// PORT_BYTES = 2 or 4: a word-wide port like an FT600/FT601's 16/32-bit FIFO
+// bus; rx_valid_i and tx_valid_o are then the word's byte enables (BE[3:0]:
+// the valid bytes are the low ones, any word may be partial) and the first
+// stream byte is in bits [7:0] (docs/accelerator.md, "Host port").
 module sparq_top #(
     parameter ROWS    = 16,   // array rows (frames per tile); a power of two
     parameter COLS    = 16,   // array columns (output channels per tile)
@@ -26,16 +30,18 @@ module sparq_top #(
     parameter RBUFS   = 1,    // result buffers (2: a READ of one streams while a job writes the other)
     parameter WSTORE  = 0,    // weight-store entries per column (0: none; else a power of two >= 16)
     parameter QDEPTH  = COLS, // requant parameter entries (> COLS: a power of two >= 32)
-    parameter LUTS    = 0     // 256-entry int8 tables for EPILOGUE (0: none; needs LANES = 4)
+    parameter LUTS    = 0,    // 256-entry int8 tables for EPILOGUE (0: none; needs LANES = 4)
+    parameter PORT_BYTES = 1  // host port bytes per clock: 1 (FX2, UART), 2 (FT600) or 4 (FT601;
+                              //    needs the version-3 features, sim/sim.mk)
 ) (
-    input  wire       clk_i,
-    input  wire       rst_ni,
-    input  wire [7:0] rx_data_i,
-    input  wire       rx_valid_i,
-    output wire       rx_ready_o,
-    output wire [7:0] tx_data_o,
-    output wire       tx_valid_o,
-    input  wire       tx_ready_i
+    input  wire                    clk_i,
+    input  wire                    rst_ni,
+    input  wire [8*PORT_BYTES-1:0] rx_data_i,
+    input  wire [PORT_BYTES-1:0]   rx_valid_i,
+    output wire                    rx_ready_o,
+    output wire [8*PORT_BYTES-1:0] tx_data_o,
+    output wire [PORT_BYTES-1:0]   tx_valid_o,
+    input  wire                    tx_ready_i
 );
     localparam WA = $clog2(WDEPTH);
     localparam XA = $clog2(XDEPTH);
@@ -70,6 +76,7 @@ module sparq_top #(
     wire [RB-1:0] x_row;
     wire [XBB+XA-1:0] x_addr;
     wire [31:0]   x_data, r_data;
+    wire [32*COLS-1:0] r_all;
     wire [RA-1:0] r_addr;
     wire          r_re;
     wire [CNT_W-1:0] busy_cnt, macs_cnt;
@@ -77,7 +84,8 @@ module sparq_top #(
     sparq_ctrl #(
         .ROWS(ROWS), .COLS(COLS), .WDEPTH(WDEPTH), .XDEPTH(XDEPTH), .RDEPTH(RDEPTH), .TIMEOUT(TIMEOUT),
         .CNT_W(CNT_W), .RQ_SERIAL(RQ_SERIAL), .WL_DBUF(WL_DBUF), .CHK_REG(CHK_REG),
-        .LANES(LANES), .XBANKS(XBANKS), .RBUFS(RBUFS), .WSTORE(WSTORE), .QDEPTH(QDEPTH), .LUTS(LUTS)
+        .LANES(LANES), .XBANKS(XBANKS), .RBUFS(RBUFS), .WSTORE(WSTORE), .QDEPTH(QDEPTH), .LUTS(LUTS),
+        .PORT_BYTES(PORT_BYTES)
     ) u_ctrl (
         .clk_i(clk_i), .rst_ni(rst_ni),
         .rx_data_i(rx_data_i), .rx_valid_i(rx_valid_i), .rx_ready_o(rx_ready_o),
@@ -89,7 +97,7 @@ module sparq_top #(
         .eng_job_i(eng_job_cur), .eng_wbank_i(eng_wbank_cur), .eng_xbank_i(eng_xbank_cur), .eng_rbuf_i(eng_rbuf_cur),
         .w_we_o(w_we), .w_st_o(w_st), .w_col_o(w_col), .w_addr_o(w_addr), .w_saddr_o(w_saddr), .w_data_o(w_data),
         .x_we_o(x_we), .x_row_o(x_row), .x_addr_o(x_addr), .x_data_o(x_data),
-        .r_buf_o(r_buf), .r_addr_o(r_addr), .r_col_o(r_col), .r_re_o(r_re), .r_data_i(r_data),
+        .r_buf_o(r_buf), .r_addr_o(r_addr), .r_col_o(r_col), .r_re_o(r_re), .r_data_i(r_data), .r_all_i(r_all),
         .qb_re_i(qb_re), .qb_data_o(qb_data), .lut_we_o(lut_we), .lut_waddr_o(lut_waddr), .lut_wdata_o(lut_wdata),
         .cnt_clear_o(cnt_clear), .busy_cnt_i(busy_cnt), .macs_cnt_i(macs_cnt)
     );
@@ -107,7 +115,7 @@ module sparq_top #(
         .rbuf_o(eng_rbuf_cur),
         .w_we_i(w_we), .w_st_i(w_st), .w_col_i(w_col), .w_addr_i(w_addr), .w_saddr_i(w_saddr), .w_data_i(w_data),
         .x_we_i(x_we), .x_row_i(x_row), .x_addr_i(x_addr), .x_data_i(x_data),
-        .r_buf_i(r_buf), .r_addr_i(r_addr), .r_col_i(r_col), .r_re_i(r_re), .r_data_o(r_data),
+        .r_buf_i(r_buf), .r_addr_i(r_addr), .r_col_i(r_col), .r_re_i(r_re), .r_data_o(r_data), .r_all_o(r_all),
         .qb_re_o(qb_re), .qb_data_i(qb_data), .lut_we_i(lut_we), .lut_waddr_i(lut_waddr), .lut_wdata_i(lut_wdata),
         .cnt_clear_i(cnt_clear), .busy_cnt_o(busy_cnt), .macs_cnt_o(macs_cnt)
     );

@@ -2,8 +2,10 @@
 // full protocol on the Verilator RTL ("sim" backend): compute cycles (busy
 // counter), busy cycles relative to dense int8 of the same GEMM ("vs int8":
 // a 4-lane PE does 2 int4 / 4 int2 MACs a cycle), PE utilisation, speedup of
-// 2:4 and 1:4 over dense at each width, end-to-end cycles including the 1
-// byte/cycle link, bytes moved, and the simulation speed (simulated cycles
+// 2:4 and 1:4 over dense at each width, end-to-end cycles including the
+// link (the host port's width as IDENTIFY reports it: activation payloads and
+// READ bodies move that many bytes a cycle, the rest one), bytes moved, and
+// the simulation speed (simulated cycles
 // per CPU second, per GEMM and overall). Table on stdout, JSON to argv[1].
 // A second argument "quick" runs two shapes only (d144 ffn2, all nine formats;
 // d576 attn, int8): 3.7 M cycles, for comparing simulator builds.
@@ -107,9 +109,11 @@ int main(int argc, char **argv)
     cJSON_AddNumberToObject(root, "cols", info.cols);
     int lanes = sparq_device_lanes(dev);
     cJSON_AddNumberToObject(root, "lanes", lanes);
+    cJSON_AddNumberToObject(root, "port_bytes", info.port_bytes);
     cJSON_AddStringToObject(root, "output", "int8 requantized on device");
-    printf("accelerator %dx%d, %d MAC lane%s per PE (Verilator RTL), link 1 byte/cycle each way, int8 requantized "
-           "output\n", info.rows, info.cols, lanes, lanes > 1 ? "s" : "");
+    printf("accelerator %dx%d, %d MAC lane%s per PE (Verilator RTL), host port %d byte%s a cycle each way "
+           "(activations in, results out; else 1), int8 requantized output\n",
+           info.rows, info.cols, lanes, lanes > 1 ? "s" : "", info.port_bytes, info.port_bytes > 1 ? "s" : "");
     printf("%-5s %-15s %-9s %10s %7s %6s %8s %11s %8s %10s %9s %7s\n", "model", "gemm (T=256)", "format", "busy cyc",
            "vs int8", "util%", "speedup", "e2e cyc", "e2e spd", "link bytes", "exposed%", "Mcyc/cs");
     static const int widths[3] = { 8, 4, 2 }, kepts[3] = { 4, 2, 1 };

@@ -19,8 +19,9 @@ SIM_SHIM := $(SIM_DIR)/sparq_sim.o
 SIM_VFLAGS := --cc -O3 --x-assign fast --x-initial fast --trace-fst --top-module sparq_top \
               -Wno-fatal -CFLAGS -O3 -CFLAGS -fPIC
 # protocol version 3 (docs/protocol.md): 4 activation banks, 2 result buffers, a weight store
-# of 262144 entries per column, 16384 requant entries, 16 epilogue tables
-SIM_PARAMS  := -GLANES=4 -GXBANKS=4 -GRBUFS=2 -GWSTORE=262144 -GQDEPTH=16384 -GLUTS=16
+# of 262144 entries per column, 16384 requant entries, 16 epilogue tables; a 4-byte host port
+# (an FT601's 32-bit FIFO bus)
+SIM_PARAMS  := -GLANES=4 -GXBANKS=4 -GRBUFS=2 -GWSTORE=262144 -GQDEPTH=16384 -GLUTS=16 -GPORT_BYTES=4
 SIM1_MDIR   := $(SIM_DIR)/obj1
 SIM1_LIB    := $(SIM1_MDIR)/Vsparq_top1__ALL.a
 SIM1_PARAMS := -GLANES=1 -GROWS=4 -GCOLS=4 -GWDEPTH=256 -GXDEPTH=256 -GRDEPTH=64

@@ -1,8 +1,10 @@
 // Verilator harness of rtl/sparq_top.v behind a thin extern "C" shim, so the
 // host library drives the RTL exactly as it would drive a board: bytes in,
-// bytes out, one byte per clock per direction. Two builds of the RTL are
-// linked in (sim/sim.mk): the default 16x16 4-lane array (Vsparq_top) and a
-// small one-lane array (Vsparq_top1) that co-simulates LANES = 1.
+// bytes out, one port word (PORT_BYTES bytes) per clock per direction. Two
+// builds of the RTL are linked in (sim/sim.mk): the default 16x16 4-lane array
+// (Vsparq_top, its port as wide as sim.mk's PORT_BYTES) and a small one-lane
+// array (Vsparq_top1, a byte port) that co-simulates LANES = 1.
+// SPARQ_SIM_PARTIAL=seed: the host sends words of random length (faults).
 #include "sparq_sim.h"
 
 #include <cstdio>
@@ -112,6 +114,11 @@ struct sparq_sim *sparq_sim_create_model(int which)
         cycle(s);
     s->model->reset(0);
     s->link.cycles = 0;
+    const char *partial = std::getenv("SPARQ_SIM_PARTIAL");
+    if (partial && *partial) {
+        s->link.partial = (uint32_t)std::strtoul(partial, nullptr, 0) | 1u;
+        std::fprintf(stderr, "sparq_sim: partial rx words, seed %u\n", (unsigned)s->link.partial);
+    }
     const char *stats = std::getenv("SPARQ_SIM_STATS");
     s->stats = stats && *stats;
     return s;

@@ -42,7 +42,7 @@ struct sparq_device_config {
     int xdepth;      // activation words (4 int8) per row per bank
     int rdepth;      // result frames
     int timeout;     // rx idle cycles before a partial packet is dropped
-    int lanes;       // MAC lanes per PE (RTL LANES): 4, or 1 (also when 0)
+    int lanes;       // MAC lanes per PE (RTL LANES): 4, or 1 (also when 0), or SPARQ_LANES_SERIAL
     // Protocol version 3 (docs/protocol.md). 0 everywhere = none of its
     // features: the device answers IDENTIFY as version 2 (1 with one lane).
     int xbanks;      // activation banks (RTL XBANKS): 2 when 0; at most 255
@@ -50,11 +50,15 @@ struct sparq_device_config {
     int wstore;      // weight-store entries per column (RTL WSTORE); 0 = no store
     int qdepth;      // requant parameter entries (RTL QDEPTH); cols when < cols
     int luts;        // 256-entry epilogue tables (RTL LUTS); 0 = no EPILOGUE
+    int port_bytes;  // host port bytes per clock (RTL PORT_BYTES): 1, 2 or 4; 1 when 0 or not version 3
 };
+// Bit-serial PEs (RTL LANES = 0, the iCE40 board; IDENTIFY version 2 with
+// lanes 0): a kept weight takes 8, 4 or 2 cycles for int8, int4, int2.
+#define SPARQ_LANES_SERIAL (-1)
 // The default configuration: the 16x16, 4-lane array that sim/sim.mk builds,
 // with the version-3 features (xbanks 4, rbufs 2, wstore 262144, qdepth
-// 16384, luts 16). rtl/sparq_top.v's own default is the iCE40 board's
-// (LANES = 1, no version-3 features).
+// 16384, luts 16) and a 4-byte host port. rtl/sparq_top.v's own default is LANES = 1
+// with no version-3 features (the iCE40 board tops set LANES = 0, bit-serial).
 extern const struct sparq_device_config sparq_device_default_config;
 // Zero version-3 fields take the version-2 hardware's values (xbanks 2,
 // rbufs 1, qdepth cols); SPARQ_EINVAL (naming `who`) if a field is out of
@@ -95,6 +99,7 @@ struct sparq_device_info {
     int qdepth;    // requant parameter entries
     int luts;      // epilogue tables
     int caps;      // SPARQ_CAP_* (sparq_protocol.h): store, epilogue, two result buffers
+    int port_bytes; // host port bytes per clock (IDENTIFY byte 39; 1 on older devices)
 };
 
 struct sparq_device_counters {

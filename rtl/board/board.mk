@@ -16,19 +16,22 @@
 BOARD_DIR   := $(BUILD)/board
 BOARD_SRCS  := $(shell sed 's/#.*//' rtl/board/sparq_board.f)
 BOARD_INCS  := rtl/sparq_protocol.vh rtl/sparq_requant_fn.vh
-# The largest array that fits the HX8K with the board options of
-# sparq_board_top: 4x2 (7,381 of 7,680 logic cells, Fmax 49.9 MHz with seed 1);
-# 2x3 (7,133 cells) is the fallback if another seed or tool version fails to
-# place it (docs/results.md, Board).
-BOARD_ROWS   ?= 4
+# 32 bit-serial PEs (sparq_board_top's LANES = 0, sparq_pe_serial) as 16x2:
+# 7,374 of 7,680 logic cells, 24 of 32 block RAMs, 59.5 MHz after routing
+# (seed 1). Rows are cheap (a block RAM each, XDEPTH 64: 256 x 16 bits),
+# columns are not (result writer, requant registers): 8x4 needs 8,010 cells.
+# docs/results.md, Board.
+BOARD_ROWS   ?= 16
 BOARD_COLS   ?= 2
 BOARD_WDEPTH ?= 256
-BOARD_XDEPTH ?= 256
+BOARD_XDEPTH ?= 64
 BOARD_RDEPTH ?= 64
 BOARD_FREQ   ?= 30
 BOARD_SEED   ?= 1
+# 0: bit-serial PEs; 1: the one-MAC PEs of sessions 6-10 (4x2, XDEPTH 256 fits)
+BOARD_LANES  ?= 0
 BOARD_PARAMS = -set ROWS $(BOARD_ROWS) -set COLS $(BOARD_COLS) -set WDEPTH $(BOARD_WDEPTH) \
-               -set XDEPTH $(BOARD_XDEPTH) -set RDEPTH $(BOARD_RDEPTH)
+               -set XDEPTH $(BOARD_XDEPTH) -set RDEPTH $(BOARD_RDEPTH) -set LANES $(BOARD_LANES)
 
 .PHONY: bitstream bitstream-up5k bitstream-loopback
 # Link bring-up image (FX2 interface + echo, no accelerator): fits any HX8K.
@@ -68,7 +71,9 @@ $(BOARD_DIR)/sparq.bin: $(BOARD_DIR)/hx8k.asc
 
 # Second target: iCE40 UP5K (SG48). No FX2 pin file: the UP5K boards sparq
 # knows of have no FX2; this run checks that the array fits and meets 24 MHz
-# (issue 17; nextpnr fails the build otherwise) and packs the image.
+# (issue 17; nextpnr fails the build otherwise) and packs the image. 2x2
+# bit-serial PEs: 4,840 of 5,280 cells, 25.8 MHz; 4x2 fits (5,183 cells
+# with XDEPTH 128) but routes at 23.6 MHz.
 UP5K_ROWS ?= 2
 UP5K_COLS ?= 2
 UP5K_FREQ ?= 24
@@ -77,7 +82,7 @@ $(BOARD_DIR)/up5k.json: $(BOARD_SRCS) $(BOARD_INCS) rtl/board/board.mk
 	@mkdir -p $(BOARD_DIR)
 	yosys -q -l $(BOARD_DIR)/up5k_yosys.log -p "read_verilog $(BOARD_SRCS); \
 	  chparam -set ROWS $(UP5K_ROWS) -set COLS $(UP5K_COLS) -set WDEPTH $(BOARD_WDEPTH) \
-	    -set XDEPTH $(BOARD_XDEPTH) -set RDEPTH $(BOARD_RDEPTH) sparq_board_top; \
+	    -set XDEPTH $(BOARD_XDEPTH) -set RDEPTH $(BOARD_RDEPTH) -set LANES $(BOARD_LANES) sparq_board_top; \
 	  synth_ice40 -dsp -top sparq_board_top -json $@; stat"
 $(BOARD_DIR)/up5k.asc: $(BOARD_DIR)/up5k.json
 	@nextpnr-ice40 -q --up5k --package sg48 --freq $(UP5K_FREQ) --seed $(BOARD_SEED) --json $< --asc $@ \
@@ -92,7 +97,7 @@ $(BOARD_DIR)/up5k.bin: $(BOARD_DIR)/up5k.asc
 # the FX2 FIFOs, driven by the host stack: tests/board/board_sim.sh.
 BSIM_DIR  := $(BUILD)/board/sim
 BSIM_RTL  := $(shell sed 's/#.*//' rtl/sparq_top.f) rtl/board/sparq_fx2_fifo.v rtl/board/sparq_board_core.v
-# the board's options with small buffers, so GEMMs need many tiles
+# the board's options (bit-serial PEs) with small buffers, so GEMMs need many tiles
 BSIM_PARAMS := -GROWS=4 -GCOLS=4 -GWDEPTH=64 -GXDEPTH=64 -GRDEPTH=16 -GTIMEOUT=4096
 BSIM_LIB  := $(BSIM_DIR)/Vsparq_board_core__ALL.a
 BSIM_SHIM := $(BSIM_DIR)/board_sim.o
@@ -108,6 +113,10 @@ $(BSIM_SHIM): tests/board/board_sim.cpp tests/board/board_sim.h $(BSIM_LIB)
 $(BUILD)/board/test_board_sim: tests/board/test_board_sim.c $(BSIM_SHIM) $(BSIM_LIB) $(LIBSPARQ) $(BOARD_OBJS)
 	$(CC) $(CFLAGS) -Itests/board -o $@ $< $(BSIM_SHIM) $(BSIM_LIB) $(LIBSPARQ) $(BOARD_OBJS) $(BOARD_LIBS) $(LDLIBS)
 TEST_DEPS += $(BUILD)/board/test_board_sim
+# the same Verilated board core against the C model (bit-serial cycles): tests/board/board_serial.sh
+$(BUILD)/board/test_board_serial: tests/board/test_board_serial.c $(BSIM_SHIM) $(BSIM_LIB) $(LIBSPARQ) $(BOARD_OBJS)
+	$(CC) $(CFLAGS) -Itests/board -o $@ $< $(BSIM_SHIM) $(BSIM_LIB) $(LIBSPARQ) $(BOARD_OBJS) $(BOARD_LIBS) $(LDLIBS)
+TEST_DEPS += $(BUILD)/board/test_board_serial
 
 # The accelerator's Verilog includes the generated protocol constants;
 # sim/sim.mk lists only the .v files, so its model is rebuilt from here.

@@ -14,7 +14,8 @@ module sparq_board_core #(
     parameter CNT_W   = 48,       // counter bits
     parameter RQ_SERIAL = 1,      // multi-cycle requantizer
     parameter WL_DBUF = 0,        // single weight-block buffer
-    parameter CHK_REG = 2         // registered command checks and products
+    parameter CHK_REG = 2,        // registered command checks and products
+    parameter LANES   = 0         // bit-serial PEs (sparq_pe_serial)
 ) (
     input  wire       clk_i,
     input  wire       rst_ni,
@@ -43,7 +44,7 @@ module sparq_board_core #(
     );
     sparq_top #(
         .ROWS(ROWS), .COLS(COLS), .WDEPTH(WDEPTH), .XDEPTH(XDEPTH), .RDEPTH(RDEPTH), .TIMEOUT(TIMEOUT),
-        .CNT_W(CNT_W), .RQ_SERIAL(RQ_SERIAL), .WL_DBUF(WL_DBUF), .CHK_REG(CHK_REG)
+        .CNT_W(CNT_W), .RQ_SERIAL(RQ_SERIAL), .WL_DBUF(WL_DBUF), .CHK_REG(CHK_REG), .LANES(LANES)
     ) u_top (
         .clk_i(clk_i), .rst_ni(rst_ni),
         .rx_data_i(rx_data), .rx_valid_i(rx_valid), .rx_ready_o(rx_ready),

@@ -16,8 +16,10 @@ module sparq_board_top #(
     parameter RQ_SERIAL = 1,      // multi-cycle requantizer (no DSPs on the HX8K)
     parameter WL_DBUF = 0,        // single weight-block buffer (the FX2 link, one byte per
                                   // 2 cycles, is slower than the loader anyway)
-    parameter CHK_REG = 2         // registered command checks and their products (the longest
+    parameter CHK_REG = 2,        // registered command checks and their products (the longest
                                   // paths otherwise: 17 MHz on the UP5K with 1)
+    parameter LANES   = 0         // bit-serial PEs (sparq_pe_serial): int8 8, int4 4, int2 2 cycles
+                                  // a kept weight, ~72 logic cells against the one-MAC PE's ~330
 ) (
     input  wire       ifclk_i,      // FX2 IFCLK
     input  wire       fpga_reset_i, // FX2 PD0, active high
@@ -40,7 +42,7 @@ module sparq_board_top #(
     sparq_board_fdio u_fdio (.pad_io(fd_io), .out_i(fd_out), .oe_i(fd_oe), .in_o(fd_in));
     sparq_board_core #(
         .ROWS(ROWS), .COLS(COLS), .WDEPTH(WDEPTH), .XDEPTH(XDEPTH), .RDEPTH(RDEPTH), .TIMEOUT(TIMEOUT),
-        .CNT_W(CNT_W), .RQ_SERIAL(RQ_SERIAL), .WL_DBUF(WL_DBUF), .CHK_REG(CHK_REG)
+        .CNT_W(CNT_W), .RQ_SERIAL(RQ_SERIAL), .WL_DBUF(WL_DBUF), .CHK_REG(CHK_REG), .LANES(LANES)
     ) u_core (
         .clk_i(clk), .rst_ni(rst_n),
         .fd_i(fd_in), .fd_o(fd_out), .fd_oe_o(fd_oe),

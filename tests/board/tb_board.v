@@ -106,12 +106,14 @@ module tb_board;
         fpga_reset = 0; // the firmware releases PD0
         repeat (300) @(posedge clk);
         send_cmd(8'h01, 8'h11, 0);
-        expect_reply(8'h00, 8'h11, 8'h01, 24, "IDENTIFY through FX2 EP2 -> FPGA -> EP6");
-        if ({ep6[11], ep6[10]} === 16'd1 && {ep6[13], ep6[12]} === 16'd2 && {ep6[15], ep6[14]} === 16'd2)
-            $display("ok - IDENTIFY reports protocol version 1 and the 2x2 array built into the board");
+        // the board's bit-serial PEs (LANES = 0): version 2, lanes field (body byte 24) 0
+        expect_reply(8'h00, 8'h11, 8'h01, 26, "IDENTIFY through FX2 EP2 -> FPGA -> EP6");
+        if ({ep6[11], ep6[10]} === 16'd2 && {ep6[13], ep6[12]} === 16'd2 && {ep6[15], ep6[14]} === 16'd2 &&
+            {ep6[35], ep6[34]} === 16'd0)
+            $display("ok - IDENTIFY reports protocol version 2, lanes 0 (bit-serial) and the 2x2 array of the board");
         else begin
-            $display("not ok - IDENTIFY fields: version %h%h rows %h%h cols %h%h", ep6[11], ep6[10], ep6[13],
-                     ep6[12], ep6[15], ep6[14]);
+            $display("not ok - IDENTIFY fields: version %h%h rows %h%h cols %h%h lanes %h%h", ep6[11], ep6[10],
+                     ep6[13], ep6[12], ep6[15], ep6[14], ep6[35], ep6[34]);
             errors = errors + 1;
         end
         send_cmd(8'h01, 8'h12, 1);

@@ -281,12 +281,15 @@ int sparq_device_identify(struct sparq_device *d, struct sparq_device_info *info
     info->qdepth = v3 ? (int)sparq_rd16(b + SPARQ_ID_QDEPTH) : info->cols;
     info->luts = v3 ? (int)sparq_rd16(b + SPARQ_ID_LUTS) : 0;
     info->caps = v3 ? (int)(sparq_rd32(b + SPARQ_ID_CAPS) & 7u) : 0;
+    info->port_bytes = v3 && b[SPARQ_ID_PORT] ? b[SPARQ_ID_PORT] : 1;
     if (info->rows < 1 || info->cols < 1 || info->wdepth < 16 || info->xdepth < 4 || info->rdepth < info->rows ||
-        (lanes != 1 && lanes != 4) || info->xbanks < 2 || info->xbanks > 255 || info->rbufs < 1 || info->rbufs > 2 ||
+        (lanes != 0 && lanes != 1 && lanes != 4) || info->xbanks < 2 || info->xbanks > 255 || info->rbufs < 1 ||
+        info->rbufs > 2 ||
         info->qdepth < info->cols || info->luts > 255 || ((info->caps & SPARQ_CAP_STORE) && info->wstore < 1) ||
-        ((info->caps & SPARQ_CAP_EPILOGUE) && info->luts < 1) || ((info->caps & SPARQ_CAP_RBUF2) && info->rbufs < 2))
+        ((info->caps & SPARQ_CAP_EPILOGUE) && info->luts < 1) || ((info->caps & SPARQ_CAP_RBUF2) && info->rbufs < 2) ||
+        (info->port_bytes != 1 && info->port_bytes != 2 && info->port_bytes != 4))
         return sparq_fail(SPARQ_EDEVICE, "device: identify: implausible sizes");
-    d->lanes = lanes;
+    d->lanes = lanes == 0 ? SPARQ_LANES_SERIAL : lanes;
     if (info != &d->info) // caps the driver uses: only what the device says it has
         d->info = *info;
     return SPARQ_OK;
@@ -408,7 +411,7 @@ void sparq_device_config_info(const struct sparq_device_config *cfg, struct spar
     int lanes = k.lanes > 1 ? k.lanes : 1;
     int v3 = k.xbanks != 2 || k.rbufs != 1 || k.wstore > 0 || k.qdepth > k.cols || k.luts > 0;
     memset(I, 0, sizeof *I);
-    I->version = v3 ? 3 : lanes > 1 ? 2 : 1;
+    I->version = v3 ? 3 : (lanes > 1 || k.lanes == SPARQ_LANES_SERIAL) ? 2 : 1;
     I->rows = k.rows;
     I->cols = k.cols;
     I->banks = 2;
@@ -424,6 +427,7 @@ void sparq_device_config_info(const struct sparq_device_config *cfg, struct spar
     I->luts = k.luts;
     I->caps = (k.wstore > 0 ? SPARQ_CAP_STORE : 0) | (k.luts > 0 ? SPARQ_CAP_EPILOGUE : 0) |
               (k.rbufs > 1 ? SPARQ_CAP_RBUF2 : 0);
+    I->port_bytes = k.port_bytes;
 }
 
 int sparq_device_open_model(struct sparq_device **dst, const struct sparq_device_config *cfg, int link)
@@ -442,7 +446,7 @@ int sparq_device_open_model(struct sparq_device **dst, const struct sparq_device
         free(d);
         return rc;
     }
-    d->lanes = k->lanes > 1 ? k->lanes : 1;
+    d->lanes = k->lanes > 1 || k->lanes == SPARQ_LANES_SERIAL ? k->lanes : 1;
     sparq_device_config_info(k, &d->info);
     if (lut_cache_init(d)) {
         free(d);

@@ -4,6 +4,11 @@
 #ifndef SPARQ_DEVICE_INTERNAL_H
 #define SPARQ_DEVICE_INTERNAL_H
 
+// IDENTIFY (version 3) byte 39, the second byte of the capability word:
+// host port bytes per clock (rtl/sparq_top.v PORT_BYTES); 0 on a byte-wide
+// port and on bitstreams from before the field.
+#define SPARQ_ID_PORT 39
+
 #include <stddef.h>
 #include <stdint.h>
 

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "device_internal.h"
 #include "sparq_bytequeue.h"
 #include "sparq_device.h"
 #include "sparq_error.h"
@@ -14,7 +15,7 @@
 
 const struct sparq_device_config sparq_device_default_config = {
     .rows = 16, .cols = 16, .wdepth = 1024, .xdepth = 4096, .rdepth = 256, .timeout = 4096, .lanes = 4,
-    .xbanks = 4, .rbufs = 2, .wstore = 262144, .qdepth = 16384, .luts = 16,
+    .xbanks = 4, .rbufs = 2, .wstore = 262144, .qdepth = 16384, .luts = 16, .port_bytes = 4,
 };
 
 enum { PH_HEADER, PH_BODY, PH_CRC };
@@ -450,7 +451,7 @@ static void exec_identify(struct sparq_devmodel *m)
 {
     // Without version-3 features: version 2, or with one lane a version-1
     // device, whose IDENTIFY ends before the lanes field.
-    int v3 = has_v3(&m->cfg), v1 = !v3 && m->cfg.lanes <= 1;
+    int v3 = has_v3(&m->cfg), v1 = !v3 && m->cfg.lanes <= 1 && m->cfg.lanes != SPARQ_LANES_SERIAL;
     uint8_t b[SPARQ_IDENTIFY_BYTES_V3];
     memset(b, 0, sizeof b);
     sparq_wr16(b + SPARQ_ID_VERSION, v3 ? 3 : v1 ? 1 : 2);
@@ -464,7 +465,8 @@ static void exec_identify(struct sparq_devmodel *m)
     b[SPARQ_ID_SPARSITY] = 7;
     sparq_wr16(b + SPARQ_ID_TIMEOUT, (unsigned)(m->cfg.timeout / 256));
     if (!v1)
-        sparq_wr16(b + SPARQ_ID_LANES, (unsigned)(m->cfg.lanes > 1 ? m->cfg.lanes : 1));
+        sparq_wr16(b + SPARQ_ID_LANES,
+                   (unsigned)(m->cfg.lanes == SPARQ_LANES_SERIAL ? 0 : m->cfg.lanes > 1 ? m->cfg.lanes : 1));
     if (v3) {
         const struct sparq_device_config *c = &m->cfg;
         sparq_wr16(b + SPARQ_ID_XBANKS, (unsigned)c->xbanks);
@@ -474,6 +476,7 @@ static void exec_identify(struct sparq_devmodel *m)
         sparq_wr16(b + SPARQ_ID_LUTS, (unsigned)c->luts);
         sparq_wr32(b + SPARQ_ID_CAPS, (c->wstore > 0 ? SPARQ_CAP_STORE : 0u) | (c->luts > 0 ? SPARQ_CAP_EPILOGUE : 0u) |
                                           (c->rbufs > 1 ? SPARQ_CAP_RBUF2 : 0u));
+        b[SPARQ_ID_PORT] = (uint8_t)(c->port_bytes > 1 ? c->port_bytes : 0);
     }
     reply(m, SPARQ_ST_OK, b, v3 ? SPARQ_IDENTIFY_BYTES_V3 : v1 ? SPARQ_IDENTIFY_BYTES_V1 : SPARQ_IDENTIFY_BYTES);
 }
@@ -629,6 +632,12 @@ int sparq_device_config_normalize(struct sparq_device_config *k, const char *who
         k->rbufs = 1;
     if (k->qdepth < k->cols)
         k->qdepth = k->cols;
+    // a wide host port needs the version-3 hardware (the READ streamer reads
+    // its parameter memory); a version-1/2 device has a byte port
+    if (k->port_bytes == 0 || !(k->xbanks != 2 || k->rbufs != 1 || k->wstore > 0 || k->qdepth > k->cols || k->luts > 0))
+        k->port_bytes = 1;
+    if (k->port_bytes != 1 && k->port_bytes != 2 && k->port_bytes != 4)
+        return sparq_fail(SPARQ_EINVAL, "%s: config port_bytes %d: 1, 2 or 4", who, k->port_bytes);
     if (k->xbanks < 2 || k->xbanks > 255 || k->rbufs > 2 || k->wstore < 0 || k->qdepth > 65535 || k->luts < 0 ||
         k->luts > 255)
         return sparq_fail(SPARQ_EINVAL, "%s: config xbanks %d (2..255), rbufs %d (1..2), wstore %d, qdepth %d "

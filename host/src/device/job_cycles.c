@@ -7,6 +7,18 @@
 uint64_t sparq_devmodel_format_cycles(const struct sparq_device_config *cfg, int t, int kblocks, int kept,
                                       int width)
 {
+    if (cfg->lanes == SPARQ_LANES_SERIAL) {
+        // Bit-serial PEs: a kept weight takes `width` cycles (one weight bit
+        // each), plus one cycle a tile that clears the accumulators; a tile
+        // lasts at least ROWS cycles (its results leave the column's chain
+        // one a cycle); the pipeline (read, two activation halves, load, the
+        // last weight's bits, the chain, the result writer) drains in ROWS +
+        // 12 (rtl/sparq_engine.v, LANES = 0).
+        uint64_t tiles = (uint64_t)((t + cfg->rows - 1) / cfg->rows);
+        uint64_t busy = (uint64_t)kblocks * 4u * (uint64_t)kept * (uint64_t)width + 1u;
+        uint64_t period = busy > (uint64_t)cfg->rows ? busy : (uint64_t)cfg->rows;
+        return tiles * period + (uint64_t)cfg->rows + 12u;
+    }
     // A step carries L = min(lanes, 8/width) kept entries of a tile row (4
     // lanes: 1 int8, 2 int4 or 4 int2 weights a step); a tile lasts at least
     // M steps so the result shift chains of the previous tile have drained

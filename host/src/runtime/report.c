@@ -7,6 +7,7 @@
 
 #include "runtime_internal.h"
 #include "sparq_device.h"
+#include "sparq_device_wire.h"
 #include "sparq_error.h"
 
 void sparq_report_default_options(struct sparq_report_options *o)
@@ -30,17 +31,30 @@ struct board_time {
 };
 
 // Transfer time of a layer on link k: the link's rate for both directions,
-// but no faster than the device's byte-wide port, one byte per clock each way
-// (an FT601's 200 MB/s meets a 100 MHz device at 100 MB/s).
-static double transfer_seconds(const struct sparq_report_options *o, int k, double to, double from)
+// but no faster than the device's host port, each way: pb bytes a clock for
+// activation payloads in and READ bodies out (kind: the layer's bytes by
+// kind, sparq_device_wire.h), the port's wide paths (rtl/sparq_ctrl.v), one
+// byte a clock for the rest (weights, commands, replies). An FT601's 200 MB/s
+// meets a 100 MHz byte port at 100 MB/s.
+static double transfer_seconds(const struct sparq_report_options *o, int k, int pb, double to, double from,
+                               const uint64_t *kind)
 {
     double hz = o->clock_mhz * 1e6, t = (to + from) / (o->link_mbps[k] * 1e6);
-    double port = (to > from ? to : from) / hz;
+    double act = (double)kind[SPARQ_WIRE_ACT], res = (double)kind[SPARQ_WIRE_RESULTS];
+    double pto = to - act + act / pb, pfrom = from - res + res / pb;
+    double port = (pto > pfrom ? pto : pfrom) / hz;
     return t > port ? t : port;
 }
 
-static void add_layer(struct board_time *b, const struct sparq_report_options *o, double macs, double dense,
-                      double busy, double to, double from)
+// Host port bytes per clock of a configuration (1 on version-1/2 hardware).
+static int port_bytes(const struct sparq_device_config *cfg)
+{
+    struct sparq_device_config k = *cfg;
+    return sparq_device_config_normalize(&k, "report") == SPARQ_OK ? k.port_bytes : 1;
+}
+
+static void add_layer(struct board_time *b, const struct sparq_report_options *o, int pb, double macs, double dense,
+                      double busy, double to, double from, const uint64_t *kind)
 {
     double comp = busy / (o->clock_mhz * 1e6);
     b->macs += macs;
@@ -49,7 +63,7 @@ static void add_layer(struct board_time *b, const struct sparq_report_options *o
     b->bytes += to + from;
     b->comp += comp;
     for (int k = 0; k < 2; k++) {
-        double link = transfer_seconds(o, k, to, from);
+        double link = transfer_seconds(o, k, pb, to, from, kind);
         b->t[k] += comp > link ? comp : link;
     }
 }
@@ -65,7 +79,9 @@ static double batch_device_seconds(const struct sparq_runtime *rt, const struct 
         int m = rt->dev != NULL;
         double to = (double)(m ? s->wire_to_dev : s->model_to_dev);
         double from = (double)(m ? s->wire_from_dev : s->model_from_dev);
-        double comp = (double)(m ? s->busy_cycles : s->model_busy) / hz, link = transfer_seconds(o, k, to, from);
+        const uint64_t *kind = m ? s->wire_kind : s->model_kind;
+        double comp = (double)(m ? s->busy_cycles : s->model_busy) / hz;
+        double link = transfer_seconds(o, k, port_bytes(&rt->cfg), to, from, kind);
         t += comp > link ? comp : link;
     }
     return t;
@@ -166,6 +182,8 @@ static double peak_macs_per_pe(const char *format, int lanes)
     int bits = 8;
     if (sscanf(format, "int%d", &bits) != 1 || bits < 1 || bits > 8)
         bits = 8;
+    if (lanes == SPARQ_LANES_SERIAL)
+        return 1.0 / bits; // bit-serial PEs: one weight bit a cycle
     int per = 8 / bits;
     return per < lanes ? per : lanes;
 }
@@ -186,12 +204,13 @@ static struct sparq_device_config v2_config(void)
     c.wstore = 0;
     c.qdepth = 0;
     c.luts = 0;
+    c.port_bytes = 1;
     return c;
 }
 
 // Per-layer roofline points of a plan (the .dat format) at batch B.
 static void plan_dat(const char *path, const struct sparq_runtime_layer_stats *ps, int count,
-                     const struct sparq_report_options *o, double pes, int lanes)
+                     const struct sparq_report_options *o, int pb, double pes, int lanes)
 {
     FILE *dat = fopen(path, "w");
     if (!dat)
@@ -200,8 +219,9 @@ static void plan_dat(const char *path, const struct sparq_runtime_layer_stats *p
     fprintf(dat, "# name intensity_macs_per_byte macs_per_s_link0 macs_per_s_link1 peak_macs_per_s bw0 bw1\n");
     for (int i = 0; i < count; i++) {
         double bytes = (double)ps[i].model_bytes, comp = (double)ps[i].model_busy / hz;
-        double l0 = transfer_seconds(o, 0, (double)ps[i].model_to_dev, (double)ps[i].model_from_dev);
-        double l1 = transfer_seconds(o, 1, (double)ps[i].model_to_dev, (double)ps[i].model_from_dev);
+        double to = (double)ps[i].model_to_dev, from = (double)ps[i].model_from_dev;
+        double l0 = transfer_seconds(o, 0, pb, to, from, ps[i].model_kind);
+        double l1 = transfer_seconds(o, 1, pb, to, from, ps[i].model_kind);
         double t0 = comp > l0 ? comp : l0, t1 = comp > l1 ? comp : l1, m = (double)ps[i].model_macs;
         if (bytes > 0 && t0 > 0)
             fprintf(dat, "%s %.6g %.6g %.6g %.6g %.6g %.6g\n", ps[i].name, m / bytes, m / t0, m / t1,
@@ -242,7 +262,7 @@ static int print_sweep(struct sparq_runtime *rt, const struct sparq_report_optio
             rows_of == SPARQ_PLAN_VALID ? "each utterance's own rows (padded rows skipped, as this decode)"
                                         : "rows padded to each batch's longest utterance");
     fprintf(out, "(v2: the same runtime on protocol-version-2 hardware: no weight store, no epilogue tables, one "
-                 "result buffer; every matrix streamed, FFN tables on the host)\n");
+                 "result buffer, a byte-wide host port; every matrix streamed, FFN tables on the host)\n");
     fprintf(out, "%6s %8s %12s %14s %14s %10s %10s %10s %10s %10s %14s %10s %10s\n", "B", "batches", "rows", "busy cyc",
             "link bytes", "comp ms", "FX2 ms", "FT601 ms", "RTF FX2", "RTF FT601", "v2 link bytes", "v2 RTF FX2",
             "v2 RTF FT601");
@@ -259,21 +279,22 @@ static int print_sweep(struct sparq_runtime *rt, const struct sparq_report_optio
         memset(&bv, 0, sizeof bv);
         for (int i = 0; i < count; i++)
             if (pv[i].calls)
-                add_layer(&bv, o, (double)pv[i].macs, (double)pv[i].dense_macs, (double)pv[i].model_busy,
-                          (double)pv[i].model_to_dev, (double)pv[i].model_from_dev);
+                add_layer(&bv, o, 1, (double)pv[i].macs, (double)pv[i].dense_macs, (double)pv[i].model_busy,
+                          (double)pv[i].model_to_dev, (double)pv[i].model_from_dev, pv[i].model_kind);
         if (json_path && bi == o->n_batch_sizes - 1) { // roofline points before / after at the largest B
             char dpath[4096];
             snprintf(dpath, sizeof dpath, "%s.v2.dat", json_path);
-            plan_dat(dpath, pv, count, o, pes, lanes);
+            plan_dat(dpath, pv, count, o, 1, pes, lanes);
             snprintf(dpath, sizeof dpath, "%s.v3.dat", json_path);
-            plan_dat(dpath, ps, count, o, pes, lanes);
+            plan_dat(dpath, ps, count, o, port_bytes(&rt->cfg), pes, lanes);
         }
         double rows = 0;
         for (int i = 0; i < count; i++) {
             if (!ps[i].calls)
                 continue;
-            add_layer(&bt, o, (double)ps[i].macs, (double)ps[i].dense_macs, (double)ps[i].model_busy,
-                      (double)ps[i].model_to_dev, (double)ps[i].model_from_dev);
+            add_layer(&bt, o, port_bytes(&rt->cfg), (double)ps[i].macs, (double)ps[i].dense_macs,
+                      (double)ps[i].model_busy, (double)ps[i].model_to_dev, (double)ps[i].model_from_dev,
+                      ps[i].model_kind);
             if (!strcmp(ps[i].name, "sub_lin_w"))
                 rows = (double)ps[i].rows;
         }
@@ -428,7 +449,9 @@ static cJSON *root_json(struct sparq_runtime *rt, const struct sparq_report_opti
     cJSON_AddNumberToObject(root, "link1_mbps", o->link_mbps[1]);
     cJSON_AddNumberToObject(root, "array_rows", info->rows);
     cJSON_AddNumberToObject(root, "array_cols", info->cols);
-    cJSON_AddNumberToObject(root, "lanes", lanes);
+    cJSON_AddNumberToObject(root, "lanes", lanes == SPARQ_LANES_SERIAL ? 0 : lanes); // IDENTIFY's value
+    cJSON_AddBoolToObject(root, "bit_serial", lanes == SPARQ_LANES_SERIAL);
+    cJSON_AddNumberToObject(root, "port_bytes", info->port_bytes > 1 ? info->port_bytes : 1);
     return root;
 }
 
@@ -478,6 +501,23 @@ static int write_json(const cJSON *root, const char *path)
     return rc;
 }
 
+// The report's first line: backend, array, PEs, clock, links, host port.
+static void print_header(const struct sparq_runtime *rt, const struct sparq_report_options *o, FILE *out,
+                         const struct sparq_device_info *info, int measured, int lanes, int pb)
+{
+    char pe_kind[32];
+    if (lanes == SPARQ_LANES_SERIAL)
+        snprintf(pe_kind, sizeof pe_kind, "bit-serial PEs");
+    else
+        snprintf(pe_kind, sizeof pe_kind, "%d lane%s per PE", lanes, lanes > 1 ? "s" : "");
+    fprintf(out,
+            "\nthroughput on backend %s (%s; read-out %s), %dx%d array (%s) at %.0f MHz; link %s "
+            "%.0f MB/s / %s %.0f MB/s; host port %d byte%s a clock (activations in, results out; else 1)\n",
+            sparq_runtime_backend(rt), measured ? "device counters, wire bytes" : "job-cycle and link model",
+            readout_name(sparq_runtime_readout(rt)), info->rows, info->cols, pe_kind, o->clock_mhz,
+            o->link_names[0], o->link_mbps[0], o->link_names[1], o->link_mbps[1], pb, pb > 1 ? "s" : "");
+}
+
 int sparq_report_print(struct sparq_runtime *rt, const struct sparq_report_options *o, FILE *out, const char *json_path)
 {
     int count;
@@ -489,16 +529,11 @@ int sparq_report_print(struct sparq_runtime *rt, const struct sparq_report_optio
     if (!measured)
         sparq_device_config_info(&sparq_device_default_config, &info);
     double pes = (double)info.rows * info.cols;
-    int lanes = sparq_runtime_lanes(rt);
+    int lanes = sparq_runtime_lanes(rt), pb = info.port_bytes > 1 ? info.port_bytes : 1; // host port bytes a clock
     double hz = o->clock_mhz * 1e6;
     cJSON *root = root_json(rt, o, &info, measured, lanes);
     cJSON *layers = cJSON_AddArrayToObject(root, "layers");
-    fprintf(out,
-            "\nthroughput on backend %s (%s; read-out %s), %dx%d array (%d lane%s per PE) at %.0f MHz; link %s "
-            "%.0f MB/s / %s %.0f MB/s\n",
-            sparq_runtime_backend(rt), measured ? "device counters, wire bytes" : "job-cycle and link model",
-            readout_name(sparq_runtime_readout(rt)), info.rows, info.cols, lanes, lanes > 1 ? "s" : "", o->clock_mhz,
-            o->link_names[0], o->link_mbps[0], o->link_names[1], o->link_mbps[1]);
+    print_header(rt, o, out, &info, measured, lanes, pb);
     fprintf(out, "%-22s %-11s %-6s %7s %12s %12s %6s %12s %12s %12s %11s %11s %11s %11s %9s %9s %9s %9s %-7s\n",
             "matmul", "format", "where", "calls", "MACs", "busy cyc", "util", "link bytes", "to device", "from device",
             "weights B", "act in B", "results B", "overhead B", "comp ms", "FX2 link", "FX2 ms", "FT601 ms", "bound");
@@ -551,12 +586,13 @@ int sparq_report_print(struct sparq_runtime *rt, const struct sparq_report_optio
         double busy = (double)(measured ? s->busy_cycles : s->model_busy);
         double dmacs = (double)(measured ? s->device_macs : s->model_macs);
         double comp = busy / hz;
-        double link0 = transfer_seconds(o, 0, bto, bfrom), link1 = transfer_seconds(o, 1, bto, bfrom);
+        double link0 = transfer_seconds(o, 0, pb, bto, bfrom, sk), link1 = transfer_seconds(o, 1, pb, bto, bfrom, sk);
         double peak = busy * pes * peak_macs_per_pe(s->format, lanes);
         double util = peak > 0 ? dmacs / peak : 0;
         double t0 = comp > link0 ? comp : link0, t1 = comp > link1 ? comp : link1;
         // A host-placed matmul's MACs are the host's: not in the device's totals.
-        add_layer(&tot, o, s->host ? 0 : (double)s->macs, s->host ? 0 : (double)s->dense_macs, busy, bto, bfrom);
+        add_layer(&tot, o, pb, s->host ? 0 : (double)s->macs, s->host ? 0 : (double)s->dense_macs, busy, bto, bfrom,
+                  sk);
         host_macs += s->host ? (double)s->macs : 0;
         dev_macs += dmacs;
         peak_macs += peak;

@@ -289,6 +289,7 @@ int sparq_runtime_open_ex(struct sparq_runtime **dst, const char *model_path, co
         cfg.wstore = info.wstore;
         cfg.qdepth = info.qdepth;
         cfg.luts = info.luts;
+        cfg.port_bytes = info.port_bytes;
     }
     rt->cfg = cfg;
     // Placement before loading: a matrix the host runs takes no store space.

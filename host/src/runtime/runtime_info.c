@@ -23,7 +23,7 @@ enum sparq_readout sparq_runtime_readout(const struct sparq_runtime *rt)
 
 int sparq_runtime_lanes(const struct sparq_runtime *rt)
 {
-    return rt->cfg.lanes > 1 ? rt->cfg.lanes : 1;
+    return rt->cfg.lanes > 1 || rt->cfg.lanes == SPARQ_LANES_SERIAL ? rt->cfg.lanes : 1;
 }
 int sparq_runtime_error(const struct sparq_runtime *rt)
 {
