@@ -17,7 +17,7 @@ BOARD_DIR   := $(BUILD)/board
 BOARD_SRCS  := $(shell sed 's/#.*//' rtl/board/sparq_board.f)
 BOARD_INCS  := rtl/sparq_protocol.vh rtl/sparq_requant_fn.vh
 # 32 bit-serial PEs (sparq_board_top's LANES = 0, sparq_pe_serial) as 16x2:
-# 7,374 of 7,680 logic cells, 24 of 32 block RAMs, 59.5 MHz after routing
+# 7,382 of 7,680 logic cells, 24 of 32 block RAMs, 58.2 MHz after routing
 # (seed 1). Rows are cheap (a block RAM each, XDEPTH 64: 256 x 16 bits),
 # columns are not (result writer, requant registers): 8x4 needs 8,010 cells.
 # docs/results.md, Board.
