@@ -134,6 +134,9 @@ int sparq_device_identify(struct sparq_device *dev, struct sparq_device_info *in
 // the version-2 hardware's values), without opening one: the cpu backend's
 // throughput report describes the default hardware with it.
 void sparq_device_config_info(const struct sparq_device_config *cfg, struct sparq_device_info *info);
+// The inverse: the configuration of a device that answered IDENTIFY with info
+// and has `lanes` (sparq_device_lanes), for a C model of the same hardware.
+void sparq_device_info_config(const struct sparq_device_info *info, int lanes, struct sparq_device_config *cfg);
 // MAC lanes per PE of the opened device (IDENTIFY; 1 for a protocol-version-1
 // device): an int4 step does min(2, lanes), an int2 step lanes MACs.
 int sparq_device_lanes(const struct sparq_device *dev);

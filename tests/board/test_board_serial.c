@@ -8,55 +8,14 @@
 
 #include "../unit/check.h"
 #include "board_sim.h"
+#include "board_transport.h"
 #include "sparq_device.h"
 #include "sparq_error.h"
 #include "sparq_gemm.h"
-
-#define REPLY_BUDGET 400000 // cycles: far above any command of the small Verilated configurations
-
-static int b_send(void *ctx, const uint8_t *d, size_t n)
-{
-    bsim_push(ctx, d, n);
-    return SPARQ_OK;
-}
-static int b_recv(void *ctx, uint8_t *d, size_t n)
-{
-    size_t have = bsim_run_until(ctx, n, REPLY_BUDGET);
-    if (have < n)
-        return sparq_fail(SPARQ_ETIMEOUT, "board sim: %zu of %zu reply bytes", have, n);
-    bsim_pull(ctx, d, n);
-    return SPARQ_OK;
-}
-static int b_idle(void *ctx)
-{
-    bsim_step(ctx, 4096 + 512); // past the device's rx timeout
-    return SPARQ_OK;
-}
-static uint64_t b_cycles(void *ctx)
-{
-    return bsim_cycles(ctx);
-}
-static void b_close(void *ctx)
-{
-    bsim_destroy(ctx);
-}
-static const struct sparq_transport_ops board_ops = {
-    .name = "board-sim",
-    .send = b_send,
-    .recv = b_recv,
-    .idle = b_idle,
-    .cycles = b_cycles,
-    .close = b_close,
-};
+#include "sparq_rng.h"
 
 static uint64_t rng;
-static uint32_t rnd(void)
-{
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return (uint32_t)(rng >> 11);
-}
+static uint32_t rnd(void) { return (uint32_t)(sparq_rng_next(&rng) >> 32); }
 
 struct tally {
     int exact, busy_eq, macs_eq, runs;
@@ -123,14 +82,7 @@ int main(void)
     if (rc)
         return check_done();
     struct sparq_device_config cfg;
-    memset(&cfg, 0, sizeof cfg);
-    cfg.rows = info.rows;
-    cfg.cols = info.cols;
-    cfg.wdepth = info.wdepth;
-    cfg.xdepth = info.xdepth;
-    cfg.rdepth = info.rdepth;
-    cfg.timeout = info.timeout;
-    cfg.lanes = SPARQ_LANES_SERIAL;
+    sparq_device_info_config(&info, SPARQ_LANES_SERIAL, &cfg);
     rc = sparq_device_open_model(&ref, &cfg, 0);
     CHECK(rc == SPARQ_OK, "C model of the bit-serial board opens: %s", rc ? sparq_last_error() : "ok");
     if (rc)

@@ -8,36 +8,12 @@
 
 #include "../unit/check.h"
 #include "board_sim.h"
+#include "board_transport.h"
 #include "sparq_device.h"
 #include "sparq_error.h"
 #include "sparq_gemm.h"
 #include "sparq_link.h"
 
-#define REPLY_BUDGET 400000 // cycles: far above any command of this 4x4 configuration
-
-static int b_send(void *ctx, const uint8_t *d, size_t n)
-{
-    bsim_push(ctx, d, n);
-    return SPARQ_OK;
-}
-static int b_recv(void *ctx, uint8_t *d, size_t n)
-{
-    size_t have = bsim_run_until(ctx, n, REPLY_BUDGET);
-    if (have < n)
-        return sparq_fail(SPARQ_ETIMEOUT, "board sim: %zu of %zu reply bytes", have, n);
-    bsim_pull(ctx, d, n);
-    return SPARQ_OK;
-}
-static int b_idle(void *ctx)
-{
-    bsim_step(ctx, 4096 + 512); // past the device's rx timeout
-    return SPARQ_OK;
-}
-static uint64_t b_cycles(void *ctx) { return bsim_cycles(ctx); }
-static void b_close(void *ctx) { bsim_destroy(ctx); }
-static const struct sparq_transport_ops board_ops = {
-    .name = "board-sim", .send = b_send, .recv = b_recv, .idle = b_idle, .cycles = b_cycles, .close = b_close,
-};
 static int hard_reset(void *arg)
 {
     bsim_fpga_reset(arg);

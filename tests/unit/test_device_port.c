@@ -12,58 +12,13 @@
 #include <string.h>
 
 #include "check.h"
+#include "device_script.h"
 #include "sparq_backend.h"
 #include "sparq_device.h"
 #include "sparq_error.h"
 #include "sparq_gemm.h"
 #include "sparq_protocol.h"
 #include "sparq_wire.h"
-
-#define MAX_STEPS 64
-
-struct reply_log {
-    int n;
-    int status[MAX_STEPS], seq[MAX_STEPS];
-    size_t len[MAX_STEPS];
-    uint16_t body_crc[MAX_STEPS];
-};
-
-static size_t frame(uint8_t *buf, int op, int seq, const uint8_t *args, size_t nargs, const uint8_t *pay, size_t npay)
-{
-    buf[0] = SPARQ_MAGIC_CMD;
-    buf[1] = (uint8_t)op;
-    buf[2] = (uint8_t)seq;
-    buf[3] = 0;
-    sparq_wr32(buf + 4, (uint32_t)(nargs + npay));
-    sparq_wr16(buf + 8, sparq_crc16(SPARQ_CRC16_INIT, buf, 8));
-    if (nargs)
-        memcpy(buf + 10, args, nargs);
-    if (npay)
-        memcpy(buf + 10 + nargs, pay, npay);
-    sparq_wr16(buf + 10 + nargs + npay, sparq_crc16(SPARQ_CRC16_INIT, buf + 10, nargs + npay));
-    return 12 + nargs + npay;
-}
-
-static void expect(struct sparq_device *dev, struct reply_log *log, const uint8_t *bytes, size_t n, int idle,
-                   int want_status, int want_seq, const char *what)
-{
-    uint8_t body[256];
-    int st = -1, seq = -1, op = -1;
-    size_t len = 0;
-    sparq_device_send_raw(dev, bytes, n);
-    if (idle)
-        sparq_device_idle(dev);
-    int rc = sparq_device_recv(dev, &st, &seq, &op, body, sizeof body, &len);
-    if (log->n < MAX_STEPS) {
-        log->status[log->n] = st;
-        log->seq[log->n] = seq;
-        log->len[log->n] = len;
-        log->body_crc[log->n] = sparq_crc16(SPARQ_CRC16_INIT, body, len);
-        log->n++;
-    }
-    CHECK(rc == SPARQ_OK && st == want_status && seq == want_seq, "%s: %s -> %s (want %s)", sparq_device_backend(dev),
-          what, rc ? sparq_last_error() : sparq_status_name(st), sparq_status_name(want_status));
-}
 
 static void fill_matrix(float *wf, int out, int in, int salt)
 {
@@ -124,7 +79,7 @@ static void run(struct sparq_device *dev, struct reply_log *log)
         sparq_wr16(args + 4, 1);
         for (int i = 0; i < 64; i++)
             pay[i] = (uint8_t)(0xA5 ^ (i * 29)); // 0xA5 (the command magic) among the bytes
-        n = frame(buf, SPARQ_OP_WRITE_X, seq, args, SPARQ_ARGS_WRITE_X, pay, 64);
+        n = frame(buf, SPARQ_OP_WRITE_X, seq, args, SPARQ_ARGS_WRITE_X, pay, 64, 0);
         char what[80];
         snprintf(what, sizeof what, "write-x cut after %d payload bytes", cut);
         expect(dev, log, buf, 10 + SPARQ_ARGS_WRITE_X + (size_t)cut, 1, SPARQ_ST_TRUNCATED, seq++, what);
@@ -136,9 +91,9 @@ static void run(struct sparq_device *dev, struct reply_log *log)
         sparq_wr16(args + 6, 4);
         sparq_wr16(args + 8, 1);
         sparq_wr16(args + 10, 1);
-        n = frame(buf, SPARQ_OP_COMPUTE, seq, args, SPARQ_ARGS_COMPUTE, NULL, 0);
+        n = frame(buf, SPARQ_OP_COMPUTE, seq, args, SPARQ_ARGS_COMPUTE, NULL, 0, 0);
         expect(dev, log, buf, n, 0, SPARQ_ST_STATE, seq++, "compute on the cut bank");
-        n = frame(buf, SPARQ_OP_IDENTIFY, seq, NULL, 0, NULL, 0);
+        n = frame(buf, SPARQ_OP_IDENTIFY, seq, NULL, 0, NULL, 0, 0);
         expect(dev, log, buf, n, 0, SPARQ_ST_OK, seq++, "identify after the cut");
     }
     // One corrupted payload byte in each lane of a word: the body CRC over
@@ -150,14 +105,14 @@ static void run(struct sparq_device *dev, struct reply_log *log)
         sparq_wr16(args + 4, 1);
         for (int i = 0; i < 64; i++)
             pay[i] = (uint8_t)(i * 13 + 1);
-        n = frame(buf, SPARQ_OP_WRITE_X, seq, args, SPARQ_ARGS_WRITE_X, pay, 64);
+        n = frame(buf, SPARQ_OP_WRITE_X, seq, args, SPARQ_ARGS_WRITE_X, pay, 64, 0);
         buf[10 + SPARQ_ARGS_WRITE_X + 32 + lane] ^= 0x10;
         char what[80];
         snprintf(what, sizeof what, "write-x payload byte %d corrupted", 32 + lane);
         expect(dev, log, buf, n, 0, SPARQ_ST_CRC, seq++, what);
     }
     // The same packet intact, then a compute on it (CRC over the wide path right).
-    n = frame(buf, SPARQ_OP_WRITE_X, seq, args, SPARQ_ARGS_WRITE_X, pay, 64);
+    n = frame(buf, SPARQ_OP_WRITE_X, seq, args, SPARQ_ARGS_WRITE_X, pay, 64, 0);
     expect(dev, log, buf, n, 0, SPARQ_ST_OK, seq++, "write-x intact");
     // Ragged shapes: column counts that are no multiple of 4 (a word of an
     // int8 READ spans the end of a frame), t no multiple of the tile.
@@ -202,7 +157,7 @@ static void throughput(struct sparq_device *dev, int partial)
     sparq_wr16(args + 4, KB);
     for (size_t i = 0; i < sizeof pay; i++)
         pay[i] = (uint8_t)(i * 131 + 7);
-    size_t n = frame(buf, SPARQ_OP_WRITE_X, 77, args, SPARQ_ARGS_WRITE_X, pay, sizeof pay);
+    size_t n = frame(buf, SPARQ_OP_WRITE_X, 77, args, SPARQ_ARGS_WRITE_X, pay, sizeof pay, 0);
     struct span s0 = span_now(dev);
     expect(dev, &log, buf, n, 0, SPARQ_ST_OK, 77, "write-x of 64 KB");
     span_check(dev, s0, partial ? 2.0 : 3.0, "write-x of 64 KB"); // (partial: 2.5 bytes a word on average)
@@ -238,13 +193,11 @@ int main(void)
     for (int b = 0; b < 3; b++) {
         if (b == 2)
             setenv("SPARQ_SIM_PARTIAL", seed, 1); // host words of random length, the seed printed by the sim
-        struct sparq_device *dev;
-        int rc = sparq_device_open_raw(&dev, backends[b]);
-        CHECK(rc == SPARQ_OK, "open %s (%s)", backends[b], rc ? sparq_last_error() : "ok");
-        if (rc)
+        struct sparq_device *dev = open_raw_checked(backends[b]);
+        if (!dev)
             return check_done();
         struct sparq_device_info info;
-        rc = sparq_device_identify(dev, &info);
+        int rc = sparq_device_identify(dev, &info);
         CHECK(rc == SPARQ_OK && info.port_bytes == 4, "%s: IDENTIFY reports a 4-byte host port (%d)", backends[b],
               info.port_bytes);
         run(dev, &logs[b]);

@@ -430,6 +430,24 @@ void sparq_device_config_info(const struct sparq_device_config *cfg, struct spar
     I->port_bytes = k.port_bytes;
 }
 
+void sparq_device_info_config(const struct sparq_device_info *info, int lanes, struct sparq_device_config *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->rows = info->rows;
+    cfg->cols = info->cols;
+    cfg->wdepth = info->wdepth;
+    cfg->xdepth = info->xdepth;
+    cfg->rdepth = info->rdepth;
+    cfg->timeout = info->timeout;
+    cfg->lanes = lanes; // a one-lane board runs int4/int2 at the int8 rate, a bit-serial one at 8/width cycles
+    cfg->xbanks = info->xbanks;
+    cfg->rbufs = info->rbufs;
+    cfg->wstore = info->wstore;
+    cfg->qdepth = info->qdepth;
+    cfg->luts = info->luts;
+    cfg->port_bytes = info->port_bytes;
+}
+
 int sparq_device_open_model(struct sparq_device **dst, const struct sparq_device_config *cfg, int link)
 {
     struct sparq_device *d = sparq_calloc(1, sizeof *d, "model device");

@@ -276,21 +276,8 @@ int sparq_runtime_open_ex(struct sparq_runtime **dst, const char *model_path, co
     // (the default one for cpu/float), behind the reliability layer.
     struct sparq_device_config cfg = sparq_device_default_config;
     struct sparq_device_info info;
-    if (!rc && rt->dev && !(rc = sparq_device_identify(rt->dev, &info))) {
-        cfg.rows = info.rows;
-        cfg.cols = info.cols;
-        cfg.wdepth = info.wdepth;
-        cfg.xdepth = info.xdepth;
-        cfg.rdepth = info.rdepth;
-        cfg.timeout = info.timeout;
-        cfg.lanes = sparq_device_lanes(rt->dev); // a one-lane board runs int4/int2 at the int8 rate
-        cfg.xbanks = info.xbanks;
-        cfg.rbufs = info.rbufs;
-        cfg.wstore = info.wstore;
-        cfg.qdepth = info.qdepth;
-        cfg.luts = info.luts;
-        cfg.port_bytes = info.port_bytes;
-    }
+    if (!rc && rt->dev && !(rc = sparq_device_identify(rt->dev, &info)))
+        sparq_device_info_config(&info, sparq_device_lanes(rt->dev), &cfg);
     rt->cfg = cfg;
     // Placement before loading: a matrix the host runs takes no store space.
     if (!rc)
