@@ -409,7 +409,7 @@ void sparq_device_config_info(const struct sparq_device_config *cfg, struct spar
     struct sparq_device_config k = *cfg;
     (void)sparq_device_config_normalize(&k, "device info"); // out-of-range fields are reported as they are
     int lanes = k.lanes > 1 ? k.lanes : 1;
-    int v3 = k.xbanks != 2 || k.rbufs != 1 || k.wstore > 0 || k.qdepth > k.cols || k.luts > 0;
+    int v3 = sparq_device_config_v3(&k);
     memset(I, 0, sizeof *I);
     I->version = v3 ? 3 : (lanes > 1 || k.lanes == SPARQ_LANES_SERIAL) ? 2 : 1;
     I->rows = k.rows;

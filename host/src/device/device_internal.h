@@ -16,6 +16,11 @@
 #include "sparq_device_wire.h"
 #include "sparq_protocol.h"
 
+// A configuration with any protocol-version-3 feature (more activation
+// banks, two result buffers, a weight store, more requant entries, tables):
+// what decides IDENTIFY's version and whether a wide host port is allowed.
+int sparq_device_config_v3(const struct sparq_device_config *c);
+
 struct sparq_device {
     struct sparq_transport tr;
     struct sparq_device_info info;

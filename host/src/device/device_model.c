@@ -413,7 +413,7 @@ static int exec_epilogue(struct sparq_devmodel *m)
 }
 
 // Version 3 features present: the device answers IDENTIFY as version 3.
-static int has_v3(const struct sparq_device_config *c)
+int sparq_device_config_v3(const struct sparq_device_config *c)
 {
     return c->xbanks != 2 || c->rbufs != 1 || c->wstore > 0 || c->qdepth > c->cols || c->luts > 0;
 }
@@ -426,7 +426,7 @@ static void exec_read(struct sparq_devmodel *m)
     // Version 2 (no version-3 feature): a requant READ needs ncols <= the
     // WRITE_Q count; version 3 has one valid flag for the whole memory.
     if (!m->r_valid[rb] || t > m->r_t[rb] || ncols > m->r_ncols[rb] ||
-        (mode == SPARQ_READ_REQUANT && (!m->q_valid || (!has_v3(&m->cfg) && ncols > m->q_ncols)))) {
+        (mode == SPARQ_READ_REQUANT && (!m->q_valid || (!sparq_device_config_v3(&m->cfg) && ncols > m->q_ncols)))) {
         reply(m, SPARQ_ST_STATE, NULL, 0);
         return;
     }
@@ -451,7 +451,7 @@ static void exec_identify(struct sparq_devmodel *m)
 {
     // Without version-3 features: version 2, or with one lane a version-1
     // device, whose IDENTIFY ends before the lanes field.
-    int v3 = has_v3(&m->cfg), v1 = !v3 && m->cfg.lanes <= 1 && m->cfg.lanes != SPARQ_LANES_SERIAL;
+    int v3 = sparq_device_config_v3(&m->cfg), v1 = !v3 && m->cfg.lanes <= 1 && m->cfg.lanes != SPARQ_LANES_SERIAL;
     uint8_t b[SPARQ_IDENTIFY_BYTES_V3];
     memset(b, 0, sizeof b);
     sparq_wr16(b + SPARQ_ID_VERSION, v3 ? 3 : v1 ? 1 : 2);
@@ -634,7 +634,7 @@ int sparq_device_config_normalize(struct sparq_device_config *k, const char *who
         k->qdepth = k->cols;
     // a wide host port needs the version-3 hardware (the READ streamer reads
     // its parameter memory); a version-1/2 device has a byte port
-    if (k->port_bytes == 0 || !(k->xbanks != 2 || k->rbufs != 1 || k->wstore > 0 || k->qdepth > k->cols || k->luts > 0))
+    if (k->port_bytes == 0 || !sparq_device_config_v3(k))
         k->port_bytes = 1;
     if (k->port_bytes != 1 && k->port_bytes != 2 && k->port_bytes != 4)
         return sparq_fail(SPARQ_EINVAL, "%s: config port_bytes %d: 1, 2 or 4", who, k->port_bytes);

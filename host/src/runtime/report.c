@@ -46,11 +46,11 @@ static double transfer_seconds(const struct sparq_report_options *o, int k, int 
     return t > port ? t : port;
 }
 
-// Host port bytes per clock of a configuration (1 on version-1/2 hardware).
-static int port_bytes(const struct sparq_device_config *cfg)
+// Host port bytes per clock of the runtime's hardware: its configuration is
+// the default one or what the device's IDENTIFY reported (1 on version-1/2).
+static int port_bytes(const struct sparq_runtime *rt)
 {
-    struct sparq_device_config k = *cfg;
-    return sparq_device_config_normalize(&k, "report") == SPARQ_OK ? k.port_bytes : 1;
+    return rt->cfg.port_bytes > 1 ? rt->cfg.port_bytes : 1;
 }
 
 static void add_layer(struct board_time *b, const struct sparq_report_options *o, int pb, double macs, double dense,
@@ -74,6 +74,7 @@ static double batch_device_seconds(const struct sparq_runtime *rt, const struct 
                                    const struct sparq_report_options *o, int k)
 {
     double t = 0, hz = o->clock_mhz * 1e6;
+    int pb = port_bytes(rt);
     for (int i = 0; i < rt->n_weights; i++) {
         const struct sparq_runtime_layer_stats *s = &r->dev[i];
         int m = rt->dev != NULL;
@@ -81,7 +82,7 @@ static double batch_device_seconds(const struct sparq_runtime *rt, const struct 
         double from = (double)(m ? s->wire_from_dev : s->model_from_dev);
         const uint64_t *kind = m ? s->wire_kind : s->model_kind;
         double comp = (double)(m ? s->busy_cycles : s->model_busy) / hz;
-        double link = transfer_seconds(o, k, port_bytes(&rt->cfg), to, from, kind);
+        double link = transfer_seconds(o, k, pb, to, from, kind);
         t += comp > link ? comp : link;
     }
     return t;
@@ -286,13 +287,13 @@ static int print_sweep(struct sparq_runtime *rt, const struct sparq_report_optio
             snprintf(dpath, sizeof dpath, "%s.v2.dat", json_path);
             plan_dat(dpath, pv, count, o, 1, pes, lanes);
             snprintf(dpath, sizeof dpath, "%s.v3.dat", json_path);
-            plan_dat(dpath, ps, count, o, port_bytes(&rt->cfg), pes, lanes);
+            plan_dat(dpath, ps, count, o, port_bytes(rt), pes, lanes);
         }
         double rows = 0;
         for (int i = 0; i < count; i++) {
             if (!ps[i].calls)
                 continue;
-            add_layer(&bt, o, port_bytes(&rt->cfg), (double)ps[i].macs, (double)ps[i].dense_macs,
+            add_layer(&bt, o, port_bytes(rt), (double)ps[i].macs, (double)ps[i].dense_macs,
                       (double)ps[i].model_busy, (double)ps[i].model_to_dev, (double)ps[i].model_from_dev,
                       ps[i].model_kind);
             if (!strcmp(ps[i].name, "sub_lin_w"))
@@ -451,7 +452,7 @@ static cJSON *root_json(struct sparq_runtime *rt, const struct sparq_report_opti
     cJSON_AddNumberToObject(root, "array_cols", info->cols);
     cJSON_AddNumberToObject(root, "lanes", lanes == SPARQ_LANES_SERIAL ? 0 : lanes); // IDENTIFY's value
     cJSON_AddBoolToObject(root, "bit_serial", lanes == SPARQ_LANES_SERIAL);
-    cJSON_AddNumberToObject(root, "port_bytes", info->port_bytes > 1 ? info->port_bytes : 1);
+    cJSON_AddNumberToObject(root, "port_bytes", port_bytes(rt));
     return root;
 }
 
@@ -529,7 +530,7 @@ int sparq_report_print(struct sparq_runtime *rt, const struct sparq_report_optio
     if (!measured)
         sparq_device_config_info(&sparq_device_default_config, &info);
     double pes = (double)info.rows * info.cols;
-    int lanes = sparq_runtime_lanes(rt), pb = info.port_bytes > 1 ? info.port_bytes : 1; // host port bytes a clock
+    int lanes = sparq_runtime_lanes(rt), pb = port_bytes(rt);
     double hz = o->clock_mhz * 1e6;
     cJSON *root = root_json(rt, o, &info, measured, lanes);
     cJSON *layers = cJSON_AddArrayToObject(root, "layers");
